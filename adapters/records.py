@@ -1,0 +1,153 @@
+"""The plain typed records every adapter returns, in Mosaic's vocabulary.
+
+Each adapter maps its system's words (NAV's ``No`` and ``Unit_Price``, HubSpot's
+``properties``, Square's minor-unit money) to these records in one place, so the schema
+above never sees a wire format. Records are frozen: the same record may be shared by
+many fields of one response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+SourceName = Literal["crm", "erp", "pos", "wms"]
+ChannelName = Literal["WEB", "APP", "STORE"]
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal  # major units (euros, not cents)
+    currency: str  # ISO 4217
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    street: str | None
+    city: str | None
+    postal_code: str | None
+    country: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    purpose: str
+    granted: bool
+    valid_until: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFragment:
+    """What one system knows about a person; the golden record is assembled from these.
+
+    ``links`` holds the ids of this person in other systems as this system knows them:
+    the CRM keeps ``erp`` and ``loyalty_card``; the POS gives ``pos`` (its customer id).
+    """
+
+    source: SourceName
+    record_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    full_name: str | None = None  # the ERP keeps one name field
+    email: str | None = None
+    phone: str | None = None
+    address: Address | None = None
+    updated_at: datetime | None = None
+    erp_customer_no: str | None = None
+    loyalty_card: str | None = None
+    consents: tuple[Consent, ...] = ()
+    segments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LoyaltyAccount:
+    account_id: str
+    customer_id: str  # the POS customer this account belongs to
+    card_number: str
+    tier: str | None
+    points: int | None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    sku: str
+    name: str | None
+    brand: str | None
+    category: str | None
+    gtin: str | None
+    list_price: Money | None
+    unit: str | None
+    blocked: bool
+    channels: tuple[ChannelName, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRecord:
+    sku: str
+    channel: ChannelName
+    price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionRecord:
+    code: str
+    description: str
+    sku: str
+    discount_percent: Decimal
+    channel: ChannelName
+    starts: date | None
+    ends: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRecord:
+    id: str  # the owning system's id (POS location id or WMS warehouse id)
+    kind: Literal["STORE", "WAREHOUSE"]
+    name: str
+    address: Address
+    lat: float
+    lon: float
+    opening_hours: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StockRecord:
+    sku: str
+    location_id: str
+    on_hand: int
+    reserved: int
+
+
+@dataclass(frozen=True, slots=True)
+class InTransitRecord:
+    sku: str
+    location_id: str
+    quantity: int
+    expected_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineRecord:
+    sku: str
+    quantity: int
+    unit_price: Money | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    id: str  # the owning system's id
+    source: SourceName  # erp (web, app) or pos (store)
+    channel: ChannelName
+    customer_ref: str | None  # ERP customer no. or POS customer id
+    placed_at: datetime
+    status: str
+    location_id: str | None
+    total: Money | None
+    lines: tuple[OrderLineRecord, ...] = field(default=())

@@ -1,0 +1,128 @@
+"""The fault and latency knobs every simulated system has, and its log of calls.
+
+Tests and benchmarks judge the gateway by what the legacy systems saw, not by what the
+gateway says it did, so each simulated system counts the calls it answered and reports
+the delay it deliberately added to each (the benchmark's critical-path floor is built
+from those delays, so jitter does not blur it).
+
+The knobs are set from the command line at start and changed at run time through
+``/__admin/knobs``; ``/__admin/calls`` lists and clears the call log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: What a system does instead of answering normally:
+#: ``none`` answers; ``hang`` never answers (until the client gives up); ``error500``
+#: answers 500; ``garbage`` answers 200 with a body that is not valid JSON / XML;
+#: ``html`` answers 502 with an HTML error page, as a proxy in front of it would;
+#: ``rate_limit`` answers 429 with ``Retry-After``; ``soap_fault`` (ERP) answers a SOAP
+#: fault with status 500.
+Fault = Literal["none", "hang", "error500", "garbage", "html", "rate_limit", "soap_fault"]
+
+
+@dataclass(slots=True)
+class Knobs:
+    latency_ms: float = 0.0  # added to every answer
+    jitter_ms: float = 0.0  # plus a uniform random 0..jitter_ms
+    error_rate: float = 0.0  # share of calls answered 500 at random
+    fault: Fault = "none"  # what every call gets instead of an answer
+    retry_after_s: int = 1  # the Retry-After sent with fault=rate_limit
+
+    def update(self, changes: dict[str, Any]) -> None:
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ValueError(f"unknown knobs: {sorted(unknown)}")
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request a simulated system received (admin requests are not counted)."""
+
+    method: str
+    path: str
+    action: str  # the SOAPAction header for the ERP, else ""
+    started: float  # time.time() when it arrived
+    delay_ms: float  # the latency the knobs added to it
+
+
+@dataclass(slots=True)
+class CallLog:
+    calls: list[Call] = field(default_factory=list)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [asdict(c) for c in self.calls]
+
+
+class SimulatedSystemMiddleware:
+    """Applies the knobs to every non-admin request and records it in the call log.
+
+    ``fault_response`` lets a system answer a fault in its own protocol (a SOAP fault,
+    a HubSpot error object); the generic faults are answered here.
+    """
+
+    def __init__(self, app: ASGIApp, knobs: Knobs, log: CallLog, rng_seed: int = 0) -> None:
+        self.app = app
+        self.knobs = knobs
+        self.log = log
+        self.rng = random.Random(rng_seed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/__admin"):
+            await self.app(scope, receive, send)
+            return
+        knobs = self.knobs
+        delay = knobs.latency_ms + self.rng.uniform(0, knobs.jitter_ms) if knobs.jitter_ms else knobs.latency_ms
+        headers = dict(scope["headers"])
+        action = headers.get(b"soapaction", b"").decode().strip('"')
+        self.log.calls.append(Call(scope["method"], scope["path"], action, time.time(), delay))
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        if knobs.fault == "hang":
+            await asyncio.sleep(3600)
+        if knobs.fault in ("error500", "garbage", "html", "rate_limit"):
+            await _send_fault(send, knobs.fault, knobs.retry_after_s)
+            return
+        if knobs.error_rate and self.rng.random() < knobs.error_rate:
+            await _send_fault(send, "error500", knobs.retry_after_s)
+            return
+
+        async def send_with_delay(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-simulated-delay-ms", f"{delay:.3f}".encode()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_delay)
+
+
+_FAULTS: dict[str, tuple[int, str, bytes]] = {
+    "error500": (500, "application/json", b'{"status":"error","message":"Internal error"}'),
+    "garbage": (200, "application/json", b'{"results": [{"id": "1", "properties": {tru\x00\xff'),
+    "html": (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"),
+    "rate_limit": (429, "application/json", b'{"status":"error","category":"RATE_LIMITS"}'),
+}
+
+
+async def _send_fault(send: Send, fault: str, retry_after_s: int) -> None:
+    status, content_type, body = _FAULTS[fault]
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    if fault == "rate_limit":
+        headers.append((b"retry-after", str(retry_after_s).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
