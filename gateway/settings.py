@@ -1,0 +1,95 @@
+"""Gateway configuration: environment variables (``MOSAIC_*``), a ``.env`` file, or a
+TOML file named by ``MOSAIC_CONFIG_FILE``; the environment wins over the files.
+
+Each setting's default and meaning is written where it is declared.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from adapters.config import ErpConfig, SourceConfig
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOSAIC_", env_file=".env", extra="ignore")
+
+    # Mode. "production" refuses to run open (without authentication) and hides details.
+    env: Literal["development", "production"] = "development"
+    # Adds the upstream calls each response made to its extensions (development aid).
+    debug: bool = False
+
+    # Where the legacy systems live. Defaults match `mosaic legacy <system>` defaults.
+    crm_url: str = "http://127.0.0.1:8101"
+    erp_url: str = "http://127.0.0.1:8102"
+    pos_url: str = "http://127.0.0.1:8103"
+    wms_url: str = "http://127.0.0.1:8104"
+
+    # Bearer token the CRM expects (HubSpot private-app style).
+    crm_token: str | None = "demo-crm-token"
+    # NAV company whose pages the ERP publishes, and each logical page's service name
+    # (or full URL), as the ERP's administrator published them.
+    erp_company: str = "CRONUS"
+    erp_pages: dict[str, str] = Field(default_factory=lambda: ErpConfig(url="-").pages)
+
+    # Whole-call timeout per source, in seconds (connect included). SOAP calls too:
+    # zeep sets no operation timeout of its own.
+    crm_timeout_s: float = Field(default=5.0, gt=0)
+    erp_timeout_s: float = Field(default=10.0, gt=0)
+    pos_timeout_s: float = Field(default=5.0, gt=0)
+    wms_timeout_s: float = Field(default=5.0, gt=0)
+
+    # Most keys per upstream call; larger batches are split into parallel chunks.
+    # HubSpot's search takes 100 values, Square's order batch-retrieve 100.
+    crm_max_batch: int = Field(default=100, ge=1)
+    erp_max_batch: int = Field(default=200, ge=1)
+    pos_max_batch: int = Field(default=100, ge=1)
+    wms_max_batch: int = Field(default=500, ge=1)
+
+    # JSON file of example variables per reference operation, shown ready in GraphiQL
+    # (written by `mosaic demo` for the seeded data; see `mosaic examples`).
+    examples_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("MOSAIC_CONFIG_FILE")
+        files = (TomlConfigSettingsSource(settings_cls, toml_file),) if toml_file else ()
+        return (init_settings, env_settings, dotenv_settings, *files, file_secret_settings)
+
+    def crm(self) -> SourceConfig:
+        return SourceConfig(url=self.crm_url, timeout_s=self.crm_timeout_s,
+                            max_batch=self.crm_max_batch, token=self.crm_token)
+
+    def erp(self) -> ErpConfig:
+        return ErpConfig(url=self.erp_url, timeout_s=self.erp_timeout_s,
+                         max_batch=self.erp_max_batch, company=self.erp_company,
+                         pages=self.erp_pages)
+
+    def pos(self) -> SourceConfig:
+        return SourceConfig(url=self.pos_url, timeout_s=self.pos_timeout_s,
+                            max_batch=self.pos_max_batch)
+
+    def wms(self) -> SourceConfig:
+        return SourceConfig(url=self.wms_url, timeout_s=self.wms_timeout_s,
+                            max_batch=self.wms_max_batch)
+
+    def source_urls(self) -> dict[str, str]:
+        return {"crm": self.crm_url, "erp": self.erp_url, "pos": self.pos_url,
+                "wms": self.wms_url}

@@ -1,0 +1,54 @@
+"""What every resolver of one request can reach: its loaders, the asking channel, and
+the errors of sources that failed while the field itself could still answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.types import Info as StrawberryInfo
+
+from adapters.errors import MosaicError
+from resolvers.loaders import Loaders
+
+
+@dataclass(slots=True)
+class MosaicContext:
+    loaders: Loaders
+    channel: str = "WEB"  # from the token's channel claim or X-Channel; default WEB
+    partial_errors: list[GraphQLError] = field(default_factory=list)
+
+    def report(self, info: Info, error: MosaicError) -> None:
+        """Record a source's failure against this field while the field still answers
+        with what the other sources gave (a merged order history without the ERP's
+        part, say), so the client learns the answer is partial and why."""
+        self.partial_errors.append(
+            GraphQLError(
+                error.message,
+                path=info.path.as_list(),
+                original_error=error,
+                extensions=error.extensions,
+            )
+        )
+
+
+Info = StrawberryInfo[MosaicContext, None]
+
+
+async def settle(info: Info, *awaitables: Awaitable[Any]) -> list[Any]:
+    """Await sources in parallel; a source that fails gives None and is reported on
+    this field, so one system down never takes the others' answers with it."""
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    settled: list[Any] = []
+    for result in results:
+        if isinstance(result, MosaicError):
+            info.context.report(info, result)
+            settled.append(None)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            settled.append(result)
+    return settled

@@ -1,0 +1,45 @@
+"""Where a client stands, and the directory of every store and warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.errors import BadUserInput
+from adapters.records import LocationRecord
+from resolvers import ids
+from resolvers.context import Info, settle
+from resolvers.geo import distance_km, locate
+from resolvers.types.common import NearInput
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    lat: float
+    lon: float
+
+    def km_to(self, record: LocationRecord) -> float:
+        return round(distance_km(self.lat, self.lon, record.lat, record.lon), 1)
+
+
+def point_of(near: NearInput | None) -> Point | None:
+    """The coordinates of a ``near`` argument; an unknown postal code is bad input."""
+    if near is None:
+        return None
+    if near.point:
+        if not (-90 <= near.point.lat <= 90 and -180 <= near.point.lon <= 180):
+            raise BadUserInput("point is outside WGS 84 bounds")
+        return Point(near.point.lat, near.point.lon)
+    area = locate(near.postal_code or "")
+    if area is None:
+        raise BadUserInput(f"unknown Dutch postal code {near.postal_code!r}")
+    return Point(area.lat, area.lon)
+
+
+async def directory(info: Info) -> dict[str, LocationRecord]:
+    """Every store and warehouse by global id. A failing source leaves its kind out
+    and is reported against the asking field, so the other kind still answers."""
+    loaders = info.context.loaders
+    found: dict[str, LocationRecord] = {}
+    for records in await settle(info, loaders.stores(), loaders.warehouses()):
+        found.update((ids.location_id(r.kind, r.id), r) for r in records or ())
+    return found

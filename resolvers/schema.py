@@ -1,0 +1,54 @@
+"""The unified schema, built once per process, and how its errors are coded and logged."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from adapters.errors import MosaicError
+from resolvers.partial import PartialErrors
+from resolvers.query import Query
+
+logger = logging.getLogger("mosaic.errors")
+
+
+def error_code(error: GraphQLError, execution_context: ExecutionContext | None) -> str:
+    """The ``extensions.code`` of any error: ours carry one; graphql-core's get theirs
+    from the phase that raised them, so every error a client sees has a code."""
+    original = error.original_error
+    if isinstance(original, MosaicError):
+        return original.code
+    if error.extensions and "code" in error.extensions:
+        return str(error.extensions["code"])
+    if execution_context is not None and execution_context.graphql_document is None:
+        return "GRAPHQL_PARSE_FAILED"
+    if original is None and error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    if original is None and not error.path:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "INTERNAL_SERVER_ERROR"
+
+
+class MosaicSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Give every error its code, and log expected failures (a source down, bad
+        input) as one line each; only a bug in Mosaic itself is logged with its trace."""
+        for error in errors:
+            code = error_code(error, execution_context)
+            error.extensions = {**(error.extensions or {}), "code": code}
+            if code == "INTERNAL_SERVER_ERROR":
+                logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
+            else:
+                logger.info("%s at %s: %s", code, error.path, error.message)
+
+
+def build_schema(extensions: list[type[SchemaExtension] | SchemaExtension] | None = None,
+                 **options: Any) -> strawberry.Schema:
+    return MosaicSchema(query=Query, extensions=[PartialErrors, *(extensions or [])], **options)

@@ -1,0 +1,42 @@
+"""Stores (from the POS) and warehouses (from the WMS) as one Location type."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from adapters.records import LocationRecord
+from resolvers import ids
+from resolvers.types.common import Address, Coordinates
+
+
+@strawberry.enum
+class LocationKind(Enum):
+    STORE = "STORE"
+    WAREHOUSE = "WAREHOUSE"
+
+
+@strawberry.type(description="A store (POS) or a warehouse (WMS), at a real place.")
+class Location:
+    id: strawberry.ID
+    kind: LocationKind
+    name: str | None
+    city: str | None
+    address: Address | None
+    coordinates: Coordinates | None
+    opening_hours: str | None
+    open: bool | None = strawberry.field(description="False while a store is closed.")
+
+    @classmethod
+    def of(cls, record: LocationRecord) -> Location:
+        return cls(
+            id=strawberry.ID(ids.location_id(record.kind, record.id)),
+            kind=LocationKind(record.kind),
+            name=record.name,
+            city=record.address.city,
+            address=Address.of(record.address),
+            coordinates=Coordinates(lat=record.lat, lon=record.lon),
+            opening_hours=record.opening_hours,
+            open=record.active,
+        )

@@ -1,0 +1,49 @@
+"""Talking to the simulated systems' admin API from tests, over HTTP like any client."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+from typing import Any
+
+
+def _admin(url: str, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url.rstrip("/") + "/__admin/" + path, data=data, method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def calls(url: str) -> list[dict[str, Any]]:
+    """Every call the system at ``url`` answered since the log was last cleared."""
+    result: list[dict[str, Any]] = _admin(url, "GET", "calls")["calls"]
+    return result
+
+
+def call_count(url: str) -> Counter[str]:
+    """Calls per operation: ``"POST /path"``, or ``"Service:Action"`` for SOAP."""
+    counter: Counter[str] = Counter()
+    for call in calls(url):
+        if call["action"]:
+            counter[f"{call['path'].rsplit('/', 1)[-1]}:{call['action'].rsplit('/', 1)[-1].split(':')[-1]}"] += 1
+        else:
+            counter[f"{call['method']} {call['path']}"] += 1
+    return counter
+
+
+def clear_calls(url: str) -> None:
+    _admin(url, "DELETE", "calls")
+
+
+def set_knobs(url: str, **knobs: Any) -> dict[str, Any]:
+    result: dict[str, Any] = _admin(url, "PUT", "knobs", knobs)
+    return result
+
+
+def reset_knobs(url: str) -> None:
+    set_knobs(url, latency_ms=0.0, jitter_ms=0.0, error_rate=0.0, fault="none", retry_after_s=1)
