@@ -7,7 +7,6 @@ timeout, a 429, a 5xx, an HTML error page or a body that is not JSON becomes the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -50,20 +49,30 @@ class JsonClient:
         self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None
     ) -> Any:
         data = None if body is None else orjson.dumps(body)
-        headers = self.headers if data is None else {**self.headers, "Content-Type": "application/json"}
+        headers = (
+            self.headers if data is None else {**self.headers, "Content-Type": "application/json"}
+        )
         try:
             async with self.session.request(
-                method, self.base_url + path, data=data, params=params, headers=headers,
+                method,
+                self.base_url + path,
+                data=data,
+                params=params,
+                headers=headers,
                 timeout=self.timeout,
             ) as response:
                 payload = await response.read()
                 status = response.status
                 content_type = response.headers.get("Content-Type", "")
                 retry_after = response.headers.get("Retry-After")
-        except (TimeoutError, asyncio.TimeoutError) as exc:
-            raise UpstreamTimeout(self.source, f"no answer within {self.config.timeout_s}s") from exc
+        except TimeoutError as exc:
+            raise UpstreamTimeout(
+                self.source, f"no answer within {self.config.timeout_s}s"
+            ) from exc
         except aiohttp.ClientConnectionError as exc:
-            raise UpstreamUnavailable(self.source, f"cannot reach it ({type(exc).__name__})") from exc
+            raise UpstreamUnavailable(
+                self.source, f"cannot reach it ({type(exc).__name__})"
+            ) from exc
         except aiohttp.ClientError as exc:
             raise BadUpstreamResponse(self.source, f"unreadable HTTP answer ({exc})") from exc
         if status == 429:

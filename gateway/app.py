@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
 from graphql import parse, validate
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
@@ -29,6 +31,13 @@ from resolvers.types.common import Channel
 
 logger = logging.getLogger("mosaic.gateway")
 CHANNELS = {c.value for c in Channel}
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
 
 
 class MosaicGraphQL(GraphQL[MosaicContext, None]):
@@ -51,6 +60,28 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._page)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refusals before GraphQL runs (malformed JSON, wrong content type, a mutation
+        over GET) come back as GraphQL errors with a code, not as plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": exc.reason,
+                            "extensions": {"code": HTTP_CODES.get(exc.status_code, "BAD_REQUEST")},
+                        }
+                    ]
+                },
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
 
 
 def _graphiql_page(settings: Settings, schema: strawberry.Schema) -> str:

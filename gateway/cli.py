@@ -43,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     legacy.add_argument("--latency-ms", type=float, default=0.0)
     legacy.add_argument("--jitter-ms", type=float, default=0.0)
     legacy.add_argument("--error-rate", type=float, default=0.0)
-    legacy.add_argument("--token", default=os.environ.get("MOSAIC_CRM_TOKEN", DEMO_CRM_TOKEN),
-                        help="bearer token the CRM requires")
+    legacy.add_argument(
+        "--token",
+        default=os.environ.get("MOSAIC_CRM_TOKEN", DEMO_CRM_TOKEN),
+        help="bearer token the CRM requires",
+    )
 
     ex = commands.add_parser("examples", help="working variables for the reference operations")
     ex.add_argument("--size", choices=("small", "default"), default="default")
@@ -56,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--output", type=Path, default=None)
 
     args = parser.parse_args(argv)
-    handler = {"demo": _demo, "serve": _serve, "legacy": _legacy, "examples": _examples,
-               "schema": _schema}[args.command]
+    handler = {
+        "demo": _demo,
+        "serve": _serve,
+        "legacy": _legacy,
+        "examples": _examples,
+        "schema": _schema,
+    }[args.command]
     return handler(args)
 
 
@@ -71,8 +79,7 @@ def _legacy(args: argparse.Namespace) -> int:
     db = args.db or Path(tempfile.mkdtemp(prefix=f"mosaic-{args.system}-")) / "data.sqlite"
     print(f"{args.system}: seeding {args.size} world (seed {args.seed}) into {db}", flush=True)
     world = build_world(args.seed, args.size)
-    knobs = Knobs(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
-                  error_rate=args.error_rate)
+    knobs = Knobs(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate)
     module = importlib.import_module(f"legacy.{args.system}.server")
     extra: dict[str, Any] = {"token": args.token} if args.system == "crm" else {}
     app = module.create_app(world, db, knobs, **extra)
@@ -84,8 +91,14 @@ def _legacy(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run("gateway.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
     return 0
 
 
@@ -140,19 +153,37 @@ def _demo(args: argparse.Namespace) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, port in ports.items():
-            children[name] = subprocess.Popen([
-                sys.executable, "-m", "gateway.cli", "legacy", name, "--port", str(port),
-                "--size", args.size, "--seed", str(args.seed),
-                "--db", str(workdir / f"{name}.sqlite"), "--token", DEMO_CRM_TOKEN,
-            ])
+            children[name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway.cli",
+                    "legacy",
+                    name,
+                    "--port",
+                    str(port),
+                    "--size",
+                    args.size,
+                    "--seed",
+                    str(args.seed),
+                    "--db",
+                    str(workdir / f"{name}.sqlite"),
+                    "--token",
+                    DEMO_CRM_TOKEN,
+                ]
+            )
         examples_file = workdir / "examples.json"
         examples_file.write_text(json.dumps(examples(args.seed, args.size), indent=2))
         for name, port in ports.items():
             _wait_listening(port, children[name], timeout_s=120)
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         settings = Settings(
-            crm_url=urls["crm"], erp_url=urls["erp"], pos_url=urls["pos"], wms_url=urls["wms"],
-            crm_token=DEMO_CRM_TOKEN, examples_file=examples_file,
+            crm_url=urls["crm"],
+            erp_url=urls["erp"],
+            pos_url=urls["pos"],
+            wms_url=urls["wms"],
+            crm_token=DEMO_CRM_TOKEN,
+            examples_file=examples_file,
         )
         print("\nMosaic demo is up:")
         for name, url in urls.items():

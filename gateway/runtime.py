@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
-
 from adapters.crm import CrmAdapter
 from adapters.erp import ErpAdapter
 from adapters.pos import PosAdapter
 from adapters.wms import WmsAdapter
+
 from gateway.settings import Settings
 from resolvers.sources import Sources
 

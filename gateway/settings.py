@@ -74,22 +74,31 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, dotenv_settings, *files, file_secret_settings)
 
     def crm(self) -> SourceConfig:
-        return SourceConfig(url=self.crm_url, timeout_s=self.crm_timeout_s,
-                            max_batch=self.crm_max_batch, token=self.crm_token)
+        return SourceConfig(
+            url=self.crm_url,
+            timeout_s=self.crm_timeout_s,
+            max_batch=self.crm_max_batch,
+            token=self.crm_token,
+        )
 
     def erp(self) -> ErpConfig:
-        return ErpConfig(url=self.erp_url, timeout_s=self.erp_timeout_s,
-                         max_batch=self.erp_max_batch, company=self.erp_company,
-                         pages=self.erp_pages)
+        return ErpConfig(
+            url=self.erp_url,
+            timeout_s=self.erp_timeout_s,
+            max_batch=self.erp_max_batch,
+            company=self.erp_company,
+            pages=self.erp_pages,
+        )
 
     def pos(self) -> SourceConfig:
-        return SourceConfig(url=self.pos_url, timeout_s=self.pos_timeout_s,
-                            max_batch=self.pos_max_batch)
+        return SourceConfig(
+            url=self.pos_url, timeout_s=self.pos_timeout_s, max_batch=self.pos_max_batch
+        )
 
     def wms(self) -> SourceConfig:
-        return SourceConfig(url=self.wms_url, timeout_s=self.wms_timeout_s,
-                            max_batch=self.wms_max_batch)
+        return SourceConfig(
+            url=self.wms_url, timeout_s=self.wms_timeout_s, max_batch=self.wms_max_batch
+        )
 
     def source_urls(self) -> dict[str, str]:
-        return {"crm": self.crm_url, "erp": self.erp_url, "pos": self.pos_url,
-                "wms": self.wms_url}
+        return {"crm": self.crm_url, "erp": self.erp_url, "pos": self.pos_url, "wms": self.wms_url}

@@ -23,13 +23,20 @@ def showcase_card(world: World) -> str:
     pos_orders = Counter(o.customer_ref for o in world.pos_orders)
     pos_by_card = {c.card_number: c for c in world.pos_customers}
     candidates = [
-        contact for contact in world.crm_contacts
-        if contact.loyalty_card in pos_by_card and contact.erp_customer_no
-        and erp_orders[contact.erp_customer_no] and pos_orders[pos_by_card[contact.loyalty_card].id]
+        contact
+        for contact in world.crm_contacts
+        if contact.loyalty_card in pos_by_card
+        and contact.erp_customer_no
+        and erp_orders[contact.erp_customer_no]
+        and pos_orders[pos_by_card[contact.loyalty_card].id]
     ]
-    best = max(candidates, key=lambda c: (
-        erp_orders[c.erp_customer_no] + pos_orders[pos_by_card[c.loyalty_card or ""].id], c.id
-    ))
+    best = max(
+        candidates,
+        key=lambda c: (
+            erp_orders[c.erp_customer_no] + pos_orders[pos_by_card[c.loyalty_card or ""].id],
+            c.id,
+        ),
+    )
     return best.loyalty_card or ""
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Literal
@@ -26,7 +26,7 @@ from resolvers.geo import PostalArea, locate, postal_areas
 SizeName = Literal["small", "default"]
 
 #: The moment the seeded history ends; fixed so that data does not depend on the clock.
-ANCHOR = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+ANCHOR = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,28 +226,134 @@ class World:
 
 # --- vocabulary -------------------------------------------------------------------
 
-FIRST_NAMES = (
-    "Daan Sem Lucas Levi Finn Noah Bram Milan Jesse Luuk Thijs Ruben Lars Tim Sven Jan Pieter "
-    "Emma Julia Mila Tess Sophie Zoë Sara Nora Eva Anna Lotte Fleur Lisa Sanne Iris Femke Anouk "
-    "Mohamed Yusuf Ayoub Fatima Amira Noor Priya Wei Chen Kofi Ana"
-).split()
-LAST_NAMES = (
-    "de Jong|Jansen|de Vries|van den Berg|van Dijk|Bakker|Janssen|Visser|Smit|Meijer|de Boer|"
-    "Mulder|de Groot|Bos|Vos|Peters|Hendriks|van Leeuwen|Dekker|Brouwer|de Wit|Dijkstra|Smits|"
-    "de Graaf|van der Meer|van der Linden|Kok|Jacobs|de Haan|Vermeulen|van den Heuvel|"
-    "van der Veen|van den Broek|de Bruijn|de Bruin|van der Heijden|Schouten|van Beek|Willems|"
-    "van Vliet|van de Ven|Hoekstra|Maas|Verhoeven|Koster|van Dam|El Amrani|Yilmaz|Öztürk"
-).split("|")
-STREETS = (
-    "Dorpsstraat|Kerkstraat|Schoolstraat|Molenweg|Stationsweg|Julianastraat|Beatrixstraat|"
-    "Wilhelminastraat|Nieuwstraat|Prinses Irenestraat|Marktstraat|Parallelweg|Eikenlaan|"
-    "Lindelaan|Beukenlaan|Kastanjelaan|Industrieweg|Havenstraat|Oranjestraat|Emmastraat"
-).split("|")
+FIRST_NAMES = [
+    "Daan",
+    "Sem",
+    "Lucas",
+    "Levi",
+    "Finn",
+    "Noah",
+    "Bram",
+    "Milan",
+    "Jesse",
+    "Luuk",
+    "Thijs",
+    "Ruben",
+    "Lars",
+    "Tim",
+    "Sven",
+    "Jan",
+    "Pieter",
+    "Emma",
+    "Julia",
+    "Mila",
+    "Tess",
+    "Sophie",
+    "Zoë",
+    "Sara",
+    "Nora",
+    "Eva",
+    "Anna",
+    "Lotte",
+    "Fleur",
+    "Lisa",
+    "Sanne",
+    "Iris",
+    "Femke",
+    "Anouk",
+    "Mohamed",
+    "Yusuf",
+    "Ayoub",
+    "Fatima",
+    "Amira",
+    "Noor",
+    "Priya",
+    "Wei",
+    "Chen",
+    "Kofi",
+    "Ana",
+]
+LAST_NAMES = [
+    "de Jong",
+    "Jansen",
+    "de Vries",
+    "van den Berg",
+    "van Dijk",
+    "Bakker",
+    "Janssen",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "Smits",
+    "de Graaf",
+    "van der Meer",
+    "van der Linden",
+    "Kok",
+    "Jacobs",
+    "de Haan",
+    "Vermeulen",
+    "van den Heuvel",
+    "van der Veen",
+    "van den Broek",
+    "de Bruijn",
+    "de Bruin",
+    "van der Heijden",
+    "Schouten",
+    "van Beek",
+    "Willems",
+    "van Vliet",
+    "van de Ven",
+    "Hoekstra",
+    "Maas",
+    "Verhoeven",
+    "Koster",
+    "van Dam",
+    "El Amrani",
+    "Yilmaz",
+    "Öztürk",
+]
+STREETS = [
+    "Dorpsstraat",
+    "Kerkstraat",
+    "Schoolstraat",
+    "Molenweg",
+    "Stationsweg",
+    "Julianastraat",
+    "Beatrixstraat",
+    "Wilhelminastraat",
+    "Nieuwstraat",
+    "Prinses Irenestraat",
+    "Marktstraat",
+    "Parallelweg",
+    "Eikenlaan",
+    "Lindelaan",
+    "Beukenlaan",
+    "Kastanjelaan",
+    "Industrieweg",
+    "Havenstraat",
+    "Oranjestraat",
+    "Emmastraat",
+]
 
 #: category code -> (brands, product nouns); HEALTH is the sensitive category.
 CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "SHOES": (("Nordlicht", "Veloce", "Kaapstad"), ("sneaker", "running shoe", "boot", "sandal")),
-    "APPAREL": (("Nordlicht", "Hollands Glorie", "Urbano"), ("jacket", "t-shirt", "hoodie", "jeans")),
+    "APPAREL": (
+        ("Nordlicht", "Hollands Glorie", "Urbano"),
+        ("jacket", "t-shirt", "hoodie", "jeans"),
+    ),
     "HOME": (("Huisraad", "Lumen", "Delfts"), ("lamp", "vase", "throw", "cushion", "mug")),
     "KITCHEN": (("Huisraad", "Cuisina", "Staalwerk"), ("pan", "knife", "kettle", "blender")),
     "OUTDOOR": (("Veloce", "Wildpad", "Kaapstad"), ("tent", "backpack", "sleeping bag", "lantern")),
@@ -258,12 +364,30 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 COLOURS = ("black", "white", "navy", "olive", "sand", "red", "grey", "blue", "green", "ochre")
 
 STORE_CITIES = (
-    ("Amsterdam", "1012"), ("Rotterdam", "3011"), ("Den Haag", "2511"), ("Utrecht", "3511"),
-    ("Eindhoven", "5611"), ("Groningen", "9711"), ("Tilburg", "5038"), ("Almere", "1315"),
-    ("Breda", "4811"), ("Nijmegen", "6511"), ("Apeldoorn", "7311"), ("Haarlem", "2011"),
-    ("Arnhem", "6811"), ("Enschede", "7511"), ("Amersfoort", "3811"), ("Zaandam", "1506"),
-    ("'s-Hertogenbosch", "5211"), ("Zwolle", "8011"), ("Leiden", "2311"), ("Maastricht", "6211"),
-    ("Dordrecht", "3311"), ("Leeuwarden", "8911"), ("Delft", "2611"), ("Alkmaar", "1811"),
+    ("Amsterdam", "1012"),
+    ("Rotterdam", "3011"),
+    ("Den Haag", "2511"),
+    ("Utrecht", "3511"),
+    ("Eindhoven", "5611"),
+    ("Groningen", "9711"),
+    ("Tilburg", "5038"),
+    ("Almere", "1315"),
+    ("Breda", "4811"),
+    ("Nijmegen", "6511"),
+    ("Apeldoorn", "7311"),
+    ("Haarlem", "2011"),
+    ("Arnhem", "6811"),
+    ("Enschede", "7511"),
+    ("Amersfoort", "3811"),
+    ("Zaandam", "1506"),
+    ("'s-Hertogenbosch", "5211"),
+    ("Zwolle", "8011"),
+    ("Leiden", "2311"),
+    ("Maastricht", "6211"),
+    ("Dordrecht", "3311"),
+    ("Leeuwarden", "8911"),
+    ("Delft", "2611"),
+    ("Alkmaar", "1811"),
     ("Deventer", "7411"),
 )
 WAREHOUSE_SITES = (
@@ -344,7 +468,9 @@ def _places(world: World) -> None:
         area = locate(pc4)
         assert area is not None, pc4
         world.warehouses.append(
-            Warehouse(wid, name, Address("Logistiekweg 1", area.city, f"{pc4} XZ"), area.lat, area.lon)
+            Warehouse(
+                wid, name, Address("Logistiekweg 1", area.city, f"{pc4} XZ"), area.lat, area.lon
+            )
         )
 
 
@@ -359,7 +485,13 @@ def _products(world: World, rng: random.Random, spec: Size) -> None:
         price = _money(rng.uniform(4, 250))
         # Assortment per channel, with deliberate differences: 8 % online only, 6 % store only.
         roll = rng.random()
-        channels = ("WEB", "APP") if roll < 0.08 else ("STORE",) if roll < 0.14 else ("WEB", "APP", "STORE")
+        channels = (
+            ("WEB", "APP")
+            if roll < 0.08
+            else ("STORE",)
+            if roll < 0.14
+            else ("WEB", "APP", "STORE")
+        )
         item = Item(
             no=f"{10000 + n}",
             description=f"{brand} {rng.choice(COLOURS)} {noun}",
@@ -401,7 +533,11 @@ def _customers(world: World, rng: random.Random, spec: Size) -> None:
         email = f"{local}{n}@{rng.choice(('example.nl', 'mail.example', 'post.example'))}"
         phone = _phone(rng)
         area = rng.choice(areas)
-        address = Address(f"{rng.choice(STREETS)} {rng.randrange(1, 200)}", area.city, f"{area.postal_code} {chr(65 + rng.randrange(26))}{chr(65 + rng.randrange(26))}")
+        address = Address(
+            f"{rng.choice(STREETS)} {rng.randrange(1, 200)}",
+            area.city,
+            f"{area.postal_code} {chr(65 + rng.randrange(26))}{chr(65 + rng.randrange(26))}",
+        )
         created = ANCHOR - timedelta(days=rng.randrange(30, 2000))
         in_crm = n % 29 != 7  # about 3 % are loyalty-only members the CRM has never seen
         has_erp = rng.random() < 0.7
@@ -502,7 +638,9 @@ def _orders(world: World, rng: random.Random, spec: Size) -> None:
                     channel=channel,
                     customer_ref=rng.choice(erp_nos),
                     placed_at=placed,
-                    status=rng.choice(("PLACED", "SHIPPED")) if recent else rng.choice(ERP_STATUSES[2:]),
+                    status=rng.choice(("PLACED", "SHIPPED"))
+                    if recent
+                    else rng.choice(ERP_STATUSES[2:]),
                     location_id=None,
                     lines=lines,
                 )

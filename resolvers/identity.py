@@ -43,9 +43,15 @@ PREFERENCE: dict[str, tuple[str, ...]] = {
 
 #: the key each lookup needs
 KEY_OF: dict[str, str] = {
-    "crm_id": "crm_id", "crm_card": "card", "crm_erp_no": "erp_no", "crm_email": "email",
-    "erp_no": "erp_no", "erp_email": "email",
-    "pos_card": "card", "pos_customer": "pos_customer", "pos_email": "email",
+    "crm_id": "crm_id",
+    "crm_card": "card",
+    "crm_erp_no": "erp_no",
+    "crm_email": "email",
+    "erp_no": "erp_no",
+    "erp_email": "email",
+    "pos_card": "card",
+    "pos_customer": "pos_customer",
+    "pos_email": "email",
 }
 
 
@@ -142,12 +148,19 @@ class Identity:
         f = self.fragments
         if isinstance(result, LoyaltyAccount):
             self.fragments = Fragments(crm=f.crm, erp=f.erp, pos=result)
-            self._learn(card=result.card_number, pos_customer=result.customer_id,
-                        email=normalise_email(result.email))
+            self._learn(
+                card=result.card_number,
+                pos_customer=result.customer_id,
+                email=normalise_email(result.email),
+            )
         elif isinstance(result, CustomerFragment) and system == "crm":
             self.fragments = Fragments(crm=result, erp=f.erp, pos=f.pos)
-            self._learn(crm_id=result.record_id, erp_no=result.erp_customer_no,
-                        card=result.loyalty_card, email=normalise_email(result.email))
+            self._learn(
+                crm_id=result.record_id,
+                erp_no=result.erp_customer_no,
+                card=result.loyalty_card,
+                email=normalise_email(result.email),
+            )
         elif isinstance(result, CustomerFragment):
             self.fragments = Fragments(crm=f.crm, erp=result, pos=f.pos)
             self._learn(erp_no=result.record_id, email=normalise_email(result.email))

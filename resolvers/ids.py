@@ -24,7 +24,8 @@ def split(global_id: str, allowed: tuple[str, ...], kind: str) -> tuple[str, str
     if not sep or not local or prefix not in allowed:
         raise BadUserInput(
             f"{global_id!r} is not a {kind} id (expected one of "
-            + ", ".join(f"'{p}:…'" for p in allowed) + ")"
+            + ", ".join(f"'{p}:…'" for p in allowed)
+            + ")"
         )
     return prefix, local
 

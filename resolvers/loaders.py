@@ -90,12 +90,8 @@ class Loaders:
         self.pos_order: DataLoader[str, OrderRecord | None] = _keyed(pos.orders)
         self.item: DataLoader[str, ProductRecord | None] = _keyed(erp.items)
         self.price: DataLoader[tuple[str, str], PriceRecord | None] = _keyed(erp.prices)
-        self.promotions: DataLoader[str, list[PromotionRecord]] = _keyed(
-            erp.promotions, default=[]
-        )
-        self.store_stock: DataLoader[str, list[StockRecord]] = _grouped(
-            pos.stock, lambda r: r.sku
-        )
+        self.promotions: DataLoader[str, list[PromotionRecord]] = _keyed(erp.promotions, default=[])
+        self.store_stock: DataLoader[str, list[StockRecord]] = _grouped(pos.stock, lambda r: r.sku)
         self.warehouse_stock: DataLoader[str, list[StockRecord]] = _grouped(
             wms.stock, lambda r: r.sku
         )

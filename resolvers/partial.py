@@ -15,7 +15,9 @@ class PartialErrors(SchemaExtension):
         yield
         context = self.execution_context.context
         result = self.execution_context.result
-        if isinstance(context, MosaicContext) and context.partial_errors and isinstance(
-            result, ExecutionResult
+        if (
+            isinstance(context, MosaicContext)
+            and context.partial_errors
+            and isinstance(result, ExecutionResult)
         ):
             result.errors = [*(result.errors or []), *context.partial_errors]

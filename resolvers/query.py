@@ -31,8 +31,9 @@ class CustomerBy:
 def _start_keys(by: CustomerBy) -> dict[str, str]:
     if by.id:
         prefix, local = ids.split(str(by.id), ids.CUSTOMER_PREFIXES, "customer")
-        return {"crm": {"crm_id": local}, "erp": {"erp_no": local},
-                "pos": {"pos_customer": local}}[prefix]
+        return {"crm": {"crm_id": local}, "erp": {"erp_no": local}, "pos": {"pos_customer": local}}[
+            prefix
+        ]
     if by.email:
         email = normalise_email(by.email)
         if not email or "@" not in email:
@@ -88,14 +89,18 @@ class Query:
 
     @strawberry.field(description="Stores and warehouses, nearest first when `near` is given.")
     async def locations(
-        self, info: Info, near: NearInput | None = None, limit: int = 10,
+        self,
+        info: Info,
+        near: NearInput | None = None,
+        limit: int = 10,
         kind: LocationKind | None = None,
     ) -> list[Location]:
         if not 0 <= limit <= MAX_KEYS:
             raise BadUserInput(f"limit must be between 0 and {MAX_KEYS}")
         point = point_of(near)
-        places = [p for p in (await directory(info)).values()
-                  if kind is None or p.kind == kind.value]
+        places = [
+            p for p in (await directory(info)).values() if kind is None or p.kind == kind.value
+        ]
         if point is not None:
             places.sort(key=point.km_to)
         return [Location.of(p) for p in places[:limit]]

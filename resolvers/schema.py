@@ -49,6 +49,7 @@ class MosaicSchema(strawberry.Schema):
                 logger.info("%s at %s: %s", code, error.path, error.message)
 
 
-def build_schema(extensions: list[type[SchemaExtension] | SchemaExtension] | None = None,
-                 **options: Any) -> strawberry.Schema:
+def build_schema(
+    extensions: list[type[SchemaExtension] | SchemaExtension] | None = None, **options: Any
+) -> strawberry.Schema:
     return MosaicSchema(query=Query, extensions=[PartialErrors, *(extensions or [])], **options)

@@ -64,8 +64,9 @@ def _full_name(first: str | None, last: str | None) -> str | None:
     return name or None
 
 
-def _candidates(fragments: Fragments, read: dict[str, Callable[[Fragments], T | None]],
-                field: str) -> Survivor[T] | None:
+def _candidates(
+    fragments: Fragments, read: dict[str, Callable[[Fragments], T | None]], field: str
+) -> Survivor[T] | None:
     for system in PRECEDENCE[field]:
         value = read[system](fragments)
         if value is not None:
@@ -86,31 +87,47 @@ def _record_id(fragments: Fragments, system: str) -> str | None:
 
 
 def name(f: Fragments) -> Survivor[str] | None:
-    return _candidates(f, {
-        "crm": lambda f: f.crm and _full_name(f.crm.first_name, f.crm.last_name),
-        "pos": lambda f: f.pos and _full_name(f.pos.given_name, f.pos.family_name),
-        "erp": lambda f: f.erp and f.erp.full_name,
-    }, "name")
+    return _candidates(
+        f,
+        {
+            "crm": lambda f: f.crm and _full_name(f.crm.first_name, f.crm.last_name),
+            "pos": lambda f: f.pos and _full_name(f.pos.given_name, f.pos.family_name),
+            "erp": lambda f: f.erp and f.erp.full_name,
+        },
+        "name",
+    )
 
 
 def email(f: Fragments) -> Survivor[str] | None:
-    return _candidates(f, {
-        "crm": lambda f: f.crm and normalise_email(f.crm.email),
-        "erp": lambda f: f.erp and normalise_email(f.erp.email),
-        "pos": lambda f: f.pos and normalise_email(f.pos.email),
-    }, "email")
+    return _candidates(
+        f,
+        {
+            "crm": lambda f: f.crm and normalise_email(f.crm.email),
+            "erp": lambda f: f.erp and normalise_email(f.erp.email),
+            "pos": lambda f: f.pos and normalise_email(f.pos.email),
+        },
+        "email",
+    )
 
 
 def phone(f: Fragments) -> Survivor[str] | None:
-    return _candidates(f, {
-        "crm": lambda f: f.crm and normalise_phone(f.crm.phone),
-        "erp": lambda f: f.erp and normalise_phone(f.erp.phone),
-        "pos": lambda f: f.pos and normalise_phone(f.pos.phone),
-    }, "phone")
+    return _candidates(
+        f,
+        {
+            "crm": lambda f: f.crm and normalise_phone(f.crm.phone),
+            "erp": lambda f: f.erp and normalise_phone(f.erp.phone),
+            "pos": lambda f: f.pos and normalise_phone(f.pos.phone),
+        },
+        "phone",
+    )
 
 
 def address(f: Fragments) -> Survivor[Address] | None:
-    return _candidates(f, {
-        "crm": lambda f: f.crm and f.crm.address,
-        "erp": lambda f: f.erp and f.erp.address,
-    }, "address")
+    return _candidates(
+        f,
+        {
+            "crm": lambda f: f.crm and f.crm.address,
+            "erp": lambda f: f.erp and f.erp.address,
+        },
+        "address",
+    )

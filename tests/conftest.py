@@ -62,3 +62,37 @@ def wms_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     from legacy.wms.server import create_app
 
     yield from _run(create_app(world, data_dir / "wms.sqlite", Knobs()))
+
+
+@pytest.fixture(scope="session")
+def systems(
+    crm_server: ServerThread,
+    erp_server: ServerThread,
+    pos_server: ServerThread,
+    wms_server: ServerThread,
+) -> dict[str, str]:
+    """Base URLs of the four simulated systems, by source name."""
+    return {
+        "crm": crm_server.url,
+        "erp": erp_server.url,
+        "pos": pos_server.url,
+        "wms": wms_server.url,
+    }
+
+
+@pytest.fixture(scope="session")
+def gateway_url(systems: dict[str, str]) -> Iterator[str]:
+    """The real gateway app on uvicorn, in front of the four simulated systems."""
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    settings = Settings(
+        crm_url=systems["crm"],
+        erp_url=systems["erp"],
+        pos_url=systems["pos"],
+        wms_url=systems["wms"],
+        crm_token=CRM_TOKEN,
+    )
+    server = ServerThread(create_app(settings)).start()
+    yield server.url
+    server.stop()

@@ -11,7 +11,9 @@ from typing import Any
 def _admin(url: str, method: str, path: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        url.rstrip("/") + "/__admin/" + path, data=data, method=method,
+        url.rstrip("/") + "/__admin/" + path,
+        data=data,
+        method=method,
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -29,8 +31,10 @@ def call_count(url: str) -> Counter[str]:
     """Calls per operation: ``"POST /path"``, or ``"Service:Action"`` for SOAP."""
     counter: Counter[str] = Counter()
     for call in calls(url):
-        if call["action"]:
-            counter[f"{call['path'].rsplit('/', 1)[-1]}:{call['action'].rsplit('/', 1)[-1].split(':')[-1]}"] += 1
+        if call["action"]:  # SOAP: the page's service name and the operation
+            service = call["path"].rsplit("/", 1)[-1]
+            operation = call["action"].rsplit(":", 1)[-1]
+            counter[f"{service}:{operation}"] += 1
         else:
             counter[f"{call['method']} {call['path']}"] += 1
     return counter

@@ -85,7 +85,11 @@ class SimulatedSystemMiddleware:
             await self.app(scope, receive, send)
             return
         knobs = self.knobs
-        delay = knobs.latency_ms + self.rng.uniform(0, knobs.jitter_ms) if knobs.jitter_ms else knobs.latency_ms
+        delay = (
+            knobs.latency_ms + self.rng.uniform(0, knobs.jitter_ms)
+            if knobs.jitter_ms
+            else knobs.latency_ms
+        )
         headers = dict(scope["headers"])
         action = headers.get(b"soapaction", b"").decode().strip('"')
         self.log.calls.append(Call(scope["method"], scope["path"], action, time.time(), delay))
@@ -121,7 +125,10 @@ _FAULTS: dict[str, tuple[int, str, bytes]] = {
 
 async def _send_fault(send: Send, fault: str, retry_after_s: int) -> None:
     status, content_type, body = _FAULTS[fault]
-    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     if fault == "rate_limit":
         headers.append((b"retry-after", str(retry_after_s).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

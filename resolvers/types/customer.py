@@ -51,8 +51,10 @@ class Customer:
     async def _fragments(self) -> Fragments:
         return await self.identity.complete()
 
-    @strawberry.field(description="The CRM id where the CRM knows the person, else the "
-                                  "id of the fragment that found them.")
+    @strawberry.field(
+        description="The CRM id where the CRM knows the person, else the "
+        "id of the fragment that found them."
+    )
     async def id(self) -> strawberry.ID:
         f = await self._fragments()
         if f.crm:
@@ -92,8 +94,10 @@ class Customer:
         self._raise_if_failed("crm", found=f.crm is not None)
         if f.crm is None:
             return None
-        return [Consent(purpose=c.purpose, granted=c.granted, valid_until=c.valid_until)
-                for c in f.crm.consents]
+        return [
+            Consent(purpose=c.purpose, granted=c.granted, valid_until=c.valid_until)
+            for c in f.crm.consents
+        ]
 
     @strawberry.field(description="Orders from every channel, newest first.")
     async def orders(self, info: Info, last: int = 20) -> list[Order]:
@@ -115,20 +119,27 @@ class Customer:
     @strawberry.field(description="Every system holding a record of this customer.")
     async def sources(self) -> list[SourceRecord]:
         f = await self._fragments()
-        found = [("crm", f.crm.record_id if f.crm else None),
-                 ("erp", f.erp.record_id if f.erp else None),
-                 ("pos", f.pos.customer_id if f.pos else None)]
+        found = [
+            ("crm", f.crm.record_id if f.crm else None),
+            ("erp", f.erp.record_id if f.erp else None),
+            ("pos", f.pos.customer_id if f.pos else None),
+        ]
         return [SourceRecord(system=s, record_id=r) for s, r in found if r is not None]
 
     @strawberry.field(description="Which system each golden-record value came from.")
     async def provenance(self) -> list[Provenance]:
         f = await self._fragments()
         survivors: dict[str, Survivor[object] | None] = {
-            "name": survivorship.name(f), "email": survivorship.email(f),
-            "phone": survivorship.phone(f), "address": survivorship.address(f),
+            "name": survivorship.name(f),
+            "email": survivorship.email(f),
+            "phone": survivorship.phone(f),
+            "address": survivorship.address(f),
         }
-        return [Provenance(field=k, system=s.system, record_id=s.record_id)
-                for k, s in survivors.items() if s is not None]
+        return [
+            Provenance(field=k, system=s.system, record_id=s.record_id)
+            for k, s in survivors.items()
+            if s is not None
+        ]
 
     def _raise_if_failed(self, system: str, found: bool) -> None:
         """A field owned by a system that failed is null with that system's error."""

@@ -27,8 +27,11 @@ class OrderLine:
 
     @classmethod
     def of(cls, line: OrderLineRecord) -> OrderLine:
-        return cls(quantity=line.quantity, unit_price=Money.of(line.unit_price),
-                   sku=strawberry.ID(line.sku))
+        return cls(
+            quantity=line.quantity,
+            unit_price=Money.of(line.unit_price),
+            sku=strawberry.ID(line.sku),
+        )
 
 
 @strawberry.type(description="An order from any channel; `channel` says which.")
@@ -58,5 +61,6 @@ class Order:
             total=Money.of(record.total),
             lines=[OrderLine.of(line) for line in record.lines],
             location_ref=ids.location_id("STORE", record.location_id)
-            if record.location_id else None,
+            if record.location_id
+            else None,
         )

@@ -143,17 +143,25 @@ class Product:
         for kind, count in counts:
             global_id = ids.location_id(kind, count.location_id)
             if global_id in places:
-                levels.append(StockLevel(
-                    location=Location.of(places[global_id]),
-                    on_hand=count.on_hand,
-                    reserved=count.reserved,
-                    available=max(count.on_hand - count.reserved, 0),
-                    in_transit=transit.pop(global_id, []),
-                ))
+                levels.append(
+                    StockLevel(
+                        location=Location.of(places[global_id]),
+                        on_hand=count.on_hand,
+                        reserved=count.reserved,
+                        available=max(count.on_hand - count.reserved, 0),
+                        in_transit=transit.pop(global_id, []),
+                    )
+                )
         levels.extend(
-            StockLevel(location=Location.of(places[gid]), on_hand=0, reserved=0, available=0,
-                       in_transit=shipments)
-            for gid, shipments in transit.items() if gid in places
+            StockLevel(
+                location=Location.of(places[gid]),
+                on_hand=0,
+                reserved=0,
+                available=0,
+                in_transit=shipments,
+            )
+            for gid, shipments in transit.items()
+            if gid in places
         )
         return levels
 
@@ -161,7 +169,10 @@ class Product:
         description="Whether it can be bought online, and the nearest open stores that have it."
     )
     async def availability(
-        self, info: Info, near: NearInput | None = None, limit: int = 3,
+        self,
+        info: Info,
+        near: NearInput | None = None,
+        limit: int = 3,
         channel: Channel | None = None,
     ) -> Availability:
         point = point_of(near)
@@ -177,8 +188,10 @@ class Product:
         sold = set(item.channels) if item else set()
         online = None
         if warehouse is not None and item is not None:
-            online = wanted in ONLINE_CHANNELS and wanted in sold and any(
-                r.on_hand - r.reserved > 0 for r in warehouse
+            online = (
+                wanted in ONLINE_CHANNELS
+                and wanted in sold
+                and any(r.on_hand - r.reserved > 0 for r in warehouse)
             )
         nearest = []
         if "STORE" in sold:
@@ -186,10 +199,13 @@ class Product:
                 place = places.get(ids.location_id("STORE", count.location_id))
                 free = count.on_hand - count.reserved
                 if place is not None and place.active and free > 0:
-                    nearest.append(StoreAvailability(
-                        location=Location.of(place), available=free,
-                        distance_km=point.km_to(place) if point else None,
-                    ))
+                    nearest.append(
+                        StoreAvailability(
+                            location=Location.of(place),
+                            available=free,
+                            distance_km=point.km_to(place) if point else None,
+                        )
+                    )
         nearest.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0, -s.available))
         return Availability(online=online, nearest=nearest[: max(limit, 0)])
 
@@ -205,4 +221,3 @@ def _location_of(local_id: str, places: dict[str, object]) -> str:
 
 async def _item(info: Info, sku: str) -> ProductRecord | None:
     return await info.context.loaders.item.load(str(sku))
-

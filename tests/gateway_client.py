@@ -1,0 +1,49 @@
+"""Posting GraphQL to the running gateway over HTTP, as any client would."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from gateway.operations import reference_operations
+
+
+def post(
+    url: str,
+    body: bytes,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url + "/graphql",
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type, "Accept": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def graphql(
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    _, result = post(
+        url, json.dumps({"query": query, "variables": variables or {}}).encode(), headers=headers
+    )
+    return result
+
+
+def run_reference(url: str, name: str, variables: dict[str, Any]) -> dict[str, Any]:
+    return graphql(url, reference_operations()[name], variables)
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in result.get("errors") or []]

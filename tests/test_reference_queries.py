@@ -1,0 +1,183 @@
+"""The reference operations, run as written through the real gateway against the four
+simulated systems; upstream calls are counted at the systems, not inside the gateway.
+
+A round (DESIGN.md) is the set of upstream calls whose keys are known at the same
+moment; in each round each source operation is called at most once per chunk. The
+expected counts below follow the rounds of each operation, and must not grow with the
+size of the answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from legacy.examples import examples, showcase_card
+from legacy.world import World
+from tests.conftest import SEED, SIZE
+from tests.gateway_client import run_reference
+from tests.simulators import call_count, clear_calls
+
+
+@pytest.fixture(scope="module")
+def variables() -> dict[str, dict[str, Any]]:
+    return examples(SEED, SIZE)
+
+
+def counted(
+    systems: dict[str, str], url: str, name: str, variables: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Counter[str]]]:
+    for system_url in systems.values():
+        clear_calls(system_url)
+    result = run_reference(url, name, variables)
+    return result, {name: call_count(u) for name, u in systems.items()}
+
+
+def test_customer360_answers_from_crm_pos_and_erp_without_errors(
+    systems: dict[str, str],
+    gateway_url: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    result, _ = counted(systems, gateway_url, "Customer360", variables["Customer360"])
+    assert "errors" not in result
+    customer = result["data"]["customer"]
+    assert customer["id"].startswith("crm:")
+    assert customer["loyalty"]["cardNumber"] == variables["Customer360"]["card"]
+    assert {s["system"] for s in customer["sources"]} == {"crm", "erp", "pos"}
+    assert customer["consents"]
+    channels = {o["channel"] for o in customer["orders"]}
+    assert "STORE" in channels
+    assert channels & {"WEB", "APP"}
+    placed = [o["placedAt"] for o in customer["orders"]]
+    assert placed == sorted(placed, reverse=True)
+    line = customer["orders"][0]["lines"][0]
+    assert line["product"]["name"]
+    assert line["product"]["price"]["currency"] == "EUR"
+
+
+def test_customer360_calls_each_source_once_per_round(
+    systems: dict[str, str],
+    gateway_url: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    """Round 1: the card is searched in the CRM (one search) and the POS (one loyalty
+    search) at once. Round 2: the CRM's cross-reference gives the ERP customer number,
+    the POS account its customer id: one ERP Customer read, one ERP SalesOrder read
+    and one POS order search, in parallel. Round 3: the order lines' SKUs: one ERP
+    ItemCard read and one SalesPrices read. So CRM 1, POS 2, ERP 4, WMS 0."""
+    _, calls = counted(systems, gateway_url, "Customer360", variables["Customer360"])
+    assert sum(calls["crm"].values()) == 1
+    assert sum(calls["pos"].values()) == 2
+    assert sum(calls["erp"].values()) == 4
+    assert sum(calls["wms"].values()) == 0
+    assert all(n == 1 for source in calls.values() for n in source.values())
+
+
+def test_customer360_calls_do_not_grow_with_the_order_history(
+    systems: dict[str, str],
+    gateway_url: str,
+    world: World,
+) -> None:
+    """A customer with one order costs as many calls as one with dozens."""
+    orders = Counter(o.customer_ref for o in world.erp_orders)
+    pos_ids = {c.card_number: c.id for c in world.pos_customers}
+    pos_orders = Counter(o.customer_ref for o in world.pos_orders)
+    linked = [c for c in world.crm_contacts if c.loyalty_card in pos_ids and c.erp_customer_no]
+    few = next(
+        c
+        for c in linked
+        if orders[c.erp_customer_no] == 1 and pos_orders[pos_ids[c.loyalty_card or ""]] >= 1
+    )
+    many_card = showcase_card(world)
+    totals = []
+    for card in (few.loyalty_card, many_card):
+        result, calls = counted(
+            systems, gateway_url, "Customer360", {"card": card, "channel": "STORE"}
+        )
+        assert "errors" not in result
+        totals.append(
+            (
+                {s: sum(c.values()) for s, c in calls.items()},
+                len(result["data"]["customer"]["orders"]),
+            )
+        )
+    (few_calls, few_orders), (many_calls, many_orders) = totals
+    assert few_orders < many_orders
+    assert few_calls == many_calls
+
+
+def test_product_listing_answers_with_prices_promotions_and_nearest_stores(
+    systems: dict[str, str],
+    gateway_url: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    result, _ = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
+    assert "errors" not in result
+    products = result["data"]["products"]
+    assert len(products) == 48
+    assert all(p is not None for p in products)
+    assert all(p["price"]["amount"] for p in products)
+    assert any(p["promotions"] for p in products)
+    assert any(p["availability"]["online"] for p in products)
+    nearest = [n for p in products for n in p["availability"]["nearest"]]
+    assert nearest
+    assert all(n["available"] > 0 for n in nearest)
+    for p in products:
+        distances = [n["distanceKm"] for n in p["availability"]["nearest"]]
+        assert distances == sorted(distances)
+        assert len(distances) <= 3
+
+
+def test_product_listing_calls_each_source_once_per_round(
+    systems: dict[str, str],
+    gateway_url: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    """Round 1: the 48 SKUs' item cards, one ERP ItemCard read (unknown SKUs must be
+    null, so the items come first). Round 2, all in parallel: one SalesPrices read and
+    one Promotions read (ERP), one WMS stock query, one POS inventory batch and one
+    POS locations list. So ERP 3, POS 2, WMS 1, CRM 0, for 1 or 48 SKUs alike."""
+    _, calls = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
+    assert {s: sum(c.values()) for s, c in calls.items()} == {
+        "crm": 0,
+        "erp": 3,
+        "pos": 2,
+        "wms": 1,
+    }
+    one = dict(variables["ProductListing"], skus=variables["ProductListing"]["skus"][:1])
+    _, single = counted(systems, gateway_url, "ProductListing", one)
+    assert {s: sum(c.values()) for s, c in single.items()} == {
+        s: sum(c.values()) for s, c in calls.items()
+    }
+
+
+def test_stock_check_lists_warehouses_and_stores_with_goods_in_transit(
+    systems: dict[str, str],
+    gateway_url: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    result, _ = counted(systems, gateway_url, "StockCheck", variables["StockCheck"])
+    assert "errors" not in result
+    levels = [s for p in result["data"]["products"] for s in p["stock"]]
+    assert {s["location"]["kind"] for s in levels} == {"STORE", "WAREHOUSE"}
+    assert all(s["available"] == max(s["onHand"] - s["reserved"], 0) for s in levels)
+    assert any(s["inTransit"] for s in levels)
+
+
+def test_stock_check_calls_each_source_once_per_round(
+    systems: dict[str, str],
+    gateway_url: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    """Round 1: one ERP ItemCard read. Round 2: one WMS stock query, one WMS inbound
+    query and one WMS warehouse list; one POS inventory batch and one POS locations
+    list. So ERP 1, WMS 3, POS 2, CRM 0."""
+    _, calls = counted(systems, gateway_url, "StockCheck", variables["StockCheck"])
+    assert {s: sum(c.values()) for s, c in calls.items()} == {
+        "crm": 0,
+        "erp": 1,
+        "pos": 2,
+        "wms": 3,
+    }
