@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from adapters.resilience import GuardConfig
+
 
 class SourceConfig(BaseModel):
     url: str  # base URL, e.g. http://127.0.0.1:8101
     timeout_s: float = Field(default=5.0, gt=0)  # whole-call timeout, connect included
     max_batch: int = Field(default=100, ge=1)  # keys per upstream call; larger batches split
     token: str | None = None  # bearer token, where the system wants one
+    guard: GuardConfig = Field(default_factory=GuardConfig)  # concurrency, retries, breaker
 
 
 class ErpConfig(SourceConfig):

@@ -21,6 +21,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from adapters.resilience import SourceGuard
 
 T = TypeVar("T")
 
@@ -34,19 +35,39 @@ class JsonClient:
         self.headers = {"Accept": "application/json"}
         if config.token:
             self.headers["Authorization"] = f"Bearer {config.token}"
-        self.timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        self.guard = SourceGuard(source, config.timeout_s, config.guard)
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return await self.request("GET", path, params=params)
 
-    async def post(self, path: str, body: Any) -> Any:
-        return await self.request("POST", path, body=body)
+    async def post(self, path: str, body: Any, *, idempotent: bool = True) -> Any:
+        """POST is how these APIs *query* (search, batch-read), so it is retried by
+        default; a write must say ``idempotent=False``."""
+        return await self.request("POST", path, body=body, idempotent=idempotent)
 
     async def patch(self, path: str, body: Any) -> Any:
-        return await self.request("PATCH", path, body=body)
+        return await self.request("PATCH", path, body=body, idempotent=False)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path, idempotent=False)
 
     async def request(
-        self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """One guarded call (deadline, timeout, concurrency, retries, breaker)."""
+        return await self.guard.call(
+            lambda timeout: self._once(method, path, body, params, timeout),
+            idempotent=method == "GET" if idempotent is None else idempotent,
+        )
+
+    async def _once(
+        self, method: str, path: str, body: Any, params: dict[str, str] | None, timeout_s: float
     ) -> Any:
         data = None if body is None else orjson.dumps(body)
         headers = (
@@ -59,7 +80,7 @@ class JsonClient:
                 data=data,
                 params=params,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
                 payload = await response.read()
                 status = response.status
@@ -67,7 +88,7 @@ class JsonClient:
                 retry_after = response.headers.get("Retry-After")
         except TimeoutError as exc:
             raise UpstreamTimeout(
-                self.source, f"no answer within {self.config.timeout_s}s"
+                self.source, f"no answer within {timeout_s:.2f}s"
             ) from exc
         except aiohttp.ClientConnectionError as exc:
             raise UpstreamUnavailable(

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from adapters.resilience import deadline
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
 from gateway.operations import load_examples, reference_operations
@@ -54,7 +55,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         runtime: Runtime = self._app.state.runtime
         channel = request.headers.get("x-channel", "WEB").strip().upper()
         return MosaicContext(
-            loaders=Loaders(runtime.sources),
+            loaders=Loaders(runtime.fetchers, batching=runtime.settings.batching),
             channel=channel if channel in CHANNELS else "WEB",
         )
 
@@ -68,7 +69,8 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             await super().__call__(scope, receive, send)
             return
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            with deadline(self._app.state.settings.request_timeout_s):
+                response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = JSONResponse(
                 {

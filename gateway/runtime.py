@@ -16,6 +16,7 @@ from adapters.pos import PosAdapter
 from adapters.wms import WmsAdapter
 
 from gateway.settings import Settings
+from resolvers.fetchers import Fetchers
 from resolvers.sources import Sources
 
 
@@ -29,6 +30,7 @@ class Runtime:
     settings: Settings
     sessions: list[aiohttp.ClientSession]
     sources: Sources
+    fetchers: Fetchers
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -39,7 +41,12 @@ class Runtime:
             pos=PosAdapter(pos, settings.pos()),
             wms=WmsAdapter(wms, settings.wms()),
         )
-        return cls(settings=settings, sessions=[crm, erp, pos, wms], sources=sources)
+        return cls(
+            settings=settings,
+            sessions=[crm, erp, pos, wms],
+            sources=sources,
+            fetchers=Fetchers.of(sources),
+        )
 
     async def close(self) -> None:
         for session in self.sessions:

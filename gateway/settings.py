@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     erp_company: str = "CRONUS"
     erp_pages: dict[str, str] = Field(default_factory=lambda: ErpConfig(url="-").pages)
 
+    # Deadline of one client request: every upstream call it makes inherits what is
+    # left of it, so no answer takes longer than this (plus the last field's work).
+    request_timeout_s: float = Field(default=15.0, gt=0)
+
     # Whole-call timeout per source, in seconds (connect included). SOAP calls too:
     # zeep sets no operation timeout of its own.
     crm_timeout_s: float = Field(default=5.0, gt=0)
@@ -55,6 +59,10 @@ class Settings(BaseSettings):
     erp_max_batch: int = Field(default=200, ge=1)
     pos_max_batch: int = Field(default=100, ge=1)
     wms_max_batch: int = Field(default=500, ge=1)
+
+    # Batch keys into one upstream call per round. Off only for the benchmark's naive
+    # baseline, which makes one upstream call per object.
+    batching: bool = True
 
     # JSON file of example variables per reference operation, shown ready in GraphiQL
     # (written by `mosaic demo` for the seeded data; see `mosaic examples`).

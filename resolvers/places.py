@@ -40,6 +40,6 @@ async def directory(info: Info) -> dict[str, LocationRecord]:
     and is reported against the asking field, so the other kind still answers."""
     loaders = info.context.loaders
     found: dict[str, LocationRecord] = {}
-    for records in await settle(info, loaders.stores(), loaders.warehouses()):
+    for records in await settle(info, loaders.all_stores(), loaders.all_warehouses()):
         found.update((ids.location_id(r.kind, r.id), r) for r in records or ())
     return found

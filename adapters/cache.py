@@ -1,0 +1,223 @@
+"""The cross-request layer in front of an adapter's batch method: a freshness-bounded
+cache, single flight, and a short batching window shared by concurrent requests.
+
+Per-request DataLoaders batch the keys of one request. This layer batches across
+requests: keys that concurrent requests ask for within ``window_s`` share one upstream
+call, a key already being fetched is never fetched twice at once (single flight), and a
+value younger than its freshness TTL is served without a call at all. When the source
+fails, a value older than its TTL but within ``max_stale_s`` may stand in for it; the
+request is told, with the value's age.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from adapters.errors import UpstreamError
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+#: Marks a key the source answered "not found" for, so misses are cached too.
+ABSENT: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    value: Any
+    stored_at: float  # time.time() when fetched from the source
+
+    def age(self) -> float:
+        return time.time() - self.stored_at
+
+
+@dataclass(frozen=True, slots=True)
+class StaleNotice:
+    """A cached value served in place of a failing source."""
+
+    cache: str
+    source: str
+    code: str
+    age_s: float
+
+
+#: Stale values served during the current request; the gateway reports them.
+stale_served: contextvars.ContextVar[list[StaleNotice] | None] = contextvars.ContextVar(
+    "mosaic_stale_served", default=None
+)
+
+
+class CacheStore(Protocol):
+    """Where entries live: this process's memory, or Redis shared by replicas."""
+
+    async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Entry]: ...
+
+    async def set_many(
+        self, namespace: str, entries: Mapping[str, Entry], keep_s: float
+    ) -> None: ...
+
+    async def delete(self, namespace: str, keys: Sequence[str]) -> None: ...
+
+
+class MemoryStore:
+    """An in-process LRU; the default, and what the embedded demo uses."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[tuple[str, str], tuple[Entry, float]] = OrderedDict()
+
+    async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Entry]:
+        now = time.time()
+        found: dict[str, Entry] = {}
+        for key in keys:
+            item = self._data.get((namespace, key))
+            if item is None:
+                continue
+            entry, expires = item
+            if expires < now:
+                del self._data[(namespace, key)]
+                continue
+            self._data.move_to_end((namespace, key))
+            found[key] = entry
+        return found
+
+    async def set_many(self, namespace: str, entries: Mapping[str, Entry], keep_s: float) -> None:
+        for key, entry in entries.items():
+            self._data[(namespace, key)] = (entry, entry.stored_at + keep_s)
+            self._data.move_to_end((namespace, key))
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    async def delete(self, namespace: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._data.pop((namespace, key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    ttl_s: float  # served from cache without a call while younger than this; 0: live
+    max_stale_s: float = 0.0  # may stand in for a failing source up to this age
+
+
+class SharedFetch(Generic[K, V]):
+    """One adapter batch method, shared by every request of this process."""
+
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]],
+        freshness: Freshness,
+        store: CacheStore,
+        window_s: float = 0.0,
+        key_str: Callable[[K], str] = str,
+    ) -> None:
+        self.name = name
+        self.source = source
+        self._fetch = fetch
+        self.freshness = freshness
+        self._store = store
+        self._window_s = window_s
+        self._key_str = key_str
+        self._in_flight: dict[K, asyncio.Future[Any]] = {}
+        self._pending: list[K] = []
+        self._flush: asyncio.Handle | asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.hits = 0
+        self.misses = 0
+
+    async def __call__(self, keys: Sequence[K]) -> dict[K, V]:
+        distinct = list(dict.fromkeys(keys))
+        cached = await self._cached(distinct)
+        fresh = {k: e for k, e in cached.items() if e.age() < self.freshness.ttl_s}
+        self.hits += len(fresh)
+        wanted = [k for k in distinct if k not in fresh]
+        self.misses += len(wanted)
+        values: dict[K, Any] = {k: e.value for k, e in fresh.items()}
+        if wanted:
+            results = await asyncio.gather(*(self._join(k) for k in wanted), return_exceptions=True)
+            for key, result in zip(wanted, results, strict=True):
+                values[key] = self._settle(key, result, cached.get(key))
+        return {k: v for k, v in values.items() if v is not ABSENT}
+
+    async def invalidate(self, keys: Sequence[K]) -> None:
+        """Forget keys a write changed, so the next read goes to the source."""
+        await self._store.delete(self.name, [self._key_str(k) for k in keys])
+
+    async def _cached(self, keys: list[K]) -> dict[K, Entry]:
+        if self.freshness.ttl_s <= 0 and self.freshness.max_stale_s <= 0:
+            return {}
+        by_str = {self._key_str(k): k for k in keys}
+        found = await self._store.get_many(self.name, list(by_str))
+        return {by_str[s]: entry for s, entry in found.items()}
+
+    def _settle(self, key: K, result: Any, cached: Entry | None) -> Any:
+        if not isinstance(result, BaseException):
+            return result
+        if (
+            isinstance(result, UpstreamError)
+            and cached is not None
+            and cached.age() < self.freshness.max_stale_s
+        ):
+            notices = stale_served.get()
+            if notices is not None:
+                notices.append(
+                    StaleNotice(self.name, self.source, result.code, round(cached.age(), 1))
+                )
+            return cached.value
+        raise result
+
+    def _join(self, key: K) -> asyncio.Future[Any]:
+        """The key's in-flight fetch, or a place in the next batch (single flight).
+        Shielded: one waiting request giving up must not cancel the others' fetch."""
+        future = self._in_flight.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._in_flight[key] = future
+            self._pending.append(key)
+            if self._flush is None:
+                loop = asyncio.get_running_loop()
+                self._flush = (
+                    loop.call_later(self._window_s, self._dispatch)
+                    if self._window_s > 0
+                    else loop.call_soon(self._dispatch)
+                )
+        return asyncio.shield(future)
+
+    def _dispatch(self) -> None:
+        keys, self._pending, self._flush = self._pending, [], None
+        task = asyncio.ensure_future(self._run(keys))
+        self._tasks.add(task)  # held, so the loop's weak reference is not the only one
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, keys: list[K]) -> None:
+        try:
+            found = await self._fetch(keys)
+        except BaseException as error:
+            for key in keys:
+                self._finish(key, error=error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        now = time.time()
+        entries = {self._key_str(k): Entry(found.get(k, ABSENT), now) for k in keys}
+        keep = self.freshness.ttl_s + self.freshness.max_stale_s
+        if keep > 0:
+            await self._store.set_many(self.name, entries, keep)
+        for key in keys:
+            self._finish(key, value=found.get(key, ABSENT))
+
+    def _finish(self, key: K, *, value: Any = None, error: BaseException | None = None) -> None:
+        future = self._in_flight.pop(key, None)
+        if future is None or future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)

@@ -1,0 +1,249 @@
+"""How every upstream call is guarded: a request deadline, per-source timeouts, bounded
+concurrency with a bounded queue, retries for idempotent reads, and a circuit breaker.
+
+Legacy systems are slow, flaky and easily overloaded. A guard per source keeps a slow
+source from tying up the gateway (callers past its queue are refused at once), keeps a
+failing source from being hammered (the breaker opens and lets one probe through after
+a pause), and keeps every call inside the client request's deadline, so no answer waits
+longer than the client was promised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from adapters.errors import (
+    BadUpstreamResponse,
+    CircuitOpen,
+    UpstreamError,
+    UpstreamFault,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+T = TypeVar("T")
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "mosaic_deadline", default=None
+)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every upstream call made inside this block (and in tasks it starts) must finish
+    within ``seconds`` from now; the gateway opens one per client request."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left before the current request's deadline, or None outside a request."""
+    at = _deadline.get()
+    return None if at is None else at - time.monotonic()
+
+
+class GuardConfig(BaseModel):
+    """Per-source protection. Defaults suit a legacy system that serves a few dozen
+    concurrent calls; lower them for a fragile one."""
+
+    max_concurrency: int = Field(default=32, ge=1)  # calls in flight to the source at once
+    max_queue: int = Field(default=256, ge=0)  # calls waiting for a slot; more are refused
+    retries: int = Field(default=2, ge=0)  # extra attempts for idempotent reads
+    backoff_s: float = Field(default=0.05, gt=0)  # first retry waits up to this (jittered)
+    retry_budget: float = Field(default=0.2, ge=0)  # retries at most this share of calls
+    failure_threshold: int = Field(default=5, ge=1)  # consecutive failures that open it
+    open_s: float = Field(default=5.0, gt=0)  # how long it stays open before a probe
+    window: int = Field(default=50, ge=1)  # calls the recent error rate is taken over
+
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+@dataclass(slots=True)
+class Breaker:
+    """Closed: calls pass. Open: calls fail at once with CIRCUIT_OPEN. Half-open: one
+    probe passes; its success closes the breaker, its failure opens it again."""
+
+    threshold: int
+    open_s: float
+    state: BreakerState = "closed"
+    failures: int = 0
+    opened_at: float = 0.0
+    probing: bool = False
+
+    def admit(self, source: str) -> None:
+        if self.state == "open":
+            if time.monotonic() - self.opened_at < self.open_s:
+                raise CircuitOpen(source, "circuit open after repeated failures")
+            self.state = "half_open"
+        if self.state == "half_open":
+            if self.probing:
+                raise CircuitOpen(source, "circuit half-open: a probe call is under way")
+            self.probing = True
+
+    def success(self) -> None:
+        self.state, self.failures, self.probing = "closed", 0, False
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.state == "half_open" or self.failures >= self.threshold:
+            self.state, self.opened_at = "open", time.monotonic()
+        self.probing = False
+
+    def release(self) -> None:
+        """A call that ended without telling anything about the source's health."""
+        self.probing = False
+
+
+#: Failures that say the source is unhealthy (and count towards the breaker). A 4xx
+#: says our request was wrong, a 429 that the source protects itself: neither trips it.
+UNHEALTHY = (UpstreamTimeout, UpstreamUnavailable, BadUpstreamResponse)
+
+
+def _unhealthy(error: UpstreamError) -> bool:
+    if isinstance(error, UNHEALTHY):
+        return True
+    status = error.extensions.get("status")
+    return isinstance(error, UpstreamFault) and (status is None or status >= 500)
+
+
+class SourceGuard:
+    """All protection for one source. Adapters run every upstream call through
+    :meth:`call`, handing it a function of the timeout to use."""
+
+    def __init__(
+        self,
+        source: str,
+        timeout_s: float,
+        config: GuardConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.source = source
+        self.timeout_s = timeout_s
+        self.config = config or GuardConfig()
+        self.breaker = Breaker(self.config.failure_threshold, self.config.open_s)
+        self._slots = asyncio.Semaphore(self.config.max_concurrency)
+        self._waiting = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._outcomes: deque[bool] = deque(maxlen=self.config.window)
+        self._calls = 0
+        self._retries = 0
+        self._rng = rng or random.Random()
+
+    async def call(self, attempt: Callable[[float], Awaitable[T]], *, idempotent: bool) -> T:
+        """Run ``attempt(timeout)`` under the guard, retrying an idempotent read."""
+        self.breaker.admit(self.source)
+        try:
+            async with _Slot(self):
+                return await self._attempts(attempt, idempotent)
+        except BaseException:
+            self.breaker.release()
+            raise
+
+    def state(self) -> dict[str, object]:
+        """What /readyz and /metrics show for this source."""
+        recent = len(self._outcomes)
+        return {
+            "breaker": self.breaker.state,
+            "recent_error_rate": round(self._outcomes.count(False) / recent, 3) if recent else 0.0,
+            "in_flight": self.in_flight,
+            "queued": self._waiting,
+        }
+
+    async def _attempts(self, attempt: Callable[[float], Awaitable[T]], idempotent: bool) -> T:
+        self._calls += 1
+        tries = 0
+        while True:
+            timeout = self._timeout()
+            try:
+                result = await asyncio.wait_for(attempt(timeout), timeout)
+            except TimeoutError:
+                error: UpstreamError = UpstreamTimeout(
+                    self.source, f"no answer within {timeout:.2f}s"
+                )
+            except UpstreamError as exc:
+                error = exc
+            else:
+                self._outcomes.append(True)
+                self.breaker.success()
+                return result
+            wait = self._retry_wait(error, tries, idempotent)
+            if wait is None:
+                self._outcomes.append(False)
+                if _unhealthy(error):
+                    self.breaker.failure()
+                else:
+                    self.breaker.release()
+                raise error
+            tries += 1
+            self._retries += 1
+            await asyncio.sleep(wait)
+
+    def _timeout(self) -> float:
+        left = remaining()
+        if left is None:
+            return self.timeout_s
+        if left <= 0:
+            raise UpstreamTimeout(self.source, "the request's deadline has passed")
+        return min(self.timeout_s, left)
+
+    def _retry_wait(self, error: UpstreamError, tries: int, idempotent: bool) -> float | None:
+        """Seconds to wait before trying again, or None to give up now."""
+        if not idempotent or tries >= self.config.retries:
+            return None
+        left = remaining()
+        if isinstance(error, UpstreamRateLimited):
+            wait = error.extensions.get("retryAfter")
+            wait = float(wait) if isinstance(wait, (int, float)) else self.config.backoff_s
+            # Honour Retry-After only when the wait fits in the request's deadline.
+            return wait if left is None or wait < left else None
+        if not _unhealthy(error) or isinstance(error, BadUpstreamResponse):
+            return None  # a 4xx or a garbled answer will not mend by asking again
+        if self._retries >= max(1.0, self.config.retry_budget * self._calls):
+            return None  # the retry budget is spent: do not multiply load on a sick source
+        wait = self._rng.uniform(0, self.config.backoff_s * 2**tries)
+        return wait if left is None or wait < left else None
+
+
+class _Slot:
+    """A place among the source's concurrent calls, waited for in a bounded queue."""
+
+    def __init__(self, guard: SourceGuard) -> None:
+        self.guard = guard
+
+    async def __aenter__(self) -> None:
+        guard = self.guard
+        if guard._slots.locked():
+            if guard._waiting >= guard.config.max_queue:
+                raise UpstreamUnavailable(guard.source, "overloaded: too many calls waiting")
+            guard._waiting += 1
+            try:
+                left = remaining()
+                await asyncio.wait_for(guard._slots.acquire(), left)
+            except TimeoutError as exc:
+                raise UpstreamTimeout(guard.source, "deadline passed waiting for a slot") from exc
+            finally:
+                guard._waiting -= 1
+        else:
+            await guard._slots.acquire()
+        guard.in_flight += 1
+        guard.peak_in_flight = max(guard.peak_in_flight, guard.in_flight)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.guard.in_flight -= 1
+        self.guard._slots.release()

@@ -1,0 +1,101 @@
+"""Every batch read the schema makes, by name, in one uniform shape: keys in, a dict of
+the keys found out.
+
+Naming each read once lets the gateway put its cross-request layer (cache by
+freshness, single flight, batching window) in front of any of them without the schema
+knowing, and keeps the per-request loaders a plain table over these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.records import LocationRecord
+from resolvers.sources import Sources
+
+Fetch = Callable[[Sequence[Any]], Awaitable[Mapping[Any, Any]]]
+#: (name, source, fetch) -> the fetch to use; the identity unless the gateway wraps it
+Wrap = Callable[[str, str, Fetch], Fetch]
+
+ALL = "all"  # the one key of key-less reads (the store list, the warehouse list)
+
+
+def _grouped(fetch: Callable[[Sequence[str]], Awaitable[Sequence[Any]]]) -> Fetch:
+    """A read answering a flat list of records with a ``sku``, as a dict per asked sku."""
+
+    async def grouped(keys: Sequence[str]) -> Mapping[str, list[Any]]:
+        groups: dict[str, list[Any]] = {key: [] for key in keys}
+        for record in await fetch(keys):
+            groups.setdefault(record.sku, []).append(record)
+        return groups
+
+    return grouped
+
+
+def _whole(fetch: Callable[[], Awaitable[list[LocationRecord]]]) -> Fetch:
+    """A key-less read, under the single key ``ALL``."""
+
+    async def whole(keys: Sequence[str]) -> Mapping[str, list[LocationRecord]]:
+        return {ALL: await fetch()}
+
+    return whole
+
+
+@dataclass(frozen=True, slots=True)
+class Fetchers:
+    crm_contact: Fetch
+    crm_by_card: Fetch
+    crm_by_email: Fetch
+    crm_by_erp_no: Fetch
+    erp_customer: Fetch
+    erp_customer_by_email: Fetch
+    pos_by_card: Fetch
+    pos_by_customer: Fetch
+    pos_by_email: Fetch
+    erp_orders_of: Fetch
+    pos_orders_of: Fetch
+    erp_order: Fetch
+    pos_order: Fetch
+    item: Fetch
+    price: Fetch
+    promotions: Fetch
+    store_stock: Fetch
+    warehouse_stock: Fetch
+    inbound: Fetch
+    stores: Fetch
+    warehouses: Fetch
+
+    @classmethod
+    def of(cls, sources: Sources, wrap: Wrap | None = None) -> Fetchers:
+        crm, erp, pos, wms = sources.crm, sources.erp, sources.pos, sources.wms
+        table: dict[str, tuple[str, Fetch]] = {
+            "crm_contact": ("crm", crm.contacts),
+            "crm_by_card": ("crm", lambda keys: crm.contacts_by("loyalty_card", keys)),
+            "crm_by_email": ("crm", lambda keys: crm.contacts_by("email", keys)),
+            "crm_by_erp_no": ("crm", lambda keys: crm.contacts_by("erp_customer_no", keys)),
+            "erp_customer": ("erp", erp.customers),
+            "erp_customer_by_email": ("erp", erp.customers_by_email),
+            "pos_by_card": ("pos", pos.loyalty_by_cards),
+            "pos_by_customer": ("pos", pos.loyalty_by_customers),
+            "pos_by_email": ("pos", pos.loyalty_by_emails),
+            "erp_orders_of": ("erp", erp.orders_by_customer),
+            "pos_orders_of": ("pos", pos.orders_by_customer),
+            "erp_order": ("erp", erp.orders),
+            "pos_order": ("pos", pos.orders),
+            "item": ("erp", erp.items),
+            "price": ("erp", erp.prices),
+            "promotions": ("erp", erp.promotions),
+            "store_stock": ("pos", _grouped(pos.stock)),
+            "warehouse_stock": ("wms", _grouped(wms.stock)),
+            "inbound": ("wms", _grouped(wms.inbound)),
+            "stores": ("pos", _whole(pos.locations)),
+            "warehouses": ("wms", _whole(wms.warehouses)),
+        }
+        return cls(
+            **{
+                name: wrap(name, source, fetch) if wrap else fetch
+                for name, (source, fetch) in table.items()
+            }
+        )
