@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
+
+from adapters.cache import SharedFetch
 from adapters.crm import CrmAdapter
 from adapters.erp import ErpAdapter
 from adapters.pos import PosAdapter
 from adapters.wms import WmsAdapter
-
+from gateway.caching import shared_fetchers
 from gateway.settings import Settings
 from resolvers.fetchers import Fetchers
 from resolvers.sources import Sources
@@ -31,6 +33,7 @@ class Runtime:
     sessions: list[aiohttp.ClientSession]
     sources: Sources
     fetchers: Fetchers
+    layers: dict[str, SharedFetch[object, object]]
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -41,11 +44,13 @@ class Runtime:
             pos=PosAdapter(pos, settings.pos()),
             wms=WmsAdapter(wms, settings.wms()),
         )
+        fetchers, layers = shared_fetchers(sources, settings)
         return cls(
             settings=settings,
             sessions=[crm, erp, pos, wms],
             sources=sources,
-            fetchers=Fetchers.of(sources),
+            fetchers=fetchers,
+            layers=layers,
         )
 
     async def close(self) -> None:

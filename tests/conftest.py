@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,19 +81,33 @@ def systems(
     }
 
 
-@pytest.fixture(scope="session")
-def gateway_url(systems: dict[str, str]) -> Iterator[str]:
-    """The real gateway app on uvicorn, in front of the four simulated systems."""
+def _gateway(systems: dict[str, str], **settings: Any) -> Iterator[str]:
     from gateway.app import create_app
     from gateway.settings import Settings
 
-    settings = Settings(
-        crm_url=systems["crm"],
-        erp_url=systems["erp"],
-        pos_url=systems["pos"],
-        wms_url=systems["wms"],
-        crm_token=CRM_TOKEN,
+    app = create_app(
+        Settings(
+            crm_url=systems["crm"],
+            erp_url=systems["erp"],
+            pos_url=systems["pos"],
+            wms_url=systems["wms"],
+            crm_token=CRM_TOKEN,
+            **settings,
+        )
     )
-    server = ServerThread(create_app(settings)).start()
+    server = ServerThread(app).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_url(systems: dict[str, str]) -> Iterator[str]:
+    """The real gateway on uvicorn in front of the four simulated systems, with the
+    cross-request cache off, so every request shows its own upstream calls."""
+    yield from _gateway(systems, cache=False)
+
+
+@pytest.fixture(scope="session")
+def cached_gateway_url(systems: dict[str, str]) -> Iterator[str]:
+    """The gateway as deployed by default: cache, single flight and batching window on."""
+    yield from _gateway(systems, cache=True, batch_window_ms=5.0)

@@ -1,0 +1,59 @@
+"""The caching policy: how fresh each read must be, from DESIGN's freshness table.
+
+Customer data and orders are live (no cache: a GDPR erasure or a new order must show at
+once), but they still get single flight and the batching window. Product master,
+prices, stock and places may be served from cache while younger than their TTL, and may
+stand in for a failing source up to ``max_stale_s``.
+"""
+
+from __future__ import annotations
+
+from adapters.cache import CacheStore, Freshness, MemoryStore, SharedFetch
+from gateway.settings import Settings
+from resolvers.fetchers import Fetch, Fetchers
+from resolvers.sources import Sources
+
+LIVE = Freshness(ttl_s=0.0)
+
+#: fetcher name -> freshness; what is not listed is live.
+FRESHNESS: dict[str, Freshness] = {
+    "item": Freshness(ttl_s=600, max_stale_s=86_400),  # product master: 10 min
+    "price": Freshness(ttl_s=60, max_stale_s=3_600),  # channel prices: 60 s
+    "promotions": Freshness(ttl_s=60, max_stale_s=3_600),
+    "store_stock": Freshness(ttl_s=5, max_stale_s=60),  # stock: 5 s
+    "warehouse_stock": Freshness(ttl_s=5, max_stale_s=60),
+    "inbound": Freshness(ttl_s=5, max_stale_s=300),
+    "stores": Freshness(ttl_s=3_600, max_stale_s=86_400),  # places: 1 h
+    "warehouses": Freshness(ttl_s=3_600, max_stale_s=86_400),
+}
+
+
+def freshness_for(name: str, settings: Settings) -> Freshness:
+    policy = FRESHNESS.get(name, LIVE)
+    ttl = settings.cache_ttl_s.get(name)
+    return policy if ttl is None else Freshness(ttl_s=ttl, max_stale_s=policy.max_stale_s)
+
+
+def shared_fetchers(
+    sources: Sources, settings: Settings, store: CacheStore | None = None
+) -> tuple[Fetchers, dict[str, SharedFetch[object, object]]]:
+    """The fetchers with the cross-request layer in front of each (or none when the
+    cache is switched off), and the layers by name for invalidation and metrics."""
+    if not settings.cache:
+        return Fetchers.of(sources), {}
+    store = store or MemoryStore()
+    layers: dict[str, SharedFetch[object, object]] = {}
+
+    def wrap(name: str, source: str, fetch: Fetch) -> Fetch:
+        layer: SharedFetch[object, object] = SharedFetch(
+            name,
+            source,
+            fetch,
+            freshness_for(name, settings),
+            store,
+            window_s=settings.batch_window_ms / 1000,
+        )
+        layers[name] = layer
+        return layer
+
+    return Fetchers.of(sources, wrap), layers

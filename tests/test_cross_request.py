@@ -1,0 +1,84 @@
+"""The cross-request layer, through the real gateway with its cache on, counted at the
+simulated systems: freshness-bounded caching, single flight, the batching window, and
+invalidation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiohttp
+
+from adapters.cache import Freshness, MemoryStore, SharedFetch
+from adapters.config import ErpConfig
+from adapters.erp import ErpAdapter
+from legacy.world import World
+from tests.gateway_client import graphql
+from tests.simulators import call_count, clear_calls
+
+NAMES = "query($skus: [ID!]!) { products(skus: $skus) { sku name price { amount } } }"
+
+
+def erp_calls(url: str, operation: str) -> int:
+    return sum(n for op, n in call_count(url).items() if op.startswith(operation))
+
+
+def skus(world: World, start: int, count: int) -> list[str]:
+    return [item.no for item in world.items[start : start + count]]
+
+
+def concurrently(url: str, variables: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    with ThreadPoolExecutor(max_workers=len(variables)) as pool:
+        return list(pool.map(lambda v: graphql(url, NAMES, v), variables))
+
+
+def test_a_second_read_within_freshness_makes_no_upstream_call(
+    cached_gateway_url: str, systems: dict[str, str], world: World
+) -> None:
+    wanted = {"skus": skus(world, 100, 5)}
+    first = graphql(cached_gateway_url, NAMES, wanted)
+    clear_calls(systems["erp"])
+    second = graphql(cached_gateway_url, NAMES, wanted)
+    assert second == first
+    assert "errors" not in second
+    assert erp_calls(systems["erp"], "ItemCard") == 0
+    assert erp_calls(systems["erp"], "SalesPrices") == 0
+
+
+def test_identical_concurrent_requests_share_one_upstream_call(
+    cached_gateway_url: str, systems: dict[str, str], world: World
+) -> None:
+    clear_calls(systems["erp"])
+    wanted = {"skus": skus(world, 110, 3)}
+    results = concurrently(cached_gateway_url, [wanted] * 20)
+    assert all(r == results[0] and "errors" not in r for r in results)
+    assert erp_calls(systems["erp"], "ItemCard") == 1
+
+
+def test_concurrent_requests_for_different_keys_share_a_batch(
+    cached_gateway_url: str, systems: dict[str, str], world: World
+) -> None:
+    """Ten clients each ask for one different product at the same moment; the window
+    puts their keys into far fewer upstream calls than one per client."""
+    clear_calls(systems["erp"])
+    results = concurrently(cached_gateway_url, [{"skus": [sku]} for sku in skus(world, 120, 10)])
+    assert all(r["data"]["products"][0]["name"] for r in results)
+    assert erp_calls(systems["erp"], "ItemCard") <= 3
+
+
+async def test_invalidating_a_key_sends_the_next_read_to_the_source(
+    erp_server: Any, world: World
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        erp = ErpAdapter(session, ErpConfig(url=erp_server.url))
+        items = SharedFetch("item", "erp", erp.items, Freshness(ttl_s=600), MemoryStore())
+        sku = world.items[130].no
+        clear_calls(erp_server.url)
+        await items([sku])
+        await items([sku])
+        assert erp_calls(erp_server.url, "ItemCard") == 1
+        await items.invalidate([sku])
+        found = await items([sku])
+        assert found[sku].sku == sku
+        assert erp_calls(erp_server.url, "ItemCard") == 2

@@ -1,0 +1,169 @@
+"""Each source's guard, against a real simulated system: the breaker opens, stops
+calling, half-opens and recovers; concurrency is bounded with a bounded queue;
+Retry-After is honoured only within the deadline; a hang ends at the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+from adapters.config import SourceConfig
+from adapters.errors import (
+    CircuitOpen,
+    UpstreamFault,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.resilience import GuardConfig, deadline
+from adapters.rest import JsonClient
+from legacy.common.runner import ServerThread
+from tests.simulators import calls, clear_calls, reset_knobs, set_knobs
+
+QUERY = ("/api/v1/stock/query", {"skus": ["10000"]})
+
+
+@pytest.fixture
+def wms(wms_server: ServerThread) -> Iterator[str]:
+    clear_calls(wms_server.url)
+    yield wms_server.url
+    reset_knobs(wms_server.url)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def client(
+    session: aiohttp.ClientSession, url: str, timeout_s: float = 2.0, **guard: float
+) -> JsonClient:
+    config = SourceConfig(url=url, timeout_s=timeout_s, guard=GuardConfig(**guard))
+    return JsonClient("wms", session, config)
+
+
+async def test_the_breaker_opens_after_its_threshold_and_stops_calling(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, retries=0, failure_threshold=3, open_s=60)
+    set_knobs(wms, fault="error500")
+    for _ in range(3):
+        with pytest.raises(UpstreamFault):
+            await wms_client.post(*QUERY)
+    with pytest.raises(CircuitOpen) as refused:
+        await wms_client.post(*QUERY)
+    assert refused.value.extensions["code"] == "CIRCUIT_OPEN"
+    assert refused.value.extensions["source"] == "wms"
+    assert len(calls(wms)) == 3
+    assert wms_client.guard.state()["breaker"] == "open"
+
+
+async def test_the_breaker_half_opens_and_closes_when_the_source_returns(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, retries=0, failure_threshold=2, open_s=0.3)
+    set_knobs(wms, fault="error500")
+    for _ in range(2):
+        with pytest.raises(UpstreamFault):
+            await wms_client.post(*QUERY)
+    reset_knobs(wms)
+    with pytest.raises(CircuitOpen):
+        await wms_client.post(*QUERY)
+    await asyncio.sleep(0.35)
+    assert await wms_client.post(*QUERY)
+    assert wms_client.guard.state()["breaker"] == "closed"
+    assert len(calls(wms)) == 3
+
+
+async def test_a_failed_probe_opens_the_breaker_again(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, retries=0, failure_threshold=1, open_s=0.2)
+    set_knobs(wms, fault="error500")
+    with pytest.raises(UpstreamFault):
+        await wms_client.post(*QUERY)
+    await asyncio.sleep(0.25)
+    with pytest.raises(UpstreamFault):
+        await wms_client.post(*QUERY)
+    with pytest.raises(CircuitOpen):
+        await wms_client.post(*QUERY)
+    assert len(calls(wms)) == 2
+
+
+async def test_reads_are_retried_and_succeed_when_the_fault_clears(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, retries=3, backoff_s=0.2, retry_budget=1.0)
+    set_knobs(wms, fault="error500")
+    call = asyncio.ensure_future(wms_client.post(*QUERY))
+    await asyncio.sleep(0.05)
+    reset_knobs(wms)
+    assert await call
+    assert len(calls(wms)) >= 2
+
+
+async def test_writes_are_never_retried(wms: str, session: aiohttp.ClientSession) -> None:
+    wms_client = client(session, wms, retries=3, retry_budget=1.0)
+    set_knobs(wms, fault="error500")
+    with pytest.raises(UpstreamFault):
+        await wms_client.post(*QUERY, idempotent=False)
+    assert len(calls(wms)) == 1
+
+
+async def test_retry_after_beyond_the_deadline_fails_at_once_as_rate_limited(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, retries=2)
+    set_knobs(wms, fault="rate_limit", retry_after_s=5)
+    started = time.monotonic()
+    with deadline(1.0), pytest.raises(UpstreamRateLimited) as limited:
+        await wms_client.post(*QUERY)
+    assert time.monotonic() - started < 0.5
+    assert limited.value.extensions["retryAfter"] == 5
+    assert len(calls(wms)) == 1
+
+
+async def test_retry_after_within_the_deadline_is_waited_for(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, retries=1)
+    set_knobs(wms, fault="rate_limit", retry_after_s=1)
+    started = time.monotonic()
+    with deadline(5.0), pytest.raises(UpstreamRateLimited):
+        await wms_client.post(*QUERY)
+    assert time.monotonic() - started >= 1.0
+    assert len(calls(wms)) == 2
+
+
+async def test_a_hanging_source_ends_at_the_request_deadline(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, timeout_s=30, retries=2)
+    set_knobs(wms, fault="hang")
+    started = time.monotonic()
+    with deadline(0.5), pytest.raises(UpstreamTimeout):
+        await wms_client.post(*QUERY)
+    assert time.monotonic() - started < 1.5
+
+
+async def test_concurrency_is_bounded_and_the_queue_refuses_the_excess(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms, max_concurrency=2, max_queue=2, retries=0)
+    set_knobs(wms, latency_ms=200)
+    results = await asyncio.gather(
+        *(wms_client.post(*QUERY) for _ in range(6)), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, UpstreamUnavailable)]
+    assert len(refused) == 2
+    assert wms_client.guard.peak_in_flight == 2
+    log = calls(wms)
+    assert len(log) == 4
+    spans = [(c["started"], c["started"] + c["delay_ms"] / 1000) for c in log]
+    overlapping = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert overlapping <= 2
