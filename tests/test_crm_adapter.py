@@ -1,0 +1,399 @@
+"""The CRM adapter against the simulated HubSpot CRM, over real HTTP.
+
+Reads use the session's shared CRM. Writes, the rate limit, the hang and the wrong
+shapes use servers of this module's own, so nothing here changes what other tests see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from adapters.config import SourceConfig
+from adapters.crm import CONSENT_PURPOSES, CrmAdapter
+from adapters.errors import (
+    BadUpstreamResponse,
+    UpstreamFault,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+from adapters.records import Address, Consent, CustomerFragment
+from adapters.resilience import GuardConfig
+from legacy.common.runner import ServerThread
+from legacy.crm.server import create_app
+from legacy.world import CONSENT_PURPOSES as WORLD_CONSENT_PURPOSES
+from legacy.world import Address as WorldAddress
+from legacy.world import CrmContact, World
+from tests.conftest import CRM_TOKEN
+from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+
+BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
+SEARCH = "POST /crm/v3/objects/contacts/search"
+NO_RETRIES = GuardConfig(retries=0)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def crm(session: aiohttp.ClientSession, url: str, **config: Any) -> CrmAdapter:
+    return CrmAdapter(session, SourceConfig(url=url, **{"token": CRM_TOKEN, **config}))
+
+
+def _own_server(app: Starlette) -> Iterator[ServerThread]:
+    server = ServerThread(app).start()
+    yield server
+    server.server.force_exit = True  # do not wait for a request left hanging on purpose
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def own_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """A CRM of this module's own, for writes and faults that would disturb other tests."""
+    path = tmp_path_factory.mktemp("crm-own") / "crm.sqlite"
+    yield from _own_server(create_app(world, path, token=CRM_TOKEN))
+
+
+@pytest.fixture(scope="module")
+def limited_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    path = tmp_path_factory.mktemp("crm-limited") / "crm.sqlite"
+    yield from _own_server(create_app(world, path, token=CRM_TOKEN, rate_limit_per_s=2))
+
+
+SHARED_PHONE = "+31612345678"
+
+
+@pytest.fixture(scope="module")
+def crowded_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """A CRM where 150 contacts share one phone number: more than a search page."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    contacts = [
+        CrmContact(
+            id=str(5000 + n),
+            first_name="Sam",
+            last_name=f"Number{n}",
+            email=f"sam{n}@example.nl",
+            phone=SHARED_PHONE,
+            address=WorldAddress("Dorpsstraat 1", "Utrecht", "3511 AB"),
+            erp_customer_no=None,
+            loyalty_card=None,
+            consents=[],
+            segments=[],
+            created_at=moment,
+            updated_at=moment + timedelta(minutes=n),
+        )
+        for n in range(150)
+    ]
+    path = tmp_path_factory.mktemp("crm-crowded") / "crm.sqlite"
+    world = World(seed=0, size="small", crm_contacts=contacts)
+    yield from _own_server(create_app(world, path))
+
+
+def _wrong_shape_app(contact: Any) -> Starlette:
+    async def batch_read(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "COMPLETE", "results": [contact]})
+
+    return Starlette(
+        routes=[Route("/crm/v3/objects/contacts/batch/read", batch_read, methods=["POST"])]
+    )
+
+
+def _expected(contact: CrmContact) -> CustomerFragment:
+    """What the world's contact must come back as."""
+    return CustomerFragment(
+        source="crm",
+        record_id=contact.id,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        phone=contact.phone,
+        address=Address(
+            contact.address.street,
+            contact.address.city,
+            contact.address.postal_code,
+            contact.address.country,
+        ),
+        updated_at=contact.updated_at,
+        erp_customer_no=contact.erp_customer_no,
+        loyalty_card=contact.loyalty_card,
+        consents=tuple(Consent(c.purpose, c.granted, c.valid_until) for c in contact.consents),
+        segments=tuple(contact.segments),
+    )
+
+
+# --- reads --------------------------------------------------------------------------
+
+
+async def test_contacts_maps_every_field(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    contacts = world.crm_contacts[:20]
+    found = await crm(session, crm_server.url).contacts([c.id for c in contacts])
+    assert found == {c.id: _expected(c) for c in contacts}
+
+
+async def test_contacts_makes_one_call_for_a_batch(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    clear_calls(crm_server.url)
+    await crm(session, crm_server.url).contacts([c.id for c in world.crm_contacts[:60]])
+    assert call_count(crm_server.url) == {BATCH_READ: 1}
+
+
+async def test_unknown_ids_are_absent(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    known = world.crm_contacts[0].id
+    found = await crm(session, crm_server.url).contacts([known, "999999", "not-a-number"])
+    assert set(found) == {known}
+
+
+async def test_duplicate_ids_are_asked_once(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    a, b, c = (contact.id for contact in world.crm_contacts[:3])
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url, max_batch=3).contacts([a, a, b, a, b, c, c])
+    assert set(found) == {a, b, c}
+    assert call_count(crm_server.url) == {BATCH_READ: 1}
+
+
+async def test_contacts_are_read_in_chunks_of_max_batch(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    ids = [c.id for c in world.crm_contacts[:5]]
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url, max_batch=2).contacts(ids)
+    assert set(found) == set(ids)
+    assert call_count(crm_server.url) == {BATCH_READ: 3}
+
+
+async def test_chunks_never_exceed_hubspots_limit_of_100(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    ids = [c.id for c in world.crm_contacts[:150]]
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url, max_batch=500).contacts(ids)
+    assert len(found) == 150
+    assert call_count(crm_server.url) == {BATCH_READ: 2}
+
+
+async def test_contacts_by_loyalty_card_in_one_call(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    carded = [c for c in world.crm_contacts if c.loyalty_card][:30]
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url).contacts_by(
+        "loyalty_card", [c.loyalty_card or "" for c in carded]
+    )
+    assert {card: f.record_id for card, f in found.items()} == {
+        c.loyalty_card: c.id for c in carded
+    }
+    assert call_count(crm_server.url) == {BATCH_READ: 1}
+
+
+async def test_contacts_by_email_ignores_case_and_keys_by_normalised_email(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    contacts = world.crm_contacts[:10]
+    asked = [f"  {c.email.upper()} " for c in contacts]
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url).contacts_by("email", asked)
+    assert {email: f.record_id for email, f in found.items()} == {
+        c.email.lower(): c.id for c in contacts
+    }
+    assert call_count(crm_server.url) == {BATCH_READ: 1}
+
+
+async def test_contacts_by_erp_customer_no_in_one_call(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    linked = [c for c in world.crm_contacts if c.erp_customer_no][:25]
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url).contacts_by(
+        "erp_customer_no", [c.erp_customer_no or "" for c in linked]
+    )
+    assert {no: f.record_id for no, f in found.items()} == {c.erp_customer_no: c.id for c in linked}
+    assert call_count(crm_server.url) == {BATCH_READ: 1}
+
+
+async def test_contacts_by_phone_searches_once_and_matches_however_written(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    contact = next(c for c in world.crm_contacts if c.phone)
+    phone = contact.phone or ""
+    written = f"{phone[:3]} {phone[3:4]} {phone[4:8]}-{phone[8:]}"
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url).contacts_by("phone", [written, "+31000000000"])
+    assert {key: f.record_id for key, f in found.items()} == {written: contact.id}
+    assert call_count(crm_server.url) == {SEARCH: 1}
+
+
+async def test_searches_ask_at_most_100_values_per_call(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    phones = [c.phone for c in world.crm_contacts if c.phone][:150]
+    clear_calls(crm_server.url)
+    found = await crm(session, crm_server.url, max_batch=500).contacts_by("phone", phones)
+    assert set(found) == set(phones)
+    assert call_count(crm_server.url) == {SEARCH: 2}
+
+
+async def test_unknown_lookup_values_are_absent(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    card = next(c.loyalty_card for c in world.crm_contacts if c.loyalty_card) or ""
+    found = await crm(session, crm_server.url).contacts_by(
+        "loyalty_card", [card, "0000000000000", ""]
+    )
+    assert set(found) == {card}
+
+
+async def test_a_search_answer_of_several_pages_is_followed(
+    crowded_crm: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    clear_calls(crowded_crm.url)
+    found = await crm(session, crowded_crm.url).contacts_by("phone", [SHARED_PHONE])
+    assert call_count(crowded_crm.url) == {SEARCH: 2}  # 150 results, pages of 100
+    assert found[SHARED_PHONE].record_id == "5149"  # the most recently updated, on page 2
+
+
+def test_the_adapter_knows_every_consent_purpose_of_the_portal() -> None:
+    assert CONSENT_PURPOSES == WORLD_CONSENT_PURPOSES
+
+
+# --- writes -------------------------------------------------------------------------
+
+
+async def test_update_contact_answers_the_updated_contact(
+    own_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    contact = world.crm_contacts[1]
+    before = datetime.now(UTC)
+    updated = await crm(session, own_crm.url).update_contact(
+        contact.id, {"firstname": "Renamed", "consent_analytics": "false"}
+    )
+    assert updated.first_name == "Renamed"
+    assert Consent("analytics", False, contact.consents[2].valid_until) in updated.consents
+    assert updated.updated_at is not None
+    assert updated.updated_at >= before - timedelta(seconds=1)
+
+
+async def test_deleted_contact_is_no_longer_found(
+    own_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    adapter = crm(session, own_crm.url)
+    contact = world.crm_contacts[2]
+    await adapter.delete_contact(contact.id)
+    assert await adapter.contacts([contact.id]) == {}
+    assert await adapter.contacts_by("email", [contact.email]) == {}
+
+
+async def test_deleting_twice_or_an_unknown_contact_is_fine(
+    own_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    adapter = crm(session, own_crm.url)
+    await adapter.delete_contact(world.crm_contacts[3].id)
+    await adapter.delete_contact(world.crm_contacts[3].id)
+    await adapter.delete_contact("999999")
+
+
+# --- failures -----------------------------------------------------------------------
+
+
+async def test_missing_token_is_a_source_error_with_status_401(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    adapter = crm(session, crm_server.url, token=None)
+    with pytest.raises(UpstreamFault) as caught:
+        await adapter.contacts([world.crm_contacts[0].id])
+    assert caught.value.extensions == {
+        "code": "SOURCE_ERROR",
+        "source": "crm",
+        "status": 401,
+    }
+
+
+async def test_past_the_rate_limit_is_rate_limited_with_retry_after(
+    limited_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    adapter = crm(session, limited_crm.url, guard=NO_RETRIES)
+    ids = [world.crm_contacts[0].id]
+    answers = await asyncio.gather(
+        *(adapter.contacts(ids) for _ in range(4)), return_exceptions=True
+    )
+    refused = [a for a in answers if isinstance(a, UpstreamRateLimited)]
+    assert len(refused) == 2  # a burst of 2 passes
+    assert refused[0].extensions["code"] == "SOURCE_RATE_LIMITED"
+    assert refused[0].extensions["retryAfter"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("garbage", BadUpstreamResponse),
+        ("html", BadUpstreamResponse),
+        ("error500", UpstreamFault),
+    ],
+)
+async def test_a_faulty_answer_becomes_our_error(
+    crm_server: ServerThread,
+    session: aiohttp.ClientSession,
+    world: World,
+    fault: str,
+    error: type[Exception],
+) -> None:
+    set_knobs(crm_server.url, fault=fault)
+    try:
+        with pytest.raises(error):
+            await crm(session, crm_server.url, guard=NO_RETRIES).contacts(
+                [world.crm_contacts[0].id]
+            )
+    finally:
+        reset_knobs(crm_server.url)
+
+
+async def test_a_hanging_crm_times_out(
+    own_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    set_knobs(own_crm.url, fault="hang")
+    try:
+        with pytest.raises(UpstreamTimeout):
+            await crm(session, own_crm.url, timeout_s=0.2, guard=NO_RETRIES).contacts(
+                [world.crm_contacts[0].id]
+            )
+    finally:
+        reset_knobs(own_crm.url)
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        {"id": "1", "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"},
+        {"id": "1", "properties": ["email"], "updatedAt": "2026-01-01T00:00:00Z"},
+        {"id": "1", "properties": {"email": 42}, "updatedAt": "2026-01-01T00:00:00Z"},
+        {"id": "1", "properties": {}, "updatedAt": "yesterday"},
+        "1",
+    ],
+    ids=["no-properties", "properties-not-object", "value-not-string", "bad-time", "not-object"],
+)
+async def test_a_contact_of_the_wrong_shape_is_a_bad_response(
+    session: aiohttp.ClientSession, contact: Any
+) -> None:
+    server = ServerThread(_wrong_shape_app(contact)).start()
+    try:
+        with pytest.raises(BadUpstreamResponse):
+            await crm(session, server.url).contacts(["1"])
+    finally:
+        server.stop()
