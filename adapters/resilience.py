@@ -63,8 +63,10 @@ class GuardConfig(BaseModel):
     max_concurrency: int = Field(default=32, ge=1)  # calls in flight to the source at once
     max_queue: int = Field(default=256, ge=0)  # calls waiting for a slot; more are refused
     retries: int = Field(default=2, ge=0)  # extra attempts for idempotent reads
-    backoff_s: float = Field(default=0.05, gt=0)  # first retry waits up to this (jittered)
-    retry_budget: float = Field(default=0.2, ge=0)  # retries at most this share of calls
+    backoff_s: float = Field(default=0.05, gt=0)  # first retry waits 1/2..1 of this, then x2
+    # Retries beyond `retries` are allowed only up to this share of all calls, so a
+    # failing source under load sees at most 20 % more calls, not `retries` times more.
+    retry_budget: float = Field(default=0.2, ge=0)
     failure_threshold: int = Field(default=5, ge=1)  # consecutive failures that open it
     open_s: float = Field(default=5.0, gt=0)  # how long it stays open before a probe
     window: int = Field(default=50, ge=1)  # calls the recent error rate is taken over
@@ -214,9 +216,10 @@ class SourceGuard:
             return wait if left is None or wait < left else None
         if not _unhealthy(error) or isinstance(error, BadUpstreamResponse):
             return None  # a 4xx or a garbled answer will not mend by asking again
-        if self._retries >= max(1.0, self.config.retry_budget * self._calls):
+        if self._retries >= self.config.retry_budget * self._calls + self.config.retries:
             return None  # the retry budget is spent: do not multiply load on a sick source
-        wait = self._rng.uniform(0, self.config.backoff_s * 2**tries)
+        step = self.config.backoff_s * 2**tries  # "equal jitter": at least half the step
+        wait = step / 2 + self._rng.uniform(0, step / 2)
         return wait if left is None or wait < left else None
 
 

@@ -35,6 +35,12 @@ def point_of(near: NearInput | None) -> Point | None:
     return Point(area.lat, area.lon)
 
 
+async def stores(info: Info) -> dict[str, LocationRecord]:
+    """Every store by global id, when only stores matter (availability in store)."""
+    found = await settle(info, info.context.loaders.all_stores())
+    return {ids.location_id(r.kind, r.id): r for r in found[0] or ()}
+
+
 async def directory(info: Info) -> dict[str, LocationRecord]:
     """Every store and warehouse by global id. A failing source leaves its kind out
     and is reported against the asking field, so the other kind still answers."""

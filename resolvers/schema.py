@@ -27,7 +27,7 @@ def error_code(error: GraphQLError, execution_context: ExecutionContext | None) 
         return str(error.extensions["code"])
     if execution_context is not None and execution_context.graphql_document is None:
         return "GRAPHQL_PARSE_FAILED"
-    if original is None and error.message.startswith("Variable '$"):
+    if not error.path and error.message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
     if original is None and not error.path:
         return "GRAPHQL_VALIDATION_FAILED"

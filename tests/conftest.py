@@ -110,4 +110,4 @@ def gateway_url(systems: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def cached_gateway_url(systems: dict[str, str]) -> Iterator[str]:
     """The gateway as deployed by default: cache, single flight and batching window on."""
-    yield from _gateway(systems, cache=True, batch_window_ms=5.0)
+    yield from _gateway(systems, cache=True, batch_window_ms=30.0)

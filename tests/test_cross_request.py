@@ -4,8 +4,8 @@ invalidation."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
@@ -28,9 +28,17 @@ def skus(world: World, start: int, count: int) -> list[str]:
     return [item.no for item in world.items[start : start + count]]
 
 
-def concurrently(url: str, variables: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    with ThreadPoolExecutor(max_workers=len(variables)) as pool:
-        return list(pool.map(lambda v: graphql(url, NAMES, v), variables))
+async def concurrently(url: str, variables: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """All requests sent at once over one client session, as a busy page would."""
+    async with aiohttp.ClientSession() as session:
+
+        async def one(v: dict[str, Any]) -> dict[str, Any]:
+            body = {"query": NAMES, "variables": v}
+            async with session.post(url + "/graphql", json=body) as response:
+                result: dict[str, Any] = await response.json()
+                return result
+
+        return list(await asyncio.gather(*(one(v) for v in variables)))
 
 
 def test_a_second_read_within_freshness_makes_no_upstream_call(
@@ -46,23 +54,25 @@ def test_a_second_read_within_freshness_makes_no_upstream_call(
     assert erp_calls(systems["erp"], "SalesPrices") == 0
 
 
-def test_identical_concurrent_requests_share_one_upstream_call(
+async def test_identical_concurrent_requests_share_one_upstream_call(
     cached_gateway_url: str, systems: dict[str, str], world: World
 ) -> None:
     clear_calls(systems["erp"])
     wanted = {"skus": skus(world, 110, 3)}
-    results = concurrently(cached_gateway_url, [wanted] * 20)
+    results = await concurrently(cached_gateway_url, [wanted] * 20)
     assert all(r == results[0] and "errors" not in r for r in results)
     assert erp_calls(systems["erp"], "ItemCard") == 1
 
 
-def test_concurrent_requests_for_different_keys_share_a_batch(
+async def test_concurrent_requests_for_different_keys_share_a_batch(
     cached_gateway_url: str, systems: dict[str, str], world: World
 ) -> None:
     """Ten clients each ask for one different product at the same moment; the window
     puts their keys into far fewer upstream calls than one per client."""
     clear_calls(systems["erp"])
-    results = concurrently(cached_gateway_url, [{"skus": [sku]} for sku in skus(world, 120, 10)])
+    results = await concurrently(
+        cached_gateway_url, [{"skus": [sku]} for sku in skus(world, 120, 10)]
+    )
     assert all(r["data"]["products"][0]["name"] for r in results)
     assert erp_calls(systems["erp"], "ItemCard") <= 3
 

@@ -37,5 +37,7 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        # force_exit: a request held by the "hang" knob must not hold up the stop
+        self.server.force_exit = True
         self.server.should_exit = True
         self.thread.join(timeout=10)

@@ -9,7 +9,7 @@ import strawberry
 from adapters.records import ProductRecord, PromotionRecord, StockRecord
 from resolvers import ids
 from resolvers.context import Info, settle
-from resolvers.places import directory, point_of
+from resolvers.places import directory, point_of, stores
 from resolvers.types.common import Channel, Money, NearInput, asked_channel
 from resolvers.types.location import Location
 
@@ -182,7 +182,7 @@ class Product:
             loaders.item.load(sku),
             loaders.warehouse_stock.load(sku),
             loaders.store_stock.load(sku),
-            directory(info),
+            stores(info),
         )
         wanted = asked_channel(channel, info.context.channel)
         sold = set(item.channels) if item else set()
