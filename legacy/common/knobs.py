@@ -95,8 +95,10 @@ class SimulatedSystemMiddleware:
         self.log.calls.append(Call(scope["method"], scope["path"], action, time.time(), delay))
         if delay:
             await asyncio.sleep(delay / 1000)
-        if knobs.fault == "hang":
-            await asyncio.sleep(3600)
+        if knobs.fault == "hang":  # until the client gives up and hangs up
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
         if knobs.fault in ("error500", "garbage", "html", "rate_limit"):
             await _send_fault(send, knobs.fault, knobs.retry_after_s)
             return

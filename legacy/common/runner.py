@@ -16,7 +16,15 @@ from starlette.types import ASGIApp
 
 class ServerThread:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        # A request held by the "hang" knob must not hold up the stop for long.
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.host = host
         self.port = port
@@ -37,7 +45,5 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
-        # force_exit: a request held by the "hang" knob must not hold up the stop
-        self.server.force_exit = True
         self.server.should_exit = True
         self.thread.join(timeout=10)

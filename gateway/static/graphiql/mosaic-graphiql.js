@@ -1,0 +1,38 @@
+/*
+ * Starts GraphiQL from the configuration gateway/graphiql.py embeds in the page as JSON, so
+ * the page itself holds no executable inline script and this file never changes per page.
+ * GraphiQLBundle is the global vendor/graphiql.js defines (tools/graphiql/entry.mjs).
+ */
+(function () {
+  'use strict';
+  var bundle = window.GraphiQLBundle;
+  var config = JSON.parse(document.getElementById('mosaic-graphiql-config').textContent);
+  var storage = bundle.createLocalStorage({ namespace: config.storageNamespace });
+  var props = {
+    // Sent with every request, schema introspection included, even after the user has
+    // cleared the headers editor.
+    fetcher: bundle.createGraphiQLFetcher({ url: config.endpoint, headers: config.headers }),
+    defaultHeaders: config.headersText,
+    // Open on the variables: without this GraphiQL opens on the headers whenever there are
+    // default headers, because it looks for variables outside the tabs.
+    defaultEditorToolsVisibility: 'variables',
+    // GraphiQL prefers tabs saved in localStorage over defaultTabs; a namespace per set of
+    // operations keeps a user's edits across reloads but shows new operations when the
+    // gateway's set changes.
+    storage: storage,
+  };
+  if (config.operations.length) {
+    props.defaultTabs = config.operations.map(function (operation) {
+      return { query: operation.query, variables: operation.variables, headers: config.headersText };
+    });
+    // GraphiQL 3 fills the editors from the active tab's copy under these keys, not from
+    // defaultTabs, and finds that tab again on reload by them; seed them until it has
+    // saved its tabs (it does so half a second after a change).
+    if (!storage.getItem('graphiql:tabState')) {
+      storage.setItem('graphiql:query', props.defaultTabs[0].query);
+      storage.setItem('graphiql:variables', props.defaultTabs[0].variables);
+    }
+  }
+  var root = bundle.createRoot(document.getElementById('graphiql'));
+  root.render(bundle.React.createElement(bundle.GraphiQL, props));
+})();
