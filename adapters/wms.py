@@ -1,0 +1,98 @@
+"""The WMS adapter: the retailer's own batch-first REST/JSON API (``legacy.wms.server``).
+
+The WMS answers stock and inbound shipments for a list of SKUs in one call, at most 500
+per call; larger batches are split into chunks of the smaller of that and
+``config.max_batch``, fetched in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from adapters.batching import in_chunks
+from adapters.config import SourceConfig
+from adapters.records import Address, InTransitRecord, LocationRecord, StockRecord
+from adapters.rest import JsonClient
+
+Json = dict[str, Any]
+
+SKUS_PER_CALL = 500
+
+
+class WmsAdapter:
+    def __init__(self, session: aiohttp.ClientSession, config: SourceConfig) -> None:
+        self.client = JsonClient("wms", session, config)
+        self.chunk = min(config.max_batch, SKUS_PER_CALL)
+
+    async def warehouses(self) -> list[LocationRecord]:
+        payload = await self.client.get("/api/v1/warehouses")
+        return self.client.parse("warehouses", lambda: [_warehouse(raw) for raw in payload])
+
+    async def stock(self, skus: Sequence[str]) -> list[StockRecord]:
+        """Stock of ``skus`` at every warehouse that holds them, one record per pair."""
+
+        async def fetch(chunk: Sequence[str]) -> list[StockRecord]:
+            payload = await self.client.post("/api/v1/stock/query", {"skus": list(chunk)})
+            return self.client.parse("stock", lambda: [_stock(raw) for raw in payload["stock"]])
+
+        return await in_chunks(skus, self.chunk, fetch)
+
+    async def inbound(self, skus: Sequence[str]) -> list[InTransitRecord]:
+        """Shipments of ``skus`` on their way to a warehouse or a store."""
+
+        async def fetch(chunk: Sequence[str]) -> list[InTransitRecord]:
+            payload = await self.client.post("/api/v1/inbound/query", {"skus": list(chunk)})
+            return self.client.parse(
+                "shipments", lambda: [_in_transit(raw) for raw in payload["shipments"]]
+            )
+
+        return await in_chunks(skus, self.chunk, fetch)
+
+
+# --- the WMS's shapes to records: one function per record type --------------------
+
+
+def _whole(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a whole number")
+    return value
+
+
+def _warehouse(raw: Json) -> LocationRecord:
+    address = raw["address"]
+    return LocationRecord(
+        id=raw["id"],
+        kind="WAREHOUSE",
+        name=raw["name"],
+        address=Address(
+            street=address.get("street"),
+            city=address.get("city"),
+            postal_code=address.get("postal_code"),
+            country=address.get("country"),
+        ),
+        lat=float(raw["lat"]),
+        lon=float(raw["lon"]),
+    )
+
+
+def _stock(raw: Json) -> StockRecord:
+    return StockRecord(
+        sku=raw["sku"],
+        location_id=raw["site"],
+        on_hand=_whole(raw["on_hand"]),
+        reserved=_whole(raw["reserved"]),
+    )
+
+
+def _in_transit(raw: Json) -> InTransitRecord:
+    expected = raw.get("expected_at")
+    return InTransitRecord(
+        sku=raw["sku"],
+        location_id=raw["destination"],
+        quantity=_whole(raw["quantity"]),
+        expected_at=datetime.fromisoformat(expected) if expected else None,
+    )

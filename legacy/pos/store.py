@@ -1,0 +1,159 @@
+"""The POS's own SQLite file: stores, customers with loyalty accounts, receipts, store stock.
+
+Money is kept as Square keeps it, an integer count of minor units (cents), so the wire
+never sees a float. Stock is kept per (item, store) as the two Square inventory states
+the POS tracks: ``IN_STOCK`` (on the shelf, free to sell) and ``RESERVED_FOR_SALE``
+(held for a customer); the world's ``on_hand`` is their sum.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from legacy.world import ANCHOR, World
+
+SCHEMA = """
+CREATE TABLE locations (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, street TEXT NOT NULL, city TEXT NOT NULL,
+    postal_code TEXT NOT NULL, country TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+    opening_hours TEXT NOT NULL, active INTEGER NOT NULL
+);
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY, given_name TEXT, family_name TEXT, email TEXT, email_norm TEXT,
+    phone TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX customers_email ON customers (email_norm);
+CREATE TABLE loyalty_accounts (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers (id),
+    card_number TEXT NOT NULL UNIQUE, tier TEXT NOT NULL, balance INTEGER NOT NULL,
+    lifetime_points INTEGER NOT NULL, phone TEXT, enrolled_at TEXT NOT NULL
+);
+CREATE INDEX loyalty_customer ON loyalty_accounts (customer_id);
+CREATE INDEX loyalty_phone ON loyalty_accounts (phone);
+CREATE TABLE orders (
+    id TEXT PRIMARY KEY, location_id TEXT NOT NULL, customer_id TEXT, state TEXT NOT NULL,
+    currency TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX orders_customer ON orders (customer_id, created_at);
+CREATE TABLE line_items (
+    order_id TEXT NOT NULL REFERENCES orders (id), line_no INTEGER NOT NULL,
+    sku TEXT NOT NULL, name TEXT NOT NULL, quantity INTEGER NOT NULL,
+    unit_amount INTEGER NOT NULL, PRIMARY KEY (order_id, line_no)
+);
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY, endpoint TEXT NOT NULL, response TEXT NOT NULL
+);
+CREATE TABLE stock (
+    sku TEXT NOT NULL, location_id TEXT NOT NULL, in_stock INTEGER NOT NULL,
+    reserved INTEGER NOT NULL, calculated_at TEXT NOT NULL, PRIMARY KEY (sku, location_id)
+);
+"""
+
+CURRENCY = "EUR"
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, second precision, ``Z`` suffix: sorts as text, as Square's timestamps read."""
+    return moment.astimezone(ANCHOR.tzinfo).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cents(amount: Decimal) -> int:
+    """Major units to minor units, exactly (prices carry two decimals)."""
+    return int((amount * 100).to_integral_value())
+
+
+def build(world: World, db_path: Path) -> None:
+    """Write the POS slice of ``world`` into ``db_path``, unless the file already exists
+    (the POS keeps the sales and stock changes it recorded across restarts)."""
+    if db_path.exists():
+        return
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = db_path.with_suffix(".building")
+    partial.unlink(missing_ok=True)
+    db = sqlite3.connect(partial)
+    try:
+        db.executescript(SCHEMA)
+        _load(db, world)
+        db.commit()
+    finally:
+        db.close()
+    partial.replace(db_path)
+
+
+def _load(db: sqlite3.Connection, world: World) -> None:
+    db.executemany(
+        "INSERT INTO locations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                s.id,
+                s.name,
+                s.address.street,
+                s.address.city,
+                s.address.postal_code,
+                s.address.country,
+                s.lat,
+                s.lon,
+                s.opening_hours,
+                int(s.active),
+            )
+            for s in world.stores
+        ],
+    )
+    db.executemany(
+        "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                c.id,
+                c.given_name,
+                c.family_name,
+                c.email,
+                c.email.strip().lower() if c.email else None,
+                c.phone,
+                rfc3339(c.enrolled_at),
+            )
+            for c in world.pos_customers
+        ],
+    )
+    db.executemany(
+        "INSERT INTO loyalty_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                c.loyalty_account_id,
+                c.id,
+                c.card_number,
+                c.tier,
+                c.points,
+                c.points,
+                c.phone,
+                rfc3339(c.enrolled_at),
+            )
+            for c in world.pos_customers
+        ],
+    )
+    names = {item.no: item.description for item in world.items}
+    db.executemany(
+        "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (o.id, o.location_id, o.customer_ref, o.status, CURRENCY, rfc3339(o.placed_at))
+            for o in world.pos_orders
+        ],
+    )
+    db.executemany(
+        "INSERT INTO line_items VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (o.id, n, line.item_no, names[line.item_no], line.quantity, cents(line.unit_price))
+            for o in world.pos_orders
+            for n, line in enumerate(o.lines, start=1)
+        ],
+    )
+    counted = rfc3339(ANCHOR)
+    db.executemany(
+        "INSERT INTO stock VALUES (?, ?, ?, ?, ?)",
+        [
+            (s.item_no, s.location_id, s.on_hand - s.reserved, s.reserved, counted)
+            for s in world.store_stock
+        ],
+    )

@@ -1,0 +1,349 @@
+"""The POS adapter against the running Square-style POS: one call per batch, Square's
+minor units and string quantities turned into exact records, every failure one of ours.
+
+Call counts are read from the simulated POS's own call log, so they are what the POS saw.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.config import SourceConfig
+from adapters.errors import (
+    BadUpstreamResponse,
+    UpstreamError,
+    UpstreamFault,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.pos import PosAdapter
+from adapters.records import StockRecord
+from adapters.resilience import GuardConfig
+from legacy.common.runner import ServerThread
+from legacy.world import Order, PosCustomer, World
+from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+
+LOYALTY = "POST /v2/loyalty/accounts/search"
+ORDER_SEARCH = "POST /v2/orders/search"
+ORDER_RETRIEVE = "POST /v2/orders/batch-retrieve"
+COUNTS = "POST /v2/inventory/counts/batch-retrieve"
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+@pytest.fixture
+def pos_url(pos_server: ServerThread) -> str:
+    clear_calls(pos_server.url)
+    return pos_server.url
+
+
+@pytest.fixture
+def faulty_pos(pos_url: str) -> Iterator[str]:
+    """The shared POS, put right again after a test that broke it."""
+    yield pos_url
+    reset_knobs(pos_url)
+
+
+def adapter(session: aiohttp.ClientSession, url: str, **config: Any) -> PosAdapter:
+    return PosAdapter(session, SourceConfig(url=url, **config))
+
+
+def members(world: World, n: int, start: int = 0) -> list[PosCustomer]:
+    return world.pos_customers[start : start + n]
+
+
+def receipts_by_customer(world: World) -> dict[str, list[Order]]:
+    by_customer: dict[str, list[Order]] = {}
+    for order in world.pos_orders:
+        if order.customer_ref:
+            by_customer.setdefault(order.customer_ref, []).append(order)
+    return by_customer
+
+
+# --- stores ---------------------------------------------------------------------
+
+
+async def test_locations_are_the_stores_with_hours_place_and_status(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    found = {loc.id: loc for loc in await adapter(session, pos_url).locations()}
+    assert set(found) == {store.id for store in world.stores}
+    for store in world.stores:
+        loc = found[store.id]
+        assert loc.kind == "STORE"
+        assert (loc.name, loc.active, loc.opening_hours) == (
+            store.name,
+            store.active,
+            store.opening_hours,
+        )
+        assert (loc.lat, loc.lon) == (store.lat, store.lon)
+        assert (loc.address.street, loc.address.city, loc.address.postal_code) == (
+            store.address.street,
+            store.address.city,
+            store.address.postal_code,
+        )
+    assert call_count(pos_url) == {"GET /v2/locations": 1}
+
+
+# --- loyalty --------------------------------------------------------------------
+
+
+async def test_loyalty_by_cards_is_one_call_for_many_cards(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    cards = [c.card_number for c in members(world, 12)]
+    found = await adapter(session, pos_url).loyalty_by_cards([*cards, *cards[:4], "2619999999999"])
+    assert set(found) == set(cards)
+    assert call_count(pos_url) == {LOYALTY: 1}
+
+
+async def test_a_loyalty_account_carries_tier_points_and_the_customers_name_and_contact(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    member = world.pos_customers[3]
+    account = (await adapter(session, pos_url).loyalty_by_cards([member.card_number]))[
+        member.card_number
+    ]
+    assert (account.account_id, account.customer_id, account.tier, account.points) == (
+        member.loyalty_account_id,
+        member.id,
+        member.tier,
+        member.points,
+    )
+    assert (account.given_name, account.family_name, account.email, account.phone) == (
+        member.given_name,
+        member.family_name,
+        member.email,
+        member.phone,
+    )
+
+
+async def test_loyalty_by_customers_is_one_call_keyed_by_customer_id(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    ids = [c.id for c in members(world, 10, start=20)]
+    found = await adapter(session, pos_url).loyalty_by_customers([*ids, "SQC999999"])
+    assert {key: a.customer_id for key, a in found.items()} == {i: i for i in ids}
+    assert call_count(pos_url) == {LOYALTY: 1}
+
+
+async def test_loyalty_by_emails_matches_any_casing_and_keys_by_the_normalised_address(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    emails = [c.email for c in members(world, 20) if c.email]
+    asked = [f"  {e.upper()} " for e in emails]
+    found = await adapter(session, pos_url).loyalty_by_emails([*asked, *emails])
+    assert set(found) == {e.lower() for e in emails}
+    assert all(found[e.lower()].email == e for e in emails)
+    assert call_count(pos_url) == {LOYALTY: 1}
+
+
+async def test_loyalty_by_phones_is_one_call_keyed_by_the_mapped_number(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    by_phone = {c.phone: c for c in members(world, 10) if c.phone}
+    found = await adapter(session, pos_url).loyalty_by_phones([*by_phone, "+31600000000"])
+    assert {p: a.customer_id for p, a in found.items()} == {p: c.id for p, c in by_phone.items()}
+    assert call_count(pos_url) == {LOYALTY: 1}
+
+
+async def test_loyalty_lookups_split_at_squares_limit_of_30_keys(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    cards = [c.card_number for c in members(world, 65)]
+    found = await adapter(session, pos_url, max_batch=100).loyalty_by_cards(cards)
+    assert len(found) == 65
+    assert call_count(pos_url) == {LOYALTY: 3}
+
+
+async def test_loyalty_lookups_split_at_the_configured_batch_size(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    cards = [c.card_number for c in members(world, 10)]
+    found = await adapter(session, pos_url, max_batch=4).loyalty_by_cards(cards)
+    assert len(found) == 10
+    assert call_count(pos_url) == {LOYALTY: 3}
+
+
+async def test_no_keys_means_no_call(session: aiohttp.ClientSession, pos_url: str) -> None:
+    pos = adapter(session, pos_url)
+    assert await pos.loyalty_by_emails(["", "  "]) == {}
+    assert await pos.orders([]) == {}
+    assert await pos.stock([]) == []
+    assert call_count(pos_url) == {}
+
+
+# --- orders ---------------------------------------------------------------------
+
+
+async def test_orders_by_customer_are_newest_first_with_every_asked_id_present(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    receipts = receipts_by_customer(world)
+    ids = sorted(receipts)[:9]  # with the unknown one, Square's limit of 10 per search
+    found = await adapter(session, pos_url).orders_by_customer([*ids, ids[0], "SQC999999"])
+    assert set(found) == {*ids, "SQC999999"}
+    assert found["SQC999999"] == []
+    for customer_id in ids:
+        expected = sorted(receipts[customer_id], key=lambda o: o.placed_at, reverse=True)
+        assert [o.id for o in found[customer_id]] == [o.id for o in expected]
+        assert [o.placed_at for o in found[customer_id]] == [o.placed_at for o in expected]
+    assert call_count(pos_url) == {ORDER_SEARCH: 1}
+
+
+async def test_orders_by_customer_split_at_squares_limit_of_10_customers(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    ids = sorted(receipts_by_customer(world))[:25]
+    found = await adapter(session, pos_url).orders_by_customer(ids)
+    assert all(found[i] for i in ids)
+    assert call_count(pos_url) == {ORDER_SEARCH: 3}
+
+
+async def test_orders_are_one_call_and_unknown_ids_are_absent(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    ids = [o.id for o in world.pos_orders[:40]]
+    found = await adapter(session, pos_url).orders([*ids, *ids[:5], "R9999999"])
+    assert set(found) == set(ids)
+    assert call_count(pos_url) == {ORDER_RETRIEVE: 1}
+
+
+async def test_order_money_is_converted_from_minor_units_exactly(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    orders = world.pos_orders[:60]
+    found = await adapter(session, pos_url).orders([o.id for o in orders])
+    for order in orders:
+        record = found[order.id]
+        assert record.total is not None
+        assert (record.total.amount, record.total.currency) == (order.total, "EUR")
+        assert [(line.sku, line.quantity) for line in record.lines] == [
+            (line.item_no, line.quantity) for line in order.lines
+        ]
+        for line, expected in zip(record.lines, order.lines, strict=True):
+            assert line.unit_price is not None
+            assert line.unit_price.amount == expected.unit_price
+            assert isinstance(line.unit_price.amount, Decimal)
+            assert line.unit_price.amount.as_tuple().exponent == -2
+
+
+async def test_an_order_record_speaks_mosaics_words(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    order = next(o for o in world.pos_orders if o.customer_ref)
+    record = (await adapter(session, pos_url).orders([order.id]))[order.id]
+    assert (record.source, record.channel, record.status) == ("pos", "STORE", "COMPLETED")
+    assert (record.customer_ref, record.location_id) == (order.customer_ref, order.location_id)
+    assert record.placed_at == order.placed_at
+
+
+async def test_orders_are_split_at_the_configured_batch_size(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    ids = [o.id for o in world.pos_orders[:9]]
+    found = await adapter(session, pos_url, max_batch=4).orders(ids)
+    assert set(found) == set(ids)
+    assert call_count(pos_url) == {ORDER_RETRIEVE: 3}
+
+
+# --- stock ----------------------------------------------------------------------
+
+
+def world_stock(world: World, skus: set[str], stores: set[str] | None = None) -> set[StockRecord]:
+    return {
+        StockRecord(s.item_no, s.location_id, s.on_hand, s.reserved)
+        for s in world.store_stock
+        if s.item_no in skus and (stores is None or s.location_id in stores)
+    }
+
+
+async def test_store_stock_is_one_call_and_matches_the_stores_counts(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    skus = [item.no for item in world.items[:30]]
+    found = await adapter(session, pos_url).stock([*skus, *skus[:5], "99999"])
+    assert len(found) == len(set(found))
+    assert set(found) == world_stock(world, set(skus))
+    assert any(record.reserved for record in found)
+    assert call_count(pos_url) == {COUNTS: 1}
+
+
+async def test_store_stock_at_chosen_stores_only(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    skus = [item.no for item in world.items[:30]]
+    stores = ["LOC-001", "LOC-007"]
+    found = await adapter(session, pos_url).stock(skus, stores)
+    assert set(found) == world_stock(world, set(skus), set(stores))
+
+
+async def test_store_stock_is_one_call_per_chunk_however_many_counts_it_holds(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    skus = [item.no for item in world.items[:100]]  # thousands of counts
+    found = await adapter(session, pos_url, max_batch=100).stock(skus)
+    assert set(found) == world_stock(world, set(skus))
+    assert call_count(pos_url) == {COUNTS: 1}
+
+
+async def test_store_stock_follows_the_cursor_to_the_last_page(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    skus = [item.no for item in world.items[:40]]
+    pos = adapter(session, pos_url, max_batch=100)
+    pos.count_page = 100  # several pages, and a page break inside an item's two counts
+    found = await pos.stock(skus)
+    assert set(found) == world_stock(world, set(skus))
+    assert call_count(pos_url)[COUNTS] > 5
+
+
+# --- failures -------------------------------------------------------------------
+
+#: knobs that break the POS, and what the adapter must raise. A slow answer stands for a
+#: hang: it times out the same way, but does not leave a request asleep in the server
+#: for an hour (which uvicorn would wait for when the session's servers stop).
+FAULTS = [
+    ({"fault": "error500"}, UpstreamFault),
+    ({"fault": "garbage"}, BadUpstreamResponse),
+    ({"fault": "html"}, BadUpstreamResponse),
+    ({"fault": "rate_limit"}, UpstreamRateLimited),
+    ({"latency_ms": 1000}, UpstreamTimeout),
+]
+
+
+@pytest.mark.parametrize(
+    ("knobs", "error"), FAULTS, ids=["error500", "garbage", "html", "rate_limit", "slow"]
+)
+async def test_a_broken_pos_raises_our_error_naming_the_source(
+    session: aiohttp.ClientSession,
+    faulty_pos: str,
+    world: World,
+    knobs: dict[str, Any],
+    error: type[UpstreamError],
+) -> None:
+    set_knobs(faulty_pos, **knobs)
+    pos = adapter(session, faulty_pos, timeout_s=0.3, guard=GuardConfig(retries=0))
+    with pytest.raises(error) as raised:
+        await pos.loyalty_by_cards([world.pos_customers[0].card_number])
+    assert raised.value.source == "pos"
+
+
+async def test_a_pos_that_is_not_there_is_unavailable(session: aiohttp.ClientSession) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pos = adapter(session, f"http://127.0.0.1:{port}", guard=GuardConfig(retries=0))
+    with pytest.raises(UpstreamUnavailable):
+        await pos.locations()

@@ -1,0 +1,166 @@
+"""The WMS adapter against the running WMS: warehouses, stock and inbound shipments for
+a whole batch of SKUs in one call, chunks of at most 500, every failure one of ours.
+
+Call counts are read from the simulated WMS's own call log, so they are what it saw.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.config import SourceConfig
+from adapters.errors import (
+    BadUpstreamResponse,
+    UpstreamError,
+    UpstreamFault,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.records import InTransitRecord, StockRecord
+from adapters.resilience import GuardConfig
+from adapters.wms import WmsAdapter
+from legacy.common.runner import ServerThread
+from legacy.world import World
+from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+
+STOCK = "POST /api/v1/stock/query"
+INBOUND = "POST /api/v1/inbound/query"
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+@pytest.fixture
+def wms_url(wms_server: ServerThread) -> str:
+    clear_calls(wms_server.url)
+    return wms_server.url
+
+
+@pytest.fixture
+def faulty_wms(wms_url: str) -> Iterator[str]:
+    """The shared WMS, put right again after a test that broke it."""
+    yield wms_url
+    reset_knobs(wms_url)
+
+
+def adapter(session: aiohttp.ClientSession, url: str, **config: Any) -> WmsAdapter:
+    return WmsAdapter(session, SourceConfig(url=url, **config))
+
+
+def skus(world: World, n: int) -> list[str]:
+    return [item.no for item in world.items[:n]]
+
+
+async def test_warehouses_are_the_worlds_sites(
+    session: aiohttp.ClientSession, wms_url: str, world: World
+) -> None:
+    found = {w.id: w for w in await adapter(session, wms_url).warehouses()}
+    assert set(found) == {w.id for w in world.warehouses}
+    for warehouse in world.warehouses:
+        record = found[warehouse.id]
+        assert (record.kind, record.name, record.lat, record.lon) == (
+            "WAREHOUSE",
+            warehouse.name,
+            warehouse.lat,
+            warehouse.lon,
+        )
+        assert (record.address.city, record.address.postal_code) == (
+            warehouse.address.city,
+            warehouse.address.postal_code,
+        )
+    assert call_count(wms_url) == {"GET /api/v1/warehouses": 1}
+
+
+async def test_stock_is_one_call_for_many_skus_and_matches_the_warehouses(
+    session: aiohttp.ClientSession, wms_url: str, world: World
+) -> None:
+    asked = skus(world, 60)
+    found = await adapter(session, wms_url).stock([*asked, *asked[:10], "99999"])
+    assert len(found) == len(set(found))
+    assert set(found) == {
+        StockRecord(s.item_no, s.location_id, s.on_hand, s.reserved)
+        for s in world.warehouse_stock
+        if s.item_no in set(asked)
+    }
+    assert call_count(wms_url) == {STOCK: 1}
+
+
+async def test_inbound_is_one_call_and_covers_shipments_to_warehouses_and_stores(
+    session: aiohttp.ClientSession, wms_url: str, world: World
+) -> None:
+    asked = [item.no for item in world.items]
+    found = await adapter(session, wms_url, max_batch=500).inbound(asked)
+    assert set(found) == {
+        InTransitRecord(s.item_no, s.location_id, s.quantity, s.expected_at) for s in world.inbound
+    }
+    assert {r.location_id[:3] for r in found} == {"WH-", "LOC"}
+    assert call_count(wms_url) == {INBOUND: 1}
+
+
+async def test_unknown_skus_have_no_records_and_no_skus_no_call(
+    session: aiohttp.ClientSession, wms_url: str
+) -> None:
+    wms = adapter(session, wms_url)
+    assert await wms.stock(["nope"]) == []
+    assert await wms.inbound([]) == []
+    assert call_count(wms_url) == {STOCK: 1}
+
+
+async def test_skus_are_split_at_the_configured_batch_size(
+    session: aiohttp.ClientSession, wms_url: str, world: World
+) -> None:
+    found = await adapter(session, wms_url, max_batch=7).stock(skus(world, 20))
+    assert {r.sku for r in found} <= set(skus(world, 20))
+    assert call_count(wms_url) == {STOCK: 3}
+
+
+async def test_skus_are_split_at_the_wms_limit_of_500_whatever_the_configuration(
+    session: aiohttp.ClientSession, wms_url: str
+) -> None:
+    many = [f"X{n}" for n in range(1200)]
+    assert await adapter(session, wms_url, max_batch=5000).inbound(many) == []
+    assert call_count(wms_url) == {INBOUND: 3}
+
+
+FAULTS = [
+    ({"fault": "error500"}, UpstreamFault),
+    ({"fault": "garbage"}, BadUpstreamResponse),
+    ({"fault": "html"}, BadUpstreamResponse),
+    ({"fault": "rate_limit"}, UpstreamRateLimited),
+    ({"latency_ms": 1000}, UpstreamTimeout),  # a hang, without a request left asleep
+]
+
+
+@pytest.mark.parametrize(
+    ("knobs", "error"), FAULTS, ids=["error500", "garbage", "html", "rate_limit", "slow"]
+)
+async def test_a_broken_wms_raises_our_error_naming_the_source(
+    session: aiohttp.ClientSession,
+    faulty_wms: str,
+    world: World,
+    knobs: dict[str, Any],
+    error: type[UpstreamError],
+) -> None:
+    set_knobs(faulty_wms, **knobs)
+    wms = adapter(session, faulty_wms, timeout_s=0.3, guard=GuardConfig(retries=0))
+    with pytest.raises(error) as raised:
+        await wms.stock(skus(world, 3))
+    assert raised.value.source == "wms"
+
+
+async def test_a_wms_that_is_not_there_is_unavailable(session: aiohttp.ClientSession) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    wms = adapter(session, f"http://127.0.0.1:{port}", guard=GuardConfig(retries=0))
+    with pytest.raises(UpstreamUnavailable):
+        await wms.warehouses()
