@@ -214,8 +214,11 @@ class SourceGuard:
             wait = float(wait) if isinstance(wait, (int, float)) else self.config.backoff_s
             # Honour Retry-After only when the wait fits in the request's deadline.
             return wait if left is None or wait < left else None
-        if not _unhealthy(error) or isinstance(error, BadUpstreamResponse):
-            return None  # a 4xx or a garbled answer will not mend by asking again
+        if not _unhealthy(error) or isinstance(error, (BadUpstreamResponse, UpstreamTimeout)):
+            # A 4xx or a garbled answer will not mend by asking again, and a source
+            # that timed out is slow or hanging: asking again doubles its load and
+            # spends the request's deadline on the same wait.
+            return None
         if self._retries >= self.config.retry_budget * self._calls + self.config.retries:
             return None  # the retry budget is spent: do not multiply load on a sick source
         step = self.config.backoff_s * 2**tries  # "equal jitter": at least half the step

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from adapters.resilience import deadline
+from gateway.extensions import StaleNotes
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
 from gateway.operations import load_examples, reference_operations
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(lifespan=lifespan)
     app.state.settings = settings
-    schema = build_schema()
+    schema = build_schema(extensions=[StaleNotes])
     graphql = MosaicGraphQL(app, _graphiql_page(settings, schema), schema=schema)
     for route in [
         Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.settings import Settings
+from gateway.runtime import Runtime
 
 PROBE_TIMEOUT_S = 1.0
 
@@ -37,20 +37,23 @@ async def _reachable(url: str) -> bool:
     return True
 
 
-async def readiness(settings: Settings) -> dict[str, object]:
-    urls = settings.source_urls()
-    states = await asyncio.gather(*(_reachable(u) for u in urls.values()))
-    body: dict[str, object] = {
+async def readiness(runtime: Runtime) -> dict[str, object]:
+    """Each source's reachability and guard state. A source can be reachable with its
+    breaker open (it was failing moments ago) or unreachable with it closed (nobody
+    has asked it anything since it went away): both facts matter to an operator."""
+    urls = runtime.settings.source_urls()
+    reachable = await asyncio.gather(*(_reachable(u) for u in urls.values()))
+    guards = runtime.guards
+    return {
         "status": "ready",
         "mode": "open",
         "warning": "no authentication configured: every caller may read everything",
         "sources": {
-            name: {"url": url, "state": "reachable" if up else "unreachable"}
-            for (name, url), up in zip(urls.items(), states, strict=True)
+            name: {"url": url, "reachable": up, **guards[name].state()}
+            for (name, url), up in zip(urls.items(), reachable, strict=True)
         },
     }
-    return body
 
 
 async def readyz(request: Request) -> Response:
-    return JSONResponse(await readiness(request.app.state.settings))
+    return JSONResponse(await readiness(request.app.state.runtime))

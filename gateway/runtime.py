@@ -15,6 +15,7 @@ from adapters.cache import SharedFetch
 from adapters.crm import CrmAdapter
 from adapters.erp import ErpAdapter
 from adapters.pos import PosAdapter
+from adapters.resilience import SourceGuard
 from adapters.wms import WmsAdapter
 from gateway.caching import shared_fetchers
 from gateway.settings import Settings
@@ -34,6 +35,17 @@ class Runtime:
     sources: Sources
     fetchers: Fetchers
     layers: dict[str, SharedFetch[object, object]]
+
+    @property
+    def guards(self) -> dict[str, SourceGuard]:
+        """Each source's guard: breaker, error rate, concurrency (for /readyz, /metrics)."""
+        s = self.sources
+        return {
+            "crm": s.crm.client.guard,
+            "erp": s.erp.guard,
+            "pos": s.pos.client.guard,
+            "wms": s.wms.client.guard,
+        }
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:

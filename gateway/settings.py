@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 from adapters.config import ErpConfig, SourceConfig
+from adapters.resilience import GuardConfig
 
 
 class Settings(BaseSettings):
@@ -74,6 +75,21 @@ class Settings(BaseSettings):
     # a few milliseconds trade that much latency for fewer calls under load.
     batch_window_ms: float = Field(default=0.0, ge=0)
 
+    # Protection of the legacy systems (adapters/resilience.py). Concurrent calls per
+    # source: the ERP is the most fragile and gets the fewest.
+    crm_max_concurrency: int = Field(default=32, ge=1)
+    erp_max_concurrency: int = Field(default=16, ge=1)
+    pos_max_concurrency: int = Field(default=32, ge=1)
+    wms_max_concurrency: int = Field(default=32, ge=1)
+    # Calls waiting for a slot beyond which a source is "overloaded" (refused at once).
+    max_queue: int = Field(default=256, ge=0)
+    # Extra attempts for idempotent reads, and the share of calls retries may add.
+    retries: int = Field(default=2, ge=0)
+    retry_budget: float = Field(default=0.2, ge=0)
+    # Consecutive failures that open a source's breaker, and seconds before a probe.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_open_s: float = Field(default=5.0, gt=0)
+
     # JSON file of example variables per reference operation, shown ready in GraphiQL
     # (written by `mosaic demo` for the seeded data; see `mosaic examples`).
     examples_file: Path | None = None
@@ -91,12 +107,23 @@ class Settings(BaseSettings):
         files = (TomlConfigSettingsSource(settings_cls, toml_file),) if toml_file else ()
         return (init_settings, env_settings, dotenv_settings, *files, file_secret_settings)
 
+    def guard(self, max_concurrency: int) -> GuardConfig:
+        return GuardConfig(
+            max_concurrency=max_concurrency,
+            max_queue=self.max_queue,
+            retries=self.retries,
+            retry_budget=self.retry_budget,
+            failure_threshold=self.breaker_failure_threshold,
+            open_s=self.breaker_open_s,
+        )
+
     def crm(self) -> SourceConfig:
         return SourceConfig(
             url=self.crm_url,
             timeout_s=self.crm_timeout_s,
             max_batch=self.crm_max_batch,
             token=self.crm_token,
+            guard=self.guard(self.crm_max_concurrency),
         )
 
     def erp(self) -> ErpConfig:
@@ -106,16 +133,23 @@ class Settings(BaseSettings):
             max_batch=self.erp_max_batch,
             company=self.erp_company,
             pages=self.erp_pages,
+            guard=self.guard(self.erp_max_concurrency),
         )
 
     def pos(self) -> SourceConfig:
         return SourceConfig(
-            url=self.pos_url, timeout_s=self.pos_timeout_s, max_batch=self.pos_max_batch
+            url=self.pos_url,
+            timeout_s=self.pos_timeout_s,
+            max_batch=self.pos_max_batch,
+            guard=self.guard(self.pos_max_concurrency),
         )
 
     def wms(self) -> SourceConfig:
         return SourceConfig(
-            url=self.wms_url, timeout_s=self.wms_timeout_s, max_batch=self.wms_max_batch
+            url=self.wms_url,
+            timeout_s=self.wms_timeout_s,
+            max_batch=self.wms_max_batch,
+            guard=self.guard(self.wms_max_concurrency),
         )
 
     def source_urls(self) -> dict[str, str]:

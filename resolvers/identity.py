@@ -93,13 +93,19 @@ class Identity:
         return f.crm is not None or f.erp is not None or f.pos is not None
 
     async def _link(self) -> None:
+        """Follow keys as soon as each answer arrives: the CRM's cross-reference to the
+        ERP is followed the moment the CRM answers, not when the slowest system of the
+        same round has answered too (or timed out)."""
+        pending: dict[asyncio.Future[Any], str] = {}
         try:
-            while lookups := self._next_lookups():
-                results = await asyncio.gather(
-                    *(self._run(name) for name in lookups), return_exceptions=True
-                )
-                for name, result in zip(lookups, results, strict=True):
-                    self._absorb(name, result)
+            while True:
+                for name in self._next_lookups(set(pending.values())):
+                    pending[asyncio.ensure_future(self._run(name))] = name
+                if not pending:
+                    break
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    self._absorb(pending.pop(future), future.exception() or future.result())
                 self._settle_keys(final=False)
                 if not self._first_round.done() and self._any():
                     self._first_round.set_result(True)
@@ -108,10 +114,17 @@ class Identity:
             if not self._first_round.done():
                 self._first_round.set_result(self._any())
 
-    def _next_lookups(self) -> list[str]:
+    def _next_lookups(self, in_flight: set[str]) -> list[str]:
+        """One lookup per system still missing, by its best untried key; none for a
+        system already being asked, found, or failed."""
+        busy = {LOOKUPS[name] for name in in_flight}
         wanted = []
         for system, preference in PREFERENCE.items():
-            if getattr(self.fragments, system) is not None or system in self.failures:
+            if (
+                getattr(self.fragments, system) is not None
+                or system in self.failures
+                or system in busy
+            ):
                 continue
             for lookup in preference:
                 if lookup not in self._tried and KEY_OF[lookup] in self.known:

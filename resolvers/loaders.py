@@ -13,6 +13,7 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
+from adapters.errors import MosaicError
 from resolvers.fetchers import ALL, Fetch, Fetchers
 
 #: What a loader answers for a key its source does not know, per fetcher; lists are
@@ -34,7 +35,12 @@ def _loader(fetch: Fetch, default: Any, batching: bool) -> DataLoader[Hashable, 
     measures Mosaic against, one upstream call per object."""
 
     async def batch(keys: list[Hashable]) -> list[Any]:
-        found = await fetch(keys)
+        try:
+            found = await fetch(keys)
+        except MosaicError as error:
+            # Per key, so the loader remembers the failure for this request: every
+            # field that needs these keys gets the error without asking the source again.
+            return [error] * len(keys)
         return [found.get(key, default) for key in keys]
 
     return DataLoader(batch, batch=batching, loop=asyncio.get_running_loop())

@@ -6,9 +6,9 @@ import asyncio
 
 import strawberry
 
-from adapters.errors import BadUserInput
+from adapters.errors import BadUserInput, MosaicError
 from resolvers import ids
-from resolvers.context import Info
+from resolvers.context import Info, settle
 from resolvers.identity import Identity
 from resolvers.places import directory, point_of
 from resolvers.survivorship import normalise_email
@@ -72,13 +72,21 @@ class Query:
 
     @strawberry.field
     async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
-        item = await info.context.loaders.item.load(str(sku))
+        try:
+            item = await info.context.loaders.item.load(str(sku))
+        except MosaicError as error:  # the ERP is down: answer what others can tell
+            info.context.report(info, error)
+            return Product(sku=sku)
         return Product(sku=sku) if item else None
 
     @strawberry.field(description="Products by SKU, in the order asked; null where unknown.")
     async def products(self, info: Info, skus: list[strawberry.ID]) -> list[Product | None]:
         _check_length("skus", skus)
-        items = await info.context.loaders.item.load_many([str(s) for s in skus])
+        (items,) = await settle(info, info.context.loaders.item.load_many([str(s) for s in skus]))
+        if items is None:
+            # The ERP is down: which SKUs exist is unknown, but their stock and
+            # availability are not the ERP's to tell, so every SKU still answers.
+            return [Product(sku=s) for s in skus]
         return [Product(sku=s) if item else None for s, item in zip(skus, items, strict=True)]
 
     @strawberry.field

@@ -1,0 +1,165 @@
+"""Each legacy system, failing in each way it can, under each reference query.
+
+The systems are real servers, failed through their knobs (or, for a refused
+connection, by really closing the port). Every answer must arrive within the request
+deadline plus a margin, name the failing source and the right code, and still carry
+every field that does not depend on the failing system; the gateway stays healthy and
+ready afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from legacy.common.runner import ServerThread
+from legacy.examples import examples
+from tests.conftest import SEED, SIZE
+from tests.gateway_client import run_reference
+from tests.simulators import reset_knobs, set_knobs
+
+DEADLINE_S = 3.0
+SOURCE_TIMEOUT_S = 1.0
+MARGIN_S = 2.0
+
+#: fault -> the code the client must see
+FAULTS = {
+    "refuse": "SOURCE_UNAVAILABLE",
+    "hang": "SOURCE_TIMEOUT",
+    "error500": "SOURCE_ERROR",
+    "garbage": "SOURCE_BAD_RESPONSE",
+    "html": "SOURCE_BAD_RESPONSE",
+    "rate_limit": "SOURCE_RATE_LIMITED",
+    "soap_fault": "SOURCE_ERROR",
+}
+CASES = [
+    (system, fault)
+    for system in ("crm", "erp", "pos", "wms")
+    for fault in FAULTS
+    if fault != "soap_fault" or system == "erp"
+]
+#: which reference queries read which systems
+READS = {
+    "Customer360": {"crm", "erp", "pos"},
+    "ProductListing": {"erp", "pos", "wms"},
+    "StockCheck": {"erp", "pos", "wms"},
+}
+
+
+@pytest.fixture(scope="module")
+def strict_gateway(systems: dict[str, str]) -> Iterator[str]:
+    """A gateway with short timeouts, no cache (every request reaches the sources) and
+    a breaker that does not open during the matrix (the breaker has its own tests)."""
+    from tests.conftest import _gateway
+
+    yield from _gateway(
+        systems,
+        cache=False,
+        request_timeout_s=DEADLINE_S,
+        crm_timeout_s=SOURCE_TIMEOUT_S,
+        erp_timeout_s=SOURCE_TIMEOUT_S,
+        pos_timeout_s=SOURCE_TIMEOUT_S,
+        wms_timeout_s=SOURCE_TIMEOUT_S,
+        breaker_failure_threshold=10_000,
+    )
+
+
+@pytest.fixture(scope="module")
+def variables() -> dict[str, dict[str, Any]]:
+    return examples(SEED, SIZE)
+
+
+@contextmanager
+def failing(server: ServerThread, fault: str) -> Iterator[None]:
+    if fault == "refuse":
+        server.stop()
+    else:
+        set_knobs(server.url, fault=fault, retry_after_s=30)
+    try:
+        yield
+    finally:
+        if fault == "refuse":
+            server.start()
+        else:
+            reset_knobs(server.url)
+
+
+def get(url: str) -> tuple[int, dict[str, Any]]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def check_customer360(data: dict[str, Any], down: str) -> None:
+    customer = data["customer"]
+    assert customer is not None, "the customer is found while any one system is down"
+    assert customer["name"]
+    if down != "pos":
+        assert customer["loyalty"]["cardNumber"]
+    if down != "crm":
+        assert customer["consents"]
+    if down != "erp":
+        assert any(o["channel"] == "STORE" for o in customer["orders"]) or down == "pos"
+        assert all(line["product"]["name"] for o in customer["orders"] for line in o["lines"])
+    if down != "pos":
+        assert any(o["channel"] == "STORE" for o in customer["orders"])
+
+
+def check_product_listing(data: dict[str, Any], down: str) -> None:
+    products = data["products"]
+    assert len(products) == 48
+    if down != "erp":
+        assert all(p["name"] and p["price"] for p in products)
+    if down not in ("pos", "erp"):
+        assert any(p["availability"]["nearest"] for p in products)
+    if down not in ("wms", "erp"):
+        assert any(p["availability"]["online"] for p in products)
+
+
+def check_stock_check(data: dict[str, Any], down: str) -> None:
+    kinds = {s["location"]["kind"] for p in data["products"] for s in p["stock"]}
+    expected = {"STORE", "WAREHOUSE"} - {"pos": {"STORE"}, "wms": {"WAREHOUSE"}}.get(down, set())
+    assert kinds == expected
+
+
+CHECKS = {
+    "Customer360": check_customer360,
+    "ProductListing": check_product_listing,
+    "StockCheck": check_stock_check,
+}
+
+
+@pytest.mark.parametrize(("system", "fault"), CASES, ids=[f"{s}-{f}" for s, f in CASES])
+def test_a_failing_system_only_nulls_its_own_fields(
+    system: str,
+    fault: str,
+    request: pytest.FixtureRequest,
+    strict_gateway: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    server: ServerThread = request.getfixturevalue(f"{system}_server")
+    with failing(server, fault):
+        for query, check in CHECKS.items():
+            started = time.monotonic()
+            result = run_reference(strict_gateway, query, variables[query])
+            elapsed = time.monotonic() - started
+            assert elapsed < DEADLINE_S + MARGIN_S, f"{query} took {elapsed:.1f}s"
+            errors = result.get("errors") or []
+            text = json.dumps(result)
+            assert "Traceback" not in text
+            if system in READS[query]:
+                assert errors, f"{query} must say that {system} failed"
+                assert {e["extensions"].get("source") for e in errors} == {system}
+                assert {e["extensions"]["code"] for e in errors} == {FAULTS[fault]}
+            else:
+                assert not errors
+            check(result["data"], system)
+    assert get(strict_gateway + "/healthz")[0] == 200
+    status, ready = get(strict_gateway + "/readyz")
+    assert status == 200
+    assert ready["sources"][system]["recent_error_rate"] > 0
