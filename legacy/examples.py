@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from legacy.world import World, build_world
+from legacy.world import SizeName, World, build_world
 
 LISTING_SIZE = 48
 STOCK_CHECK_SIZE = 50
@@ -40,8 +40,8 @@ def showcase_card(world: World) -> str:
     return best.loyalty_card or ""
 
 
-def examples(seed: int = 42, size: str = "default") -> dict[str, dict[str, Any]]:
-    world = build_world(seed, size)  # type: ignore[arg-type]
+def examples(seed: int = 42, size: SizeName = "default") -> dict[str, dict[str, Any]]:
+    world = build_world(seed, size)
     online = [i.no for i in world.items if "WEB" in i.channels and not i.blocked]
     everything = [i.no for i in world.items]
     return {

@@ -663,7 +663,8 @@ def _stock(world: World, rng: random.Random) -> None:
                         StockCount(item.no, store.id, on_hand, min(on_hand, rng.randrange(0, 3)))
                     )
         if rng.random() < 0.15:
-            target = rng.choice([*world.warehouses, *world.stores])
+            places: list[Warehouse | Store] = [*world.warehouses, *world.stores]
+            target = rng.choice(places)
             world.inbound.append(
                 InboundShipment(
                     id=f"ASN{len(world.inbound) + 1:06d}",

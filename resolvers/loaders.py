@@ -51,7 +51,7 @@ class Loaders:
 
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
         for name in Fetchers.__dataclass_fields__:
-            default = [] if name in LIST_VALUED else None
+            default: list[Any] | None = [] if name in LIST_VALUED else None
             setattr(self, name, _loader(getattr(fetchers, name), default, batching))
 
     async def all_stores(self) -> Any:

@@ -50,6 +50,6 @@ class MosaicSchema(strawberry.Schema):
 
 
 def build_schema(
-    extensions: list[type[SchemaExtension] | SchemaExtension] | None = None, **options: Any
+    extensions: list[type[SchemaExtension]] | None = None, **options: Any
 ) -> strawberry.Schema:
     return MosaicSchema(query=Query, extensions=[PartialErrors, *(extensions or [])], **options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
 
@@ -129,7 +130,7 @@ class Customer:
     @strawberry.field(description="Which system each golden-record value came from.")
     async def provenance(self) -> list[Provenance]:
         f = await self._fragments()
-        survivors: dict[str, Survivor[object] | None] = {
+        survivors: dict[str, Survivor[Any] | None] = {
             "name": survivorship.name(f),
             "email": survivorship.email(f),
             "phone": survivorship.phone(f),

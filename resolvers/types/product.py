@@ -220,4 +220,5 @@ def _location_of(local_id: str, places: dict[str, object]) -> str:
 
 
 async def _item(info: Info, sku: str) -> ProductRecord | None:
-    return await info.context.loaders.item.load(str(sku))
+    item: ProductRecord | None = await info.context.loaders.item.load(str(sku))
+    return item
