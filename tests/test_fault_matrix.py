@@ -163,3 +163,17 @@ def test_a_failing_system_only_nulls_its_own_fields(
     status, ready = get(strict_gateway + "/readyz")
     assert status == 200
     assert ready["sources"][system]["recent_error_rate"] > 0
+
+
+def test_expected_failures_leave_no_stack_trace_in_the_logs(
+    caplog: pytest.LogCaptureFixture,
+    erp_server: ServerThread,
+    strict_gateway: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    caplog.set_level("DEBUG")
+    for fault in ("error500", "garbage", "soap_fault", "hang"):
+        with failing(erp_server, fault):
+            run_reference(strict_gateway, "ProductListing", variables["ProductListing"])
+    assert caplog.records, "the failures are logged"
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]

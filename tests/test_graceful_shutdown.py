@@ -1,0 +1,84 @@
+"""Stopping the gateway (SIGTERM, as Kubernetes does) finishes the requests in flight."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from legacy.examples import examples
+from tests.conftest import CRM_TOKEN, SEED, SIZE
+from tests.gateway_client import run_reference
+from tests.simulators import reset_knobs, set_knobs
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_listening(port: int, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def test_a_request_in_flight_completes_after_sigterm(systems: dict[str, str]) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MOSAIC_CRM_URL": systems["crm"],
+        "MOSAIC_ERP_URL": systems["erp"],
+        "MOSAIC_POS_URL": systems["pos"],
+        "MOSAIC_WMS_URL": systems["wms"],
+        "MOSAIC_CRM_TOKEN": CRM_TOKEN,
+        "MOSAIC_CACHE": "false",
+    }
+    gateway = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gateway.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    answer: dict[str, Any] = {}
+    try:
+        wait_listening(port)
+        set_knobs(systems["erp"], latency_ms=1500)
+        variables = examples(SEED, SIZE)["StockCheck"]
+        client = threading.Thread(
+            target=lambda: answer.update(
+                run_reference(f"http://127.0.0.1:{port}", "StockCheck", variables)
+            )
+        )
+        client.start()
+        time.sleep(0.5)
+        gateway.send_signal(signal.SIGTERM)
+        client.join(timeout=20)
+        # uvicorn re-raises the signal once it has shut down gracefully
+        assert gateway.wait(timeout=20) in (0, -signal.SIGTERM)
+    finally:
+        reset_knobs(systems["erp"])
+        if gateway.poll() is None:
+            gateway.kill()
+    assert "errors" not in answer
+    assert len(answer["data"]["products"]) == len(variables["skus"])

@@ -1,0 +1,48 @@
+"""A cached value may stand in for a failing source, within its stale limit, and the
+response says so, with the value's age."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from legacy.world import World
+from tests.gateway_client import graphql
+from tests.simulators import reset_knobs, set_knobs
+
+NAMES = "query($skus: [ID!]!) { products(skus: $skus) { sku name price { amount } } }"
+
+
+@pytest.fixture(scope="module")
+def short_lived_gateway(systems: dict[str, str]) -> Iterator[str]:
+    """A gateway whose product and price cache entries expire after 0.2 s."""
+    from tests.conftest import _gateway
+
+    yield from _gateway(systems, cache=True, cache_ttl_s={"item": 0.2, "price": 0.2}, retries=0)
+
+
+def test_an_expired_value_stands_in_for_a_failing_source_marked_stale(
+    short_lived_gateway: str, systems: dict[str, str], world: World
+) -> None:
+    wanted = {"skus": [item.no for item in world.items[140:143]]}
+    fresh = graphql(short_lived_gateway, NAMES, wanted)
+    assert "errors" not in fresh
+    time.sleep(0.3)
+    set_knobs(systems["erp"], fault="error500")
+    try:
+        fallback = graphql(short_lived_gateway, NAMES, wanted)
+    finally:
+        reset_knobs(systems["erp"])
+    assert fallback["data"] == fresh["data"]
+    assert "errors" not in fallback
+    stale = fallback["extensions"]["stale"]
+    assert {entry["cache"] for entry in stale} == {"item", "price"}
+    assert all(entry["source"] == "erp" and entry["code"] == "SOURCE_ERROR" for entry in stale)
+    assert all(entry["age_s"] >= 0.2 for entry in stale)
+
+
+def test_a_fresh_answer_carries_no_stale_marker(short_lived_gateway: str, world: World) -> None:
+    result = graphql(short_lived_gateway, NAMES, {"skus": [world.items[150].no]})
+    assert "stale" not in (result.get("extensions") or {})
