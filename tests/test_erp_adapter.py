@@ -1,0 +1,308 @@
+"""The ERP adapter against the simulated ERP over loopback: one ReadMultiple per chunk of
+keys, records in Mosaic's vocabulary, and every failure as one of our errors."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import zeep
+
+import adapters.erp
+from adapters.config import ErpConfig
+from adapters.erp import ErpAdapter
+from adapters.errors import (
+    BadUpstreamResponse,
+    UpstreamFault,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.resilience import GuardConfig
+from legacy.common.knobs import Knobs
+from legacy.common.runner import ServerThread
+from legacy.erp.server import create_app
+from legacy.world import World
+from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+def erp(session: aiohttp.ClientSession, url: str, **config: Any) -> ErpAdapter:
+    """An adapter that does not retry, so each test sees exactly the calls it caused."""
+    return ErpAdapter(session, ErpConfig(url=url, guard=GuardConfig(retries=0), **config))
+
+
+@pytest.fixture
+def adapter(session: aiohttp.ClientSession, erp_server: ServerThread) -> ErpAdapter:
+    clear_calls(erp_server.url)
+    return erp(session, erp_server.url)
+
+
+def soap_calls(url: str) -> Counter[str]:
+    """SOAP operations per page service (WSDL fetches left out)."""
+    return Counter({op: n for op, n in call_count(url).items() if ":" in op})
+
+
+@pytest.fixture
+def knobs(erp_server: ServerThread) -> Iterator[Callable[..., object]]:
+    """Sets knobs of the shared ERP for one test and always resets them after it."""
+    yield lambda **changes: set_knobs(erp_server.url, **changes)
+    reset_knobs(erp_server.url)
+
+
+@pytest.fixture
+def spare_erp(world: World, tmp_path: Path) -> Iterator[ServerThread]:
+    """A private ERP that a test may stop, start again (same port) or leave hanging."""
+    server = ServerThread(create_app(world, tmp_path / "erp.sqlite", Knobs())).start()
+    yield server
+    server.stop()
+
+
+# --- batching ----------------------------------------------------------------------
+
+
+async def test_a_batch_of_items_is_one_read_multiple(
+    adapter: ErpAdapter, erp_server: ServerThread, world: World
+) -> None:
+    wanted = world.items[:40]
+    found = await adapter.items([item.no for item in wanted])
+    assert soap_calls(erp_server.url) == {"ItemCard:ReadMultiple": 1}
+    item = wanted[5]
+    record = found[item.no]
+    assert (record.name, record.brand, record.category, record.gtin) == (
+        item.description,
+        item.brand,
+        item.category,
+        item.gtin,
+    )
+    assert record.list_price is not None
+    assert (record.list_price.amount, record.list_price.currency) == (item.unit_price, "EUR")
+    assert record.channels == item.channels
+    assert len(found) == 40
+
+
+async def test_duplicate_keys_are_asked_once(adapter: ErpAdapter, erp_server: ServerThread) -> None:
+    found = await adapter.items(["10001", "10002", "10001", "10002"])
+    assert sorted(found) == ["10001", "10002"]
+    assert soap_calls(erp_server.url) == {"ItemCard:ReadMultiple": 1}
+
+
+async def test_max_batch_splits_keys_into_chunks(
+    session: aiohttp.ClientSession, erp_server: ServerThread, world: World
+) -> None:
+    skus = [item.no for item in world.items[:7]]
+    clear_calls(erp_server.url)
+    found = await erp(session, erp_server.url, max_batch=2).items(skus)
+    assert soap_calls(erp_server.url) == {"ItemCard:ReadMultiple": math.ceil(7 / 2)}
+    assert sorted(found) == sorted(skus)
+
+
+async def test_a_result_larger_than_a_page_is_read_through_bookmarks(
+    adapter: ErpAdapter,
+    erp_server: ServerThread,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counts = Counter(order.customer_ref for order in world.erp_orders)
+    customer, n = counts.most_common(1)[0]
+    assert customer is not None
+    monkeypatch.setattr(adapters.erp, "PAGE_SIZE", 3)
+    found = await adapter.orders_by_customer([customer])
+    assert len(found[customer]) == n
+    assert len({order.id for order in found[customer]}) == n
+    assert soap_calls(erp_server.url) == {"SalesOrder:ReadMultiple": n // 3 + 1}
+
+
+async def test_unknown_keys_are_absent(adapter: ErpAdapter) -> None:
+    assert await adapter.items(["NO-SUCH-ITEM"]) == {}
+    assert await adapter.customers(["NO-SUCH-CUSTOMER"]) == {}
+    assert await adapter.orders(["NO-SUCH-ORDER"]) == {}
+    assert await adapter.customers_by_email(["nobody@nowhere.example"]) == {}
+
+
+# --- records -------------------------------------------------------------------------
+
+
+async def test_prices_are_those_of_the_asked_sku_and_channel_pairs(
+    adapter: ErpAdapter, erp_server: ServerThread, world: World
+) -> None:
+    asked = [("10001", "WEB"), ("10002", "STORE"), ("10003", "APP")]
+    found = await adapter.prices(asked)
+    expected = {(p.item_no, p.channel): p.unit_price for p in world.prices}
+    assert sorted(found) == sorted(asked)
+    for pair, record in found.items():
+        assert (record.sku, record.channel) == pair
+        assert record.price.amount == expected[pair]
+    assert soap_calls(erp_server.url) == {"SalesPrices:ReadMultiple": 1}
+
+
+async def test_promotions_list_every_asked_sku(adapter: ErpAdapter, world: World) -> None:
+    promotion = world.promotions[0]
+    found = await adapter.promotions([promotion.item_no, "NO-SUCH-ITEM"])
+    assert found["NO-SUCH-ITEM"] == []
+    (record,) = found[promotion.item_no]
+    assert (record.code, record.discount_percent, record.channel) == (
+        promotion.code,
+        promotion.discount_percent,
+        promotion.channel,
+    )
+    assert (record.starts, record.ends) == (promotion.starting_date, promotion.ending_date)
+
+
+async def test_customers_by_number_are_erp_fragments(adapter: ErpAdapter, world: World) -> None:
+    customer = world.erp_customers[4]
+    fragment = (await adapter.customers([customer.no]))[customer.no]
+    assert (fragment.source, fragment.record_id, fragment.full_name) == (
+        "erp",
+        customer.no,
+        customer.name,
+    )
+    assert (fragment.email, fragment.phone) == (customer.email, customer.phone)
+    assert fragment.address is not None
+    assert fragment.address.postal_code == customer.address.postal_code
+
+
+async def test_customers_by_email_ignore_case_and_are_keyed_by_the_normalised_email(
+    adapter: ErpAdapter, erp_server: ServerThread, world: World
+) -> None:
+    shouting = next(c for c in world.erp_customers if c.email.isupper())
+    quiet = next(c for c in world.erp_customers if c.email.islower())
+    found = await adapter.customers_by_email(
+        [f" {shouting.email.lower()} ", quiet.email.title(), quiet.email]
+    )
+    assert sorted(found) == sorted([shouting.email.lower(), quiet.email])
+    assert found[shouting.email.lower()].record_id == shouting.no
+    assert found[quiet.email].record_id == quiet.no
+    assert soap_calls(erp_server.url) == {"Customer:ReadMultiple": 1}
+
+
+async def test_orders_by_customer_are_newest_first_with_their_lines(
+    adapter: ErpAdapter, erp_server: ServerThread, world: World
+) -> None:
+    by_customer = Counter(order.customer_ref for order in world.erp_orders)
+    customers = [no for no, n in by_customer.most_common(3) if no]
+    found = await adapter.orders_by_customer([*customers, "NO-SUCH-CUSTOMER"])
+    assert found["NO-SUCH-CUSTOMER"] == []
+    assert soap_calls(erp_server.url) == {"SalesOrder:ReadMultiple": 1}
+    for no in customers:
+        expected = sorted(
+            (o for o in world.erp_orders if o.customer_ref == no),
+            key=lambda o: o.placed_at,
+            reverse=True,
+        )
+        orders = found[no]
+        assert [o.id for o in orders] == [o.id for o in expected]
+        first, truth = orders[0], expected[0]
+        assert (first.source, first.channel, first.status, first.placed_at) == (
+            "erp",
+            truth.channel,
+            truth.status,
+            truth.placed_at,
+        )
+        assert first.total is not None
+        assert first.total.amount == truth.total
+        assert [(line.sku, line.quantity) for line in first.lines] == [
+            (line.item_no, line.quantity) for line in truth.lines
+        ]
+
+
+async def test_orders_by_id(adapter: ErpAdapter, world: World) -> None:
+    order = world.erp_orders[10]
+    found = await adapter.orders([order.id])
+    assert found[order.id].customer_ref == order.customer_ref
+    assert len(found[order.id].lines) == len(order.lines)
+
+
+async def test_an_order_missing_required_fields_is_a_bad_response(
+    adapter: ErpAdapter, erp_server: ServerThread
+) -> None:
+    customer = "C-ADAPTER-BROKEN"
+    writer = zeep.Client(f"{erp_server.url}/WS/CRONUS/Page/SalesOrder")
+    try:
+        writer.service.Create(SalesOrder={"Sell_to_Customer_No": customer, "Sales_Channel": "WEB"})
+    finally:
+        writer.transport.session.close()
+    with pytest.raises(BadUpstreamResponse, match="Status"):
+        await adapter.orders_by_customer([customer])
+
+
+# --- failures ------------------------------------------------------------------------
+
+
+async def test_a_soap_fault_is_a_source_error_of_the_erp(
+    adapter: ErpAdapter, knobs: Callable[..., object]
+) -> None:
+    await adapter.items(["10001"])  # the WSDL is loaded: the fault answers the operation
+    knobs(fault="soap_fault")
+    with pytest.raises(UpstreamFault) as error:
+        await adapter.items(["10001"])
+    assert error.value.extensions["code"] == "SOURCE_ERROR"
+    assert error.value.source == "erp"
+    assert "simulated fault" in error.value.message
+
+
+async def test_garbage_is_a_bad_response(adapter: ErpAdapter, knobs: Callable[..., object]) -> None:
+    await adapter.items(["10001"])
+    knobs(fault="garbage")
+    with pytest.raises(BadUpstreamResponse):
+        await adapter.items(["10001"])
+
+
+async def test_an_html_error_page_is_a_bad_response(
+    adapter: ErpAdapter, knobs: Callable[..., object]
+) -> None:
+    knobs(fault="html")
+    with pytest.raises(BadUpstreamResponse, match="HTML"):
+        await adapter.customers(["C20000"])
+
+
+async def test_a_rate_limit_is_reported_with_its_retry_after(
+    adapter: ErpAdapter, knobs: Callable[..., object]
+) -> None:
+    knobs(fault="rate_limit", retry_after_s=7)
+    with pytest.raises(UpstreamRateLimited) as error:
+        await adapter.items(["10001"])
+    assert error.value.extensions["retryAfter"] == 7
+
+
+async def test_a_hanging_erp_times_out(
+    session: aiohttp.ClientSession, spare_erp: ServerThread
+) -> None:
+    set_knobs(spare_erp.url, fault="hang")
+    with pytest.raises(UpstreamTimeout):
+        await erp(session, spare_erp.url, timeout_s=0.2).items(["10001"])
+
+
+async def test_an_erp_down_at_start_up_is_picked_up_when_it_comes_back(
+    session: aiohttp.ClientSession, spare_erp: ServerThread
+) -> None:
+    spare_erp.stop()
+    adapter = erp(session, spare_erp.url)
+    with pytest.raises(UpstreamUnavailable):
+        await adapter.items(["10001"])
+    spare_erp.start()
+    found = await adapter.items(["10001", "10002"])
+    assert sorted(found) == ["10001", "10002"]
+    assert found["10001"].list_price is not None
+    assert found["10001"].list_price.amount > Decimal(0)
+
+
+async def test_a_page_wsdl_is_loaded_once_however_many_calls_need_it(
+    adapter: ErpAdapter, erp_server: ServerThread
+) -> None:
+    await adapter.items(["10001"])
+    await adapter.items(["10002"])
+    counts = call_count(erp_server.url)
+    assert counts["GET /WS/CRONUS/Page/ItemCard"] == 1
+    assert counts["ItemCard:ReadMultiple"] == 2
