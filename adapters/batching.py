@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
+
+#: Keys in the chunk whose upstream call is being made (0 outside a batch), so the
+#: source's guard can report batch sizes without every adapter passing them along.
+chunk_keys: contextvars.ContextVar[int] = contextvars.ContextVar("mosaic_chunk_keys", default=0)
 
 
 def unique(keys: Iterable[K]) -> list[K]:
@@ -26,5 +31,10 @@ async def in_chunks(
     distinct = unique(keys)
     if not distinct:
         return []
-    parts = await asyncio.gather(*(fetch(chunk) for chunk in chunked(distinct, size)))
+    parts = await asyncio.gather(*(_fetch(fetch, chunk) for chunk in chunked(distinct, size)))
     return [record for part in parts for record in part]
+
+
+async def _fetch(fetch: Callable[[Sequence[K]], Awaitable[list[R]]], chunk: Sequence[K]) -> list[R]:
+    chunk_keys.set(len(chunk))  # gather runs each chunk in its own task: its own context
+    return await fetch(chunk)

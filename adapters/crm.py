@@ -20,6 +20,7 @@ import aiohttp
 from adapters.batching import in_chunks, unique
 from adapters.config import SourceConfig
 from adapters.errors import BadUpstreamResponse, UpstreamFault
+from adapters.normalise import email_key
 from adapters.records import Address, Consent, CustomerFragment
 from adapters.rest import JsonClient
 
@@ -177,7 +178,7 @@ class CrmAdapter:
         """Contacts by e-mail, loyalty card, ERP customer number or phone, keyed by the
         value asked (e-mails normalised: stripped, lower-case); misses are absent."""
         match = _MATCH_FORMS[prop]
-        asked = [v.strip().lower() for v in values] if prop == "email" else list(values)
+        asked = [email_key(v) for v in values] if prop == "email" else list(values)
         keys_by_form: dict[str, list[str]] = {}
         for value in unique(asked):
             if form := match(value):

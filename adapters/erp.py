@@ -46,10 +46,8 @@ from adapters.config import ErpConfig
 from adapters.errors import (
     BadUpstreamResponse,
     UpstreamFault,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    UpstreamUnavailable,
 )
+from adapters.normalise import email_key
 from adapters.records import (
     Address,
     ChannelName,
@@ -62,6 +60,7 @@ from adapters.records import (
     PromotionRecord,
 )
 from adapters.resilience import SourceGuard
+from adapters.transport import exchange, mapping
 
 SOURCE = "erp"
 #: Records asked per ReadMultiple; a larger result is paged with bookmarkKey.
@@ -181,11 +180,11 @@ class ErpAdapter:
     async def customers_by_email(self, emails: Sequence[str]) -> dict[str, CustomerFragment]:
         """Customers by e-mail in any casing, keyed by the asked address normalised
         (stripped, lower case); where two customers share one, the older one."""
-        asked = unique(_normal_email(e) for e in emails if e.strip())
+        asked = unique(email_key(e) for e in emails if e.strip())
         rows = await self._read_by("customers", "E_Mail", asked, insensitive=True)
         found: dict[str, CustomerFragment] = {}
         for customer in _mapped("customer", _customer, rows):
-            email = _normal_email(customer.email or "")
+            email = email_key(customer.email or "")
             if email in asked:
                 found.setdefault(email, customer)
         return found
@@ -288,38 +287,20 @@ class ErpAdapter:
     ) -> tuple[bytes, etree._Element]:
         """One HTTP exchange that must answer XML: its body and parsed root. A SOAP fault
         (HTTP 500 with a Fault in the Body) raises UpstreamFault with its faultstring."""
-        try:
-            async with self.session.request(
-                method,
-                url,
-                data=data,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as response:
-                payload = await response.read()
-                status = response.status
-                content_type = response.headers.get("Content-Type", "")
-                retry_after = response.headers.get("Retry-After")
-        except TimeoutError as exc:
-            raise UpstreamTimeout(SOURCE, f"no answer within {timeout_s:.2f}s") from exc
-        except aiohttp.ClientConnectionError as exc:
-            raise UpstreamUnavailable(SOURCE, f"cannot reach it ({type(exc).__name__})") from exc
-        except aiohttp.ClientError as exc:
-            raise BadUpstreamResponse(SOURCE, f"unreadable HTTP answer ({exc})") from exc
-        if status == 429:
-            raise UpstreamRateLimited(
-                SOURCE, "rate limit reached", retryAfter=_seconds(retry_after)
-            )
-        if "html" in content_type:
+        reply = await exchange(
+            SOURCE, self.session, method, url, timeout_s, data=data, headers=headers
+        )
+        status, payload = reply.status, reply.payload
+        if reply.is_html:
             raise BadUpstreamResponse(SOURCE, f"HTTP {status} with an HTML page, not XML")
         try:
             root = etree.fromstring(payload, _PARSER)
         except etree.XMLSyntaxError as exc:
             if status >= 400:
                 raise UpstreamFault(
-                    SOURCE, f"HTTP {status}: {_excerpt(payload)}", status=status
+                    SOURCE, f"HTTP {status}: {reply.excerpt()}", status=status
                 ) from exc
-            raise BadUpstreamResponse(SOURCE, f"invalid XML: {_excerpt(payload)}") from exc
+            raise BadUpstreamResponse(SOURCE, f"invalid XML: {reply.excerpt()}") from exc
         fault = root.find(f"{{{SOAP_ENV}}}Body/{{{SOAP_ENV}}}Fault")
         if fault is not None:
             raise UpstreamFault(
@@ -329,7 +310,7 @@ class ErpAdapter:
                 faultcode=fault.findtext("faultcode"),
             )
         if status >= 400:
-            raise UpstreamFault(SOURCE, f"HTTP {status}: {_excerpt(payload)}", status=status)
+            raise UpstreamFault(SOURCE, f"HTTP {status}: {reply.excerpt()}", status=status)
         return payload, root
 
 
@@ -348,12 +329,8 @@ def _row(element: etree._Element) -> Row:
 def _mapped(what: str, build: Callable[[Row], T], rows: Iterable[Row]) -> list[T]:
     """Records built from rows; a missing or malformed field is the ERP's fault, reported
     as SOURCE_BAD_RESPONSE with what was wrong."""
-    try:
+    with mapping(SOURCE, what):
         return [build(row) for row in rows]
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise BadUpstreamResponse(
-            SOURCE, f"unexpected {what}: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def _required(row: Row, name: str) -> str:
@@ -474,18 +451,3 @@ def _literal(value: str) -> str:
     if not value or value[0] == "@" or ".." in value or _FILTER_SYNTAX & set(value):
         return "'" + value.replace("'", "''") + "'"
     return value
-
-
-def _normal_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _excerpt(payload: bytes, limit: int = 200) -> str:
-    return payload[:limit].decode("utf-8", errors="replace")

@@ -27,6 +27,7 @@ import aiohttp
 from adapters.batching import in_chunks, unique
 from adapters.config import SourceConfig
 from adapters.errors import BadUpstreamResponse
+from adapters.normalise import email_key
 from adapters.records import (
     Address,
     LocationRecord,
@@ -53,10 +54,6 @@ IN_STOCK, RESERVED = "IN_STOCK", "RESERVED_FOR_SALE"
 MINOR_DIGITS = {"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JPY": 0, "KRW": 0, "ISK": 0}
 
 
-def _normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 @dataclass(frozen=True, slots=True)
 class _LoyaltyLookup:
     """One way to search loyalty accounts: the query field, how an asked key goes on
@@ -76,7 +73,7 @@ _BY_CUSTOMER = _LoyaltyLookup("customer_ids", _same, lambda a: a["customer_id"])
 _BY_EMAIL = _LoyaltyLookup(
     "emails",
     _same,
-    lambda a: _normalise_email(a["customer"].get("email_address") or ""),
+    lambda a: email_key(a["customer"].get("email_address") or ""),
 )
 _BY_PHONE = _LoyaltyLookup(
     "mappings",
@@ -110,7 +107,7 @@ class PosAdapter:
 
     async def loyalty_by_emails(self, emails: Sequence[str]) -> dict[str, LoyaltyAccount]:
         """Keyed by the normalised (trimmed, lower-case) address."""
-        return await self._loyalty(_BY_EMAIL, [_normalise_email(e) for e in emails if e.strip()])
+        return await self._loyalty(_BY_EMAIL, [email_key(e) for e in emails if e.strip()])
 
     async def loyalty_by_phones(self, phones: Sequence[str]) -> dict[str, LoyaltyAccount]:
         """By the E.164 number the account is mapped to (Square matches it exactly)."""

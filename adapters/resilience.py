@@ -18,10 +18,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
+from adapters.batching import chunk_keys
 from adapters.errors import (
     BadUpstreamResponse,
     CircuitOpen,
@@ -73,6 +74,25 @@ class GuardConfig(BaseModel):
 
 
 BreakerState = Literal["closed", "open", "half_open"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """One attempt sent to a source, as the guard saw it (a retry is a second call)."""
+
+    source: str
+    operation: str  # "POST /v2/orders/search", "items.ReadMultiple": a bounded set
+    keys: int  # keys in the batch this call asked for; 0 when not a batch read
+    started_at: float  # time.time() when sent
+    latency_s: float
+    error: str | None  # the error's code (SOURCE_TIMEOUT, ...), None when it answered
+
+
+class UpstreamObserver(Protocol):
+    """Told of every upstream call (metrics, tracing, the debug listing). Observers
+    are the gateway's; adapters only call them, so they never depend on the gateway."""
+
+    def __call__(self, call: UpstreamCall, /) -> None: ...
 
 
 @dataclass(slots=True)
@@ -146,13 +166,17 @@ class SourceGuard:
         self._calls = 0
         self._retries = 0
         self._rng = rng or random.Random()
+        self.observers: list[UpstreamObserver] = []
 
-    async def call(self, attempt: Callable[[float], Awaitable[T]], *, idempotent: bool) -> T:
-        """Run ``attempt(timeout)`` under the guard, retrying an idempotent read."""
+    async def call(
+        self, attempt: Callable[[float], Awaitable[T]], *, idempotent: bool, operation: str = ""
+    ) -> T:
+        """Run ``attempt(timeout)`` under the guard, retrying an idempotent read.
+        ``operation`` names the call for observers; it must come from a small set."""
         self.breaker.admit(self.source)
         try:
             async with _Slot(self):
-                return await self._attempts(attempt, idempotent)
+                return await self._attempts(attempt, idempotent, operation)
         except BaseException:
             self.breaker.release()
             raise
@@ -167,11 +191,14 @@ class SourceGuard:
             "queued": self._waiting,
         }
 
-    async def _attempts(self, attempt: Callable[[float], Awaitable[T]], idempotent: bool) -> T:
+    async def _attempts(
+        self, attempt: Callable[[float], Awaitable[T]], idempotent: bool, operation: str
+    ) -> T:
         self._calls += 1
         tries = 0
         while True:
             timeout = self._timeout()
+            started, clock = time.time(), time.perf_counter()
             try:
                 result = await asyncio.wait_for(attempt(timeout), timeout)
             except TimeoutError:
@@ -181,9 +208,11 @@ class SourceGuard:
             except UpstreamError as exc:
                 error = exc
             else:
+                self._observe(operation, started, clock, None)
                 self._outcomes.append(True)
                 self.breaker.success()
                 return result
+            self._observe(operation, started, clock, error.code)
             wait = self._retry_wait(error, tries, idempotent)
             if wait is None:
                 self._outcomes.append(False)
@@ -195,6 +224,20 @@ class SourceGuard:
             tries += 1
             self._retries += 1
             await asyncio.sleep(wait)
+
+    def _observe(self, operation: str, started: float, clock: float, error: str | None) -> None:
+        if not self.observers:
+            return
+        call = UpstreamCall(
+            source=self.source,
+            operation=operation,
+            keys=chunk_keys.get(),
+            started_at=started,
+            latency_s=time.perf_counter() - clock,
+            error=error,
+        )
+        for observer in self.observers:
+            observer(call)
 
     def _timeout(self) -> float:
         left = remaining()

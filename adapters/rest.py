@@ -7,6 +7,7 @@ timeout, a 429, a 5xx, an HTML error page or a body that is not JSON becomes the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,13 +18,14 @@ from adapters.config import SourceConfig
 from adapters.errors import (
     BadUpstreamResponse,
     UpstreamFault,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    UpstreamUnavailable,
 )
 from adapters.resilience import SourceGuard
+from adapters.transport import exchange, mapping
 
 T = TypeVar("T")
+
+#: A path segment holding an id (it has a digit, and is no API version like ``v3``).
+_ID_SEGMENT = re.compile(r"(?<=/)(?!v\d+(?:/|$))[^/]*\d[^/]*")
 
 
 class JsonClient:
@@ -64,6 +66,7 @@ class JsonClient:
         return await self.guard.call(
             lambda timeout: self._once(method, path, body, params, timeout),
             idempotent=method == "GET" if idempotent is None else idempotent,
+            operation=operation_name(method, path),
         )
 
     async def _once(
@@ -73,61 +76,39 @@ class JsonClient:
         headers = (
             self.headers if data is None else {**self.headers, "Content-Type": "application/json"}
         )
-        try:
-            async with self.session.request(
-                method,
-                self.base_url + path,
-                data=data,
-                params=params,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as response:
-                payload = await response.read()
-                status = response.status
-                content_type = response.headers.get("Content-Type", "")
-                retry_after = response.headers.get("Retry-After")
-        except TimeoutError as exc:
-            raise UpstreamTimeout(
-                self.source, f"no answer within {timeout_s:.2f}s"
-            ) from exc
-        except aiohttp.ClientConnectionError as exc:
-            raise UpstreamUnavailable(
-                self.source, f"cannot reach it ({type(exc).__name__})"
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise BadUpstreamResponse(self.source, f"unreadable HTTP answer ({exc})") from exc
-        if status == 429:
-            raise UpstreamRateLimited(
-                self.source, "rate limit reached", retryAfter=_seconds(retry_after)
+        reply = await exchange(
+            self.source,
+            self.session,
+            method,
+            self.base_url + path,
+            timeout_s,
+            data=data,
+            params=params,
+            headers=headers,
+        )
+        if reply.status >= 500 and reply.is_html:
+            raise BadUpstreamResponse(
+                self.source, f"HTTP {reply.status} with an HTML page, not JSON"
             )
-        if status >= 500 and "html" in content_type:
-            raise BadUpstreamResponse(self.source, f"HTTP {status} with an HTML page, not JSON")
-        if status >= 400:
-            raise UpstreamFault(self.source, f"HTTP {status}: {_excerpt(payload)}", status=status)
-        if status == 204 or not payload:
+        if reply.status >= 400:
+            raise UpstreamFault(
+                self.source, f"HTTP {reply.status}: {reply.excerpt()}", status=reply.status
+            )
+        if reply.status == 204 or not reply.payload:
             return None
         try:
-            return orjson.loads(payload)
+            return orjson.loads(reply.payload)
         except orjson.JSONDecodeError as exc:
-            raise BadUpstreamResponse(self.source, f"invalid JSON: {_excerpt(payload)}") from exc
+            raise BadUpstreamResponse(self.source, f"invalid JSON: {reply.excerpt()}") from exc
 
     def parse(self, what: str, build: Callable[[], T]) -> T:
         """Run a mapping from the wire to records; a missing or mistyped field is the
         source's fault, reported as ``SOURCE_BAD_RESPONSE`` with what was wrong."""
-        try:
+        with mapping(self.source, what):
             return build()
-        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            raise BadUpstreamResponse(
-                self.source, f"unexpected {what}: {type(exc).__name__}: {exc}"
-            ) from exc
 
 
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _excerpt(payload: bytes, limit: int = 200) -> str:
-    return payload[:limit].decode("utf-8", errors="replace")
+def operation_name(method: str, path: str) -> str:
+    """``POST /v2/orders/search``; ids in the path become ``{id}``, so the names stay a
+    small set (they label metrics)."""
+    return f"{method} {_ID_SEGMENT.sub('{id}', path)}"

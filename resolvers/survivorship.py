@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from adapters.normalise import email_key
 from adapters.records import Address, CustomerFragment, LoyaltyAccount
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ class Fragments:
 
 
 def normalise_email(email: str | None) -> str | None:
-    return email.strip().lower() if email and email.strip() else None
+    return email_key(email) if email and email.strip() else None
 
 
 def normalise_phone(phone: str | None) -> str | None:
