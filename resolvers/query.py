@@ -9,8 +9,9 @@ import strawberry
 from adapters.errors import BadUserInput, MosaicError
 from resolvers import ids
 from resolvers.context import Info, settle
-from resolvers.identity import Identity
+from resolvers.identity import start_keys_of_id
 from resolvers.places import directory, point_of
+from resolvers.prefetch import prefetch_products
 from resolvers.survivorship import normalise_email
 from resolvers.types.common import NearInput
 from resolvers.types.customer import Customer
@@ -30,10 +31,7 @@ class CustomerBy:
 
 def _start_keys(by: CustomerBy) -> dict[str, str]:
     if by.id:
-        prefix, local = ids.split(str(by.id), ids.CUSTOMER_PREFIXES, "customer")
-        return {"crm": {"crm_id": local}, "erp": {"erp_no": local}, "pos": {"pos_customer": local}}[
-            prefix
-        ]
+        return start_keys_of_id(str(by.id))
     if by.email:
         email = normalise_email(by.email)
         if not email or "@" not in email:
@@ -46,12 +44,7 @@ def _start_keys(by: CustomerBy) -> dict[str, str]:
 
 
 async def _customer(info: Info, by: CustomerBy) -> Customer | None:
-    identity = Identity(info.context.loaders, _start_keys(by))
-    if await identity.found():
-        return Customer(identity=identity)
-    if identity.failures:  # nobody found because the systems that could know are down
-        raise next(iter(identity.failures.values()))
-    return None
+    return await Customer.find(info.context.loaders, _start_keys(by))
 
 
 def _check_length(name: str, values: list[strawberry.ID]) -> None:
@@ -72,6 +65,7 @@ class Query:
 
     @strawberry.field
     async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
+        prefetch_products(info, [str(sku)])
         try:
             item = await info.context.loaders.item.load(str(sku))
         except MosaicError as error:  # the ERP is down: answer what others can tell
@@ -82,6 +76,7 @@ class Query:
     @strawberry.field(description="Products by SKU, in the order asked; null where unknown.")
     async def products(self, info: Info, skus: list[strawberry.ID]) -> list[Product | None]:
         _check_length("skus", skus)
+        prefetch_products(info, [str(s) for s in skus])
         (items,) = await settle(info, info.context.loaders.item.load_many([str(s) for s in skus]))
         if items is None:
             # The ERP is down: which SKUs exist is unknown, but their stock and

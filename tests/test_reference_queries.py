@@ -18,7 +18,7 @@ from legacy.examples import examples, showcase_card
 from legacy.world import World
 from tests.conftest import SEED, SIZE
 from tests.gateway_client import run_reference
-from tests.simulators import call_count, clear_calls
+from tests.simulators import call_count, calls, clear_calls, reset_knobs, set_knobs
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +134,10 @@ def test_product_listing_calls_each_source_once_per_round(
     gateway_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
-    """Round 1: the 48 SKUs' item cards, one ERP ItemCard read (unknown SKUs must be
-    null, so the items come first). Round 2, all in parallel: one SalesPrices read and
-    one Promotions read (ERP), one WMS stock query, one POS inventory batch and one
-    POS locations list. So ERP 3, POS 2, WMS 1, CRM 0, for 1 or 48 SKUs alike."""
+    """One round, all in parallel: the 48 SKUs' item cards (one ERP ItemCard read),
+    their prices and promotions (one SalesPrices and one Promotions read), one WMS stock
+    query, one POS inventory batch and one POS locations list. So ERP 3, POS 2, WMS 1,
+    CRM 0, for 1 or 48 SKUs alike."""
     _, calls = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
@@ -170,9 +170,9 @@ def test_stock_check_calls_each_source_once_per_round(
     gateway_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
-    """Round 1: one ERP ItemCard read. Round 2: one WMS stock query, one WMS inbound
-    query and one WMS warehouse list; one POS inventory batch and one POS locations
-    list. So ERP 1, WMS 3, POS 2, CRM 0."""
+    """One round, all in parallel: one ERP ItemCard read; one WMS stock query, one WMS
+    inbound query and one WMS warehouse list; one POS inventory batch and one POS
+    locations list. So ERP 1, WMS 3, POS 2, CRM 0."""
     _, calls = counted(systems, gateway_url, "StockCheck", variables["StockCheck"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
@@ -180,3 +180,23 @@ def test_stock_check_calls_each_source_once_per_round(
         "pos": 2,
         "wms": 3,
     }
+
+
+@pytest.mark.parametrize("name", ["ProductListing", "StockCheck"])
+def test_product_lists_make_every_call_in_one_round(
+    systems: dict[str, str],
+    gateway_url: str,
+    variables: dict[str, dict[str, Any]],
+    name: str,
+) -> None:
+    """The item cards decide which SKUs exist, but prices, promotions and stock do not
+    wait for them: the root resolver starts every load its selection will make, so
+    all calls leave together (a second round would start 100 ms after the first)."""
+    set_knobs(systems["erp"], latency_ms=100)
+    try:
+        result, _ = counted(systems, gateway_url, name, variables[name])
+    finally:
+        reset_knobs(systems["erp"])
+    assert "errors" not in result
+    starts = [c["started"] for url in systems.values() for c in calls(url)]
+    assert max(starts) - min(starts) < 0.05

@@ -1,0 +1,56 @@
+"""Starting a list's loads before its parent has answered.
+
+``products(skus)`` must read the item cards first (an unknown SKU is null), and only
+then would graphql-core resolve each product's price, promotions and stock: a second
+round, one more ERP latency on the critical path. But the SKUs are known up front, so
+the root resolver looks at what the query selects below it and starts those loads at
+once; the field resolvers later find them in the request's loaders, already on their
+way. Same calls, one round fewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from resolvers.context import Info
+from resolvers.fetchers import ALL
+from resolvers.loaders import Loaders
+
+
+def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
+    """The fields selected, through fragments and inline fragments."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        elif isinstance(selection, (FragmentSpread, InlineFragment)):
+            yield from _fields(selection.selections)
+
+
+def _start(future: asyncio.Future[Any]) -> None:
+    # A prefetched load nobody ends up awaiting (its product turned out unknown) must
+    # not log "exception never retrieved" if its source failed.
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
+def prefetch_products(info: Info, skus: Sequence[str]) -> None:
+    """Start the loads the selection below a product list will make."""
+    loaders: Loaders = info.context.loaders
+    for field in (f for root in info.selected_fields for f in _fields(root.selections)):
+        if field.name == "price":
+            channel = field.arguments.get("channel")
+            asked = getattr(channel, "value", channel) or info.context.channel
+            for sku in skus:
+                _start(loaders.price.load((sku, asked)))
+        elif field.name == "promotions":
+            _start(loaders.promotions.load_many(skus))
+        elif field.name in ("availability", "stock"):
+            _start(loaders.warehouse_stock.load_many(skus))
+            _start(loaders.store_stock.load_many(skus))
+            _start(loaders.stores.load(ALL))
+            if field.name == "stock":
+                _start(loaders.inbound.load_many(skus))
+                _start(loaders.warehouses.load(ALL))
