@@ -1,0 +1,159 @@
+"""GraphQL over HTTP as the graphql-over-http spec has it: which media type a response
+is encoded in, and which status code goes with it.
+
+``application/graphql-response+json`` lets the status code speak: 4xx when the request
+was refused before execution (a document that does not parse or validate, an operation
+that cannot be found, variables that do not coerce; the body then has no ``data``),
+200 once it executed, even with field errors (a partial answer is an answer).
+``application/json``, the legacy type, answers every well-formed request with 200: its
+clients cannot tell a gateway's 400 from a proxy's. Either way a request that is not
+well-formed GraphQL over HTTP (not JSON, a ``query`` that is no string, ...) is a 400,
+and a mutation over GET a 405.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode
+from starlette.responses import JSONResponse, Response
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from gateway.limits import LIMIT_CODES
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+#: Accept ranges we answer, and the media type each gets. A wildcard gets the legacy
+#: type, which every client understands; ``multipart/mixed`` is how a client asks for
+#: incremental delivery (@defer): such responses are framed by the view itself, and a
+#: result without deferred parts comes back as plain JSON.
+SERVED = {
+    GRAPHQL_RESPONSE: GRAPHQL_RESPONSE,
+    JSON: JSON,
+    "multipart/mixed": JSON,
+    "text/event-stream": JSON,  # a subscription over SSE, framed by the view itself
+    "application/*": JSON,
+    "*/*": JSON,
+}
+
+#: Codes of request errors: raised before execution, they leave no ``data``.
+REQUEST_ERROR_CODES = (
+    frozenset(
+        {
+            "GRAPHQL_PARSE_FAILED",
+            "GRAPHQL_VALIDATION_FAILED",
+            "BAD_USER_INPUT",
+            "OPERATION_RESOLUTION_FAILURE",
+        }
+    )
+    | LIMIT_CODES  # query limits and production's refusals (gateway/limits.py)
+)
+
+#: ``extensions.code`` of the refusals that happen before GraphQL runs.
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer in: the served range with the highest quality, the
+    first listed among equals; None when the client accepts nothing we serve (406).
+    Without an Accept header: ``application/graphql-response+json``, as the spec asks
+    of servers since its legacy watershed (2025-01-01)."""
+    if accept is None or not accept.strip():
+        return GRAPHQL_RESPONSE
+    chosen, best = None, 0.0
+    for media_range, quality in _ranges(accept):
+        served = SERVED.get(media_range)
+        if served and quality > best:
+            chosen, best = served, quality
+    return chosen
+
+
+def _ranges(accept: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in accept.split(","):
+        media_range, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((media_range.lower(), quality))
+    return ranges
+
+
+def content_type(media: str) -> str:
+    return f"{media}; charset=utf-8"
+
+
+def refused_before_execution(result: ExecutionResult) -> bool:
+    """A request error: no data at all, and no error belongs to a field."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and not any(e.path for e in errors)
+
+
+def status_for(media: str, result: ExecutionResult) -> int:
+    if media != GRAPHQL_RESPONSE or not refused_before_execution(result):
+        return 200
+    codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
+    return 400 if codes <= REQUEST_ERROR_CODES else 500
+
+
+def refusal(error: HTTPException, method: str, media: str) -> Response:
+    """The GraphQL response to a request refused before GraphQL ran: an error with a
+    code. A mutation over GET is a 405 (the spec's MUST; POST is the method to use); an
+    operation that cannot be determined is a request error like a validation failure."""
+    status, headers = error.status_code, {}
+    cause = error.__cause__
+    if isinstance(cause, InvalidOperationTypeError) and (
+        method == "GET" and cause.operation_type == OperationType.MUTATION
+    ):
+        status, headers = 405, {"Allow": "POST"}
+    code = HTTP_CODES.get(status, "BAD_REQUEST")
+    if isinstance(cause, CannotGetOperationTypeError):
+        code = "OPERATION_RESOLUTION_FAILURE"
+        status = 400 if media == GRAPHQL_RESPONSE else 200
+    body: dict[str, Any] = {"errors": [{"message": error.reason, "extensions": {"code": code}}]}
+    return JSONResponse(body, status, headers, media_type=content_type(media))
+
+
+def not_acceptable() -> Response:
+    message = f"this endpoint answers in {GRAPHQL_RESPONSE} or {JSON}; say so in Accept"
+    body = {"errors": [{"message": message, "extensions": {"code": HTTP_CODES[406]}}]}
+    return JSONResponse(body, 406, media_type=content_type(JSON))
+
+
+class OperationChoice(SchemaExtension):
+    """GraphQL's GetOperation(): a document with several operations and no
+    ``operationName`` is a request error. Strawberry would run the first one."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        named = context._provided_operation_name  # what the client sent, not the default
+        if document is not None and named is None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                # set before validation runs, so strawberry skips it and refuses the request
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        "the document has several operations: name one in operationName",
+                        extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
+                    )
+                ]
+        yield

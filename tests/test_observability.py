@@ -1,0 +1,291 @@
+"""What operators and developers see of a request: Prometheus metrics, the request id,
+one JSON log line, the debug listing of upstream calls, OpenTelemetry spans. Upstream
+calls are counted at the simulated systems and compared with what the gateway reports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from adapters.config import ErpConfig
+from gateway.operations import reference_operations
+from legacy.examples import examples
+from tests.conftest import SEED, SIZE, _gateway
+from tests.gateway_client import run_reference
+from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+
+T = TypeVar("T")
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+#: Customer360 on a warm gateway without cache: CRM 1, POS 2, ERP 4 (test_reference_queries).
+CUSTOMER360_CALLS = {"crm": 1, "pos": 2, "erp": 4}
+
+
+@pytest.fixture(scope="module")
+def variables() -> dict[str, dict[str, Any]]:
+    return examples(SEED, SIZE)
+
+
+@pytest.fixture(scope="module")
+def debug_gateway_url(systems: dict[str, str]) -> Iterator[str]:
+    yield from _gateway(systems, cache=False, debug=True)
+
+
+def exchange(
+    url: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    request = urllib.request.Request(
+        url + "/graphql",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **(headers or {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read()), {k.lower(): v for k, v in response.headers.items()}
+
+
+def customer360(url: str, variables: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    body = {"query": reference_operations()["Customer360"], "variables": variables}
+    return exchange(url, body, headers)
+
+
+def scrape(url: str) -> Series:
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def total(series: Series, name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in series.items() if n == name and wanted <= ls)
+
+
+def by_label(series: Series, name: str, label: str) -> Counter[str]:
+    counted: Counter[str] = Counter()
+    for (n, labels), value in series.items():
+        if n == name:
+            counted[dict(labels)[label]] += int(value)
+    return counted
+
+
+def eventually(read: Callable[[], T | None], timeout_s: float = 5.0) -> T:
+    """What ``read`` finds once it finds something: the server logs and ends its spans
+    just after the client has the response."""
+    deadline = time.monotonic() + timeout_s
+    while (found := read()) is None:
+        assert time.monotonic() < deadline, "nothing appeared"
+        time.sleep(0.05)
+    return found
+
+
+# --- Prometheus -------------------------------------------------------------------------
+
+
+def test_a_reference_query_is_counted_by_operation_outcome_and_latency(
+    gateway_url: str, variables: dict[str, dict[str, Any]]
+) -> None:
+    before = scrape(gateway_url)
+    run_reference(gateway_url, "Customer360", variables["Customer360"])
+    after = scrape(gateway_url)
+    name, labels = "mosaic_requests_total", {"operation": "Customer360", "outcome": "ok"}
+    assert total(after, name, **labels) - total(before, name, **labels) == 1
+    histogram, labels = "mosaic_request_duration_seconds_count", {"operation": "Customer360"}
+    assert total(after, histogram, **labels) - total(before, histogram, **labels) == 1
+
+
+def test_upstream_calls_are_counted_per_source_as_the_systems_counted_them(
+    gateway_url: str, variables: dict[str, dict[str, Any]]
+) -> None:
+    run_reference(gateway_url, "Customer360", variables["Customer360"])  # WSDLs loaded
+    before = by_label(scrape(gateway_url), "mosaic_upstream_calls_total", "source")
+    run_reference(gateway_url, "Customer360", variables["Customer360"])
+    after = by_label(scrape(gateway_url), "mosaic_upstream_calls_total", "source")
+    assert dict(after - before) == CUSTOMER360_CALLS
+
+
+def test_upstream_latency_and_batch_sizes_are_histograms_per_source_and_operation(
+    gateway_url: str, variables: dict[str, dict[str, Any]]
+) -> None:
+    run_reference(gateway_url, "StockCheck", variables["StockCheck"])
+    series = scrape(gateway_url)
+    wms = {"source": "wms", "operation": "POST /api/v1/stock/query"}
+    assert total(series, "mosaic_upstream_duration_seconds_count", **wms) >= 1
+    assert total(series, "mosaic_upstream_batch_keys_count", **wms) >= 1
+    # StockCheck asks 50 SKUs: one WMS call carries all of them
+    assert total(series, "mosaic_upstream_batch_keys_bucket", le="20.0", **wms) < total(
+        series, "mosaic_upstream_batch_keys_bucket", le="50.0", **wms
+    )
+
+
+def test_upstream_errors_are_counted_by_source_and_code(
+    gateway_url: str, systems: dict[str, str], variables: dict[str, dict[str, Any]]
+) -> None:
+    name = "mosaic_upstream_errors_total"
+    before = total(scrape(gateway_url), name, source="wms", code="SOURCE_ERROR")
+    set_knobs(systems["wms"], fault="error500")
+    try:
+        run_reference(gateway_url, "StockCheck", variables["StockCheck"])
+    finally:
+        reset_knobs(systems["wms"])
+    assert total(scrape(gateway_url), name, source="wms", code="SOURCE_ERROR") > before
+
+
+def test_cache_hits_and_misses_are_exposed_per_cache(
+    cached_gateway_url: str, variables: dict[str, dict[str, Any]]
+) -> None:
+    for _ in range(2):  # the second listing finds the products and prices cached
+        run_reference(cached_gateway_url, "ProductListing", variables["ProductListing"])
+    series = scrape(cached_gateway_url)
+    assert total(series, "mosaic_cache_hits_total", cache="item") >= 1
+    assert total(series, "mosaic_cache_misses_total", cache="item") >= 1
+
+
+def test_each_sources_breaker_state_is_exposed(gateway_url: str) -> None:
+    series = scrape(gateway_url)
+    for source in ("crm", "erp", "pos", "wms"):
+        states = {
+            dict(labels)["state"]: value
+            for (n, labels), value in series.items()
+            if n == "mosaic_breaker_state" and ("source", source) in labels
+        }
+        assert states == {"closed": 1.0, "open": 0.0, "half_open": 0.0}
+
+
+def test_a_refused_request_is_counted_as_rejected(gateway_url: str) -> None:
+    name, labels = "mosaic_requests_total", {"operation": "-", "outcome": "rejected"}
+    before = total(scrape(gateway_url), name, **labels)
+    request = urllib.request.Request(
+        gateway_url + "/graphql", data=b"{", headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(request, timeout=10)
+    assert total(scrape(gateway_url), name, **labels) == before + 1
+
+
+# --- Debug listing ---------------------------------------------------------------------
+
+
+def test_debug_mode_lists_exactly_the_upstream_calls_the_systems_answered(
+    debug_gateway_url: str, systems: dict[str, str], variables: dict[str, dict[str, Any]]
+) -> None:
+    customer360(debug_gateway_url, variables["Customer360"])  # WSDLs loaded
+    for url in systems.values():
+        clear_calls(url)
+    result, _ = customer360(debug_gateway_url, variables["Customer360"])
+    listed = result["extensions"]["upstream"]
+    services = ErpConfig(url="-").pages
+    for source, url in systems.items():
+        reported: Counter[str] = Counter()
+        for call in listed:
+            if call["source"] == source:
+                page, _, action = call["operation"].partition(".")
+                reported[
+                    f"{services[page]}:{action}" if source == "erp" else call["operation"]
+                ] += 1
+        assert reported == call_count(url), source
+    assert all(call["latencyMs"] >= 0 and "error" not in call for call in listed)
+    assert {call["keys"] for call in listed if call["source"] == "crm"} == {1}
+
+
+def test_without_debug_mode_the_response_lists_no_upstream_calls(
+    gateway_url: str, variables: dict[str, dict[str, Any]]
+) -> None:
+    result, _ = customer360(gateway_url, variables["Customer360"])
+    assert "upstream" not in (result.get("extensions") or {})
+
+
+# --- Request id and logs -----------------------------------------------------------------
+
+
+def test_a_callers_request_id_comes_back(gateway_url: str) -> None:
+    _, headers = exchange(gateway_url, {"query": "{ __typename }"}, {"X-Request-Id": "abc-123"})
+    assert headers["x-request-id"] == "abc-123"
+
+
+def test_a_request_id_is_made_when_the_caller_sends_none(gateway_url: str) -> None:
+    _, first = exchange(gateway_url, {"query": "{ __typename }"})
+    _, second = exchange(gateway_url, {"query": "{ __typename }"})
+    assert len(first["x-request-id"]) == 32
+    assert first["x-request-id"] != second["x-request-id"]
+
+
+def test_a_request_id_unfit_for_logs_is_replaced(gateway_url: str) -> None:
+    hostile = 'x" injected="1'
+    _, headers = exchange(gateway_url, {"query": "{ __typename }"}, {"X-Request-Id": hostile})
+    assert headers["x-request-id"] != hostile
+
+
+def test_each_request_is_one_json_log_line_with_its_id_and_upstream_calls(
+    gateway_url: str, variables: dict[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    customer360(gateway_url, variables["Customer360"], {"X-Request-Id": "log-line-1"})
+
+    def line() -> dict[str, Any] | None:
+        err = capsys.readouterr().err
+        entries = [json.loads(text) for text in err.splitlines() if "log-line-1" in text]
+        return next((e for e in entries if e["logger"] == "mosaic.access"), None)
+
+    entry = eventually(line)
+    assert entry["request_id"] == "log-line-1"
+    assert entry["operation"] == "Customer360"
+    assert entry["status"] == 200
+    assert entry["outcome"] == "ok"
+    assert entry["upstream_calls"] == sum(CUSTOMER360_CALLS.values())
+    assert entry["duration_ms"] > 0
+
+
+# --- OpenTelemetry -----------------------------------------------------------------------
+
+
+def spans(text: str) -> list[dict[str, Any]]:
+    """The spans the console exporter printed (indented JSON objects, one after another,
+    among other output)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (start := text.find("{", at)) != -1:
+        try:
+            value, at = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            at = start + 1
+            continue
+        if isinstance(value, dict) and "context" in value:
+            found.append(value)
+    return found
+
+
+def test_the_console_exporter_prints_a_request_span_with_a_child_per_upstream_call(
+    systems: dict[str, str],
+    variables: dict[str, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    printed: list[dict[str, Any]] = []
+
+    def request_span() -> dict[str, Any] | None:
+        printed.extend(spans(capsys.readouterr().out))
+        return next((s for s in printed if s["kind"] == "SpanKind.SERVER"), None)
+
+    for url in _gateway(systems, cache=False, otel_exporter="console"):
+        customer360(url, variables["Customer360"])  # WSDLs loaded
+        capsys.readouterr()
+        customer360(url, variables["Customer360"], {"traceparent": TRACEPARENT})
+        server = eventually(request_span)
+    assert server["context"]["trace_id"] == f"0x{TRACE_ID}"
+    assert server["attributes"]["graphql.operation.name"] == "Customer360"
+    children = [s for s in printed if s["parent_id"] == server["context"]["span_id"]]
+    assert Counter(s["attributes"]["mosaic.source"] for s in children) == CUSTOMER360_CALLS
+    assert all(s["kind"] == "SpanKind.CLIENT" for s in children)

@@ -1,0 +1,90 @@
+"""`mosaic schema check` tells a contract that still holds from one that breaks clients:
+the code's schema against an edited copy of the contract in a temporary file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.schema_check import BREAKING, DANGEROUS, IDENTICAL, SAFE
+from resolvers.schema import build_schema
+
+
+@pytest.fixture(scope="module")
+def code_sdl() -> str:
+    return build_schema().as_str() + "\n"
+
+
+def edited(sdl: str, type_name: str, line: str, replacement: str) -> str:
+    """``sdl`` with the first ``line`` of ``type_name``'s body replaced (by nothing, to
+    remove it; by itself and more, to add)."""
+    match = re.search(rf"^(type|enum) {type_name}\b[^{{]*\{{\n", sdl, flags=re.MULTILINE)
+    assert match, type_name
+    head, body = sdl[: match.end()], sdl[match.end() :]
+    assert f"  {line}\n" in body
+    return head + body.replace(f"  {line}\n", replacement, 1)
+
+
+def check(contract: Path, sdl: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    contract.write_text(sdl)
+    code = main(["schema", "check", "--contract", str(contract)])
+    return code, capsys.readouterr().out
+
+
+def section(report: str, title: str) -> str:
+    """The lines under one heading of the report."""
+    found = re.search(rf"^{title} changes \(\d+\):\n((?:  - .*\n)+)", report, re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+def test_the_code_matches_an_unchanged_contract(
+    tmp_path: Path, code_sdl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = check(tmp_path / "schema.graphql", code_sdl, capsys)
+    assert code == IDENTICAL
+    assert "exactly" in report
+
+
+def test_a_field_the_code_no_longer_serves_is_breaking_and_a_new_one_safe(
+    tmp_path: Path, code_sdl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = edited(code_sdl, "Customer", "id: ID!", "  id: ID!\n  legacyNotes: String\n")
+    contract = edited(gone, "Customer", "phone: String", "")  # the code has it: new
+    code, report = check(tmp_path / "schema.graphql", contract, capsys)
+    assert code == BREAKING
+    assert "Customer.legacyNotes was removed" in section(report, "Breaking")
+    assert "Customer.phone was added" in section(report, "Safe")
+    assert "mosaic schema export --output" in report
+
+
+def test_only_added_fields_are_safe_changes(
+    tmp_path: Path, code_sdl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contract = edited(code_sdl, "Customer", "phone: String", "")
+    code, report = check(tmp_path / "schema.graphql", contract, capsys)
+    assert code == SAFE
+    assert section(report, "Breaking") == section(report, "Dangerous") == ""
+    assert section(report, "Safe").strip() == "- FIELD_ADDED: Field Customer.phone was added."
+
+
+def test_a_new_enum_value_is_dangerous(
+    tmp_path: Path, code_sdl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A client switching over the enum may meet a value it does not know."""
+    contract = edited(code_sdl, "Channel", "APP", "")
+    code, report = check(tmp_path / "schema.graphql", contract, capsys)
+    assert code == DANGEROUS
+    assert "Enum value Channel.APP was added" in section(report, "Dangerous")
+
+
+def test_a_description_change_alone_still_asks_for_a_new_export(
+    tmp_path: Path, code_sdl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    described = '  """An outdated description."""\n  name: String\n'
+    contract = edited(code_sdl, "Customer", "name: String", described)
+    code, report = check(tmp_path / "schema.graphql", contract, capsys)
+    assert code == SAFE
+    assert "Only descriptions" in report
