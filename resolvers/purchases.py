@@ -1,0 +1,28 @@
+"""A customer's purchases in every channel: the ERP's online orders and the POS's receipts."""
+
+from __future__ import annotations
+
+from adapters.records import OrderRecord
+from resolvers.context import Info, settle
+from resolvers.identity import Identity
+
+
+async def order_history(info: Info, identity: Identity) -> list[OrderRecord]:
+    """Every order of the person, newest first. Each system is asked as soon as its key
+    is known, through the request's loaders, so every field that needs the history
+    (orders, payments, recommendations) shares one call per system; a system that
+    fails is reported and the other's orders still answer."""
+    loaders = info.context.loaders
+    erp_no, pos_customer = await settle(info, identity.key("erp_no"), identity.key("pos_customer"))
+    erp_orders, pos_orders = await settle(
+        info,
+        loaders.erp_orders_of.load(erp_no) if erp_no else _nothing(),
+        loaders.pos_orders_of.load(pos_customer) if pos_customer else _nothing(),
+    )
+    merged: list[OrderRecord] = [*(erp_orders or ()), *(pos_orders or ())]
+    merged.sort(key=lambda o: o.placed_at, reverse=True)
+    return merged
+
+
+async def _nothing() -> list[OrderRecord]:
+    return []

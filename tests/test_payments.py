@@ -1,0 +1,311 @@
+"""One payment history whatever the channel: payments online (ERP) and at the till (POS),
+and refunds from returns in any channel against the original payment, each movement of
+money once, consistent with what the ERP and the POS themselves hold (asked directly)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+import zeep
+
+from adapters.config import ErpConfig, SourceConfig
+from adapters.erp import ErpAdapter
+from adapters.pos import PosAdapter
+from adapters.resilience import GuardConfig
+from legacy.examples import payments_card, returned_in_store
+from legacy.world import Payment, Return, World
+from tests.gateway_client import graphql, run_reference
+from tests.simulators import call_count, clear_calls
+
+PAYMENT_FIELDS = """
+    id kind method status channel at system orderId refundOf records
+    amount { amount currency }
+    location { id }
+"""
+ORDER = "query($id: ID!) { order(id: $id) { payments { FIELDS } } }".replace(
+    "FIELDS", PAYMENT_FIELDS
+)
+CUSTOMER = (
+    "query($card: String!) { customer(by: {loyaltyCard: $card}) { payments(last: 500) {"
+    " FIELDS } } }"
+).replace("FIELDS", PAYMENT_FIELDS)
+
+
+@pytest.fixture(scope="module")
+def returned(world: World) -> Return:
+    return returned_in_store(world)
+
+
+def _one(world: World, **match: Any) -> Payment:
+    return next(p for p in world.payments if all(getattr(p, k) == v for k, v in match.items()))
+
+
+def _pos(url: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def erp_page(systems: dict[str, str]) -> Iterator[Any]:
+    """A plain SOAP client of an ERP page, as any NAV integration would use."""
+    opened: list[zeep.Client] = []
+
+    def page(service: str) -> Any:
+        opened.append(zeep.Client(f"{systems['erp']}/WS/CRONUS/Page/{service}"))
+        return opened[-1].service
+
+    yield page
+    for client in opened:
+        client.transport.session.close()
+
+
+# --- an online order returned in a store ----------------------------------------------
+
+
+def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_each(
+    gateway_url: str, world: World, returned: Return
+) -> None:
+    result = graphql(gateway_url, ORDER, {"id": f"erp:{returned.order_id}"})
+    assert "errors" not in result
+    payment, refund = result["data"]["order"]["payments"]
+    paid = _one(world, system="erp", kind="PAYMENT", order_id=returned.order_id)
+    booked = _one(world, system="erp", kind="REFUND", return_id=returned.id)
+    assert payment == {
+        "id": f"erp:{paid.id}",
+        "kind": "PAYMENT",
+        "method": paid.method,
+        "status": "COMPLETED",
+        "channel": paid.channel,
+        "at": paid.at.isoformat(),
+        "system": "erp",
+        "orderId": f"erp:{returned.order_id}",
+        "refundOf": None,
+        "records": [f"erp:{paid.id}"],
+        "amount": {"amount": str(paid.amount), "currency": "EUR"},
+        "location": None,
+    }
+    assert refund == {
+        "id": f"erp:{booked.id}",
+        "kind": "REFUND",
+        "method": paid.method,
+        "status": "COMPLETED",
+        "channel": "STORE",
+        "at": returned.returned_at.isoformat(),
+        "system": "erp",
+        "orderId": f"erp:{returned.order_id}",
+        "refundOf": f"erp:{paid.id}",
+        "records": [f"erp:{booked.id}", f"pos:{booked.mirror_id}"],
+        "amount": {"amount": str(-returned.total), "currency": "EUR"},
+        "location": {"id": f"store:{returned.location_id}"},
+    }
+
+
+def test_the_erp_books_the_refund_against_the_original_payment_naming_the_pos_record(
+    erp_page: Any, returned: Return
+) -> None:
+    entries = erp_page("CustomerPayments").ReadMultiple(
+        filter=[{"Field": "Order_No", "Criteria": returned.order_id}], setSize=0
+    )
+    payment, refund = sorted(entries, key=lambda e: e.Document_Type)
+    assert (payment.Document_Type, refund.Document_Type) == ("Payment", "Refund")
+    assert refund.Applies_to_Doc_No == payment.No
+    assert refund.Amount == -returned.total
+    assert refund.Sales_Channel == "STORE"
+    assert refund.Location_Code == returned.location_id
+    assert refund.Return_Order_No == returned.id
+    (document,) = erp_page("SalesReturnOrder").ReadMultiple(
+        filter=[{"Field": "No", "Criteria": returned.id}], setSize=0
+    )
+    assert document.Applies_to_Order_No == returned.order_id
+    assert document.Location_Code == returned.location_id
+    assert document.Amount_Including_VAT == returned.total
+
+
+def test_the_pos_records_the_same_refund_naming_the_erp_record(
+    systems: dict[str, str], erp_page: Any, returned: Return
+) -> None:
+    answer = _pos(
+        systems["pos"], "/v2/payments/batch-retrieve-by-order", {"order_ids": [returned.order_id]}
+    )
+    assert answer["payments"] == []  # the online payment is not the till's
+    (recorded,) = answer["refunds"]
+    (booked,) = erp_page("CustomerPayments").ReadMultiple(
+        filter=[
+            {"Field": "Order_No", "Criteria": returned.order_id},
+            {"Field": "Document_Type", "Criteria": "Refund"},
+        ],
+        setSize=0,
+    )
+    assert booked.External_Document_No == recorded["id"]
+    assert recorded["destination_details"]["external_details"]["source_id"] == booked.No
+    assert recorded["unlinked"] is True
+    assert recorded["destination_type"] == "EXTERNAL"
+    assert Decimal(recorded["amount_money"]["amount"]) / 100 == -booked.Amount
+    assert recorded["location_id"] == booked.Location_Code
+    assert _pos(systems["pos"], f"/v2/refunds/{recorded['id']}")["refund"] == recorded
+
+
+# --- store receipts and customers ---------------------------------------------------------
+
+
+def test_a_store_receipt_returned_at_the_till_is_refunded_against_its_pos_payment(
+    gateway_url: str, world: World
+) -> None:
+    refund = next(p for p in world.payments if p.system == "pos" and p.refund_of)
+    result = graphql(gateway_url, ORDER, {"id": f"pos:{refund.order_id}"})
+    assert "errors" not in result
+    payments = result["data"]["order"]["payments"]
+    assert [(p["kind"], p["system"]) for p in payments[:2]] == [
+        ("PAYMENT", "pos"),
+        ("REFUND", "pos"),
+    ]
+    paid, back = payments[0], next(p for p in payments if p["id"] == f"pos:{refund.id}")
+    assert back["refundOf"] == paid["id"] == f"pos:{refund.refund_of}"
+    assert back["method"] == paid["method"] == refund.method
+    assert Decimal(back["amount"]["amount"]) == refund.amount < 0
+    assert back["location"] == {"id": f"store:{refund.location_id}"}
+
+
+def test_a_customers_payments_span_both_channels_each_once_newest_first(
+    gateway_url: str, world: World
+) -> None:
+    card = payments_card(world)
+    result = graphql(gateway_url, CUSTOMER, {"card": card})
+    assert "errors" not in result
+    shown = result["data"]["customer"]["payments"]
+    contact = next(c for c in world.crm_contacts if c.loyalty_card == card)
+    pos_id = next(c.id for c in world.pos_customers if c.card_number == card)
+    orders = {
+        o.id
+        for o in [*world.erp_orders, *world.pos_orders]
+        if o.customer_ref in (contact.erp_customer_no, pos_id)
+    }
+    expected = {
+        f"{p.system}:{p.id}"
+        for p in world.payments
+        if p.order_id in orders and not (p.system == "pos" and p.mirror_id)
+    }
+    moments = [p["at"] for p in shown]
+    assert moments == sorted(moments, reverse=True)
+    assert {p["id"] for p in shown} == expected
+    assert len(shown) == len(expected)
+    assert {p["system"] for p in shown} == {"erp", "pos"}
+    channels = {p["channel"] for p in shown}
+    assert "STORE" in channels
+    assert channels & {"WEB", "APP"}
+
+
+def test_payments_of_a_whole_history_cost_one_erp_and_one_pos_call(
+    systems: dict[str, str], gateway_url: str, world: World
+) -> None:
+    """Round 1: the card in the CRM and the POS; round 2: the ERP customer, its orders,
+    the POS receipts; round 3: one ERP CustomerPayments read for the online orders and
+    one POS read for all of them. A short history costs the same as a long one."""
+    query = "query($card: String!) { customer(by: {loyaltyCard: $card}) { payments { id } } }"
+    cards = [payments_card(world), _few_orders_card(world)]
+    totals = []
+    for card in cards:
+        graphql(gateway_url, query, {"card": card})  # the WSDLs are loaded once
+        for url in systems.values():
+            clear_calls(url)
+        assert "errors" not in graphql(gateway_url, query, {"card": card})
+        counts = {name: call_count(url) for name, url in systems.items()}
+        assert counts["erp"]["CustomerPayments:ReadMultiple"] == 1
+        assert counts["pos"]["POST /v2/payments/batch-retrieve-by-order"] == 1
+        totals.append({name: sum(c.values()) for name, c in counts.items()})
+    assert totals[0] == totals[1] == {"crm": 1, "erp": 3, "pos": 3, "wms": 0}
+
+
+def _few_orders_card(world: World) -> str:
+    """A linked customer with one online order and one receipt."""
+    erp = {o.customer_ref for o in world.erp_orders}
+    pos_of = {c.card_number: c.id for c in world.pos_customers}
+    counts: dict[str | None, int] = {}
+    for order in [*world.erp_orders, *world.pos_orders]:
+        counts[order.customer_ref] = counts.get(order.customer_ref, 0) + 1
+    return (
+        min(
+            (
+                c
+                for c in world.crm_contacts
+                if c.erp_customer_no in erp
+                and c.loyalty_card in pos_of
+                and counts.get(pos_of[c.loyalty_card], 0)
+            ),
+            key=lambda c: (
+                counts[c.erp_customer_no] + counts[pos_of[c.loyalty_card or ""]],
+                c.id,
+            ),
+        ).loyalty_card
+        or ""
+    )
+
+
+def test_the_reference_operations_answer_for_their_examples(
+    gateway_url: str, world: World, returned: Return
+) -> None:
+    customer = run_reference(gateway_url, "CustomerPayments", {"card": payments_card(world)})
+    order = run_reference(gateway_url, "OrderPayments", {"id": f"erp:{returned.order_id}"})
+    assert "errors" not in customer
+    assert "errors" not in order
+    assert customer["data"]["customer"]["payments"]
+    assert [p["kind"] for p in order["data"]["order"]["payments"]] == ["PAYMENT", "REFUND"]
+
+
+# --- the adapters ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+async def test_the_erp_adapter_reads_many_orders_payments_in_one_call(
+    session: aiohttp.ClientSession, systems: dict[str, str], world: World, returned: Return
+) -> None:
+    erp = ErpAdapter(session, ErpConfig(url=systems["erp"], guard=GuardConfig(retries=0)))
+    others = [o.id for o in world.erp_orders[:30]]
+    await erp.payments_by_order(others[:1])  # the WSDL is loaded once
+    clear_calls(systems["erp"])
+    found = await erp.payments_by_order([returned.order_id, *others, "SO-UNKNOWN"])
+    assert call_count(systems["erp"]) == {"CustomerPayments:ReadMultiple": 1}
+    assert found["SO-UNKNOWN"] == []
+    assert all(len(found[o]) >= 1 for o in others)
+    payment, refund = found[returned.order_id]
+    assert (payment.kind, refund.kind) == ("PAYMENT", "REFUND")
+    assert refund.amount.amount == -returned.total
+    assert refund.refund_of == payment.id
+    assert refund.mirror is not None
+    assert refund.mirror[0] == "pos"
+
+
+async def test_the_pos_adapter_reads_payments_and_refunds_of_many_orders_in_one_call(
+    session: aiohttp.ClientSession, systems: dict[str, str], world: World, returned: Return
+) -> None:
+    pos = PosAdapter(session, SourceConfig(url=systems["pos"], guard=GuardConfig(retries=0)))
+    receipts = [o.id for o in world.pos_orders[:40]]
+    clear_calls(systems["pos"])
+    found = await pos.payments_by_order([*receipts, returned.order_id, *receipts[:5]])
+    assert call_count(systems["pos"]) == {"POST /v2/payments/batch-retrieve-by-order": 1}
+    assert all(found[r][0].kind == "PAYMENT" for r in receipts)
+    assert all(found[r][0].method in ("PIN", "CARD", "CASH") for r in receipts)
+    (note,) = found[returned.order_id]
+    assert note.kind == "REFUND"
+    assert note.order_source == "erp"
+    assert note.method is None
+    assert note.amount.amount == -returned.total
+    assert note.mirror is not None
+    assert note.mirror[0] == "erp"
