@@ -31,6 +31,7 @@ class ErpConfig(SourceConfig):
             "promotions": "Promotions",
             "orders": "SalesOrder",
             "returns": "SalesReturnOrder",
+            "payments": "CustomerPayments",
         }
     )
 

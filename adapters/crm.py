@@ -27,6 +27,7 @@ from adapters.rest import JsonClient
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH_READ = f"{CONTACTS}/batch/read"
 SEARCH = f"{CONTACTS}/search"
+GDPR_DELETE = f"{CONTACTS}/gdpr-delete"
 HUBSPOT_MAX_INPUTS = 100  # HubSpot's limit for batch inputs and for a search page
 
 #: record field -> HubSpot property of our portal
@@ -212,6 +213,18 @@ class CrmAdapter:
         except UpstreamFault as exc:
             if exc.extensions.get("status") != 404:
                 raise
+
+    async def gdpr_delete(self, contact_id: str) -> bool:
+        """Delete one contact for good (HubSpot's GDPR delete: unlike archiving, nothing
+        stays in a recycle bin). False if the CRM did not know it (gone already), so an
+        erasure may repeat it."""
+        try:
+            await self.client.post(GDPR_DELETE, {"objectId": contact_id})
+        except UpstreamFault as exc:
+            if exc.extensions.get("status") != 404:
+                raise
+            return False
+        return True
 
     async def _batch_read(
         self, id_property: str | None, keys: Sequence[str]

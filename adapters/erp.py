@@ -55,6 +55,8 @@ from adapters.records import (
     Money,
     OrderLineRecord,
     OrderRecord,
+    PaymentRecord,
+    PaymentStatus,
     PriceRecord,
     ProductRecord,
     PromotionRecord,
@@ -68,6 +70,13 @@ PAGE_SIZE = 1000
 #: NAV leaves Currency_Code blank for the local currency.
 LOCAL_CURRENCY = "EUR"
 CHANNELS: tuple[ChannelName, ...] = ("WEB", "APP", "STORE")
+#: CustomerPayments' Status options in Mosaic's words
+PAYMENT_STATUSES: dict[str, PaymentStatus] = {
+    "Pending": "PENDING",
+    "Posted": "COMPLETED",
+    "Voided": "CANCELED",
+    "Failed": "FAILED",
+}
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
@@ -202,6 +211,43 @@ class ErpAdapter:
     async def orders(self, ids: Sequence[str]) -> dict[str, OrderRecord]:
         rows = await self._read_by("orders", "No", ids)
         return {o.id: o for o in _mapped("order", _order, rows)}
+
+    async def payments_by_order(self, nos: Sequence[str]) -> dict[str, list[PaymentRecord]]:
+        """Each asked order's payments and refunds, oldest first; every asked order is
+        present."""
+        rows = await self._read_by("payments", "Order_No", nos)
+        found: dict[str, list[PaymentRecord]] = {no: [] for no in nos}
+        for payment in sorted(_mapped("payment", _payment, rows), key=lambda p: (p.at, p.id)):
+            if payment.order_id in found:
+                found[payment.order_id].append(payment)
+        return found
+
+    async def items_in_categories(
+        self, categories: Sequence[str]
+    ) -> dict[str, list[ProductRecord]]:
+        """Every item card of each asked category (blocked ones too: the caller decides);
+        every asked category is present."""
+        rows = await self._read_by("items", "Item_Category_Code", categories)
+        found: dict[str, list[ProductRecord]] = {category: [] for category in categories}
+        for item in _mapped("item", _product, rows):
+            if item.category in found:
+                found[item.category].append(item)
+        return found
+
+    # --- customer cards -------------------------------------------------------------
+
+    async def anonymise_customer(self, no: str, name: str) -> bool:
+        """Overwrite a Customer card's personal fields for an erasure: ``name`` for the
+        name, the rest cleared. The card, its number and its documents stay (invoices
+        must be kept). False if the ERP has no such customer. NAV's Update needs the
+        card's current Key, so the card is read first."""
+        found = [_row(record) for record in await self._call("customers", "Read", No=no)]
+        if not found:
+            return False
+        card = {"Key": _required(found[0], "Key"), "Name": name, "Search_Name": name.upper()}
+        cleared = dict.fromkeys(("Address", "Post_Code", "City", "Phone_No", "E_Mail"), "")
+        await self._call("customers", "Update", Customer={**card, **cleared})
+        return True
 
     # --- ReadMultiple ---------------------------------------------------------------
 
@@ -430,6 +476,27 @@ def _order(row: Row) -> OrderRecord:
             )
             for line in row.get("SalesLines") or ()
         ),
+    )
+
+
+def _payment(row: Row) -> PaymentRecord:
+    refund = _required(row, "Document_Type") == "Refund"
+    posted = datetime.fromisoformat(_required(row, "Posted_At"))
+    external = row.get("External_Document_No")
+    return PaymentRecord(
+        id=_required(row, "No"),
+        source="erp",
+        kind="REFUND" if refund else "PAYMENT",
+        order_id=_required(row, "Order_No"),
+        order_source="erp",
+        method=row.get("Payment_Method_Code"),
+        amount=Money(_decimal(row, "Amount"), row.get("Currency_Code") or LOCAL_CURRENCY),
+        status=PAYMENT_STATUSES[_required(row, "Status")],
+        channel=_channel(_required(row, "Sales_Channel")),
+        at=posted if posted.tzinfo else posted.replace(tzinfo=UTC),
+        location_id=row.get("Location_Code"),
+        refund_of=row.get("Applies_to_Doc_No") if refund else None,
+        mirror=("pos", external) if external else None,
     )
 
 

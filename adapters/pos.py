@@ -11,6 +11,8 @@ Our POS departs from Square where the retailer's POS does (see ``legacy.pos.serv
 loyalty accounts carry a card number and tier, can be searched by card and e-mail, and
 ``include_customer`` embeds the customer's name and contact in the same answer, so a
 loyalty lookup is one call where Square would need a second (BulkRetrieveCustomers).
+Payments and refunds of many orders are one call too (our batch-retrieve-by-order;
+Square lists them by time and location only).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import aiohttp
 
 from adapters.batching import in_chunks, unique
 from adapters.config import SourceConfig
-from adapters.errors import BadUpstreamResponse
+from adapters.errors import BadUpstreamResponse, UpstreamFault
 from adapters.normalise import email_key
 from adapters.records import (
     Address,
@@ -35,6 +38,8 @@ from adapters.records import (
     Money,
     OrderLineRecord,
     OrderRecord,
+    PaymentRecord,
+    PaymentStatus,
     StockRecord,
 )
 from adapters.rest import JsonClient
@@ -46,6 +51,16 @@ LOYALTY_PAGE = 200
 CUSTOMERS_PER_ORDER_SEARCH = 10  # SearchOrders: customer_filter holds at most 10 ids
 ORDER_PAGE = 1000
 ORDERS_PER_RETRIEVE = 100  # BatchRetrieveOrders: at most 100 order ids
+PAYMENT_ORDERS_PER_CALL = 100  # our payments batch-retrieve-by-order, like BatchRetrieveOrders
+#: Square's payment and refund statuses in Mosaic's words (APPROVED: authorised only)
+PAYMENT_STATUSES: dict[str, PaymentStatus] = {
+    "APPROVED": "PENDING",
+    "PENDING": "PENDING",
+    "COMPLETED": "COMPLETED",
+    "CANCELED": "CANCELED",
+    "FAILED": "FAILED",
+    "REJECTED": "FAILED",
+}
 COUNT_PAGE = 10_000  # our POS's page (Square's is 1000): a chunk's counts in one call
 MAX_PAGES = 100  # a cursor that never ends is the source's bug, not a reason to loop
 #: Square's inventory states that make up Mosaic's stock: reserved goods leave IN_STOCK
@@ -80,6 +95,16 @@ _BY_PHONE = _LoyaltyLookup(
     lambda phone: {"phone_number": phone},
     lambda a: (a.get("mapping") or {}).get("phone_number"),
 )
+
+
+class StockMove(NamedTuple):
+    """``quantity`` of an item moved from one inventory state to another at a store."""
+
+    sku: str
+    location_id: str
+    quantity: int
+    from_state: str
+    to_state: str
 
 
 class PosAdapter:
@@ -135,6 +160,17 @@ class PosAdapter:
         found = await in_chunks(keys, self._chunk(LOYALTY_KEYS_PER_CALL), fetch)
         return {key: account for key, account in found if key in asked}
 
+    async def delete_customer(self, customer_id: str) -> bool:
+        """Delete a customer's profile and loyalty account (GDPR erasure); False if the
+        POS did not know them (gone already), so an erasure may repeat it."""
+        try:
+            await self.client.delete(f"/v2/customers/{quote(customer_id, safe='')}")
+        except UpstreamFault as exc:
+            if exc.extensions.get("status") != 404:
+                raise
+            return False
+        return True
+
     # orders
 
     async def orders_by_customer(self, customer_ids: Sequence[str]) -> dict[str, list[OrderRecord]]:
@@ -170,6 +206,32 @@ class PosAdapter:
         found = await in_chunks(ids, self._chunk(ORDERS_PER_RETRIEVE), fetch)
         return {order.id: order for order in found if order.id in asked}
 
+    # payments
+
+    async def payments_by_order(self, order_ids: Sequence[str]) -> dict[str, list[PaymentRecord]]:
+        """Each asked order's payments and refunds at the till, oldest first; an asked id
+        may be an online order's (the POS records its store returns). Every asked id is
+        present."""
+
+        async def fetch(chunk: Sequence[str]) -> list[PaymentRecord]:
+            payload = await self.client.post(
+                "/v2/payments/batch-retrieve-by-order", {"order_ids": list(chunk)}
+            )
+            return self.client.parse(
+                "payment",
+                lambda: [
+                    *(_payment(raw) for raw in _items(payload, "payments")),
+                    *(_refund(raw) for raw in _items(payload, "refunds")),
+                ],
+            )
+
+        grouped: dict[str, list[PaymentRecord]] = {key: [] for key in unique(order_ids)}
+        found = await in_chunks(order_ids, self._chunk(PAYMENT_ORDERS_PER_CALL), fetch)
+        for record in sorted(found, key=lambda r: (r.at, r.id)):
+            if record.order_id in grouped:
+                grouped[record.order_id].append(record)
+        return grouped
+
     # stock
 
     async def stock(
@@ -192,6 +254,32 @@ class PosAdapter:
         if location_ids is not None and not location_ids:
             return []
         return await in_chunks(skus, self.max_batch, fetch)
+
+    # writes
+
+    async def adjust(self, idempotency_key: str, moves: Sequence[StockMove]) -> list[StockRecord]:
+        """Move goods between inventory states at stores, all moves or none; the POS
+        refuses (409) a move that would take a count below zero. Sent again with the
+        same key, it answers the first result without moving anything twice, so it is
+        retried like a read."""
+        body = {
+            "idempotency_key": idempotency_key,
+            "changes": [
+                {
+                    "type": "ADJUSTMENT",
+                    "adjustment": {
+                        "catalog_object_id": move.sku,
+                        "location_id": move.location_id,
+                        "quantity": str(move.quantity),
+                        "from_state": move.from_state,
+                        "to_state": move.to_state,
+                    },
+                }
+                for move in moves
+            ],
+        }
+        payload = await self.client.post("/v2/inventory/changes/batch-create", body)
+        return self.client.parse("inventory counts", lambda: _stock(_items(payload, "counts")))
 
     # plumbing
 
@@ -313,6 +401,55 @@ def _order(raw: Json) -> OrderRecord:
         location_id=raw.get("location_id"),
         total=_money(total) if total else None,
         lines=tuple(_order_line(line) for line in raw.get("line_items", [])),
+    )
+
+
+def _method(kind: str, details: Json) -> str | None:
+    """The till's word for how money moved: a debit card is PIN, as Dutch shoppers say."""
+    if kind == "CASH":
+        return "CASH"
+    if kind == "CARD":
+        return "PIN" if details["card"].get("card_type") == "DEBIT" else "CARD"
+    return None  # paid out elsewhere (EXTERNAL)
+
+
+def _payment(raw: Json) -> PaymentRecord:
+    return PaymentRecord(
+        id=raw["id"],
+        source="pos",
+        kind="PAYMENT",
+        order_id=raw["order_id"],
+        order_source="pos",
+        method=_method(raw["source_type"], raw.get("card_details") or {}),
+        amount=_money(raw["amount_money"]),
+        status=PAYMENT_STATUSES[raw["status"]],
+        channel="STORE",
+        at=_moment(raw["created_at"]),
+        location_id=raw.get("location_id"),
+    )
+
+
+def _refund(raw: Json) -> PaymentRecord:
+    """A refund; one the ERP paid out (``EXTERNAL`` from the ``ERP``) is the POS's record
+    of an online order's store return, naming the ERP's refund."""
+    details = raw.get("destination_details") or {}
+    external = details.get("external_details") or {}
+    by_erp = raw["destination_type"] == "EXTERNAL" and external.get("source") == "ERP"
+    amount = _money(raw["amount_money"])
+    return PaymentRecord(
+        id=raw["id"],
+        source="pos",
+        kind="REFUND",
+        order_id=raw["order_id"],
+        order_source="erp" if by_erp else "pos",
+        method=_method(raw["destination_type"], details.get("card_details") or {}),
+        amount=Money(-amount.amount, amount.currency),
+        status=PAYMENT_STATUSES[raw["status"]],
+        channel="STORE",
+        at=_moment(raw["created_at"]),
+        location_id=raw.get("location_id"),
+        refund_of=raw.get("payment_id"),
+        mirror=("erp", external["source_id"]) if by_erp else None,
     )
 
 

@@ -151,3 +151,31 @@ class OrderRecord:
     location_id: str | None
     total: Money | None
     lines: tuple[OrderLineRecord, ...] = field(default=())
+
+
+PaymentKind = Literal["PAYMENT", "REFUND"]
+PaymentStatus = Literal["PENDING", "COMPLETED", "CANCELED", "FAILED"]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """Money moved for an order as one system recorded it: a payment, or a refund
+    (``amount`` negative) against the payment ``refund_of`` of the same system.
+
+    ``mirror`` names another system's record of the same refund: a store return of an
+    online order is booked by the ERP and recorded at the POS, each naming the other.
+    """
+
+    id: str  # the owning system's id
+    source: SourceName
+    kind: PaymentKind
+    order_id: str  # in ``order_source``'s ids: the order paid, or whose goods came back
+    order_source: SourceName
+    method: str | None  # IDEAL, CARD, PAYPAL, KLARNA, PIN, CASH; None: paid out elsewhere
+    amount: Money
+    status: PaymentStatus
+    channel: ChannelName
+    at: datetime
+    location_id: str | None = None  # the store (a POS location id)
+    refund_of: str | None = None
+    mirror: tuple[SourceName, str] | None = None

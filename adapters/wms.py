@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 from adapters.batching import in_chunks
 from adapters.config import SourceConfig
+from adapters.errors import UpstreamFault
 from adapters.records import Address, InTransitRecord, LocationRecord, StockRecord
 from adapters.rest import JsonClient
 
@@ -51,6 +53,22 @@ class WmsAdapter:
             )
 
         return await in_chunks(skus, self.chunk, fetch)
+
+    async def reserve(self, sku: str, site: str, quantity: int, reference: str) -> str:
+        """Hold stock at a warehouse; the reservation's id. The WMS answers a repeated
+        ``reference`` with the reservation it made the first time, so this is retried
+        like a read; too little stock is a 409 (INSUFFICIENT_STOCK)."""
+        body = {"sku": sku, "site": site, "quantity": quantity, "reference": reference}
+        payload = await self.client.post("/api/v1/reservations", body)
+        return self.client.parse("reservation", lambda: str(payload["id"]))
+
+    async def release(self, reservation_id: str) -> None:
+        """Give held stock back; a reservation the WMS no longer has is released already."""
+        try:
+            await self.client.delete(f"/api/v1/reservations/{quote(reservation_id, safe='')}")
+        except UpstreamFault as exc:
+            if exc.extensions.get("status") != 404:
+                raise
 
 
 # --- the WMS's shapes to records: one function per record type --------------------

@@ -1,5 +1,5 @@
 """The gateway's ASGI app: GraphQL over HTTP at /graphql (GraphiQL for browsers),
-/healthz and /readyz."""
+/healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -13,33 +13,38 @@ from cross_web import HTTPException
 from graphql import parse, validate
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+)
+from strawberry.types import ExecutionResult
 
 from adapters.resilience import deadline
+from gateway import audit, auth, defer, graphql_http, limits
 from gateway.extensions import StaleNotes
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
+from gateway.observability import Observability, RequestFacts, RequestObserver
 from gateway.operations import load_examples, reference_operations
+from gateway.persisted import PersistedQueryError
+from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from resolvers.context import MosaicContext
+from resolvers.gdpr import ErasureLog
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
 from resolvers.types.common import Channel
 
 logger = logging.getLogger("mosaic.gateway")
 CHANNELS = {c.value for c in Channel}
-HTTP_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-}
 
 
 class MosaicGraphQL(GraphQL[MosaicContext, None]):
@@ -54,36 +59,94 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> MosaicContext:
         runtime: Runtime = self._app.state.runtime
-        channel = request.headers.get("x-channel", "WEB").strip().upper()
+        principal = auth.principal_from(request)  # gateway/auth.py's AuthGate found them
+        channel = (principal.channel or request.headers.get("x-channel", "WEB")).strip().upper()
         return MosaicContext(
             loaders=Loaders(runtime.fetchers, batching=runtime.settings.batching),
             channel=channel if channel in CHANNELS else "WEB",
+            principal=principal,
+            sources=runtime.sources,
+            erasures=self._app.state.erasures,
+            commerce=runtime.commerce,
+            sensitive_categories=frozenset(runtime.settings.sensitive_categories),
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._page)
 
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: MosaicContext,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """``@defer``: the deferred parts stream as ``multipart/mixed`` to a client that
+        accepts it; any other client gets the whole answer at once (gateway/defer.py)."""
+        result = await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+        if not isinstance(result, defer.Incremental):
+            return result
+        result = defer.completed_deferred(result, self.schema, context)
+        if defer.accepts_incremental(request.headers.get("accept", "")):
+            return result
+        return await defer.collapsed(result)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry checks every parameter's type but ``operationName``'s; an empty
+        one is no name at all (GraphQL over HTTP, GET)."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise HTTPException(400, "`operationName` must be a string or null")
+            item.operation_name = item.operation_name or None
+            await self._app.state.runtime.persisted.resolve(item)  # gateway/persisted.py
+        return data
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """A request refused before execution has no ``data``; its status code depends
+        on the media type the client accepts (gateway/graphql_http.py)."""
+        response = await super().process_result(request, result)
+        if graphql_http.refused_before_execution(result):
+            response.pop("data", None)
+        request.state.graphql_status = graphql_http.status_for(request.state.media, result)
+        return response
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refusals before GraphQL runs (malformed JSON, wrong content type, a mutation
+        """The response in the media type the client accepts (406 when none we serve);
+        refusals before GraphQL runs (malformed JSON, wrong content type, a mutation
         over GET) come back as GraphQL errors with a code, not as plain text."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        media = graphql_http.negotiate(request.headers.get("accept"))
+        if media is None and not self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
+            await graphql_http.not_acceptable()(scope, receive, send)
+            return
+        media = request.state.media = media or graphql_http.JSON
         try:
             with deadline(self._app.state.settings.request_timeout_s):
-                response = await self.run(Request(scope=scope, receive=receive))
+                response = await self.run(request)
         except HTTPException as exc:
-            response = JSONResponse(
-                {
-                    "errors": [
-                        {
-                            "message": exc.reason,
-                            "extensions": {"code": HTTP_CODES.get(exc.status_code, "BAD_REQUEST")},
-                        }
-                    ]
-                },
-                status_code=exc.status_code,
-            )
+            response = graphql_http.refusal(exc, request.method, media)
+        except PersistedQueryError as exc:
+            response = exc.response(graphql_http.content_type(media))
+        if response.media_type == graphql_http.JSON:  # a GraphQL response, not the IDE
+            response.headers["content-type"] = graphql_http.content_type(media)
+            response.status_code = getattr(request.state, "graphql_status", 200)
         await response(scope, receive, send)
 
 
@@ -95,32 +158,76 @@ def _graphiql_page(settings: Settings, schema: strawberry.Schema) -> str:
         for name, text in reference_operations().items()
         if not validate(schema._schema, parse(text))
     ]
-    return render_graphiql_page(operations)
+    return render_graphiql_page(operations, tokens=settings.graphiql_tokens)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    auth.check_mode(settings)  # production never runs open
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.runtime = Runtime.start(settings)
-        logger.warning(
-            "Mosaic is running OPEN: no authentication is configured, so every caller "
-            "can read every customer. Fine for development; never in production."
-        )
+        await app.state.runtime.commerce.start()  # recovers sagas a crash left half done
+        observability.start(app.state.runtime)
+        mode = auth.describe(settings)
+        if mode["mode"] == "open":
+            logger.warning(
+                "Mosaic is running OPEN: no authentication is configured, so every caller "
+                "can read every customer. Fine for development; never in production."
+            )
+        else:
+            logger.info("Mosaic requires authentication: %s", mode)
         try:
             yield
         finally:
             await app.state.runtime.close()
+            app.state.erasures.close()
+            observability.close()
 
     app = Starlette(lifespan=lifespan)
     app.state.settings = settings
-    schema = build_schema(extensions=[StaleNotes])
-    graphql = MosaicGraphQL(app, _graphiql_page(settings, schema), schema=schema)
+    app.state.erasures = ErasureLog(settings.data_dir / "erasures.sqlite")
+    observability = Observability(settings, lambda: getattr(app.state, "runtime", None))
+    app.add_middleware(RequestObserver, observability=observability)
+    schema = build_schema(
+        extensions=[
+            StaleNotes,
+            graphql_http.OperationChoice,
+            RequestFacts,
+            *limits.extensions(settings),
+            audit.audit_extension(audit.AuditSink(settings.audit_log)),
+        ],
+        production=settings.env == "production",
+    )
+    graphql = MosaicGraphQL(
+        app,
+        _graphiql_page(settings, schema),
+        schema=schema,
+        # subscriptions (stockChanged): graphql-transport-ws (and the older graphql-ws)
+        # over a WebSocket at /graphql, and Server-Sent Events (Accept: text/event-stream)
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_WS_PROTOCOL,
+            GRAPHQL_SSE_PROTOCOL,
+        ),
+    )
+    # who is asking (gateway/auth.py): 401 for a bad credential, before anything is parsed
+    gate = auth.AuthGate(graphql, auth.Authenticator.from_settings(settings))
     for route in [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route(
+            "/graphql",
+            RateLimited(
+                limits.BodyLimit(gate, settings.max_body_bytes),  # 413 before parsing
+                lambda: app.state.runtime.limiter,
+            ),
+            methods=["GET", "POST"],
+        ),
+        # subscriptions over a WebSocket; the caller from its handshake's headers
+        WebSocketRoute("/graphql", gate),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", observability.metrics.endpoint),
         *static_routes(),
     ]:
         app.router.routes.append(route)

@@ -4,11 +4,31 @@ Customer data and orders are live (no cache: a GDPR erasure or a new order must 
 once), but they still get single flight and the batching window. Product master,
 prices, stock and places may be served from cache while younger than their TTL, and may
 stand in for a failing source up to ``max_stale_s``.
+
+The store is this process's memory, or Redis when ``MOSAIC_REDIS_URL`` is set, so that
+every replica serves what any of them fetched.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from redis.asyncio import Redis
+
 from adapters.cache import CacheStore, Freshness, MemoryStore, SharedFetch
+from adapters.records import (
+    CustomerFragment,
+    InTransitRecord,
+    LocationRecord,
+    LoyaltyAccount,
+    OrderRecord,
+    PaymentRecord,
+    PriceRecord,
+    ProductRecord,
+    PromotionRecord,
+    StockRecord,
+)
+from adapters.redis_store import RedisStore
 from gateway.settings import Settings
 from resolvers.fetchers import Fetch, Fetchers
 from resolvers.sources import Sources
@@ -18,6 +38,7 @@ LIVE = Freshness(ttl_s=0.0)
 #: fetcher name -> freshness; what is not listed is live.
 FRESHNESS: dict[str, Freshness] = {
     "item": Freshness(ttl_s=600, max_stale_s=86_400),  # product master: 10 min
+    "items_in_category": Freshness(ttl_s=600, max_stale_s=86_400),
     "price": Freshness(ttl_s=60, max_stale_s=3_600),  # channel prices: 60 s
     "promotions": Freshness(ttl_s=60, max_stale_s=3_600),
     "store_stock": Freshness(ttl_s=5, max_stale_s=60),  # stock: 5 s
@@ -26,6 +47,41 @@ FRESHNESS: dict[str, Freshness] = {
     "stores": Freshness(ttl_s=3_600, max_stale_s=86_400),  # places: 1 h
     "warehouses": Freshness(ttl_s=3_600, max_stale_s=86_400),
 }
+
+
+#: fetcher name -> what one key's value is, so a shared store gives back the very
+#: records it was given (and validates them on the way).
+VALUE_TYPES: dict[str, Any] = {
+    "crm_contact": CustomerFragment,
+    "crm_by_card": CustomerFragment,
+    "crm_by_email": CustomerFragment,
+    "crm_by_erp_no": CustomerFragment,
+    "erp_customer": CustomerFragment,
+    "erp_customer_by_email": CustomerFragment,
+    "pos_by_card": LoyaltyAccount,
+    "pos_by_customer": LoyaltyAccount,
+    "pos_by_email": LoyaltyAccount,
+    "erp_orders_of": list[OrderRecord],
+    "pos_orders_of": list[OrderRecord],
+    "erp_order": OrderRecord,
+    "pos_order": OrderRecord,
+    "erp_payments": list[PaymentRecord],
+    "pos_payments": list[PaymentRecord],
+    "item": ProductRecord,
+    "items_in_category": list[ProductRecord],
+    "price": PriceRecord,
+    "promotions": list[PromotionRecord],
+    "store_stock": list[StockRecord],
+    "warehouse_stock": list[StockRecord],
+    "inbound": list[InTransitRecord],
+    "stores": list[LocationRecord],
+    "warehouses": list[LocationRecord],
+}
+
+
+def cache_store(redis: Redis | None) -> CacheStore:
+    """Redis when the gateway has one (shared by replicas), else this process's LRU."""
+    return RedisStore(redis, VALUE_TYPES) if redis is not None else MemoryStore()
 
 
 def freshness_for(name: str, settings: Settings) -> Freshness:

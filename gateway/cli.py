@@ -19,7 +19,8 @@ SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
 DEMO_CRM_TOKEN = "demo-crm-token"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options (docker/ checks its services' commands with it)."""
     parser = argparse.ArgumentParser(prog="mosaic", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--size", choices=("small", "default"), default="default")
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--open",
+        action="store_true",
+        help="run without authentication (default: a demo secret, a token per role)",
+    )
 
     serve = commands.add_parser("serve", help="the gateway alone, against configured sources")
     serve.add_argument("--host", default="127.0.0.1")
@@ -53,17 +59,42 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--size", choices=("small", "default"), default="default")
     ex.add_argument("--seed", type=int, default=42)
 
+    token = commands.add_parser(
+        "token", help="mint a development bearer token (HS256 with MOSAIC_JWT_SECRET)"
+    )
+    token.add_argument("--role", required=True, choices=sorted(_roles()))
+    token.add_argument("--customer", help="the customer's own id (role customer), e.g. crm:1001")
+    token.add_argument("--store", help="a store employee's store, e.g. store:LOC-001")
+    token.add_argument("--channel", choices=("WEB", "APP", "STORE"))
+    token.add_argument("--partner", help="the partner's name (role partner)")
+    token.add_argument("--scope", action="append", default=[], help="repeat for more")
+    token.add_argument("--subject", help="sub claim (default: the customer, or dev-<role>)")
+    token.add_argument("--purpose", help="what the reads are for (the audit log's purpose)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument("--secret", help="default: MOSAIC_JWT_SECRET")
+
     schema = commands.add_parser("schema", help="the GraphQL contract")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_commands.add_parser("export", help="print (or write) the schema SDL")
     export.add_argument("--output", type=Path, default=None)
+    check = schema_commands.add_parser(
+        "check",
+        help="compare the code's schema with the published contract; exit 0 identical, "
+        "1 breaking, 2 dangerous, 3 safe changes only",
+    )
+    check.add_argument("--contract", type=Path, default=Path("schema.graphql"))
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     handler = {
         "demo": _demo,
         "serve": _serve,
         "legacy": _legacy,
         "examples": _examples,
+        "token": _token,
         "schema": _schema,
     }[args.command]
     return handler(args)
@@ -88,8 +119,23 @@ def _legacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _roles() -> frozenset[str]:
+    from resolvers.principal import ROLES
+
+    return ROLES
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from gateway.auth import ConfigurationError, check_mode
+    from gateway.settings import Settings
+
+    try:
+        check_mode(Settings())
+    except ConfigurationError as error:
+        print(f"mosaic serve: {error}", file=sys.stderr)
+        return 2
 
     uvicorn.run(
         "gateway.app:create_app",
@@ -98,6 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=False,  # the gateway logs each request itself, as JSON with its id
     )
     return 0
 
@@ -109,7 +156,64 @@ def _examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    from gateway.auth import mint_token
+    from gateway.settings import Settings
+
+    settings = Settings()
+    configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    secret = args.secret or configured
+    if not secret:
+        print("mosaic token: set MOSAIC_JWT_SECRET (or pass --secret)", file=sys.stderr)
+        return 2
+    print(
+        mint_token(
+            secret,
+            args.role,
+            subject=args.subject,
+            customer=args.customer,
+            store=args.store,
+            channel=args.channel,
+            partner=args.partner,
+            scopes=args.scope,
+            purpose=args.purpose,
+            ttl_s=args.ttl,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
+    )
+    return 0
+
+
+def _demo_tokens(secret: str, seed: int, size: Any) -> dict[str, str]:
+    """A development token per role for the demo's GraphiQL: the store employee works
+    in the first store, the customer is the one Customer360 shows."""
+    from gateway.auth import mint_token
+    from legacy.examples import showcase_card
+    from legacy.world import build_world
+    from resolvers import ids
+
+    world = build_world(seed, size)
+    card = showcase_card(world)
+    customer = next(c for c in world.crm_contacts if c.loyalty_card == card)
+    store = ids.location_id("STORE", next(s.id for s in world.stores if s.active))
+    ttl = 7 * 24 * 3600  # a demo runs for a while
+    claims: dict[str, dict[str, Any]] = {
+        "store_employee": {"store": store, "channel": "STORE"},
+        "customer": {"customer": ids.make("crm", customer.id), "channel": "APP"},
+        "service_agent": {},
+        "marketing": {},
+        "partner": {"partner": "demo-partner", "scopes": ["orders:read"]},
+        "service": {},
+    }
+    return {role: mint_token(secret, role, ttl_s=ttl, **extra) for role, extra in claims.items()}
+
+
 def _schema(args: argparse.Namespace) -> int:
+    if args.schema_command == "check":
+        from gateway.schema_check import check
+
+        return check(args.contract)
     from resolvers.schema import build_schema
 
     sdl = build_schema().as_str() + "\n"
@@ -142,6 +246,8 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: floa
 
 def _demo(args: argparse.Namespace) -> int:
     """Four simulated systems as child processes on free ports, the gateway in this one."""
+    import secrets
+
     import uvicorn
 
     from gateway.app import create_app
@@ -177,6 +283,11 @@ def _demo(args: argparse.Namespace) -> int:
         for name, port in ports.items():
             _wait_listening(port, children[name], timeout_s=120)
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        # a secret of this run only; GraphiQL offers a token per role signed with it
+        secret = None if args.open else secrets.token_urlsafe(32)
+        tokens = _demo_tokens(secret, args.seed, args.size) if secret else {}
+        tokens_file = workdir / "tokens.json"
+        tokens_file.write_text(json.dumps(tokens, indent=2))
         settings = Settings(
             crm_url=urls["crm"],
             erp_url=urls["erp"],
@@ -184,12 +295,21 @@ def _demo(args: argparse.Namespace) -> int:
             wms_url=urls["wms"],
             crm_token=DEMO_CRM_TOKEN,
             examples_file=examples_file,
+            jwt_secret=secret,
+            graphiql_tokens=tokens,
+            data_dir=workdir / "gateway",
         )
         print("\nMosaic demo is up:")
         for name, url in urls.items():
             print(f"  {name.upper():4} {url}")
         print(f"  GraphiQL  http://127.0.0.1:{args.port}/graphql")
-        print(f"  examples  {examples_file}\nCtrl-C stops everything.\n", flush=True)
+        print(f"  examples  {examples_file}")
+        if tokens:
+            print(f"  tokens    {tokens_file} (one per role; GraphiQL has a role picker)")
+            print(f"  TOKEN={tokens['store_employee']}")
+        else:
+            print("  OPEN: no authentication, every caller reads everything")
+        print("Ctrl-C stops everything.\n", flush=True)
         uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="warning")
     finally:
         for child in children.values():

@@ -7,7 +7,9 @@ code that was reviewed. ``vendor/`` is generated from the npm registry by
 ``vendor/THIRD_PARTY_NOTICES.txt``); ``mosaic-graphiql.js`` is ours and starts GraphiQL.
 
 The page itself carries only data: the ready operations, endpoint and headers as JSON in a
-``<script type="application/json">`` element that the static start-up script reads. Asset
+``<script type="application/json">`` element that the static start-up script reads. With
+``tokens`` (one bearer token per role, as ``mosaic demo`` mints them) the script adds a
+role picker that sets the Authorization header of every request. Asset
 URLs carry a content hash of the static folder, so they can be cached for a year and a
 new build still reaches every browser at once.
 """
@@ -35,6 +37,7 @@ STATIC_PREFIX = "/static/graphiql"
 CONFIG_ELEMENT_ID = "mosaic-graphiql-config"
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 UNVERSIONED_CACHE = "no-cache"
+DEFAULT_ROLE = "store_employee"
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -72,16 +75,26 @@ def render_graphiql_page(
     static_prefix: str = STATIC_PREFIX,
     title: str = "Mosaic GraphiQL",
     headers: Mapping[str, str] | None = None,
+    tokens: Mapping[str, str] | None = None,
 ) -> str:
     """GraphiQL with one tab per operation (the first one active), posting to `endpoint`;
-    `headers` go with every request and are shown in each tab's headers editor."""
+    `headers` go with every request and are shown in each tab's headers editor. `tokens`
+    (role -> bearer token) fill a role picker, opened on store_employee where there is
+    one (it can run the reference operations), else on the first role."""
     ready = [
         {"name": op.name, "query": op.query, "variables": _pretty(op.variables)}
         for op in operations
     ]
+    roles = dict(tokens or {})
+    role = DEFAULT_ROLE if DEFAULT_ROLE in roles else next(iter(roles), None)
+    sent = dict(headers or {})
+    if role is not None:
+        sent["Authorization"] = f"Bearer {roles[role]}"
     config = {
         "endpoint": endpoint,
-        "headers": dict(headers or {}),
+        "headers": sent,
+        "tokens": roles,
+        "role": role,
         "headersText": _pretty(dict(headers)) if headers else "",
         "operations": ready,
         "storageNamespace": f"mosaic-graphiql-{_digest(json.dumps(ready).encode())}",

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.auth import describe
 from gateway.runtime import Runtime
 
 PROBE_TIMEOUT_S = 1.0
@@ -46,8 +47,7 @@ async def readiness(runtime: Runtime) -> dict[str, object]:
     guards = runtime.guards
     return {
         "status": "ready",
-        "mode": "open",
-        "warning": "no authentication configured: every caller may read everything",
+        **describe(runtime.settings),  # open or authenticated (gateway/auth.py)
         "sources": {
             name: {"url": url, "reachable": up, **guards[name].state()}
             for (name, url), up in zip(urls.items(), reachable, strict=True)

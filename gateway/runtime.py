@@ -2,7 +2,8 @@
 
 Made at start-up and closed at shutdown. Nothing here needs a source to be up: sessions
 connect lazily and the ERP adapter loads its WSDLs on first use, so the gateway starts
-while a legacy system is down and picks it up when it returns.
+while a legacy system is down and picks it up when it returns. Redis, when configured,
+holds what replicas share (cache, persisted queries, rate limits); it too connects lazily.
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
+from redis.asyncio import Redis
 
 from adapters.cache import SharedFetch
 from adapters.crm import CrmAdapter
 from adapters.erp import ErpAdapter
+from adapters.feeds import PosFeed, WmsFeed
 from adapters.pos import PosAdapter
 from adapters.resilience import SourceGuard
 from adapters.wms import WmsAdapter
-from gateway.caching import shared_fetchers
+from gateway.caching import cache_store, shared_fetchers
+from gateway.persisted import MemoryDocuments, PersistedQueries, RedisDocuments, trusted_documents
+from gateway.ratelimit import RateLimiter, rate_limiter
+from gateway.redis_sagas import RedisSagaLog
 from gateway.settings import Settings
+from resolvers.commerce import Commerce
 from resolvers.fetchers import Fetchers
+from resolvers.sagas import SagaLog, SqliteSagaLog
 from resolvers.sources import Sources
 
 
@@ -35,6 +43,10 @@ class Runtime:
     sources: Sources
     fetchers: Fetchers
     layers: dict[str, SharedFetch[object, object]]
+    redis: Redis | None
+    persisted: PersistedQueries
+    limiter: RateLimiter | None
+    commerce: Commerce  # writes (sagas) and live stock; started in the lifespan
 
     @property
     def guards(self) -> dict[str, SourceGuard]:
@@ -56,15 +68,49 @@ class Runtime:
             pos=PosAdapter(pos, settings.pos()),
             wms=WmsAdapter(wms, settings.wms()),
         )
-        fetchers, layers = shared_fetchers(sources, settings)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        fetchers, layers = shared_fetchers(sources, settings, cache_store(redis))
         return cls(
             settings=settings,
             sessions=[crm, erp, pos, wms],
             sources=sources,
             fetchers=fetchers,
             layers=layers,
+            redis=redis,
+            persisted=_persisted(settings, redis),
+            limiter=rate_limiter(redis, settings.rate_limit_per_s, settings.rate_limit_burst),
+            commerce=Commerce.create(
+                sources,
+                _saga_log(settings, redis),
+                layers,
+                [PosFeed(pos, settings.pos()), WmsFeed(wms, settings.wms())],
+                lease_s=settings.saga_lease_s,
+                timeout_s=settings.saga_timeout_s,
+                crash_after=settings.saga_crash_after,
+            ),
         )
 
     async def close(self) -> None:
+        await self.commerce.stop()
         for session in self.sessions:
             await session.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def _saga_log(settings: Settings, redis: Redis | None) -> SagaLog:
+    """Redis when configured (replicas share the sagas and the keys), else SQLite."""
+    if redis is not None:
+        return RedisSagaLog(redis)
+    return SqliteSagaLog(settings.data_dir / "sagas.sqlite")
+
+
+def _persisted(settings: Settings, redis: Redis | None) -> PersistedQueries:
+    trusted = (
+        trusted_documents(settings.trusted_documents_dir)
+        if settings.trusted_documents_dir
+        else None
+    )
+    if not settings.persisted_queries:
+        return PersistedQueries(None, trusted)
+    return PersistedQueries(RedisDocuments(redis) if redis else MemoryDocuments(), trusted)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,13 @@ from adapters.config import ErpConfig, SourceConfig
 from adapters.resilience import GuardConfig
 
 
+class ApiKey(BaseModel):
+    """What one partner's API key grants (``MOSAIC_API_KEYS``)."""
+
+    partner: str
+    scopes: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOSAIC_", env_file=".env", extra="ignore")
 
@@ -29,6 +36,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     # Adds the upstream calls each response made to its extensions (development aid).
     debug: bool = False
+    # OpenTelemetry traces (a span per request and per upstream call): "console" prints
+    # them, "otlp" sends them to OTEL_EXPORTER_OTLP_ENDPOINT (needs the `otel` extra).
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
 
     # Where the legacy systems live. Defaults match `mosaic legacy <system>` defaults.
     crm_url: str = "http://127.0.0.1:8101"
@@ -90,9 +100,74 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_open_s: float = Field(default=5.0, gt=0)
 
+    # Redis shared by replicas (e.g. redis://redis:6379/0): the cache, persisted queries
+    # and rate limits then live there, so replicas behave as one. None: in-process.
+    redis_url: str | None = None
+
+    # Automatic persisted queries (Apollo's APQ): a client may send a document's sha256
+    # instead of the document once the gateway has seen it.
+    persisted_queries: bool = True
+    # Trusted documents: when set, only the operations in the .graphql files of this
+    # folder run (by hash or by identical text); every other document is refused.
+    trusted_documents_dir: Path | None = None
+
+    # Requests per second each client (API key, bearer token, else IP) may make on
+    # average, and how many at once beyond that; 0 switches the limit off.
+    rate_limit_per_s: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+
     # JSON file of example variables per reference operation, shown ready in GraphiQL
     # (written by `mosaic demo` for the seeded data; see `mosaic examples`).
     examples_file: Path | None = None
+
+    # Item categories that never drive nor appear in a customer's recommendations
+    # (health says too much about a person), e.g. ["HEALTH", "BEAUTY"].
+    sensitive_categories: list[str] = Field(default_factory=lambda: ["HEALTH"])
+
+    # Authentication (gateway/auth.py). Configuring any of these turns it on; with none
+    # the gateway runs open (every caller reads everything), which production refuses.
+    # HS256 tokens are checked with this shared secret (`mosaic token` mints them).
+    jwt_secret: SecretStr | None = None
+    # RS256 tokens are checked with the keys published at this JWKS URL (kid matched).
+    jwks_url: str | None = None
+    # The `aud` and `iss` every token must carry, when set.
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    # Partners' API keys (header X-API-Key): {"<key>": {"partner": "...", "scopes": [...]}},
+    # inline as JSON or in a JSON file of the same shape; both may be given.
+    api_keys: dict[str, ApiKey] = Field(default_factory=dict)
+    api_keys_file: Path | None = None
+    # Bearer tokens GraphiQL offers in its role picker, by role; the first is selected,
+    # unless there is one for store_employee. Development only: `mosaic demo` fills it.
+    graphiql_tokens: dict[str, str] = Field(default_factory=dict)
+    # Every read of personal data is logged (logger "mosaic.audit"); also appended to
+    # this file as JSON lines when set.
+    audit_log: Path | None = None
+    # Where the gateway keeps its own small state (the GDPR erasures' idempotency keys).
+    data_dir: Path = Path(".mosaic")
+
+    # Writes across systems are sagas (resolvers/sagas.py), logged in `data_dir`/sagas.sqlite,
+    # or in Redis when redis_url is set (then replicas share the log and the idempotency
+    # keys). A saga's owner renews its lease at every step; one whose lease ran out (its
+    # gateway died) is finished or undone by another, or at the next start. Longer than
+    # any one step may take (the slowest source's timeout, with retries).
+    saga_lease_s: float = Field(default=30.0, gt=0)
+    # The longest a saga may run, undo included; a client waits for it.
+    saga_timeout_s: float = Field(default=60.0, gt=0)
+    # TEST HOOK ONLY: "<saga>:<step>" exits the process right after that step is logged
+    # ("<saga>:<step>:unlogged": done, not yet logged), to test recovery after a crash.
+    saga_crash_after: str | None = None
+
+    # Query limits, in every mode (gateway/limits.py); defaults no real frontend reaches
+    # (Customer360 is 6 deep, ~100 tokens, cost ~2,000).
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=50, ge=0)
+    max_tokens: int = Field(default=5_000, ge=1)
+    # Estimated objects an operation may resolve: list sizes asked (skus, ids, last,
+    # limit) multiply what is selected under them.
+    max_cost: int = Field(default=50_000, ge=1)
+    # Largest request body, refused with 413 before it is read further.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1)
 
     @classmethod
     def settings_customise_sources(

@@ -206,6 +206,54 @@ class InboundShipment:
 
 
 @dataclass(slots=True)
+class Payment:
+    """Money moved for an order: a payment, or a refund (a negative amount) against one.
+
+    ``system`` keeps the record: the ERP's ledger has online orders' payments and the
+    refunds of their returns wherever the goods came back; the POS has payments at the
+    till and refunds of store receipts. A store return of an online order is recorded
+    in both, as retailers do: the ERP books the refund to the original payment, the POS
+    records the goods and the refund handed over in the ERP's name; each record names
+    the other (``mirror_id``), and both carry the same amount.
+    """
+
+    id: str
+    system: Literal["erp", "pos"]
+    kind: Literal["PAYMENT", "REFUND"]
+    order_id: str  # the order paid, or whose goods came back
+    customer_ref: str | None  # in ``system``'s own customer ids; None: not known there
+    method: str  # IDEAL, CARD, PAYPAL, KLARNA online; PIN, CARD, CASH at the till
+    amount: Decimal  # negative for a refund
+    status: Literal["COMPLETED", "CANCELED"]
+    channel: Literal["WEB", "APP", "STORE"]
+    at: datetime
+    location_id: str | None = None  # the store, for the till and store returns
+    refund_of: str | None = None  # a refund's payment, in the same system
+    return_id: str | None = None  # a refund's ERP return order
+    mirror_id: str | None = None  # the other system's record of the same refund
+    reason: str | None = None  # a refund's return reason
+
+
+@dataclass(slots=True)
+class Return:
+    """An ERP return order: goods of an online order coming back, by post (``channel``
+    WEB or APP) or to a store (``STORE``, with ``location_id``)."""
+
+    id: str
+    order_id: str
+    customer_ref: str
+    channel: Literal["WEB", "APP", "STORE"]
+    location_id: str | None
+    returned_at: datetime
+    reason: str
+    lines: list[OrderLine]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.unit_price * line.quantity for line in self.lines), Decimal("0"))
+
+
+@dataclass(slots=True)
 class World:
     seed: int
     size: str
@@ -222,6 +270,8 @@ class World:
     store_stock: list[StockCount] = field(default_factory=list)
     warehouse_stock: list[StockCount] = field(default_factory=list)
     inbound: list[InboundShipment] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)  # ERP's and POS's, by ``system``
+    returns: list[Return] = field(default_factory=list)  # ERP return orders
 
 
 # --- vocabulary -------------------------------------------------------------------
@@ -445,6 +495,9 @@ def build_world(seed: int = 42, size: SizeName = "default") -> World:
     _customers(world, rng, spec)
     _orders(world, rng, spec)
     _stock(world, rng)
+    # Later steps draw from their own generators, so adding one leaves every record
+    # made before it exactly as it was.
+    _payments(world, random.Random(f"mosaic/{seed}/{size}/payments"))
     return world
 
 
@@ -674,3 +727,159 @@ def _stock(world: World, rng: random.Random) -> None:
                     expected_at=ANCHOR + timedelta(hours=rng.randrange(6, 24 * 14)),
                 )
             )
+
+
+ONLINE_METHODS = ("IDEAL", "CARD", "PAYPAL", "KLARNA")
+ONLINE_SHARES = (55, 75, 90, 100)  # cumulative: iDEAL 55 %, card 20 %, PayPal 15 %, Klarna
+TILL_METHODS = ("PIN", "CARD", "CASH")
+TILL_SHARES = (60, 75, 100)  # cumulative: PIN 60 %, card 15 %, cash 25 %
+RETURN_REASONS = ("WRONG_SIZE", "DEFECTIVE", "NOT_AS_DESCRIBED", "CHANGED_MIND")
+ONLINE_RETURN_RATE = 0.03  # of delivered online orders; 45 % of them come back to a store
+STORE_RETURN_RATE = 0.015  # of store receipts
+
+
+def _payments(world: World, rng: random.Random) -> None:
+    """A payment for every order, captured when it was placed (voided for a cancelled
+    online order), then a few past returns with their refunds."""
+    for order in world.erp_orders:
+        world.payments.append(
+            Payment(
+                id=f"PMT{order.id[2:]}",
+                system="erp",
+                kind="PAYMENT",
+                order_id=order.id,
+                customer_ref=order.customer_ref,
+                method=rng.choices(ONLINE_METHODS, cum_weights=ONLINE_SHARES)[0],
+                amount=order.total,
+                status="CANCELED" if order.status == "CANCELLED" else "COMPLETED",
+                channel=order.channel,
+                at=order.placed_at,
+            )
+        )
+    for order in world.pos_orders:
+        world.payments.append(
+            Payment(
+                id=f"PY{order.id[1:]}",
+                system="pos",
+                kind="PAYMENT",
+                order_id=order.id,
+                customer_ref=order.customer_ref,
+                method=rng.choices(TILL_METHODS, cum_weights=TILL_SHARES)[0],
+                amount=order.total,
+                status="COMPLETED",
+                channel="STORE",
+                at=order.placed_at,
+                location_id=order.location_id,
+            )
+        )
+    _online_returns(world, rng)
+    _store_returns(world, rng)
+
+
+def _returned_lines(rng: random.Random, order: Order) -> list[OrderLine]:
+    """Some of an order's lines, some of each line's pieces."""
+    lines = rng.sample(order.lines, k=rng.randrange(1, len(order.lines) + 1))
+    return [
+        OrderLine(line.item_no, rng.randrange(1, line.quantity + 1), line.unit_price)
+        for line in lines
+    ]
+
+
+def _online_returns(world: World, rng: random.Random) -> None:
+    """Returns of delivered online orders: by post, refunded by the ERP; or brought to
+    a store, refunded by the ERP to the original payment and recorded by the POS."""
+    paid = {p.order_id: p for p in world.payments if p.system == "erp"}
+    open_stores = [s.id for s in world.stores if s.active]
+    for order in world.erp_orders:
+        if order.status != "DELIVERED" or rng.random() >= ONLINE_RETURN_RATE:
+            continue
+        returned_at = order.placed_at + timedelta(days=rng.randrange(2, 28))
+        in_store = rng.random() < 0.45
+        location = rng.choice(open_stores) if in_store else None
+        reason = rng.choice(RETURN_REASONS)
+        if returned_at >= ANCHOR or order.customer_ref is None:
+            continue
+        back = Return(
+            id=f"SR{len(world.returns) + 1:07d}",
+            order_id=order.id,
+            customer_ref=order.customer_ref,
+            channel="STORE" if in_store else order.channel,
+            location_id=location,
+            returned_at=returned_at,
+            reason=reason,
+            lines=_returned_lines(rng, order),
+        )
+        world.returns.append(back)
+        erp_id = f"RFD{len(world.returns):07d}"
+        pos_id = f"RF{len(world.payments):07d}" if in_store else None
+        refund = Payment(
+            id=erp_id,
+            system="erp",
+            kind="REFUND",
+            order_id=order.id,
+            customer_ref=order.customer_ref,
+            method=paid[order.id].method,
+            amount=-back.total,
+            status="COMPLETED",
+            channel=back.channel,
+            at=returned_at,
+            location_id=location,
+            refund_of=paid[order.id].id,
+            return_id=back.id,
+            mirror_id=pos_id,
+            reason=reason,
+        )
+        world.payments.append(refund)
+        if pos_id is not None:
+            world.payments.append(
+                Payment(
+                    id=pos_id,
+                    system="pos",
+                    kind="REFUND",
+                    order_id=order.id,
+                    customer_ref=None,
+                    method=refund.method,
+                    amount=refund.amount,
+                    status="COMPLETED",
+                    channel="STORE",
+                    at=returned_at,
+                    location_id=location,
+                    return_id=back.id,
+                    mirror_id=erp_id,
+                    reason=reason,
+                )
+            )
+
+
+def _store_returns(world: World, rng: random.Random) -> None:
+    """Store receipts brought back, mostly to the same store: refunded at the till
+    against the receipt's payment, in the same way it was paid."""
+    paid = {p.order_id: p for p in world.payments if p.system == "pos"}
+    open_stores = [s.id for s in world.stores if s.active]
+    for order in world.pos_orders:
+        if rng.random() >= STORE_RETURN_RATE:
+            continue
+        returned_at = order.placed_at + timedelta(days=rng.randrange(1, 28))
+        location = order.location_id if rng.random() < 0.8 else rng.choice(open_stores)
+        reason = rng.choice(RETURN_REASONS)
+        lines = _returned_lines(rng, order)
+        if returned_at >= ANCHOR:
+            continue
+        payment = paid[order.id]
+        world.payments.append(
+            Payment(
+                id=f"RF{len(world.payments):07d}",
+                system="pos",
+                kind="REFUND",
+                order_id=order.id,
+                customer_ref=order.customer_ref,
+                method=payment.method,
+                amount=-sum((li.unit_price * li.quantity for li in lines), Decimal("0")),
+                status="COMPLETED",
+                channel="STORE",
+                at=returned_at,
+                location_id=location,
+                refund_of=payment.id,
+                reason=reason,
+            )
+        )

@@ -1,18 +1,25 @@
 """What every resolver of one request can reach: its loaders, the asking channel, and
-the errors of sources that failed while the field itself could still answer."""
+the errors of sources that failed while the field itself could still answer; who is
+asking and what personal data they read; the adapters and logs writes need."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 from strawberry.types import Info as StrawberryInfo
 
 from adapters.errors import MosaicError
 from resolvers.loaders import Loaders
+from resolvers.principal import OPEN, PersonalReads, Principal
+
+if TYPE_CHECKING:
+    from resolvers.commerce import Commerce
+    from resolvers.gdpr import ErasureLog
+    from resolvers.sources import Sources
 
 
 @dataclass(slots=True)
@@ -20,6 +27,17 @@ class MosaicContext:
     loaders: Loaders
     channel: str = "WEB"  # from the token's channel claim or X-Channel; default WEB
     partial_errors: list[GraphQLError] = field(default_factory=list)
+    # The default is open mode (everything allowed); the gateway always sets the caller.
+    principal: Principal = OPEN
+    personal_reads: PersonalReads = field(default_factory=PersonalReads)
+    # The adapters themselves, for writes (reads go through the loaders); None where a
+    # context only reads.
+    sources: Sources | None = None
+    erasures: ErasureLog | None = None
+    # What the omnichannel writes and live stock need (resolvers/commerce.py).
+    commerce: Commerce | None = None
+    # categories that never drive nor appear in recommendations (Settings)
+    sensitive_categories: frozenset[str] = frozenset({"HEALTH"})
 
     def report(self, info: Info, error: MosaicError) -> None:
         """Record a source's failure against this field while the field still answers

@@ -58,7 +58,10 @@ class Fetchers:
     pos_orders_of: Fetch
     erp_order: Fetch
     pos_order: Fetch
+    erp_payments: Fetch
+    pos_payments: Fetch
     item: Fetch
+    items_in_category: Fetch
     price: Fetch
     promotions: Fetch
     store_stock: Fetch
@@ -84,7 +87,10 @@ class Fetchers:
             "pos_orders_of": ("pos", pos.orders_by_customer),
             "erp_order": ("erp", erp.orders),
             "pos_order": ("pos", pos.orders),
+            "erp_payments": ("erp", erp.payments_by_order),
+            "pos_payments": ("pos", pos.payments_by_order),
             "item": ("erp", erp.items),
+            "items_in_category": ("erp", erp.items_in_categories),
             "price": ("erp", erp.prices),
             "promotions": ("erp", erp.promotions),
             "store_stock": ("pos", _grouped(pos.stock)),

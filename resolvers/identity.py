@@ -18,6 +18,7 @@ from typing import Any
 
 from adapters.errors import UpstreamError
 from adapters.records import CustomerFragment, LoyaltyAccount
+from resolvers import ids
 from resolvers.loaders import Loaders
 from resolvers.survivorship import Fragments, normalise_email
 
@@ -53,6 +54,17 @@ KEY_OF: dict[str, str] = {
     "pos_customer": "pos_customer",
     "pos_email": "email",
 }
+
+
+#: a customer id's prefix -> the key it gives the search
+ID_KEYS: dict[str, str] = {"crm": "crm_id", "erp": "erp_no", "pos": "pos_customer"}
+
+
+def start_keys_of_id(global_id: str) -> dict[str, str]:
+    """Where the search for a customer starts when the client (or a federation router)
+    gives its id: the fragment that id names."""
+    prefix, local = ids.split(global_id, ids.CUSTOMER_PREFIXES, "customer")
+    return {ID_KEYS[prefix]: local}
 
 
 class Identity:

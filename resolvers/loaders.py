@@ -21,6 +21,9 @@ from resolvers.fetchers import ALL, Fetch, Fetchers
 LIST_VALUED = {
     "erp_orders_of",
     "pos_orders_of",
+    "erp_payments",
+    "pos_payments",
+    "items_in_category",
     "promotions",
     "store_stock",
     "warehouse_stock",
@@ -74,7 +77,10 @@ class Loaders:
     pos_orders_of: DataLoader[Hashable, Any]
     erp_order: DataLoader[Hashable, Any]
     pos_order: DataLoader[Hashable, Any]
+    erp_payments: DataLoader[Hashable, Any]
+    pos_payments: DataLoader[Hashable, Any]
     item: DataLoader[Hashable, Any]
+    items_in_category: DataLoader[Hashable, Any]
     price: DataLoader[Hashable, Any]
     promotions: DataLoader[Hashable, Any]
     store_stock: DataLoader[Hashable, Any]

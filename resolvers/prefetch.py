@@ -36,10 +36,21 @@ def _start(future: asyncio.Future[Any]) -> None:
     future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
-def prefetch_products(info: Info, skus: Sequence[str]) -> None:
-    """Start the loads the selection below a product list will make."""
+def _below(fields: Sequence[Selection], path: Sequence[str]) -> Sequence[Selection]:
+    """The fields selected under ``path`` (field names) from these fields."""
+    for name in path:
+        fields = [f for parent in fields for f in _fields(parent.selections) if f.name == name]
+    return fields
+
+
+def prefetch_products(info: Info, skus: Sequence[str], under: Sequence[str] = ()) -> None:
+    """Start the loads the selection below a product list will make: the products'
+    item cards and whatever their selected fields read. ``under`` is the path from the
+    current field to the products (``("lines", "product")`` from a list of orders)."""
     loaders: Loaders = info.context.loaders
-    for field in (f for root in info.selected_fields for f in _fields(root.selections)):
+    _start(loaders.item.load_many(skus))
+    products = _below(info.selected_fields, under)
+    for field in (f for product in products for f in _fields(product.selections)):
         if field.name == "price":
             channel = field.arguments.get("channel")
             asked = getattr(channel, "value", channel) or info.context.channel

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import strawberry
 
 from adapters.errors import BadUserInput, MosaicError
-from resolvers import ids
-from resolvers.context import Info, settle
+from resolvers import gdpr, ids
+from resolvers.authz import (
+    ALLOW,
+    DENY,
+    VIA_EMAIL,
+    VIA_ID,
+    VIA_LOYALTY_CARD,
+    NeedsScope,
+    When,
+    admit,
+    guarded,
+)
+from resolvers.context import Info
 from resolvers.identity import start_keys_of_id
 from resolvers.places import directory, point_of
 from resolvers.prefetch import prefetch_products
@@ -44,7 +56,24 @@ def _start_keys(by: CustomerBy) -> dict[str, str]:
 
 
 async def _customer(info: Info, by: CustomerBy) -> Customer | None:
-    return await Customer.find(info.context.loaders, _start_keys(by))
+    via = VIA_ID if by.id else VIA_EMAIL if by.email else VIA_LOYALTY_CARD
+    found = await Customer.find(info.context.loaders, _start_keys(by), via=via)
+    return await admit(info, found, "this customer")
+
+
+def _own_id_or_search(info: Info, args: dict[str, Any]) -> bool:
+    """A customer may look themself up by card or e-mail (the answer is then checked to
+    be theirs) or by their own id; never by somebody else's id."""
+    by: CustomerBy = args["by"]
+    return not by.id or str(by.id) == info.context.principal.customer
+
+
+def _by_loyalty_card(info: Info, args: dict[str, Any]) -> bool:
+    return bool(args["by"].loyalty_card)
+
+
+def _only_own_ids(info: Info, args: dict[str, Any]) -> bool:
+    return all(str(i) == info.context.principal.customer for i in args["ids"])
 
 
 def _check_length(name: str, values: list[strawberry.ID]) -> None:
@@ -54,35 +83,66 @@ def _check_length(name: str, values: list[strawberry.ID]) -> None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One customer, recognised by id, e-mail or loyalty card.")
+    @strawberry.field(
+        description="One customer, recognised by id, e-mail or loyalty card.",
+        extensions=[
+            guarded(
+                default=DENY,
+                customer=When(_own_id_or_search, "by another customer's id"),
+                store_employee=When(_by_loyalty_card, "needs the customer's loyalty card"),
+                service_agent=ALLOW,
+                marketing=ALLOW,
+            )
+        ],
+    )
     async def customer(self, info: Info, by: CustomerBy) -> Customer | None:
         return await _customer(info, by)
 
-    @strawberry.field(description="Customers by id, in the order asked; null where unknown.")
+    @strawberry.field(
+        description="Customers by id, in the order asked; null where unknown.",
+        extensions=[
+            guarded(
+                default=DENY,
+                customer=When(_only_own_ids, "by another customer's id"),
+                service_agent=ALLOW,
+                marketing=ALLOW,
+            )
+        ],
+    )
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
         _check_length("ids", ids)
-        return list(await asyncio.gather(*(_customer(info, CustomerBy(id=i)) for i in ids)))
+        found = await asyncio.gather(
+            *(_customer(info, CustomerBy(id=i)) for i in ids), return_exceptions=True
+        )
+        for result in found:  # one customer's failure is that customer's null
+            if isinstance(result, MosaicError):
+                info.context.report(info, result)
+            elif isinstance(result, BaseException):
+                raise result
+        return [c if isinstance(c, Customer) else None for c in found]
 
     @strawberry.field
     async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
         prefetch_products(info, [str(sku)])
-        try:
-            item = await info.context.loaders.item.load(str(sku))
-        except MosaicError as error:  # the ERP is down: answer what others can tell
-            info.context.report(info, error)
-            return Product(sku=sku)
-        return Product(sku=sku) if item else None
+        product = await Product.load(info, str(sku))
+        if product.failure is not None:  # the ERP is down: answer what others can tell
+            info.context.report(info, product.failure)
+        return product if product.item or product.failure else None
 
     @strawberry.field(description="Products by SKU, in the order asked; null where unknown.")
     async def products(self, info: Info, skus: list[strawberry.ID]) -> list[Product | None]:
         _check_length("skus", skus)
         prefetch_products(info, [str(s) for s in skus])
-        (items,) = await settle(info, info.context.loaders.item.load_many([str(s) for s in skus]))
-        if items is None:
+        try:
+            items = await info.context.loaders.item.load_many([str(s) for s in skus])
+        except MosaicError as error:
             # The ERP is down: which SKUs exist is unknown, but their stock and
             # availability are not the ERP's to tell, so every SKU still answers.
-            return [Product(sku=s) for s in skus]
-        return [Product(sku=s) if item else None for s, item in zip(skus, items, strict=True)]
+            info.context.report(info, error)
+            return [Product(sku=s, failure=error) for s in skus]
+        return [
+            Product(sku=s, item=item) if item else None for s, item in zip(skus, items, strict=True)
+        ]
 
     @strawberry.field
     async def location(self, info: Info, id: strawberry.ID) -> Location | None:
@@ -108,10 +168,35 @@ class Query:
             places.sort(key=point.km_to)
         return [Location.of(p) for p in places[:limit]]
 
-    @strawberry.field(description="One order from any channel, by its id.")
+    @strawberry.field(
+        description="One order from any channel, by its id. A partner reads orders by the "
+        "id it was given (scope orders:read), never who placed them.",
+        extensions=[
+            guarded(
+                default=DENY,
+                customer=ALLOW,  # their own orders: checked below
+                store_employee=ALLOW,
+                service_agent=ALLOW,
+                partner=NeedsScope("orders:read"),
+            )
+        ],
+    )
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         prefix, local = ids.split(str(id), ids.ORDER_PREFIXES, "order")
         loaders = info.context.loaders
         loader = loaders.erp_order if prefix == "erp" else loaders.pos_order
         record = await loader.load(local)
-        return Order.of(record) if record else None
+        order = Order.many(info, [record])[0] if record else None
+        if info.context.principal.role == "customer":
+            await admit(info, await order.placed_by(loaders) if order else None, f"order {id}")
+        return order
+
+    @strawberry.field(
+        description="GDPR right of access: every system, record and personal value held "
+        "about the customer, asked live.",
+        extensions=[gdpr.subject_or_agent()],
+    )
+    async def data_subject_report(
+        self, info: Info, customer_id: strawberry.ID
+    ) -> gdpr.DataSubjectReport:
+        return await gdpr.report(info, str(customer_id))

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
+import strawberry.federation
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from adapters.errors import MosaicError
+from resolvers.commerce import CommerceMutation
+from resolvers.live import LiveSubscription
+from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.partial import PartialErrors
 from resolvers.query import Query
 
@@ -34,7 +41,11 @@ def error_code(error: GraphQLError, execution_context: ExecutionContext | None) 
     return "INTERNAL_SERVER_ERROR"
 
 
-class MosaicSchema(strawberry.Schema):
+class MosaicSchema(strawberry.federation.Schema):
+    """A federation v2 subgraph schema (``_service``, ``_entities`` for Customer and
+    Product), so Mosaic can join a company supergraph; standalone clients see it as a
+    plain schema with two extra root fields."""
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -49,7 +60,32 @@ class MosaicSchema(strawberry.Schema):
                 logger.info("%s at %s: %s", code, error.path, error.message)
 
 
+#: the root types, each module adding its fields (merge_types keeps them apart)
+Mutation = merge_types("Mutation", (ErasureMutation, CommerceMutation))
+Subscription = merge_types("Subscription", (LiveSubscription,))
+
+
 def build_schema(
-    extensions: list[type[SchemaExtension]] | None = None, **options: Any
+    extensions: Sequence[Callable[[], SchemaExtension]] | None = None,
+    *,
+    production: bool = False,
+    **options: Any,
 ) -> strawberry.Schema:
-    return MosaicSchema(query=Query, extensions=[PartialErrors, *(extensions or [])], **options)
+    """The schema, with the gateway's extensions (classes or factories, one instance
+    per request). ``production`` turns off field suggestions ("did you mean ...?"),
+    which would spell out the schema that introspection no longer shows."""
+    # @defer: the slow parts (ERP prices, order history) arrive after the fast ones
+    options.setdefault(
+        "config",
+        StrawberryConfig(
+            enable_experimental_incremental_execution=True,
+            disable_field_suggestions=production,
+        ),
+    )
+    return MosaicSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[PartialErrors, *(extensions or [])],
+        **options,
+    )

@@ -6,6 +6,7 @@ exactly as the adapters would meet the real systems; nothing is mocked.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def _gateway(systems: dict[str, str], **settings: Any) -> Iterator[str]:
             pos_url=systems["pos"],
             wms_url=systems["wms"],
             crm_token=CRM_TOKEN,
-            **settings,
+            **{"data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")), **settings},
         )
     )
     server = ServerThread(app).start()
@@ -111,3 +112,12 @@ def gateway_url(systems: dict[str, str]) -> Iterator[str]:
 def cached_gateway_url(systems: dict[str, str]) -> Iterator[str]:
     """The gateway as deployed by default: cache, single flight and batching window on."""
     yield from _gateway(systems, cache=True, batch_window_ms=30.0)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session (tests/redis_server.py)."""
+    from tests.redis_server import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -50,4 +50,12 @@ def set_knobs(url: str, **knobs: Any) -> dict[str, Any]:
 
 
 def reset_knobs(url: str) -> None:
-    set_knobs(url, latency_ms=0.0, jitter_ms=0.0, error_rate=0.0, fault="none", retry_after_s=1)
+    set_knobs(
+        url,
+        latency_ms=0.0,
+        jitter_ms=0.0,
+        error_rate=0.0,
+        fault="none",
+        retry_after_s=1,
+        fault_only="",
+    )

@@ -35,6 +35,9 @@ class Knobs:
     error_rate: float = 0.0  # share of calls answered 500 at random
     fault: Fault = "none"  # what every call gets instead of an answer
     retry_after_s: int = 1  # the Retry-After sent with fault=rate_limit
+    # The fault hits only calls whose "METHOD path SOAPAction" contains this text (a
+    # saga's one step, say: "POST /v2/inventory/changes"); empty: every call.
+    fault_only: str = ""
 
     def update(self, changes: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -95,12 +98,14 @@ class SimulatedSystemMiddleware:
         self.log.calls.append(Call(scope["method"], scope["path"], action, time.time(), delay))
         if delay:
             await asyncio.sleep(delay / 1000)
-        if knobs.fault == "hang":  # until the client gives up and hangs up
+        target = f"{scope['method']} {scope['path']} {action}"
+        fault = knobs.fault if knobs.fault_only in target else "none"
+        if fault == "hang":  # until the client gives up and hangs up
             while (await receive())["type"] != "http.disconnect":
                 pass
             return
-        if knobs.fault in ("error500", "garbage", "html", "rate_limit"):
-            await _send_fault(send, knobs.fault, knobs.retry_after_s)
+        if fault in ("error500", "garbage", "html", "rate_limit"):
+            await _send_fault(send, fault, knobs.retry_after_s)
             return
         if knobs.error_rate and self.rng.random() < knobs.error_rate:
             await _send_fault(send, "error500", knobs.retry_after_s)

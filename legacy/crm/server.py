@@ -8,6 +8,7 @@ Under ``/crm/v3/objects/contacts``, each behind the bearer token when one is con
     GET    /{id}           one contact
     PATCH  /{id}           update properties (stamps ``lastmodifieddate``)
     DELETE /{id}           archive (to the recycle bin)
+    POST   /gdpr-delete    ``{objectId}``: delete for good, with every property (GDPR)
 
 Shapes and error bodies follow ``reference/hubspot/crm_contacts_v3.oas.json``. Where the
 simulation departs from HubSpot, and why:
@@ -23,6 +24,8 @@ simulation departs from HubSpot, and why:
   ``Retry-After``, which HubSpot does not send, so a client honouring it can be tested.
 - A PATCH answers every property the contact has, not only the changed ones.
 - No associations, ``propertiesWithHistory``, ``archived=true`` reads, create or merge.
+- GDPR delete takes ``objectId`` as the contact id only (HubSpot also takes
+  ``idProperty: email`` and blocklists an unknown address); an unknown id is 404.
 """
 
 from __future__ import annotations
@@ -257,6 +260,7 @@ class ContactsApi:
         return [
             route("/contacts/batch/read", self.batch_read, "POST"),
             route("/contacts/search", self.search, "POST"),
+            route("/contacts/gdpr-delete", self.gdpr_delete, "POST"),
             route("/contacts", self.get_page, "GET"),
             route("/contacts/{contact_id}", self.get, "GET"),
             route("/contacts/{contact_id}", self.update, "PATCH"),
@@ -349,6 +353,16 @@ class ContactsApi:
         contact_id = _path_id(request)
         if not self.store.archive(contact_id):
             raise _not_found(str(contact_id))
+        return Response(status_code=204)
+
+
+    async def gdpr_delete(self, request: Request) -> Response:
+        body = await _body(request)
+        object_id = _text(body.get("objectId"), "objectId")
+        if body.get("idProperty") not in (None, "hs_object_id"):
+            raise _invalid("this portal takes only the contact id as objectId")
+        if not object_id.isdigit() or not self.store.purge(int(object_id)):
+            raise _not_found(object_id)
         return Response(status_code=204)
 
 

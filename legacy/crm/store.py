@@ -271,6 +271,14 @@ class ContactStore:
             ).rowcount
         return bool(known)
 
+    def purge(self, contact_id: int) -> bool:
+        """Delete a contact and every property value it had, for good (archived or not);
+        False if there is no such contact."""
+        with self.db:
+            self.db.execute("DELETE FROM properties WHERE contact_id = ?", (contact_id,))
+            known = self.db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,)).rowcount
+        return bool(known)
+
     def close(self) -> None:
         self.db.close()
 

@@ -6,6 +6,9 @@ ones of ``ItemCard.wsdl`` and ``Customer.wsdl`` in the shared reference); a real
 has a hundred fields, we publish the ones our data fills. ``Brand`` and
 ``Sales_Channels`` on the item card, ``Sales_Channel`` on the sales documents and the
 ``Promotions`` page are our installation's extensions, as NAV installations add them.
+So is ``CustomerPayments``: the payment service provider's captures and refunds per
+order, as the webshop integration books them (NAV's own customer ledger signs amounts
+from the customer's balance; this page signs them as money moves: refunds negative).
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ ITEM_TYPE = Enum("Type", ("Inventory", "Service"))
 CUSTOMER_BLOCKED = Enum("Blocked", ("_blank_", "Ship", "Invoice", "All"))
 SALES_TYPE = Enum("Sales_Type", ("Customer", "Customer_Price_Group", "All_Customers", "Campaign"))
 LINE_TYPE = Enum("Type", ("_blank_", "G_L_Account", "Item", "Resource", "Fixed_Asset"))
+PAYMENT_TYPE = Enum("Document_Type", ("Payment", "Refund"))
+PAYMENT_STATUS = Enum("Status", ("Pending", "Posted", "Voided", "Failed"))
 
 _LINE_FIELDS = (
     Field("Line_No", "int"),
@@ -94,6 +99,8 @@ _DOCUMENT_FIELDS = (
     Field("Location_Code"),
     Field("Currency_Code"),
     Field("Amount_Including_VAT", "decimal"),
+    # the number the document has in the system that sent it (Mosaic's order reference)
+    Field("External_Document_No"),
 )
 
 PAGES: tuple[Page, ...] = (
@@ -164,7 +171,7 @@ PAGES: tuple[Page, ...] = (
         table_no=36,
         key=("No",),
         fields=(*_DOCUMENT_FIELDS[:2], Field("Order_Date", "dateTime"), *_DOCUMENT_FIELDS[2:]),
-        indexed=("Sell_to_Customer_No",),
+        indexed=("Sell_to_Customer_No", "External_Document_No"),
         number_prefix="SO",
         stamped="Order_Date",
         lines=Lines("SalesLines", "Sales_Order_Line", "sales_order_line", 37, _LINE_FIELDS),
@@ -182,12 +189,34 @@ PAGES: tuple[Page, ...] = (
             Field("Document_Date", "dateTime"),
             *_DOCUMENT_FIELDS[2:],
         ),
-        indexed=("Sell_to_Customer_No", "Applies_to_Order_No"),
+        indexed=("Sell_to_Customer_No", "Applies_to_Order_No", "External_Document_No"),
         number_prefix="SR",
         stamped="Document_Date",
         lines=Lines(
             "SalesLines", "Sales_Return_Order_Line", "sales_return_order_line", 37, _LINE_FIELDS
         ),
+    ),
+    Page(
+        name="payments",
+        service="CustomerPayments",
+        table="customer_payment",
+        table_no=50001,
+        key=("No",),
+        fields=(
+            Field("No"),
+            Field("Document_Type", PAYMENT_TYPE),
+            *_f("Order_No", "Sell_to_Customer_No", "Payment_Method_Code"),
+            Field("Amount", "decimal"),
+            Field("Currency_Code"),
+            Field("Status", PAYMENT_STATUS),
+            *_f("Sales_Channel", "Location_Code"),
+            Field("Posted_At", "dateTime"),
+            # a refund's payment, its return order, and the POS's record of it
+            *_f("Applies_to_Doc_No", "Return_Order_No", "External_Document_No", "Description"),
+        ),
+        indexed=("Order_No", "Sell_to_Customer_No"),
+        number_prefix="PMT",
+        stamped="Posted_At",
     ),
 )
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from legacy.erp.pages import PAGES, Enum, Field, Lines, Page
-from legacy.world import Order, World
+from legacy.world import Order, Payment, Return, World
 
 Record = dict[str, Any]  # field -> XSD text; a document's lines field -> list[Record]
 
@@ -211,6 +211,57 @@ def _seed(conn: sqlite3.Connection, world: World) -> None:
         (Field(DOCUMENT_NO), *orders.lines.fields),
         _line_rows(world.erp_orders),
     )
+    returns = pages["returns"]
+    assert returns.lines is not None
+    _insert(conn, returns.table, returns.fields, (_return_row(r) for r in world.returns))
+    _insert(
+        conn,
+        returns.lines.table,
+        (Field(DOCUMENT_NO), *returns.lines.fields),
+        _line_rows(world.returns),
+    )
+    _insert(
+        conn,
+        pages["payments"].table,
+        pages["payments"].fields,
+        (_payment_row(p) for p in world.payments if p.system == "erp"),
+    )
+
+
+def _return_row(back: Return) -> tuple[Any, ...]:
+    return (
+        back.id,
+        back.customer_ref,
+        back.order_id,
+        back.reason,
+        _datetime_text(back.returned_at),
+        "REFUNDED",
+        back.channel,
+        back.location_id,
+        "EUR",
+        str(back.total),
+        None,  # External_Document_No
+    )
+
+
+def _payment_row(payment: Payment) -> tuple[Any, ...]:
+    return (
+        payment.id,
+        payment.kind.title(),
+        payment.order_id,
+        payment.customer_ref,
+        payment.method,
+        str(payment.amount),
+        "EUR",
+        {"COMPLETED": "Posted", "CANCELED": "Voided"}[payment.status],
+        payment.channel,
+        payment.location_id,
+        _datetime_text(payment.at),
+        payment.refund_of,
+        payment.return_id,
+        payment.mirror_id,
+        payment.reason,
+    )
 
 
 def _order_row(order: Order) -> tuple[Any, ...]:
@@ -223,10 +274,11 @@ def _order_row(order: Order) -> tuple[Any, ...]:
         order.location_id,
         "EUR",
         str(order.total),
+        None,  # External_Document_No
     )
 
 
-def _line_rows(orders: Iterable[Order]) -> Iterator[tuple[Any, ...]]:
+def _line_rows(orders: Iterable[Order | Return]) -> Iterator[tuple[Any, ...]]:
     for order in orders:
         for n, line in enumerate(order.lines, start=1):
             yield (

@@ -25,6 +25,13 @@ Endpoints
     GET  /v2/loyalty/accounts/{id}              {loyalty_account}
     POST /v2/customers/bulk-retrieve            {customer_ids <= 100} -> {responses {id: ...}}
     GET  /v2/customers/{id}                     {customer}
+    DELETE /v2/customers/{id}                   {} (the profile and its loyalty account)
+    POST /v2/events                             {cursor?, limit <= 100, wait_s?, query {filter
+                                                {event_types?, location_ids?, created_at
+                                                {start_at}}}} -> {events, cursor}
+    POST /v2/payments/batch-retrieve-by-order   {order_ids <= 100} -> {payments, refunds}
+    GET  /v2/payments/{id}                      {payment}
+    GET  /v2/refunds/{id}                       {refund}
 
 Where and why this departs from Square
 - Locations carry ``opening_hours``, the store's hours as one OpenStreetMap-style string
@@ -56,14 +63,38 @@ Where and why this departs from Square
   (name, e-mail, phone), which Square would need a second call for (BulkRetrieveCustomers).
   Phone mappings match the E.164 number exactly, as Square's do. There is no redemption
   history, so ``lifetime_points`` equals ``balance``.
+- ``DeleteCustomer`` deletes the customer's loyalty account with the profile (Square
+  keeps loyalty accounts apart): the retailer's POS erases a person in one call. Receipts
+  keep their ``customer_id``, as in Square, pointing at a profile that no longer exists:
+  the till's records are bookkeeping and are kept.
+- ``POST /v2/payments/batch-retrieve-by-order`` is ours: Square lists payments and
+  refunds by time and location only (ListPayments, ListPaymentRefunds), so the payments
+  of a customer's 30 receipts would be a scan of the whole history. It answers every
+  payment and refund whose ``order_id`` is asked, each once, oldest first. A refund's
+  ``order_id`` is the order whose goods came back (Square: the return order it
+  creates), so a refund of an online order returned in a store is found by the ERP's
+  order number: it is ``unlinked`` (no Square payment) with ``destination_type``
+  ``EXTERNAL`` and the ERP's refund number as ``destination_details.external_details
+  .source_id``, as the ERP paid it out to the original online payment.
+- ``POST /v2/events`` is Square's SearchEvents (events oldest first, ``cursor`` to go
+  on), offered as a change feed where Square pushes the same ``inventory.count.updated``
+  events as webhooks: the cursor always comes back, as the place to continue from; a
+  request without one starts from now; ``wait_s`` (ours, at most 30) holds the request
+  open until an event arrives (a long poll), so a follower hears of a change at once.
+  Events are kept in memory (the last 10 000), one per item and store a committed
+  write changed, with the counts after it.
+- Payments are recorded as the seeded history has them; ``POST /v2/orders`` records a
+  sale's goods but no payment (Square takes payments through CreatePayment).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -76,6 +107,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from legacy.common.app import simulated_system
+from legacy.common.feed import ChangeFeed, wait_seconds, while_connected
 from legacy.common.knobs import Knobs
 from legacy.pos.store import CURRENCY, build, rfc3339
 from legacy.world import World
@@ -93,7 +125,11 @@ MAX_LOYALTY_KEYS = 30
 MAX_LOYALTY_PAGE = 200
 MAX_CUSTOMER_IDS = 100
 MAX_CHANGES = 100
+MAX_PAYMENT_ORDERS = 100  # ours, like BatchRetrieveOrders
+#: the till's payment methods as Square's source type and card type
+TILL_SOURCES = {"PIN": ("CARD", "DEBIT"), "CARD": ("CARD", "CREDIT"), "CASH": ("CASH", None)}
 PROGRAM_ID = "mosaic-rewards"
+MERCHANT_ID = "MOSAIC"
 ORDER_STATES = ("OPEN", "COMPLETED", "CANCELED", "DRAFT")
 #: the inventory states the POS tracks, and the stock column holding each
 TRACKED = {"IN_STOCK": "in_stock", "RESERVED_FOR_SALE": "reserved"}
@@ -339,6 +375,70 @@ def _account(row: sqlite3.Row, include_customer: bool) -> Json:
     return account
 
 
+def _card(card_type: str) -> Json:
+    brand = "MASTERCARD" if card_type == "DEBIT" else "VISA"
+    return {"card": {"card_brand": brand, "card_type": card_type}, "entry_method": "EMV"}
+
+
+def _payment(row: sqlite3.Row, refunds: list[sqlite3.Row]) -> Json:
+    source_type, card_type = TILL_SOURCES[row["method"]]
+    amount = _money(row["amount"])
+    payment: Json = {
+        "id": row["id"],
+        "created_at": row["created_at"],
+        "updated_at": row["created_at"],
+        "amount_money": amount,
+        "total_money": amount,
+        "refunded_money": _money(sum(r["amount"] for r in refunds)),
+        "refund_ids": [r["id"] for r in refunds],
+        "status": row["status"],
+        "source_type": source_type,
+        "location_id": row["location_id"],
+        "order_id": row["order_id"],
+        "receipt_number": row["id"][-4:],
+    }
+    if row["customer_id"]:
+        payment["customer_id"] = row["customer_id"]
+    if card_type:
+        payment["card_details"] = {"status": "CAPTURED", **_card(card_type)}
+    else:
+        payment["cash_details"] = {"buyer_supplied_money": amount, "change_back_money": _money(0)}
+    return payment
+
+
+def _destination(method: str, external_id: str | None) -> tuple[str, Json]:
+    """A refund's ``destination_type`` and ``destination_details``."""
+    if method == "EXTERNAL":
+        return method, {
+            "external_details": {"type": "EXTERNAL", "source": "ERP", "source_id": external_id}
+        }
+    source_type, card_type = TILL_SOURCES[method]
+    if card_type is None:
+        return source_type, {"cash_details": {}}
+    return source_type, {"card_details": _card(card_type)}
+
+
+def _refund(row: sqlite3.Row) -> Json:
+    destination_type, details = _destination(row["method"], row["external_id"])
+    refund: Json = {
+        "id": row["id"],
+        "status": row["status"],
+        "location_id": row["location_id"],
+        "unlinked": row["payment_id"] is None,
+        "destination_type": destination_type,
+        "destination_details": details,
+        "amount_money": _money(row["amount"]),
+        "order_id": row["order_id"],
+        "created_at": row["created_at"],
+        "updated_at": row["created_at"],
+    }
+    if row["payment_id"]:
+        refund["payment_id"] = row["payment_id"]
+    if row["reason"]:
+        refund["reason"] = row["reason"]
+    return refund
+
+
 def _counts(row: sqlite3.Row, states: Sequence[str] | None) -> list[Json]:
     """The counts of one (item, store) pair: IN_STOCK always, RESERVED_FOR_SALE if any."""
     counts = []
@@ -370,6 +470,8 @@ class Pos:
     def __init__(self, db: sqlite3.Connection, item_names: dict[str, str]) -> None:
         self.db = db
         self.item_names = item_names
+        self.feed = ChangeFeed()
+        self._touched: dict[tuple[str, str], None] = {}  # by the write in progress
 
     # locations
 
@@ -558,6 +660,7 @@ class Pos:
             " WHERE sku = ? AND location_id = ?",
             (levels["IN_STOCK"], levels["RESERVED_FOR_SALE"], now, sku, location),
         )
+        self._touched[(sku, location)] = None
 
     def _once(self, key: str, endpoint: str, write: Callable[[], Json]) -> Json:
         """Run a write once per idempotency key, in one transaction; a repeat of the key
@@ -577,9 +680,108 @@ class Pos:
             )
         except BaseException:
             self.db.rollback()
+            self._touched.clear()
             raise
         self.db.commit()
+        self._publish_counts()
         return answer
+
+    # events
+
+    def _publish_counts(self) -> None:
+        """An ``inventory.count.updated`` event per item and store the committed write
+        changed, with its counts after the write."""
+        touched, self._touched = list(self._touched), {}
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        events = []
+        for sku, location in touched:
+            row = self.db.execute(
+                "SELECT * FROM stock WHERE sku = ? AND location_id = ?", (sku, location)
+            ).fetchone()
+            events.append(
+                {
+                    "merchant_id": MERCHANT_ID,
+                    "location_id": location,
+                    "type": "inventory.count.updated",
+                    "event_id": str(uuid.uuid4()),
+                    "created_at": now,
+                    "data": {
+                        "type": "inventory",
+                        "id": f"{sku}:{location}",
+                        "object": {"inventory_counts": _counts(row, None)},
+                    },
+                }
+            )
+        self.feed.publish(events)
+
+    async def search_events(self, body: Json) -> Json:
+        """SearchEvents, oldest first from ``cursor``, held open up to ``wait_s`` while
+        there is nothing to answer (our long poll)."""
+        query = _object(body, "query")
+        filters = _object(query, "filter")
+        types = _strings(filters, "event_types", 100)
+        locations = _strings(filters, "location_ids", MAX_SEARCH_LOCATIONS)
+        since = _instant(_object(filters, "created_at").get("start_at"))
+        limit = _limit(body, 100, 100)
+        position = _event_position(body.get("cursor"), self.feed.last)
+        wait_s = wait_seconds(body.get("wait_s"))
+        deadline = time.monotonic() + wait_s
+        while True:
+            found = await self.feed.wait_after(position, limit, deadline - time.monotonic())
+            if found:
+                position = found[-1][0]
+            events = [
+                event
+                for _, event in found
+                if (types is None or event["type"] in types)
+                and (locations is None or event["location_id"] in locations)
+                and (since is None or datetime.fromisoformat(event["created_at"]) >= since)
+            ]
+            if events or not found or time.monotonic() >= deadline:
+                return {"events": events, "cursor": _event_cursor(position)}
+
+    # payments
+
+    def batch_retrieve_payments(self, body: Json) -> Json:
+        ids = _strings(body, "order_ids", MAX_PAYMENT_ORDERS, required=True) or []
+        if not ids:
+            return {"payments": [], "refunds": []}
+        clause, args = _in("order_id", ids)
+        refunds = self.db.execute(
+            f"SELECT * FROM refunds WHERE {clause} ORDER BY created_at, id", args
+        )
+        return {
+            "payments": self._payments(clause, args),
+            "refunds": [_refund(row) for row in refunds],
+        }
+
+    def _payments(self, where: str, args: Sequence[Any]) -> list[Json]:
+        """Payments with their refunds' ids and refunded total, in two queries."""
+        rows = self.db.execute(
+            f"SELECT * FROM payments WHERE {where} ORDER BY created_at, id", args
+        ).fetchall()
+        if not rows:
+            return []
+        clause, ids = _in("payment_id", [row["id"] for row in rows])
+        refunds: dict[str, list[sqlite3.Row]] = {}
+        for refund in self.db.execute(
+            f"SELECT * FROM refunds WHERE {clause} ORDER BY created_at, id", ids
+        ):
+            refunds.setdefault(refund["payment_id"], []).append(refund)
+        return [_payment(row, refunds.get(row["id"], [])) for row in rows]
+
+    def payment(self, params: Json) -> Json:
+        found = self._payments("id = ?", [params["payment_id"]])
+        if not found:
+            raise _not_found("payment", params["payment_id"])
+        return {"payment": found[0]}
+
+    def refund(self, params: Json) -> Json:
+        row = self.db.execute("SELECT * FROM refunds WHERE id = ?", (params["refund_id"],))
+        found = row.fetchone()
+        if found is None:
+            raise _not_found("refund", params["refund_id"])
+        return {"refund": _refund(found)}
 
     # loyalty and customers
 
@@ -635,6 +837,15 @@ class Pos:
             raise _not_found("customer", params["customer_id"])
         return {"customer": next(iter(found.values()))}
 
+    def delete_customer(self, params: Json) -> Json:
+        customer_id = params["customer_id"]
+        with self.db:
+            self.db.execute("DELETE FROM loyalty_accounts WHERE customer_id = ?", (customer_id,))
+            deleted = self.db.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
+        if not deleted.rowcount:
+            raise _not_found("customer", customer_id)
+        return {}
+
 
 def _loyalty_keys(query: Json, name: str) -> list[str]:
     """The values of one search criterion, as the column holds them."""
@@ -654,6 +865,33 @@ def _loyalty_keys(query: Json, name: str) -> list[str]:
             field="mappings",
         )
     return list(dict.fromkeys(m["phone_number"] for m in mappings))
+
+
+def _event_position(cursor: Any, last: int) -> int:
+    """Where an events search starts: after the cursor's event, or from now."""
+    if not cursor:
+        return last
+    try:
+        kind, _, value = base64.urlsafe_b64decode(str(cursor).encode()).decode().partition(":")
+        if kind != "event":
+            raise ValueError(kind)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise SquareError("invalid cursor", code="INVALID_CURSOR", field="cursor") from exc
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise SquareError("start_at is not RFC 3339", field="start_at") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _event_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"event:{position}".encode()).decode()
 
 
 def _quantity(value: Any) -> int:
@@ -680,9 +918,10 @@ def _sale_line(line: Any) -> tuple[str, int, int]:
 
 
 def _endpoint(
-    handler: Callable[[Json], Json], *, body: bool
+    handler: Callable[[Json], Json | Awaitable[Json]], *, body: bool
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A handler of the JSON body (or of the path parameters) as a Starlette endpoint."""
+    """A handler of the JSON body (or of the path parameters) as a Starlette endpoint;
+    an async handler (the events' long poll) is awaited."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -695,7 +934,10 @@ def _endpoint(
                     raise SquareError("the body must be a JSON object", code="BAD_REQUEST")
             else:
                 payload = dict(request.path_params)
-            return JSONResponse(handler(payload))
+            answer = handler(payload)
+            if inspect.isawaitable(answer):
+                return JSONResponse(await while_connected(request, answer))
+            return JSONResponse(answer)
         except SquareError as error:
             return error.response()
 
@@ -744,5 +986,18 @@ def create_app(world: World, db_path: Path, knobs: Knobs | None = None) -> Starl
             methods=["POST"],
         ),
         Route("/v2/customers/{customer_id}", _endpoint(pos.customer, body=False), methods=["GET"]),
+        Route(
+            "/v2/customers/{customer_id}",
+            _endpoint(pos.delete_customer, body=False),
+            methods=["DELETE"],
+        ),
+        Route("/v2/events", _endpoint(pos.search_events, body=True), methods=["POST"]),
+        Route(
+            "/v2/payments/batch-retrieve-by-order",
+            _endpoint(pos.batch_retrieve_payments, body=True),
+            methods=["POST"],
+        ),
+        Route("/v2/payments/{payment_id}", _endpoint(pos.payment, body=False), methods=["GET"]),
+        Route("/v2/refunds/{refund_id}", _endpoint(pos.refund, body=False), methods=["GET"]),
     ]
     return simulated_system("pos", routes, knobs or Knobs())

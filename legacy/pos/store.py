@@ -1,9 +1,13 @@
-"""The POS's own SQLite file: stores, customers with loyalty accounts, receipts, store stock.
+"""The POS's own SQLite file: stores, customers with loyalty accounts, receipts, store
+stock, payments at the till and refunds.
 
 Money is kept as Square keeps it, an integer count of minor units (cents), so the wire
 never sees a float. Stock is kept per (item, store) as the two Square inventory states
 the POS tracks: ``IN_STOCK`` (on the shelf, free to sell) and ``RESERVED_FOR_SALE``
-(held for a customer); the world's ``on_hand`` is their sum.
+(held for a customer); the world's ``on_hand`` is their sum. A payment's and a refund's
+``method`` is the till's word (PIN, CARD, CASH; a refund of an online order paid out
+by the ERP: EXTERNAL, with the ERP's refund number as ``external_id``); refund amounts
+are positive, as Square's are.
 """
 
 from __future__ import annotations
@@ -50,6 +54,18 @@ CREATE TABLE stock (
     sku TEXT NOT NULL, location_id TEXT NOT NULL, in_stock INTEGER NOT NULL,
     reserved INTEGER NOT NULL, calculated_at TEXT NOT NULL, PRIMARY KEY (sku, location_id)
 );
+CREATE TABLE payments (
+    id TEXT PRIMARY KEY, order_id TEXT NOT NULL, location_id TEXT NOT NULL, customer_id TEXT,
+    method TEXT NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX payments_order ON payments (order_id);
+CREATE TABLE refunds (
+    id TEXT PRIMARY KEY, payment_id TEXT REFERENCES payments (id), order_id TEXT NOT NULL,
+    location_id TEXT NOT NULL, method TEXT NOT NULL, amount INTEGER NOT NULL,
+    status TEXT NOT NULL, reason TEXT, external_id TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX refunds_order ON refunds (order_id);
+CREATE INDEX refunds_payment ON refunds (payment_id);
 """
 
 CURRENCY = "EUR"
@@ -155,5 +171,42 @@ def _load(db: sqlite3.Connection, world: World) -> None:
         [
             (s.item_no, s.location_id, s.on_hand - s.reserved, s.reserved, counted)
             for s in world.store_stock
+        ],
+    )
+    till = [p for p in world.payments if p.system == "pos"]
+    db.executemany(
+        "INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                p.id,
+                p.order_id,
+                p.location_id,
+                p.customer_ref,
+                p.method,
+                cents(p.amount),
+                p.status,
+                rfc3339(p.at),
+            )
+            for p in till
+            if p.kind == "PAYMENT"
+        ],
+    )
+    db.executemany(
+        "INSERT INTO refunds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                p.id,
+                p.refund_of,
+                p.order_id,
+                p.location_id,
+                "EXTERNAL" if p.mirror_id else p.method,
+                -cents(p.amount),
+                p.status,
+                p.reason,
+                p.mirror_id,
+                rfc3339(p.at),
+            )
+            for p in till
+            if p.kind == "REFUND"
         ],
     )

@@ -19,6 +19,13 @@ SKUs and answers for all of them in one call.
         with the reservation it made the first time, so a retried saga step holds the
         stock once.
     DELETE /api/v1/reservations/{id} -> 204 (releases the stock; 404 if unknown)
+    GET    /api/v1/events?after=<n>&wait_s=<s>&limit=<l>
+        -> {events: [{seq, type: "stock.changed", sku, site, on_hand, reserved, at}], last}
+        The change feed: every change of a stock level (a reservation made or released),
+        numbered; ``after`` the last number seen (absent: from now). With ``wait_s`` (at
+        most 30) the request is held open until an event arrives: a long poll, so a
+        follower hears of a change at once, with no webhook endpoint of its own. The
+        last 10 000 events are kept; ``last`` is where to continue from.
 
 Errors are ``{"error": {"code", "message"}}`` with status 400 (bad request, more than
 500 SKUs), 404 or 409. SKUs asked twice are answered once; unknown SKUs and sites have
@@ -27,6 +34,7 @@ no rows.
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,6 +48,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from legacy.common.app import simulated_system
+from legacy.common.feed import ChangeFeed, wait_seconds, while_connected
 from legacy.common.knobs import Knobs
 from legacy.wms.store import build
 from legacy.world import World
@@ -92,6 +101,7 @@ def _warehouse(row: sqlite3.Row) -> Json:
 class Wms:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self.feed = ChangeFeed()
 
     def warehouses(self, request: Json) -> Any:
         return [_warehouse(row) for row in self.db.execute("SELECT * FROM warehouses ORDER BY id")]
@@ -158,6 +168,7 @@ class Wms:
                 " :created_at)",
                 reservation,
             )
+        self._publish(sku, site)
         return 201, reservation
 
     def release(self, params: Json) -> None:
@@ -172,13 +183,37 @@ class Wms:
                 (row["quantity"], row["sku"], row["site"]),
             )
             self.db.execute("DELETE FROM reservations WHERE id = ?", (row["id"],))
+        self._publish(row["sku"], row["site"])
+
+    def _publish(self, sku: str, site: str) -> None:
+        """A ``stock.changed`` event with the level after a committed change."""
+        row = self.db.execute(
+            "SELECT on_hand, reserved FROM stock WHERE sku = ? AND site = ?", (sku, site)
+        ).fetchone()
+        if row is not None:
+            at = datetime.now(UTC).isoformat()
+            event = {"type": "stock.changed", "sku": sku, "site": site, **dict(row), "at": at}
+            self.feed.publish([event])
+
+    async def events(self, params: Json) -> Json:
+        try:
+            after = int(params["after"]) if params.get("after") else self.feed.last
+            limit = min(max(int(params.get("limit") or 500), 1), 500)
+        except ValueError as exc:
+            raise WmsError(400, "BAD_REQUEST", "after and limit must be integers") from exc
+        found = await self.feed.wait_after(after, limit, wait_seconds(params.get("wait_s")))
+        return {
+            "events": [{"seq": number, **event} for number, event in found],
+            "last": found[-1][0] if found else after,
+        }
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
-    """A handler of the JSON body (or of the path parameters) as a Starlette endpoint.
+    """A handler of the JSON body (or of the path and query parameters) as a Starlette
+    endpoint; an async handler (the events' long poll) is awaited.
 
     A handler answers a JSON value (200), a ``(status, value)`` pair, or None (204)."""
 
@@ -192,8 +227,10 @@ def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
                 if not isinstance(payload, dict):
                     raise WmsError(400, "BAD_REQUEST", "the body must be a JSON object")
             else:
-                payload = dict(request.path_params)
+                payload = {**request.query_params, **request.path_params}
             answer = handler(payload)
+            if inspect.isawaitable(answer):
+                answer = await while_connected(request, answer)
         except WmsError as error:
             return error.response()
         if answer is None:
@@ -217,6 +254,7 @@ def create_app(world: World, db_path: Path, knobs: Knobs | None = None) -> Starl
         Route("/api/v1/stock/query", _endpoint(wms.stock, body=True), methods=["POST"]),
         Route("/api/v1/inbound/query", _endpoint(wms.inbound, body=True), methods=["POST"]),
         Route("/api/v1/reservations", _endpoint(wms.reserve, body=True), methods=["POST"]),
+        Route("/api/v1/events", _endpoint(wms.events, body=False), methods=["GET"]),
         Route(
             "/api/v1/reservations/{reservation_id}",
             _endpoint(wms.release, body=False),

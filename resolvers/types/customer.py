@@ -6,16 +6,33 @@ from datetime import date
 from typing import Any
 
 import strawberry
+import strawberry.federation
 
 from adapters.errors import BadUserInput
 from resolvers import ids, survivorship
-from resolvers.context import Info, settle
-from resolvers.identity import Identity
+from resolvers.authz import (
+    DENY,
+    VIA_ID,
+    Mask,
+    NeedsConsent,
+    admit,
+    mask_address,
+    mask_email,
+    mask_phone,
+    personal,
+)
+from resolvers.context import Info
+from resolvers.identity import Identity, start_keys_of_id
+from resolvers.loaders import Loaders
+from resolvers.purchases import order_history
+from resolvers.recommendations import Recommendation, recommend
 from resolvers.survivorship import Fragments, Survivor
-from resolvers.types.common import Address
+from resolvers.types.common import Address, Channel, asked_channel
 from resolvers.types.order import Order
+from resolvers.types.payment import Payment, payments_of
 
 MAX_ORDERS = 200
+MAX_PAYMENTS = 500
 
 
 @strawberry.type
@@ -45,16 +62,44 @@ class Provenance:
     record_id: str
 
 
-@strawberry.type(description="One person across CRM, POS loyalty and ERP, assembled live.")
+@strawberry.federation.type(
+    keys=["id"], description="One person across CRM, POS loyalty and ERP, assembled live."
+)
 class Customer:
+    """Who may read each field is declared on it (``resolvers/authz.py``); a new field
+    of this type needs a ``personal(...)`` policy too (a test checks that it has one)."""
+
     identity: strawberry.Private[Identity]
+    # how the request reached this person (authz.VIA_*): a store employee may see a
+    # customer recognised by loyalty card, not one looked up by id or e-mail
+    via: strawberry.Private[str] = VIA_ID
+
+    @classmethod
+    async def find(
+        cls, loaders: Loaders, known: dict[str, str], via: str = VIA_ID
+    ) -> Customer | None:
+        identity = Identity(loaders, known)
+        if await identity.found():
+            return cls(identity=identity, via=via)
+        if identity.failures:  # nobody found because the systems that could know are down
+            raise next(iter(identity.failures.values()))
+        return None
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer | None:
+        """A federation router's entity lookup, as ``customer(by: {id})`` and admitted
+        the same way. Every representation of one ``_entities`` call starts its search
+        in the same round, so N customers are one CRM batch call."""
+        found = await cls.find(info.context.loaders, start_keys_of_id(str(id)))
+        return await admit(info, found, "this customer")
 
     async def _fragments(self) -> Fragments:
         return await self.identity.complete()
 
     @strawberry.field(
         description="The CRM id where the CRM knows the person, else the "
-        "id of the fragment that found them."
+        "id of the fragment that found them.",
+        extensions=[personal()],
     )
     async def id(self) -> strawberry.ID:
         f = await self._fragments()
@@ -65,23 +110,30 @@ class Customer:
         assert f.erp is not None  # a Customer exists only once a fragment was found
         return strawberry.ID(ids.make("erp", f.erp.record_id))
 
-    @strawberry.field
+    @strawberry.field(extensions=[personal(marketing=NeedsConsent("email_marketing"))])
     async def name(self) -> str | None:
         return _value(survivorship.name(await self._fragments()))
 
-    @strawberry.field
+    @strawberry.field(
+        extensions=[
+            personal(store_employee=Mask(mask_email), marketing=NeedsConsent("email_marketing"))
+        ]
+    )
     async def email(self) -> str | None:
         return _value(survivorship.email(await self._fragments()))
 
-    @strawberry.field
+    @strawberry.field(extensions=[personal(store_employee=Mask(mask_phone), marketing=DENY)])
     async def phone(self) -> str | None:
         return _value(survivorship.phone(await self._fragments()))
 
-    @strawberry.field
+    @strawberry.field(extensions=[personal(store_employee=Mask(mask_address), marketing=DENY)])
     async def address(self) -> Address | None:
         return Address.of(_value(survivorship.address(await self._fragments())))
 
-    @strawberry.field(description="The POS loyalty account.")
+    @strawberry.field(
+        description="The POS loyalty account.",
+        extensions=[personal(marketing=NeedsConsent("personalisation"))],
+    )
     async def loyalty(self) -> Loyalty | None:
         f = await self._fragments()
         self._raise_if_failed("pos", found=f.pos is not None)
@@ -89,7 +141,7 @@ class Customer:
             return None
         return Loyalty(card_number=f.pos.card_number, tier=f.pos.tier, points=f.pos.points)
 
-    @strawberry.field(description="Consents per purpose, from the CRM.")
+    @strawberry.field(description="Consents per purpose, from the CRM.", extensions=[personal()])
     async def consents(self) -> list[Consent] | None:
         f = await self._fragments()
         self._raise_if_failed("crm", found=f.crm is not None)
@@ -100,24 +152,60 @@ class Customer:
             for c in f.crm.consents
         ]
 
-    @strawberry.field(description="Orders from every channel, newest first.")
+    @strawberry.field(
+        description="Orders from every channel, newest first.",
+        extensions=[personal(marketing=NeedsConsent("personalisation"))],
+    )
     async def orders(self, info: Info, last: int = 20) -> list[Order]:
         if not 0 <= last <= MAX_ORDERS:
             raise BadUserInput(f"last must be between 0 and {MAX_ORDERS}")
-        loaders = info.context.loaders
-        erp_no, pos_customer = await settle(
-            info, self.identity.key("erp_no"), self.identity.key("pos_customer")
-        )
-        erp_orders, pos_orders = await settle(
-            info,
-            loaders.erp_orders_of.load(erp_no) if erp_no else _nothing(),
-            loaders.pos_orders_of.load(pos_customer) if pos_customer else _nothing(),
-        )
-        merged = [*(erp_orders or ()), *(pos_orders or ())]
-        merged.sort(key=lambda o: o.placed_at, reverse=True)
-        return [Order.of(o) for o in merged[:last]]
+        history = await order_history(info, self.identity)
+        return Order.many(info, history[:last])
 
-    @strawberry.field(description="Every system holding a record of this customer.")
+    @strawberry.field(
+        description="Payments and refunds of the customer's orders in every channel, "
+        "each once, newest first.",
+        extensions=[personal(marketing=DENY)],
+    )
+    async def payments(self, info: Info, last: int = 50) -> list[Payment]:
+        if not 0 <= last <= MAX_PAYMENTS:
+            raise BadUserInput(f"last must be between 0 and {MAX_PAYMENTS}")
+        history = await order_history(info, self.identity)
+        found = await payments_of(info, [(o.source, o.id) for o in history])
+        return found[::-1][:last]
+
+    @strawberry.field(
+        description="Products for this customer in the asking channel, from what they "
+        "bought online and in store; each says why. Needs their valid consent for "
+        "personalisation (else null with CONSENT_REQUIRED); sensitive categories never "
+        "count, and no more than two come from one category.",
+        extensions=[personal()],
+    )
+    async def recommendations(
+        self, info: Info, limit: int = 5, channel: Channel | None = None
+    ) -> list[Recommendation] | None:
+        wanted = asked_channel(channel, info.context.channel)
+        return await recommend(info, self.identity, limit, wanted)
+
+    @strawberry.field(
+        description="Marketing segments from the CRM, used to personalise: shown only "
+        "with a valid consent for personalisation.",
+        extensions=[
+            personal(
+                store_employee=NeedsConsent("personalisation"),
+                marketing=NeedsConsent("personalisation"),
+            )
+        ],
+    )
+    async def segments(self) -> list[str] | None:
+        f = await self._fragments()
+        self._raise_if_failed("crm", found=f.crm is not None)
+        return list(f.crm.segments) if f.crm else None
+
+    @strawberry.field(
+        description="Every system holding a record of this customer.",
+        extensions=[personal(marketing=DENY)],
+    )
     async def sources(self) -> list[SourceRecord]:
         f = await self._fragments()
         found = [
@@ -127,7 +215,10 @@ class Customer:
         ]
         return [SourceRecord(system=s, record_id=r) for s, r in found if r is not None]
 
-    @strawberry.field(description="Which system each golden-record value came from.")
+    @strawberry.field(
+        description="Which system each golden-record value came from.",
+        extensions=[personal(marketing=DENY)],
+    )
     async def provenance(self) -> list[Provenance]:
         f = await self._fragments()
         survivors: dict[str, Survivor[Any] | None] = {
@@ -151,7 +242,3 @@ class Customer:
 
 def _value(survivor: Survivor[survivorship.T] | None) -> survivorship.T | None:
     return survivor.value if survivor else None
-
-
-async def _nothing() -> list[object]:
-    return []

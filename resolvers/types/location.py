@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 
 import strawberry
 
@@ -30,6 +31,12 @@ class Location:
 
     @classmethod
     def of(cls, record: LocationRecord) -> Location:
+        """One Location per place, shared: a stock check lists the same 28 places under
+        every product, and the objects are never changed once made."""
+        return _location(record)
+
+    @classmethod
+    def _make(cls, record: LocationRecord) -> Location:
         return cls(
             id=strawberry.ID(ids.location_id(record.kind, record.id)),
             kind=LocationKind(record.kind),
@@ -40,3 +47,8 @@ class Location:
             opening_hours=record.opening_hours,
             open=record.active,
         )
+
+
+@lru_cache(maxsize=4096)
+def _location(record: LocationRecord) -> Location:
+    return Location._make(record)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import strawberry
+import strawberry.federation
 
-from adapters.records import ProductRecord, PromotionRecord, StockRecord
+from adapters.errors import MosaicError
+from adapters.records import LocationRecord, ProductRecord, PromotionRecord, StockRecord
 from resolvers import ids
+from resolvers.authz import DENY, When, guarded
 from resolvers.context import Info, settle
 from resolvers.places import directory, point_of, stores
 from resolvers.types.common import Channel, Money, NearInput, asked_channel
@@ -46,7 +50,11 @@ class StockLevel:
     location: Location
     on_hand: int | None
     reserved: int | None
-    available: int | None
+    available: int | None = strawberry.field(
+        description="Free to sell here: on hand less reserved, and 0 where this location's "
+        "channel does not sell the product (stores: STORE; warehouses: WEB, APP); null "
+        "while the ERP, which holds the assortment, is down."
+    )
     in_transit: list[InTransit]
 
 
@@ -67,44 +75,83 @@ class Availability:
     )
 
 
-@strawberry.type(description="A product from the ERP's item master.")
+def _web_price(info: Info, args: dict[str, Any]) -> bool:
+    """Web prices are public (the webshop shows them to everyone); other channels' are not."""
+    return asked_channel(args.get("channel"), info.context.channel) == "WEB"
+
+
+@strawberry.federation.type(keys=["sku"], description="A product from the ERP's item master.")
 class Product:
+    """Made with its item card already loaded (or the ERP's failure to give it), so the
+    card's fields are plain synchronous fields: an async resolver costs about ten times
+    a plain one in graphql-core, and a listing has hundreds of them."""
+
     sku: strawberry.ID
+    item: strawberry.Private[ProductRecord | None] = None
+    failure: strawberry.Private[MosaicError | None] = None
+
+    @classmethod
+    async def load(cls, info: Info, sku: str) -> Product:
+        """The product with its item card from the request's loaders; when the ERP is
+        down, a product whose card fields carry the ERP's error."""
+        try:
+            return cls(sku=strawberry.ID(sku), item=await info.context.loaders.item.load(sku))
+        except MosaicError as error:
+            return cls(sku=strawberry.ID(sku), failure=error)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, sku: strawberry.ID) -> Product:
+        """A federation router's entity lookup: every product of one ``_entities`` call
+        shares one ERP batch through the request's loaders."""
+        return await cls.load(info, str(sku))
+
+    def _card(self) -> ProductRecord | None:
+        if self.failure is not None:
+            raise self.failure
+        return self.item
+
+    def _card_or_report(self, info: Info) -> ProductRecord | None:
+        """The item card for a field that can answer without it (stock, availability):
+        the ERP's failure is reported on that field, which still answers."""
+        if self.failure is not None:
+            info.context.report(info, self.failure)
+        return self.item
 
     @strawberry.field
-    async def name(self, info: Info) -> str | None:
-        item = await _item(info, self.sku)
+    def name(self) -> str | None:
+        item = self._card()
         return item.name if item else None
 
     @strawberry.field
-    async def brand(self, info: Info) -> str | None:
-        item = await _item(info, self.sku)
+    def brand(self) -> str | None:
+        item = self._card()
         return item.brand if item else None
 
     @strawberry.field
-    async def category(self, info: Info) -> str | None:
-        item = await _item(info, self.sku)
+    def category(self) -> str | None:
+        item = self._card()
         return item.category if item else None
 
     @strawberry.field(description="EAN-13 barcode.")
-    async def gtin(self, info: Info) -> str | None:
-        item = await _item(info, self.sku)
+    def gtin(self) -> str | None:
+        item = self._card()
         return item.gtin if item else None
 
     @strawberry.field(description="The channels that sell this product (the assortment).")
-    async def channels(self, info: Info) -> list[Channel]:
-        item = await _item(info, self.sku)
+    def channels(self) -> list[Channel]:
+        item = self._card()
         return [Channel(c) for c in item.channels] if item else []
 
     @strawberry.field(
-        description="What the channel charges today: its ERP sales price, else the list price."
+        description="What the channel charges today: its ERP sales price, else the list price.",
+        extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
     )
     async def price(self, info: Info, channel: Channel | None = None) -> Money | None:
-        loaders = info.context.loaders
         key = (str(self.sku), asked_channel(channel, info.context.channel))
-        price, item = await settle(info, loaders.price.load(key), loaders.item.load(str(self.sku)))
+        price = await info.context.loaders.price.load(key)
         if price is not None:
             return Money.of(price.price)
+        item = self._card()
         return Money.of(item.list_price) if item else None
 
     @strawberry.field(description="Promotions running today in the channel.")
@@ -120,9 +167,13 @@ class Product:
             and (p.ends is None or today <= p.ends)
         ]
 
-    @strawberry.field(description="Every location's stock: warehouses (WMS) and stores (POS).")
+    @strawberry.field(
+        description="Every location's stock: warehouses (WMS) and stores (POS).",
+        extensions=[guarded(anonymous=DENY, customer=DENY, marketing=DENY)],
+    )
     async def stock(self, info: Info) -> list[StockLevel]:
         loaders, sku = info.context.loaders, str(self.sku)
+        item = self._card_or_report(info)
         warehouse, store, inbound, places = await settle(
             info,
             loaders.warehouse_stock.load(sku),
@@ -130,6 +181,7 @@ class Product:
             loaders.inbound.load(sku),
             directory(info),
         )
+        selling = _selling_kinds(item)
         transit: dict[str, list[InTransit]] = {}
         for shipment in inbound or ():
             transit.setdefault(_location_of(shipment.location_id, places), []).append(
@@ -148,7 +200,9 @@ class Product:
                         location=Location.of(places[global_id]),
                         on_hand=count.on_hand,
                         reserved=count.reserved,
-                        available=max(count.on_hand - count.reserved, 0),
+                        available=None
+                        if selling is None
+                        else max(count.on_hand - count.reserved, 0) * (kind in selling),
                         in_transit=transit.pop(global_id, []),
                     )
                 )
@@ -177,9 +231,9 @@ class Product:
     ) -> Availability:
         point = point_of(near)
         loaders, sku = info.context.loaders, str(self.sku)
-        item, warehouse, store, places = await settle(
+        item = self._card_or_report(info)
+        warehouse, store, places = await settle(
             info,
-            loaders.item.load(sku),
             loaders.warehouse_stock.load(sku),
             loaders.store_stock.load(sku),
             stores(info),
@@ -193,21 +247,36 @@ class Product:
                 and wanted in sold
                 and any(r.on_hand - r.reserved > 0 for r in warehouse)
             )
-        nearest = []
+        candidates: list[tuple[float, int, LocationRecord]] = []
         if "STORE" in sold:
             for count in store or ():
                 place = places.get(ids.location_id("STORE", count.location_id))
                 free = count.on_hand - count.reserved
                 if place is not None and place.active and free > 0:
-                    nearest.append(
-                        StoreAvailability(
-                            location=Location.of(place),
-                            available=free,
-                            distance_km=point.km_to(place) if point else None,
-                        )
-                    )
-        nearest.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0, -s.available))
-        return Availability(online=online, nearest=nearest[: max(limit, 0)])
+                    candidates.append((point.km_to(place) if point else 0.0, -free, place))
+        candidates.sort(key=lambda c: c[:2])
+        return Availability(
+            online=online,
+            nearest=[
+                StoreAvailability(
+                    location=Location.of(place),
+                    available=-minus_free,
+                    distance_km=km if point else None,
+                )
+                for km, minus_free, place in candidates[: max(limit, 0)]
+            ],
+        )
+
+
+def _selling_kinds(item: ProductRecord | None) -> set[str] | None:
+    """The kinds of location whose stock is for sale, by the item's assortment: stores
+    sell for STORE, warehouses for the online channels. None: the assortment is unknown."""
+    if item is None:
+        return None
+    kinds = {"STORE"} if "STORE" in item.channels else set()
+    if set(item.channels) & set(ONLINE_CHANNELS):
+        kinds.add("WAREHOUSE")
+    return kinds
 
 
 def _location_of(local_id: str, places: dict[str, object]) -> str:
@@ -217,8 +286,3 @@ def _location_of(local_id: str, places: dict[str, object]) -> str:
         if global_id in places:
             return global_id
     return ids.location_id("WAREHOUSE", local_id)
-
-
-async def _item(info: Info, sku: str) -> ProductRecord | None:
-    item: ProductRecord | None = await info.context.loaders.item.load(str(sku))
-    return item

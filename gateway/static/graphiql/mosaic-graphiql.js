@@ -33,6 +33,33 @@
       storage.setItem('graphiql:variables', props.defaultTabs[0].variables);
     }
   }
+  addRolePicker(config);
   var root = bundle.createRoot(document.getElementById('graphiql'));
   root.render(bundle.React.createElement(bundle.GraphiQL, props));
+
+  // With a development token per role (`mosaic demo`): a picker of the role to ask as. It
+  // sets the Authorization header in config.headers, which the fetcher reads at every
+  // request; a header typed in a tab's headers editor still wins.
+  function addRolePicker(config) {
+    var roles = Object.keys(config.tokens || {});
+    if (!roles.length) {
+      return;
+    }
+    var picker = document.createElement('select');
+    picker.id = 'mosaic-role';
+    picker.title = 'Ask as this role (a development token per role)';
+    picker.setAttribute('aria-label', 'Role');
+    roles.forEach(function (role) {
+      var option = document.createElement('option');
+      option.value = role;
+      option.textContent = 'as ' + role;
+      option.selected = role === config.role;
+      picker.appendChild(option);
+    });
+    picker.addEventListener('change', function () {
+      config.headers.Authorization = 'Bearer ' + config.tokens[picker.value];
+    });
+    picker.style.cssText = 'position: fixed; top: 10px; right: 60px; z-index: 10; font: inherit;';
+    document.body.appendChild(picker);
+  }
 })();

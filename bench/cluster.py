@@ -1,0 +1,205 @@
+"""The processes under test: the four simulated systems and the gateway, each started
+the way it is run for real (``mosaic legacy ...``; uvicorn with the gateway's factory),
+on free loopback ports, and stopped again however the benchmark ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SYSTEMS = ("crm", "erp", "pos", "wms")
+CRM_TOKEN = "bench-crm-token"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """What a simulated system adds to every answer: base plus uniform 0..jitter."""
+
+    latency_ms: float
+    jitter_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    name: str
+    url: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of what the process printed (its log goes with the run's temp dir)."""
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pinned(cores: frozenset[int] | None) -> Any:
+    """A preexec_fn pinning the child before it runs anything (its children inherit)."""
+    if cores is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cores)
+
+
+def _start(
+    name: str,
+    argv: list[str],
+    port: int,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cores: frozenset[int] | None = None,
+) -> Process:
+    log_path = log_dir / f"{name}.log"
+    log = log_path.open("ab")
+    popen = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_pinned(cores),  # pins before exec: no window unpinned
+    )
+    log.close()  # the child has its own copy
+    return Process(name=name, url=f"http://127.0.0.1:{port}", popen=popen, log=log_path)
+
+
+def _stop(process: Process) -> None:
+    if process.popen.poll() is None:
+        process.popen.send_signal(signal.SIGINT)
+        try:
+            process.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+
+
+@contextmanager
+def simulated_systems(
+    latencies: Mapping[str, Latency],
+    size: str,
+    seed: int,
+    work_dir: Path,
+    cores: frozenset[int] | None,
+) -> Iterator[dict[str, Process]]:
+    """The four systems, each its own process on its own SQLite file, ready to answer."""
+    with ExitStack() as stack:
+        systems: dict[str, Process] = {}
+        for name in SYSTEMS:
+            port = free_port()
+            argv = [
+                sys.executable, "-m", "gateway.cli", "legacy", name,
+                "--port", str(port), "--size", size, "--seed", str(seed),
+                "--latency-ms", str(latencies[name].latency_ms),
+                "--jitter-ms", str(latencies[name].jitter_ms),
+                "--db", str(work_dir / f"{name}.sqlite"), "--token", CRM_TOKEN,
+            ]  # fmt: skip
+            systems[name] = _start(name, argv, port, work_dir, cores=cores)
+            stack.callback(_stop, systems[name])
+        for process in systems.values():
+            _wait_for(process, "/__admin/knobs", timeout_s=180)
+        yield systems
+
+
+@contextmanager
+def gateway(
+    name: str,
+    systems: Mapping[str, Process],
+    settings: Mapping[str, str],
+    workers: int,
+    work_dir: Path,
+    cores: frozenset[int] | None,
+) -> Iterator[Process]:
+    """The gateway under uvicorn, as deployed, pointed at ``systems``; ``settings`` are
+    extra ``MOSAIC_*`` variables (the baseline's switches)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_")}
+    env.update({f"MOSAIC_{s.upper()}_URL": p.url for s, p in systems.items()})
+    env["MOSAIC_CRM_TOKEN"] = CRM_TOKEN
+    env.update(settings)
+    argv = [
+        sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    process = _start(f"gateway-{name}", argv, port, work_dir, env=env, cores=cores)
+    try:
+        _wait_for(process, "/readyz", timeout_s=120)
+        yield process
+    finally:
+        _stop(process)
+
+
+def _wait_for(process: Process, path: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(
+                f"{process.name} exited early (code {process.popen.returncode}):\n"
+                + process.log_tail()
+            )
+        try:
+            with urllib.request.urlopen(process.url + path, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(
+        f"{process.name} did not answer {path} within {timeout_s}s:\n" + process.log_tail()
+    )
+
+
+def admin(url: str, method: str, path: str) -> Any:
+    """A simulated system's admin API (``/__admin/...``)."""
+    request = urllib.request.Request(url + "/__admin/" + path, method=method)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def clear_calls(systems: Mapping[str, Process]) -> None:
+    for process in systems.values():
+        admin(process.url, "DELETE", "calls")
+
+
+def settle(systems: Mapping[str, Process], quiet_s: float = 0.2, timeout_s: float = 30) -> None:
+    """Clear the call logs once no system has been called for ``quiet_s``.
+
+    A gateway may still be finishing upstream calls for requests whose clients already
+    have an answer (an error, a timeout); those must not count in the next cell.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        clear_calls(systems)
+        time.sleep(quiet_s)
+        if not any(fetch_calls(systems).values()) or time.monotonic() > deadline:
+            return
+
+
+def fetch_calls(systems: Mapping[str, Process]) -> dict[str, list[dict[str, Any]]]:
+    return {name: admin(p.url, "GET", "calls")["calls"] for name, p in systems.items()}

@@ -1,0 +1,267 @@
+"""The results for people: a markdown page and a chart, both from results.json alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+Cell = Mapping[str, Any]
+#: A 1-minute load average above this before the run means other work was running
+BUSY_LOAD = 0.5
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f" ({value:.2f}x)"
+
+
+class _Cells:
+    """The cells of a run, found by (variant, query, concurrency)."""
+
+    def __init__(self, results: Mapping[str, Any]) -> None:
+        self.meta: Mapping[str, Any] = results["meta"]
+        self.by_key = {(c["variant"], c["query"], c["concurrency"]): c for c in results["cells"]}
+
+    def get(self, variant: str, query: str, concurrency: int) -> Cell | None:
+        return self.by_key.get((variant, query, concurrency))
+
+    def rows(self) -> list[tuple[str, int]]:
+        return [(q, c) for q in self.meta["queries"] for c in self.meta["concurrency"]]
+
+
+#: column title, the figure from a cell, digits, compared with the baseline
+_Column = tuple[str, Callable[[Cell], Any], int, bool]
+_COLUMNS: Sequence[_Column] = (
+    ("req/s", lambda c: c["throughput_rps"], 1, True),
+    ("ok req/s", lambda c: c["ok_rps"], 1, True),
+    ("p50 ms", lambda c: c["latency_ms"]["p50"], 1, True),
+    ("p95 ms", lambda c: c["latency_ms"]["p95"], 1, True),
+    ("p99 ms", lambda c: c["latency_ms"]["p99"], 1, True),
+    ("floor ms", lambda c: c.get("floor_ms"), 1, False),
+    ("p50 - floor ms", lambda c: c.get("overhead_p50_ms"), 1, False),
+    ("p99 / floor", lambda c: c.get("p99_over_floor"), 2, False),
+    ("calls/req", lambda c: c["upstream_calls_per_request"]["total"], 2, True),
+    ("CPU ms/req", lambda c: c["cpu_ms_per_request"], 2, True),
+    ("peak RSS MB", lambda c: c["peak_rss_mb"], 0, True),
+    ("errors", lambda c: c["errors"], 0, True),
+)
+
+
+def _figure(cell: Cell, baseline: Cell | None, column: _Column) -> str:
+    _, figure, digits, compared = column
+    value = figure(cell)
+    if not compared or baseline is None:
+        return _num(value, digits)
+    other = figure(baseline)
+    ratio = value / other if value is not None and other else None
+    shown = f"{_num(value, digits)} / {_num(other, digits)}"
+    return shown + (_ratio(ratio) if column[0] != "errors" else "")
+
+
+def markdown(results: Mapping[str, Any]) -> str:
+    cells = _Cells(results)
+    meta = cells.meta
+    lines = [*_header(meta)]
+    baseline_name = meta["baseline"]
+    for variant in meta["variants"]:
+        if variant == baseline_name:
+            continue
+        lines += [
+            "",
+            f"## {variant} vs {baseline_name}",
+            "",
+            f"Each figure: {variant} / {baseline_name} (ratio). Floor, overhead and "
+            f"p99/floor are {variant}'s own (its floor is measured at the lowest "
+            "concurrency and carried to the others).",
+            "",
+            "| query | C | " + " | ".join(col[0] for col in _COLUMNS) + " |",
+            "|---|--:|" + "--:|" * len(_COLUMNS),
+        ]
+        for query, concurrency in cells.rows():
+            cell = cells.get(variant, query, concurrency)
+            if cell is None:
+                continue
+            base = cells.get(baseline_name, query, concurrency)
+            figures = " | ".join(_figure(cell, base, col) for col in _COLUMNS)
+            lines.append(f"| {query} | {concurrency} | {figures} |")
+    lines += _calls_by_source(cells)
+    lines += _time_split(cells)
+    return "\n".join(lines) + "\n"
+
+
+def _header(meta: Mapping[str, Any]) -> list[str]:
+    machine = meta["machine"]
+    latency = ", ".join(
+        f"{s.upper()} {v['latency_ms']:g} ms (+0-{v['jitter_ms']:g})"
+        for s, v in meta["latency_ms"].items()
+    )
+    variants = "; ".join(
+        f"`{name}` " + (" ".join(f"{k}={v}" for k, v in env.items()) or "(defaults)")
+        for name, env in meta["variants"].items()
+    )
+    return [
+        "# Mosaic benchmark" + (" (quick smoke run)" if meta["quick"] else ""),
+        "",
+        f"- run: {meta['started']}, {meta['wall_time_s']:g} s; world `{meta['size']}` "
+        f"seed {meta['seed']}; {meta['duration_s_per_cell']:g} s per cell, closed loop",
+        f"- machine: {machine['cpu']}, {machine['cores_usable']} usable cores, "
+        f"{machine['memory_gb']:g} GB, Python {machine['python']}, {machine['platform']}",
+        f"- layout: {meta['layout']}; gateway: uvicorn, {meta['gateway_workers']} worker(s)",
+        f"- load average (1, 5, 15 min) at start {_loads(meta['load_average_at_start'])}, "
+        f"at end {_loads(meta['load_average_at_end'])}"
+        + (
+            " — **the machine was busy before the run: other work may skew the figures**"
+            if meta["load_average_at_start"][0] > BUSY_LOAD
+            else ""
+        ),
+        f"- simulated latency: {latency}",
+        f"- variants: {variants}",
+        "- floor: per request at concurrency 1, the sum over rounds of the slowest delay "
+        "the systems added in that round (their own logs); median over requests",
+    ]
+
+
+def _loads(loads: Sequence[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in loads)
+
+
+def _calls_by_source(cells: _Cells) -> list[str]:
+    meta = cells.meta
+    lowest = min(meta["concurrency"])
+    variants = list(meta["variants"])
+    lines = [
+        "",
+        f"## Upstream calls per request by source (concurrency {lowest})",
+        "",
+        "| query | source | " + " | ".join(variants) + " |",
+        "|---|---|" + "--:|" * len(variants),
+    ]
+    for query in meta["queries"]:
+        for source in ("crm", "erp", "pos", "wms", "total"):
+            figures = [cells.get(v, query, lowest) for v in variants]
+            shown = [
+                _num(c["upstream_calls_per_request"].get(source), 2) if c else "-" for c in figures
+            ]
+            lines.append(f"| {query} | {source} | " + " | ".join(shown) + " |")
+    return lines
+
+
+def _time_split(cells: _Cells) -> list[str]:
+    meta = cells.meta
+    lowest = min(meta["concurrency"])
+    lines = [
+        "",
+        f"## Where the time goes (concurrency {lowest}, medians per request, ms)",
+        "",
+        "Over the requests that called upstream (those answered from the cache have "
+        "nothing to split). Before the first upstream call: HTTP, parsing, validation, "
+        "planning. Between rounds and after the last: the systems' own work beyond their "
+        "deliberate delay, transfer, the gateway reading replies, resolving, serialising. "
+        "A negative gap means the next round started before the previous round's slowest "
+        "call ended (the gateway did not wait for it).",
+        "",
+        "| variant | query | requests | latency | floor | before first call "
+        "| between rounds | after last call | rounds |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for variant in meta["variants"]:
+        for query in meta["queries"]:
+            cell = cells.get(variant, query, lowest)
+            split = (cell or {}).get("time_split_ms")
+            if cell is None or not split:
+                continue
+            lines.append(
+                f"| {variant} | {query} | {cell['requests_with_calls']} of {cell['requests']} "
+                f"| {_num(split['latency'])} "
+                f"| {_num(split['rounds_floor'])} | {_num(split['before_first_call'])} "
+                f"| {_num(split['between_rounds'])} | {_num(split['after_last_call'])} "
+                f"| {_num(cell.get('rounds'), 0)} |"
+            )
+    return lines
+
+
+def profiles(results: Mapping[str, Any], top: int = 12) -> str:
+    """The functions the gateway spent its samples in, per profiled cell."""
+    lines = [
+        "# Where the gateway's CPU goes (py-spy)",
+        "",
+        "Sampled from outside the running gateway at the highest concurrency; *self*: "
+        "the function itself was running, *inclusive*: it was on the stack (what it "
+        "calls included). Shares of the samples in which the gateway was running: py-spy "
+        "leaves out the time it sat idle waiting for the network.",
+    ]
+    for cell in results["cells"]:
+        summary = cell.get("profile")
+        if not summary:
+            continue
+        lines += [
+            "",
+            f"## {cell['variant']} {cell['query']} at concurrency {cell['concurrency']} "
+            f"({summary['samples']} samples, {cell['cpu_ms_per_request']:.1f} CPU ms/req)",
+            "",
+            "| self | function | | inclusive | function |",
+            "|--:|---|---|--:|---|",
+        ]
+        rows = zip(summary["self"][:top], summary["inclusive"][:top], strict=False)
+        for (own, own_share), (within, within_share) in rows:
+            lines.append(f"| {own_share:.1%} | `{own}` | | {within_share:.1%} | `{within}` |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: Mapping[str, Any], path: Path) -> None:
+    """Throughput and p50 latency against concurrency, one column per workload."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, NullFormatter, NullLocator, ScalarFormatter
+
+    cells = _Cells(results)
+    meta = cells.meta
+    queries = meta["queries"]
+    levels = meta["concurrency"]
+    figure, axes = plt.subplots(
+        2, len(queries), figsize=(4 * len(queries), 7), squeeze=False, sharex=True
+    )
+    for column, query in enumerate(queries):
+        top, bottom = axes[0][column], axes[1][column]
+        for variant in meta["variants"]:
+            found = [(c, cells.get(variant, query, c)) for c in levels]
+            present = [(c, cell) for c, cell in found if cell is not None]
+            xs = [c for c, _ in present]
+            top.plot(xs, [cell["throughput_rps"] for _, cell in present], "o-", label=variant)
+            line = bottom.plot(
+                xs, [cell["latency_ms"]["p50"] for _, cell in present], "o-", label=variant
+            )
+            floor = next((cell.get("floor_ms") for _, cell in present), None)
+            if floor:
+                bottom.axhline(floor, linestyle=":", color=line[0].get_color(), linewidth=1)
+        top.set_title(query)
+        top.set_ylabel("throughput (req/s)")
+        bottom.set_ylabel("p50 latency (ms); dotted: floor")
+        bottom.set_xlabel("concurrency")
+        for axis in (top, bottom):
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.xaxis.set_minor_locator(NullLocator())
+            axis.set_xticks(levels, [str(c) for c in levels])
+            # 1-2-5 ticks and at least a factor 4 of range, so every panel has labels
+            axis.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            axis.yaxis.set_major_formatter(ScalarFormatter())
+            axis.yaxis.set_minor_formatter(NullFormatter())
+            low, high = axis.get_ylim()
+            if high < 4 * low:
+                middle = (low * high) ** 0.5
+                axis.set_ylim(middle / 2, middle * 2)
+            axis.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend()
+    figure.suptitle(
+        f"Mosaic vs naive baseline ({meta['size']} world, {meta['layout']})", fontsize=9
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,274 @@
+"""Who may read what, declared next to each field.
+
+A field states its policy in its ``extensions``, per role, where it is defined::
+
+    @strawberry.field(extensions=[personal(store_employee=Mask(mask_email),
+                                           marketing=NeedsConsent("email_marketing"))])
+    async def email(self) -> str | None: ...
+
+- :func:`guarded` — any field: a rule per role, a default for the roles not named.
+- :func:`personal` — a field of a customer's personal data. Before its own rules, the
+  caller must be *admitted* to that customer: a customer to their own record only, a
+  store employee to a customer recognised by loyalty card, marketing and service agents
+  to anyone; partners and anonymous callers never. Admission is checked on every field
+  of the customer, so no path (``order -> customer``, a federation ``_entities`` lookup,
+  an alias, a fragment) shows what the direct path would refuse: the check is made where
+  the data is, not where the query entered.
+
+Open mode (no authentication configured) and the ``service`` role read everything.
+A refused field is null with ``FORBIDDEN`` (``UNAUTHENTICATED`` for a caller without
+credentials, ``CONSENT_REQUIRED`` for a missing consent); lists are non-null by
+convention, so a refused list is empty, with the same error at its path. Every
+personal field let through is noted for the audit log (:mod:`resolvers.principal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+from strawberry.extensions import FieldExtension
+from strawberry.types.base import StrawberryList
+from strawberry.types.field import StrawberryField
+
+from adapters.errors import ConsentRequired, Forbidden, MosaicError, Unauthenticated
+from resolvers import ids
+from resolvers.context import Info
+from resolvers.identity import Identity
+from resolvers.principal import ROLES, Principal
+from resolvers.survivorship import Fragments
+from resolvers.types.common import Address
+
+#: roles that read everything, consent-gated fields included
+FULL_ACCESS = frozenset({"open", "service"})
+#: the ways a customer can be reached; a store employee needs the first
+VIA_LOYALTY_CARD, VIA_ID, VIA_EMAIL, VIA_ORDER = "loyalty_card", "id", "email", "order"
+
+
+# --- rules ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Allow:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Mask:
+    """Readable, with part of the value hidden (``j***@example.nl``)."""
+
+    apply: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsConsent:
+    """Readable while the customer's consent for ``purpose`` is granted and valid."""
+
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsScope:
+    """Readable with ``scope`` among the caller's scopes (a partner's API key)."""
+
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """Readable when ``test(info, arguments)`` holds; ``why`` says what it requires."""
+
+    test: Callable[[Info, dict[str, Any]], bool]
+    why: str
+
+
+Rule = Allow | Deny | Mask | NeedsConsent | NeedsScope | When
+ALLOW, DENY = Allow(), Deny()
+
+
+def own(customer_id: Callable[[dict[str, Any]], object]) -> When:
+    """For role customer: the field's ``customer_id(arguments)`` is the caller's own id
+    (a customer acts on their own record only)."""
+    return When(
+        lambda info, args: str(customer_id(args)) == info.context.principal.customer,
+        "for another customer",
+    )
+
+
+class PersonalRecord(Protocol):
+    """What a type holding one person's data gives the checks: the person's fragments
+    and how the request reached them."""
+
+    identity: Identity
+    via: str
+
+
+R = TypeVar("R", bound=PersonalRecord)
+
+
+# --- the checks ----------------------------------------------------------------------
+
+
+def global_ids(fragments: Fragments) -> list[str]:
+    """Every id the person has in Mosaic, the golden id (CRM, else POS, else ERP) first."""
+    found = [
+        ("crm", fragments.crm.record_id if fragments.crm else None),
+        ("pos", fragments.pos.customer_id if fragments.pos else None),
+        ("erp", fragments.erp.record_id if fragments.erp else None),
+    ]
+    return [ids.make(system, local) for system, local in found if local]
+
+
+async def admitted(principal: Principal, record: PersonalRecord) -> bool:
+    """May the caller see this person at all (before any field's own rule)?"""
+    role = principal.role
+    if role in FULL_ACCESS or role in ("service_agent", "marketing"):
+        return True
+    if role == "store_employee":
+        return record.via == VIA_LOYALTY_CARD
+    if role == "customer":
+        return principal.customer in global_ids(await record.identity.complete())
+    return False
+
+
+async def has_consent(identity: Identity, purpose: str) -> bool:
+    """Granted in the CRM and not expired; unknown (no CRM record, CRM down) is no."""
+    crm = (await identity.complete()).crm
+    today = date.today()
+    return crm is not None and any(
+        c.purpose == purpose and c.granted and (c.valid_until is None or c.valid_until >= today)
+        for c in crm.consents
+    )
+
+
+def refusal(principal: Principal, what: str) -> MosaicError:
+    if principal.role == "anonymous":
+        return Unauthenticated(f"{what} is not public: send a bearer token or an API key")
+    return Forbidden(f"{what} is not for role {principal.role}")
+
+
+async def admit(info: Info, record: R | None, what: str) -> R | None:
+    """A field's answer that is a person, where the caller may see them; else a refusal
+    (the whole object null, not an object of null fields). A customer asking about
+    anyone but themself is refused alike whether that person exists or not: no oracle
+    of who is a customer."""
+    principal = info.context.principal
+    if record is None and principal.role != "customer":
+        return None
+    if record is None or not await admitted(principal, record):
+        raise (
+            Forbidden(f"{what} is not yours")
+            if principal.role == "customer"
+            else refusal(principal, what)
+        )
+    return record
+
+
+# --- the field extension -------------------------------------------------------------
+
+
+class Guard(FieldExtension):
+    """A field's policy, checked before its resolver runs (so a refused field never
+    asks a source), and its mask applied to what the resolver gives."""
+
+    def __init__(self, rules: dict[str, Rule], default: Rule, personal: bool) -> None:
+        unknown = set(rules) - ROLES - {"anonymous"}
+        if unknown:
+            raise ValueError(f"no such role: {', '.join(sorted(unknown))}")
+        self.rules = rules
+        self.default = default
+        self.personal = personal
+        self.empty_list = False
+
+    def apply(self, field: StrawberryField) -> None:
+        self.empty_list = isinstance(field.type, StrawberryList)
+
+    def rule_for(self, principal: Principal) -> Rule:
+        if principal.role in FULL_ACCESS:
+            return ALLOW
+        return self.rules.get(principal.role, self.default)
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        principal = info.context.principal
+        rule = self.rule_for(principal)
+        what = f"{info.path.typename}.{info.field_name}"
+        try:
+            if self.personal and not await admitted(principal, source):
+                raise refusal(principal, f"this customer's {info.field_name}")
+            await self._check(rule, principal, source, info, kwargs, what)
+        except MosaicError as error:
+            if not self.empty_list:
+                raise
+            info.context.report(info, error)
+            return []
+        value = await next_(source, info, **kwargs)
+        if isinstance(rule, Mask) and value is not None:
+            value = rule.apply(value)
+        if self.personal:
+            info.context.personal_reads.add(source.identity, info.field_name)
+        return value
+
+    async def _check(
+        self,
+        rule: Rule,
+        principal: Principal,
+        source: Any,
+        info: Info,
+        kwargs: dict[str, Any],
+        what: str,
+    ) -> None:
+        if isinstance(rule, Deny):
+            raise refusal(principal, what)
+        if isinstance(rule, NeedsScope) and rule.scope not in principal.scopes:
+            raise Forbidden(f"{what} needs scope {rule.scope}")
+        if isinstance(rule, When) and not rule.test(info, kwargs):
+            raise refusal(principal, f"{what} {rule.why}")
+        if isinstance(rule, NeedsConsent) and not await has_consent(source.identity, rule.purpose):
+            raise ConsentRequired(
+                f"{what} needs the customer's valid consent for {rule.purpose}",
+                purpose=rule.purpose,
+            )
+
+
+def guarded(*, default: Rule = ALLOW, **rules: Rule) -> Guard:
+    """Any field's policy: ``rules`` per role; ``default`` for the roles not named (and
+    for callers without credentials, as role ``anonymous``)."""
+    return Guard(rules, default, personal=False)
+
+
+def personal(**rules: Rule) -> Guard:
+    """A field of one person's data (its type is a :class:`PersonalRecord`): the caller
+    must be admitted to the person, then ``rules`` per role apply; roles not named read
+    the field as it is."""
+    return Guard(rules, ALLOW, personal=True)
+
+
+# --- masks ---------------------------------------------------------------------------
+
+
+def mask_email(email: str) -> str:
+    """``jan.jansen@example.nl`` -> ``j***@example.nl``: enough to confirm it with the
+    customer at the counter, not enough to write to them."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if at and local else "***"
+
+
+def mask_phone(phone: str) -> str:
+    """``+31612341234`` -> ``+316****1234``: the country and kind, and the last four."""
+    compact = phone.replace(" ", "")
+    return f"{compact[:4]}****{compact[-4:]}" if len(compact) > 8 else "****"
+
+
+def mask_address(address: Address) -> Address:
+    """The town and the postal code's four digits (the area, not the house)."""
+    postal_code = address.postal_code.replace(" ", "")[:4] if address.postal_code else None
+    return Address(street=None, city=address.city, postal_code=postal_code, country=address.country)

@@ -1,0 +1,362 @@
+"""``placeOrder``: check and plan an order, then place it as a saga.
+
+Planning reads (live where it matters: stock) and decides everything the saga will
+do, so a saga replayed after a crash does exactly what was planned:
+
+- the customer's ERP account (orders live in the ERP under it), each line's item (it
+  exists, is not blocked, is sold in the channel) and price (the channel's sales price
+  in force, else the list price);
+- click & collect: the store must exist and be open, and have the lines free in stock;
+  the goods are then held there (the POS moves them from IN_STOCK to
+  RESERVED_FOR_SALE);
+- delivery: from the nearest location (an open store or a warehouse) to the postal
+  code that has every line free; else split, each line from the nearest location that
+  has it; a warehouse's goods are held with a WMS reservation, a store's in the POS.
+
+The saga then creates the sales order in the ERP (its reference in
+``External_Document_No``) and holds the goods, one step per location. A refusal (a
+store sold the last piece meanwhile: the POS adjustment is all-or-nothing and refuses
+to go below zero) undoes what was done: the ERP order is cancelled. Refusals found while
+planning come back in the payload's ``errors`` and nothing is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from adapters.erp_writes import ErpWrites, NewDocument
+from adapters.errors import BadUserInput
+from adapters.pos import IN_STOCK, RESERVED, StockMove
+from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord
+from resolvers import ids
+from resolvers.context import Info
+from resolvers.geo import distance_km, locate
+from resolvers.holds import Invalidate, pos_move, pos_unmove, wms_hold, wms_unhold
+from resolvers.identity import start_keys_of_id
+from resolvers.sagas import Json, Results, Step
+from resolvers.sources import Sources
+from resolvers.types.common import Channel
+from resolvers.types.common import Money as MoneyType
+from resolvers.types.order import Order, OrderLine
+from resolvers.types.writes import OrderLineInput, PlaceOrderInput, UserError
+
+MAX_LINES = 50
+MAX_QUANTITY = 999
+PLACED, CANCELLED = "PLACED", "CANCELLED"
+Location = tuple[str, str]  # (kind, the owning system's id)
+
+
+def refusal(code: str, message: str, *path: str | int) -> UserError:
+    return UserError(code=code, message=message, field=[str(p) for p in path] or None)
+
+
+def order_reference(plan: Json) -> str:
+    """The order's number in Mosaic, kept in the ERP's External_Document_No (35 chars)."""
+    return "MOS-" + str(plan["saga_id"])[:24]
+
+
+def merged_lines(
+    lines: Sequence[OrderLineInput], max_quantity: int = MAX_QUANTITY
+) -> tuple[dict[str, int], list[UserError]]:
+    """Quantities per SKU (a SKU on two lines counts once, added up), and bad lines."""
+    errors: list[UserError] = []
+    if not lines:
+        errors.append(refusal("INVALID_INPUT", "at least one line is needed", "lines"))
+    if len(lines) > MAX_LINES:
+        errors.append(refusal("INVALID_INPUT", f"at most {MAX_LINES} lines", "lines"))
+    wanted: dict[str, int] = {}
+    for n, line in enumerate(lines):
+        if not 1 <= line.quantity <= max_quantity:
+            message = f"quantity must be 1 to {max_quantity}"
+            errors.append(refusal("INVALID_QUANTITY", message, "lines", n, "quantity"))
+        wanted[str(line.sku)] = wanted.get(str(line.sku), 0) + line.quantity
+    return wanted, errors
+
+
+def check_key(key: str) -> list[UserError]:
+    if not key.strip() or len(key) > 200:
+        return [refusal("INVALID_INPUT", "idempotencyKey must be 1 to 200 characters")]
+    return []
+
+
+def fingerprint_of(request: PlaceOrderInput) -> Json:
+    address = request.delivery_address
+    return {
+        "customer": str(request.customer_id),
+        "channel": request.channel.value,
+        "lines": sorted((str(line.sku), line.quantity) for line in request.lines),
+        "pickup": str(request.pickup_location_id) if request.pickup_location_id else None,
+        "delivery": None
+        if address is None
+        else [address.postal_code, address.street, address.city, address.country],
+    }
+
+
+async def plan_order(
+    info: Info, sources: Sources, request: PlaceOrderInput
+) -> tuple[Json | None, list[UserError]]:
+    """What the saga will do, or why the order cannot be placed."""
+    wanted, errors = merged_lines(request.lines)
+    errors += check_key(request.idempotency_key)
+    if (request.pickup_location_id is None) == (request.delivery_address is None):
+        message = "give either pickupLocationId (click & collect) or deliveryAddress"
+        errors.append(refusal("INVALID_INPUT", message))
+    if errors:
+        return None, errors
+    channel = request.channel.value
+    customer_no, errors = await _erp_account(info, str(request.customer_id))
+    lines, line_errors = await _priced_lines(info, wanted, channel)
+    errors += line_errors
+    if errors or customer_no is None:
+        return None, errors
+    if request.pickup_location_id is not None:
+        pickup, shipments, errors = await _pickup(info, sources, request.pickup_location_id, wanted)
+    else:
+        assert request.delivery_address is not None
+        pickup = None
+        shipments, errors = await _delivery(
+            info, sources, request.delivery_address.postal_code, wanted
+        )
+    if errors:
+        return None, errors
+    plan: Json = {
+        "customer_no": customer_no,
+        "channel": channel,
+        "lines": lines,
+        "pickup": pickup,
+        "shipments": shipments,
+    }
+    return plan, []
+
+
+async def _erp_account(info: Info, customer_id: str) -> tuple[str | None, list[UserError]]:
+    # imported here: the customer type lists orders, whose module this one imports
+    from resolvers.types.customer import Customer
+
+    try:
+        known = start_keys_of_id(customer_id)
+    except BadUserInput as error:
+        return None, [refusal("UNKNOWN_CUSTOMER", error.message, "customerId")]
+    customer = await Customer.find(info.context.loaders, known)
+    if customer is None:
+        return None, [refusal("UNKNOWN_CUSTOMER", f"no customer {customer_id}", "customerId")]
+    erp_no: str | None = await customer.identity.key("erp_no")
+    if erp_no is None:
+        message = "the customer has no account in the ERP to order on"
+        return None, [refusal("NO_ERP_ACCOUNT", message, "customerId")]
+    return erp_no, []
+
+
+async def _priced_lines(
+    info: Info, wanted: dict[str, int], channel: str
+) -> tuple[list[Json], list[UserError]]:
+    loaders = info.context.loaders
+    skus = list(wanted)
+    items, prices = await asyncio.gather(
+        loaders.item.load_many(skus), loaders.price.load_many([(s, channel) for s in skus])
+    )
+    lines: list[Json] = []
+    errors: list[UserError] = []
+    for sku, item, price in zip(skus, items, prices, strict=True):
+        if item is None:
+            errors.append(refusal("UNKNOWN_SKU", f"no product {sku}", "lines"))
+            continue
+        money = price.price if price is not None else item.list_price
+        if item.blocked or channel not in item.channels or money is None:
+            errors.append(refusal("NOT_SOLD", f"{sku} is not sold in the {channel} channel"))
+            continue
+        lines.append(
+            {
+                "sku": sku,
+                "quantity": wanted[sku],
+                "price": str(money.amount),
+                "currency": money.currency,
+            }
+        )
+    return lines, errors
+
+
+def _free(records: list[StockRecord]) -> dict[tuple[str, str], int]:
+    """Free stock per (location, sku)."""
+    return {(r.location_id, r.sku): r.on_hand - r.reserved for r in records}
+
+
+def _short(free: dict[tuple[str, str], int], location: str, wanted: dict[str, int]) -> list[str]:
+    return [sku for sku, n in wanted.items() if free.get((location, sku), 0) < n]
+
+
+async def _pickup(
+    info: Info, sources: Sources, location_id: str, wanted: dict[str, int]
+) -> tuple[Json | None, list[Json], list[UserError]]:
+    try:
+        prefix, local = ids.split(location_id, ("store", "warehouse"), "location")
+    except BadUserInput as error:
+        return None, [], [refusal("UNKNOWN_LOCATION", error.message, "pickupLocationId")]
+    stores = {s.id: s for s in await info.context.loaders.all_stores()}
+    store: LocationRecord | None = stores.get(local) if prefix == "store" else None
+    if store is None:
+        message = f"{location_id} is not a store to pick up at"
+        return None, [], [refusal("UNKNOWN_LOCATION", message, "pickupLocationId")]
+    if not store.active:
+        message = f"{store.name} is closed"
+        return None, [], [refusal("STORE_CLOSED", message, "pickupLocationId")]
+    free = _free(await sources.pos.stock(list(wanted), [local]))
+    short = _short(free, local, wanted)
+    if short:
+        message = f"{store.name} has too little of {', '.join(short)}"
+        return None, [], [refusal("INSUFFICIENT_STOCK", message, "lines")]
+    return {"location": local}, [_shipment("STORE", local, wanted)], []
+
+
+async def _delivery(
+    info: Info, sources: Sources, postal_code: str, wanted: dict[str, int]
+) -> tuple[list[Json], list[UserError]]:
+    area = locate(postal_code)
+    if area is None:
+        message = f"unknown Dutch postal code {postal_code!r}"
+        return [], [refusal("INVALID_POSTAL_CODE", message, "deliveryAddress", "postalCode")]
+    loaders, skus = info.context.loaders, list(wanted)
+    stores, warehouses, store_stock, warehouse_stock = await asyncio.gather(
+        loaders.all_stores(),
+        loaders.all_warehouses(),
+        sources.pos.stock(skus),
+        sources.wms.stock(skus),
+    )
+    places = [p for p in [*stores, *warehouses] if p.active]
+    places.sort(key=lambda p: distance_km(area.lat, area.lon, p.lat, p.lon))
+    free = _free([*store_stock, *warehouse_stock])
+    whole = next((p for p in places if not _short(free, p.id, wanted)), None)
+    if whole is not None:
+        return [_shipment(whole.kind, whole.id, wanted)], []
+    split: dict[LocationRecord, dict[str, int]] = {}
+    for sku, n in wanted.items():
+        place = next((p for p in places if free.get((p.id, sku), 0) >= n), None)
+        if place is None:
+            return [], [refusal("INSUFFICIENT_STOCK", f"too little of {sku} anywhere", "lines")]
+        split.setdefault(place, {})[sku] = n
+    return [_shipment(p.kind, p.id, lines) for p, lines in split.items()], []
+
+
+def _shipment(kind: str, location: str, lines: dict[str, int]) -> Json:
+    return {"kind": kind, "location": location, "lines": lines}
+
+
+class PlaceOrder:
+    """The saga: the ERP's sales order first, then the goods held where they ship from."""
+
+    kind = "place_order"
+
+    def __init__(self, sources: Sources, erp: ErpWrites, invalidate: Invalidate) -> None:
+        self.sources = sources
+        self.erp = erp
+        self.invalidate = invalidate
+
+    def steps(self, plan: Json) -> Sequence[Step]:
+        holds = [
+            Step(f"hold:{s['location']}", self._hold(s), self._release(s))
+            for s in plan["shipments"]
+        ]
+        return [Step("erp_order", self._create, self._cancel), *holds]
+
+    def answer(self, plan: Json, results: Results) -> Json:
+        return {**results["erp_order"], "plan": plan}
+
+    async def _create(self, plan: Json, results: Results) -> Json:
+        pickup = plan["pickup"]
+        document = await self.erp.create(
+            "orders",
+            NewDocument(
+                reference=order_reference(plan),
+                customer_no=plan["customer_no"],
+                channel=plan["channel"],
+                status=PLACED,
+                location_code=pickup["location"] if pickup else None,
+                lines=[
+                    OrderLineRecord(
+                        line["sku"],
+                        line["quantity"],
+                        Money(Decimal(line["price"]), line["currency"]),
+                    )
+                    for line in plan["lines"]
+                ],
+            ),
+        )
+        return {
+            "no": document.no,
+            "status": document.status,
+            "total": str(document.total.amount) if document.total else None,
+            "currency": document.total.currency if document.total else None,
+            "placed_at": document.dated.isoformat() if document.dated else None,
+        }
+
+    async def _cancel(self, plan: Json, results: Results) -> None:
+        document = await self.erp.by_reference("orders", order_reference(plan))
+        if document is not None:
+            await self.erp.set_status("orders", document.no, CANCELLED)
+
+    def _hold(self, shipment: Json) -> Any:
+        async def hold(plan: Json, results: Results) -> Json:
+            key = f"{order_reference(plan)}:{shipment['location']}"
+            if shipment["kind"] == "STORE":
+                await pos_move(self.sources, self.invalidate, key, _store_moves(shipment))
+                return {}
+            reservations = {}
+            for sku, n in shipment["lines"].items():
+                reservations[sku] = await wms_hold(
+                    self.sources, self.invalidate, f"{key}:{sku}", sku, shipment["location"], n
+                )
+            return reservations
+
+        return hold
+
+    def _release(self, shipment: Json) -> Any:
+        async def release(plan: Json, results: Results) -> None:
+            key = f"{order_reference(plan)}:{shipment['location']}"
+            if shipment["kind"] == "STORE":
+                await pos_unmove(self.sources, self.invalidate, key, _store_moves(shipment))
+                return
+            for sku, n in shipment["lines"].items():
+                await wms_unhold(
+                    self.sources, self.invalidate, f"{key}:{sku}", sku, shipment["location"], n
+                )
+
+        return release
+
+
+def _store_moves(shipment: Json) -> list[StockMove]:
+    return [
+        StockMove(sku, shipment["location"], n, IN_STOCK, RESERVED)
+        for sku, n in shipment["lines"].items()
+    ]
+
+
+def placed_order(answer: Json) -> Order:
+    """The order as the saga's answer tells it (the same answer on every replay)."""
+    plan = answer["plan"]
+    pickup = plan["pickup"]
+    currency = answer["currency"] or "EUR"
+    return Order(
+        id=strawberry.ID(ids.make("erp", answer["no"])),
+        channel=Channel(plan["channel"]),
+        placed_at=datetime.fromisoformat(answer["placed_at"]),
+        status=answer["status"],
+        total=MoneyType(amount=Decimal(answer["total"]), currency=currency)
+        if answer["total"]
+        else None,
+        lines=[
+            OrderLine(
+                quantity=line["quantity"],
+                unit_price=MoneyType(amount=Decimal(line["price"]), currency=line["currency"]),
+                sku=strawberry.ID(line["sku"]),
+            )
+            for line in plan["lines"]
+        ],
+        location_ref=ids.location_id("STORE", pickup["location"]) if pickup else None,
+        customer_key={"erp_no": plan["customer_no"]},
+    )

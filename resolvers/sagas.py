@@ -1,0 +1,441 @@
+"""Sagas: one write across several systems, as logged steps that each know how to undo
+themselves.
+
+A saga runs its steps in order and logs each one before it starts and when it is done.
+When a step fails, the steps already started are undone, last first: every step that
+may have had an effect, including the one that failed (a timed-out create may have
+happened). A crash is picked up from the log: a saga whose owner stopped renewing its
+lease is taken over, at start-up or by a sweep, and finished (the steps not yet done
+are run) or, when finishing fails, undone.
+
+That only works when every step is idempotent at its source, so the engine asks that
+of every step: each carries a reference derived from the saga's id (the ERP's
+``External_Document_No``, the WMS reservation's ``reference``, the POS's
+``idempotency_key``), so doing it again after a crash finds what the first attempt did
+instead of doing it twice. Undoing is idempotent too, and safe when the step never
+happened.
+
+The client's idempotency key maps to the saga that answers it. A saga that succeeded
+answers every later request with that key the same way; one that failed (and was
+undone) leaves the key free for another attempt, which is a new saga with new
+references. Two requests with one key at once: the second waits for the first.
+
+Test hook: ``MOSAIC_SAGA_CRASH_AFTER=<kind>:<step>`` makes the process exit (status
+:data:`CRASH_EXIT`) right after that step is done and logged, and
+``<kind>:<step>:unlogged`` right after it is done but before it is logged, the worst
+moment. Tests kill the gateway this way and check that a restart recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from adapters.errors import MosaicError
+from adapters.resilience import deadline
+
+logger = logging.getLogger("mosaic.sagas")
+
+Json = dict[str, Any]
+#: PENDING: logged, not yet holding its key (never run, never recovered)
+State = Literal["PENDING", "RUNNING", "COMPENSATING", "SUCCEEDED", "FAILED"]
+UNFINISHED: tuple[State, ...] = ("RUNNING", "COMPENSATING")
+CRASH_EXIT = 70
+#: how often a request waiting for another with the same key looks again
+WAIT_STEP_S = 0.05
+
+
+class Refused(Exception):
+    """A source refused a step for a reason the client must hear (too little stock): the
+    saga is undone, and the client gets ``code`` and ``message`` in the payload."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+Results = dict[str, Any]  # step name -> what its ``do`` answered (JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """``do(plan, results)`` answers what later steps and ``undo`` need (JSON).
+    ``undo(plan, results)`` must be safe when ``do`` never ran or ran only partly."""
+
+    name: str
+    do: Callable[[Json, Results], Awaitable[Any]]
+    undo: Callable[[Json, Results], Awaitable[None]] | None = None
+
+
+class Saga(Protocol):
+    """One kind of multi-system write: its steps for a plan, and its answer."""
+
+    kind: str
+
+    def steps(self, plan: Json) -> Sequence[Step]: ...
+
+    def answer(self, plan: Json, results: Results) -> Json: ...
+
+
+@dataclass(slots=True)
+class SagaRecord:
+    id: str
+    kind: str
+    key: str
+    fingerprint: str
+    plan: Json
+    state: State = "RUNNING"
+    started: list[str] = field(default_factory=list)  # steps begun, in order
+    results: Results = field(default_factory=dict)
+    undone: list[str] = field(default_factory=list)
+    answer: Json | None = None
+    error: Json | None = None  # why it failed: {code, message}
+    owner: str = ""
+    lease_until: float = 0.0
+    created_at: float = field(default_factory=time.time)
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), default=str, sort_keys=True)
+
+    @classmethod
+    def load(cls, text: str) -> SagaRecord:
+        return cls(**json.loads(text))
+
+
+class SagaLog(Protocol):
+    """Where sagas and idempotency keys live: SQLite by default, Redis for replicas."""
+
+    async def save(self, record: SagaRecord) -> None: ...
+
+    async def load(self, saga_id: str) -> SagaRecord | None: ...
+
+    async def delete(self, saga_id: str) -> None: ...
+
+    async def get_key(self, kind: str, key: str) -> str | None: ...
+
+    async def claim_key(self, kind: str, key: str, saga_id: str) -> str:
+        """Map the key to ``saga_id`` unless it maps already; the saga it maps to."""
+        ...
+
+    async def replace_key(self, kind: str, key: str, old: str, new: str) -> bool:
+        """Map the key to ``new`` if it still maps to ``old``."""
+        ...
+
+    async def take(self, saga_id: str, owner: str, until: float) -> bool:
+        """Become the saga's owner if it is unfinished and its lease has run out."""
+        ...
+
+    async def unfinished(self) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteSagaLog:
+    """The saga log in one SQLite file. Replicas on one host may share the file: every
+    change is one statement, and SQLite serialises writers."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS sagas (
+                id TEXT PRIMARY KEY, state TEXT NOT NULL, owner TEXT NOT NULL,
+                lease_until REAL NOT NULL, body TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS sagas_state ON sagas (state);
+            CREATE TABLE IF NOT EXISTS idempotency_keys (
+                kind TEXT NOT NULL, key TEXT NOT NULL, saga_id TEXT NOT NULL,
+                PRIMARY KEY (kind, key)
+            );
+            """
+        )
+
+    async def save(self, record: SagaRecord) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO sagas VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.state, record.owner, record.lease_until, record.dump()),
+        )
+
+    async def load(self, saga_id: str) -> SagaRecord | None:
+        row = self._db.execute("SELECT body FROM sagas WHERE id = ?", (saga_id,)).fetchone()
+        return SagaRecord.load(row[0]) if row else None
+
+    async def delete(self, saga_id: str) -> None:
+        self._db.execute("DELETE FROM sagas WHERE id = ?", (saga_id,))
+
+    async def get_key(self, kind: str, key: str) -> str | None:
+        row = self._db.execute(
+            "SELECT saga_id FROM idempotency_keys WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    async def claim_key(self, kind: str, key: str, saga_id: str) -> str:
+        self._db.execute(
+            "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?)", (kind, key, saga_id)
+        )
+        return await self.get_key(kind, key) or saga_id
+
+    async def replace_key(self, kind: str, key: str, old: str, new: str) -> bool:
+        cursor = self._db.execute(
+            "UPDATE idempotency_keys SET saga_id = ? WHERE kind = ? AND key = ? AND saga_id = ?",
+            (new, kind, key, old),
+        )
+        return cursor.rowcount == 1
+
+    async def take(self, saga_id: str, owner: str, until: float) -> bool:
+        cursor = self._db.execute(
+            "UPDATE sagas SET owner = ?, lease_until = ? WHERE id = ? AND state IN (?, ?)"
+            " AND lease_until < ?",
+            (owner, until, saga_id, *UNFINISHED, time.time()),
+        )
+        return cursor.rowcount == 1
+
+    async def unfinished(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM sagas WHERE state IN (?, ?) ORDER BY rowid", UNFINISHED
+        )
+        return [row[0] for row in rows]
+
+    async def close(self) -> None:
+        self._db.close()
+
+
+def _replaceable(record: SagaRecord | None) -> bool:
+    """A key's saga that another may replace: gone, failed (and undone), or one that
+    never started and whose process is gone."""
+    if record is None or record.state == "FAILED":
+        return True
+    return record.state == "PENDING" and record.lease_until < time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a saga ended for the client: its answer, or the refusal that undid it."""
+
+    answer: Json | None = None
+    refusal: Refused | None = None
+
+
+class SagaEngine:
+    def __init__(
+        self,
+        log: SagaLog,
+        sagas: Sequence[Saga],
+        *,
+        lease_s: float = 30.0,
+        timeout_s: float = 60.0,
+        crash_after: str | None = None,
+    ) -> None:
+        self.log = log
+        self.sagas: Mapping[str, Saga] = {saga.kind: saga for saga in sagas}
+        self.lease_s = lease_s
+        self.timeout_s = timeout_s
+        self.crash_after = crash_after
+        self.owner = uuid.uuid4().hex
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._driving: set[str] = set()  # saga ids this process drives now
+
+    @staticmethod
+    def fingerprint(request: Any) -> str:
+        """What identifies a client's request, to tell a key reused for another one."""
+        text = json.dumps(request, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    async def replay(self, kind: str, key: str, fingerprint: str) -> Outcome | None:
+        """The answer already given to this key, if a saga with it succeeded."""
+        saga_id = await self.log.get_key(kind, key)
+        record = await self.log.load(saga_id) if saga_id else None
+        if record is None or record.state != "SUCCEEDED":
+            return None
+        return self._outcome_for(record, fingerprint)
+
+    async def run(self, kind: str, key: str, fingerprint: str, plan: Json) -> Outcome:
+        """Run a new saga for this key, or answer as the saga that has the key does.
+        The saga runs to its end even when the client goes away; a source failure is
+        raised after the saga is undone (or left for recovery to undo)."""
+        saga_id = uuid.uuid4().hex
+        record = SagaRecord(
+            id=saga_id,
+            kind=kind,
+            key=key,
+            fingerprint=fingerprint,
+            plan={**plan, "saga_id": saga_id},  # steps derive their references from it
+            state="PENDING",
+            owner=self.owner,
+            lease_until=time.time() + self.lease_s,
+        )
+        await self.log.save(record)
+        waited_until = time.monotonic() + self.timeout_s
+        while True:
+            holder = await self.log.claim_key(kind, key, record.id)
+            if holder == record.id:
+                return await self._start(record)
+            other = await self.log.load(holder)
+            if _replaceable(other):
+                if await self.log.replace_key(kind, key, holder, record.id):
+                    return await self._start(record)
+                continue
+            assert other is not None
+            if other.state == "SUCCEEDED" or other.fingerprint != fingerprint:
+                await self.log.delete(record.id)
+                return self._outcome_for(other, fingerprint)
+            if other.id not in self._driving and await self.log.take(
+                other.id, self.owner, time.time() + self.lease_s
+            ):
+                with contextlib.suppress(MosaicError):  # its owner is gone: finish it first
+                    await self._shielded(await self.log.load(other.id) or other)
+                continue
+            if time.monotonic() > waited_until:
+                await self.log.delete(record.id)
+                return Outcome(refusal=Refused("IN_PROGRESS", "a request with this key runs"))
+            await asyncio.sleep(WAIT_STEP_S)
+
+    async def recover(self) -> int:
+        """Finish or undo every saga whose owner stopped renewing its lease; how many."""
+        recovered = 0
+        for saga_id in await self.log.unfinished():
+            if saga_id in self._driving or not await self.log.take(
+                saga_id, self.owner, time.time() + self.lease_s
+            ):
+                continue
+            record = await self.log.load(saga_id)
+            if record is None:
+                continue
+            logger.warning("recovering %s saga %s (%s)", record.kind, record.id, record.state)
+            try:
+                await self._shielded(record)
+            except MosaicError as error:
+                logger.warning("saga %s not recovered yet: %s", record.id, error.message)
+            recovered += 1
+        return recovered
+
+    async def sweep(self, every_s: float) -> None:
+        """Recover abandoned sagas now and every ``every_s`` seconds (a replica that died
+        leaves its sagas to the others)."""
+        while True:
+            try:
+                await self.recover()
+            except Exception:
+                logger.exception("saga recovery failed")
+            await asyncio.sleep(every_s)
+
+    async def wait_idle(self) -> None:
+        """Let sagas in progress reach a logged state (at shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.timeout_s)
+
+    # --- driving one saga -------------------------------------------------------------
+
+    def _outcome_for(self, record: SagaRecord, fingerprint: str) -> Outcome:
+        if record.fingerprint != fingerprint:
+            return Outcome(
+                refusal=Refused(
+                    "IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for another request"
+                )
+            )
+        return Outcome(answer=record.answer)
+
+    async def _start(self, record: SagaRecord) -> Outcome:
+        """Run a saga that now holds its key."""
+        record.state = "RUNNING"
+        await self.log.save(record)
+        return await self._shielded(record)
+
+    async def _shielded(self, record: SagaRecord) -> Outcome:
+        """Drive the saga in a task of its own, with its own deadline: a client that
+        hangs up (or whose request deadline passes) does not stop it halfway."""
+        self._driving.add(record.id)
+        with deadline(self.timeout_s):
+            task = asyncio.create_task(self._drive(record))
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[Outcome]) -> None:
+            self._tasks.discard(finished)
+            self._driving.discard(record.id)
+
+        task.add_done_callback(done)
+        return await asyncio.shield(task)
+
+    async def _drive(self, record: SagaRecord) -> Outcome:
+        """Run the steps not done yet; on a failure undo the ones begun. A source's
+        failure is raised (after the undo, or with the saga left for recovery)."""
+        saga = self.sagas[record.kind]
+        steps = list(saga.steps(record.plan))
+        failure: MosaicError | None = None
+        if record.state == "RUNNING":
+            try:
+                for step in steps:
+                    if step.name not in record.results:
+                        await self._do(record, step)
+            except Refused as refusal:
+                record.error = {"code": refusal.code, "message": refusal.message}
+            except MosaicError as error:
+                failure = error
+                record.error = {"code": error.code, "message": error.message}
+            else:
+                record.answer = saga.answer(record.plan, record.results)
+                record.state = "SUCCEEDED"
+                await self.log.save(record)
+                return Outcome(answer=record.answer)
+            record.state = "COMPENSATING"
+            await self.log.save(record)
+        try:
+            await self._undo(record, steps)
+        except MosaicError:
+            if failure is not None:
+                raise failure from None
+            raise
+        if failure is not None:
+            raise failure
+        why = record.error or {"code": "INTERRUPTED", "message": "the write was undone"}
+        return Outcome(refusal=Refused(why["code"], why["message"]))
+
+    async def _do(self, record: SagaRecord, step: Step) -> None:
+        record.lease_until = time.time() + self.lease_s
+        if step.name not in record.started:
+            record.started.append(step.name)
+        await self.log.save(record)
+        result = await step.do(record.plan, record.results)
+        self._maybe_crash(record.kind, step.name, logged=False)
+        record.results[step.name] = result
+        await self.log.save(record)
+        self._maybe_crash(record.kind, step.name, logged=True)
+
+    async def _undo(self, record: SagaRecord, steps: list[Step]) -> None:
+        """Undo every step begun, last first. A failure leaves the saga COMPENSATING for
+        the next sweep (its lease lapses soon) and is raised."""
+        for step in reversed(steps):
+            if step.name not in record.started or step.name in record.undone:
+                continue
+            if step.undo is not None:
+                try:
+                    await step.undo(record.plan, record.results)
+                except MosaicError:
+                    record.lease_until = time.time() + min(self.lease_s, 5.0)
+                    await self.log.save(record)
+                    raise
+            record.undone.append(step.name)
+            await self.log.save(record)
+        record.state = "FAILED"
+        await self.log.save(record)
+
+    def _maybe_crash(self, kind: str, step: str, *, logged: bool) -> None:
+        wanted = f"{kind}:{step}" + ("" if logged else ":unlogged")
+        if self.crash_after == wanted:
+            logger.warning("test hook: exiting after %s", wanted)
+            os._exit(CRASH_EXIT)

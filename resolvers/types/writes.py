@@ -1,0 +1,117 @@
+"""The inputs and answers of the omnichannel writes (placing orders, returns, profile)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import ids
+from resolvers.context import Info
+from resolvers.types.common import Channel, Money
+from resolvers.types.customer import Consent, Customer
+from resolvers.types.order import Order
+
+
+@strawberry.type(
+    description="Why a write was refused, for the client to show: a code "
+    "(UNKNOWN_SKU, INSUFFICIENT_STOCK, STORE_CLOSED, ...) and a sentence."
+)
+class UserError:
+    code: str
+    message: str
+    field: list[str] | None = strawberry.field(
+        default=None, description="The input field the refusal is about, as a path."
+    )
+
+
+@strawberry.input
+class OrderLineInput:
+    sku: strawberry.ID
+    quantity: int
+
+
+@strawberry.input(description="A postal address; the postal code says where it is.")
+class AddressInput:
+    postal_code: str
+    street: str | None = None
+    city: str | None = None
+    country: str | None = "NL"
+
+
+@strawberry.input(
+    description="An order to place: pick it up in a store (`pickupLocationId`, click & "
+    "collect) or have it delivered (`deliveryAddress`), one of the two."
+)
+class PlaceOrderInput:
+    customer_id: strawberry.ID
+    channel: Channel
+    idempotency_key: str = strawberry.field(
+        description="Chosen by the client, unique per order: the same key again places no "
+        "second order and answers the first."
+    )
+    lines: list[OrderLineInput]
+    pickup_location_id: strawberry.ID | None = None
+    delivery_address: AddressInput | None = None
+
+
+@strawberry.type
+class PlaceOrderPayload:
+    order: Order | None
+    errors: list[UserError]
+
+
+@strawberry.input(
+    description="Lines of an order (online or in store) coming back, at a store "
+    "(`locationId`) or by post (no location)."
+)
+class RegisterReturnInput:
+    order_id: strawberry.ID
+    idempotency_key: str
+    lines: list[OrderLineInput]
+    location_id: strawberry.ID | None = None
+    reason: str | None = None
+
+
+@strawberry.type(description="A return: the ERP's return order with the refund it books.")
+class Return:
+    id: strawberry.ID
+    status: str | None
+    refund: Money | None
+    order_id: strawberry.Private[str]  # the global id of the order the goods came from
+
+    @strawberry.field(description="The order the goods came from, as it is now.")
+    async def order(self, info: Info) -> Order | None:
+        prefix, local = ids.split(self.order_id, ids.ORDER_PREFIXES, "order")
+        loaders = info.context.loaders
+        record = await (loaders.erp_order if prefix == "erp" else loaders.pos_order).load(local)
+        return Order.of(record) if record else None
+
+
+@strawberry.type
+class ReturnPayload:
+    return_: Return | None = strawberry.field(name="return")
+    errors: list[UserError]
+
+
+@strawberry.input(
+    description="Fields to change; each goes to the system that owns it (the CRM for "
+    "name, contact and address). Fields left out stay as they are."
+)
+class UpdateCustomerInput:
+    customer_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+
+
+@strawberry.type
+class UpdateCustomerPayload:
+    customer: Customer | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class SetConsentPayload:
+    consent: Consent | None
+    customer: Customer | None
+    errors: list[UserError]

@@ -1,0 +1,182 @@
+"""Fresh simulated systems and a gateway for tests that write, and direct questions to
+the systems over HTTP, the way the tests check that they agree after a write.
+
+Writing tests get systems of their own (a module's worth), so the session-wide data
+other tests count on stays as seeded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from legacy.common.knobs import Knobs
+from legacy.common.runner import ServerThread
+from legacy.world import World
+from tests.conftest import CRM_TOKEN
+
+SYSTEMS = ("crm", "erp", "pos", "wms")
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+@contextmanager
+def fresh_systems(world: World, folder: Path) -> Iterator[dict[str, ServerThread]]:
+    """The four simulated systems on new SQLite files in ``folder``."""
+    servers: dict[str, ServerThread] = {}
+    try:
+        for name in SYSTEMS:
+            module = importlib.import_module(f"legacy.{name}.server")
+            extra: dict[str, Any] = {"token": CRM_TOKEN} if name == "crm" else {}
+            app = module.create_app(world, folder / f"{name}.sqlite", Knobs(), **extra)
+            servers[name] = ServerThread(app).start()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def gateway_settings(servers: dict[str, ServerThread], data_dir: Path, **extra: Any) -> Any:
+    from gateway.settings import Settings
+
+    return Settings(
+        crm_url=servers["crm"].url,
+        erp_url=servers["erp"].url,
+        pos_url=servers["pos"].url,
+        wms_url=servers["wms"].url,
+        crm_token=CRM_TOKEN,
+        data_dir=data_dir,
+        **extra,
+    )
+
+
+@contextmanager
+def gateway(servers: dict[str, ServerThread], data_dir: Path, **extra: Any) -> Iterator[str]:
+    from gateway.app import create_app
+
+    server = ServerThread(create_app(gateway_settings(servers, data_dir, **extra))).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def eventually(check: Callable[[], bool], timeout_s: float = 20.0, what: str = "") -> None:
+    """Wait until ``check()`` holds (a recovery that runs in the background)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s}s: {what}")
+        time.sleep(0.1)
+
+
+# --- asking the systems directly -------------------------------------------------------
+
+
+def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def erp_read(url: str, service: str, field: str, value: str) -> list[dict[str, Any]]:
+    """NAV ReadMultiple, written by hand: records of a page whose field equals value."""
+    namespace = f"urn:microsoft-dynamics-schemas/page/{service.lower()}"
+    envelope = (
+        f'<s:Envelope xmlns:s="{SOAP}"><s:Body><ReadMultiple xmlns="{namespace}">'
+        f"<filter><Field>{field}</Field><Criteria>{value}</Criteria></filter>"
+        "<setSize>0</setSize></ReadMultiple></s:Body></s:Envelope>"
+    )
+    request = urllib.request.Request(
+        f"{url}/WS/CRONUS/Page/{service}",
+        data=envelope.encode(),
+        method="POST",
+        headers={"Content-Type": "text/xml", "SOAPAction": f'"{namespace}:ReadMultiple"'},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        root = etree.fromstring(response.read())
+    records = root.findall(f".//{{{namespace}}}{service}")
+    return [{etree.QName(c).localname: c.text for c in record} for record in records]
+
+
+def erp_orders(url: str, customer_no: str) -> list[dict[str, Any]]:
+    return erp_read(url, "SalesOrder", "Sell_to_Customer_No", customer_no)
+
+
+def erp_order(url: str, order_no: str) -> dict[str, Any]:
+    return erp_read(url, "SalesOrder", "No", order_no)[0]
+
+
+def erp_returns(url: str, order_no: str) -> list[dict[str, Any]]:
+    return erp_read(url, "SalesReturnOrder", "Applies_to_Order_No", order_no)
+
+
+def pos_levels(url: str, sku: str, location: str) -> tuple[int, int]:
+    """(IN_STOCK, RESERVED_FOR_SALE) of an item at a store."""
+    answer = _post(
+        f"{url}/v2/inventory/counts/batch-retrieve",
+        {"catalog_object_ids": [sku], "location_ids": [location]},
+    )
+    levels = {c["state"]: int(c["quantity"]) for c in answer.get("counts", [])}
+    return levels.get("IN_STOCK", 0), levels.get("RESERVED_FOR_SALE", 0)
+
+
+def wms_levels(url: str, sku: str, site: str) -> tuple[int, int]:
+    """(on hand, reserved) of an item at a warehouse."""
+    answer = _post(f"{url}/api/v1/stock/query", {"skus": [sku], "sites": [site]})
+    row = answer["stock"][0]
+    return int(row["on_hand"]), int(row["reserved"])
+
+
+def pos_adjust(url: str, key: str, sku: str, location: str, quantity: int, to: str) -> Any:
+    """Move goods from IN_STOCK to ``to`` at a store, as a till or back office would."""
+    change = {
+        "type": "ADJUSTMENT",
+        "adjustment": {
+            "catalog_object_id": sku,
+            "location_id": location,
+            "quantity": str(quantity),
+            "from_state": "IN_STOCK",
+            "to_state": to,
+        },
+    }
+    return _post(
+        f"{url}/v2/inventory/changes/batch-create", {"idempotency_key": key, "changes": [change]}
+    )
+
+
+def pos_sale(url: str, key: str, sku: str, location: str, cents: int = 1000) -> Any:
+    """A sale at the till (POST /v2/orders)."""
+    line = {
+        "catalog_object_id": sku,
+        "quantity": "1",
+        "base_price_money": {"amount": cents, "currency": "EUR"},
+    }
+    return _post(
+        f"{url}/v2/orders",
+        {"idempotency_key": key, "order": {"location_id": location, "line_items": [line]}},
+    )
+
+
+def crm_contact(url: str, contact_id: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{url}/crm/v3/objects/contacts/{contact_id}?properties="
+        "firstname,lastname,email,phone,zip,consent_email_marketing,"
+        "consent_email_marketing_valid_until",
+        headers={"Authorization": f"Bearer {CRM_TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer

@@ -1,0 +1,185 @@
+"""The saga engine over both logs: SQLite (the default) and Redis (replicas), with two
+engines standing for two gateway replicas sharing one log.
+
+The saga here is a plain one whose steps count what they do, so the tests see exactly
+how often each step ran and was undone. Redis tests run against a real redis-server on
+loopback, skipped where none is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.errors import UpstreamUnavailable
+from gateway.redis_sagas import RedisSagaLog
+from resolvers.sagas import Json, Refused, Results, SagaEngine, SagaLog, SqliteSagaLog, Step
+
+
+class Counting:
+    """Two steps; ``fail_at`` makes one fail once (a source down, or a refusal)."""
+
+    kind = "counting"
+
+    def __init__(self) -> None:
+        self.done: Counter[str] = Counter()
+        self.undone: Counter[str] = Counter()
+        self.fail_at: tuple[str, Exception] | None = None
+
+    def steps(self, plan: Json) -> Sequence[Step]:
+        return [Step(name, self._do(name), self._undo(name)) for name in ("first", "second")]
+
+    def answer(self, plan: Json, results: Results) -> Json:
+        return {"value": plan["value"], "results": results}
+
+    def _do(self, name: str) -> Any:
+        async def do(plan: Json, results: Results) -> str:
+            await asyncio.sleep(0.01)
+            if self.fail_at and self.fail_at[0] == name:
+                failure, self.fail_at = self.fail_at[1], None
+                raise failure
+            self.done[name] += 1
+            return f"{name}-done"
+
+        return do
+
+    def _undo(self, name: str) -> Any:
+        async def undo(plan: Json, results: Results) -> None:
+            self.undone[name] += 1
+
+        return undo
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SagaLog]:
+    if request.param == "sqlite":
+        sqlite = SqliteSagaLog(tmp_path / "sagas.sqlite")
+        yield sqlite
+        await sqlite.close()
+        return
+    redis = Redis.from_url(request.getfixturevalue("redis_url"))
+    await redis.flushdb()
+    yield RedisSagaLog(redis)
+    await redis.aclose()
+
+
+def engine(log: SagaLog, saga: Counting, lease_s: float = 30.0) -> SagaEngine:
+    return SagaEngine(log, [saga], lease_s=lease_s, timeout_s=10.0)
+
+
+async def test_a_saga_runs_its_steps_once_and_answers_its_key_again(log: SagaLog) -> None:
+    saga = Counting()
+    replica = engine(log, saga)
+    first = await replica.run("counting", "k1", "f", {"value": 1})
+    again = await replica.replay("counting", "k1", "f")
+    assert first.answer == {"value": 1, "results": {"first": "first-done", "second": "second-done"}}
+    assert again == first
+    assert saga.done == Counter(first=1, second=1)
+
+
+async def test_one_key_sent_to_two_replicas_at_once_runs_once(log: SagaLog) -> None:
+    saga = Counting()
+    replicas = [engine(log, saga), engine(log, saga)]
+    outcomes = await asyncio.gather(
+        *(r.run("counting", "same", "f", {"value": n}) for n, r in enumerate(replicas * 3))
+    )
+    assert all(o.answer == outcomes[0].answer for o in outcomes)
+    assert saga.done == Counter(first=1, second=1)
+
+
+async def test_a_failed_step_undoes_the_steps_begun_and_frees_the_key(log: SagaLog) -> None:
+    saga = Counting()
+    saga.fail_at = ("second", UpstreamUnavailable("wms", "down"))
+    replica = engine(log, saga)
+    with pytest.raises(UpstreamUnavailable):
+        await replica.run("counting", "k2", "f", {"value": 2})
+    assert saga.undone == Counter(first=1, second=1)  # the failed one may have happened
+    assert await replica.replay("counting", "k2", "f") is None
+    retried = await replica.run("counting", "k2", "f", {"value": 2})
+    assert retried.answer is not None
+
+
+async def test_a_refusal_is_answered_after_the_undo(log: SagaLog) -> None:
+    saga = Counting()
+    saga.fail_at = ("second", Refused("INSUFFICIENT_STOCK", "sold out"))
+    outcome = await engine(log, saga).run("counting", "k3", "f", {"value": 3})
+    assert outcome.refusal is not None
+    assert outcome.refusal.code == "INSUFFICIENT_STOCK"
+    assert saga.undone == Counter(first=1, second=1)
+
+
+async def test_a_key_reused_for_another_request_is_refused(log: SagaLog) -> None:
+    replica = engine(log, Counting())
+    await replica.run("counting", "k4", "one request", {"value": 4})
+    outcome = await replica.run("counting", "k4", "another request", {"value": 5})
+    assert outcome.refusal is not None
+    assert outcome.refusal.code == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_a_replica_finishes_the_saga_of_a_replica_that_died(log: SagaLog) -> None:
+    saga = Counting()
+    dead = engine(log, saga, lease_s=0.2)
+    saga.fail_at = ("second", asyncio.CancelledError())  # the process stops mid-saga
+    with pytest.raises(asyncio.CancelledError):
+        await dead.run("counting", "k5", "f", {"value": 5})
+    assert len(await log.unfinished()) == 1
+    survivor = engine(log, saga)
+    assert await survivor.recover() == 0  # its lease has not run out yet
+    await asyncio.sleep(0.3)
+    assert await survivor.recover() == 1
+    assert await log.unfinished() == []
+    assert saga.done == Counter(first=1, second=1)
+    replay = await survivor.replay("counting", "k5", "f")
+    assert replay is not None
+    assert replay.answer == {
+        "value": 5,
+        "results": {"first": "first-done", "second": "second-done"},
+    }
+
+
+async def test_only_one_replica_takes_over_an_abandoned_saga(log: SagaLog) -> None:
+    saga = Counting()
+    dead = engine(log, saga, lease_s=0.1)
+    saga.fail_at = ("first", asyncio.CancelledError())
+    with pytest.raises(asyncio.CancelledError):
+        await dead.run("counting", "k6", "f", {"value": 6})
+    await asyncio.sleep(0.2)
+    (saga_id,) = await log.unfinished()
+    taken = await asyncio.gather(*(log.take(saga_id, f"r{n}", time.time() + 30) for n in range(5)))
+    assert sorted(taken) == [False, False, False, False, True]

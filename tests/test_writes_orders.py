@@ -1,0 +1,243 @@
+"""placeOrder through the real gateway, against fresh simulated systems; every effect is
+checked by asking the systems themselves."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from legacy.examples import click_and_collect
+from legacy.world import World
+from tests.fresh import (
+    erp_orders,
+    fresh_systems,
+    gateway,
+    pos_adjust,
+    pos_levels,
+    wms_levels,
+)
+from tests.gateway_client import graphql, run_reference
+
+
+@pytest.fixture(scope="module")
+def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    folder = tmp_path_factory.mktemp("writes-orders")
+    with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw") as url:
+        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
+
+
+def _order_input(world: World, key: str, **changes: Any) -> dict[str, Any]:
+    variables = copy.deepcopy(click_and_collect(world))
+    variables["input"].update(idempotencyKey=key, **changes)
+    return variables
+
+
+def _customer_no(world: World, variables: dict[str, Any]) -> str:
+    contact_id = variables["input"]["customerId"].split(":")[1]
+    contact = next(c for c in world.crm_contacts if c.id == contact_id)
+    assert contact.erp_customer_no
+    return contact.erp_customer_no
+
+
+def _where(variables: dict[str, Any]) -> tuple[str, str]:
+    line = variables["input"]["lines"][0]
+    return line["sku"], variables["input"]["pickupLocationId"].split(":")[1]
+
+
+def _stocked_pairs(world: World) -> list[tuple[str, str]]:
+    """(sku, store) sold online and in store, most free stock first."""
+    open_stores = {s.id for s in world.stores if s.active}
+    sold = {i.no for i in world.items if {"WEB", "STORE"} <= set(i.channels) and not i.blocked}
+    counts = [s for s in world.store_stock if s.item_no in sold and s.location_id in open_stores]
+    counts.sort(key=lambda s: (s.on_hand - s.reserved, s.item_no, s.location_id), reverse=True)
+    return [(s.item_no, s.location_id) for s in counts]
+
+
+def _live(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in orders if o["Status"] != "CANCELLED"]
+
+
+def place(env: dict[str, str], variables: dict[str, Any]) -> dict[str, Any]:
+    result = run_reference(env["gateway"], "ClickAndCollect", variables)
+    assert "errors" not in result, result
+    payload: dict[str, Any] = result["data"]["placeOrder"]
+    return payload
+
+
+def test_click_and_collect_runs_as_written_and_holds_the_goods_in_the_store(
+    env: dict[str, str], world: World
+) -> None:
+    variables = _order_input(world, "cc-as-written")
+    sku, store = _where(variables)
+    before = pos_levels(env["pos"], sku, store)
+    payload = place(env, variables)
+    order = payload["order"]
+    assert payload["errors"] == []
+    assert order["id"].startswith("erp:SO")
+    assert order["status"] == "PLACED"
+    assert order["channel"] == "WEB"
+    assert order["pickup"]["location"]["id"] == f"store:{store}"
+    assert order["pickup"]["readyAt"]
+    assert order["total"]["currency"] == "EUR"
+    assert pos_levels(env["pos"], sku, store) == (before[0] - 1, before[1] + 1)
+    placed = [o for o in erp_orders(env["erp"], _customer_no(world, variables))]
+    erp = next(o for o in placed if o["No"] == order["id"].split(":")[1])
+    assert erp["Status"] == "PLACED"
+    assert erp["Location_Code"] == store
+    assert erp["External_Document_No"].startswith("MOS-")
+    assert erp["Amount_Including_VAT"] == order["total"]["amount"]
+
+
+def test_the_order_reads_back_with_its_pickup(env: dict[str, str], world: World) -> None:
+    order = place(env, _order_input(world, "cc-read-back"))["order"]
+    query = (
+        "query($id: ID!) { order(id: $id) { id status pickup { location { id name } readyAt } } }"
+    )
+    read = graphql(env["gateway"], query, {"id": order["id"]})["data"]["order"]
+    assert read == {k: order[k] for k in ("id", "status", "pickup")}
+
+
+def test_the_same_key_twice_places_one_order(env: dict[str, str], world: World) -> None:
+    variables = _order_input(world, "cc-twice")
+    sku, store = _where(variables)
+    customer = _customer_no(world, variables)
+    orders_before = len(erp_orders(env["erp"], customer))
+    stock_before = pos_levels(env["pos"], sku, store)
+    first, second = place(env, variables), place(env, variables)
+    assert first == second
+    assert len(erp_orders(env["erp"], customer)) == orders_before + 1
+    assert pos_levels(env["pos"], sku, store) == (stock_before[0] - 1, stock_before[1] + 1)
+
+
+def test_the_same_key_sent_concurrently_places_one_order(env: dict[str, str], world: World) -> None:
+    variables = _order_input(world, "cc-concurrent")
+    sku, store = _where(variables)
+    customer = _customer_no(world, variables)
+    orders_before = len(erp_orders(env["erp"], customer))
+    stock_before = pos_levels(env["pos"], sku, store)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: place(env, variables), range(6)))
+    assert len({a["order"]["id"] for a in answers}) == 1
+    assert len(erp_orders(env["erp"], customer)) == orders_before + 1
+    assert pos_levels(env["pos"], sku, store) == (stock_before[0] - 1, stock_before[1] + 1)
+
+
+def test_a_key_used_again_for_another_order_is_refused(env: dict[str, str], world: World) -> None:
+    place(env, _order_input(world, "cc-reused"))
+    other = _order_input(world, "cc-reused", channel="APP")
+    payload = place(env, other)
+    assert payload["order"] is None
+    assert [e["code"] for e in payload["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("unknown_sku", "UNKNOWN_SKU"),
+        ("closed_store", "STORE_CLOSED"),
+        ("too_many", "INSUFFICIENT_STOCK"),
+        ("unknown_store", "UNKNOWN_LOCATION"),
+        ("unknown_customer", "UNKNOWN_CUSTOMER"),
+    ],
+)
+def test_a_refusal_comes_back_in_errors_and_writes_nothing(
+    env: dict[str, str], world: World, case: str, code: str
+) -> None:
+    closed = next(s.id for s in world.stores if not s.active)
+    changes: dict[str, Any] = {
+        "unknown_sku": {"lines": [{"sku": "99999", "quantity": 1}]},
+        "closed_store": {"pickupLocationId": f"store:{closed}"},
+        "too_many": {"lines": [{"sku": _where(_order_input(world, "x"))[0], "quantity": 999}]},
+        "unknown_store": {"pickupLocationId": "store:LOC-999"},
+        "unknown_customer": {"customerId": "crm:99999999"},
+    }[case]
+    variables = _order_input(world, f"cc-refused-{case}", **changes)
+    customer = _customer_no(world, _order_input(world, "x"))
+    before = len(erp_orders(env["erp"], customer))
+    payload = place(env, variables)
+    assert payload["order"] is None
+    assert [e["code"] for e in payload["errors"]] == [code]
+    assert payload["errors"][0]["message"]
+    assert len(erp_orders(env["erp"], customer)) == before
+
+
+def test_two_concurrent_orders_for_the_last_unit_exactly_one_succeeds(
+    env: dict[str, str], world: World
+) -> None:
+    variables = _order_input(world, "cc-last-a")
+    sku, store = _where(variables)
+    in_stock, reserved = pos_levels(env["pos"], sku, store)
+    pos_adjust(env["pos"], "leave-one", sku, store, in_stock - 1, "WASTE")
+    assert pos_levels(env["pos"], sku, store) == (1, reserved)
+    customer = _customer_no(world, variables)
+    before = _live(erp_orders(env["erp"], customer))
+    both = [variables, _order_input(world, "cc-last-b")]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda v: place(env, v), both))
+    placed = [a for a in answers if a["order"]]
+    refused = [a for a in answers if not a["order"]]
+    assert len(placed) == 1
+    assert [e["code"] for e in refused[0]["errors"]] == ["INSUFFICIENT_STOCK"]
+    assert pos_levels(env["pos"], sku, store) == (0, reserved + 1)
+    assert len(_live(erp_orders(env["erp"], customer))) == len(before) + 1
+
+
+def test_delivery_of_an_online_only_item_is_held_in_the_nearest_warehouse_that_has_it(
+    env: dict[str, str], world: World
+) -> None:
+    online_only = {i.no for i in world.items if "STORE" not in i.channels and not i.blocked}
+    stocked = [s for s in world.warehouse_stock if s.item_no in online_only and s.on_hand > 20]
+    sku = stocked[0].item_no
+    sites = {
+        s.location_id: wms_levels(env["wms"], sku, s.location_id)
+        for s in stocked
+        if s.item_no == sku
+    }
+    variables = _order_input(
+        world,
+        "delivery-warehouse",
+        lines=[{"sku": sku, "quantity": 1}],
+        pickupLocationId=None,
+        deliveryAddress={"postalCode": "9711 AB", "street": "Grote Markt 1", "city": "Groningen"},
+    )
+    payload = place(env, variables)
+    assert payload["errors"] == []
+    assert payload["order"]["pickup"] is None
+    changed = {
+        site: wms_levels(env["wms"], sku, site)
+        for site in sites
+        if wms_levels(env["wms"], sku, site) != sites[site]
+    }
+    assert len(changed) == 1
+    ((site, (on_hand, reserved)),) = changed.items()
+    assert (on_hand, reserved) == (sites[site][0], sites[site][1] + 1)
+
+
+def test_the_next_read_sees_the_write_despite_the_stock_cache(
+    env: dict[str, str], world: World
+) -> None:
+    sku, store = _stocked_pairs(world)[1]  # not the one the other tests sell out
+    variables = _order_input(
+        world,
+        "cc-read-your-write",
+        lines=[{"sku": sku, "quantity": 1}],
+        pickupLocationId=f"store:{store}",
+    )
+    query = "query($skus: [ID!]!) { products(skus: $skus) { stock { location { id } reserved } } }"
+
+    def reserved() -> int:
+        stock = graphql(env["gateway"], query, {"skus": [sku]})["data"]["products"][0]["stock"]
+        return next(s["reserved"] for s in stock if s["location"]["id"] == f"store:{store}")
+
+    before = reserved()  # now in the 5 s stock cache
+    assert place(env, variables)["errors"] == []
+    assert reserved() == before + 1
+
+
+def test_an_order_without_a_way_to_receive_it_is_refused(env: dict[str, str], world: World) -> None:
+    payload = place(env, _order_input(world, "cc-nowhere", pickupLocationId=None))
+    assert [e["code"] for e in payload["errors"]] == ["INVALID_INPUT"]
