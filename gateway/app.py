@@ -204,6 +204,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app,
         _graphiql_page(settings, schema),
         schema=schema,
+        # GraphiQL needs introspection, which production turns off
+        graphql_ide=None if settings.env == "production" else "graphiql",
         # subscriptions (stockChanged): graphql-transport-ws (and the older graphql-ws)
         # over a WebSocket at /graphql, and Server-Sent Events (Accept: text/event-stream)
         subscription_protocols=(

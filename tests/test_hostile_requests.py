@@ -13,6 +13,8 @@ import http.client
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -268,3 +270,12 @@ def test_unexpected_errors_are_masked_in_production_and_coded_ones_are_not() -> 
     masked = mask.anonymise_error(bug)
     assert masked.message == "Unexpected error."
     assert masked.extensions == {"code": "INTERNAL_SERVER_ERROR"}
+
+
+def test_production_serves_no_graphiql_page(production_url: str) -> None:
+    request = urllib.request.Request(production_url + "/graphql", headers={"Accept": "text/html"})
+    with pytest.raises(urllib.error.HTTPError) as refused, urllib.request.urlopen(request):
+        pass
+    with refused.value as answer:
+        assert 400 <= answer.code < 500
+        assert "text/html" not in answer.headers.get("content-type", "")
