@@ -29,9 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", choices=("small", "default"), default="default")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument(
-        "--open",
+        "--auth",
         action="store_true",
-        help="run without authentication (default: a demo secret, a token per role)",
+        help="authentication on: a demo secret and a token per role, picked in GraphiQL "
+        "(default: open, as DESIGN's development mode, so curl needs no token)",
     )
 
     serve = commands.add_parser("serve", help="the gateway alone, against configured sources")
@@ -284,7 +285,7 @@ def _demo(args: argparse.Namespace) -> int:
             _wait_listening(port, children[name], timeout_s=120)
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         # a secret of this run only; GraphiQL offers a token per role signed with it
-        secret = None if args.open else secrets.token_urlsafe(32)
+        secret = secrets.token_urlsafe(32) if args.auth else None
         tokens = _demo_tokens(secret, args.seed, args.size) if secret else {}
         tokens_file = workdir / "tokens.json"
         tokens_file.write_text(json.dumps(tokens, indent=2))
