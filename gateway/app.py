@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -192,6 +193,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_middleware(RequestObserver, observability=observability)
     schema = build_schema(
         extensions=[
+            # a document seen before is not parsed again (bounded, like validation's)
+            lambda: ParserCache(maxsize=limits.VALIDATION_CACHE_SIZE),
             StaleNotes,
             graphql_http.OperationChoice,
             RequestFacts,

@@ -56,6 +56,7 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 
 from gateway.settings import Settings
@@ -112,9 +113,12 @@ def coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
     return Coded
 
 
-def _coded_rules(extension: AddValidationRules, code: str) -> AddValidationRules:
-    extension.validation_rules = [coded(rule, code) for rule in extension.validation_rules]
-    return extension
+def _coded_rules(extension: AddValidationRules, code: str) -> ExtensionFactory:
+    """A factory of the limiter with its rules coded. The rule classes are made once,
+    here, so every request validates with the same rules and the validation cache can
+    recognise a document it has already checked."""
+    rules = [coded(rule, code) for rule in extension.validation_rules]
+    return lambda: AddValidationRules(rules)
 
 
 class TokenLimit(SchemaExtension):
@@ -293,23 +297,38 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
+#: Distinct documents whose validation is remembered; persisted and GraphiQL-made
+#: operations are few, and a bound keeps hostile unique texts from growing memory.
+VALIDATION_CACHE_SIZE = 1024
+
+
 def extensions(settings: Settings) -> list[ExtensionFactory]:
     """The schema extensions that enforce the limits (and production's restrictions)."""
     production = settings.env == "production"
     factories: list[ExtensionFactory] = [
         lambda: TokenLimit(settings.max_tokens),
-        lambda: _coded_rules(QueryDepthLimiter(settings.max_depth), "MAX_DEPTH_EXCEEDED"),
-        lambda: _coded_rules(MaxAliasesLimiter(settings.max_aliases), "MAX_ALIASES_EXCEEDED"),
+        _coded_rules(QueryDepthLimiter(settings.max_depth), "MAX_DEPTH_EXCEEDED"),
+        _coded_rules(MaxAliasesLimiter(settings.max_aliases), "MAX_ALIASES_EXCEEDED"),
         lambda: BeforeExecution(settings.max_cost, guard_service=production),
     ]
     if production:
-        factories += [
-            lambda: AddValidationRules(
-                [coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")]
-            ),
-            MaskUnexpectedErrors,
-        ]
+        no_introspection = [coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")]
+        factories += [lambda: AddValidationRules(no_introspection), MaskUnexpectedErrors]
+    # Last, so it sees every rule added above: a document already validated against
+    # them is not walked again (validation was the largest CPU cost of a request).
+    factories.append(lambda: CachedValidation(maxsize=VALIDATION_CACHE_SIZE))
     return factories
+
+
+class CachedValidation(ValidationCache):
+    """strawberry's validation cache, leaving a refusal made before validation (several
+    operations and no operationName) in place rather than overwriting it."""
+
+    def on_validate(self) -> Iterator[None]:
+        if self.execution_context.pre_execution_errors:
+            yield
+        else:
+            yield from super().on_validate()
 
 
 # --- request body size ---------------------------------------------------------------

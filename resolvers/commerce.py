@@ -34,6 +34,7 @@ from resolvers.returning import fingerprint_of as return_fingerprint
 from resolvers.sagas import SagaEngine, SagaLog
 from resolvers.sources import Sources
 from resolvers.types.customer import Consent
+from resolvers.types.product import Product
 from resolvers.types.writes import (
     PlaceOrderInput,
     PlaceOrderPayload,
@@ -155,7 +156,9 @@ class CommerceMutation:
             errors = _refused(replay.refusal.code, replay.refusal.message)
             return PlaceOrderPayload(order=None, errors=errors)
         assert replay.answer is not None
-        return PlaceOrderPayload(order=placed_order(replay.answer), errors=[])
+        skus = [line["sku"] for line in replay.answer["plan"]["lines"]]
+        products = await Product.load_many(info, skus)
+        return PlaceOrderPayload(order=placed_order(replay.answer, products), errors=[])
 
     @strawberry.mutation(
         description="Take back lines of any order (online or in store) at any store, or "

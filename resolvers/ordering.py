@@ -23,7 +23,7 @@ planning come back in the payload's ``errors`` and nothing is written.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,7 @@ from resolvers.sources import Sources
 from resolvers.types.common import Channel
 from resolvers.types.common import Money as MoneyType
 from resolvers.types.order import Order, OrderLine
+from resolvers.types.product import Product
 from resolvers.types.writes import OrderLineInput, PlaceOrderInput, UserError
 
 MAX_LINES = 50
@@ -336,7 +337,7 @@ def _store_moves(shipment: Json) -> list[StockMove]:
     ]
 
 
-def placed_order(answer: Json) -> Order:
+def placed_order(answer: Json, products: Mapping[str, Product]) -> Order:
     """The order as the saga's answer tells it (the same answer on every replay)."""
     plan = answer["plan"]
     pickup = plan["pickup"]
@@ -354,6 +355,7 @@ def placed_order(answer: Json) -> Order:
                 quantity=line["quantity"],
                 unit_price=MoneyType(amount=Decimal(line["price"]), currency=line["currency"]),
                 sku=strawberry.ID(line["sku"]),
+                product=products.get(line["sku"]) or Product(sku=strawberry.ID(line["sku"])),
             )
             for line in plan["lines"]
         ],

@@ -43,13 +43,20 @@ def _below(fields: Sequence[Selection], path: Sequence[str]) -> Sequence[Selecti
     return fields
 
 
+def selects(info: Info, path: Sequence[str]) -> bool:
+    """Whether the query selects anything under ``path`` below the current field."""
+    return bool(_below(info.selected_fields, path))
+
+
 def prefetch_products(info: Info, skus: Sequence[str], under: Sequence[str] = ()) -> None:
     """Start the loads the selection below a product list will make: the products'
     item cards and whatever their selected fields read. ``under`` is the path from the
     current field to the products (``("lines", "product")`` from a list of orders)."""
     loaders: Loaders = info.context.loaders
-    _start(loaders.item.load_many(skus))
     products = _below(info.selected_fields, under)
+    if not products:
+        return
+    _start(loaders.item.load_many(skus))
     for field in (f for product in products for f in _fields(product.selections)):
         if field.name == "price":
             channel = field.arguments.get("channel")

@@ -186,7 +186,7 @@ class Query:
         loaders = info.context.loaders
         loader = loaders.erp_order if prefix == "erp" else loaders.pos_order
         record = await loader.load(local)
-        order = Order.many(info, [record])[0] if record else None
+        order = (await Order.many(info, [record]))[0] if record else None
         if info.context.principal.role == "customer":
             await admit(info, await order.placed_by(loaders) if order else None, f"order {id}")
         return order

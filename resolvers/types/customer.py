@@ -160,7 +160,7 @@ class Customer:
         if not 0 <= last <= MAX_ORDERS:
             raise BadUserInput(f"last must be between 0 and {MAX_ORDERS}")
         history = await order_history(info, self.identity)
-        return Order.many(info, history[:last])
+        return await Order.many(info, history[:last])
 
     @strawberry.field(
         description="Payments and refunds of the customer's orders in every channel, "

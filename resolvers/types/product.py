@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -98,6 +99,19 @@ class Product:
             return cls(sku=strawberry.ID(sku), item=await info.context.loaders.item.load(sku))
         except MosaicError as error:
             return cls(sku=strawberry.ID(sku), failure=error)
+
+    @classmethod
+    async def load_many(cls, info: Info, skus: Sequence[str]) -> dict[str, Product]:
+        """Products by SKU with their item cards, in one load; all carrying the ERP's
+        failure when it is down."""
+        try:
+            items = await info.context.loaders.item.load_many(list(skus))
+        except MosaicError as error:
+            return {sku: cls(sku=strawberry.ID(sku), failure=error) for sku in skus}
+        return {
+            sku: cls(sku=strawberry.ID(sku), item=item)
+            for sku, item in zip(skus, items, strict=True)
+        }
 
     @classmethod
     async def resolve_reference(cls, info: Info, sku: strawberry.ID) -> Product:

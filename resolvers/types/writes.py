@@ -83,7 +83,7 @@ class Return:
         prefix, local = ids.split(self.order_id, ids.ORDER_PREFIXES, "order")
         loaders = info.context.loaders
         record = await (loaders.erp_order if prefix == "erp" else loaders.pos_order).load(local)
-        return Order.of(record) if record else None
+        return (await Order.many(info, [record]))[0] if record else None
 
 
 @strawberry.type
