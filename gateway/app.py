@@ -18,7 +18,6 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -194,7 +193,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     schema = build_schema(
         extensions=[
             # a document seen before is not parsed again (bounded, like validation's)
-            lambda: ParserCache(maxsize=limits.VALIDATION_CACHE_SIZE),
+            lambda: limits.CachedParse(maxsize=limits.VALIDATION_CACHE_SIZE),
             StaleNotes,
             graphql_http.OperationChoice,
             RequestFacts,

@@ -53,8 +53,10 @@ class AuditSink:
 async def _subject_id(subject: Identity | str) -> str:
     if isinstance(subject, str):
         return subject
-    ids = global_ids(await subject.complete())
-    return ids[0] if ids else "unknown"
+    # The customer's own id (as Customer.id gives it): waits for the CRM only, not for
+    # a slow ERP that the response itself did not need.
+    found = await subject.first(("crm", "pos", "erp"), lambda f: next(iter(global_ids(f)), None))
+    return found or "unknown"
 
 
 async def records(context: MosaicContext, operation: str | None) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ tokens, no aliases and costs ~900; ProductListing of 48 products ~1,800.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from typing import Any
 
 from graphql import (
@@ -54,6 +55,7 @@ from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
@@ -318,6 +320,20 @@ def extensions(settings: Settings) -> list[ExtensionFactory]:
     # them is not walked again (validation was the largest CPU cost of a request).
     factories.append(lambda: CachedValidation(maxsize=VALIDATION_CACHE_SIZE))
     return factories
+
+
+class CachedParse(ParserCache):
+    """strawberry's parser cache, leaving a document that does not parse (or is over
+    the token limit) to strawberry's own parse, which reports it the usual way, with
+    the limits' codes, instead of failing inside this hook."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
 
 
 class CachedValidation(ValidationCache):

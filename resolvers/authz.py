@@ -140,7 +140,7 @@ async def admitted(principal: Principal, record: PersonalRecord) -> bool:
 
 async def has_consent(identity: Identity, purpose: str) -> bool:
     """Granted in the CRM and not expired; unknown (no CRM record, CRM down) is no."""
-    crm = (await identity.complete()).crm
+    crm = (await identity.settled("crm")).crm
     today = date.today()
     return crm is not None and any(
         c.purpose == purpose and c.granted and (c.valid_until is None or c.valid_until >= today)

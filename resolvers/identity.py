@@ -13,8 +13,8 @@ Nothing is stored between requests: the record is assembled live, every time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from adapters.errors import UpstreamError
 from adapters.records import CustomerFragment, LoyaltyAccount
@@ -67,6 +67,9 @@ def start_keys_of_id(global_id: str) -> dict[str, str]:
     return {ID_KEYS[prefix]: local}
 
 
+T = TypeVar("T")
+
+
 class Identity:
     """The fragments of one person, found round by round; fields await what they need."""
 
@@ -81,6 +84,9 @@ class Identity:
         self._key_futures: dict[str, asyncio.Future[str | None]] = {
             "erp_no": loop.create_future(),
             "pos_customer": loop.create_future(),
+        }
+        self._settled: dict[str, asyncio.Future[None]] = {
+            system: loop.create_future() for system in PREFERENCE
         }
         self.done: asyncio.Task[None] = asyncio.ensure_future(self._link())
 
@@ -99,6 +105,27 @@ class Identity:
     async def complete(self) -> Fragments:
         await self.done
         return self.fragments
+
+    async def settled(self, *systems: str) -> Fragments:
+        """The fragments once these systems are settled: found, failed, or with nothing
+        left to ask them. A field waits only for the systems it reads, so a slow ERP
+        holds up the order history, not the name the CRM already gave."""
+        await asyncio.wait([self._settled[s] for s in systems])
+        return self.fragments
+
+    async def first(self, order: Sequence[str], pick: Callable[[Fragments], T | None]) -> T | None:
+        """``pick`` from the fragments, in the order of trust ``order``, as soon as the
+        answer can no longer change: when every system before the one that gave it is
+        settled. The CRM's value needs only the CRM; the POS's waits for the CRM too."""
+        for i in range(len(order)):
+            trusted = order[: i + 1]
+            found = await self.settled(*trusted)
+            value = pick(
+                Fragments(**{s: getattr(found, s) if s in trusted else None for s in PREFERENCE})
+            )
+            if value is not None:
+                return value
+        return None
 
     def _any(self) -> bool:
         f = self.fragments
@@ -123,6 +150,9 @@ class Identity:
                     self._first_round.set_result(True)
         finally:
             self._settle_keys(final=True)
+            for future in self._settled.values():
+                if not future.done():
+                    future.set_result(None)
             if not self._first_round.done():
                 self._first_round.set_result(self._any())
 
@@ -165,6 +195,7 @@ class Identity:
         system = LOOKUPS[lookup]
         if isinstance(result, UpstreamError):
             self.failures[system] = result
+            self._settle(system)
             return
         if isinstance(result, BaseException):
             raise result
@@ -189,6 +220,11 @@ class Identity:
         elif isinstance(result, CustomerFragment):
             self.fragments = Fragments(crm=f.crm, erp=result, pos=f.pos)
             self._learn(erp_no=result.record_id, email=normalise_email(result.email))
+        self._settle(system)
+
+    def _settle(self, system: str) -> None:
+        if not self._settled[system].done():
+            self._settled[system].set_result(None)
 
     def _learn(self, **keys: str | None) -> None:
         for name, value in keys.items():

@@ -21,7 +21,7 @@ import pytest
 from legacy.common.runner import ServerThread
 from legacy.examples import examples
 from tests.conftest import SEED, SIZE
-from tests.gateway_client import run_reference
+from tests.gateway_client import graphql, run_reference
 from tests.simulators import reset_knobs, set_knobs
 
 DEADLINE_S = 3.0
@@ -177,3 +177,22 @@ def test_expected_failures_leave_no_stack_trace_in_the_logs(
             run_reference(strict_gateway, "ProductListing", variables["ProductListing"])
     assert caplog.records, "the failures are logged"
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_a_slow_erp_does_not_hold_up_what_the_crm_and_pos_already_told(
+    erp_server: ServerThread, strict_gateway: str, variables: dict[str, dict[str, Any]]
+) -> None:
+    """The golden record's fields wait only for the systems they read: with the ERP
+    taking 2 s, name, loyalty and consents come at CRM and POS speed."""
+    query = """query($card: String!) { customer(by: {loyaltyCard: $card}) {
+        id name email loyalty { tier } consents { purpose } } }"""
+    set_knobs(erp_server.url, latency_ms=2000)
+    try:
+        started = time.monotonic()
+        result = graphql(strict_gateway, query, {"card": variables["Customer360"]["card"]})
+        elapsed = time.monotonic() - started
+    finally:
+        reset_knobs(erp_server.url)
+    assert "errors" not in result
+    assert result["data"]["customer"]["loyalty"]["tier"]
+    assert elapsed < 1.0

@@ -26,7 +26,7 @@ from resolvers.identity import Identity, start_keys_of_id
 from resolvers.loaders import Loaders
 from resolvers.purchases import order_history
 from resolvers.recommendations import Recommendation, recommend
-from resolvers.survivorship import Fragments, Survivor
+from resolvers.survivorship import PRECEDENCE, Fragments, Survivor
 from resolvers.types.common import Address, Channel, asked_channel
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment, payments_of
@@ -102,17 +102,13 @@ class Customer:
         extensions=[personal()],
     )
     async def id(self) -> strawberry.ID:
-        f = await self._fragments()
-        if f.crm:
-            return strawberry.ID(ids.make("crm", f.crm.record_id))
-        if f.pos:
-            return strawberry.ID(ids.make("pos", f.pos.customer_id))
-        assert f.erp is not None  # a Customer exists only once a fragment was found
-        return strawberry.ID(ids.make("erp", f.erp.record_id))
+        found = await self.identity.first(("crm", "pos", "erp"), _global_id)
+        assert found is not None  # a Customer exists only once a fragment was found
+        return found
 
     @strawberry.field(extensions=[personal(marketing=NeedsConsent("email_marketing"))])
     async def name(self) -> str | None:
-        return _value(survivorship.name(await self._fragments()))
+        return _value(await self.identity.first(PRECEDENCE["name"], survivorship.name))
 
     @strawberry.field(
         extensions=[
@@ -120,22 +116,24 @@ class Customer:
         ]
     )
     async def email(self) -> str | None:
-        return _value(survivorship.email(await self._fragments()))
+        return _value(await self.identity.first(PRECEDENCE["email"], survivorship.email))
 
     @strawberry.field(extensions=[personal(store_employee=Mask(mask_phone), marketing=DENY)])
     async def phone(self) -> str | None:
-        return _value(survivorship.phone(await self._fragments()))
+        return _value(await self.identity.first(PRECEDENCE["phone"], survivorship.phone))
 
     @strawberry.field(extensions=[personal(store_employee=Mask(mask_address), marketing=DENY)])
     async def address(self) -> Address | None:
-        return Address.of(_value(survivorship.address(await self._fragments())))
+        return Address.of(
+            _value(await self.identity.first(PRECEDENCE["address"], survivorship.address))
+        )
 
     @strawberry.field(
         description="The POS loyalty account.",
         extensions=[personal(marketing=NeedsConsent("personalisation"))],
     )
     async def loyalty(self) -> Loyalty | None:
-        f = await self._fragments()
+        f = await self.identity.settled("pos")
         self._raise_if_failed("pos", found=f.pos is not None)
         if f.pos is None:
             return None
@@ -143,7 +141,7 @@ class Customer:
 
     @strawberry.field(description="Consents per purpose, from the CRM.", extensions=[personal()])
     async def consents(self) -> list[Consent] | None:
-        f = await self._fragments()
+        f = await self.identity.settled("crm")
         self._raise_if_failed("crm", found=f.crm is not None)
         if f.crm is None:
             return None
@@ -198,7 +196,7 @@ class Customer:
         ],
     )
     async def segments(self) -> list[str] | None:
-        f = await self._fragments()
+        f = await self.identity.settled("crm")
         self._raise_if_failed("crm", found=f.crm is not None)
         return list(f.crm.segments) if f.crm else None
 
@@ -242,3 +240,13 @@ class Customer:
 
 def _value(survivor: Survivor[survivorship.T] | None) -> survivorship.T | None:
     return survivor.value if survivor else None
+
+
+def _global_id(f: Fragments) -> strawberry.ID | None:
+    if f.crm:
+        return strawberry.ID(ids.make("crm", f.crm.record_id))
+    if f.pos:
+        return strawberry.ID(ids.make("pos", f.pos.customer_id))
+    if f.erp:
+        return strawberry.ID(ids.make("erp", f.erp.record_id))
+    return None
