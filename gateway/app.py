@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import strawberry
 from cross_web import HTTPException
 from graphql import parse, validate
@@ -54,6 +55,11 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         super().__init__(**kwargs)
         self._app = app
         self._page = page
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson: several times faster than the standard library on large answers
+        (a StockCheck is some 100 kB), and the scalars already arrive as strings."""
+        return orjson.dumps(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
