@@ -11,6 +11,7 @@ wall clocks agree with the load generator's.
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,10 +59,33 @@ def group_rounds(calls: Iterable[Call]) -> list[list[Call]]:
     return rounds
 
 
-def critical_path_floor_ms(calls: Iterable[Call]) -> float:
-    """The latency no gateway could beat for these calls: the sum over rounds of the
-    largest delay the systems added in that round (jitter included, as they report it)."""
+def rounds_floor_ms(calls: Iterable[Call]) -> float:
+    """The sum over rounds of the largest delay the systems added in that round (jitter
+    included, as they report it): the floor of a gateway that works round by round."""
     return sum(max(float(c["delay_ms"]) for c in round_) for round_ in group_rounds(calls))
+
+
+def critical_path_floor_ms(calls: Iterable[Call]) -> float:
+    """The latency no gateway could beat for these calls: the longest chain of calls
+    each of which started after the previous one's delay ran out, summed by delay.
+
+    A call can only have waited for calls whose delay had run out when it started, so
+    every real dependency chain is such a chain: this is at least the true critical
+    path, and never more than the request took (a chain's delays do not overlap). For
+    a gateway that works round by round it equals :func:`rounds_floor_ms`; for one that
+    starts a call as soon as its own input arrives (before the rest of its round ends)
+    the rounds rule would count waits that did not happen, and exceed the latency.
+    """
+    ended: list[tuple[float, float]] = []  # (end, longest chain ending with that call)
+    longest_done = 0.0
+    longest = 0.0
+    for call in sorted(calls, key=lambda c: float(c["started"])):
+        while ended and ended[0][0] <= float(call["started"]):
+            longest_done = max(longest_done, heapq.heappop(ended)[1])
+        chain = longest_done + float(call["delay_ms"])
+        heapq.heappush(ended, (call_end(call), chain))
+        longest = max(longest, chain)
+    return longest
 
 
 def attribute_calls(
@@ -88,7 +112,7 @@ class TimeSplit:
     """Where one request's time went, in milliseconds, from the systems' logs.
 
     ``before_first_call``: from sending the request to the first upstream call arriving
-    (HTTP, parsing, validation, planning). ``rounds_floor``: the critical-path floor.
+    (HTTP, parsing, validation, planning). ``rounds_floor``: :func:`rounds_floor_ms`.
     ``between_rounds``: time from the end of a round's slowest delay to the next round's
     first call (the system's own work answering, the transfer, the gateway reading the
     reply and planning the next round). ``after_last_call``: from the end of the last
@@ -115,7 +139,7 @@ def split_time(sent: float, answered: float, calls: Sequence[Call]) -> TimeSplit
     ]
     return TimeSplit(
         before_first_call=(float(rounds[0][0]["started"]) - sent) * 1000,
-        rounds_floor=critical_path_floor_ms(calls),
+        rounds_floor=rounds_floor_ms(calls),
         between_rounds=sum(gaps) * 1000,
         after_last_call=(answered - max(call_end(c) for c in rounds[-1])) * 1000,
     )

@@ -120,8 +120,10 @@ def _header(meta: Mapping[str, Any]) -> list[str]:
         ),
         f"- simulated latency: {latency}",
         f"- variants: {variants}",
-        "- floor: per request at concurrency 1, the sum over rounds of the slowest delay "
-        "the systems added in that round (their own logs); median over requests",
+        "- floor: per request at concurrency 1, the longest chain of upstream calls each "
+        "started after the previous one's delay ran out, summed by the delays the systems "
+        "report they added (for a round-by-round gateway: the sum over rounds of each "
+        "round's slowest delay); median over requests",
     ]
 
 
@@ -164,7 +166,7 @@ def _time_split(cells: _Cells) -> list[str]:
         "A negative gap means the next round started before the previous round's slowest "
         "call ended (the gateway did not wait for it).",
         "",
-        "| variant | query | requests | latency | floor | before first call "
+        "| variant | query | requests | latency | rounds floor | before first call "
         "| between rounds | after last call | rounds |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
@@ -218,7 +220,7 @@ def chart(results: Mapping[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import LogLocator, NullFormatter, NullLocator, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     cells = _Cells(results)
     meta = cells.meta
@@ -233,15 +235,16 @@ def chart(results: Mapping[str, Any], path: Path) -> None:
             found = [(c, cells.get(variant, query, c)) for c in levels]
             present = [(c, cell) for c, cell in found if cell is not None]
             xs = [c for c, _ in present]
-            top.plot(xs, [cell["throughput_rps"] for _, cell in present], "o-", label=variant)
-            line = bottom.plot(
-                xs, [cell["latency_ms"]["p50"] for _, cell in present], "o-", label=variant
-            )
-            floor = next((cell.get("floor_ms") for _, cell in present), None)
+            line = top.plot(xs, [c["throughput_rps"] for _, c in present], "o-", label=variant)
+            color = line[0].get_color()
+            if any(c["errors"] for _, c in present):  # log axes leave out a goodput of 0
+                top.plot(xs, [c["ok_rps"] for _, c in present], "x--", color=color)
+            bottom.plot(xs, [c["latency_ms"]["p50"] for _, c in present], "o-", color=color)
+            floor = next((c.get("floor_ms") for _, c in present), None)
             if floor:
-                bottom.axhline(floor, linestyle=":", color=line[0].get_color(), linewidth=1)
+                bottom.axhline(floor, linestyle=":", color=color, linewidth=1)
         top.set_title(query)
-        top.set_ylabel("throughput (req/s)")
+        top.set_ylabel("throughput (req/s); dashed: without errors")
         bottom.set_ylabel("p50 latency (ms); dotted: floor")
         bottom.set_xlabel("concurrency")
         for axis in (top, bottom):
@@ -251,7 +254,7 @@ def chart(results: Mapping[str, Any], path: Path) -> None:
             axis.set_xticks(levels, [str(c) for c in levels])
             # 1-2-5 ticks and at least a factor 4 of range, so every panel has labels
             axis.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-            axis.yaxis.set_major_formatter(ScalarFormatter())
+            axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
             axis.yaxis.set_minor_formatter(NullFormatter())
             low, high = axis.get_ylim()
             if high < 4 * low:

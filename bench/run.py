@@ -318,6 +318,7 @@ def _floor_figures(result: LoadResult, calls: Mapping[str, list[dict[str, Any]]]
     return {
         "floor_ms": median(floors),
         "floor_from": "measured",
+        "rounds_floor_ms": median(analysis.rounds_floor_ms(c) for c in owned),
         "requests_with_calls": len(called),
         "rounds": median(len(analysis.group_rounds(c)) for _, c in called) if called else 0,
         "overhead_median_ms": median(

@@ -13,6 +13,7 @@ from bench.analysis import (
     group_rounds,
     percentile,
     ratios,
+    rounds_floor_ms,
     split_time,
 )
 from bench.profile import summarise
@@ -40,9 +41,18 @@ def test_rounds_are_grouped_in_start_order_whatever_the_log_order() -> None:
     assert [[c["started"] for c in r] for r in group_rounds(calls)] == [[0.0, 0.001], [0.1]]
 
 
-def test_floor_is_the_sum_of_each_rounds_slowest_delay() -> None:
+def test_floor_of_a_round_by_round_schedule_is_the_sum_of_each_rounds_slowest_delay() -> None:
     calls = [call(0.000, 25.5), call(0.001, 20.1), call(0.030, 84.2), call(0.120, 81.0)]
+    assert rounds_floor_ms(calls) == pytest.approx(25.5 + 84.2 + 81.0)
     assert critical_path_floor_ms(calls) == pytest.approx(25.5 + 84.2 + 81.0)
+
+
+def test_floor_of_a_pipelined_schedule_stays_below_the_time_it_took() -> None:
+    # ERP (80 ms) and POS (20 ms) together; POS receipts (20 ms) start when POS answers,
+    # while the ERP call still runs; then a last ERP call after the first one
+    calls = [call(0.000, 80), call(0.000, 20), call(0.021, 20), call(0.081, 80)]
+    assert critical_path_floor_ms(calls) == pytest.approx(160)  # the ERP chain
+    assert rounds_floor_ms(calls) == pytest.approx(180)  # rounds {ERP, POS} {POS} {ERP}
 
 
 def test_floor_of_no_calls_is_zero() -> None:
