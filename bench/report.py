@@ -119,7 +119,8 @@ def _header(meta: Mapping[str, Any]) -> list[str]:
             else ""
         ),
         f"- simulated latency: {latency}",
-        f"- variants: {variants}",
+        f"- variants: {variants}; all: "
+        + " ".join(f"{k}={v}" for k, v in meta.get("common_settings", {}).items()),
         "- floor: per request at concurrency 1, the longest chain of upstream calls each "
         "started after the previous one's delay ran out, summed by the delays the systems "
         "report they added (for a round-by-round gateway: the sum over rounds of each "

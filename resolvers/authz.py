@@ -43,6 +43,8 @@ from resolvers.types.common import Address
 
 #: roles that read everything, consent-gated fields included
 FULL_ACCESS = frozenset({"open", "service"})
+#: roles that see no stock levels (Product.stock, and the stockChanged subscription)
+STOCK_DENIED = frozenset({"anonymous", "customer", "marketing"})
 #: the ways a customer can be reached; a store employee needs the first
 VIA_LOYALTY_CARD, VIA_ID, VIA_EMAIL, VIA_ORDER = "loyalty_card", "id", "email", "order"
 

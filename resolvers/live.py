@@ -23,9 +23,10 @@ from datetime import datetime
 
 import strawberry
 
-from adapters.errors import BadUserInput, MosaicError
+from adapters.errors import BadUserInput, Forbidden, MosaicError
 from adapters.feeds import Feed, StockEvent
 from resolvers import ids
+from resolvers.authz import STOCK_DENIED
 from resolvers.context import Info
 from resolvers.places import directory
 from resolvers.types.location import Location
@@ -178,6 +179,10 @@ class LiveSubscription:
         skus: list[strawberry.ID],
         location_ids: list[strawberry.ID] | None = None,
     ) -> AsyncGenerator[StockChange, None]:
+        # The same roles as Product.stock: a subscription must not show what the field
+        # refuses (anonymous callers, customers and marketing see no stock levels).
+        if info.context.principal.role in STOCK_DENIED:
+            raise Forbidden("stock levels are not for this role")
         wanted, where = _filters(skus, location_ids)
         commerce = info.context.commerce
         if commerce is None:

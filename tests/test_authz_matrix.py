@@ -623,3 +623,27 @@ def test_writes_are_refused_to_roles_that_may_not_make_them(
     assert result["data"] is None
     assert refused(result) == {(write,): REFUSED_WRITES[(role, write)]}
     assert sum(sum(call_count(url).values()) for url in systems.values()) == 0
+
+
+@pytest.mark.parametrize("role", ["anonymous", "customer", "marketing"])
+async def test_live_stock_is_refused_to_whom_stock_levels_are(
+    secured_url: str, everyone: list[Person], role: str
+) -> None:
+    """stockChanged is another path to stock levels: it refuses whom Product.stock does."""
+    import asyncio
+
+    import aiohttp
+
+    query = "subscription($skus: [ID!]!) { stockChanged(skus: $skus) { sku available } }"
+    headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
+    if role == "customer":
+        headers |= bearer("customer", customer=f"crm:{everyone[0].contact.id}")
+    elif role == "marketing":
+        headers |= bearer("marketing")
+    body = {"query": query, "variables": {"skus": ["10000"]}}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(secured_url + "/graphql", json=body, headers=headers) as response,
+    ):
+        text = await asyncio.wait_for(response.text(), 10)
+    assert '"FORBIDDEN"' in text

@@ -12,7 +12,7 @@ import strawberry.federation
 from adapters.errors import MosaicError
 from adapters.records import LocationRecord, ProductRecord, PromotionRecord, StockRecord
 from resolvers import ids
-from resolvers.authz import DENY, When, guarded
+from resolvers.authz import DENY, STOCK_DENIED, When, guarded
 from resolvers.context import Info, settle
 from resolvers.places import directory, point_of, stores
 from resolvers.types.common import Channel, Money, NearInput, asked_channel
@@ -183,7 +183,7 @@ class Product:
 
     @strawberry.field(
         description="Every location's stock: warehouses (WMS) and stores (POS).",
-        extensions=[guarded(anonymous=DENY, customer=DENY, marketing=DENY)],
+        extensions=[guarded(**dict.fromkeys(STOCK_DENIED, DENY))],
     )
     async def stock(self, info: Info) -> list[StockLevel]:
         loaders, sku = info.context.loaders, str(self.sku)

@@ -1,0 +1,212 @@
+"""``python -m bench.scenarios``: two situations the main matrix does not show.
+
+Hot key: 200 clients open the same product page at once, again and again. Upstream
+calls should stay at about one per freshness window per distinct key set (the cache
+and single flight), not one per client request; the uncached gateway beside it shows
+what that saves.
+
+Slow ERP: the ERP answers in 2 s. Queries that do not need the ERP (a customer's
+profile and loyalty at the till, the nearest stores) must keep their normal latency,
+and the ERP must never see more concurrent calls than the gateway's limit for it.
+
+Both run the gateway as deployed (uvicorn, its own process) in front of the four
+simulated systems, with the load from this process, and write
+``bench/results/scenarios.json`` and ``scenarios.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from bench import cluster
+from bench.load import LoadResult, closed_loop, graphql_request
+from bench.run import DEFAULT_RESULTS, LATENCY_MS
+from gateway.operations import reference_operations
+from legacy.examples import examples
+
+HOT_CLIENTS = 200
+SLOW_ERP_MS = 2000.0
+ERP_LIMIT = 16  # the gateway's default erp_max_concurrency
+PROFILE = """query Profile($card: String!) { customer(by: {loyaltyCard: $card}) {
+  id name loyalty { tier points } consents { purpose granted } } }"""
+NEAREST = """query Nearest { locations(near: {postalCode: "3511 AB"}, limit: 3, kind: STORE) {
+  id name city } }"""
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def _summary(result: LoadResult) -> dict[str, Any]:
+    latencies = [s.latency_ms for s in result.samples]
+    return {
+        "requests": len(result.samples),
+        "errors": sum(1 for s in result.samples if s.error),
+        "req_per_s": round(len(result.samples) / result.elapsed_s, 1),
+        "p50_ms": round(median(latencies), 1) if latencies else None,
+        "p99_ms": round(_percentile(latencies, 0.99), 1),
+    }
+
+
+def _calls(systems: dict[str, cluster.Process]) -> dict[str, list[dict[str, Any]]]:
+    return {name: cluster.admin(p.url, "GET", "calls")["calls"] for name, p in systems.items()}
+
+
+def _peak_concurrency(calls: list[dict[str, Any]]) -> int:
+    """Most calls the system was serving at once, from when each arrived and how long
+    its deliberate delay held it (the delay dominates a 2 s ERP call)."""
+    events = sorted(
+        [(c["started"], 1) for c in calls]
+        + [(c["started"] + c["delay_ms"] / 1000, -1) for c in calls]
+    )
+    peak = current = 0
+    for _, step in events:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def hot_key(systems: dict[str, cluster.Process], work: Path, duration_s: float) -> dict[str, Any]:
+    listing = examples(42, "default")["ProductListing"]
+    request = graphql_request("ProductListing", reference_operations()["ProductListing"], listing)
+    found: dict[str, Any] = {}
+    for variant, settings in (("mosaic", {}), ("mosaic-nocache", {"MOSAIC_CACHE": "false"})):
+        with cluster.gateway(variant, systems, settings, 1, work, None) as gw:
+            cluster.clear_calls(systems)
+            result = asyncio.run(
+                closed_loop(gw.url + "/graphql", [request], HOT_CLIENTS, duration_s, 10**7)
+            )
+            calls = _calls(systems)
+        per_op = Counter(
+            f"{name}:{c['action'].rsplit(':', 1)[-1] or c['path']}"
+            for name, log in calls.items()
+            for c in log
+        )
+        total = sum(per_op.values())
+        found[variant] = {
+            **_summary(result),
+            "upstream_calls": total,
+            "upstream_calls_per_request": round(total / max(len(result.samples), 1), 4),
+            "calls_by_operation": dict(sorted(per_op.items())),
+        }
+    found["duration_s"] = duration_s
+    found["clients"] = HOT_CLIENTS
+    return found
+
+
+def slow_erp(systems: dict[str, cluster.Process], work: Path, duration_s: float) -> dict[str, Any]:
+    card = examples(42, "default")["Customer360"]["card"]
+    listing = examples(42, "default")["ProductListing"]
+    quick = [
+        graphql_request("Profile", PROFILE, {"card": card}),
+        graphql_request("Nearest", NEAREST, {}),
+    ]
+    erp_bound = [
+        graphql_request("ProductListing", reference_operations()["ProductListing"], listing)
+    ]
+    found: dict[str, Any] = {}
+    erp = systems["erp"].url
+    with cluster.gateway("slow-erp", systems, {"MOSAIC_CACHE": "false"}, 1, work, None) as gw:
+        for label, erp_ms in (("erp normal", LATENCY_MS["erp"]), ("erp at 2 s", SLOW_ERP_MS)):
+            _set_latency(erp, erp_ms)
+            cluster.clear_calls(systems)
+
+            async def both() -> tuple[LoadResult, LoadResult]:
+                return await asyncio.gather(
+                    closed_loop(gw.url + "/graphql", quick, 16, duration_s, 10**7),
+                    closed_loop(gw.url + "/graphql", erp_bound, 32, duration_s, 10**7),
+                )
+
+            fast, slow = asyncio.run(both())
+            found[label] = {
+                "queries without the ERP": _summary(fast),
+                "ProductListing (needs the ERP)": _summary(slow),
+                "erp_peak_concurrent_calls": _peak_concurrency(_calls(systems)["erp"]),
+            }
+        _set_latency(erp, LATENCY_MS["erp"])
+    found["erp_limit"] = ERP_LIMIT
+    return found
+
+
+def _set_latency(url: str, latency_ms: float) -> None:
+    import urllib.request
+
+    body = json.dumps({"latency_ms": latency_ms, "jitter_ms": latency_ms * 0.1}).encode()
+    request = urllib.request.Request(
+        url + "/__admin/knobs",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    hot, slow = results["hot_key"], results["slow_erp"]
+    lines = [
+        "# Scenarios",
+        "",
+        f"## Hot key: {hot['clients']} clients, the same ProductListing, {hot['duration_s']} s",
+        "",
+        "| variant | requests | req/s | p50 ms | p99 ms | upstream calls | calls/request |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for variant in ("mosaic", "mosaic-nocache"):
+        r = hot[variant]
+        lines.append(
+            f"| {variant} | {r['requests']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
+            f"| {r['upstream_calls']} | {r['upstream_calls_per_request']} |"
+        )
+    lines += [
+        "",
+        "Calls by operation (mosaic): "
+        + ", ".join(f"{k} {v}" for k, v in hot["mosaic"]["calls_by_operation"].items()),
+    ]
+    lines += [
+        "",
+        f"## Slow ERP ({SLOW_ERP_MS:.0f} ms); the gateway's ERP limit is {slow['erp_limit']}",
+        "",
+        "| ERP | queries | requests | p50 ms | p99 ms | errors |",
+        "|---|---|--:|--:|--:|--:|",
+    ]
+    for label in ("erp normal", "erp at 2 s"):
+        for kind, r in slow[label].items():
+            if isinstance(r, dict):
+                lines.append(
+                    f"| {label} | {kind} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} "
+                    f"| {r['errors']} |"
+                )
+        peak = slow[label]["erp_peak_concurrent_calls"]
+        lines.append(f"| {label} | ERP peak concurrent calls | {peak} | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scenarios", description=__doc__)
+    parser.add_argument("--duration-s", type=float, default=20.0)
+    parser.add_argument("--output", type=Path, default=DEFAULT_RESULTS)
+    args = parser.parse_args()
+    latencies = {n: cluster.Latency(ms, ms * 0.1) for n, ms in LATENCY_MS.items()}
+    with tempfile.TemporaryDirectory(prefix="mosaic-scenarios-") as tmp:
+        work = Path(tmp)
+        with cluster.simulated_systems(latencies, "default", 42, work, None) as systems:
+            results = {
+                "hot_key": hot_key(systems, work, args.duration_s),
+                "slow_erp": slow_erp(systems, work, args.duration_s),
+            }
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "scenarios.json").write_text(json.dumps(results, indent=2))
+    (args.output / "scenarios.md").write_text(_markdown(results))
+    print(_markdown(results))
+
+
+if __name__ == "__main__":
+    main()
