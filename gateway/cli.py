@@ -232,17 +232,34 @@ def _free_port() -> int:
         return port
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"a simulated system exited early (code {process.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port} after {timeout_s}s")
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_for_systems(
+    ports: dict[str, int], children: dict[str, subprocess.Popen[bytes]], timeout_s: float
+) -> None:
+    """Wait until every system listens, showing which are still seeding their data
+    (the default size takes a few seconds each) and for how long."""
+    started = time.monotonic()
+    ready: set[str] = set()
+    while len(ready) < len(ports):
+        for name, port in ports.items():
+            if children[name].poll() is not None:
+                raise SystemExit(f"{name} exited early (code {children[name].returncode})")
+            if name not in ready and _listening(port):
+                ready.add(name)
+        waited = time.monotonic() - started
+        if waited > timeout_s:
+            raise SystemExit(f"not listening after {timeout_s:.0f}s: {sorted(set(ports) - ready)}")
+        status = "  ".join(f"{n} {'ready' if n in ready else 'seeding'}" for n in ports)
+        print(f"\r  {status}  ({waited:4.1f} s)", end="", flush=True)
+        time.sleep(0.2)
+    print()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -281,8 +298,7 @@ def _demo(args: argparse.Namespace) -> int:
             )
         examples_file = workdir / "examples.json"
         examples_file.write_text(json.dumps(examples(args.seed, args.size), indent=2))
-        for name, port in ports.items():
-            _wait_listening(port, children[name], timeout_s=120)
+        _wait_for_systems(ports, children, timeout_s=180)
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         # a secret of this run only; GraphiQL offers a token per role signed with it
         secret = secrets.token_urlsafe(32) if args.auth else None

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,13 +19,19 @@ from tests.test_graceful_shutdown import free_port, wait_listening
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[str]:
+def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo") / "stdout.txt"
+
+
+@pytest.fixture(scope="module")
+def demo(output: Path) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "demo", "--size", "small", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with output.open("wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "demo", "--size", "small", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         wait_listening(port, timeout_s=90)
         yield f"http://127.0.0.1:{port}"
@@ -48,6 +55,13 @@ def test_each_reference_query_answers_without_errors_in_the_demo(demo: str, name
         result = json.loads(response.read())
     assert "errors" not in result
     assert all(value for value in result["data"].values())
+
+
+def test_the_demo_shows_its_progress_while_the_systems_seed(demo: str, output: Path) -> None:
+    shown = output.read_text()
+    assert "seeding" in shown
+    assert "crm ready  erp ready  pos ready  wms ready" in shown
+    assert "GraphiQL" in shown
 
 
 def test_the_demo_says_it_runs_open(demo: str) -> None:
