@@ -22,6 +22,9 @@ from typing import Any
 
 SYSTEMS = ("crm", "erp", "pos", "wms")
 CRM_TOKEN = "bench-crm-token"
+#: Settings every benchmarked gateway gets (a caller's settings win): the load generator
+#: is one client, and the per-client rate limit would measure its quota, not the gateway.
+BENCH_SETTINGS = {"MOSAIC_RATE_LIMIT_PER_S": "0"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -141,6 +144,7 @@ def gateway(
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_")}
     env.update({f"MOSAIC_{s.upper()}_URL": p.url for s, p in systems.items()})
     env["MOSAIC_CRM_TOKEN"] = CRM_TOKEN
+    env.update(BENCH_SETTINGS)
     env.update(settings)
     argv = [
         sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",

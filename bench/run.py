@@ -43,10 +43,6 @@ VARIANTS: dict[str, dict[str, str]] = {
     BASELINE: {"MOSAIC_BATCHING": "false", "MOSAIC_CACHE": "false"},
 }
 
-#: Settings every variant gets: the load generator is one client, and the per-client
-#: rate limit would measure its quota instead of the gateway's capacity.
-COMMON_SETTINGS = {"MOSAIC_RATE_LIMIT_PER_S": "0"}
-
 #: Base latency per system (ms); each also gets a jitter of JITTER_SHARE of it.
 LATENCY_MS = {"crm": 25.0, "erp": 80.0, "pos": 20.0, "wms": 15.0}
 JITTER_SHARE = 0.1
@@ -188,7 +184,7 @@ def _run_variant(
     layout: procfs.Layout,
     work_dir: Path,
 ) -> list[dict[str, Any]]:
-    settings = {**COMMON_SETTINGS, **VARIANTS[variant]}
+    settings = VARIANTS[variant]
     with cluster.gateway(
         variant, systems, settings, options.workers, work_dir, layout.gateway
     ) as gateway:
@@ -376,7 +372,7 @@ def _assemble(
             "gateway_workers": options.workers,
             "queries": [*QUERIES, MIXED],
             "variants": {v: VARIANTS[v] for v in options.variants},
-            "common_settings": COMMON_SETTINGS,
+            "common_settings": cluster.BENCH_SETTINGS,
             "baseline": BASELINE,
             "latency_ms": {s: asdict(v) for s, v in latencies.items()},
             "layout": layout.describe(),
