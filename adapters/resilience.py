@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -175,8 +175,7 @@ class SourceGuard:
         ``operation`` names the call for observers; it must come from a small set."""
         self.breaker.admit(self.source)
         try:
-            async with _Slot(self):
-                return await self._attempts(attempt, idempotent, operation)
+            return await self._attempts(attempt, idempotent, operation)
         except BaseException:
             self.breaker.release()
             raise
@@ -200,7 +199,7 @@ class SourceGuard:
             timeout = self._timeout()
             started, clock = time.time(), time.perf_counter()
             try:
-                result = await asyncio.wait_for(attempt(timeout), timeout)
+                result = await self._in_slot(attempt, timeout)
             except TimeoutError:
                 error: UpstreamError = UpstreamTimeout(
                     self.source, f"no answer within {timeout:.2f}s"
@@ -239,6 +238,40 @@ class SourceGuard:
         for observer in self.observers:
             observer(call)
 
+    async def _in_slot(self, attempt: Callable[[float], Awaitable[T]], wait_s: float) -> T:
+        """One attempt in one of the source's slots. It runs with the source's own
+        timeout and keeps its slot until the source has answered (or that timeout has
+        passed) even when the caller stops waiting at its deadline: a legacy system
+        works on a call whether or not anyone still listens, so the slots count what
+        it is really doing, and it never sees more calls at once than the limit."""
+        await self._acquire()
+        task = asyncio.ensure_future(attempt(self.timeout_s))
+        task.add_done_callback(self._release)
+        return await asyncio.wait_for(asyncio.shield(task), wait_s)
+
+    async def _acquire(self) -> None:
+        """A slot, waited for in a bounded queue and no longer than the deadline."""
+        if self._slots.locked():
+            if self._waiting >= self.config.max_queue:
+                raise UpstreamUnavailable(self.source, "overloaded: too many calls waiting")
+            self._waiting += 1
+            try:
+                await asyncio.wait_for(self._slots.acquire(), remaining())
+            except TimeoutError as exc:
+                raise UpstreamTimeout(self.source, "deadline passed waiting for a slot") from exc
+            finally:
+                self._waiting -= 1
+        else:
+            await self._slots.acquire()
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def _release(self, task: asyncio.Future[Any]) -> None:
+        self.in_flight -= 1
+        self._slots.release()
+        if not task.cancelled():
+            task.exception()  # seen here when nobody waits for it any more
+
     def _timeout(self) -> float:
         left = remaining()
         if left is None:
@@ -267,32 +300,3 @@ class SourceGuard:
         step = self.config.backoff_s * 2**tries  # "equal jitter": at least half the step
         wait = step / 2 + self._rng.uniform(0, step / 2)
         return wait if left is None or wait < left else None
-
-
-class _Slot:
-    """A place among the source's concurrent calls, waited for in a bounded queue."""
-
-    def __init__(self, guard: SourceGuard) -> None:
-        self.guard = guard
-
-    async def __aenter__(self) -> None:
-        guard = self.guard
-        if guard._slots.locked():
-            if guard._waiting >= guard.config.max_queue:
-                raise UpstreamUnavailable(guard.source, "overloaded: too many calls waiting")
-            guard._waiting += 1
-            try:
-                left = remaining()
-                await asyncio.wait_for(guard._slots.acquire(), left)
-            except TimeoutError as exc:
-                raise UpstreamTimeout(guard.source, "deadline passed waiting for a slot") from exc
-            finally:
-                guard._waiting -= 1
-        else:
-            await guard._slots.acquire()
-        guard.in_flight += 1
-        guard.peak_in_flight = max(guard.peak_in_flight, guard.in_flight)
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.guard.in_flight -= 1
-        self.guard._slots.release()

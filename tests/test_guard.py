@@ -167,3 +167,17 @@ async def test_concurrency_is_bounded_and_the_queue_refuses_the_excess(
     spans = [(c["started"], c["started"] + c["delay_ms"] / 1000) for c in log]
     overlapping = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert overlapping <= 2
+
+
+async def test_a_caller_that_gives_up_keeps_its_slot_until_the_source_has_answered(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    """The source works on an abandoned call all the same, so the next call waits for
+    it: the source never serves more calls at once than the limit."""
+    wms_client = client(session, wms, max_concurrency=1, retries=0)
+    set_knobs(wms, latency_ms=400)
+    with deadline(0.1), pytest.raises(UpstreamTimeout):
+        await wms_client.post(*QUERY)
+    assert await wms_client.post(*QUERY)
+    first, second = sorted(calls(wms), key=lambda c: c["started"])
+    assert second["started"] >= first["started"] + first["delay_ms"] / 1000
