@@ -10,7 +10,6 @@ property, and an e-mail in other casing or a phone written another way still mat
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence, Sized
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from legacy.common.sqlite import build_once
 from legacy.world import CONSENT_PURPOSES, CrmContact, World
 
 STANDARD_PROPERTIES = (
@@ -116,33 +116,26 @@ def contact_properties(contact: CrmContact) -> dict[str, str]:
 
 def build(world: World, db_path: Path) -> None:
     """Write the world's CRM slice to ``db_path`` unless it is there already (so writes
-    survive a restart). Written aside and moved into place, so a crash leaves no half file."""
-    if db_path.exists():
-        return
-    partial = db_path.with_name(db_path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    db = sqlite3.connect(partial)
-    try:
-        with db:
-            db.executescript(SCHEMA)
-            db.executemany(
-                "INSERT INTO contacts (id, created_at, updated_at) VALUES (?, ?, ?)",
-                [
-                    (int(c.id), hubspot_time(c.created_at), hubspot_time(c.updated_at))
-                    for c in world.crm_contacts
-                ],
-            )
-            db.executemany(
-                "INSERT INTO properties VALUES (?, ?, ?, ?)",
-                [
-                    (int(c.id), name, value, search_form(name, value))
-                    for c in world.crm_contacts
-                    for name, value in contact_properties(c).items()
-                ],
-            )
-    finally:
-        db.close()
-    os.replace(partial, db_path)
+    survive a restart)."""
+    build_once(db_path, SCHEMA, lambda db: _load(db, world))
+
+
+def _load(db: sqlite3.Connection, world: World) -> None:
+    db.executemany(
+        "INSERT INTO contacts (id, created_at, updated_at) VALUES (?, ?, ?)",
+        [
+            (int(c.id), hubspot_time(c.created_at), hubspot_time(c.updated_at))
+            for c in world.crm_contacts
+        ],
+    )
+    db.executemany(
+        "INSERT INTO properties VALUES (?, ?, ?, ?)",
+        [
+            (int(c.id), name, value, search_form(name, value))
+            for c in world.crm_contacts
+            for name, value in contact_properties(c).items()
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from legacy.common.sqlite import build_once
 from legacy.erp.pages import PAGES, Enum, Field, Lines, Page
 from legacy.world import Order, Payment, Return, World
 
@@ -315,20 +316,12 @@ def connect(db_path: Path) -> sqlite3.Connection:
 def build(world: World, db_path: Path) -> None:
     """Seed the ERP's slice of ``world`` into ``db_path``, unless the file exists (then
     the data written since, orders placed through the gateway say, is kept)."""
-    if db_path.exists():
-        return
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = db_path.with_name(db_path.name + ".building")
-    partial.unlink(missing_ok=True)
-    conn = connect(partial)
-    try:
-        conn.execute("BEGIN")
-        _create_schema(conn)
-        _seed(conn, world)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    partial.rename(db_path)
+    build_once(db_path, "", lambda conn: _create_and_seed(conn, world), connect=connect)
+
+
+def _create_and_seed(conn: sqlite3.Connection, world: World) -> None:
+    _create_schema(conn)  # the schema is built from the page declarations
+    _seed(conn, world)
 
 
 # --- filters ----------------------------------------------------------------------

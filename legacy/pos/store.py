@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from legacy.common.sqlite import build_once
 from legacy.world import ANCHOR, World
 
 SCHEMA = """
@@ -84,19 +85,7 @@ def cents(amount: Decimal) -> int:
 def build(world: World, db_path: Path) -> None:
     """Write the POS slice of ``world`` into ``db_path``, unless the file already exists
     (the POS keeps the sales and stock changes it recorded across restarts)."""
-    if db_path.exists():
-        return
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = db_path.with_suffix(".building")
-    partial.unlink(missing_ok=True)
-    db = sqlite3.connect(partial)
-    try:
-        db.executescript(SCHEMA)
-        _load(db, world)
-        db.commit()
-    finally:
-        db.close()
-    partial.replace(db_path)
+    build_once(db_path, SCHEMA, lambda db: _load(db, world))
 
 
 def _load(db: sqlite3.Connection, world: World) -> None:
