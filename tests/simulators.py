@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections import Counter
 from typing import Any
@@ -59,3 +60,15 @@ def reset_knobs(url: str) -> None:
         retry_after_s=1,
         fault_only="",
     )
+
+
+def call(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One JSON request to a simulated system's own API: its status and decoded body."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")

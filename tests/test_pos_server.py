@@ -6,9 +6,6 @@ These tests write, so they run their own POS on a fresh file, not the session's 
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import pytest
 from legacy.common.runner import ServerThread
 from legacy.pos.server import create_app
 from legacy.world import StockCount, World
+from tests.simulators import call
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +28,6 @@ def pos(world: World, db_path: Path) -> Iterator[str]:
     server = ServerThread(create_app(world, db_path)).start()
     yield server.url
     server.stop()
-
-
-def call(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def error_code(answer: Any) -> str:

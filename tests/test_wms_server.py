@@ -6,9 +6,6 @@ These tests write, so they run their own WMS on a fresh file, not the session's 
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import pytest
 from legacy.common.runner import ServerThread
 from legacy.wms.server import create_app
 from legacy.world import StockCount, World
+from tests.simulators import call
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +28,6 @@ def wms(world: World, db_path: Path) -> Iterator[str]:
     server = ServerThread(create_app(world, db_path)).start()
     yield server.url
     server.stop()
-
-
-def call(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def level(url: str, count: StockCount) -> dict[str, Any]:
