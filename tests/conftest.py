@@ -7,10 +7,11 @@ exactly as the adapters would meet the real systems; nothing is mocked.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from legacy.common.knobs import Knobs
@@ -121,3 +122,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client session for a test that speaks to a system directly."""
+    async with aiohttp.ClientSession() as http:
+        yield http

@@ -7,7 +7,7 @@ shapes use servers of this module's own, so nothing here changes what other test
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,12 +39,6 @@ from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
 SEARCH = "POST /crm/v3/objects/contacts/search"
 NO_RETRIES = GuardConfig(retries=0)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def crm(session: aiohttp.ClientSession, url: str, **config: Any) -> CrmAdapter:

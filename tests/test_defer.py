@@ -49,12 +49,6 @@ def card() -> str:
     return card
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def _parts(
     response: aiohttp.ClientResponse,
 ) -> AsyncIterator[tuple[float, dict[str, Any]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,6 @@ from legacy.common.runner import ServerThread
 from legacy.erp.server import create_app
 from legacy.world import World
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as opened:
-        yield opened
 
 
 def erp(session: aiohttp.ClientSession, url: str, **config: Any) -> ErpAdapter:

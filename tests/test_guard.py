@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -32,12 +32,6 @@ def wms(wms_server: ServerThread) -> Iterator[str]:
     clear_calls(wms_server.url)
     yield wms_server.url
     reset_knobs(wms_server.url)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def client(

@@ -7,7 +7,7 @@ Call counts are read from the simulated POS's own call log, so they are what the
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -34,12 +34,6 @@ LOYALTY = "POST /v2/loyalty/accounts/search"
 ORDER_SEARCH = "POST /v2/orders/search"
 ORDER_RETRIEVE = "POST /v2/orders/batch-retrieve"
 COUNTS = "POST /v2/inventory/counts/batch-retrieve"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 @pytest.fixture

@@ -30,12 +30,6 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def test_every_fetcher_has_a_value_type() -> None:
     """A read the schema adds without declaring its value type would fail to cache in
     Redis; this catches it where it is added."""

@@ -7,7 +7,7 @@ Call counts are read from the simulated WMS's own call log, so they are what it 
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -31,12 +31,6 @@ from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
 STOCK = "POST /api/v1/stock/query"
 INBOUND = "POST /api/v1/inbound/query"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 @pytest.fixture
