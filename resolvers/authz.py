@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from inspect import isawaitable
 from typing import Any, Protocol, TypeVar
 
 from strawberry.extensions import FieldExtension
@@ -197,53 +198,82 @@ class Guard(FieldExtension):
             return ALLOW
         return self.rules.get(principal.role, self.default)
 
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        """For a resolver that answers now when it can (:mod:`resolvers.ready`): the
+        rules that need no source are checked here, so the field stays plain; a rule
+        that must ask a source (admission to a person, a consent) makes it async."""
+        principal = info.context.principal
+        rule = self.rule_for(principal)
+        if isinstance(rule, NeedsConsent) or (self.personal and principal.role not in FULL_ACCESS):
+            return self.resolve_async(next_, source, info, **kwargs)
+        try:
+            self._check_now(rule, principal, info, kwargs)
+        except MosaicError as error:
+            return self._refused(info, error)
+        return self._given(rule, source, info, next_(source, info, **kwargs))
+
     async def resolve_async(
-        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+        self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any
     ) -> Any:
         principal = info.context.principal
-        if principal.role in FULL_ACCESS:  # nothing to check or mask: the common case
-            value = await next_(source, info, **kwargs)
-            if self.personal:
-                info.context.personal_reads.add(source.identity, info.field_name)
-            return value
         rule = self.rule_for(principal)
-        what = f"{info.path.typename}.{info.field_name}"
         try:
-            if self.personal and not await admitted(principal, source):
+            if (
+                self.personal
+                and principal.role not in FULL_ACCESS
+                and not await admitted(principal, source)
+            ):
                 raise refusal(principal, f"this customer's {info.field_name}")
-            await self._check(rule, principal, source, info, kwargs, what)
+            self._check_now(rule, principal, info, kwargs)
+            if isinstance(rule, NeedsConsent) and not await has_consent(
+                source.identity, rule.purpose
+            ):
+                raise ConsentRequired(
+                    f"{_what(info)} needs the customer's valid consent for {rule.purpose}",
+                    purpose=rule.purpose,
+                )
         except MosaicError as error:
-            if not self.empty_list:
-                raise
-            info.context.report(info, error)
-            return []
-        value = await next_(source, info, **kwargs)
-        if isinstance(rule, Mask) and value is not None:
-            value = rule.apply(value)
+            return self._refused(info, error)
+        value = next_(source, info, **kwargs)
+        return self._given(rule, source, info, await value if isawaitable(value) else value)
+
+    def _check_now(
+        self, rule: Rule, principal: Principal, info: Info, kwargs: dict[str, Any]
+    ) -> None:
+        """The rules decided by the caller and the arguments alone."""
+        if isinstance(rule, Deny):
+            raise refusal(principal, _what(info))
+        if isinstance(rule, NeedsScope) and rule.scope not in principal.scopes:
+            raise Forbidden(f"{_what(info)} needs scope {rule.scope}")
+        if isinstance(rule, When) and not rule.test(info, kwargs):
+            raise refusal(principal, f"{_what(info)} {rule.why}")
+
+    def _refused(self, info: Info, error: MosaicError) -> list[Any]:
+        """A refused list is empty, with the error at its path; anything else raises."""
+        if not self.empty_list:
+            raise error
+        info.context.report(info, error)
+        return []
+
+    def _given(self, rule: Rule, source: Any, info: Info, value: Any) -> Any:
+        """What the resolver gave (now, or an awaitable of it), masked by the rule; a
+        personal field let through is noted for the audit log."""
         if self.personal:
             info.context.personal_reads.add(source.identity, info.field_name)
-        return value
+        if not isinstance(rule, Mask):
+            return value
+        if isawaitable(value):
+            return _masked(rule, value)
+        return None if value is None else rule.apply(value)
 
-    async def _check(
-        self,
-        rule: Rule,
-        principal: Principal,
-        source: Any,
-        info: Info,
-        kwargs: dict[str, Any],
-        what: str,
-    ) -> None:
-        if isinstance(rule, Deny):
-            raise refusal(principal, what)
-        if isinstance(rule, NeedsScope) and rule.scope not in principal.scopes:
-            raise Forbidden(f"{what} needs scope {rule.scope}")
-        if isinstance(rule, When) and not rule.test(info, kwargs):
-            raise refusal(principal, f"{what} {rule.why}")
-        if isinstance(rule, NeedsConsent) and not await has_consent(source.identity, rule.purpose):
-            raise ConsentRequired(
-                f"{what} needs the customer's valid consent for {rule.purpose}",
-                purpose=rule.purpose,
-            )
+
+async def _masked(rule: Mask, value: Awaitable[Any]) -> Any:
+    given = await value
+    return None if given is None else rule.apply(given)
+
+
+def _what(info: Info) -> str:
+    return f"{info.path.typename}.{info.field_name}"
 
 
 def guarded(*, default: Rule = ALLOW, **rules: Rule) -> Guard:

@@ -4,10 +4,8 @@ asking and what personal data they read; the adapters and logs writes need."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 from strawberry.types import Info as StrawberryInfo
@@ -54,19 +52,3 @@ class MosaicContext:
 
 
 Info = StrawberryInfo[MosaicContext, None]
-
-
-async def settle(info: Info, *awaitables: Awaitable[Any]) -> list[Any]:
-    """Await sources in parallel; a source that fails gives None and is reported on
-    this field, so one system down never takes the others' answers with it."""
-    results = await asyncio.gather(*awaitables, return_exceptions=True)
-    settled: list[Any] = []
-    for result in results:
-        if isinstance(result, MosaicError):
-            info.context.report(info, result)
-            settled.append(None)
-        elif isinstance(result, BaseException):
-            raise result
-        else:
-            settled.append(result)
-    return settled

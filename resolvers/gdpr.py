@@ -44,8 +44,9 @@ from adapters.errors import BadUserInput, MosaicError
 from adapters.records import Address, Consent, CustomerFragment, LoyaltyAccount
 from resolvers import ids
 from resolvers.authz import ALLOW, DENY, Guard, guarded, own
-from resolvers.context import Info, settle
+from resolvers.context import Info
 from resolvers.identity import Identity, start_keys_of_id
+from resolvers.ready import settle
 
 #: what an erased person's ERP account is called from then on
 ANONYMISED_NAME = "Erased customer"

@@ -110,7 +110,9 @@ class Identity:
         """The fragments once these systems are settled: found, failed, or with nothing
         left to ask them. A field waits only for the systems it reads, so a slow ERP
         holds up the order history, not the name the CRM already gave."""
-        await asyncio.wait([self._settled[s] for s in systems])
+        waiting = [self._settled[s] for s in systems if not self._settled[s].done()]
+        if waiting:  # most fields ask after the systems they read have settled
+            await asyncio.wait(waiting)
         return self.fragments
 
     async def first(self, order: Sequence[str], pick: Callable[[Fragments], T | None]) -> T | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.errors import BadUserInput
 from adapters.records import LocationRecord
 from resolvers import ids
-from resolvers.context import Info, settle
+from resolvers.context import Info
 from resolvers.geo import distance_km, locate
+from resolvers.ready import settle
 from resolvers.types.common import NearInput
 
 
@@ -35,17 +37,19 @@ def point_of(near: NearInput | None) -> Point | None:
     return Point(area.lat, area.lon)
 
 
+def by_id(*found: Sequence[LocationRecord] | None) -> dict[str, LocationRecord]:
+    """Locations by global id, from the lists the sources gave (None: that source
+    failed, and its kind is left out)."""
+    return {ids.location_id(r.kind, r.id): r for records in found for r in records or ()}
+
+
 async def stores(info: Info) -> dict[str, LocationRecord]:
     """Every store by global id, when only stores matter (availability in store)."""
-    found = await settle(info, info.context.loaders.all_stores())
-    return {ids.location_id(r.kind, r.id): r for r in found[0] or ()}
+    return by_id(*await settle(info, info.context.loaders.all_stores()))
 
 
 async def directory(info: Info) -> dict[str, LocationRecord]:
     """Every store and warehouse by global id. A failing source leaves its kind out
     and is reported against the asking field, so the other kind still answers."""
     loaders = info.context.loaders
-    found: dict[str, LocationRecord] = {}
-    for records in await settle(info, loaders.all_stores(), loaders.all_warehouses()):
-        found.update((ids.location_id(r.kind, r.id), r) for r in records or ())
-    return found
+    return by_id(*await settle(info, loaders.all_stores(), loaders.all_warehouses()))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from adapters.records import OrderRecord
-from resolvers.context import Info, settle
+from resolvers.context import Info
 from resolvers.identity import Identity
+from resolvers.ready import settle
 
 
 async def order_history(info: Info, identity: Identity) -> list[OrderRecord]:

@@ -23,7 +23,7 @@ from resolvers.authz import (
 from resolvers.context import Info
 from resolvers.identity import start_keys_of_id
 from resolvers.places import directory, point_of
-from resolvers.prefetch import prefetch_products
+from resolvers.prefetch import arrived, prefetch_products
 from resolvers.survivorship import normalise_email
 from resolvers.types.common import NearInput
 from resolvers.types.customer import Customer
@@ -123,8 +123,9 @@ class Query:
 
     @strawberry.field
     async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
-        prefetch_products(info, [str(sku)])
+        loads = prefetch_products(info, [str(sku)])
         product = await Product.load(info, str(sku))
+        await arrived(loads)
         if product.failure is not None:  # the ERP is down: answer what others can tell
             info.context.report(info, product.failure)
         return product if product.item or product.failure else None
@@ -132,7 +133,7 @@ class Query:
     @strawberry.field(description="Products by SKU, in the order asked; null where unknown.")
     async def products(self, info: Info, skus: list[strawberry.ID]) -> list[Product | None]:
         _check_length("skus", skus)
-        prefetch_products(info, [str(s) for s in skus])
+        loads = prefetch_products(info, [str(s) for s in skus])
         try:
             items = await info.context.loaders.item.load_many([str(s) for s in skus])
         except MosaicError as error:
@@ -140,6 +141,7 @@ class Query:
             # availability are not the ERP's to tell, so every SKU still answers.
             info.context.report(info, error)
             return [Product(sku=s, failure=error) for s in skus]
+        await arrived(loads)
         return [
             Product(sku=s, item=item) if item else None for s, item in zip(skus, items, strict=True)
         ]

@@ -34,10 +34,11 @@ from adapters.errors import BadUserInput, ConsentRequired
 from adapters.records import OrderRecord, ProductRecord, StockRecord
 from resolvers import ids
 from resolvers.authz import has_consent
-from resolvers.context import Info, settle
+from resolvers.context import Info
 from resolvers.identity import Identity
 from resolvers.places import stores
 from resolvers.purchases import order_history
+from resolvers.ready import settle
 from resolvers.types.product import Product
 
 PURPOSE = "personalisation"

@@ -14,7 +14,7 @@ from resolvers.authz import DENY, VIA_ORDER, admit, guarded
 from resolvers.context import Info
 from resolvers.pickup import ready_at
 from resolvers.places import directory
-from resolvers.prefetch import prefetch_products, selects
+from resolvers.prefetch import arrived, prefetch_products, selects
 from resolvers.types.common import Channel, Money
 from resolvers.types.location import Location
 from resolvers.types.payment import Payment, payments_of
@@ -116,8 +116,9 @@ class Order:
         skus = list(dict.fromkeys(line.sku for record in records for line in record.lines))
         products: Mapping[str, Product] = {}
         if skus and selects(info, ("lines", "product")):
-            prefetch_products(info, skus, under=("lines", "product"))
+            loads = prefetch_products(info, skus, under=("lines", "product"))
             products = await Product.load_many(info, skus)
+            await arrived(loads)
         return [cls.of(record, products) for record in records]
 
     @classmethod

@@ -20,8 +20,9 @@ import strawberry
 
 from adapters.records import PaymentRecord, SourceName
 from resolvers import ids
-from resolvers.context import Info, settle
+from resolvers.context import Info
 from resolvers.places import stores
+from resolvers.ready import settle
 from resolvers.types.common import Channel, Money
 from resolvers.types.location import Location
 

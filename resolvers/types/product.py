@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -10,11 +10,20 @@ import strawberry
 import strawberry.federation
 
 from adapters.errors import MosaicError
-from adapters.records import LocationRecord, ProductRecord, PromotionRecord, StockRecord
+from adapters.records import (
+    InTransitRecord,
+    LocationRecord,
+    PriceRecord,
+    ProductRecord,
+    PromotionRecord,
+    StockRecord,
+)
 from resolvers import ids
 from resolvers.authz import DENY, STOCK_DENIED, When, guarded
-from resolvers.context import Info, settle
-from resolvers.places import directory, point_of, stores
+from resolvers.context import Info
+from resolvers.fetchers import ALL
+from resolvers.places import Point, by_id, point_of
+from resolvers.ready import Ready, when_loaded
 from resolvers.types.common import Channel, Money, NearInput, asked_channel
 from resolvers.types.location import Location
 
@@ -159,127 +168,184 @@ class Product:
     @strawberry.field(
         description="What the channel charges today: its ERP sales price, else the list price.",
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
+        graphql_type=Money | None,
     )
-    async def price(self, info: Info, channel: Channel | None = None) -> Money | None:
+    def price(self, info: Info, channel: Channel | None = None) -> Ready[Money | None]:
         key = (str(self.sku), asked_channel(channel, info.context.channel))
-        price = await info.context.loaders.price.load(key)
+        return when_loaded([info.context.loaders.price.load(key)], self._charged)
+
+    def _charged(self, price: PriceRecord | None) -> Money | None:
         if price is not None:
             return Money.of(price.price)
         item = self._card()
         return Money.of(item.list_price) if item else None
 
-    @strawberry.field(description="Promotions running today in the channel.")
-    async def promotions(self, info: Info, channel: Channel | None = None) -> list[Promotion]:
+    @strawberry.field(
+        description="Promotions running today in the channel.", graphql_type=list[Promotion]
+    )
+    def promotions(self, info: Info, channel: Channel | None = None) -> Ready[list[Promotion]]:
         wanted = asked_channel(channel, info.context.channel)
         today = date.today()
-        records = await info.context.loaders.promotions.load(str(self.sku))
-        return [
-            Promotion.of(p)
-            for p in records
-            if p.channel == wanted
-            and (p.starts is None or p.starts <= today)
-            and (p.ends is None or today <= p.ends)
-        ]
+
+        def running(records: list[PromotionRecord]) -> list[Promotion]:
+            return [
+                Promotion.of(p)
+                for p in records
+                if p.channel == wanted
+                and (p.starts is None or p.starts <= today)
+                and (p.ends is None or today <= p.ends)
+            ]
+
+        return when_loaded([info.context.loaders.promotions.load(str(self.sku))], running)
 
     @strawberry.field(
         description="Every location's stock: warehouses (WMS) and stores (POS).",
         extensions=[guarded(**dict.fromkeys(STOCK_DENIED, DENY))],
+        graphql_type=list[StockLevel],
     )
-    async def stock(self, info: Info) -> list[StockLevel]:
+    def stock(self, info: Info) -> Ready[list[StockLevel]]:
         loaders, sku = info.context.loaders, str(self.sku)
-        item = self._card_or_report(info)
-        warehouse, store, inbound, places = await settle(
-            info,
-            loaders.warehouse_stock.load(sku),
-            loaders.store_stock.load(sku),
-            loaders.inbound.load(sku),
-            directory(info),
+        selling = _selling_kinds(self._card_or_report(info))
+
+        def levels(
+            warehouse: list[StockRecord] | None,
+            store: list[StockRecord] | None,
+            inbound: list[InTransitRecord] | None,
+            *locations: list[LocationRecord] | None,
+        ) -> list[StockLevel]:
+            return _levels(selling, warehouse, store, inbound, by_id(*locations))
+
+        return when_loaded(
+            [
+                loaders.warehouse_stock.load(sku),
+                loaders.store_stock.load(sku),
+                loaders.inbound.load(sku),
+                loaders.stores.load(ALL),
+                loaders.warehouses.load(ALL),
+            ],
+            levels,
+            partial=info,
         )
-        selling = _selling_kinds(item)
-        transit: dict[str, list[InTransit]] = {}
-        for shipment in inbound or ():
-            transit.setdefault(_location_of(shipment.location_id, places), []).append(
-                InTransit(quantity=shipment.quantity, expected_at=shipment.expected_at)
-            )
-        levels = []
-        counts: list[tuple[str, StockRecord]] = [
-            *(("WAREHOUSE", r) for r in warehouse or ()),
-            *(("STORE", r) for r in store or ()),
-        ]
-        for kind, count in counts:
-            global_id = ids.location_id(kind, count.location_id)
-            if global_id in places:
-                levels.append(
-                    StockLevel(
-                        location=Location.of(places[global_id]),
-                        on_hand=count.on_hand,
-                        reserved=count.reserved,
-                        available=None
-                        if selling is None
-                        else max(count.on_hand - count.reserved, 0) * (kind in selling),
-                        in_transit=transit.pop(global_id, []),
-                    )
-                )
-        levels.extend(
-            StockLevel(
-                location=Location.of(places[gid]),
-                on_hand=0,
-                reserved=0,
-                available=0,
-                in_transit=shipments,
-            )
-            for gid, shipments in transit.items()
-            if gid in places
-        )
-        return levels
 
     @strawberry.field(
-        description="Whether it can be bought online, and the nearest open stores that have it."
+        description="Whether it can be bought online, and the nearest open stores that have it.",
+        graphql_type=Availability,
     )
-    async def availability(
+    def availability(
         self,
         info: Info,
         near: NearInput | None = None,
         limit: int = 3,
         channel: Channel | None = None,
-    ) -> Availability:
+    ) -> Ready[Availability]:
         point = point_of(near)
         loaders, sku = info.context.loaders, str(self.sku)
         item = self._card_or_report(info)
-        warehouse, store, places = await settle(
-            info,
-            loaders.warehouse_stock.load(sku),
-            loaders.store_stock.load(sku),
-            stores(info),
-        )
         wanted = asked_channel(channel, info.context.channel)
-        sold = set(item.channels) if item else set()
-        online = None
-        if warehouse is not None and item is not None:
-            online = (
-                wanted in ONLINE_CHANNELS
-                and wanted in sold
-                and any(r.on_hand - r.reserved > 0 for r in warehouse)
-            )
-        candidates: list[tuple[float, int, LocationRecord]] = []
-        if "STORE" in sold:
-            for count in store or ():
-                place = places.get(ids.location_id("STORE", count.location_id))
-                free = count.on_hand - count.reserved
-                if place is not None and place.active and free > 0:
-                    candidates.append((point.km_to(place) if point else 0.0, -free, place))
-        candidates.sort(key=lambda c: c[:2])
-        return Availability(
-            online=online,
-            nearest=[
-                StoreAvailability(
-                    location=Location.of(place),
-                    available=-minus_free,
-                    distance_km=km if point else None,
-                )
-                for km, minus_free, place in candidates[: max(limit, 0)]
+
+        def available(
+            warehouse: list[StockRecord] | None,
+            store: list[StockRecord] | None,
+            stores: list[LocationRecord] | None,
+        ) -> Availability:
+            return _availability(item, wanted, point, limit, warehouse, store, by_id(stores))
+
+        return when_loaded(
+            [
+                loaders.warehouse_stock.load(sku),
+                loaders.store_stock.load(sku),
+                loaders.stores.load(ALL),
             ],
+            available,
+            partial=info,
         )
+
+
+def _levels(
+    selling: set[str] | None,
+    warehouse: list[StockRecord] | None,
+    store: list[StockRecord] | None,
+    inbound: list[InTransitRecord] | None,
+    places: dict[str, LocationRecord],
+) -> list[StockLevel]:
+    """Each location's level, with what is on its way there; a location that has none
+    of it but awaits a shipment is listed too."""
+    transit: dict[str, list[InTransit]] = {}
+    for shipment in inbound or ():
+        transit.setdefault(_location_of(shipment.location_id, places), []).append(
+            InTransit(quantity=shipment.quantity, expected_at=shipment.expected_at)
+        )
+    levels = []
+    counts: list[tuple[str, StockRecord]] = [
+        *(("WAREHOUSE", r) for r in warehouse or ()),
+        *(("STORE", r) for r in store or ()),
+    ]
+    for kind, count in counts:
+        global_id = ids.location_id(kind, count.location_id)
+        if global_id in places:
+            levels.append(
+                StockLevel(
+                    location=Location.of(places[global_id]),
+                    on_hand=count.on_hand,
+                    reserved=count.reserved,
+                    available=None
+                    if selling is None
+                    else max(count.on_hand - count.reserved, 0) * (kind in selling),
+                    in_transit=transit.pop(global_id, []),
+                )
+            )
+    levels.extend(
+        StockLevel(
+            location=Location.of(places[gid]),
+            on_hand=0,
+            reserved=0,
+            available=0,
+            in_transit=shipments,
+        )
+        for gid, shipments in transit.items()
+        if gid in places
+    )
+    return levels
+
+
+def _availability(
+    item: ProductRecord | None,
+    wanted: str,
+    point: Point | None,
+    limit: int,
+    warehouse: list[StockRecord] | None,
+    store: list[StockRecord] | None,
+    places: dict[str, LocationRecord],
+) -> Availability:
+    """Online: sold in the channel and free in a warehouse; nearest: the open stores
+    that sell it and have it free, nearest first (most free first where no point)."""
+    sold = set(item.channels) if item else set()
+    online = None
+    if warehouse is not None and item is not None:
+        online = (
+            wanted in ONLINE_CHANNELS
+            and wanted in sold
+            and any(r.on_hand - r.reserved > 0 for r in warehouse)
+        )
+    candidates: list[tuple[float, int, LocationRecord]] = []
+    if "STORE" in sold:
+        for count in store or ():
+            place = places.get(ids.location_id("STORE", count.location_id))
+            free = count.on_hand - count.reserved
+            if place is not None and place.active and free > 0:
+                candidates.append((point.km_to(place) if point else 0.0, -free, place))
+    candidates.sort(key=lambda c: c[:2])
+    return Availability(
+        online=online,
+        nearest=[
+            StoreAvailability(
+                location=Location.of(place),
+                available=-minus_free,
+                distance_km=km if point else None,
+            )
+            for km, minus_free, place in candidates[: max(limit, 0)]
+        ],
+    )
 
 
 def _selling_kinds(item: ProductRecord | None) -> set[str] | None:
@@ -293,7 +359,7 @@ def _selling_kinds(item: ProductRecord | None) -> set[str] | None:
     return kinds
 
 
-def _location_of(local_id: str, places: dict[str, object]) -> str:
+def _location_of(local_id: str, places: Mapping[str, object]) -> str:
     """The global id of a shipment's destination, which may be a warehouse or a store."""
     for kind in ("WAREHOUSE", "STORE"):
         global_id = ids.location_id(kind, local_id)
