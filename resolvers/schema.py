@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 
 from adapters.errors import MosaicError
 from resolvers.commerce import CommerceMutation
+from resolvers.execution import PlainLeavesExecution, mark_plain_leaves
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.partial import PartialErrors
@@ -45,6 +46,11 @@ class MosaicSchema(strawberry.federation.Schema):
     """A federation v2 subgraph schema (``_service``, ``_entities`` for Customer and
     Product), so Mosaic can join a company supergraph; standalone clients see it as a
     plain schema with two extra root fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("execution_context_class", PlainLeavesExecution)
+        super().__init__(*args, **kwargs)
+        mark_plain_leaves(self._schema)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
