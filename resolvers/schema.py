@@ -16,7 +16,7 @@ from strawberry.types import ExecutionContext
 
 from adapters.errors import MosaicError
 from resolvers.commerce import CommerceMutation
-from resolvers.execution import PlainLeavesExecution, mark_plain_leaves
+from resolvers.execution import PlainFieldsExecution, mark_plain_fields
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.partial import PartialErrors
@@ -48,9 +48,9 @@ class MosaicSchema(strawberry.federation.Schema):
     plain schema with two extra root fields."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("execution_context_class", PlainLeavesExecution)
+        kwargs.setdefault("execution_context_class", PlainFieldsExecution)
         super().__init__(*args, **kwargs)
-        mark_plain_leaves(self._schema)
+        mark_plain_fields(self._schema)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -20,7 +20,7 @@ from gateway.runtime import Runtime
 from gateway.settings import Settings
 from legacy.examples import examples
 from resolvers.context import MosaicContext
-from resolvers.execution import PlainLeavesExecution
+from resolvers.execution import PlainFieldsExecution
 from resolvers.loaders import Loaders
 from resolvers.ready import when_loaded
 from resolvers.schema import build_schema
@@ -52,7 +52,7 @@ async def test_a_failed_load_is_the_fields_error_when_not_partial() -> None:
         when_loaded([done(2), failed], operator.add)
 
 
-class AwaitedPaths(PlainLeavesExecution):
+class AwaitedPaths(PlainFieldsExecution):
     """Notes the path of every field whose resolver gave an awaitable."""
 
     paths: ClassVar[list[list[str | int]]] = []

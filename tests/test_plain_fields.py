@@ -1,7 +1,7 @@
-"""The short way for plain leaf fields (resolvers/execution.py) answers exactly as
+"""The short way for plain fields (resolvers/execution.py) answers exactly as
 graphql-core's own execution does: same data, same errors at the same paths, and it
-steps aside for every field that is not a plain attribute leaf and for a schema
-extension that wraps every resolver."""
+steps aside for every field that is not a plain attribute and for a schema extension
+that wraps every resolver."""
 
 from __future__ import annotations
 
@@ -16,13 +16,22 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from resolvers.authz import DENY, guarded
-from resolvers.execution import PLAIN_LEAF, PlainLeavesExecution, mark_plain_leaves
+from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
 
 
 @strawberry.enum
 class Kind(Enum):
     STORE = "STORE"
     WAREHOUSE = "WAREHOUSE"
+
+
+@strawberry.type
+class Place:
+    city: str
+
+    @strawberry.field
+    async def later_city(self) -> str:
+        return self.city
 
 
 @strawberry.type
@@ -33,6 +42,9 @@ class Level:
     ratio: float | None = None
     broken_count: int | None = None  # holds a value Int cannot represent
     missing: str = ""  # non-null, but some objects hold None
+    place: Place | None = None
+    places: list[Place] | None = None
+    home: Place = strawberry.field(default_factory=lambda: Place(city="Ede"))
 
     @strawberry.field
     def doubled(self) -> int | None:
@@ -48,10 +60,18 @@ class Level:
 
 
 LEVELS = [
-    Level(name="Utrecht", on_hand=4, kind=Kind.STORE, ratio=0.5),
+    Level(
+        name="Utrecht",
+        on_hand=4,
+        kind=Kind.STORE,
+        ratio=0.5,
+        place=Place(city="Utrecht"),
+        places=[Place(city="Zeist"), Place(city=None)],  # type: ignore[arg-type]
+    ),
     Level(name="Tilburg", on_hand=None, kind=Kind.WAREHOUSE),
     Level(name="Zwolle", on_hand=1, kind=Kind.STORE, broken_count="many"),  # type: ignore[arg-type]
     Level(name="Breda", on_hand=2, kind=Kind.STORE, missing=None),  # type: ignore[arg-type]
+    Level(name="Delft", on_hand=0, kind=Kind.STORE, home=None),  # type: ignore[arg-type]
 ]
 
 
@@ -69,7 +89,7 @@ def schema(
     built = strawberry.Schema(
         query=Query, execution_context_class=context_class, extensions=extensions or []
     )
-    mark_plain_leaves(built._schema)
+    mark_plain_fields(built._schema)
     return built
 
 
@@ -84,19 +104,20 @@ def same(one: ExecutionResult, other: ExecutionResult) -> None:
     ]
 
 
-PLAIN = schema(PlainLeavesExecution)
+SHORT = schema(PlainFieldsExecution)
 USUAL = schema(StrawberryGraphQLCoreExecutionContext)
 
 
-def test_marks_attribute_leaves_only() -> None:
-    fields = PLAIN._schema.type_map["Level"].fields  # type: ignore[union-attr]
-    marked = {name for name, field in fields.items() if PLAIN_LEAF in field.extensions}
-    assert marked == {"name", "onHand", "kind", "ratio", "brokenCount", "missing"}
+def test_marks_plain_attributes_only() -> None:
+    fields = SHORT._schema.type_map["Level"].fields  # type: ignore[union-attr]
+    marked = {name for name, field in fields.items() if PLAIN in field.extensions}
+    plain = {"name", "onHand", "kind", "ratio", "brokenCount", "missing", "place", "places"}
+    assert marked == plain | {"home"}
 
 
 def test_scalars_enums_and_nulls_answer_as_graphql_core_does() -> None:
     query = "{ levels { name onHand kind ratio doubled padded(width: 9) } }"
-    result = run(PLAIN, query)
+    result = run(SHORT, query)
     assert not result.errors
     assert result.data == {
         "levels": [
@@ -108,6 +129,8 @@ def test_scalars_enums_and_nulls_answer_as_graphql_core_does() -> None:
              "padded": "Zwolle   "},
             {"name": "Breda", "onHand": 2, "kind": "STORE", "ratio": None, "doubled": 4,
              "padded": "Breda    "},
+            {"name": "Delft", "onHand": 0, "kind": "STORE", "ratio": None, "doubled": 0,
+             "padded": "Delft    "},
         ]
     }  # fmt: skip
     same(result, run(USUAL, query))
@@ -115,7 +138,7 @@ def test_scalars_enums_and_nulls_answer_as_graphql_core_does() -> None:
 
 def test_a_value_its_scalar_cannot_represent_is_the_same_field_error() -> None:
     query = "{ levels { name brokenCount } }"
-    result = run(PLAIN, query)
+    result = run(SHORT, query)
     assert result.errors
     assert result.errors[0].path == ["levels", 2, "brokenCount"]
     assert result.data
@@ -125,10 +148,50 @@ def test_a_value_its_scalar_cannot_represent_is_the_same_field_error() -> None:
 
 def test_null_in_a_non_null_leaf_nulls_the_parent_with_the_same_error() -> None:
     query = "{ levels { name missing } }"
-    result = run(PLAIN, query)
+    result = run(SHORT, query)
     assert result.errors
     assert result.errors[0].message == "Cannot return null for non-nullable field Level.missing."
     assert result.errors[0].path == ["levels", 3, "missing"]
+    same(result, run(USUAL, query))
+
+
+def test_objects_answer_as_graphql_core_does() -> None:
+    query = "{ levels { name place { city } } }"
+    result = run(SHORT, query)
+    assert not result.errors
+    assert result.data
+    assert [level["place"] for level in result.data["levels"]] == [
+        {"city": "Utrecht"}, None, None, None, None
+    ]  # fmt: skip
+    same(result, run(USUAL, query))
+
+
+def test_an_error_inside_a_plain_list_nulls_the_list_with_the_same_error() -> None:
+    query = "{ levels { name places { city } } }"
+    result = run(SHORT, query)
+    assert result.errors
+    assert result.errors[0].path == ["levels", 0, "places", 1, "city"]
+    assert result.data
+    assert result.data["levels"][0] == {"name": "Utrecht", "places": None}
+    same(result, run(USUAL, query))
+
+
+async def test_a_plain_list_whose_items_answer_later_is_the_same_answer() -> None:
+    query = "{ levels { name places { laterCity } } }"
+    result = await SHORT.execute(query)
+    assert result.errors
+    assert result.errors[0].path == ["levels", 0, "places", 1, "laterCity"]
+    assert result.data
+    assert result.data["levels"][0] == {"name": "Utrecht", "places": None}
+    same(result, await USUAL.execute(query))
+
+
+def test_null_in_a_non_null_object_is_the_same_error() -> None:
+    query = "{ levels { name home { city } } }"
+    result = run(SHORT, query)
+    assert result.errors
+    assert result.errors[0].message == "Cannot return null for non-nullable field Level.home."
+    assert result.errors[0].path == ["levels", 4, "home"]
     same(result, run(USUAL, query))
 
 
@@ -151,7 +214,7 @@ def seen() -> list[str]:
 
 
 def test_a_schema_extension_with_a_resolve_hook_still_sees_every_leaf(seen: list[str]) -> None:
-    wrapped = schema(PlainLeavesExecution, [SeesEveryField])
+    wrapped = schema(PlainFieldsExecution, [SeesEveryField])
     result = run(wrapped, "{ levels { name onHand } }")
     assert not result.errors
     assert seen.count("name") == len(LEVELS)
