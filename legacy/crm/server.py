@@ -355,7 +355,6 @@ class ContactsApi:
             raise _not_found(str(contact_id))
         return Response(status_code=204)
 
-
     async def gdpr_delete(self, request: Request) -> Response:
         body = await _body(request)
         object_id = _text(body.get("objectId"), "objectId")
