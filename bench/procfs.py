@@ -104,10 +104,12 @@ def _cores(cores: frozenset[int]) -> str:
     return ",".join(str(c) for c in sorted(cores))
 
 
-def plan_layout(available: set[int] | None = None) -> Layout:
-    """Half the cores (at least one) for the gateway, the rest for everything else."""
+def plan_layout(available: set[int] | None = None, *, shared: bool = False) -> Layout:
+    """Half the cores (at least one) for the gateway, the rest for everything else;
+    ``shared``: nothing pinned, so a gateway with a worker per core can use every core
+    while the systems and the load generator idle (with the cache on, they mostly do)."""
     cores = sorted(available if available is not None else os.sched_getaffinity(0))
-    if len(cores) < 2:
+    if len(cores) < 2 or shared:
         return Layout(cores=len(cores), gateway=None, others=None)
     split = max(1, len(cores) // 2)
     return Layout(

@@ -61,6 +61,7 @@ class Options:
     duration_s: float
     concurrency: tuple[int, ...]
     workers: int
+    layout: str
     variants: tuple[str, ...]
     max_requests: int
     warmup_s: float
@@ -76,6 +77,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--duration-s", type=float, default=10.0, help="per cell")
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated")
     parser.add_argument("--workers", type=int, default=1, help="gateway uvicorn workers")
+    parser.add_argument(
+        "--layout",
+        choices=("split", "shared"),
+        default="split",
+        help="split: the gateway pinned to half the cores, the systems and the load "
+        "generator to the rest; shared: nothing pinned (give the gateway a worker per core)",
+    )
     parser.add_argument(
         "--variants",
         default=None,
@@ -111,6 +119,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         duration_s=args.duration_s,
         concurrency=tuple(sorted({int(c) for c in args.concurrency.split(",")})),
         workers=args.workers,
+        layout=args.layout,
         variants=tuple([v for v in variants if v != BASELINE] + [BASELINE]),
         max_requests=args.max_requests,
         warmup_s=args.warmup_s,
@@ -142,7 +151,7 @@ def workloads(size: Size, seed: int) -> dict[str, list[Request]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    layout = procfs.plan_layout()
+    layout = procfs.plan_layout(shared=options.layout == "shared")
     host = machine()  # before pinning, which narrows what this process sees
     procfs.pin(layout.others)  # this process is the load generator; children inherit
     loads = workloads(options.size, options.seed)
