@@ -14,10 +14,12 @@ resolver) goes the usual way, and errors are handled the usual way.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from operator import attrgetter
+from typing import Any, NamedTuple, cast
 
 from graphql import (
+    GraphQLField,
     GraphQLLeafType,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -38,7 +40,7 @@ PLAIN = "mosaic-plain-field"
 
 
 class Plain(NamedTuple):
-    attribute: str
+    read: Callable[[Any], Any]  # the value from the parent object
     leaf: GraphQLLeafType | None  # the scalar or enum of a leaf; None: object or list
     non_null: bool
     where: str  # Type.field, for the non-null error
@@ -55,15 +57,31 @@ def mark_plain_fields(schema: GraphQLSchema) -> None:
             definition = (field.extensions or {}).get("strawberry-definition")
             if not isinstance(definition, StrawberryField) or field.args:
                 continue
-            if not getattr(field.resolve, "_is_default", False):
-                continue  # a resolver, a field extension or a permission: the usual way
-            if definition.default_resolver is not getattr:
+            read = _reader(definition, field)
+            if read is None:
                 continue
             non_null = is_non_null_type(field.type)
             inner = field.type.of_type if non_null else field.type
             leaf = inner if is_leaf_type(inner) else None
-            plan = Plain(definition.python_name, leaf, non_null, f"{named}.{name}")
+            plan = Plain(read, leaf, non_null, f"{named}.{name}")
             field.extensions = {**field.extensions, PLAIN: plan}
+
+
+def _reader(definition: StrawberryField, field: GraphQLField) -> Callable[[Any], Any] | None:
+    """How a plain field reads its value: an attribute, or a method that takes nothing
+    but the object itself (``Product.name``: the card's name, or the ERP's failure).
+    None for anything strawberry must wrap: a field extension, a permission, a resolver
+    that wants ``info`` or arguments, an async one."""
+    if getattr(field.resolve, "_is_default", False):
+        if definition.default_resolver is not getattr:
+            return None
+        return attrgetter(definition.python_name)
+    resolver = definition.base_resolver
+    if resolver is None or definition.extensions or resolver.is_async:
+        return None
+    if list(resolver.signature.parameters) != [getattr(resolver.self_parameter, "name", None)]:
+        return None
+    return cast("Callable[[Any], Any]", resolver.wrapped_func)
 
 
 class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
@@ -91,16 +109,20 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             )
         assert field is not None
         try:
-            value = getattr(source, plan.attribute)
+            value = plan.read(source)
             if isinstance(value, Exception):
                 raise value
             if value is None or value is Undefined:
                 if plan.non_null:
                     raise TypeError(f"Cannot return null for non-nullable field {plan.where}.")
                 return None
-            if plan.leaf is not None:
+            if plan.leaf is not None and not self.is_awaitable(value):
                 return self.complete_leaf_value(plan.leaf, value)
             info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, path)
+            if self.is_awaitable(value):
+                return self.complete_awaitable_value(
+                    field.type, field_details_list, info, path, value, position_context
+                )
             completed = self.complete_value(
                 field.type, field_details_list, info, path, value, position_context
             )

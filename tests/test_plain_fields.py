@@ -108,11 +108,19 @@ SHORT = schema(PlainFieldsExecution)
 USUAL = schema(StrawberryGraphQLCoreExecutionContext)
 
 
-def test_marks_plain_attributes_only() -> None:
-    fields = SHORT._schema.type_map["Level"].fields  # type: ignore[union-attr]
-    marked = {name for name, field in fields.items() if PLAIN in field.extensions}
-    plain = {"name", "onHand", "kind", "ratio", "brokenCount", "missing", "place", "places"}
-    assert marked == plain | {"home"}
+def marked(type_name: str) -> set[str]:
+    fields = SHORT._schema.type_map[type_name].fields  # type: ignore[union-attr]
+    return {name for name, field in fields.items() if PLAIN in field.extensions}
+
+
+def test_marks_attributes_and_methods_of_the_object_alone() -> None:
+    attributes = {"name", "onHand", "kind", "ratio", "brokenCount", "missing", "place"}
+    assert marked("Level") == attributes | {"places", "home", "doubled"}
+
+
+def test_leaves_arguments_extensions_and_async_resolvers_to_strawberry() -> None:
+    assert not marked("Level") & {"padded", "guardedName"}
+    assert marked("Place") == {"city"}
 
 
 def test_scalars_enums_and_nulls_answer_as_graphql_core_does() -> None:
