@@ -53,6 +53,7 @@ class RequestRecord:
     upstream: list[UpstreamCall] = field(default_factory=list)
     operation: str | None = None  # set once GraphQL ran the request
     outcome: str | None = None  # ok, partial, error (refused: None)
+    started: float = field(default_factory=time.time)  # when the gateway got the request
 
 
 current_request: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar(
@@ -83,7 +84,7 @@ class RequestFacts(SchemaExtension):
         record = current_request.get()
         if record is None or not record.debug:
             return {}
-        return {"upstream": [_listed(call) for call in record.upstream]}
+        return {"upstream": [_listed(call, record.started) for call in record.upstream]}
 
 
 def _outcome(context: ExecutionContext) -> str:
@@ -94,11 +95,13 @@ def _outcome(context: ExecutionContext) -> str:
     return "partial" if result.errors else "ok"
 
 
-def _listed(call: UpstreamCall) -> dict[str, Any]:
+def _listed(call: UpstreamCall, request_started: float) -> dict[str, Any]:
+    """One call; ``startedMs`` counts from the request's arrival, so the rounds show."""
     listed: dict[str, Any] = {
         "source": call.source,
         "operation": call.operation,
         "keys": call.keys,
+        "startedMs": round((call.started_at - request_started) * 1000, 1),
         "latencyMs": round(call.latency_s * 1000, 1),
     }
     if call.error:

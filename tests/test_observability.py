@@ -200,6 +200,11 @@ def test_debug_mode_lists_exactly_the_upstream_calls_the_systems_answered(
                 ] += 1
         assert reported == call_count(url), source
     assert all(call["latencyMs"] >= 0 and "error" not in call for call in listed)
+    assert all(call["startedMs"] >= 0 for call in listed)
+    by_operation = {call["operation"]: call for call in listed}
+    orders, items = by_operation["orders.ReadMultiple"], by_operation["items.ReadMultiple"]
+    # the order lines' SKUs are known once the orders are in: a round later
+    assert items["startedMs"] >= orders["startedMs"] + orders["latencyMs"] - 1
     assert {call["keys"] for call in listed if call["source"] == "crm"} == {1}
 
 
