@@ -65,7 +65,7 @@ def _figure(cell: Cell, baseline: Cell | None, column: _Column) -> str:
 def markdown(results: Mapping[str, Any]) -> str:
     cells = _Cells(results)
     meta = cells.meta
-    lines = [*_header(meta)]
+    lines = [*_header(meta), *_targets(cells)]
     baseline_name = meta["baseline"]
     for variant in meta["variants"]:
         if variant == baseline_name:
@@ -91,6 +91,95 @@ def markdown(results: Mapping[str, Any]) -> str:
     lines += _calls_by_source(cells)
     lines += _time_split(cells)
     return "\n".join(lines) + "\n"
+
+
+#: the issue's targets: Customer360's cold overhead at concurrency 1, and at the highest
+#: concurrency the throughput against the baseline, p99 against the floor, RSS per worker
+OVERHEAD_MS, THROUGHPUT_RATIO, P99_OVER_FLOOR, RSS_MB = 5.0, 10.0, 2.0, 200.0
+
+
+def _holds(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "**no**")
+
+
+def _targets(cells: _Cells) -> list[str]:
+    """The targets, each with its figure and whether it holds. The floor of a query is
+    its cold critical path (``mosaic-nocache`` at the lowest concurrency): a cached
+    answer has none, but p99 against it still says how much queueing adds."""
+    meta = cells.meta
+    baseline, lowest, highest = meta["baseline"], min(meta["concurrency"]), max(meta["concurrency"])
+    candidates = [v for v in meta["variants"] if v != baseline]
+    if not candidates:
+        return []
+    product = "mosaic" if "mosaic" in candidates else candidates[0]
+    cold = "mosaic-nocache" if "mosaic-nocache" in candidates else product
+
+    def floor(query: str) -> float | None:
+        cell = cells.get(cold, query, lowest)
+        return cell.get("floor_ms") if cell and cell.get("floor_ms") else None
+
+    lines = [
+        "",
+        "## Targets",
+        "",
+        f"`{product}` against `{baseline}` at concurrency {highest}; the cold overhead from "
+        f"`{cold}` at concurrency {lowest}. Throughput counts answers without errors (ok "
+        "req/s): an error answered fast is not a request served; all answers per second "
+        "are beside it. Floor: the query's cold critical path.",
+        "",
+        "| target | query | figure | holds |",
+        "|---|---|---|---|",
+    ]
+    c360 = cells.get(cold, "Customer360", lowest)
+    if c360 and c360.get("overhead_p50_ms") is not None:
+        overhead = c360["overhead_p50_ms"]
+        own = c360.get("overhead_median_ms")
+        per_request = f"; median of each request's own {own:.1f} ms" if own is not None else ""
+        lines.append(
+            f"| p50 - floor <= {OVERHEAD_MS:g} ms, cold, C={lowest} | Customer360 "
+            f"| {overhead:.1f} ms (p50 {c360['latency_ms']['p50']:.1f} - floor "
+            f"{c360['floor_ms']:.1f}){per_request} | {_holds(overhead <= OVERHEAD_MS)} |"
+        )
+    for query in meta["queries"]:
+        cell, base = cells.get(product, query, highest), cells.get(baseline, query, highest)
+        if cell is None or base is None:
+            continue
+        ok_ratio = cell["ok_rps"] / base["ok_rps"] if base["ok_rps"] else None
+        raw_ratio = cell["throughput_rps"] / base["throughput_rps"]
+        shown_ok = f"{ok_ratio:.1f}x" if ok_ratio is not None else "baseline answered none"
+        lines.append(
+            f"| throughput >= {THROUGHPUT_RATIO:g}x baseline, C={highest} | {query} "
+            f"| ok {cell['ok_rps']:.1f} / {base['ok_rps']:.1f} req/s = {shown_ok}; all "
+            f"{cell['throughput_rps']:.1f} / {base['throughput_rps']:.1f} = {raw_ratio:.1f}x "
+            f"| {_holds(ok_ratio is None or ok_ratio >= THROUGHPUT_RATIO)} |"
+        )
+    for query in meta["queries"]:
+        cold_floor = floor(query)
+        if cold_floor is None:
+            continue
+        held = [
+            c
+            for c in meta["concurrency"]
+            if (cell := cells.get(product, query, c))
+            and cell["latency_ms"]["p99"] <= P99_OVER_FLOOR * cold_floor
+        ]
+        top = cells.get(product, query, highest)
+        if top is None:
+            continue
+        ratio = top["latency_ms"]["p99"] / cold_floor
+        upto = f"; holds up to C={max(held)}" if held and max(held) < highest else ""
+        lines.append(
+            f"| p99 <= {P99_OVER_FLOOR:g}x floor, C={highest} | {query} "
+            f"| {top['latency_ms']['p99']:.0f} ms = {ratio:.1f}x {cold_floor:.0f} ms{upto} "
+            f"| {_holds(ratio <= P99_OVER_FLOOR)} |"
+        )
+    rss = [c["peak_rss_mb"] for q in meta["queries"] if (c := cells.get(product, q, highest))]
+    if rss:
+        lines.append(
+            f"| RSS <= {RSS_MB:g} MB per worker, C={highest} | all | {max(rss):.0f} MB "
+            f"| {_holds(max(rss) <= RSS_MB)} |"
+        )
+    return lines
 
 
 def _header(meta: Mapping[str, Any]) -> list[str]:
