@@ -5,8 +5,9 @@ critical-path floor above all) can be unit-tested without starting anything.
 
 A *call* is one entry of a simulated system's ``/__admin/calls`` log: a mapping with
 ``started`` (the system's ``time.time()`` when the call arrived) and ``delay_ms`` (the
-latency the system deliberately added). All processes run on one machine, so their
-wall clocks agree with the load generator's.
+latency the system gave it: its configured latency with jitter, its own work done
+within it, or the work's time when that was longer). All processes run on one
+machine, so their wall clocks agree with the load generator's.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def call_end(call: Call) -> float:
-    """When the deliberate delay of a call ran out (seconds, wall clock)."""
+    """When a call's latency ran out (seconds, wall clock)."""
     return float(call["started"]) + float(call["delay_ms"]) / 1000
 
 
@@ -114,10 +115,10 @@ class TimeSplit:
     ``before_first_call``: from sending the request to the first upstream call arriving
     (HTTP, parsing, validation, planning). ``rounds_floor``: :func:`rounds_floor_ms`.
     ``between_rounds``: time from the end of a round's slowest delay to the next round's
-    first call (the system's own work answering, the transfer, the gateway reading the
-    reply and planning the next round). ``after_last_call``: from the end of the last
-    round's slowest delay to the answer arriving (the system answering, the gateway
-    reading it, executing the remaining fields, serialising, HTTP).
+    first call (the transfer, the gateway reading the reply and planning the next
+    round). ``after_last_call``: from the end of the last
+    round's slowest delay to the answer arriving (the transfer, the gateway reading the
+    reply, executing the remaining fields, serialising, HTTP).
     """
 
     before_first_call: float

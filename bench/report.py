@@ -211,9 +211,9 @@ def _header(meta: Mapping[str, Any]) -> list[str]:
         f"- variants: {variants}; all: "
         + " ".join(f"{k}={v}" for k, v in meta.get("common_settings", {}).items()),
         "- floor: per request at concurrency 1, the longest chain of upstream calls each "
-        "started after the previous one's delay ran out, summed by the delays the systems "
-        "report they added (for a round-by-round gateway: the sum over rounds of each "
-        "round's slowest delay); median over requests",
+        "started after the previous one's latency ran out, summed by the latency the systems "
+        "report each call had, their own work inside it (for a round-by-round gateway: the "
+        "sum over rounds of each round's slowest call); median over requests",
     ]
 
 
@@ -251,8 +251,8 @@ def _time_split(cells: _Cells) -> list[str]:
         "",
         "Over the requests that called upstream (those answered from the cache have "
         "nothing to split). Before the first upstream call: HTTP, parsing, validation, "
-        "planning. Between rounds and after the last: the systems' own work beyond their "
-        "deliberate delay, transfer, the gateway reading replies, resolving, serialising. "
+        "planning. Between rounds and after the last: transfer, the gateway reading "
+        "replies, resolving, serialising (a system's own work is inside its latency). "
         "A negative gap means the next round started before the previous round's slowest "
         "call ended (the gateway did not wait for it).",
         "",

@@ -4,7 +4,7 @@ The same four simulated systems (realistic latency, jitter) serve every variant 
 turn; each variant is the deployed gateway (uvicorn, its own process) with different
 switches. A closed-loop load generator in this process drives every reference query
 and a mixed workload at each concurrency, and each cell's figures come from what the
-systems logged (calls, deliberate delays) and what /proc says the gateway cost.
+systems logged (calls, each call's latency) and what /proc says the gateway cost.
 """
 
 from __future__ import annotations

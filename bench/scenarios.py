@@ -62,7 +62,7 @@ def _calls(systems: dict[str, cluster.Process]) -> dict[str, list[dict[str, Any]
 
 def _peak_concurrency(calls: list[dict[str, Any]]) -> int:
     """Most calls the system was serving at once, from when each arrived and how long
-    its deliberate delay held it (the delay dominates a 2 s ERP call)."""
+    its latency held it."""
     events = sorted(
         [(c["started"], 1) for c in calls]
         + [(c["started"] + c["delay_ms"] / 1000, -1) for c in calls]

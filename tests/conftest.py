@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -17,6 +17,9 @@ import pytest
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World, build_world
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
 
 SEED = 42
 SIZE = "small"
@@ -83,20 +86,24 @@ def systems(
     }
 
 
-def _gateway(systems: dict[str, str], **settings: Any) -> Iterator[str]:
-    from gateway.app import create_app
+def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
+    """The gateway's settings for these systems, with its own data directory."""
     from gateway.settings import Settings
 
-    app = create_app(
-        Settings(
-            crm_url=systems["crm"],
-            erp_url=systems["erp"],
-            pos_url=systems["pos"],
-            wms_url=systems["wms"],
-            crm_token=CRM_TOKEN,
-            **{"data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")), **settings},
-        )
+    return Settings(
+        crm_url=systems["crm"],
+        erp_url=systems["erp"],
+        pos_url=systems["pos"],
+        wms_url=systems["wms"],
+        crm_token=CRM_TOKEN,
+        **{"data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")), **settings},
     )
+
+
+def _gateway(systems: dict[str, str], **settings: Any) -> Iterator[str]:
+    from gateway.app import create_app
+
+    app = create_app(gateway_settings(systems, **settings))
     server = ServerThread(app).start()
     yield server.url
     server.stop()

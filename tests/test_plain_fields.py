@@ -154,12 +154,17 @@ def test_a_value_its_scalar_cannot_represent_is_the_same_field_error() -> None:
     same(result, run(USUAL, query))
 
 
-def test_null_in_a_non_null_leaf_nulls_the_parent_with_the_same_error() -> None:
-    query = "{ levels { name missing } }"
+@pytest.mark.parametrize(
+    ("selection", "row"),
+    [("missing", 3), ("home { city }", 4)],  # a leaf, an object
+)
+def test_null_in_a_non_null_field_is_the_same_error(selection: str, row: int) -> None:
+    query = f"{{ levels {{ name {selection} }} }}"
+    field = selection.split()[0]
     result = run(SHORT, query)
     assert result.errors
-    assert result.errors[0].message == "Cannot return null for non-nullable field Level.missing."
-    assert result.errors[0].path == ["levels", 3, "missing"]
+    assert result.errors[0].message == f"Cannot return null for non-nullable field Level.{field}."
+    assert result.errors[0].path == ["levels", row, field]
     same(result, run(USUAL, query))
 
 
@@ -174,33 +179,17 @@ def test_objects_answer_as_graphql_core_does() -> None:
     same(result, run(USUAL, query))
 
 
-def test_an_error_inside_a_plain_list_nulls_the_list_with_the_same_error() -> None:
-    query = "{ levels { name places { city } } }"
-    result = run(SHORT, query)
-    assert result.errors
-    assert result.errors[0].path == ["levels", 0, "places", 1, "city"]
-    assert result.data
-    assert result.data["levels"][0] == {"name": "Utrecht", "places": None}
-    same(result, run(USUAL, query))
-
-
-async def test_a_plain_list_whose_items_answer_later_is_the_same_answer() -> None:
-    query = "{ levels { name places { laterCity } } }"
+@pytest.mark.parametrize("city", ["city", "laterCity"])  # now, and from an async resolver
+async def test_an_error_inside_a_plain_list_nulls_the_list_with_the_same_error(
+    city: str,
+) -> None:
+    query = f"{{ levels {{ name places {{ {city} }} }} }}"
     result = await SHORT.execute(query)
     assert result.errors
-    assert result.errors[0].path == ["levels", 0, "places", 1, "laterCity"]
+    assert result.errors[0].path == ["levels", 0, "places", 1, city]
     assert result.data
     assert result.data["levels"][0] == {"name": "Utrecht", "places": None}
     same(result, await USUAL.execute(query))
-
-
-def test_null_in_a_non_null_object_is_the_same_error() -> None:
-    query = "{ levels { name home { city } } }"
-    result = run(SHORT, query)
-    assert result.errors
-    assert result.errors[0].message == "Cannot return null for non-nullable field Level.home."
-    assert result.errors[0].path == ["levels", 4, "home"]
-    same(result, run(USUAL, query))
 
 
 class SeesEveryField(SchemaExtension):

@@ -9,7 +9,6 @@ import asyncio
 import operator
 from collections.abc import AsyncIterator
 from inspect import isawaitable
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -17,14 +16,13 @@ import pytest
 from adapters.errors import UpstreamUnavailable
 from gateway.operations import reference_operations
 from gateway.runtime import Runtime
-from gateway.settings import Settings
 from legacy.examples import examples
 from resolvers.context import MosaicContext
 from resolvers.execution import PlainFieldsExecution
 from resolvers.loaders import Loaders
 from resolvers.ready import when_loaded
 from resolvers.schema import build_schema
-from tests.conftest import CRM_TOKEN, SEED, SIZE
+from tests.conftest import SEED, SIZE, gateway_settings
 
 
 def done(value: Any) -> asyncio.Future[Any]:
@@ -64,17 +62,8 @@ class AwaitedPaths(PlainFieldsExecution):
 
 
 @pytest.fixture
-async def runtime(systems: dict[str, str], tmp_path: Path) -> AsyncIterator[Runtime]:
-    settings = Settings(
-        crm_url=systems["crm"],
-        erp_url=systems["erp"],
-        pos_url=systems["pos"],
-        wms_url=systems["wms"],
-        crm_token=CRM_TOKEN,
-        cache=False,
-        data_dir=tmp_path,
-    )
-    started = Runtime.start(settings)
+async def runtime(systems: dict[str, str]) -> AsyncIterator[Runtime]:
+    started = Runtime.start(gateway_settings(systems, cache=False))
     yield started
     await started.close()
 

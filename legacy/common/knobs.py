@@ -2,8 +2,13 @@
 
 Tests and benchmarks judge the gateway by what the legacy systems saw, not by what the
 gateway says it did, so each simulated system counts the calls it answered and reports
-the delay it deliberately added to each (the benchmark's critical-path floor is built
-from those delays, so jitter does not blur it).
+the latency it gave each (the benchmark's critical-path floor is built from those, so
+jitter does not blur it).
+
+Latency is a system's service time, as a real system's is: an ERP with 80 ms latency
+answers 80 ms after the request arrived, its own work (SQLite, building the reply)
+done within that time rather than on top of it. A call whose work takes longer than
+its latency answers when the work is done, and reports that time.
 
 The knobs are set from the command line at start and changed at run time through
 ``/__admin/knobs``; ``/__admin/calls`` lists and clears the call log.
@@ -59,7 +64,7 @@ class Call:
     path: str
     action: str  # the SOAPAction header for the ERP, else ""
     started: float  # time.time() when it arrived
-    delay_ms: float  # the latency the knobs added to it
+    delay_ms: float  # its latency: the knobs' (with jitter), or its work's when longer
 
 
 @dataclass(slots=True)
@@ -87,31 +92,44 @@ class SimulatedSystemMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/__admin"):
             await self.app(scope, receive, send)
             return
+        arrived, clock = time.time(), time.perf_counter()
         knobs = self.knobs
-        delay = (
+        latency = (
             knobs.latency_ms + self.rng.uniform(0, knobs.jitter_ms)
             if knobs.jitter_ms
             else knobs.latency_ms
         )
         headers = dict(scope["headers"])
         action = headers.get(b"soapaction", b"").decode().strip('"')
-        self.log.calls.append(Call(scope["method"], scope["path"], action, time.time(), delay))
-        if delay:
-            await asyncio.sleep(delay / 1000)
+
+        def log(delay_ms: float) -> None:
+            self.log.calls.append(Call(scope["method"], scope["path"], action, arrived, delay_ms))
+
         target = f"{scope['method']} {scope['path']} {action}"
         fault = knobs.fault if knobs.fault_only in target else "none"
         if fault == "hang":  # until the client gives up and hangs up
+            log(latency)
             while (await receive())["type"] != "http.disconnect":
                 pass
             return
+        if fault == "none" and knobs.error_rate and self.rng.random() < knobs.error_rate:
+            fault = "error500"
         if fault in ("error500", "garbage", "html", "rate_limit"):
+            log(latency)
+            await _pause(latency)
             await _send_fault(send, fault, knobs.retry_after_s)
             return
-        if knobs.error_rate and self.rng.random() < knobs.error_rate:
-            await _send_fault(send, "error500", knobs.retry_after_s)
-            return
+        answer: list[Message] = []
 
-        async def send_with_delay(message: Message) -> None:
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        await self.app(scope, receive, keep)
+        worked_ms = (time.perf_counter() - clock) * 1000
+        await _pause(latency - worked_ms)
+        delay = max(latency, worked_ms)
+        log(delay)
+        for message in answer:
             if message["type"] == "http.response.start":
                 message["headers"] = [
                     *message.get("headers", []),
@@ -119,7 +137,10 @@ class SimulatedSystemMiddleware:
                 ]
             await send(message)
 
-        await self.app(scope, receive, send_with_delay)
+
+async def _pause(ms: float) -> None:
+    if ms > 0:
+        await asyncio.sleep(ms / 1000)
 
 
 _FAULTS: dict[str, tuple[int, str, bytes]] = {

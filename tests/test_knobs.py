@@ -1,0 +1,61 @@
+"""A simulated system's latency is its service time, as a real system's is: its own
+work is done within it, and each call's log entry says what the call took."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from legacy.common.runner import ServerThread
+from tests.simulators import calls, clear_calls, reset_knobs, set_knobs
+
+
+@pytest.fixture
+def wms(wms_server: ServerThread) -> Iterator[str]:
+    clear_calls(wms_server.url)
+    yield wms_server.url
+    reset_knobs(wms_server.url)
+
+
+def stock_query(url: str) -> tuple[float, float]:
+    """One stock query: the seconds it took here, and the delay the system declared."""
+    request = urllib.request.Request(
+        url + "/api/v1/stock/query",
+        data=json.dumps({"skus": ["10000", "10001"]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+        declared = float(response.headers["x-simulated-delay-ms"])
+    return time.perf_counter() - started, declared
+
+
+def test_a_call_takes_the_systems_latency_with_its_work_inside_it(wms: str) -> None:
+    set_knobs(wms, latency_ms=150.0)
+    took_s, declared_ms = stock_query(wms)
+    assert took_s >= 0.150
+    assert declared_ms == 150.0  # the work took less than 150 ms: it was within it
+    [call] = calls(wms)
+    assert call["delay_ms"] == 150.0
+
+
+def test_a_call_whose_work_outlasts_the_latency_reports_what_it_took(wms: str) -> None:
+    set_knobs(wms, latency_ms=0.0)
+    _, declared_ms = stock_query(wms)
+    [call] = calls(wms)
+    assert call["delay_ms"] > 0.0
+    assert call["delay_ms"] == pytest.approx(declared_ms, abs=0.001)
+
+
+def test_jitter_stays_within_its_bound_and_is_reported_per_call(wms: str) -> None:
+    set_knobs(wms, latency_ms=20.0, jitter_ms=10.0)
+    for _ in range(5):
+        stock_query(wms)
+    delays = [call["delay_ms"] for call in calls(wms)]
+    assert all(20.0 <= delay <= 30.0 for delay in delays)
+    assert len(set(delays)) > 1
