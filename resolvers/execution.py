@@ -15,6 +15,7 @@ resolver) goes the usual way, and errors are handled the usual way.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
@@ -44,6 +45,9 @@ class Plain(NamedTuple):
     leaf: GraphQLLeafType | None  # the scalar or enum of a leaf; None: object or list
     non_null: bool
     where: str  # Type.field, for the non-null error
+    # an enum leaf's output name per Python member, computed once by the enum type
+    # itself (strawberry's coercion scans the members for every value)
+    names: dict[Enum, str] | None = None
 
 
 def mark_plain_fields(schema: GraphQLSchema) -> None:
@@ -63,7 +67,7 @@ def mark_plain_fields(schema: GraphQLSchema) -> None:
             non_null = is_non_null_type(field.type)
             inner = field.type.of_type if non_null else field.type
             leaf = inner if is_leaf_type(inner) else None
-            plan = Plain(read, leaf, non_null, f"{named}.{name}")
+            plan = Plain(read, leaf, non_null, f"{named}.{name}", _names(leaf))
             field.extensions = {**field.extensions, PLAIN: plan}
 
 
@@ -82,6 +86,13 @@ def _reader(definition: StrawberryField, field: GraphQLField) -> Callable[[Any],
     if list(resolver.signature.parameters) != [getattr(resolver.self_parameter, "name", None)]:
         return None
     return cast("Callable[[Any], Any]", resolver.wrapped_func)
+
+
+def _names(leaf: GraphQLLeafType | None) -> dict[Enum, str] | None:
+    members = getattr(leaf, "wrapped_cls", None)
+    if leaf is None or not isinstance(members, type) or not issubclass(members, Enum):
+        return None
+    return {member: leaf.coerce_output_value(member) for member in members}
 
 
 class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
@@ -117,6 +128,8 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                     raise TypeError(f"Cannot return null for non-nullable field {plan.where}.")
                 return None
             if plan.leaf is not None and not self.is_awaitable(value):
+                if plan.names is not None and isinstance(value, Enum) and value in plan.names:
+                    return plan.names[value]
                 return self.complete_leaf_value(plan.leaf, value)
             info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, path)
             if self.is_awaitable(value):

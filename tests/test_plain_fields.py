@@ -144,6 +144,27 @@ def test_scalars_enums_and_nulls_answer_as_graphql_core_does() -> None:
     same(result, run(USUAL, query))
 
 
+@pytest.mark.parametrize("kind", [Kind.WAREHOUSE, "WAREHOUSE", "NOWHERE"])
+def test_an_enum_answers_as_graphql_core_does_however_it_is_held(kind: object) -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def levels(self) -> list[Level]:
+            return [Level(name="Oss", on_hand=1, kind=kind)]  # type: ignore[arg-type]
+
+    def built(context_class: type[StrawberryGraphQLCoreExecutionContext]) -> strawberry.Schema:
+        schema = strawberry.Schema(query=Query, execution_context_class=context_class)
+        mark_plain_fields(schema._schema)
+        return schema
+
+    query = "{ levels { kind } }"
+    result = run(built(PlainFieldsExecution), query)
+    assert (result.data, bool(result.errors)) == (
+        ({"levels": [{"kind": "WAREHOUSE"}]}, False) if kind != "NOWHERE" else (None, True)
+    )
+    same(result, run(built(StrawberryGraphQLCoreExecutionContext), query))
+
+
 def test_a_value_its_scalar_cannot_represent_is_the_same_field_error() -> None:
     query = "{ levels { name brokenCount } }"
     result = run(SHORT, query)
