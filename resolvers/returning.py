@@ -15,6 +15,14 @@ order, and no more comes back than was bought, counting earlier returns) and the
    IN_STOCK). Goods sent by post arrive at a warehouse later, where the WMS books them
    in on arrival; that is not part of registering the return.
 
+Between 1 and 2 the saga checks that the order is not over-returned. Planning counted
+the earlier returns, but two returns of the same order with different idempotency keys
+may be planned at the same moment and both pass; so once its own return order exists,
+the saga counts again, every return order of the order included. When more would come
+back than was bought, it undoes its return order and refuses NOT_RETURNABLE. Two
+returns racing for the last unit may thus both be refused (the client asks again);
+goods are never refunded twice.
+
 The restock is last on purpose: it is the one step that cannot be refused, so no later
 failure can ask to take goods back off a shelf they may already have been sold from.
 """
@@ -34,7 +42,7 @@ from resolvers import ids
 from resolvers.context import Info
 from resolvers.holds import Invalidate, pos_move, pos_unmove
 from resolvers.ordering import check_key, merged_lines, refusal
-from resolvers.sagas import Json, Results, Step
+from resolvers.sagas import Json, Refused, Results, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Money as MoneyType
 from resolvers.types.writes import RegisterReturnInput, Return, UserError
@@ -77,11 +85,7 @@ async def plan_return(
         message = f"order {request.order_id} was cancelled"
         return None, [refusal("NOT_RETURNABLE", message, "orderId")]
     location, errors = await _store(info, request.location_id)
-    returned: dict[str, int] = {}
-    for document in await erp.find("returns", "Applies_to_Order_No", order_no):
-        if document.status != CANCELLED:
-            for line in document.lines:
-                returned[line.sku] = returned.get(line.sku, 0) + line.quantity
+    returned = await _returned(erp, order_no)
     lines, line_errors = _returnable(order, wanted, returned)
     errors += line_errors
     if errors:
@@ -100,8 +104,19 @@ async def plan_return(
         "lines": lines,
         "reason": request.reason,
         "order_status": RETURNED if everything else PARTIALLY_RETURNED,
+        "ordered": ordered,
     }
     return plan, []
+
+
+async def _returned(erp: ErpWrites, order_no: str) -> dict[str, int]:
+    """Quantities per SKU on the order's return orders that stand (not cancelled)."""
+    returned: dict[str, int] = {}
+    for document in await erp.find("returns", "Applies_to_Order_No", order_no):
+        if document.status != CANCELLED:
+            for line in document.lines:
+                returned[line.sku] = returned.get(line.sku, 0) + line.quantity
+    return returned
 
 
 async def _store(
@@ -162,6 +177,8 @@ class RegisterReturn:
 
     def steps(self, plan: Json) -> Sequence[Step]:
         steps = [Step("erp_return", self._create, self._cancel)]
+        if "ordered" in plan:  # sagas logged before the check was added have no counts
+            steps.append(Step("not_over_returned", self._recount))
         if plan["order"]["source"] == "erp":
             steps.append(Step("order_status", self._mark_order, self._unmark_order))
         if plan["location"]:
@@ -200,6 +217,17 @@ class RegisterReturn:
         document = await self.erp.by_reference("returns", return_reference(plan))
         if document is not None:
             await self.erp.set_status("returns", document.no, CANCELLED)
+
+    async def _recount(self, plan: Json, results: Results) -> None:
+        """Every return order of the order, this one included, within what was bought."""
+        returned = await _returned(self.erp, plan["order"]["no"])
+        for sku, bought in plan["ordered"].items():
+            if returned.get(sku, 0) > bought:
+                raise Refused(
+                    "NOT_RETURNABLE",
+                    f"another return of this order came first: {sku} would come back "
+                    f"{returned[sku]} times, {bought} were bought",
+                )
 
     async def _mark_order(self, plan: Json, results: Results) -> None:
         await self.erp.set_status("orders", plan["order"]["no"], plan["order_status"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from legacy.examples import return_in_store
 from legacy.world import World
 from tests.fresh import crm_contact, erp_order, erp_returns, fresh_systems, gateway, pos_levels
 from tests.gateway_client import graphql, run_reference
+from tests.simulators import set_knobs
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +96,36 @@ def test_no_more_comes_back_than_was_bought(env: dict[str, str], world: World) -
     assert payload["return"] is None
     assert [e["code"] for e in payload["errors"]] == ["NOT_RETURNABLE"]
     assert erp_returns(env["erp"], order.id) == []
+
+
+def test_two_returns_racing_for_the_same_goods_never_refund_them_twice(
+    env: dict[str, str], world: World
+) -> None:
+    """Both are planned before either is written (the ERP answers slowly), so both pass
+    the planning count; the saga's recount after writing keeps at most one."""
+    order = _unreturned_online_orders(world)[4]
+    line = order.lines[0]
+    both = [
+        _return_input(
+            world,
+            f"ret-race-{side}",
+            orderId=f"erp:{order.id}",
+            lines=[{"sku": line.item_no, "quantity": line.quantity}],
+        )
+        for side in "ab"
+    ]
+    set_knobs(env["erp"], latency_ms=150.0)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda v: register(env, v), both))
+    finally:
+        set_knobs(env["erp"], latency_ms=0.0)
+    registered = [a for a in answers if a["return"]]
+    assert len(registered) <= 1
+    for refused in (a for a in answers if not a["return"]):
+        assert [e["code"] for e in refused["errors"]] == ["NOT_RETURNABLE"]
+    standing = [r for r in erp_returns(env["erp"], order.id) if r["Status"] != "CANCELLED"]
+    assert len(standing) == len(registered)
 
 
 def test_a_store_receipt_returned_at_another_store_is_booked_in_the_erp(
