@@ -167,7 +167,11 @@ def _targets(cells: _Cells) -> list[str]:
         if top is None:
             continue
         ratio = top["latency_ms"]["p99"] / cold_floor
-        upto = f"; holds up to C={max(held)}" if held and max(held) < highest else ""
+        upto = (
+            f"; holds up to C={max(held)}"
+            if held and max(held) < highest
+            else ("" if held else "; held at no measured concurrency")
+        )
         lines.append(
             f"| p99 <= {P99_OVER_FLOOR:g}x floor, C={highest} | {query} "
             f"| {top['latency_ms']['p99']:.0f} ms = {ratio:.1f}x {cold_floor:.0f} ms{upto} "

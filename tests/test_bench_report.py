@@ -116,3 +116,8 @@ def test_p99_names_the_highest_concurrency_at_which_it_held() -> None:
 def test_rss_per_worker_is_checked_at_the_highest_concurrency() -> None:
     lines = run(cold_p50=204.0, mosaic_p99={64: 300}, ok=100, base_ok=2)
     assert row(lines, "RSS").endswith("| 120 MB | yes |")
+
+
+def test_p99_says_when_it_held_at_no_concurrency_at_all() -> None:
+    lines = run(cold_p50=204.0, mosaic_p99={1: 450, 8: 500, 64: 900}, ok=100, base_ok=2)
+    assert "held at no measured concurrency" in row(lines, "p99")
