@@ -37,7 +37,7 @@ from adapters.erp import (
 from adapters.errors import BadUpstreamResponse, UpstreamFault
 from adapters.records import Money, OrderLineRecord
 
-Page = Literal["orders", "returns"]
+Page = Literal["orders", "returns", "payments"]
 #: each document page's lines element, as ``legacy.erp.pages`` publishes it
 LINE_ELEMENTS: dict[Page, str] = {
     "orders": "Sales_Order_Line",
@@ -73,6 +73,21 @@ class NewDocument:
     lines: Sequence[OrderLineRecord]
     applies_to: str | None = None  # a return's order
     reason: str | None = None  # a return's reason code
+
+
+@dataclass(frozen=True, slots=True)
+class NewRefund:
+    """Money paid back for a return order, booked against the order's payment."""
+
+    order_no: str
+    return_no: str
+    amount: Money  # positive: what goes back; booked negative, as the ERP books refunds
+    channel: str  # where the goods came back: STORE for a store, else the order's channel
+    customer_no: str | None
+    location_code: str | None
+    payment_no: str | None  # the payment refunded
+    method: str | None
+    reason: str | None
 
 
 class ErpWrites:
@@ -123,6 +138,30 @@ class ErpWrites:
         }
         record.update({name: value for name, value in optional.items() if value})
         return await self._write(page, "Create", record)
+
+    async def book_refund(self, refund: NewRefund) -> ErpDocument:
+        """The refund of a return order: found by its return order, or posted."""
+        existing = await self.find("payments", "Return_Order_No", refund.return_no)
+        if existing:
+            return existing[0]
+        record: dict[str, Any] = {
+            "Document_Type": "Refund",
+            "Order_No": refund.order_no,
+            "Return_Order_No": refund.return_no,
+            "Amount": -refund.amount.amount,
+            "Currency_Code": refund.amount.currency,
+            "Status": "Posted",
+            "Sales_Channel": refund.channel,
+        }
+        optional = {
+            "Sell_to_Customer_No": refund.customer_no,
+            "Location_Code": refund.location_code,
+            "Applies_to_Doc_No": refund.payment_no,
+            "Payment_Method_Code": refund.method,
+            "Description": refund.reason,
+        }
+        record.update({name: value for name, value in optional.items() if value})
+        return await self._write("payments", "Create", record)
 
     async def set_status(self, page: Page, no: str, status: str) -> ErpDocument | None:
         """Set a document's status; None when the ERP has no such document."""

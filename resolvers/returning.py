@@ -8,10 +8,13 @@ order, and no more comes back than was bought, counting earlier returns) and the
 1. creates the return order in the ERP (``SalesReturnOrder``, ``Applies_to_Order_No``
    the order, the refund as its amount, status ``REFUNDED``): the ERP books refunds for
    every channel, so a store receipt's return is recorded there too;
-2. sets an ERP order's status to ``RETURNED`` or ``PARTIALLY_RETURNED``. A POS receipt
+2. for an ERP order, books the refund in the ERP's payments (``CustomerPayments``, a
+   ``Refund`` against the order's payment, naming the return order), so the order's
+   payments show it at once; a POS receipt's refund is the till's, paid out there;
+3. sets an ERP order's status to ``RETURNED`` or ``PARTIALLY_RETURNED``. A POS receipt
    is left as it is: the till's receipts are closed records (Square records a return as
    a return order of its own), and the ERP's return order names the receipt;
-3. puts the goods back into the store's stock in the POS (from RETURNED_BY_CUSTOMER to
+4. puts the goods back into the store's stock in the POS (from RETURNED_BY_CUSTOMER to
    IN_STOCK). Goods sent by post arrive at a warehouse later, where the WMS books them
    in on arrival; that is not part of registering the return.
 
@@ -34,7 +37,7 @@ from decimal import Decimal
 
 import strawberry
 
-from adapters.erp_writes import ErpWrites, NewDocument
+from adapters.erp_writes import ErpWrites, NewDocument, NewRefund
 from adapters.errors import BadUserInput
 from adapters.pos import IN_STOCK, StockMove
 from adapters.records import Money, OrderLineRecord, OrderRecord
@@ -180,6 +183,7 @@ class RegisterReturn:
         if "ordered" in plan:  # sagas logged before the check was added have no counts
             steps.append(Step("not_over_returned", self._recount))
         if plan["order"]["source"] == "erp":
+            steps.append(Step("refund", self._refund, self._void_refund))
             steps.append(Step("order_status", self._mark_order, self._unmark_order))
         if plan["location"]:
             steps.append(Step("restock", self._restock, self._unstock))
@@ -228,6 +232,36 @@ class RegisterReturn:
                     f"another return of this order came first: {sku} would come back "
                     f"{returned[sku]} times, {bought} were bought",
                 )
+
+    async def _refund(self, plan: Json, results: Results) -> Json:
+        order, back = plan["order"], results["erp_return"]
+        if not back.get("refund"):
+            return {}  # nothing to pay back
+        paid = (await self.sources.erp.payments_by_order([order["no"]])).get(order["no"], [])
+        payment = next((p for p in paid if p.kind == "PAYMENT" and p.status == "COMPLETED"), None)
+        document = await self.erp.book_refund(
+            NewRefund(
+                order_no=order["no"],
+                return_no=back["no"],
+                amount=Money(Decimal(back["refund"]), back["currency"] or "EUR"),
+                channel="STORE" if plan["location"] else order["channel"],
+                customer_no=order["customer_no"],
+                location_code=plan["location"],
+                payment_no=payment.id if payment else None,
+                method=payment.method if payment else None,
+                reason=plan["reason"],
+            )
+        )
+        await self.invalidate("erp_payments", [order["no"]])
+        return {"no": document.no}
+
+    async def _void_refund(self, plan: Json, results: Results) -> None:
+        back = results.get("erp_return")
+        if back is None:
+            return  # no return order, so no refund either
+        for refund in await self.erp.find("payments", "Return_Order_No", back["no"]):
+            await self.erp.set_status("payments", refund.no, "Voided")
+        await self.invalidate("erp_payments", [plan["order"]["no"]])
 
     async def _mark_order(self, plan: Json, results: Results) -> None:
         await self.erp.set_status("orders", plan["order"]["no"], plan["order_status"])

@@ -123,6 +123,12 @@ def erp_returns(url: str, order_no: str) -> list[dict[str, Any]]:
     return erp_read(url, "SalesReturnOrder", "Applies_to_Order_No", order_no)
 
 
+def erp_refunds(url: str, order_no: str) -> list[dict[str, Any]]:
+    """The ERP's refund records of an order (CustomerPayments, Document_Type Refund)."""
+    payments = erp_read(url, "CustomerPayments", "Order_No", order_no)
+    return [p for p in payments if p["Document_Type"] == "Refund"]
+
+
 def pos_levels(url: str, sku: str, location: str) -> tuple[int, int]:
     """(IN_STOCK, RESERVED_FOR_SALE) of an item at a store."""
     answer = _post(

@@ -34,6 +34,7 @@ from tests.conftest import CRM_TOKEN
 from tests.fresh import (
     erp_order,
     erp_orders,
+    erp_refunds,
     erp_returns,
     eventually,
     fresh_systems,
@@ -157,12 +158,14 @@ class ReturnScene:
     sku: str
     store: str
 
-    def state(self, env: Env) -> tuple[list[str], str, tuple[int, int]]:
-        """Live return orders, the order's status, and the store's levels."""
+    def state(self, env: Env) -> tuple[list[str], list[str], str, tuple[int, int]]:
+        """Live return orders, live refunds, the order's status, the store's levels."""
         returns = erp_returns(env.url("erp"), self.order_no)
         live = sorted(r["No"] for r in returns if r["Status"] != "CANCELLED")
+        refunds = erp_refunds(env.url("erp"), self.order_no)
+        paid_back = sorted(r["No"] for r in refunds if r["Status"] != "Voided")
         status = erp_order(env.url("erp"), self.order_no)["Status"]
-        return live, status, pos_levels(env.url("pos"), self.sku, self.store)
+        return live, paid_back, status, pos_levels(env.url("pos"), self.sku, self.store)
 
 
 def return_scene(world: World, key: str, n: int) -> ReturnScene:
@@ -188,6 +191,7 @@ ORDER_STEPS = {
 }
 RETURN_STEPS = {
     "erp_return": ("erp", "page/salesreturnorder:Create"),
+    "refund": ("erp", "page/customerpayments:Create"),
     "order_status": ("erp", "page/salesorder:Update"),
     "restock": ("pos", "/v2/inventory/changes"),
 }
@@ -253,10 +257,11 @@ def test_register_return_failing_at_each_step_leaves_nothing_half_done(
     assert scene.state(env) == before
     again = run_reference(env.gateway, "ReturnInStore", scene.variables)  # the key is free
     assert again["data"]["registerReturn"]["errors"] == []
-    live, status, (in_stock, _) = scene.state(env)
+    live, paid_back, status, (in_stock, _) = scene.state(env)
     assert len(live) == 1
+    assert len(paid_back) == 1
     assert status in ("RETURNED", "PARTIALLY_RETURNED")
-    assert in_stock == before[2][0] + 1
+    assert in_stock == before[3][0] + 1
 
 
 # --- the gateway killed between steps ------------------------------------------------
@@ -365,12 +370,13 @@ def test_a_gateway_killed_between_return_steps_finishes_the_return_on_restart(
     env: Env, world: World, spawned: list[GatewayProcess], tmp_path: Path, step: str
 ) -> None:
     scene = return_scene(world, f"crash-{step}", 5 + ["erp_return", "restock:unlogged"].index(step))
-    _, status, (in_stock, reserved) = scene.state(env)
+    _, _, status, (in_stock, reserved) = scene.state(env)
     answer = _crash_then_recover(
         env, spawned, tmp_path, f"register_return:{step}", "ReturnInStore", scene.variables
     )
     back = answer["data"]["registerReturn"]["return"]
-    live, status_now, levels = scene.state(env)
+    live, paid_back, status_now, levels = scene.state(env)
     assert live == [back["id"].split(":")[1]]
+    assert len(paid_back) == 1  # refunded once, not twice
     assert status_now != status
     assert levels == (in_stock + 1, reserved)  # restocked once, not twice

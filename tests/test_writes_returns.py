@@ -13,7 +13,15 @@ import pytest
 
 from legacy.examples import return_in_store
 from legacy.world import World
-from tests.fresh import crm_contact, erp_order, erp_returns, fresh_systems, gateway, pos_levels
+from tests.fresh import (
+    crm_contact,
+    erp_order,
+    erp_refunds,
+    erp_returns,
+    fresh_systems,
+    gateway,
+    pos_levels,
+)
 from tests.gateway_client import graphql, run_reference
 from tests.simulators import set_knobs
 
@@ -68,6 +76,33 @@ def test_return_in_store_runs_as_written_and_refunds_restocks_and_marks_the_orde
         "RETURNED" if fully else "PARTIALLY_RETURNED"
     )
     assert pos_levels(env["pos"], sku, store) == (stock_before[0] + 1, stock_before[1])
+
+
+def test_a_return_of_an_online_order_books_its_refund_against_the_orders_payment(
+    env: dict[str, str], world: World
+) -> None:
+    order = _unreturned_online_orders(world)[5]
+    line = order.lines[0]
+    variables = _return_input(
+        world,
+        "ret-refund",
+        orderId=f"erp:{order.id}",
+        lines=[{"sku": line.item_no, "quantity": 1}],
+    )
+    back = register(env, variables)["return"]
+    [refund] = erp_refunds(env["erp"], order.id)
+    assert refund["Return_Order_No"] == back["id"][4:]
+    assert Decimal(refund["Amount"]) == -Decimal(back["refund"]["amount"])
+    assert refund["Status"] == "Posted"
+    assert refund["Sales_Channel"] == "STORE"
+    paid = next(p for p in world.payments if p.order_id == order.id and p.kind == "PAYMENT")
+    assert refund["Applies_to_Doc_No"] == paid.id
+    shown = run_reference(env["gateway"], "OrderPayments", {"id": f"erp:{order.id}"})
+    refunds = [p for p in shown["data"]["order"]["payments"] if p["kind"] == "REFUND"]
+    assert [(p["id"], p["refundOf"]) for p in refunds] == [
+        (f"erp:{refund['No']}", f"erp:{paid.id}")
+    ]
+    assert Decimal(refunds[0]["amount"]["amount"]) == -Decimal(back["refund"]["amount"])
 
 
 def test_the_same_return_twice_is_registered_once(env: dict[str, str], world: World) -> None:
