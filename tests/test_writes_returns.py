@@ -51,6 +51,14 @@ def _unreturned_online_orders(world: World) -> list[Any]:
     return [o for o in world.erp_orders if o.status == "DELIVERED" and o.id not in returned]
 
 
+def _return_of(world: World, n: int, key: str, quantity: int = 1) -> tuple[Any, dict[str, Any]]:
+    """The n-th online order nothing came back from, and a return of its first line."""
+    order = _unreturned_online_orders(world)[n]
+    line = order.lines[0]
+    lines = [{"sku": line.item_no, "quantity": quantity}]
+    return order, _return_input(world, key, orderId=f"erp:{order.id}", lines=lines)
+
+
 def test_return_in_store_runs_as_written_and_refunds_restocks_and_marks_the_order(
     env: dict[str, str], world: World
 ) -> None:
@@ -81,14 +89,7 @@ def test_return_in_store_runs_as_written_and_refunds_restocks_and_marks_the_orde
 def test_a_return_of_an_online_order_books_its_refund_against_the_orders_payment(
     env: dict[str, str], world: World
 ) -> None:
-    order = _unreturned_online_orders(world)[5]
-    line = order.lines[0]
-    variables = _return_input(
-        world,
-        "ret-refund",
-        orderId=f"erp:{order.id}",
-        lines=[{"sku": line.item_no, "quantity": 1}],
-    )
+    order, variables = _return_of(world, 5, "ret-refund")
     back = register(env, variables)["return"]
     [refund] = erp_refunds(env["erp"], order.id)
     assert refund["Return_Order_No"] == back["id"][4:]
@@ -106,13 +107,7 @@ def test_a_return_of_an_online_order_books_its_refund_against_the_orders_payment
 
 
 def test_the_same_return_twice_is_registered_once(env: dict[str, str], world: World) -> None:
-    order = _unreturned_online_orders(world)[1]
-    variables = _return_input(
-        world,
-        "ret-twice",
-        orderId=f"erp:{order.id}",
-        lines=[{"sku": order.lines[0].item_no, "quantity": 1}],
-    )
+    order, variables = _return_of(world, 1, "ret-twice")
     first, second = register(env, variables), register(env, variables)
     assert first == second
     assert len(erp_returns(env["erp"], order.id)) == 1
@@ -120,13 +115,7 @@ def test_the_same_return_twice_is_registered_once(env: dict[str, str], world: Wo
 
 def test_no_more_comes_back_than_was_bought(env: dict[str, str], world: World) -> None:
     order = _unreturned_online_orders(world)[2]
-    line = order.lines[0]
-    variables = _return_input(
-        world,
-        "ret-too-many",
-        orderId=f"erp:{order.id}",
-        lines=[{"sku": line.item_no, "quantity": line.quantity + 1}],
-    )
+    _, variables = _return_of(world, 2, "ret-too-many", order.lines[0].quantity + 1)
     payload = register(env, variables)
     assert payload["return"] is None
     assert [e["code"] for e in payload["errors"]] == ["NOT_RETURNABLE"]
@@ -139,16 +128,8 @@ def test_two_returns_racing_for_the_same_goods_never_refund_them_twice(
     """Both are planned before either is written (the ERP answers slowly), so both pass
     the planning count; the saga's recount after writing keeps at most one."""
     order = _unreturned_online_orders(world)[4]
-    line = order.lines[0]
-    both = [
-        _return_input(
-            world,
-            f"ret-race-{side}",
-            orderId=f"erp:{order.id}",
-            lines=[{"sku": line.item_no, "quantity": line.quantity}],
-        )
-        for side in "ab"
-    ]
+    everything = order.lines[0].quantity
+    both = [_return_of(world, 4, f"ret-race-{side}", everything)[1] for side in "ab"]
     set_knobs(env["erp"], latency_ms=150.0)
     try:
         with ThreadPoolExecutor(2) as pool:
