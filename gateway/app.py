@@ -13,12 +13,14 @@ import strawberry
 from cross_web import HTTPException
 from graphql import parse, validate
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -26,7 +28,9 @@ from strawberry.subscriptions import (
     GRAPHQL_WS_PROTOCOL,
 )
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
+from adapters.errors import Unauthenticated
 from adapters.resilience import deadline
 from gateway import audit, auth, defer, graphql_http, limits
 from gateway.extensions import StaleNotes
@@ -46,15 +50,20 @@ from resolvers.types.common import Channel
 
 logger = logging.getLogger("mosaic.gateway")
 CHANNELS = {c.value for c in Channel}
+#: a connection_ack without payload
+PLAIN_ACK: UnsetType = UNSET
 
 
 class MosaicGraphQL(GraphQL[MosaicContext, None]):
     """Strawberry's ASGI view with our context and our self-hosted GraphiQL page."""
 
-    def __init__(self, app: Starlette, page: str, **kwargs: Any) -> None:
+    def __init__(
+        self, app: Starlette, page: str, authenticator: auth.Authenticator, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._app = app
         self._page = page
+        self._authenticator = authenticator
 
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the standard library on large answers
@@ -77,6 +86,27 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             commerce=runtime.commerce,
             sensitive_categories=frozenset(runtime.settings.sensitive_categories),
         )
+
+    async def on_ws_connect(self, context: MosaicContext) -> UnsetType | dict[str, object] | None:
+        """A browser cannot set a WebSocket's headers, so a graphql-transport-ws client
+        may send its credential in connection_init instead: ``{"Authorization": "Bearer
+        <token>"}`` or ``{"X-API-Key": "<key>"}``, checked as the headers would be. One
+        that does not hold closes the socket (4403) before any operation runs."""
+        credentials = {
+            name.lower(): value
+            for name, value in (context.connection_params or {}).items()
+            if name.lower() in ("authorization", "x-api-key") and isinstance(value, str)
+        }
+        if not credentials:
+            return PLAIN_ACK  # the handshake's headers decided (AuthGate)
+        try:
+            principal = await self._authenticator.principal(Headers(headers=credentials))
+        except Unauthenticated as error:
+            raise ConnectionRejectionError({"message": error.message}) from error
+        context.principal = principal
+        if principal.channel and principal.channel.upper() in CHANNELS:
+            context.channel = principal.channel.upper()
+        return PLAIN_ACK
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._page)
@@ -209,9 +239,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         production=settings.env == "production",
     )
+    authenticator = auth.Authenticator.from_settings(settings)
     graphql = MosaicGraphQL(
         app,
         _graphiql_page(settings, schema),
+        authenticator,
         schema=schema,
         # GraphiQL needs introspection, which production turns off
         graphql_ide=None if settings.env == "production" else "graphiql",
@@ -224,7 +256,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     )
     # who is asking (gateway/auth.py): 401 for a bad credential, before anything is parsed
-    gate = auth.AuthGate(graphql, auth.Authenticator.from_settings(settings))
+    gate = auth.AuthGate(graphql, authenticator)
     for route in [
         Route(
             "/graphql",

@@ -36,6 +36,9 @@ class MosaicContext:
     commerce: Commerce | None = None
     # categories that never drive nor appear in recommendations (Settings)
     sensitive_categories: frozenset[str] = frozenset({"HEALTH"})
+    # a WebSocket client's connection_init payload (strawberry sets it), where browsers,
+    # which cannot set a WebSocket's headers, send their credentials
+    connection_params: dict[str, object] | None = None
 
     def report(self, info: Info, error: MosaicError) -> None:
         """Record a source's failure against this field while the field still answers

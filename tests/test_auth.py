@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -316,3 +317,55 @@ def test_a_token_for_an_rs256_key_is_not_accepted_when_no_jwks_is_configured(
     for gateway in _gateway(systems, jwt_secret=SECRET):
         status, _ = ask(gateway, PUBLIC_QUERY, rs256(rsa_key))
         assert status == 401
+
+
+# --- WebSocket clients: the credential in connection_init ------------------------------
+
+STOCK_QUERY = '{ product(sku: "10000") { stock { onHand } } }'
+
+
+async def over_websocket(url: str, init: dict[str, Any]) -> dict[str, Any]:
+    """One query over graphql-transport-ws after connection_init with ``init`` as its
+    payload: the result, or ``{"closed": code}`` when the gateway closes the socket."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            url.replace("http", "ws") + "/graphql", protocols=["graphql-transport-ws"]
+        ) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": init})
+        acked = await ws.receive(timeout=10)
+        if acked.type != aiohttp.WSMsgType.TEXT:
+            return {"closed": ws.close_code}
+        assert json.loads(acked.data)["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": STOCK_QUERY}})
+        while True:
+            message = await ws.receive_json(timeout=10)
+            if message["type"] == "next":
+                result: dict[str, Any] = message["payload"]
+                return result
+
+
+async def test_a_websocket_client_may_send_its_token_in_connection_init(url: str) -> None:
+    init = {"Authorization": f"Bearer {hs256(role='service_agent')}"}
+    result = await over_websocket(url, init)
+    assert "errors" not in result
+    assert result["data"]["product"]["stock"]
+
+
+async def test_a_websocket_client_may_send_its_api_key_in_connection_init(url: str) -> None:
+    result = await over_websocket(url, {"X-API-Key": PARTNER_KEY})
+    assert "errors" not in result
+    assert result["data"]["product"]["stock"]
+
+
+async def test_a_websocket_client_without_a_credential_is_anonymous(url: str) -> None:
+    result = await over_websocket(url, {})
+    assert result["data"]["product"]["stock"] == []
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_a_credential_in_connection_init_that_does_not_hold_closes_the_socket(
+    url: str,
+) -> None:
+    assert await over_websocket(url, {"Authorization": "Bearer not-a-token"}) == {"closed": 4403}
