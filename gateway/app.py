@@ -85,6 +85,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             erasures=self._app.state.erasures,
             commerce=runtime.commerce,
             sensitive_categories=frozenset(runtime.settings.sensitive_categories),
+            shared=isinstance(request, WebSocket),  # one context for all its operations
         )
 
     async def on_ws_connect(self, context: MosaicContext) -> UnsetType | dict[str, object] | None:

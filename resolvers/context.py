@@ -4,7 +4,7 @@ asking and what personal data they read; the adapters and logs writes need."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
@@ -39,6 +39,20 @@ class MosaicContext:
     # a WebSocket client's connection_init payload (strawberry sets it), where browsers,
     # which cannot set a WebSocket's headers, send their credentials
     connection_params: dict[str, object] | None = None
+    # a WebSocket connection's context, which strawberry hands to each of its operations:
+    # each gets its own copy (resolvers/operation_state.py)
+    shared: bool = False
+
+    def for_operation(self) -> MosaicContext:
+        """This caller's context with the per-request state new: loaders (whose caches
+        must not outlive an operation), partial errors, personal reads."""
+        return replace(
+            self,
+            loaders=self.loaders.fresh(),
+            partial_errors=[],
+            personal_reads=PersonalReads(),
+            shared=False,
+        )
 
     def report(self, info: Info, error: MosaicError) -> None:
         """Record a source's failure against this field while the field still answers

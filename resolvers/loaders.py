@@ -53,9 +53,14 @@ class Loaders:
     """All loaders of one request, one per fetcher and named like it."""
 
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
+        self._fetchers, self._batching = fetchers, batching
         for name in Fetchers.__dataclass_fields__:
             default: list[Any] | None = [] if name in LIST_VALUED else None
             setattr(self, name, _loader(getattr(fetchers, name), default, batching))
+
+    def fresh(self) -> Loaders:
+        """New loaders on the same fetchers: for the next operation of a connection."""
+        return Loaders(self._fetchers, batching=self._batching)
 
     async def all_stores(self) -> Any:
         return await self.stores.load(ALL)

@@ -19,6 +19,7 @@ from resolvers.commerce import CommerceMutation
 from resolvers.execution import PlainFieldsExecution, mark_plain_fields
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
+from resolvers.operation_state import OperationState
 from resolvers.partial import PartialErrors
 from resolvers.query import Query
 
@@ -92,6 +93,6 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[PartialErrors, *(extensions or [])],
+        extensions=[OperationState, PartialErrors, *(extensions or [])],
         **options,
     )

@@ -324,9 +324,10 @@ def test_a_token_for_an_rs256_key_is_not_accepted_when_no_jwks_is_configured(
 STOCK_QUERY = '{ product(sku: "10000") { stock { onHand } } }'
 
 
-async def over_websocket(url: str, init: dict[str, Any]) -> dict[str, Any]:
-    """One query over graphql-transport-ws after connection_init with ``init`` as its
-    payload: the result, or ``{"closed": code}`` when the gateway closes the socket."""
+async def over_websocket(url: str, init: dict[str, Any], times: int = 1) -> dict[str, Any]:
+    """A query sent ``times`` over one graphql-transport-ws connection, after
+    connection_init with ``init`` as its payload: the last result, or
+    ``{"closed": code}`` when the gateway closes the socket."""
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(
@@ -338,12 +339,14 @@ async def over_websocket(url: str, init: dict[str, Any]) -> dict[str, Any]:
         if acked.type != aiohttp.WSMsgType.TEXT:
             return {"closed": ws.close_code}
         assert json.loads(acked.data)["type"] == "connection_ack"
-        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": STOCK_QUERY}})
-        while True:
-            message = await ws.receive_json(timeout=10)
-            if message["type"] == "next":
-                result: dict[str, Any] = message["payload"]
-                return result
+        result: dict[str, Any] = {}
+        for n in range(times):
+            subscribe = {"id": str(n), "type": "subscribe", "payload": {"query": STOCK_QUERY}}
+            await ws.send_json(subscribe)
+            while (message := await ws.receive_json(timeout=10))["type"] != "complete":
+                if message["type"] == "next":
+                    result = message["payload"]
+        return result
 
 
 async def test_a_websocket_client_may_send_its_token_in_connection_init(url: str) -> None:
@@ -369,3 +372,15 @@ async def test_a_credential_in_connection_init_that_does_not_hold_closes_the_soc
     url: str,
 ) -> None:
     assert await over_websocket(url, {"Authorization": "Bearer not-a-token"}) == {"closed": 4403}
+
+
+async def test_each_operation_on_a_websocket_reads_its_sources_afresh(
+    url: str, systems: dict[str, str]
+) -> None:
+    """One context serves a whole connection; its loaders must not serve the second
+    query the first one's answers (the gateway's cross-request cache is off here)."""
+    init = {"Authorization": f"Bearer {hs256(role='service_agent')}"}
+    clear_calls(systems["wms"])
+    result = await over_websocket(url, init, times=2)
+    assert "errors" not in result
+    assert call_count(systems["wms"])["POST /api/v1/stock/query"] == 2
