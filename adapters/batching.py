@@ -20,6 +20,19 @@ def unique(keys: Iterable[K]) -> list[K]:
     return list(dict.fromkeys(keys))
 
 
+def grouped(
+    asked: Iterable[K], records: Iterable[R], key: Callable[[R], K | None]
+) -> dict[K, list[R]]:
+    """The records per asked key, in the records' order; every asked key is present
+    (with no records, an empty list), a record for a key not asked is left out."""
+    found: dict[K, list[R]] = {k: [] for k in asked}
+    for record in records:
+        k = key(record)
+        if k is not None and k in found:
+            found[k].append(record)
+    return found
+
+
 def chunked(keys: Sequence[K], size: int) -> list[Sequence[K]]:
     return [keys[i : i + size] for i in range(0, len(keys), size)]
 

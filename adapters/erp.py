@@ -41,7 +41,7 @@ from lxml import etree
 from zeep.exceptions import Error as ZeepError
 from zeep.wsdl.utils import etree_to_string
 
-from adapters.batching import in_chunks, unique
+from adapters.batching import grouped, in_chunks, unique
 from adapters.config import ErpConfig
 from adapters.errors import (
     BadUpstreamResponse,
@@ -176,11 +176,7 @@ class ErpAdapter:
         """Every promotion of each asked SKU in our channels, running or not; every asked
         SKU is present."""
         rows = await self._read_by("promotions", "Item_No", skus, ("Sales_Code", CHANNELS))
-        found: dict[str, list[PromotionRecord]] = {sku: [] for sku in skus}
-        for promotion in _mapped("promotion", _promotion, rows):
-            if promotion.sku in found:
-                found[promotion.sku].append(promotion)
-        return found
+        return grouped(skus, _mapped("promotion", _promotion, rows), lambda p: p.sku)
 
     async def customers(self, nos: Sequence[str]) -> dict[str, CustomerFragment]:
         rows = await self._read_by("customers", "No", nos)
@@ -202,11 +198,8 @@ class ErpAdapter:
         """Each asked customer's orders with their lines, newest first; every asked
         customer is present."""
         rows = await self._read_by("orders", "Sell_to_Customer_No", nos)
-        found: dict[str, list[OrderRecord]] = {no: [] for no in nos}
-        for order in _newest_first(_mapped("order", _order, rows)):
-            if order.customer_ref in found:
-                found[order.customer_ref].append(order)
-        return found
+        orders = _newest_first(_mapped("order", _order, rows))
+        return grouped(nos, orders, lambda o: o.customer_ref)
 
     async def orders(self, ids: Sequence[str]) -> dict[str, OrderRecord]:
         rows = await self._read_by("orders", "No", ids)
@@ -216,11 +209,8 @@ class ErpAdapter:
         """Each asked order's payments and refunds, oldest first; every asked order is
         present."""
         rows = await self._read_by("payments", "Order_No", nos)
-        found: dict[str, list[PaymentRecord]] = {no: [] for no in nos}
-        for payment in sorted(_mapped("payment", _payment, rows), key=lambda p: (p.at, p.id)):
-            if payment.order_id in found:
-                found[payment.order_id].append(payment)
-        return found
+        payments = sorted(_mapped("payment", _payment, rows), key=lambda p: (p.at, p.id))
+        return grouped(nos, payments, lambda p: p.order_id)
 
     async def items_in_categories(
         self, categories: Sequence[str]
@@ -228,11 +218,7 @@ class ErpAdapter:
         """Every item card of each asked category (blocked ones too: the caller decides);
         every asked category is present."""
         rows = await self._read_by("items", "Item_Category_Code", categories)
-        found: dict[str, list[ProductRecord]] = {category: [] for category in categories}
-        for item in _mapped("item", _product, rows):
-            if item.category in found:
-                found[item.category].append(item)
-        return found
+        return grouped(categories, _mapped("item", _product, rows), lambda i: i.category)
 
     # --- customer cards -------------------------------------------------------------
 
@@ -468,14 +454,19 @@ def _order(row: Row) -> OrderRecord:
         status=_required(row, "Status"),
         location_id=row.get("Location_Code"),
         total=_money(row.get("Amount_Including_VAT"), currency),
-        lines=tuple(
-            OrderLineRecord(
-                sku=_required(line, "No"),
-                quantity=int(_decimal(line, "Quantity")),
-                unit_price=Money(_decimal(line, "Unit_Price"), currency),
-            )
-            for line in row.get("SalesLines") or ()
-        ),
+        lines=_lines(row, currency),
+    )
+
+
+def _lines(row: Row, currency: str) -> tuple[OrderLineRecord, ...]:
+    """A sales or return document's lines."""
+    return tuple(
+        OrderLineRecord(
+            sku=_required(line, "No"),
+            quantity=int(_decimal(line, "Quantity")),
+            unit_price=Money(_decimal(line, "Unit_Price"), currency),
+        )
+        for line in row.get("SalesLines") or ()
     )
 
 

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from adapters.batching import in_chunks, unique
+from adapters.batching import grouped, in_chunks, unique
 from adapters.config import SourceConfig
 from adapters.errors import BadUpstreamResponse, UpstreamFault
 from adapters.normalise import email_key
@@ -187,11 +187,8 @@ class PosAdapter:
             raws = await self._all_pages("/v2/orders/search", body, "orders")
             return self.client.parse("order", lambda: [_order(raw) for raw in raws])
 
-        grouped: dict[str, list[OrderRecord]] = {key: [] for key in unique(customer_ids)}
-        for order in await in_chunks(customer_ids, self._chunk(CUSTOMERS_PER_ORDER_SEARCH), fetch):
-            if order.customer_ref in grouped:
-                grouped[order.customer_ref].append(order)
-        return grouped
+        found = await in_chunks(customer_ids, self._chunk(CUSTOMERS_PER_ORDER_SEARCH), fetch)
+        return grouped(customer_ids, found, lambda o: o.customer_ref)
 
     async def orders(self, ids: Sequence[str]) -> dict[str, OrderRecord]:
         async def fetch(chunk: Sequence[str]) -> list[OrderRecord]:
@@ -225,12 +222,8 @@ class PosAdapter:
                 ],
             )
 
-        grouped: dict[str, list[PaymentRecord]] = {key: [] for key in unique(order_ids)}
         found = await in_chunks(order_ids, self._chunk(PAYMENT_ORDERS_PER_CALL), fetch)
-        for record in sorted(found, key=lambda r: (r.at, r.id)):
-            if record.order_id in grouped:
-                grouped[record.order_id].append(record)
-        return grouped
+        return grouped(order_ids, sorted(found, key=lambda r: (r.at, r.id)), lambda r: r.order_id)
 
     # stock
 

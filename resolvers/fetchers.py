@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.batching import grouped
 from adapters.records import LocationRecord
 from resolvers.sources import Sources
 
@@ -25,13 +26,10 @@ ALL = "all"  # the one key of key-less reads (the store list, the warehouse list
 def _grouped(fetch: Callable[[Sequence[str]], Awaitable[Sequence[Any]]]) -> Fetch:
     """A read answering a flat list of records with a ``sku``, as a dict per asked sku."""
 
-    async def grouped(keys: Sequence[str]) -> Mapping[str, list[Any]]:
-        groups: dict[str, list[Any]] = {key: [] for key in keys}
-        for record in await fetch(keys):
-            groups.setdefault(record.sku, []).append(record)
-        return groups
+    async def by_sku(keys: Sequence[str]) -> Mapping[str, list[Any]]:
+        return grouped(keys, await fetch(keys), lambda record: record.sku)
 
-    return grouped
+    return by_sku
 
 
 def _whole(fetch: Callable[[], Awaitable[list[LocationRecord]]]) -> Fetch:
