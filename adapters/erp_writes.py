@@ -29,7 +29,7 @@ from adapters.erp import (
     ErpAdapter,
     Row,
     _criteria,
-    _decimal,
+    _lines,
     _mapped,
     _required,
     _row,
@@ -201,14 +201,7 @@ def _document(row: Row) -> ErpDocument:
         location_code=row.get("Location_Code"),
         applies_to=row.get("Applies_to_Order_No"),
         total=Money(Decimal(amount), currency) if amount else None,
-        lines=tuple(
-            OrderLineRecord(
-                sku=_required(line, "No"),
-                quantity=int(_decimal(line, "Quantity")),
-                unit_price=Money(_decimal(line, "Unit_Price"), currency),
-            )
-            for line in row.get("SalesLines") or ()
-        ),
+        lines=_lines(row, currency),
         dated=_moment(row.get("Order_Date") or row.get("Document_Date")),
     )
 
