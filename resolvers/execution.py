@@ -127,15 +127,18 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                 if plan.non_null:
                     raise TypeError(f"Cannot return null for non-nullable field {plan.where}.")
                 return None
-            if plan.leaf is not None and not self.is_awaitable(value):
+            if self.is_awaitable(value):
+                info = self.build_resolve_info(
+                    field, to_nodes(field_details_list), parent_type, path
+                )
+                return self.complete_awaitable_value(
+                    field.type, field_details_list, info, path, value, position_context
+                )
+            if plan.leaf is not None:
                 if plan.names is not None and isinstance(value, Enum) and value in plan.names:
                     return plan.names[value]
                 return self.complete_leaf_value(plan.leaf, value)
             info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, path)
-            if self.is_awaitable(value):
-                return self.complete_awaitable_value(
-                    field.type, field_details_list, info, path, value, position_context
-                )
             completed = self.complete_value(
                 field.type, field_details_list, info, path, value, position_context
             )

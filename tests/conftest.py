@@ -70,6 +70,16 @@ def wms_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     yield from _run(create_app(world, data_dir / "wms.sqlite", Knobs()))
 
 
+@pytest.fixture
+def wms(wms_server: ServerThread) -> Iterator[str]:
+    """The session's WMS with its call log cleared, its knobs put right afterwards."""
+    from tests.simulators import clear_calls, reset_knobs
+
+    clear_calls(wms_server.url)
+    yield wms_server.url
+    reset_knobs(wms_server.url)
+
+
 @pytest.fixture(scope="session")
 def systems(
     crm_server: ServerThread,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -21,17 +20,9 @@ from adapters.errors import (
 )
 from adapters.resilience import GuardConfig, deadline
 from adapters.rest import JsonClient
-from legacy.common.runner import ServerThread
-from tests.simulators import calls, clear_calls, reset_knobs, set_knobs
+from tests.simulators import calls, reset_knobs, set_knobs
 
 QUERY = ("/api/v1/stock/query", {"skus": ["10000"]})
-
-
-@pytest.fixture
-def wms(wms_server: ServerThread) -> Iterator[str]:
-    clear_calls(wms_server.url)
-    yield wms_server.url
-    reset_knobs(wms_server.url)
 
 
 def client(

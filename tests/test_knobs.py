@@ -6,19 +6,10 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
-from legacy.common.runner import ServerThread
-from tests.simulators import calls, clear_calls, reset_knobs, set_knobs
-
-
-@pytest.fixture
-def wms(wms_server: ServerThread) -> Iterator[str]:
-    clear_calls(wms_server.url)
-    yield wms_server.url
-    reset_knobs(wms_server.url)
+from tests.simulators import calls, set_knobs
 
 
 def stock_query(url: str) -> tuple[float, float]:
