@@ -65,6 +65,7 @@ class Options:
     variants: tuple[str, ...]
     max_requests: int
     warmup_s: float
+    queries: tuple[str, ...]
     output: Path
     quick: bool
     profile: bool
@@ -90,6 +91,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help=f"comma-separated, from {', '.join(VARIANTS)}; default all "
         f"({','.join(QUICK_VARIANTS)} with --quick); the baseline is always run",
     )
+    parser.add_argument(
+        "--queries",
+        default=",".join((*QUERIES, MIXED)),
+        help="comma-separated workloads to drive (a subset for a quick look at one)",
+    )
     parser.add_argument("--max-requests", type=int, default=100_000, help="per cell")
     parser.add_argument("--warmup-s", type=float, default=2.0, help="per variant, unmeasured")
     parser.add_argument("--output", type=Path, default=DEFAULT_RESULTS)
@@ -113,6 +119,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants: {sorted(unknown)}")
+    queries = [q.strip() for q in args.queries.split(",") if q.strip()]
+    if not queries or set(queries) - {*QUERIES, MIXED}:
+        parser.error(f"--queries: choose from {', '.join((*QUERIES, MIXED))}")
     options = Options(
         size=args.size,
         seed=args.seed,
@@ -123,6 +132,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         variants=tuple([v for v in variants if v != BASELINE] + [BASELINE]),
         max_requests=args.max_requests,
         warmup_s=args.warmup_s,
+        queries=tuple(queries),
         output=args.output,
         quick=args.quick,
         profile=args.profile,
@@ -154,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     layout = procfs.plan_layout(shared=options.layout == "shared")
     host = machine()  # before pinning, which narrows what this process sees
     procfs.pin(layout.others)  # this process is the load generator; children inherit
-    loads = workloads(options.size, options.seed)
+    every = workloads(options.size, options.seed)
+    loads = {name: load for name, load in every.items() if name in options.queries}
     cells_per_variant = len(loads) * len(options.concurrency)
     _log(
         f"{len(options.variants)} variants x {cells_per_variant} cells x "
@@ -171,7 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             latencies, options.size, options.seed, work_dir, layout.others
         ) as systems:
             for variant in options.variants:
-                cells.extend(_run_variant(variant, systems, loads, options, layout, work_dir))
+                cells.extend(
+                    _run_variant(variant, systems, loads, every[MIXED], options, layout, work_dir)
+                )
     results = _assemble(cells, options, layout, latencies, host, started)
     options.output.mkdir(parents=True, exist_ok=True)
     (options.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -189,6 +202,7 @@ def _run_variant(
     variant: str,
     systems: Mapping[str, cluster.Process],
     loads: Mapping[str, list[Request]],
+    warmup: list[Request],
     options: Options,
     layout: procfs.Layout,
     work_dir: Path,
@@ -198,7 +212,7 @@ def _run_variant(
         variant, systems, settings, options.workers, work_dir, layout.gateway
     ) as gateway:
         url = gateway.url + "/graphql"
-        warm = _drive(url, loads[MIXED], 4 * options.workers, options.warmup_s, options)
+        warm = _drive(url, warmup, 4 * options.workers, options.warmup_s, options)
         failed = [s.error for s in warm.samples if s.error]
         if failed:
             _log(f"[{variant}] warm-up: {len(failed)} of {len(warm.samples)} failed: {failed[0]}")
@@ -379,7 +393,7 @@ def _assemble(
             "duration_s_per_cell": options.duration_s,
             "concurrency": list(options.concurrency),
             "gateway_workers": options.workers,
-            "queries": [*QUERIES, MIXED],
+            "queries": list(options.queries),
             "variants": {v: VARIANTS[v] for v in options.variants},
             "common_settings": cluster.BENCH_SETTINGS,
             "baseline": BASELINE,

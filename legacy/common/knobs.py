@@ -64,7 +64,8 @@ class Call:
     path: str
     action: str  # the SOAPAction header for the ERP, else ""
     started: float  # time.time() when it arrived
-    delay_ms: float  # its latency: the knobs' (with jitter), or its work's when longer
+    delay_ms: float  # how long it held the answer: the knobs' latency (with jitter) or
+    # its work's time when longer, as measured when the answer left
 
 
 @dataclass(slots=True)
@@ -125,9 +126,10 @@ class SimulatedSystemMiddleware:
             answer.append(message)
 
         await self.app(scope, receive, keep)
-        worked_ms = (time.perf_counter() - clock) * 1000
-        await _pause(latency - worked_ms)
-        delay = max(latency, worked_ms)
+        await _pause(latency - (time.perf_counter() - clock) * 1000)
+        # what the answer was actually held for, its work and the timer's overshoot (up
+        # to a millisecond with uvloop) included: the floor is built from this figure
+        delay = (time.perf_counter() - clock) * 1000
         log(delay)
         for message in answer:
             if message["type"] == "http.response.start":
