@@ -75,11 +75,29 @@ LEVELS = [
 ]
 
 
+async def later(place: Place) -> Place:
+    return place
+
+
+@strawberry.type
+class Shelf:
+    strict: list[Place]
+
+    @strawberry.field
+    def places(self) -> list[Place | None]:
+        """A list's items as they may come: objects, a null, an error, an awaitable."""
+        return [Place(city="Oss"), None, ValueError("lost"), later(Place(city="Ede"))]  # type: ignore[list-item]
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     def levels(self) -> list[Level]:
         return LEVELS
+
+    @strawberry.field
+    def shelves(self) -> list[Shelf]:
+        return [Shelf(strict=[Place(city="Urk"), None])]  # type: ignore[list-item]
 
 
 def schema(
@@ -121,6 +139,7 @@ def test_marks_attributes_and_methods_of_the_object_alone() -> None:
 def test_leaves_arguments_extensions_and_async_resolvers_to_strawberry() -> None:
     assert not marked("Level") & {"padded", "guardedName"}
     assert marked("Place") == {"city"}
+    assert marked("Shelf") == {"places", "strict"}
 
 
 def test_scalars_enums_and_nulls_answer_as_graphql_core_does() -> None:
@@ -211,6 +230,30 @@ async def test_an_error_inside_a_plain_list_nulls_the_list_with_the_same_error(
     assert result.data
     assert result.data["levels"][0] == {"name": "Utrecht", "places": None}
     same(result, await USUAL.execute(query))
+
+
+async def test_a_list_of_objects_holding_nulls_errors_and_awaitables_answers_the_same() -> None:
+    query = "{ shelves { places { city } } }"
+    result = await SHORT.execute(query)
+    assert result.data == {"shelves": [{"places": [{"city": "Oss"}, None, None, {"city": "Ede"}]}]}
+    assert [(e.message, e.path) for e in result.errors or []] == [
+        ("lost", ["shelves", 0, "places", 2])
+    ]
+    same(result, await USUAL.execute(query))
+
+
+async def test_a_null_item_in_a_list_of_non_null_objects_nulls_its_parent_the_same() -> None:
+    query = "{ shelves { strict { city } } }"
+    result = await SHORT.execute(query)
+    assert result.data is None  # Shelf.strict is non-null, and so is the shelves list
+    assert result.errors
+    assert result.errors[0].path == ["shelves", 0, "strict", 1]
+    same(result, await USUAL.execute(query))
+
+
+async def test_a_list_under_a_directive_answers_the_same() -> None:
+    query = "{ levels { places @include(if: true) { city } home @skip(if: false) { city } } }"
+    same(await SHORT.execute(query), await USUAL.execute(query))
 
 
 class SeesEveryField(SchemaExtension):
