@@ -89,6 +89,16 @@ def critical_path_floor_ms(calls: Iterable[Call]) -> float:
     return longest
 
 
+def transport_floor_ms(calls: Iterable[Call], excess_ms: Mapping[str, float]) -> float:
+    """What the machine adds to a request's rounds before the gateway does any work:
+    per round, the idle round-trip cost (:func:`bench.load.round_trip_excess_ms`) of the
+    system whose call was that round's slowest. Calls carry their ``source``."""
+    return sum(
+        excess_ms.get(max(round_, key=lambda c: float(c["delay_ms"]))["source"], 0.0)
+        for round_ in group_rounds(calls)
+    )
+
+
 def attribute_calls(
     windows: Sequence[tuple[float, float]], calls: Iterable[Call]
 ) -> list[list[Call]]:

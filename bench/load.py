@@ -15,11 +15,16 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import median
 
 import aiohttp
 import orjson
 
 REQUEST_TIMEOUT_S = 60.0
+#: a path no simulated system serves: it answers 404 after its latency, like any call
+PROBE_PATH = "/transport-probe"
+#: the smallest request a GraphQL server can be asked
+SMALLEST = b'{"query": "{ __typename }"}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +113,35 @@ def _error_of(status: int, raw: bytes) -> str | None:
     if status != 200:
         return f"HTTP {status}"
     return None
+
+
+async def round_trip_excess_ms(system_url: str, samples: int = 30) -> float:
+    """What one idle round trip to a simulated system costs beyond the delay the system
+    reports (its ``x-simulated-delay-ms``): loopback, both processes waking, HTTP on
+    both sides. Median of ``samples`` calls sent one after another, so both sides idle
+    through each latency as they do behind a gateway at concurrency 1. A gateway that
+    did no work at all would still pay this once per round."""
+    excess: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(samples):
+            clock = time.perf_counter()
+            async with session.get(system_url + PROBE_PATH) as response:
+                await response.read()
+                reported = float(response.headers["x-simulated-delay-ms"])
+            excess.append((time.perf_counter() - clock) * 1000 - reported)
+    return median(excess)
+
+
+async def smallest_request_ms(graphql_url: str, samples: int = 30) -> float:
+    """The latency of ``{ __typename }`` at concurrency 1 (median): what any request to
+    the gateway costs before it has anything to resolve."""
+    headers = {"Content-Type": "application/json"}
+    took: list[float] = []
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for _ in range(samples):
+            clock = time.perf_counter()
+            async with session.post(graphql_url, data=SMALLEST) as response:
+                await response.read()
+            took.append((time.perf_counter() - clock) * 1000)
+            await asyncio.sleep(0.02)  # idle between, as between the requests it stands for
+    return median(took)

@@ -138,7 +138,8 @@ def _targets(cells: _Cells) -> list[str]:
         lines.append(
             f"| p50 - floor <= {OVERHEAD_MS:g} ms, cold, C={lowest} | Customer360 "
             f"| {overhead:.1f} ms (p50 {c360['latency_ms']['p50']:.1f} - floor "
-            f"{c360['floor_ms']:.1f}){per_request} | {_holds(overhead <= OVERHEAD_MS)} |"
+            f"{c360['floor_ms']:.1f}){per_request}{_machine_share(c360)} "
+            f"| {_holds(overhead <= OVERHEAD_MS)} |"
         )
     for query in meta["queries"]:
         cell, base = cells.get(product, query, highest), cells.get(baseline, query, highest)
@@ -246,6 +247,19 @@ def _calls_by_source(cells: _Cells) -> list[str]:
     return lines
 
 
+def _machine_share(cell: Cell) -> str:
+    """What of a cold overhead any gateway on this machine would pay: the idle round
+    trips over the request's rounds, and what the smallest request to it costs."""
+    transport, smallest = cell.get("transport_ms"), cell.get("smallest_request_ms")
+    if transport is None or smallest is None:
+        return ""
+    return (
+        f"; of it, {transport:.1f} ms are idle round trips to the systems over its rounds "
+        f"(loopback, waking both sides) and {smallest:.1f} ms what any request costs, "
+        "however small (`{ __typename }`)"
+    )
+
+
 def _time_split(cells: _Cells) -> list[str]:
     meta = cells.meta
     lowest = min(meta["concurrency"])
@@ -258,11 +272,16 @@ def _time_split(cells: _Cells) -> list[str]:
         "planning. Between rounds and after the last: transfer, the gateway reading "
         "replies, resolving, serialising (a system's own work is inside its latency). "
         "A negative gap means the next round started before the previous round's slowest "
-        "call ended (the gateway did not wait for it).",
+        "call ended (the gateway did not wait for it). *Round trips*: what the "
+        "machine adds to those rounds, whatever the gateway does: per round, an "
+        "idle round trip to the round's slowest system beyond the delay it reports "
+        f"({_excess(meta)}), measured in this run with an empty client; *smallest "
+        "request*: `{ __typename }` to the same gateway (HTTP both ways, its fixed "
+        "per-request work).",
         "",
         "| variant | query | requests | latency | rounds floor | before first call "
-        "| between rounds | after last call | rounds |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| between rounds | after last call | rounds | round trips | smallest request |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for variant in meta["variants"]:
         for query in meta["queries"]:
@@ -275,9 +294,15 @@ def _time_split(cells: _Cells) -> list[str]:
                 f"| {_num(split['latency'])} "
                 f"| {_num(split['rounds_floor'])} | {_num(split['before_first_call'])} "
                 f"| {_num(split['between_rounds'])} | {_num(split['after_last_call'])} "
-                f"| {_num(cell.get('rounds'), 0)} |"
+                f"| {_num(cell.get('rounds'), 0)} | {_num(cell.get('transport_ms'))} "
+                f"| {_num(cell.get('smallest_request_ms'))} |"
             )
     return lines
+
+
+def _excess(meta: Mapping[str, Any]) -> str:
+    excess = meta.get("round_trip_excess_ms") or {}
+    return ", ".join(f"{name.upper()} {ms:.2f} ms" for name, ms in excess.items()) or "not measured"
 
 
 def profiles(results: Mapping[str, Any], top: int = 12) -> str:

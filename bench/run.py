@@ -29,7 +29,14 @@ from statistics import mean, median
 from typing import Any, Literal
 
 from bench import analysis, cluster, procfs, profile, report
-from bench.load import LoadResult, Request, closed_loop, graphql_request
+from bench.load import (
+    LoadResult,
+    Request,
+    closed_loop,
+    graphql_request,
+    round_trip_excess_ms,
+    smallest_request_ms,
+)
 
 QUERIES = ("Customer360", "ProductListing", "StockCheck")
 MIXED = "Mixed"
@@ -181,11 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         with cluster.simulated_systems(
             latencies, options.size, options.seed, work_dir, layout.others
         ) as systems:
+            excess = {
+                name: asyncio.run(round_trip_excess_ms(system.url))
+                for name, system in systems.items()
+            }
+            _log("idle round trip beyond each system's delay (ms): " + str(_rounded(excess)))
             for variant in options.variants:
                 cells.extend(
-                    _run_variant(variant, systems, loads, every[MIXED], options, layout, work_dir)
+                    _run_variant(
+                        variant, systems, loads, every[MIXED], excess, options, layout, work_dir
+                    )
                 )
     results = _assemble(cells, options, layout, latencies, host, started)
+    results["meta"]["round_trip_excess_ms"] = _rounded(excess)
     options.output.mkdir(parents=True, exist_ok=True)
     (options.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     markdown = report.markdown(results)
@@ -203,6 +218,7 @@ def _run_variant(
     systems: Mapping[str, cluster.Process],
     loads: Mapping[str, list[Request]],
     warmup: list[Request],
+    excess: Mapping[str, float],
     options: Options,
     layout: procfs.Layout,
     work_dir: Path,
@@ -216,10 +232,15 @@ def _run_variant(
         failed = [s.error for s in warm.samples if s.error]
         if failed:
             _log(f"[{variant}] warm-up: {len(failed)} of {len(warm.samples)} failed: {failed[0]}")
+        smallest = asyncio.run(smallest_request_ms(url))
         cells: list[dict[str, Any]] = []
         for name, requests in loads.items():
             for concurrency in options.concurrency:
-                cell = _measure(variant, name, requests, concurrency, gateway, systems, options)
+                cell = _measure(
+                    variant, name, requests, concurrency, gateway, systems, options, excess
+                )
+                if concurrency == 1:
+                    cell["smallest_request_ms"] = smallest
                 _log(_one_line(cell))
                 cells.append(cell)
     return cells
@@ -239,6 +260,7 @@ def _measure(
     gateway: cluster.Process,
     systems: Mapping[str, cluster.Process],
     options: Options,
+    excess: Mapping[str, float],
 ) -> dict[str, Any]:
     cluster.settle(systems)
     sampled = options.output / "profiles" / f"{variant}-{name}-c{concurrency}.txt"
@@ -284,7 +306,7 @@ def _measure(
         "gateway_processes": memory.processes,
     }
     if concurrency == 1:
-        cell.update(_floor_figures(result, calls))
+        cell.update(_floor_figures(result, calls, excess))
     if spy is not None:
         cell["profile"] = _profile_summary(spy, sampled)
     return cell
@@ -326,11 +348,13 @@ def _by_operation(calls: Mapping[str, list[dict[str, Any]]]) -> Counter[str]:
     return counter
 
 
-def _floor_figures(result: LoadResult, calls: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def _floor_figures(
+    result: LoadResult, calls: Mapping[str, list[dict[str, Any]]], excess: Mapping[str, float]
+) -> dict[str, Any]:
     """The critical-path floor and where the rest of the time went, request by request
     (possible only at concurrency 1, where each call belongs to one request)."""
     samples = result.samples
-    merged = [c for found in calls.values() for c in found]
+    merged = [{**c, "source": source} for source, found in calls.items() for c in found]
     owned = analysis.attribute_calls([(s.sent, s.answered) for s in samples], merged)
     floors = [analysis.critical_path_floor_ms(c) for c in owned]
     if not floors:
@@ -344,6 +368,9 @@ def _floor_figures(result: LoadResult, calls: Mapping[str, list[dict[str, Any]]]
         "rounds_floor_ms": median(analysis.rounds_floor_ms(c) for c in owned),
         "requests_with_calls": len(called),
         "rounds": median(len(analysis.group_rounds(c)) for _, c in called) if called else 0,
+        "transport_ms": median(analysis.transport_floor_ms(c, excess) for _, c in called)
+        if called
+        else None,
         "overhead_median_ms": median(
             s.latency_ms - f for s, f in zip(samples, floors, strict=True)
         ),
@@ -476,6 +503,10 @@ def _one_line(cell: Mapping[str, Any]) -> str:
 
 
 _STARTED = time.monotonic()
+
+
+def _rounded(figures: Mapping[str, float]) -> dict[str, float]:
+    return {name: round(value, 3) for name, value in figures.items()}
 
 
 def _log(message: str) -> None:

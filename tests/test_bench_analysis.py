@@ -15,6 +15,7 @@ from bench.analysis import (
     ratios,
     rounds_floor_ms,
     split_time,
+    transport_floor_ms,
 )
 from bench.profile import summarise
 
@@ -53,6 +54,16 @@ def test_floor_of_a_pipelined_schedule_stays_below_the_time_it_took() -> None:
     calls = [call(0.000, 80), call(0.000, 20), call(0.021, 20), call(0.081, 80)]
     assert critical_path_floor_ms(calls) == pytest.approx(160)  # the ERP chain
     assert rounds_floor_ms(calls) == pytest.approx(180)  # rounds {ERP, POS} {POS} {ERP}
+
+
+def test_round_trips_count_once_per_round_for_the_rounds_slowest_system() -> None:
+    calls = [
+        {**call(0.000, 25), "source": "crm"},
+        {**call(0.000, 20), "source": "pos"},
+        {**call(0.030, 80), "source": "erp"},
+    ]
+    excess = {"crm": 1.0, "pos": 5.0, "erp": 2.0}
+    assert transport_floor_ms(calls, excess) == pytest.approx(1.0 + 2.0)  # not POS's 5
 
 
 def test_floor_of_no_calls_is_zero() -> None:

@@ -71,6 +71,15 @@ def test_floor_is_positive_and_below_the_median_latency(cells: Cells) -> None:
             assert 0 < cell["floor_ms"] < cell["latency_ms"]["p50"], (variant, query)
 
 
+def test_the_machines_share_is_measured_and_within_the_overhead(cells: Cells) -> None:
+    for variant in VARIANTS:
+        for query in QUERIES:
+            cell = cells[variant, query, 1]
+            overhead = cell["latency_ms"]["p50"] - cell["floor_ms"]
+            assert 0 < cell["transport_ms"] < overhead, (variant, query)
+            assert 0 < cell["smallest_request_ms"] < cell["latency_ms"]["p50"], (variant, query)
+
+
 def test_quick_run_writes_the_table_and_the_chart(output: Path) -> None:
     assert "| Customer360 | 1 |" in (output / "results.md").read_text()
     assert (output / "chart.png").read_bytes().startswith(b"\x89PNG")
