@@ -46,6 +46,8 @@ from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
+from resolvers.direct_calls import DIRECT, Direct, converted_arguments, strawberry_info
+
 #: where a field's plan is kept, in the graphql-core field's own ``extensions``
 PLAIN = "mosaic-plain-field"
 #: the leaf values coerced inline; anything else is completed the long way
@@ -136,6 +138,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         wrapped = self.middleware_manager is not None and self.middleware_manager.middlewares
         self.short_way = not wrapped
         self._field_plans: dict[tuple[str, int], tuple[GroupedFieldSet, list[Any]]] = {}
+        self._converted: dict[int, tuple[FieldDetailsList, dict[str, Any]]] = {}
 
     def execute_fields(
         self,
@@ -156,7 +159,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
-            for name, details, field, plan in self._plans(parent_type, grouped_field_set):
+            for name, details, field, plan, direct in self._plans(parent_type, grouped_field_set):
                 if plan is not None and plan.leaf is not None:
                     try:
                         value = plan.read(source_value)
@@ -172,7 +175,17 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                     except Exception:  # read again below, the long way, which reports it
                         value = _AGAIN
                 field_path = Path(path, name, parent_type.name)
-                if plan is None or field is None:
+                if direct is not None and field is not None:
+                    result = self._call_direct(
+                        direct,
+                        field,
+                        parent_type,
+                        source_value,
+                        details,
+                        field_path,
+                        position_context,
+                    )
+                elif plan is None or field is None:
                     result = self.execute_field(
                         parent_type, source_value, details, field_path, position_context
                     )
@@ -208,7 +221,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
 
     def _plans(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
-    ) -> list[tuple[str, FieldDetailsList, GraphQLField | None, Plain | None]]:
+    ) -> list[tuple[str, FieldDetailsList, GraphQLField | None, Plain | None, Direct | None]]:
         """Each field of a selection with its plan, worked out once per operation:
         graphql-core hands every object of a list the same grouped field set."""
         key = (parent_type.name, id(grouped_field_set))
@@ -218,7 +231,8 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             for name, details in grouped_field_set.items():
                 field = parent_type.fields.get(details[0].node.name.value)
                 plan = field.extensions.get(PLAIN) if field is not None else None
-                entries.append((name, details, field, plan))
+                direct = field.extensions.get(DIRECT) if field is not None else None
+                entries.append((name, details, field, plan, direct))
             known = (grouped_field_set, entries)
             self._field_plans[key] = known
         return known[1]
@@ -232,15 +246,79 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
         field = parent_type.fields.get(field_details_list[0].node.name.value)
-        plan: Plain | None = field.extensions.get(PLAIN) if field is not None else None
-        if plan is None or not self.short_way:
+        if field is None or not self.short_way:
             return super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
-        assert field is not None
+        direct: Direct | None = field.extensions.get(DIRECT)
+        if direct is not None:
+            return self._call_direct(
+                direct, field, parent_type, source, field_details_list, path, position_context
+            )
+        plan: Plain | None = field.extensions.get(PLAIN)
+        if plan is None:
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
         return self._complete_plain(
             plan, field, parent_type, source, field_details_list, path, position_context, _AGAIN
         )
+
+    def _call_direct(
+        self,
+        direct: Direct,
+        field: GraphQLField,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> AwaitableOrValue[Any]:
+        """A resolver called through its field's extensions (:mod:`resolvers.direct_calls`),
+        its result completed and its errors handled as graphql-core's ``execute_field``
+        does."""
+        info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, path)
+        try:
+            given = strawberry_info(direct, info)
+            arguments = self._arguments(direct, field, field_details_list, given)
+            result = direct.call(source, given, **arguments)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    field.type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                field.type, field_details_list, info, path, result, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field.type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._completed_later(completed, field.type, field_details_list, path)
+        return completed
+
+    def _arguments(
+        self,
+        direct: Direct,
+        field: GraphQLField,
+        field_details_list: FieldDetailsList,
+        info: Any,
+    ) -> dict[str, Any]:
+        """The field node's converted arguments, once per operation: every object of a
+        list shares the node (and a failed conversion is tried, and reported, again)."""
+        key = id(field_details_list)
+        known = self._converted.get(key)
+        if known is None or known[0] is not field_details_list:
+            converted = converted_arguments(
+                direct,
+                field,
+                field_details_list[0],
+                self.variable_values,
+                info,
+                self.hide_suggestions,
+            )
+            known = (field_details_list, converted)
+            self._converted[key] = known
+        return known[1]
 
     def _complete_plain(
         self,

@@ -16,7 +16,8 @@ from strawberry.types import ExecutionContext
 
 from adapters.errors import MosaicError
 from resolvers.commerce import CommerceMutation
-from resolvers.execution import PlainFieldsExecution, mark_plain_fields
+from resolvers.direct_calls import mark_direct_calls
+from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.operation_state import OperationState
@@ -52,6 +53,7 @@ class MosaicSchema(strawberry.federation.Schema):
         kwargs.setdefault("execution_context_class", PlainFieldsExecution)
         super().__init__(*args, **kwargs)
         mark_plain_fields(self._schema)
+        mark_direct_calls(self, skip=PLAIN)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
