@@ -8,7 +8,7 @@ the gateway may put into the fetchers (``resolvers.fetchers``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -54,6 +54,7 @@ class Loaders:
 
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
         self._fetchers, self._batching = fetchers, batching
+        self._indexes: dict[tuple[int, ...], tuple[tuple[object, ...], dict[str, Any]]] = {}
         for name in Fetchers.__dataclass_fields__:
             default: list[Any] | None = [] if name in LIST_VALUED else None
             setattr(self, name, _loader(getattr(fetchers, name), default, batching))
@@ -61,6 +62,16 @@ class Loaders:
     def fresh(self) -> Loaders:
         """New loaders on the same fetchers: for the next operation of a connection."""
         return Loaders(self._fetchers, batching=self._batching)
+
+    def indexed(self, index: Callable[..., dict[str, Any]], *parts: object) -> dict[str, Any]:
+        """``index(*parts)``, built once per request for the lists the loaders gave:
+        every product of a listing looks its stores up in the same one."""
+        key = tuple(id(part) for part in parts)
+        known = self._indexes.get(key)
+        if known is None or any(a is not b for a, b in zip(known[0], parts, strict=True)):
+            known = (parts, index(*parts))
+            self._indexes[key] = known
+        return known[1]
 
     async def all_stores(self) -> Any:
         return await self.stores.load(ALL)

@@ -213,7 +213,8 @@ class Product:
             inbound: list[InTransitRecord] | None,
             *locations: list[LocationRecord] | None,
         ) -> list[StockLevel]:
-            return _levels(selling, warehouse, store, inbound, by_id(*locations))
+            places = loaders.indexed(by_id, *locations)
+            return _levels(selling, warehouse, store, inbound, places)
 
         return when_loaded(
             [
@@ -248,7 +249,8 @@ class Product:
             store: list[StockRecord] | None,
             stores: list[LocationRecord] | None,
         ) -> Availability:
-            return _availability(item, wanted, point, limit, warehouse, store, by_id(stores))
+            places = loaders.indexed(by_id, stores)
+            return _availability(item, wanted, point, limit, warehouse, store, places)
 
         return when_loaded(
             [
