@@ -8,28 +8,44 @@ once; the field resolvers later find them in the request's loaders, already on t
 way. Same calls, one round fewer. The root then waits for them too (they are in the
 same round, so this costs no time): the fields below find their loads done and answer
 as plain values (:mod:`resolvers.ready`) instead of a few hundred awaitables.
+
+The selection is read from graphql-core's own nodes: strawberry's ``selected_fields``
+would convert the whole subtree, arguments included, to its own types on every call.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+    VariableNode,
+    value_from_ast_untyped,
+)
 
 from resolvers.context import Info
 from resolvers.fetchers import ALL
 from resolvers.loaders import Loaders
 
+Fragments = Mapping[str, FragmentDefinitionNode]
 
-def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
+
+def _fields(selection_set: SelectionSetNode | None, fragments: Fragments) -> Iterator[FieldNode]:
     """The fields selected, through fragments and inline fragments."""
-    for selection in selections:
-        if isinstance(selection, SelectedField):
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
             yield selection
-        elif isinstance(selection, (FragmentSpread, InlineFragment)):
-            yield from _fields(selection.selections)
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            yield from _fields(fragment.selection_set if fragment else None, fragments)
 
 
 def _start(future: asyncio.Future[Any], started: list[asyncio.Future[Any]]) -> None:
@@ -39,16 +55,34 @@ def _start(future: asyncio.Future[Any], started: list[asyncio.Future[Any]]) -> N
     started.append(future)
 
 
-def _below(fields: Sequence[Selection], path: Sequence[str]) -> Sequence[Selection]:
-    """The fields selected under ``path`` (field names) from these fields."""
+def _below(info: Info, path: Sequence[str]) -> list[FieldNode]:
+    """The fields selected under ``path`` (field names) below the current field."""
+    fragments = info._raw_info.fragments
+    fields: list[FieldNode] = list(info._raw_info.field_nodes)
     for name in path:
-        fields = [f for parent in fields for f in _fields(parent.selections) if f.name == name]
+        fields = [
+            f
+            for parent in fields
+            for f in _fields(parent.selection_set, fragments)
+            if f.name.value == name
+        ]
     return fields
+
+
+def _argument(field: FieldNode, name: str, info: Info) -> Any:
+    """An argument's value as the client gave it (a variable's value, a literal's),
+    None when not given."""
+    for argument in field.arguments or ():
+        if argument.name.value == name:
+            if isinstance(argument.value, VariableNode):
+                return info.variable_values.get(argument.value.name.value)
+            return value_from_ast_untyped(argument.value)
+    return None
 
 
 def selects(info: Info, path: Sequence[str]) -> bool:
     """Whether the query selects anything under ``path`` below the current field."""
-    return bool(_below(info.selected_fields, path))
+    return bool(_below(info, path))
 
 
 def prefetch_products(
@@ -59,24 +93,26 @@ def prefetch_products(
     current field to the products (``("lines", "product")`` from a list of orders).
     Gives the loads started, for :func:`arrived`."""
     loaders: Loaders = info.context.loaders
-    products = _below(info.selected_fields, under)
+    products = _below(info, under)
     started: list[asyncio.Future[Any]] = []
     if not products:
         return started
     _start(loaders.item.load_many(skus), started)
-    for field in (f for product in products for f in _fields(product.selections)):
-        if field.name == "price":
-            channel = field.arguments.get("channel")
+    fragments = info._raw_info.fragments
+    for field in (f for product in products for f in _fields(product.selection_set, fragments)):
+        name = field.name.value
+        if name == "price":
+            channel = _argument(field, "channel", info)
             asked = getattr(channel, "value", channel) or info.context.channel
             for sku in skus:
                 _start(loaders.price.load((sku, asked)), started)
-        elif field.name == "promotions":
+        elif name == "promotions":
             _start(loaders.promotions.load_many(skus), started)
-        elif field.name in ("availability", "stock"):
+        elif name in ("availability", "stock"):
             _start(loaders.warehouse_stock.load_many(skus), started)
             _start(loaders.store_stock.load_many(skus), started)
             _start(loaders.stores.load(ALL), started)
-            if field.name == "stock":
+            if name == "stock":
                 _start(loaders.inbound.load_many(skus), started)
                 _start(loaders.warehouses.load(ALL), started)
     return started

@@ -68,12 +68,14 @@ async def runtime(systems: dict[str, str]) -> AsyncIterator[Runtime]:
     await started.close()
 
 
-async def awaited_paths(runtime: Runtime, name: str) -> list[list[str | int]]:
+async def awaited_paths(
+    runtime: Runtime, name: str, document: str | None = None, variables: Any = None
+) -> list[list[str | int]]:
     AwaitedPaths.paths = []
     schema = build_schema(execution_context_class=AwaitedPaths)
     result = await schema.execute(
-        reference_operations()[name],
-        variable_values=examples(SEED, SIZE)[name],
+        document or reference_operations()[name],
+        variable_values=variables or examples(SEED, SIZE)[name],
         context_value=MosaicContext(loaders=Loaders(runtime.fetchers)),
     )
     assert not result.errors
@@ -90,3 +92,20 @@ async def test_nothing_below_customer360s_orders_is_awaited(runtime: Runtime) ->
 async def test_nothing_below_a_product_list_is_awaited(runtime: Runtime, name: str) -> None:
     paths = await awaited_paths(runtime, name)
     assert paths == [["products"]]
+
+
+@pytest.mark.parametrize(
+    ("declared", "price"),
+    [("", "price(channel: STORE)"), (", $channel: Channel!", "price(channel: $channel)")],
+)
+async def test_a_selection_through_fragments_and_variables_is_prefetched_too(
+    runtime: Runtime, declared: str, price: str
+) -> None:
+    document = (
+        f"query($skus: [ID!]!{declared}) {{ products(skus: $skus) {{ ...card }} }} "
+        f"fragment card on Product {{ sku ... on Product {{ {price} {{ amount }} "
+        "promotions { code } } }"
+    )
+    skus = examples(SEED, SIZE)["ProductListing"]["skus"]
+    paths = await awaited_paths(runtime, "", document, {"skus": skus, "channel": "APP"})
+    assert paths == [["products"]]  # each product's price was the one prefetched
