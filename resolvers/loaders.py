@@ -55,9 +55,16 @@ class Loaders:
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
         self._fetchers, self._batching = fetchers, batching
         self._indexes: dict[tuple[int, ...], tuple[tuple[object, ...], dict[str, Any]]] = {}
-        for name in Fetchers.__dataclass_fields__:
-            default: list[Any] | None = [] if name in LIST_VALUED else None
-            setattr(self, name, _loader(getattr(fetchers, name), default, batching))
+
+    def __getattr__(self, name: str) -> DataLoader[Hashable, Any]:
+        """A loader is made when a request first asks for it: most requests use a few
+        of the two dozen, and making them all was a tenth of a small request's CPU."""
+        if name not in Fetchers.__dataclass_fields__:
+            raise AttributeError(name)
+        default: list[Any] | None = [] if name in LIST_VALUED else None
+        loader = _loader(getattr(self._fetchers, name), default, self._batching)
+        setattr(self, name, loader)
+        return loader
 
     def fresh(self) -> Loaders:
         """New loaders on the same fetchers: for the next operation of a connection."""
@@ -79,7 +86,7 @@ class Loaders:
     async def all_warehouses(self) -> Any:
         return await self.warehouses.load(ALL)
 
-    # Declared for type checkers; set in __init__.
+    # Declared for type checkers; made on first use by __getattr__.
     crm_contact: DataLoader[Hashable, Any]
     crm_by_card: DataLoader[Hashable, Any]
     crm_by_email: DataLoader[Hashable, Any]
