@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from adapters.errors import BadUserInput
 from adapters.records import LocationRecord
@@ -20,7 +21,14 @@ class Point:
     lon: float
 
     def km_to(self, record: LocationRecord) -> float:
-        return round(distance_km(self.lat, self.lon, record.lat, record.lon), 1)
+        return _km(self.lat, self.lon, record.lat, record.lon)
+
+
+@lru_cache(maxsize=16_384)
+def _km(lat: float, lon: float, to_lat: float, to_lon: float) -> float:
+    """Remembered: a listing asks the distance from one point to the same stores for
+    every product (about 500 times a request), and stores do not move."""
+    return round(distance_km(lat, lon, to_lat, to_lon), 1)
 
 
 def point_of(near: NearInput | None) -> Point | None:
