@@ -39,6 +39,7 @@ from gateway.health import healthz, readyz
 from gateway.observability import Observability, RequestFacts, RequestObserver
 from gateway.operations import load_examples, reference_operations
 from gateway.persisted import PersistedQueryError
+from gateway.process import tune_garbage_collection
 from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
 from gateway.settings import Settings
@@ -208,6 +209,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.runtime = Runtime.start(settings)
         await app.state.runtime.commerce.start()  # recovers sagas a crash left half done
         observability.start(app.state.runtime)
+        tune_garbage_collection(settings.gc_young_threshold)
         mode = auth.describe(settings)
         if mode["mode"] == "open":
             logger.warning(

@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     max_cost: int = Field(default=50_000, ge=1)
     # Largest request body, refused with 413 before it is read further.
     max_body_bytes: int = Field(default=256 * 1024, ge=1)
+    # Garbage collection at start-up (gateway/process.py): the start-up heap frozen out
+    # of the collector's scans, the youngest generation scanned every this many
+    # allocations (Python's default: 700). 0 leaves Python's defaults.
+    gc_young_threshold: int = Field(default=10_000, ge=0)
 
     @classmethod
     def settings_customise_sources(
