@@ -38,7 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the gateway alone, against configured sources")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes; on Linux each listens on its own SO_REUSEPORT socket, so the "
+        "kernel spreads connections evenly over them (gateway/workers.py)",
+    )
 
     legacy = commands.add_parser("legacy", help="run one simulated legacy system")
     legacy.add_argument("system", choices=sorted(SYSTEMS))
@@ -129,6 +135,7 @@ def _roles() -> frozenset[str]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from gateway import workers
     from gateway.auth import ConfigurationError, check_mode
     from gateway.settings import Settings
 
@@ -138,15 +145,15 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mosaic serve: {error}", file=sys.stderr)
         return 2
 
-    uvicorn.run(
-        "gateway.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,  # the gateway logs each request itself, as JSON with its id
-    )
+    options: dict[str, Any] = {
+        "app": "gateway.app:create_app",
+        "factory": True,
+        "log_level": "info",
+        "access_log": False,  # the gateway logs each request itself, as JSON with its id
+    }
+    if args.workers > 1 and workers.BALANCED:
+        return workers.serve(args.host, args.port, args.workers, **options)
+    uvicorn.run(host=args.host, port=args.port, workers=args.workers, **options)
     return 0
 
 
