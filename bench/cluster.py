@@ -1,5 +1,5 @@
 """The processes under test: the four simulated systems and the gateway, each started
-the way it is run for real (``mosaic legacy ...``; uvicorn with the gateway's factory),
+the way it is run for real (``mosaic legacy ...``; ``mosaic serve``, the image's command),
 on free loopback ports, and stopped again however the benchmark ends.
 """
 
@@ -138,8 +138,9 @@ def gateway(
     work_dir: Path,
     cores: frozenset[int] | None,
 ) -> Iterator[Process]:
-    """The gateway under uvicorn, as deployed, pointed at ``systems``; ``settings`` are
-    extra ``MOSAIC_*`` variables (the baseline's switches)."""
+    """The gateway as deployed (``mosaic serve``: uvicorn, one SO_REUSEPORT socket per
+    worker), pointed at ``systems``; ``settings`` are extra ``MOSAIC_*`` variables (the
+    baseline's switches)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_")}
     env.update({f"MOSAIC_{s.upper()}_URL": p.url for s, p in systems.items()})
@@ -147,9 +148,8 @@ def gateway(
     env.update(BENCH_SETTINGS)
     env.update(settings)
     argv = [
-        sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
+        sys.executable, "-m", "gateway.cli", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     process = _start(f"gateway-{name}", argv, port, work_dir, env=env, cores=cores)
     try:

@@ -1,6 +1,6 @@
 """What a process tree costs, read from Linux's /proc, and where it may run.
 
-The gateway runs as uvicorn with a supervisor and worker children, so every figure is
+The gateway runs as a parent with worker children (`mosaic serve`), so every figure is
 taken over the process and all its descendants: CPU time as the sum (the work done),
 peak RSS as the largest single process (the figure a per-worker memory budget is
 judged by) and as the total.

@@ -204,7 +204,8 @@ def _header(meta: Mapping[str, Any]) -> list[str]:
         f"seed {meta['seed']}; {meta['duration_s_per_cell']:g} s per cell, closed loop",
         f"- machine: {machine['cpu']}, {machine['cores_usable']} usable cores, "
         f"{machine['memory_gb']:g} GB, Python {machine['python']}, {machine['platform']}",
-        f"- layout: {meta['layout']}; gateway: uvicorn, {meta['gateway_workers']} worker(s)",
+        f"- layout: {meta['layout']}; gateway: `mosaic serve` (uvicorn), "
+        f"{meta['gateway_workers']} worker(s)",
         f"- load average (1, 5, 15 min) at start {_loads(meta['load_average_at_start'])}, "
         f"at end {_loads(meta['load_average_at_end'])}"
         + (

@@ -84,7 +84,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--duration-s", type=float, default=10.0, help="per cell")
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated")
-    parser.add_argument("--workers", type=int, default=1, help="gateway uvicorn workers")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="gateway workers (mosaic serve --workers)"
+    )
     parser.add_argument(
         "--layout",
         choices=("split", "shared"),
