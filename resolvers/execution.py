@@ -50,14 +50,17 @@ from resolvers.direct_calls import DIRECT, Direct, converted_arguments, strawber
 
 #: where a field's plan is kept, in the graphql-core field's own ``extensions``
 PLAIN = "mosaic-plain-field"
+#: where every field's :class:`Shape` is kept
+SHAPE = "mosaic-field-shape"
 #: the leaf values coerced inline; anything else is completed the long way
 _SIMPLE = frozenset({str, int, float, bool})
 #: "not read yet": a plain field's value is read (again) on the long way
 _AGAIN = object()
 
 
-class Plain(NamedTuple):
-    read: Callable[[Any], Any]  # the value from the parent object
+class Shape(NamedTuple):
+    """How a field's value is completed, worked out once from its type."""
+
     leaf: GraphQLLeafType | None  # the scalar or enum of a leaf; None: object or list
     non_null: bool
     where: str  # Type.field, for the non-null error
@@ -70,29 +73,36 @@ class Plain(NamedTuple):
     item_type: GraphQLOutputType | None = None
 
 
+class Plain(NamedTuple):
+    read: Callable[[Any], Any]  # the value from the parent object
+    shape: Shape
+
+
 def mark_plain_fields(schema: GraphQLSchema) -> None:
-    """Record on each field that can take the short way how to read it. Run once when
-    the schema is built."""
+    """Record on each field how its value is completed, and on each that can take the
+    short way how to read it. Run once when the schema is built."""
     for named in schema.type_map.values():
         if not is_object_type(named) or named.name.startswith("__"):
             continue
         assert isinstance(named, GraphQLObjectType)
         for name, field in named.fields.items():
-            definition = (field.extensions or {}).get("strawberry-definition")
+            shape = _shape(f"{named}.{name}", field.type)
+            field.extensions = {**field.extensions, SHAPE: shape}
+            definition = field.extensions.get("strawberry-definition")
             if not isinstance(definition, StrawberryField) or field.args:
                 continue
             read = _reader(definition, field)
-            if read is None:
-                continue
-            non_null = is_non_null_type(field.type)
-            inner = field.type.of_type if non_null else field.type
-            leaf = inner if is_leaf_type(inner) else None
-            items = inner.of_type if isinstance(inner, GraphQLList) else None
-            item_type = items if items is not None and _object(_nullable(items)) else None
-            plan = Plain(
-                read, leaf, non_null, f"{named}.{name}", _names(leaf), _object(inner), item_type
-            )
-            field.extensions = {**field.extensions, PLAIN: plan}
+            if read is not None:
+                field.extensions = {**field.extensions, PLAIN: Plain(read, shape)}
+
+
+def _shape(where: str, type_: GraphQLOutputType) -> Shape:
+    non_null = is_non_null_type(type_)
+    inner = _nullable(type_)
+    leaf = inner if is_leaf_type(inner) else None
+    items = inner.of_type if isinstance(inner, GraphQLList) else None
+    item_type = items if items is not None and _object(_nullable(items)) else None
+    return Shape(leaf, non_null, where, _names(leaf), _object(inner), item_type)
 
 
 def _reader(definition: StrawberryField, field: GraphQLField) -> Callable[[Any], Any] | None:
@@ -160,15 +170,17 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         awaitable_fields: list[str] = []
         try:
             for name, details, field, plan, direct in self._plans(parent_type, grouped_field_set):
-                if plan is not None and plan.leaf is not None:
+                leaf = plan.shape.leaf if plan is not None else None
+                if plan is not None and leaf is not None:
+                    names = plan.shape.names
                     try:
                         value = plan.read(source_value)
-                        if plan.names is not None and isinstance(value, Enum):
-                            if value in plan.names:
-                                results[name] = plan.names[value]
+                        if names is not None and isinstance(value, Enum):
+                            if value in names:
+                                results[name] = names[value]
                                 continue
                         elif type(value) in _SIMPLE:
-                            coerced = plan.leaf.coerce_output_value(value)
+                            coerced = leaf.coerce_output_value(value)
                             if coerced is not None and coerced is not Undefined:
                                 results[name] = coerced
                                 continue
@@ -198,7 +210,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                         details,
                         field_path,
                         position_context,
-                        value if plan.leaf is not None else _AGAIN,
+                        value if leaf is not None else _AGAIN,
                     )
                 if result is not Undefined:
                     results[name] = result
@@ -208,16 +220,21 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             if awaitable_fields:
                 self.settle_in_background([results[f] for f in awaitable_fields])
             raise
-        if not awaitable_fields:
-            return results
-        return self._results_later(results, awaitable_fields)
+        return cast("AwaitableOrValue[dict[str, Any]]", self._gathered(results, awaitable_fields))
 
-    async def _results_later(
-        self, results: dict[str, Any], awaitable_fields: list[str]
-    ) -> dict[str, Any]:
-        awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
-        results.update(zip(awaitable_fields, awaited, strict=True))
-        return results
+    @classmethod
+    def _gathered(cls, values: Any, awaitable_keys: list[Any]) -> Any:
+        """``values`` (an object's fields or a list's items) now, or once those at
+        ``awaitable_keys`` have answered."""
+        return cls._later(values, awaitable_keys) if awaitable_keys else values
+
+    @staticmethod
+    async def _later(values: Any, awaitable_keys: list[Any]) -> Any:
+        """Awaited together, as graphql-core awaits them."""
+        awaited = await gather_with_cancel(*(values[key] for key in awaitable_keys))
+        for key, value in zip(awaitable_keys, awaited, strict=True):
+            values[key] = value
+        return values
 
     def _plans(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
@@ -275,26 +292,20 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
         """A resolver called through its field's extensions (:mod:`resolvers.direct_calls`),
-        its result completed and its errors handled as graphql-core's ``execute_field``
-        does."""
+        its result completed by the field's shape, its errors handled as graphql-core's
+        ``execute_field`` handles them."""
         info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, path)
         try:
             given = strawberry_info(direct, info)
             arguments = self._arguments(direct, field, field_details_list, given)
-            result = direct.call(source, given, **arguments)
-            if self.is_awaitable(result):
-                return self.complete_awaitable_value(
-                    field.type, field_details_list, info, path, result, position_context
-                )
-            completed = self.complete_value(
-                field.type, field_details_list, info, path, result, position_context
-            )
+            value = direct.call(source, given, **arguments)
         except Exception as raw_error:
             self.handle_field_error(raw_error, field.type, field_details_list, path)
             return None
-        if self.is_awaitable(completed):
-            return self._completed_later(completed, field.type, field_details_list, path)
-        return completed
+        shape: Shape = field.extensions[SHAPE]
+        return self._complete_shaped(
+            shape, field, parent_type, field_details_list, path, position_context, value, info
+        )
 
     def _arguments(
         self,
@@ -331,40 +342,62 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
         value: Any,
     ) -> AwaitableOrValue[Any]:
-        """A plain field's value completed (read first unless ``value`` has it), its
-        errors handled as graphql-core handles a resolver's."""
-        try:
-            if value is _AGAIN:
+        """A plain field's value (read first unless ``value`` has it), completed."""
+        if value is _AGAIN:
+            try:
                 value = plan.read(source)
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, field.type, field_details_list, path)
+                return None
+        return self._complete_shaped(
+            plan.shape, field, parent_type, field_details_list, path, position_context, value
+        )
+
+    def _complete_shaped(
+        self,
+        shape: Shape,
+        field: GraphQLField,
+        parent_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+        value: Any,
+        info: GraphQLResolveInfo[Any] | None = None,
+    ) -> AwaitableOrValue[Any]:
+        """A field's value completed as graphql-core completes a resolver's result,
+        with the short ways its shape allows: a leaf coerced on the spot, an object or a
+        list of objects straight to their fields; the resolve info built only where
+        graphql-core's own completion needs it."""
+        try:
             if isinstance(value, Exception):
                 raise value
             if value is None or value is Undefined:
-                if plan.non_null:
-                    raise TypeError(f"Cannot return null for non-nullable field {plan.where}.")
+                if shape.non_null:
+                    raise TypeError(f"Cannot return null for non-nullable field {shape.where}.")
                 return None
             if self.is_awaitable(value):
-                info = self.build_resolve_info(
+                info = info or self.build_resolve_info(
                     field, to_nodes(field_details_list), parent_type, path
                 )
                 return self.complete_awaitable_value(
                     field.type, field_details_list, info, path, value, position_context
                 )
-            if plan.leaf is not None:
-                if plan.names is not None and isinstance(value, Enum) and value in plan.names:
-                    return plan.names[value]
-                return self.complete_leaf_value(plan.leaf, value)
+            if shape.leaf is not None:
+                if shape.names is not None and isinstance(value, Enum) and value in shape.names:
+                    return shape.names[value]
+                return self.complete_leaf_value(shape.leaf, value)
             completed: AwaitableOrValue[Any]
-            if plan.object_type is not None:
+            if shape.object_type is not None:
                 completed = self._complete_object(
-                    plan.object_type, field_details_list, path, value, position_context
+                    shape.object_type, field_details_list, path, value, position_context
                 )
             elif (
-                plan.item_type is not None
+                shape.item_type is not None
                 and type(value) in (list, tuple)
                 and not any(details.node.directives for details in field_details_list)
             ):
                 completed = self._complete_items(
-                    plan.item_type,
+                    shape.item_type,
                     field,
                     parent_type,
                     field_details_list,
@@ -373,7 +406,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                     position_context,
                 )
             else:
-                info = self.build_resolve_info(
+                info = info or self.build_resolve_info(
                     field, to_nodes(field_details_list), parent_type, path
                 )
                 completed = self.complete_value(
@@ -477,15 +510,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             if awaitable_indices:
                 self.settle_in_background([completed[i] for i in awaitable_indices])
             raise
-        if not awaitable_indices:
-            return completed
-        return self._items_later(completed, awaitable_indices)
-
-    async def _items_later(self, completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
-        awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
-        for index, value in zip(awaitable_indices, awaited, strict=True):
-            completed[index] = value
-        return completed
+        return cast("AwaitableOrValue[list[Any]]", self._gathered(completed, awaitable_indices))
 
     def _complete_object(
         self,

@@ -6,17 +6,18 @@ the same paths; and the arguments are converted once per field node, not per obj
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import strawberry
 from graphql import ExecutionResult
-from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.extensions import FieldExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
 from resolvers.direct_calls import DIRECT, mark_direct_calls
 from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
+from tests.test_plain_fields import SeesEveryField
 
 BUILT: list[str] = []
 
@@ -188,16 +189,6 @@ async def test_arguments_are_converted_once_per_field_node_not_per_object() -> N
     assert direct.data
     assert direct.data["shops"][2] == {"where": "Urk near Zeist within 10 km (where)"}
     assert (once, len(BUILT)) == (1, len(SHOPS))
-
-
-class SeesEveryField(SchemaExtension):
-    seen: ClassVar[list[str]] = []
-
-    def resolve(
-        self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        SeesEveryField.seen.append(info.field_name)
-        return _next(root, info, *args, **kwargs)
 
 
 def test_a_schema_extension_with_a_resolve_hook_still_sees_every_call() -> None:

@@ -35,17 +35,15 @@ def wait_listening(port: int, timeout_s: float = 20) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
+def gateway_environment(systems: dict[str, str], **settings: str) -> dict[str, str]:
+    """The environment of a gateway started as its own process, for these systems."""
+    urls = {f"MOSAIC_{name.upper()}_URL": url for name, url in systems.items()}
+    return {**os.environ, **urls, "MOSAIC_CRM_TOKEN": CRM_TOKEN, **settings}
+
+
 def test_a_request_in_flight_completes_after_sigterm(systems: dict[str, str]) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "MOSAIC_CRM_URL": systems["crm"],
-        "MOSAIC_ERP_URL": systems["erp"],
-        "MOSAIC_POS_URL": systems["pos"],
-        "MOSAIC_WMS_URL": systems["wms"],
-        "MOSAIC_CRM_TOKEN": CRM_TOKEN,
-        "MOSAIC_CACHE": "false",
-    }
+    env = gateway_environment(systems, MOSAIC_CACHE="false")
     gateway = subprocess.Popen(
         [
             sys.executable,

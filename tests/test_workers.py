@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from gateway.workers import BALANCED
-from tests.conftest import CRM_TOKEN
-from tests.test_graceful_shutdown import free_port, wait_listening
+from tests.test_graceful_shutdown import free_port, gateway_environment, wait_listening
 
 pytestmark = pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux's")
 WORKERS = 2
@@ -52,14 +51,7 @@ def workers(parent: int, port: int) -> list[int]:
 @pytest.fixture
 def gateway(systems: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "MOSAIC_CRM_URL": systems["crm"],
-        "MOSAIC_ERP_URL": systems["erp"],
-        "MOSAIC_POS_URL": systems["pos"],
-        "MOSAIC_WMS_URL": systems["wms"],
-        "MOSAIC_CRM_TOKEN": CRM_TOKEN,
-    }
+    env = gateway_environment(systems)
     command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--workers", str(WORKERS)],
