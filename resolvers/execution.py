@@ -47,6 +47,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 from resolvers.direct_calls import DIRECT, Direct, converted_arguments, strawberry_info
+from resolvers.memo import ByIdentity
 
 #: where a field's plan is kept, in the graphql-core field's own ``extensions``
 PLAIN = "mosaic-plain-field"
@@ -139,6 +140,21 @@ def _names(leaf: GraphQLLeafType | None) -> dict[Enum, str] | None:
     return {member: leaf.coerce_output_value(member) for member in members}
 
 
+#: a selected field: its response name, its nodes, its definition and its plain plan
+_Entry = tuple[str, FieldDetailsList, GraphQLField | None, Plain | None]
+
+
+def _entries(parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> list[_Entry]:
+    """Each field of a selection with its plan; worked out once per operation, as
+    graphql-core hands every object of a list the same grouped field set."""
+    entries: list[_Entry] = []
+    for name, details in grouped_field_set.items():
+        field = parent_type.fields.get(details[0].node.name.value)
+        plan = field.extensions.get(PLAIN) if field is not None else None
+        entries.append((name, details, field, plan))
+    return entries
+
+
 class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
     """strawberry's execution context, with the short way for plain fields."""
 
@@ -147,8 +163,8 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         # a schema extension with a ``resolve`` hook wraps every field: no short way
         wrapped = self.middleware_manager is not None and self.middleware_manager.middlewares
         self.short_way = not wrapped
-        self._field_plans: dict[tuple[str, int], tuple[GroupedFieldSet, list[Any]]] = {}
-        self._converted: dict[int, tuple[FieldDetailsList, dict[str, Any]]] = {}
+        self._field_plans: ByIdentity[list[_Entry]] = ByIdentity()
+        self._converted: ByIdentity[dict[str, Any]] = ByIdentity()
 
     def execute_fields(
         self,
@@ -169,7 +185,9 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
-            for name, details, field, plan, direct in self._plans(parent_type, grouped_field_set):
+            # a grouped field set is made for one parent type: it alone is the key
+            plans = self._field_plans.get(lambda g: _entries(parent_type, g), grouped_field_set)
+            for name, details, field, plan in plans:
                 leaf = plan.shape.leaf if plan is not None else None
                 if plan is not None and leaf is not None:
                     names = plan.shape.names
@@ -187,17 +205,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                     except Exception:  # read again below, the long way, which reports it
                         value = _AGAIN
                 field_path = Path(path, name, parent_type.name)
-                if direct is not None and field is not None:
-                    result = self._call_direct(
-                        direct,
-                        field,
-                        parent_type,
-                        source_value,
-                        details,
-                        field_path,
-                        position_context,
-                    )
-                elif plan is None or field is None:
+                if plan is None or field is None:
                     result = self.execute_field(
                         parent_type, source_value, details, field_path, position_context
                     )
@@ -235,24 +243,6 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         for key, value in zip(awaitable_keys, awaited, strict=True):
             values[key] = value
         return values
-
-    def _plans(
-        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
-    ) -> list[tuple[str, FieldDetailsList, GraphQLField | None, Plain | None, Direct | None]]:
-        """Each field of a selection with its plan, worked out once per operation:
-        graphql-core hands every object of a list the same grouped field set."""
-        key = (parent_type.name, id(grouped_field_set))
-        known = self._field_plans.get(key)
-        if known is None or known[0] is not grouped_field_set:
-            entries = []
-            for name, details in grouped_field_set.items():
-                field = parent_type.fields.get(details[0].node.name.value)
-                plan = field.extensions.get(PLAIN) if field is not None else None
-                direct = field.extensions.get(DIRECT) if field is not None else None
-                entries.append((name, details, field, plan, direct))
-            known = (grouped_field_set, entries)
-            self._field_plans[key] = known
-        return known[1]
 
     def execute_field(
         self,
@@ -316,20 +306,12 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
     ) -> dict[str, Any]:
         """The field node's converted arguments, once per operation: every object of a
         list shares the node (and a failed conversion is tried, and reported, again)."""
-        key = id(field_details_list)
-        known = self._converted.get(key)
-        if known is None or known[0] is not field_details_list:
-            converted = converted_arguments(
-                direct,
-                field,
-                field_details_list[0],
-                self.variable_values,
-                info,
-                self.hide_suggestions,
-            )
-            known = (field_details_list, converted)
-            self._converted[key] = known
-        return known[1]
+        return self._converted.get(
+            lambda details: converted_arguments(
+                direct, field, details[0], self.variable_values, info, self.hide_suggestions
+            ),
+            field_details_list,
+        )
 
     def _complete_plain(
         self,

@@ -15,6 +15,7 @@ from aiodataloader import DataLoader
 
 from adapters.errors import MosaicError
 from resolvers.fetchers import ALL, Fetch, Fetchers
+from resolvers.memo import ByIdentity
 
 #: What a loader answers for a key its source does not know, per fetcher; lists are
 #: empty rather than null (DESIGN: lists are non-null).
@@ -54,7 +55,7 @@ class Loaders:
 
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
         self._fetchers, self._batching = fetchers, batching
-        self._indexes: dict[tuple[int, ...], tuple[tuple[object, ...], dict[str, Any]]] = {}
+        self._indexes: ByIdentity[dict[str, Any]] = ByIdentity()
 
     def __getattr__(self, name: str) -> DataLoader[Hashable, Any]:
         """A loader is made when a request first asks for it: most requests use a few
@@ -73,12 +74,7 @@ class Loaders:
     def indexed(self, index: Callable[..., dict[str, Any]], *parts: object) -> dict[str, Any]:
         """``index(*parts)``, built once per request for the lists the loaders gave:
         every product of a listing looks its stores up in the same one."""
-        key = tuple(id(part) for part in parts)
-        known = self._indexes.get(key)
-        if known is None or any(a is not b for a, b in zip(known[0], parts, strict=True)):
-            known = (parts, index(*parts))
-            self._indexes[key] = known
-        return known[1]
+        return self._indexes.get(index, *parts)
 
     async def all_stores(self) -> Any:
         return await self.stores.load(ALL)

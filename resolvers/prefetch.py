@@ -80,18 +80,13 @@ def _argument(field: FieldNode, name: str, info: Info) -> Any:
     return None
 
 
-def selects(info: Info, path: Sequence[str]) -> bool:
-    """Whether the query selects anything under ``path`` below the current field."""
-    return bool(_below(info, path))
-
-
 def prefetch_products(
     info: Info, skus: Sequence[str], under: Sequence[str] = ()
 ) -> list[asyncio.Future[Any]]:
     """Start the loads the selection below a product list will make: the products'
     item cards and whatever their selected fields read. ``under`` is the path from the
     current field to the products (``("lines", "product")`` from a list of orders).
-    Gives the loads started, for :func:`arrived`."""
+    Gives the loads started, for :func:`arrived`; none when nothing below is selected."""
     loaders: Loaders = info.context.loaders
     products = _below(info, under)
     started: list[asyncio.Future[Any]] = []

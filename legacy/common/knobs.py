@@ -116,8 +116,8 @@ class SimulatedSystemMiddleware:
         if fault == "none" and knobs.error_rate and self.rng.random() < knobs.error_rate:
             fault = "error500"
         if fault in ("error500", "garbage", "html", "rate_limit"):
-            log(latency)
             await _pause(latency)
+            log((time.perf_counter() - clock) * 1000)  # held as long as a good answer
             await _send_fault(send, fault, knobs.retry_after_s)
             return
         answer: list[Message] = []
