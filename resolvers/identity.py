@@ -2,10 +2,11 @@
 
 The CRM keeps the other systems' ids where it learned them; the POS knows its loyalty
 card and customer id; every fragment may carry an e-mail address. Starting from
-whatever the client gave (an id, an e-mail, a card), each round looks up every missing
-fragment by the most reliable key known so far, all systems in parallel, and learns new
-keys from what it found. Explicit cross-references are tried before e-mail, because an
-e-mail can be shared or mistyped and a cross-reference was recorded on purpose.
+whatever the client gave (an id, an e-mail, a card), every system that key can reach
+is asked at once; after that, each system a field wants is looked up by the most
+reliable key known so far, the moment that key is learned. Explicit cross-references
+are tried before e-mail, because an e-mail can be shared or mistyped and a
+cross-reference was recorded on purpose.
 
 Nothing is stored between requests: the record is assembled live, every time.
 """
@@ -13,7 +14,9 @@ Nothing is stored between requests: the record is assembled live, every time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from asyncio import FIRST_COMPLETED
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from adapters.errors import UpstreamError
@@ -56,6 +59,10 @@ KEY_OF: dict[str, str] = {
 }
 
 
+#: the keys fields wait for (``Identity.key``) -> the systems that can tell each, asked
+#: in this order: the CRM keeps the cross-reference to the ERP customer number
+KEY_SOURCES: dict[str, tuple[str, ...]] = {"erp_no": ("crm", "erp"), "pos_customer": ("pos",)}
+
 #: a customer id's prefix -> the key it gives the search
 ID_KEYS: dict[str, str] = {"crm": "crm_id", "erp": "erp_no", "pos": "pos_customer"}
 
@@ -71,7 +78,18 @@ T = TypeVar("T")
 
 
 class Identity:
-    """The fragments of one person, found round by round; fields await what they need."""
+    """The fragments of one person, looked up on demand; fields await what they need.
+
+    The first round asks every system the client's key can reach: whoever answers first
+    tells whether the person exists. After that a system is asked only once a field
+    wants it (``settled``, ``first``, ``key``, ``complete``): a till that shows a
+    customer's name, loyalty and consents never calls the ERP. Where a wanted system
+    cannot be asked by any key known yet, the others are asked for keys (bridges), so
+    laziness never loses a fragment the eager search would have found.
+
+    Driven by the lookups' completion callbacks rather than a task of its own, so
+    nothing is left running when a request ends with systems nobody wanted.
+    """
 
     def __init__(self, loaders: Loaders, known: dict[str, str]) -> None:
         self._loaders = loaders
@@ -79,46 +97,57 @@ class Identity:
         self.fragments = Fragments()
         self.failures: dict[str, UpstreamError] = {}
         self._tried: set[str] = set()
+        self._in_flight: set[str] = set()
+        self._wanted: set[str] = set()
+        self._error: BaseException | None = None
         loop = asyncio.get_running_loop()
-        self._first_round = loop.create_future()
-        self._key_futures: dict[str, asyncio.Future[str | None]] = {
-            "erp_no": loop.create_future(),
-            "pos_customer": loop.create_future(),
+        self._first_round: asyncio.Future[bool] = loop.create_future()
+        self._learned: dict[str, asyncio.Future[None]] = {
+            name: loop.create_future() for name in KEY_SOURCES
         }
         self._settled: dict[str, asyncio.Future[None]] = {
             system: loop.create_future() for system in PREFERENCE
         }
-        self.done: asyncio.Task[None] = asyncio.ensure_future(self._link())
+        self._start(self._next_lookups(PREFERENCE))
+        self._advance()
 
     async def found(self) -> bool:
-        """True once any fragment is found; False when every lookup has missed."""
-        await asyncio.wait({self._first_round, self.done}, return_when=asyncio.FIRST_COMPLETED)
-        if self._first_round.done() and self._first_round.result():
-            return True
-        await self.done
-        return self._any()
+        """True once any fragment is found; False when every first lookup has missed."""
+        found = await self._first_round
+        self._raise_error()
+        return found
 
     async def key(self, name: str) -> str | None:
-        """A key (``erp_no``, ``pos_customer``) as soon as it is known, or None at the end."""
-        return await self._key_futures[name]
+        """A key (``erp_no``, ``pos_customer``) as soon as it is known, or None once the
+        systems that could tell it are settled. The CRM's cross-reference is waited for
+        before the key's own system is asked."""
+        learned = self._learned[name]
+        for system in KEY_SOURCES[name]:
+            if learned.done():
+                break
+            self._want(system)
+            await asyncio.wait({learned, self._settled[system]}, return_when=FIRST_COMPLETED)
+        self._raise_error()
+        return self.known.get(name)
 
     async def complete(self) -> Fragments:
-        await self.done
-        return self.fragments
+        return await self.settled(*PREFERENCE)
 
     async def settled(self, *systems: str) -> Fragments:
         """The fragments once these systems are settled: found, failed, or with nothing
         left to ask them. A field waits only for the systems it reads, so a slow ERP
         holds up the order history, not the name the CRM already gave."""
+        self._want(*systems)
         waiting = [self._settled[s] for s in systems if not self._settled[s].done()]
         if waiting:  # most fields ask after the systems they read have settled
             await asyncio.wait(waiting)
+        self._raise_error()
         return self.fragments
 
     async def first(self, order: Sequence[str], pick: Callable[[Fragments], T | None]) -> T | None:
         """``pick`` from the fragments, in the order of trust ``order``, as soon as the
         answer can no longer change: when every system before the one that gave it is
-        settled. The CRM's value needs only the CRM; the POS's waits for the CRM too."""
+        settled. The CRM's value needs only the CRM; the POS is asked only without it."""
         for i in range(len(order)):
             trusted = order[: i + 1]
             found = await self.settled(*trusted)
@@ -133,44 +162,71 @@ class Identity:
         f = self.fragments
         return f.crm is not None or f.erp is not None or f.pos is not None
 
-    async def _link(self) -> None:
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _want(self, *systems: str) -> None:
+        new = set(systems) - self._wanted
+        if new:
+            self._wanted |= new
+            self._advance()
+
+    def _advance(self) -> None:
+        """Ask the wanted systems by their best untried keys. With nothing left in
+        flight: bridge through the systems nobody wanted yet if a wanted one is stuck,
+        else settle the wanted ones: nothing could change them any more."""
+        self._start(self._next_lookups(self._wanted))
+        if self._in_flight:
+            return
+        stuck = [s for s in self._wanted if not self._settled[s].done()]
+        if stuck:
+            bridges = self._next_lookups(set(PREFERENCE) - self._wanted)
+            if bridges:
+                self._wanted.update(LOOKUPS[name] for name in bridges)
+                self._start(bridges)
+                return
+        for system in stuck:
+            self._settle(system)
+        if not self._first_round.done():
+            self._first_round.set_result(self._any())
+
+    def _start(self, lookups: list[str]) -> None:
+        for name in lookups:
+            self._in_flight.add(name)
+            asyncio.ensure_future(self._run(name)).add_done_callback(partial(self._arrived, name))
+
+    def _arrived(self, lookup: str, future: asyncio.Future[Any]) -> None:
         """Follow keys as soon as each answer arrives: the CRM's cross-reference to the
         ERP is followed the moment the CRM answers, not when the slowest system of the
         same round has answered too (or timed out)."""
-        pending: dict[asyncio.Future[Any], str] = {}
+        self._in_flight.discard(lookup)
+        if self._error is not None:
+            return
         try:
-            while True:
-                for name in self._next_lookups(set(pending.values())):
-                    pending[asyncio.ensure_future(self._run(name))] = name
-                if not pending:
-                    break
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for future in done:
-                    self._absorb(pending.pop(future), future.exception() or future.result())
-                self._settle_keys(final=False)
-                if not self._first_round.done() and self._any():
-                    self._first_round.set_result(True)
-        finally:
-            self._settle_keys(final=True)
-            for future in self._settled.values():
-                if not future.done():
-                    future.set_result(None)
+            if not future.cancelled():  # cancelled: the request is going away
+                self._absorb(lookup, future.exception() or future.result())
+        except Exception as exc:  # a bug, not a source's failure: every waiter sees it
+            self._error = exc
             if not self._first_round.done():
-                self._first_round.set_result(self._any())
+                self._first_round.set_result(False)
+            for waiter in (*self._settled.values(), *self._learned.values()):
+                if not waiter.done():
+                    waiter.set_result(None)
+            return
+        if not self._first_round.done() and self._any():
+            self._first_round.set_result(True)
+        self._advance()
 
-    def _next_lookups(self, in_flight: set[str]) -> list[str]:
-        """One lookup per system still missing, by its best untried key; none for a
-        system already being asked, found, or failed."""
-        busy = {LOOKUPS[name] for name in in_flight}
+    def _next_lookups(self, systems: Iterable[str]) -> list[str]:
+        """One lookup per given system still missing, by its best untried key; none for
+        a system already being asked, found, failed or settled."""
+        busy = {LOOKUPS[name] for name in self._in_flight}
         wanted = []
-        for system, preference in PREFERENCE.items():
-            if (
-                getattr(self.fragments, system) is not None
-                or system in self.failures
-                or system in busy
-            ):
+        for system in systems:
+            if self._settled[system].done() or system in busy:
                 continue
-            for lookup in preference:
+            for lookup in PREFERENCE[system]:
                 if lookup not in self._tried and KEY_OF[lookup] in self.known:
                     wanted.append(lookup)
                     break
@@ -232,8 +288,5 @@ class Identity:
         for name, value in keys.items():
             if value and name not in self.known:
                 self.known[name] = value
-
-    def _settle_keys(self, final: bool) -> None:
-        for name, future in self._key_futures.items():
-            if not future.done() and (name in self.known or final):
-                future.set_result(self.known.get(name))
+                if name in self._learned:
+                    self._learned[name].set_result(None)

@@ -171,9 +171,8 @@ def test_entities_of_many_customers_are_one_crm_batch_call(
     systems: dict[str, str], gateway_url: str, world: World
 ) -> None:
     """Five customers by CRM id: every search starts in the same round, so the CRM
-    answers one batch read. What it gives is the next round, for all five at once: one
-    POS search for their loyalty cards, one ERP Customer read by number for those the
-    CRM knows an ERP number of, and one by e-mail for the others (two of these five)."""
+    answers one batch read. Their loyalty cards are the next round, one POS search for
+    all five; the ERP holds nothing asked for (id, name, loyalty) and is not called."""
     contacts = world.crm_contacts[:5]
     for url in systems.values():
         clear_calls(url)
@@ -182,6 +181,30 @@ def test_entities_of_many_customers_are_one_crm_batch_call(
     )
     assert [e["id"] for e in entities] == [f"crm:{c.id}" for c in contacts]
     assert all(e["name"] for e in entities)
+    calls = {name: _operations(url) for name, url in systems.items()}
+    assert calls["crm"] == Counter({"POST /crm/v3/objects/contacts/batch/read": 1}), calls
+    assert calls["erp"] == Counter(), calls
+    assert calls["pos"] == Counter({"POST /v2/loyalty/accounts/search": 1}), calls
+
+
+def test_entities_of_many_customers_share_each_later_round(
+    systems: dict[str, str], gateway_url: str, world: World
+) -> None:
+    """Asking where each of five customers has records wants every system: after the
+    CRM's one batch read, one POS search for their loyalty cards, one ERP Customer read
+    by number for those the CRM knows an ERP number of, and one by e-mail for the others
+    (two of these five)."""
+    contacts = world.crm_contacts[:5]
+    for url in systems.values():
+        clear_calls(url)
+    result = graphql(
+        gateway_url,
+        "query($r: [_Any!]!) { _entities(representations: $r) "
+        "{ ... on Customer { id sources { system } } } }",
+        {"r": [{"__typename": "Customer", "id": f"crm:{c.id}"} for c in contacts]},
+    )
+    assert "errors" not in result, result
+    assert [e["id"] for e in result["data"]["_entities"]] == [f"crm:{c.id}" for c in contacts]
     calls = {name: _operations(url) for name, url in systems.items()}
     assert calls["crm"] == Counter({"POST /crm/v3/objects/contacts/batch/read": 1}), calls
     assert calls["erp"] == Counter({"Customer:ReadMultiple": 2}), calls
