@@ -132,6 +132,31 @@ async def round_trip_excess_ms(system_url: str, samples: int = 30) -> float:
     return median(excess)
 
 
+def idle_slowdown(pause_s: float = 0.025, samples: int = 40) -> float:
+    """How many times longer the same piece of Python takes right after the process sat
+    idle for ``pause_s`` (about one source's latency) than when run back to back
+    (medians). The gateway's every step after a wait for a source runs in that state at
+    concurrency 1; on a busy server the ratio is about 1, on a VM whose idle cores serve
+    other guests the caches are cold and it is not. Measured in this process: a fact of
+    the machine, like the idle round trip, not of any gateway."""
+
+    def work() -> float:
+        clock = time.perf_counter()
+        rows = [(str(n), n % 7, [n, n + 1]) for n in range(300)]
+        text = ",".join(f"{sku}:{qty}" for sku, qty, tags in rows if tags[0] % 2 == 0)
+        sorted(text.split(","), key=len)
+        return time.perf_counter() - clock
+
+    for _ in range(5):  # the code and its data warm, as a running gateway's are
+        work()
+    back_to_back = median(work() for _ in range(samples))
+    after_idle: list[float] = []
+    for _ in range(samples):
+        time.sleep(pause_s)
+        after_idle.append(work())
+    return median(after_idle) / back_to_back
+
+
 async def smallest_request_ms(graphql_url: str, samples: int = 30) -> float:
     """The latency of ``{ __typename }`` at concurrency 1 (median): what any request to
     the gateway costs before it has anything to resolve."""

@@ -138,8 +138,8 @@ def _targets(cells: _Cells) -> list[str]:
         lines.append(
             f"| p50 - floor <= {OVERHEAD_MS:g} ms, cold, C={lowest} | Customer360 "
             f"| {overhead:.1f} ms (p50 {c360['latency_ms']['p50']:.1f} - floor "
-            f"{c360['floor_ms']:.1f}){per_request}{_machine_share(c360)} "
-            f"| {_holds(overhead <= OVERHEAD_MS)} |"
+            f"{c360['floor_ms']:.1f}){per_request}{_machine_share(c360)}"
+            f"{_idle_slowdown(meta)} | {_holds(overhead <= OVERHEAD_MS)} |"
         )
     for query in meta["queries"]:
         cell, base = cells.get(product, query, highest), cells.get(baseline, query, highest)
@@ -258,6 +258,18 @@ def _machine_share(cell: Cell) -> str:
         f"; of it, {transport:.1f} ms are idle round trips to the systems over its rounds "
         f"(loopback, waking both sides) and {smallest:.1f} ms what any request costs, "
         "however small (`{ __typename }`)"
+    )
+
+
+def _idle_slowdown(meta: Mapping[str, Any]) -> str:
+    """The machine's tax on the gateway's own work at concurrency 1 (see
+    :func:`bench.load.idle_slowdown`)."""
+    slowdown = meta.get("idle_slowdown")
+    if slowdown is None:
+        return ""
+    return (
+        f"; and on this machine work right after an idle of a source's latency takes "
+        f"{slowdown:.2f}x as long as back to back (the gateway's every step after a wait)"
     )
 
 

@@ -34,6 +34,7 @@ from bench.load import (
     Request,
     closed_loop,
     graphql_request,
+    idle_slowdown,
     round_trip_excess_ms,
     smallest_request_ms,
 )
@@ -195,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name, system in systems.items()
             }
             _log("idle round trip beyond each system's delay (ms): " + str(_rounded(excess)))
+            slowdown = idle_slowdown()
+            _log(f"work right after an idle of 25 ms takes {slowdown:.2f}x its time back to back")
             for variant in options.variants:
                 cells.extend(
                     _run_variant(
@@ -203,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
     results = _assemble(cells, options, layout, latencies, host, started)
     results["meta"]["round_trip_excess_ms"] = _rounded(excess)
+    results["meta"]["idle_slowdown"] = round(slowdown, 2)
     options.output.mkdir(parents=True, exist_ok=True)
     (options.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     markdown = report.markdown(results)

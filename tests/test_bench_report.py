@@ -97,6 +97,13 @@ def test_the_cold_overhead_holds_at_five_ms_and_not_above() -> None:
     assert "**no**" in row(run(cold_p50=212.0, mosaic_p99={1: 150}, ok=100, base_ok=1), "p50")
 
 
+def test_the_cold_overhead_names_the_machines_slowdown_after_an_idle() -> None:
+    cells = [cell("mosaic-nocache", 1, ok_rps=5, p50=212.0, floor=200.0)]
+    page = results([*cells, *(cell("baseline", c, ok_rps=1) for c in CONCURRENCY)])
+    page["meta"]["idle_slowdown"] = 1.43
+    assert "1.43x as long as back to back" in markdown(page)
+
+
 def test_throughput_is_judged_on_answers_without_errors() -> None:
     lines = run(cold_p50=204.0, mosaic_p99={64: 900}, ok=100.0, base_ok=2.0)
     throughput = row(lines, "throughput")

@@ -80,6 +80,12 @@ def test_the_machines_share_is_measured_and_within_the_overhead(cells: Cells) ->
             assert 0 < cell["smallest_request_ms"] < cell["latency_ms"]["p50"], (variant, query)
 
 
+def test_the_machines_slowdown_after_an_idle_is_measured(output: Path) -> None:
+    results = json.loads((output / "results.json").read_text())
+    assert 0.5 < results["meta"]["idle_slowdown"] < 20
+    assert "x as long as back to back" in (output / "results.md").read_text()
+
+
 def test_quick_run_writes_the_table_and_the_chart(output: Path) -> None:
     assert "| Customer360 | 1 |" in (output / "results.md").read_text()
     assert (output / "chart.png").read_bytes().startswith(b"\x89PNG")
