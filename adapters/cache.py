@@ -7,16 +7,21 @@ call, a key already being fetched is never fetched twice at once (single flight)
 value younger than its freshness TTL is served without a call at all. When the source
 fails, a value older than its TTL but within ``max_stale_s`` may stand in for it; the
 request is told, with the value's age.
+
+A request may also ask for a :class:`ReadLog` of what it read: the entries it was
+answered from, so a whole answer built only from cached entries can be kept and given
+again while each of them is still the one in the store (``gateway/response_cache.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from adapters.errors import UpstreamError
@@ -51,6 +56,29 @@ class StaleNotice:
 stale_served: contextvars.ContextVar[list[StaleNotice] | None] = contextvars.ContextVar(
     "mosaic_stale_served", default=None
 )
+
+
+@dataclass(slots=True)
+class ReadLog:
+    """The cached entries one request was answered from: per layer, each key with the
+    time its entry was stored; the moment the first of them stops being fresh; and
+    ``complete``, which turns False as soon as a value came from anywhere else (a call,
+    another request's call in flight, a stale fallback), so the log no longer tells the
+    whole story of the answer."""
+
+    stored: dict[str, dict[str, float]] = field(default_factory=dict)
+    fresh_until: float = math.inf
+    complete: bool = True
+
+    def note(self, layer: str, entries: Mapping[str, Entry], ttl_s: float) -> None:
+        seen = self.stored.setdefault(layer, {})
+        for key, entry in entries.items():
+            seen[key] = entry.stored_at
+            self.fresh_until = min(self.fresh_until, entry.stored_at + ttl_s)
+
+
+#: The read log of the current request, when something (the response cache) wants it.
+reads: contextvars.ContextVar[ReadLog | None] = contextvars.ContextVar("mosaic_reads", default=None)
 
 
 class CacheStore(Protocol):
@@ -140,6 +168,14 @@ class SharedFetch(Generic[K, V]):
         wanted = [k for k in distinct if k not in fresh]
         self.misses += len(wanted)
         values: dict[K, Any] = {k: e.value for k, e in fresh.items()}
+        log = reads.get()
+        if log is not None:
+            if wanted:
+                log.complete = False
+            else:
+                log.note(
+                    self.name, {self._key_str(k): e for k, e in fresh.items()}, self.freshness.ttl_s
+                )
         if wanted:
             results = await asyncio.gather(*(self._join(k) for k in wanted), return_exceptions=True)
             for key, result in zip(wanted, results, strict=True):
@@ -149,6 +185,14 @@ class SharedFetch(Generic[K, V]):
     async def invalidate(self, keys: Sequence[K]) -> None:
         """Forget keys a write changed, so the next read goes to the source."""
         await self._store.delete(self.name, [self._key_str(k) for k in keys])
+
+    async def unchanged(self, stored: Mapping[str, float]) -> bool:
+        """Whether each key (as stored) still holds the entry stored at that time: not
+        invalidated by a write, not refetched, not evicted."""
+        found = await self._store.get_many(self.name, list(stored))
+        return len(found) == len(stored) and all(
+            found[key].stored_at == at for key, at in stored.items()
+        )
 
     async def _cached(self, keys: list[K]) -> dict[K, Entry]:
         if self.freshness.ttl_s <= 0 and self.freshness.max_stale_s <= 0:

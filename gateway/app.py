@@ -33,7 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from adapters.errors import Unauthenticated
 from adapters.resilience import deadline
 from gateway import audit, auth, defer, graphql_http, limits
-from gateway.extensions import StaleNotes
+from gateway.extensions import ResponseCaching, StaleNotes
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
 from gateway.observability import Observability, RequestFacts, RequestObserver
@@ -239,6 +239,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             RequestFacts,
             *limits.extensions(settings),
             audit.audit_extension(audit.AuditSink(settings.audit_log)),
+            # last: the limits and the operation's checks run before it, hit or not
+            lambda: ResponseCaching(lambda: getattr(app.state, "runtime", None)),
         ],
         production=settings.env == "production",
     )

@@ -1,15 +1,24 @@
 """Schema extensions the gateway adds: what the response should say about how it was
-answered, beside the data."""
+answered, beside the data, and answering from the response cache."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+import orjson
+from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
-from adapters.cache import StaleNotice, stale_served
+from adapters.cache import ReadLog, StaleNotice, reads, stale_served
+from gateway.observability import current_request
+from resolvers.context import MosaicContext
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
 
 
 class StaleNotes(SchemaExtension):
@@ -27,3 +36,78 @@ class StaleNotes(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {"stale": [asdict(n) for n in self._notices]} if self._notices else {}
+
+
+class ResponseCaching(SchemaExtension):
+    """Answers a query from the response cache when it can, and keeps its answer when
+    it was built from cached entries alone. Last among the extensions: the limits and
+    the operation's checks run before it, every time."""
+
+    def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
+        self._runtime = runtime
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        runtime = self._runtime()
+        cache = runtime.responses if runtime is not None else None
+        context = self.execution_context.context
+        key = _key(self.execution_context, context) if cache is not None else None
+        if cache is None or key is None:
+            yield
+            return
+        now = time.time()
+        answer = await cache.get(key, now)
+        if answer is not None:
+            data = cast(dict[str, Any], answer.data)  # orjson writes the Fragment as is
+            self.execution_context.result = GraphQLExecutionResult(data=data)
+            record = current_request.get()
+            if record is not None:
+                record.answered_from_cache = True
+            yield
+            return
+        log = ReadLog()
+        token = reads.set(log)
+        try:
+            yield
+        finally:
+            reads.reset(token)
+        result = self.execution_context.result
+        if (
+            isinstance(result, GraphQLExecutionResult)
+            and result.data is not None
+            and not result.errors
+            and _built_from_cache_alone(log, context)
+        ):
+            cache.keep(key, result.data, log)
+
+
+def _key(execution: Any, context: object) -> Hashable | None:
+    """Who asks what: the document, operation and variables, the caller and the channel.
+    None for anything but a query, or variables that will not encode."""
+    if execution.operation_type is not OperationType.QUERY or not isinstance(
+        context, MosaicContext
+    ):
+        return None
+    try:
+        variables = orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return (
+        execution.query,
+        execution.operation_name,
+        variables,
+        context.principal,
+        context.channel,
+    )
+
+
+def _built_from_cache_alone(log: ReadLog, context: object) -> bool:
+    record = current_request.get()
+    return (
+        log.complete
+        and bool(log.stored)
+        and log.fresh_until > time.time()
+        and isinstance(context, MosaicContext)
+        and not context.partial_errors
+        and not context.personal_reads.reads
+        and (record is None or not record.upstream)
+    )

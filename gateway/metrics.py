@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapters.resilience import UpstreamCall
+from gateway.response_cache import ResponseCache
 from gateway.runtime import Runtime
 
 #: Distinct operation names labelled as such; later ones count as "other".
@@ -150,6 +151,21 @@ class RuntimeCollector(Collector):
             queued.add_metric([source], _number(state["queued"]))
             error_rate.add_metric([source], _number(state["recent_error_rate"]))
         yield from (hits, misses, breaker, in_flight, queued, error_rate)
+        if runtime.responses is not None:
+            yield from _response_cache(runtime.responses)
+
+
+def _response_cache(cache: ResponseCache) -> Iterator[Metric]:
+    answers = CounterMetricFamily(
+        "mosaic_response_cache_lookups",
+        "Queries looked up in the response cache: hit (answered without running) or miss",
+        labels=["result"],
+    )
+    answers.add_metric(["hit"], cache.hits)
+    answers.add_metric(["miss"], cache.misses)
+    kept = GaugeMetricFamily("mosaic_response_cache_bytes", "JSON the response cache holds")
+    kept.add_metric([], float(cache.bytes))
+    yield from (answers, kept)
 
 
 def _number(value: object) -> float:

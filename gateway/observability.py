@@ -54,6 +54,7 @@ class RequestRecord:
     operation: str | None = None  # set once GraphQL ran the request
     outcome: str | None = None  # ok, partial, error (refused: None)
     started: float = field(default_factory=time.time)  # when the gateway got the request
+    answered_from_cache: bool = False  # the whole answer came from the response cache
 
 
 current_request: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar(
@@ -149,6 +150,7 @@ class Observability:
                     "outcome": record.outcome if record.operation else None,
                     "duration_ms": round(seconds * 1000, 1),
                     "upstream_calls": len(record.upstream),
+                    "response_cache": record.answered_from_cache,
                 }
             },
         )

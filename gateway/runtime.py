@@ -24,6 +24,7 @@ from gateway.caching import cache_store, shared_fetchers
 from gateway.persisted import MemoryDocuments, PersistedQueries, RedisDocuments, trusted_documents
 from gateway.ratelimit import RateLimiter, rate_limiter
 from gateway.redis_sagas import RedisSagaLog
+from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
 from resolvers.commerce import Commerce
 from resolvers.fetchers import Fetchers
@@ -47,6 +48,7 @@ class Runtime:
     persisted: PersistedQueries
     limiter: RateLimiter | None
     commerce: Commerce  # writes (sagas) and live stock; started in the lifespan
+    responses: ResponseCache | None  # None: no cross-request cache, or switched off
 
     @property
     def guards(self) -> dict[str, SourceGuard]:
@@ -79,6 +81,9 @@ class Runtime:
             redis=redis,
             persisted=_persisted(settings, redis),
             limiter=rate_limiter(redis, settings.rate_limit_per_s, settings.rate_limit_burst),
+            responses=ResponseCache(int(settings.response_cache_mb * 1_000_000), layers)
+            if layers and settings.response_cache_mb > 0
+            else None,
             commerce=Commerce.create(
                 sources,
                 _saga_log(settings, redis),

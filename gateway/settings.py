@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # at the next turn of the event loop (already shared by requests arriving together);
     # a few milliseconds trade that much latency for fewer calls under load.
     batch_window_ms: float = Field(default=0.0, ge=0)
+    # Whole answers of queries built from cached values alone, kept per worker while
+    # each of those values is still fresh and unchanged (gateway/response_cache.py);
+    # the bound is the kept JSON's size in MB. 0 switches it off; so does cache=false.
+    response_cache_mb: float = Field(default=16.0, ge=0)
 
     # Protection of the legacy systems (adapters/resilience.py). Concurrent calls per
     # source: the ERP is the most fragile and gets the fewest.

@@ -7,6 +7,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from gateway.operations import reference_operations
 
 
@@ -47,3 +49,16 @@ def run_reference(url: str, name: str, variables: dict[str, Any]) -> dict[str, A
 
 def codes(result: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in result.get("errors") or []]
+
+
+def response_cache_hits(url: str) -> float:
+    """Queries the gateway has answered from its response cache (``/metrics``)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "mosaic_response_cache_lookups_total"
+        and sample.labels.get("result") == "hit"
+    )

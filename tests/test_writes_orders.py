@@ -20,7 +20,7 @@ from tests.fresh import (
     pos_levels,
     wms_levels,
 )
-from tests.gateway_client import graphql, run_reference
+from tests.gateway_client import graphql, response_cache_hits, run_reference
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +234,9 @@ def test_the_next_read_sees_the_write_despite_the_stock_cache(
         return next(s["reserved"] for s in stock if s["location"]["id"] == f"store:{store}")
 
     before = reserved()  # now in the 5 s stock cache
+    hits = response_cache_hits(env["gateway"])
+    assert reserved() == reserved() == before  # kept whole, then answered from the cache
+    assert response_cache_hits(env["gateway"]) == hits + 1
     assert place(env, variables)["errors"] == []
     assert reserved() == before + 1
 

@@ -1,0 +1,104 @@
+"""The response cache, through the real gateway with its caches on: a query built from
+cached values alone is answered again without running, only while each of those values
+is fresh and unchanged, and never for personal data, errors, or another caller.
+
+A query's first run fetches (nothing to keep: its values came from the sources); its
+second is built from the cross-request cache alone and is kept; its third is answered
+from the response cache. Hits are read from ``/metrics``, calls at the systems.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from legacy.examples import examples
+from legacy.world import World
+from tests.conftest import SEED, SIZE, _gateway
+from tests.gateway_client import graphql, response_cache_hits, run_reference
+from tests.simulators import call_count, clear_calls
+
+SHORT_STOCK_S = 0.5
+STOCK = "query($skus: [ID!]!) { products(skus: $skus) { sku stock { available } } }"
+PRICES = "query($skus: [ID!]!) { products(skus: $skus) { sku price { amount } } }"
+
+
+@pytest.fixture(scope="module")
+def gateway(systems: dict[str, str]) -> Iterator[str]:
+    """Defaults, but stock fresh for half a second, so expiry is quick to see."""
+    short = dict.fromkeys(("store_stock", "warehouse_stock", "inbound"), SHORT_STOCK_S)
+    yield from _gateway(systems, cache=True, cache_ttl_s=short)
+
+
+def calls(systems: dict[str, str]) -> int:
+    return sum(sum(call_count(url).values()) for url in systems.values())
+
+
+def thrice(url: str, query: str, variables: dict[str, Any], **headers: str) -> list[Any]:
+    return [graphql(url, query, variables, headers) for _ in range(3)]
+
+
+def test_a_query_asked_again_is_answered_without_running_it(
+    gateway: str, systems: dict[str, str]
+) -> None:
+    listing = examples(SEED, SIZE)["ProductListing"]
+    run_reference(gateway, "ProductListing", listing)  # fetched: nothing to keep
+    kept = run_reference(gateway, "ProductListing", listing)  # from the cache: kept
+    before = response_cache_hits(gateway)
+    for url in systems.values():
+        clear_calls(url)
+    again = run_reference(gateway, "ProductListing", listing)
+    assert response_cache_hits(gateway) == before + 1
+    assert calls(systems) == 0
+    assert again == kept
+    assert "errors" not in again
+
+
+def test_an_answer_is_not_given_once_a_value_it_holds_is_stale(
+    gateway: str, systems: dict[str, str], world: World
+) -> None:
+    skus = {"skus": [item.no for item in world.items[5:8]]}
+    answers = thrice(gateway, STOCK, skus)
+    assert all(product["stock"] for product in answers[-1]["data"]["products"])
+    time.sleep(SHORT_STOCK_S + 0.2)
+    before = response_cache_hits(gateway)
+    for url in systems.values():
+        clear_calls(url)
+    graphql(gateway, STOCK, skus)
+    assert response_cache_hits(gateway) == before
+    assert calls(systems) > 0  # the stock was asked again
+
+
+def test_personal_data_is_never_kept(gateway: str, systems: dict[str, str]) -> None:
+    card = examples(SEED, SIZE)["Customer360"]["card"]
+    query = "query($card: String!) { customer(by: {loyaltyCard: $card}) { name } }"
+    before = response_cache_hits(gateway)
+    for url in systems.values():
+        clear_calls(url)
+    answers = thrice(gateway, query, {"card": card})
+    assert response_cache_hits(gateway) == before
+    assert sum(call_count(systems["crm"]).values()) == 3  # asked live every time
+    assert all(a["data"]["customer"]["name"] for a in answers)
+
+
+def test_each_channel_gets_its_own_answer(gateway: str, world: World) -> None:
+    web = {p.item_no: p.unit_price for p in world.prices if p.channel == "WEB"}
+    store = {p.item_no: p.unit_price for p in world.prices if p.channel == "STORE"}
+    sku = next(s for s in sorted(web) if s in store and web[s] != store[s])
+    asked = {"skus": [sku]}
+    by_web = thrice(gateway, PRICES, asked, **{"X-Channel": "WEB"})
+    by_store = thrice(gateway, PRICES, asked, **{"X-Channel": "STORE"})
+    assert {a["data"]["products"][0]["price"]["amount"] for a in by_web} == {str(web[sku])}
+    assert {a["data"]["products"][0]["price"]["amount"] for a in by_store} == {str(store[sku])}
+
+
+def test_an_answer_with_errors_is_not_kept(gateway: str, world: World) -> None:
+    query = """query($skus: [ID!]!) { products(skus: $skus) { sku
+      availability(near: {postalCode: "0000 XX"}) { online } } }"""
+    before = response_cache_hits(gateway)
+    answers = thrice(gateway, query, {"skus": [world.items[0].no]})
+    assert response_cache_hits(gateway) == before
+    assert all(a["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" for a in answers)
