@@ -9,7 +9,7 @@ fails, a value older than its TTL but within ``max_stale_s`` may stand in for it
 request is told, with the value's age.
 
 A request may also ask for a :class:`ReadLog` of what it read: the entries it was
-answered from, so a whole answer built only from cached entries can be kept and given
+answered from, so a whole answer built only from cache entries can be kept and given
 again while each of them is still the one in the store (``gateway/response_cache.py``).
 """
 
@@ -60,11 +60,12 @@ stale_served: contextvars.ContextVar[list[StaleNotice] | None] = contextvars.Con
 
 @dataclass(slots=True)
 class ReadLog:
-    """The cached entries one request was answered from: per layer, each key with the
-    time its entry was stored; the moment the first of them stops being fresh; and
-    ``complete``, which turns False as soon as a value came from anywhere else (a call,
-    another request's call in flight, a stale fallback), so the log no longer tells the
-    whole story of the answer."""
+    """The cache entries one request was answered from, fresh or fetched and stored
+    for it: per layer, each key with the time its entry was stored, and the moment the
+    first of them stops being fresh (in the past when a stale entry stood in for a
+    failing source). ``complete`` turns False when a value came from a read that is not
+    cached at all (live data), so the log no longer tells the whole story of the
+    answer."""
 
     stored: dict[str, dict[str, float]] = field(default_factory=dict)
     fresh_until: float = math.inf
@@ -153,7 +154,7 @@ class SharedFetch(Generic[K, V]):
         self._store = store
         self._window_s = window_s
         self._key_str = key_str
-        self._in_flight: dict[K, asyncio.Future[Any]] = {}
+        self._in_flight: dict[K, asyncio.Future[Entry]] = {}
         self._pending: list[K] = []
         self._flush: asyncio.Handle | asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -163,24 +164,25 @@ class SharedFetch(Generic[K, V]):
     async def __call__(self, keys: Sequence[K]) -> dict[K, V]:
         distinct = list(dict.fromkeys(keys))
         cached = await self._cached(distinct)
-        fresh = {k: e for k, e in cached.items() if e.age() < self.freshness.ttl_s}
-        self.hits += len(fresh)
-        wanted = [k for k in distinct if k not in fresh]
+        entries = {k: e for k, e in cached.items() if e.age() < self.freshness.ttl_s}
+        self.hits += len(entries)
+        wanted = [k for k in distinct if k not in entries]
         self.misses += len(wanted)
-        values: dict[K, Any] = {k: e.value for k, e in fresh.items()}
-        log = reads.get()
-        if log is not None:
-            if wanted:
-                log.complete = False
-            else:
-                log.note(
-                    self.name, {self._key_str(k): e for k, e in fresh.items()}, self.freshness.ttl_s
-                )
         if wanted:
             results = await asyncio.gather(*(self._join(k) for k in wanted), return_exceptions=True)
             for key, result in zip(wanted, results, strict=True):
-                values[key] = self._settle(key, result, cached.get(key))
-        return {k: v for k, v in values.items() if v is not ABSENT}
+                entries[key] = self._settle(key, result, cached.get(key))
+        log = reads.get()
+        if log is not None:
+            if self.freshness.ttl_s > 0:  # every entry is in the store: fresh or fetched
+                log.note(
+                    self.name,
+                    {self._key_str(k): e for k, e in entries.items()},
+                    self.freshness.ttl_s,
+                )
+            else:
+                log.complete = False
+        return {k: e.value for k, e in entries.items() if e.value is not ABSENT}
 
     async def invalidate(self, keys: Sequence[K]) -> None:
         """Forget keys a write changed, so the next read goes to the source."""
@@ -201,7 +203,8 @@ class SharedFetch(Generic[K, V]):
         found = await self._store.get_many(self.name, list(by_str))
         return {by_str[s]: entry for s, entry in found.items()}
 
-    def _settle(self, key: K, result: Any, cached: Entry | None) -> Any:
+    def _settle(self, key: K, result: Entry | BaseException, cached: Entry | None) -> Entry:
+        """The fetched entry, or the cached one standing in for a failing source."""
         if not isinstance(result, BaseException):
             return result
         if (
@@ -214,10 +217,10 @@ class SharedFetch(Generic[K, V]):
                 notices.append(
                     StaleNotice(self.name, self.source, result.code, round(cached.age(), 1))
                 )
-            return cached.value
+            return cached
         raise result
 
-    def _join(self, key: K) -> asyncio.Future[Any]:
+    def _join(self, key: K) -> asyncio.Future[Entry]:
         """The key's in-flight fetch, or a place in the next batch (single flight).
         Shielded: one waiting request giving up must not cancel the others' fetch."""
         future = self._in_flight.get(key)
@@ -250,18 +253,22 @@ class SharedFetch(Generic[K, V]):
                 raise
             return
         now = time.time()
-        entries = {self._key_str(k): Entry(found.get(k, ABSENT), now) for k in keys}
+        entries = {k: Entry(found.get(k, ABSENT), now) for k in keys}
         keep = self.freshness.ttl_s + self.freshness.max_stale_s
         if keep > 0:
-            await self._store.set_many(self.name, entries, keep)
+            await self._store.set_many(
+                self.name, {self._key_str(k): e for k, e in entries.items()}, keep
+            )
         for key in keys:
-            self._finish(key, value=found.get(key, ABSENT))
+            self._finish(key, entry=entries[key])
 
-    def _finish(self, key: K, *, value: Any = None, error: BaseException | None = None) -> None:
+    def _finish(
+        self, key: K, *, entry: Entry | None = None, error: BaseException | None = None
+    ) -> None:
         future = self._in_flight.pop(key, None)
         if future is None or future.done():
             return
-        if error is not None:
+        if entry is not None:
+            future.set_result(entry)
+        elif error is not None:
             future.set_exception(error)
-        else:
-            future.set_result(value)

@@ -40,7 +40,7 @@ class StaleNotes(SchemaExtension):
 
 class ResponseCaching(SchemaExtension):
     """Answers a query from the response cache when it can, and keeps its answer when
-    it was built from cached entries alone. Last among the extensions: the limits and
+    it was built from cache entries alone. Last among the extensions: the limits and
     the operation's checks run before it, every time."""
 
     def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
@@ -66,18 +66,21 @@ class ResponseCaching(SchemaExtension):
             return
         log = ReadLog()
         token = reads.set(log)
+        keepable = False
         try:
             yield
+            result = self.execution_context.result
+            keepable = (
+                isinstance(result, GraphQLExecutionResult)
+                and result.data is not None
+                and not result.errors
+                and _built_from_cache_alone(log, context)
+            )
         finally:
             reads.reset(token)
-        result = self.execution_context.result
-        if (
-            isinstance(result, GraphQLExecutionResult)
-            and result.data is not None
-            and not result.errors
-            and _built_from_cache_alone(log, context)
-        ):
-            cache.keep(key, result.data, log)
+            result = self.execution_context.result
+            done = result.data if keepable and isinstance(result, GraphQLExecutionResult) else None
+            cache.ran(key, done, log)
 
 
 def _key(execution: Any, context: object) -> Hashable | None:
@@ -101,7 +104,9 @@ def _key(execution: Any, context: object) -> Hashable | None:
 
 
 def _built_from_cache_alone(log: ReadLog, context: object) -> bool:
-    record = current_request.get()
+    """Every value came through the cross-request cache (every read of the schema goes
+    through a named fetcher, ``resolvers/fetchers.py``, and so through it) and was fresh;
+    nothing personal was read, no source failed under a field that still answered."""
     return (
         log.complete
         and bool(log.stored)
@@ -109,5 +114,4 @@ def _built_from_cache_alone(log: ReadLog, context: object) -> bool:
         and isinstance(context, MosaicContext)
         and not context.partial_errors
         and not context.personal_reads.reads
-        and (record is None or not record.upstream)
     )

@@ -44,47 +44,79 @@ class Answer:
 
 
 class ResponseCache:
-    """The kept answers of one worker, least recently used first out."""
+    """The kept answers of one worker, least recently used first out.
+
+    When a kept answer has expired or a value under it changed, every client asking
+    for it at that moment would run the query again, each a full resolution (at 64
+    concurrent clients of one stock check, half a second of CPU at once). So the first
+    to find it gone runs the query and the others wait for its answer: the response's
+    single flight, as the cross-request cache has one for each upstream read.
+    """
 
     def __init__(self, max_bytes: int, layers: Mapping[str, SharedFetch[Any, Any]]) -> None:
         self.max_bytes = max_bytes
         self._layers = layers
         self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        self._renewing: dict[Hashable, asyncio.Future[Answer | None]] = {}
         self.bytes = 0
         self.hits = 0
         self.misses = 0
-
-    async def get(self, key: Hashable, now: float) -> Answer | None:
-        answer = self._answers.get(key)
-        if answer is not None and answer.fresh_until > now and await self._unchanged(answer):
-            self._answers.move_to_end(key)
-            self.hits += 1
-            return answer
-        if answer is not None:
-            self._drop(key)
-        self.misses += 1
-        return None
-
-    def keep(self, key: Hashable, data: dict[str, Any], log: ReadLog) -> None:
-        encoded = orjson.dumps(data)
-        if len(encoded) > self.max_bytes:
-            return
-        if key in self._answers:
-            self._drop(key)
-        self._answers[key] = Answer(
-            orjson.Fragment(encoded), len(encoded), log.stored, log.fresh_until
-        )
-        self.bytes += len(encoded)
-        while self.bytes > self.max_bytes:
-            self._drop(next(iter(self._answers)))
 
     @property
     def entries(self) -> int:
         return len(self._answers)
 
+    async def get(self, key: Hashable, now: float) -> Answer | None:
+        """The kept answer if it still holds. None when this request must run the
+        query: then it must call :meth:`ran` when done, kept answer or not."""
+        answer = self._answers.get(key)
+        if answer is not None and answer.fresh_until > now and await self._unchanged(answer):
+            if self._answers.get(key) is answer:
+                self._answers.move_to_end(key)
+            self.hits += 1
+            return answer
+        renewing = self._renewing.get(key)
+        if renewing is not None:  # another request is running it again: its answer
+            renewed = await asyncio.shield(renewing)
+            if renewed is not None:
+                self.hits += 1
+                return renewed
+        elif answer is not None:  # this request renews it; the others wait for it
+            self._forget(key, answer)
+            self._renewing[key] = asyncio.get_running_loop().create_future()
+        self.misses += 1
+        return None
+
+    def ran(self, key: Hashable, data: dict[str, Any] | None, log: ReadLog | None) -> None:
+        """A run of the query ended; ``data`` and ``log`` are given when its answer may
+        be kept."""
+        kept = self._keep(key, data, log) if data is not None and log is not None else None
+        renewing = self._renewing.pop(key, None)
+        if renewing is not None and not renewing.done():
+            renewing.set_result(kept)
+
+    def _keep(self, key: Hashable, data: dict[str, Any], log: ReadLog) -> Answer | None:
+        encoded = orjson.dumps(data)
+        if len(encoded) > self.max_bytes:
+            return None
+        answer = Answer(orjson.Fragment(encoded), len(encoded), log.stored, log.fresh_until)
+        old = self._answers.get(key)
+        if old is not None:
+            self._forget(key, old)
+        self._answers[key] = answer
+        self.bytes += answer.size
+        while self.bytes > self.max_bytes:
+            first = next(iter(self._answers))
+            self._forget(first, self._answers[first])
+        return answer
+
     async def _unchanged(self, answer: Answer) -> bool:
         checks = [self._layers[name].unchanged(keys) for name, keys in answer.stored.items()]
         return all(await asyncio.gather(*checks))
 
-    def _drop(self, key: Hashable) -> None:
-        self.bytes -= self._answers.pop(key).size
+    def _forget(self, key: Hashable, answer: Answer) -> None:
+        """Drop ``answer`` if it is still the one kept under ``key`` (a concurrent
+        request may have dropped or replaced it while this one was checking)."""
+        if self._answers.get(key) is answer:
+            del self._answers[key]
+            self.bytes -= answer.size

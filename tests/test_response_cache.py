@@ -2,24 +2,26 @@
 cached values alone is answered again without running, only while each of those values
 is fresh and unchanged, and never for personal data, errors, or another caller.
 
-A query's first run fetches (nothing to keep: its values came from the sources); its
-second is built from the cross-request cache alone and is kept; its third is answered
-from the response cache. Hits are read from ``/metrics``, calls at the systems.
+A query's first run is kept (its values found fresh in the cross-request cache or
+fetched and stored there for it); the next is answered from the response cache. Hits
+are read from ``/metrics``, calls at the systems.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from legacy.examples import examples
 from legacy.world import World
 from tests.conftest import SEED, SIZE, _gateway
 from tests.gateway_client import graphql, response_cache_hits, run_reference
-from tests.simulators import call_count, clear_calls
+from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
 SHORT_STOCK_S = 0.5
 STOCK = "query($skus: [ID!]!) { products(skus: $skus) { sku stock { available } } }"
@@ -45,8 +47,7 @@ def test_a_query_asked_again_is_answered_without_running_it(
     gateway: str, systems: dict[str, str]
 ) -> None:
     listing = examples(SEED, SIZE)["ProductListing"]
-    run_reference(gateway, "ProductListing", listing)  # fetched: nothing to keep
-    kept = run_reference(gateway, "ProductListing", listing)  # from the cache: kept
+    kept = run_reference(gateway, "ProductListing", listing)
     before = response_cache_hits(gateway)
     for url in systems.values():
         clear_calls(url)
@@ -70,6 +71,33 @@ def test_an_answer_is_not_given_once_a_value_it_holds_is_stale(
     graphql(gateway, STOCK, skus)
     assert response_cache_hits(gateway) == before
     assert calls(systems) > 0  # the stock was asked again
+
+
+async def test_clients_asking_while_an_answer_is_renewed_wait_for_that_one_run(
+    gateway: str, systems: dict[str, str], world: World
+) -> None:
+    """Ten clients ask for a stock check whose kept answer has just expired, while the
+    WMS takes 300 ms: the first runs the query again, the other nine get its answer
+    instead of each resolving it too."""
+    skus = {"skus": [item.no for item in world.items[10:12]]}
+    thrice(gateway, STOCK, skus)
+    await asyncio.sleep(SHORT_STOCK_S + 0.2)
+    set_knobs(systems["wms"], latency_ms=300)
+    before = response_cache_hits(gateway)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def one() -> Any:
+                body = {"query": STOCK, "variables": skus}
+                async with session.post(gateway + "/graphql", json=body) as response:
+                    return await response.json()
+
+            answers = await asyncio.gather(*(one() for _ in range(10)))
+    finally:
+        reset_knobs(systems["wms"])
+    assert response_cache_hits(gateway) == before + 9
+    assert all(a == answers[0] for a in answers)
+    assert "errors" not in answers[0]
 
 
 def test_personal_data_is_never_kept(gateway: str, systems: dict[str, str]) -> None:
