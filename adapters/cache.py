@@ -62,9 +62,9 @@ stale_served: contextvars.ContextVar[list[StaleNotice] | None] = contextvars.Con
 class ReadLog:
     """The cache entries one request was answered from, fresh or fetched and stored
     for it: per layer, each key with the time its entry was stored, and the moment the
-    first of them stops being fresh (in the past when a stale entry stood in for a
-    failing source). ``complete`` turns False when a value came from a read that is not
-    cached at all (live data), so the log no longer tells the whole story of the
+    first of them stops being fresh. ``complete`` turns False when a value came from
+    anything else (a read that is not cached at all, live data; a stale entry standing
+    in for a failing source), so the log no longer tells the whole story of the
     answer."""
 
     stored: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -73,9 +73,12 @@ class ReadLog:
 
     def note(self, layer: str, entries: Mapping[str, Entry], ttl_s: float) -> None:
         seen = self.stored.setdefault(layer, {})
+        now = time.time()
         for key, entry in entries.items():
             seen[key] = entry.stored_at
             self.fresh_until = min(self.fresh_until, entry.stored_at + ttl_s)
+        if self.fresh_until <= now:  # a stale entry stood in for a failing source
+            self.complete = False
 
 
 #: The read log of the current request, when something (the response cache) wants it.

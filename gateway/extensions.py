@@ -105,12 +105,12 @@ def _key(execution: Any, context: object) -> Hashable | None:
 
 def _built_from_cache_alone(log: ReadLog, context: object) -> bool:
     """Every value came through the cross-request cache (every read of the schema goes
-    through a named fetcher, ``resolvers/fetchers.py``, and so through it) and was fresh;
-    nothing personal was read, no source failed under a field that still answered."""
+    through a named fetcher, ``resolvers/fetchers.py``, and so through it) and was fresh
+    when read; nothing personal was read, no source failed under a field that still
+    answered."""
     return (
         log.complete
         and bool(log.stored)
-        and log.fresh_until > time.time()
         and isinstance(context, MosaicContext)
         and not context.partial_errors
         and not context.personal_reads.reads

@@ -25,6 +25,7 @@ The schema extension that consults it is ``gateway.extensions.ResponseCaching``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -88,18 +89,21 @@ class ResponseCache:
         return None
 
     def ran(self, key: Hashable, data: dict[str, Any] | None, log: ReadLog | None) -> None:
-        """A run of the query ended; ``data`` and ``log`` are given when its answer may
-        be kept."""
-        kept = self._keep(key, data, log) if data is not None and log is not None else None
+        """A run of the query ended; ``data`` and ``log`` are given when its answer was
+        built from the cache alone. The requests waiting for this run get that answer;
+        later ones only while it is fresh (a value under it may have expired during
+        the run, one of another layer stored a little earlier than the rest)."""
+        answer = None
+        if data is not None and log is not None:
+            encoded = orjson.dumps(data)
+            answer = Answer(orjson.Fragment(encoded), len(encoded), log.stored, log.fresh_until)
+            if answer.fresh_until > time.time() and answer.size <= self.max_bytes:
+                self._keep(key, answer)
         renewing = self._renewing.pop(key, None)
         if renewing is not None and not renewing.done():
-            renewing.set_result(kept)
+            renewing.set_result(answer)
 
-    def _keep(self, key: Hashable, data: dict[str, Any], log: ReadLog) -> Answer | None:
-        encoded = orjson.dumps(data)
-        if len(encoded) > self.max_bytes:
-            return None
-        answer = Answer(orjson.Fragment(encoded), len(encoded), log.stored, log.fresh_until)
+    def _keep(self, key: Hashable, answer: Answer) -> None:
         old = self._answers.get(key)
         if old is not None:
             self._forget(key, old)
@@ -108,7 +112,6 @@ class ResponseCache:
         while self.bytes > self.max_bytes:
             first = next(iter(self._answers))
             self._forget(first, self._answers[first])
-        return answer
 
     async def _unchanged(self, answer: Answer) -> bool:
         checks = [self._layers[name].unchanged(keys) for name, keys in answer.stored.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -46,3 +47,23 @@ def test_an_expired_value_stands_in_for_a_failing_source_marked_stale(
 def test_a_fresh_answer_carries_no_stale_marker(short_lived_gateway: str, world: World) -> None:
     result = graphql(short_lived_gateway, NAMES, {"skus": [world.items[150].no]})
     assert "stale" not in (result.get("extensions") or {})
+
+
+def test_an_answer_standing_on_stale_values_is_never_given_again_whole(
+    short_lived_gateway: str, systems: dict[str, str], world: World
+) -> None:
+    """Five clients ask while the ERP fails slowly: the first renews the expired kept
+    answer with stale values, the others wait for it; none may be handed that answer
+    whole, which would come without the stale marker (and outlive its freshness)."""
+    wanted = {"skus": [item.no for item in world.items[150:152]]}
+    assert "errors" not in graphql(short_lived_gateway, NAMES, wanted)  # kept
+    time.sleep(0.3)
+    set_knobs(systems["erp"], fault="error500", latency_ms=200)
+    try:
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(
+                pool.map(lambda _: graphql(short_lived_gateway, NAMES, wanted), range(5))
+            )
+    finally:
+        reset_knobs(systems["erp"])
+    assert all(answer["extensions"]["stale"] for answer in answers)
