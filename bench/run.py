@@ -47,6 +47,7 @@ BASELINE = "baseline"
 #: and the cross-request layer off: one upstream call per object.
 VARIANTS: dict[str, dict[str, str]] = {
     "mosaic": {"MOSAIC_BATCHING": "true", "MOSAIC_CACHE": "true"},
+    "mosaic-noresponsecache": {"MOSAIC_CACHE": "true", "MOSAIC_RESPONSE_CACHE_MB": "0"},
     "mosaic-nocache": {"MOSAIC_CACHE": "false"},
     BASELINE: {"MOSAIC_BATCHING": "false", "MOSAIC_CACHE": "false"},
 }
