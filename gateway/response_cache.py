@@ -3,9 +3,10 @@
 A category page asked by many shoppers at once is the same query with the same
 variables, and the cross-request cache already answers every value in it without a
 call. What is left is the gateway's own work: resolving and completing a few thousand
-fields, again and again, for the same answer. So a query answered entirely from cached
-entries is kept as its JSON, with the entries it was built from (their layer, key and
-the time each was stored: :class:`adapters.cache.ReadLog`), and given again only while
+fields, again and again, for the same answer. So a query whose every value came
+through that cache (found fresh there, or fetched and stored there for it) is kept as
+its JSON, with the entries it was built from (their layer, key and the time each was
+stored: :class:`adapters.cache.ReadLog`), and given again only while
 
 - every one of those entries is still fresh by the freshness table, and
 - every one is still the very entry in the store: a write that invalidated one of them
@@ -15,8 +16,9 @@ So an answer never outlives its freshest-bound value, and a write is seen by the
 query exactly as it would be without this layer: the answer is the one a new execution
 would give. Only queries qualify, asked by the same caller (the whole principal and the
 channel are part of the key, so nothing crosses roles, partners or channels), without
-errors or deferred parts, and built from cached values alone: personal data and orders
-are live, never cached, so an answer holding any is never kept.
+errors or deferred parts, and built from cache entries alone: personal data and orders
+are live, never cached, so an answer holding any is never kept; nor is one where a
+stale value stood in for a failing source.
 
 Per worker, in memory, bounded by the size of the kept JSON (``response_cache_mb``).
 The schema extension that consults it is ``gateway.extensions.ResponseCaching``.
