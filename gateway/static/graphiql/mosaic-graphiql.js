@@ -11,7 +11,9 @@
   var props = {
     // Sent with every request, schema introspection included, even after the user has
     // cleared the headers editor.
-    fetcher: bundle.createGraphiQLFetcher({ url: config.endpoint, headers: config.headers }),
+    fetcher: withOpenOperation(
+      bundle.createGraphiQLFetcher({ url: config.endpoint, headers: config.headers })
+    ),
     defaultHeaders: config.headersText,
     // Open on the variables: without this GraphiQL opens on the headers whenever there are
     // default headers, because it looks for variables outside the tabs.
@@ -36,6 +38,32 @@
   addRolePicker(config);
   var root = bundle.createRoot(document.getElementById('graphiql'));
   root.render(bundle.React.createElement(bundle.GraphiQL, props));
+
+  // GraphiQL learns the operation name from the editor a moment (a debounce) after a tab
+  // opens, so a run started at once would send the name of the tab it came from and get
+  // "Unknown operation". When the document defines one operation, that is the one to run.
+  function withOpenOperation(fetcher) {
+    return function (params, options) {
+      var names = operationNames(params.query || '');
+      if (params.operationName && names.length === 1 && names[0] !== params.operationName) {
+        params = Object.assign({}, params, { operationName: names[0] });
+      }
+      return fetcher(params, options);
+    };
+  }
+
+  // The names of the operations a document defines; strings and comments are blanked
+  // first so a word inside them cannot pass for a definition.
+  function operationNames(query) {
+    var code = query.replace(/"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*/g, ' ');
+    var definition = /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/g;
+    var names = [];
+    var match;
+    while ((match = definition.exec(code)) !== null) {
+      names.push(match[1]);
+    }
+    return names;
+  }
 
   // With a development token per role (`mosaic demo`): a picker of the role to ask as. It
   // sets the Authorization header in config.headers, which the fetcher reads at every
