@@ -4,9 +4,12 @@ cache, single flight, and a short batching window shared by concurrent requests.
 Per-request DataLoaders batch the keys of one request. This layer batches across
 requests: keys that concurrent requests ask for within ``window_s`` share one upstream
 call, a key already being fetched is never fetched twice at once (single flight), and a
-value younger than its freshness TTL is served without a call at all. When the source
-fails, a value older than its TTL but within ``max_stale_s`` may stand in for it; the
-request is told, with the value's age.
+value younger than its freshness TTL is served without a call at all. A value read in
+the last ``refresh_ahead_s`` of its TTL is still served, and also refetched in the
+background, so a key read all the time is renewed before it expires instead of making
+every request that finds it expired wait for the source. When the source fails, a value
+older than its TTL but within ``max_stale_s`` may stand in for it; the request is told,
+with the value's age.
 
 A request may also ask for a :class:`ReadLog` of what it read: the entries it was
 answered from, so a whole answer built only from cache entries can be kept and given
@@ -22,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 from adapters.errors import UpstreamError
@@ -31,6 +35,9 @@ V = TypeVar("V")
 
 #: Marks a key the source answered "not found" for, so misses are cached too.
 ABSENT: Any = object()
+#: Failed refreshes remembered per layer before the memory is cleared (a bound, not a
+#: tuning knob: a forgotten failure costs one more call, at most once per read).
+REFRESH_FAILURES_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,26 +65,44 @@ stale_served: contextvars.ContextVar[list[StaleNotice] | None] = contextvars.Con
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    ttl_s: float  # served from cache without a call while younger than this; 0: live
+    max_stale_s: float = 0.0  # may stand in for a failing source up to this age
+    refresh_ahead_s: float = 0.0  # read this close to the TTL, also refetched (0: never)
+
+    def refresh_at(self, stored_at: float) -> float:
+        """When a read of an entry stored at ``stored_at`` starts refetching it."""
+        return stored_at + self.ttl_s - self.refresh_ahead_s if self.refresh_ahead_s else math.inf
+
+
 @dataclass(slots=True)
 class ReadLog:
     """The cache entries one request was answered from, fresh or fetched and stored
-    for it: per layer, each key with the time its entry was stored, and the moment the
-    first of them stops being fresh. ``complete`` turns False when a value came from
-    anything else (a read that is not cached at all, live data; a stale entry standing
-    in for a failing source), so the log no longer tells the whole story of the
-    answer."""
+    for it: per layer, each key (as stored, and as the layer takes it, to refresh it)
+    with the time its entry was stored; the moment the first of them stops being fresh
+    and the moment the first is due to be refreshed ahead. ``complete`` turns False when
+    a value came from anything else (a read that is not cached at all, live data; a
+    stale entry standing in for a failing source), so the log no longer tells the whole
+    story of the answer."""
 
     stored: dict[str, dict[str, float]] = field(default_factory=dict)
+    keys: dict[str, dict[str, Hashable]] = field(default_factory=dict)
     fresh_until: float = math.inf
+    refresh_from: float = math.inf
     complete: bool = True
 
-    def note(self, layer: str, entries: Mapping[str, Entry], ttl_s: float) -> None:
+    def note(
+        self, layer: str, entries: Mapping[str, tuple[Hashable, Entry]], freshness: Freshness
+    ) -> None:
         seen = self.stored.setdefault(layer, {})
-        now = time.time()
-        for key, entry in entries.items():
-            seen[key] = entry.stored_at
-            self.fresh_until = min(self.fresh_until, entry.stored_at + ttl_s)
-        if self.fresh_until <= now:  # a stale entry stood in for a failing source
+        keys = self.keys.setdefault(layer, {})
+        for stored_key, (key, entry) in entries.items():
+            seen[stored_key] = entry.stored_at
+            keys[stored_key] = key
+            self.fresh_until = min(self.fresh_until, entry.stored_at + freshness.ttl_s)
+            self.refresh_from = min(self.refresh_from, freshness.refresh_at(entry.stored_at))
+        if self.fresh_until <= time.time():  # a stale entry stood in for a failing source
             self.complete = False
 
 
@@ -131,12 +156,6 @@ class MemoryStore:
             self._data.pop((namespace, key), None)
 
 
-@dataclass(frozen=True, slots=True)
-class Freshness:
-    ttl_s: float  # served from cache without a call while younger than this; 0: live
-    max_stale_s: float = 0.0  # may stand in for a failing source up to this age
-
-
 class SharedFetch(Generic[K, V]):
     """One adapter batch method, shared by every request of this process."""
 
@@ -161,6 +180,9 @@ class SharedFetch(Generic[K, V]):
         self._pending: list[K] = []
         self._flush: asyncio.Handle | asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        #: key as stored -> when the entry stood stored whose refresh ahead failed; it is
+        #: not tried again for that entry (the source is not asked once per read).
+        self._refresh_failed: dict[str, float] = {}
         self.hits = 0
         self.misses = 0
 
@@ -169,6 +191,14 @@ class SharedFetch(Generic[K, V]):
         cached = await self._cached(distinct)
         entries = {k: e for k, e in cached.items() if e.age() < self.freshness.ttl_s}
         self.hits += len(entries)
+        now = time.time()
+        due = {
+            k: e.stored_at
+            for k, e in entries.items()
+            if self.freshness.refresh_at(e.stored_at) <= now
+        }
+        if due:
+            self.refresh(due)
         wanted = [k for k in distinct if k not in entries]
         self.misses += len(wanted)
         if wanted:
@@ -180,12 +210,37 @@ class SharedFetch(Generic[K, V]):
             if self.freshness.ttl_s > 0:  # every entry is in the store: fresh or fetched
                 log.note(
                     self.name,
-                    {self._key_str(k): e for k, e in entries.items()},
-                    self.freshness.ttl_s,
+                    {self._key_str(k): (k, e) for k, e in entries.items()},
+                    self.freshness,
                 )
             else:
                 log.complete = False
         return {k: e.value for k, e in entries.items() if e.value is not ABSENT}
+
+    def refresh(self, due: Mapping[K, float]) -> None:
+        """Refetch keys in the background whose entries (stored at the times given) are
+        near the end of their freshness, unless a fetch of them is already under way or
+        a refresh of that very entry failed. Started in a context of its own, so no
+        request's deadline bounds it and none is charged for its call."""
+        keys = [
+            k
+            for k, stored_at in due.items()
+            if k not in self._in_flight and self._refresh_failed.get(self._key_str(k)) != stored_at
+        ]
+        if keys:
+            contextvars.Context().run(self._start_refresh, keys, due)
+
+    def _start_refresh(self, keys: list[K], due: Mapping[K, float]) -> None:
+        for key in keys:
+            self._future(key).add_done_callback(partial(self._refreshed, key, due[key]))
+
+    def _refreshed(self, key: K, stored_at: float, future: asyncio.Future[Entry]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            if len(self._refresh_failed) >= REFRESH_FAILURES_KEPT:
+                self._refresh_failed.clear()
+            self._refresh_failed[self._key_str(key)] = stored_at
+        else:
+            self._refresh_failed.pop(self._key_str(key), None)
 
     async def invalidate(self, keys: Sequence[K]) -> None:
         """Forget keys a write changed, so the next read goes to the source."""
@@ -226,6 +281,9 @@ class SharedFetch(Generic[K, V]):
     def _join(self, key: K) -> asyncio.Future[Entry]:
         """The key's in-flight fetch, or a place in the next batch (single flight).
         Shielded: one waiting request giving up must not cancel the others' fetch."""
+        return asyncio.shield(self._future(key))
+
+    def _future(self, key: K) -> asyncio.Future[Entry]:
         future = self._in_flight.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -238,7 +296,7 @@ class SharedFetch(Generic[K, V]):
                     if self._window_s > 0
                     else loop.call_soon(self._dispatch)
                 )
-        return asyncio.shield(future)
+        return future
 
     def _dispatch(self) -> None:
         keys, self._pending, self._flush = self._pending, [], None

@@ -2,8 +2,9 @@
 
 Customer data and orders are live (no cache: a GDPR erasure or a new order must show at
 once), but they still get single flight and the batching window. Product master,
-prices, stock and places may be served from cache while younger than their TTL, and may
-stand in for a failing source up to ``max_stale_s``.
+prices, stock and places may be served from cache while younger than their TTL, are
+refetched ahead when read in its last ``refresh_ahead`` share, and may stand in for a
+failing source up to ``max_stale_s``.
 
 The store is this process's memory, or Redis when ``MOSAIC_REDIS_URL`` is set, so that
 every replica serves what any of them fetched.
@@ -86,8 +87,8 @@ def cache_store(redis: Redis | None) -> CacheStore:
 
 def freshness_for(name: str, settings: Settings) -> Freshness:
     policy = FRESHNESS.get(name, LIVE)
-    ttl = settings.cache_ttl_s.get(name)
-    return policy if ttl is None else Freshness(ttl_s=ttl, max_stale_s=policy.max_stale_s)
+    ttl = settings.cache_ttl_s.get(name, policy.ttl_s)
+    return Freshness(ttl, policy.max_stale_s, refresh_ahead_s=ttl * settings.refresh_ahead)
 
 
 def shared_fetchers(

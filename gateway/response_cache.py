@@ -14,7 +14,11 @@ stored: :class:`adapters.cache.ReadLog`), and given again only while
 
 So an answer never outlives its freshest-bound value, and a write is seen by the next
 query exactly as it would be without this layer: the answer is the one a new execution
-would give. Only queries qualify, asked by the same caller (the whole principal and the
+would give. A hit near the end of that freshness starts refetching the entries due
+(``refresh_ahead``), so an answer asked for all the time is rebuilt from new entries
+before it expires rather than making its askers wait for the sources.
+
+Only queries qualify, asked by the same caller (the whole principal and the
 channel are part of the key, so nothing crosses roles, partners or channels), without
 errors or deferred parts, and built from cache entries alone: personal data and orders
 are live, never cached, so an answer holding any is never kept; nor is one where a
@@ -38,12 +42,15 @@ import orjson
 from adapters.cache import ReadLog, SharedFetch
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     data: orjson.Fragment  # the answer's ``data``, encoded once
     size: int
     stored: dict[str, dict[str, float]]  # layer -> key -> when its entry was stored
+    keys: dict[str, dict[str, Hashable]]  # layer -> key as stored -> key as the layer takes it
     fresh_until: float  # time.time() after which one of those entries is stale
+    refresh_from: float  # time.time() after which a hit refreshes the entries due
+    refreshed: bool = False  # their refresh has been started (once per answer)
 
 
 class ResponseCache:
@@ -76,6 +83,8 @@ class ResponseCache:
         if answer is not None and answer.fresh_until > now and await self._unchanged(answer):
             if self._answers.get(key) is answer:
                 self._answers.move_to_end(key)
+            if answer.refresh_from <= now and not answer.refreshed:
+                self._refresh(answer, now)
             self.hits += 1
             return answer
         renewing = self._renewing.get(key)
@@ -98,7 +107,14 @@ class ResponseCache:
         answer = None
         if data is not None and log is not None:
             encoded = orjson.dumps(data)
-            answer = Answer(orjson.Fragment(encoded), len(encoded), log.stored, log.fresh_until)
+            answer = Answer(
+                orjson.Fragment(encoded),
+                len(encoded),
+                log.stored,
+                log.keys,
+                log.fresh_until,
+                log.refresh_from,
+            )
             if answer.fresh_until > time.time() and answer.size <= self.max_bytes:
                 self._keep(key, answer)
         renewing = self._renewing.pop(key, None)
@@ -114,6 +130,23 @@ class ResponseCache:
         while self.bytes > self.max_bytes:
             first = next(iter(self._answers))
             self._forget(first, self._answers[first])
+
+    def _refresh(self, answer: Answer, now: float) -> None:
+        """Start refetching the entries under a kept answer that are near the end of
+        their freshness. The answer keeps being given while they are fetched; once
+        they are stored it no longer matches them, and the next request builds the
+        new answer from the new entries, waiting for CPU only, not for a source."""
+        answer.refreshed = True
+        for name, stored in answer.stored.items():
+            layer = self._layers[name]
+            keys = answer.keys[name]
+            due = {
+                keys[stored_key]: at
+                for stored_key, at in stored.items()
+                if layer.freshness.refresh_at(at) <= now
+            }
+            if due:
+                layer.refresh(due)
 
     async def _unchanged(self, answer: Answer) -> bool:
         checks = [self._layers[name].unchanged(keys) for name, keys in answer.stored.items()]

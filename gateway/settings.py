@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     cache: bool = True
     # Per-read TTL overrides in seconds, e.g. {"price": 30, "store_stock": 2}.
     cache_ttl_s: dict[str, float] = Field(default_factory=dict)
+    # The share of each TTL, at its end, in which a read still gets the cached value
+    # but also starts a refetch in the background: a key read all the time is renewed
+    # before it expires, and no request waits for the source. 0 switches it off.
+    refresh_ahead: float = Field(default=0.2, ge=0, lt=1)
     # How long concurrent requests' keys are collected into one upstream call. 0 sends
     # at the next turn of the event loop (already shared by requests arriving together);
     # a few milliseconds trade that much latency for fewer calls under load.

@@ -15,7 +15,7 @@ from adapters.config import ErpConfig
 from adapters.erp import ErpAdapter
 from legacy.world import World
 from tests.gateway_client import graphql
-from tests.simulators import call_count, clear_calls
+from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
 NAMES = "query($skus: [ID!]!) { products(skus: $skus) { sku name price { amount } } }"
 
@@ -92,3 +92,53 @@ async def test_invalidating_a_key_sends_the_next_read_to_the_source(
         found = await items([sku])
         assert found[sku].sku == sku
         assert erp_calls(erp_server.url, "ItemCard") == 2
+
+
+async def test_a_read_near_the_end_of_freshness_is_refetched_behind_it(
+    erp_server: Any, world: World
+) -> None:
+    """Fresh for 1 s, refreshed ahead in its last 0.4 s: a read at 0.7 s gets the cached
+    value and starts one refetch, so a read at 1.2 s (past the first entry's TTL) needs
+    no call: the key never expired for its readers."""
+    async with aiohttp.ClientSession() as session:
+        erp = ErpAdapter(session, ErpConfig(url=erp_server.url))
+        freshness = Freshness(ttl_s=1.0, refresh_ahead_s=0.4)
+        items = SharedFetch("item", "erp", erp.items, freshness, MemoryStore())
+        sku = world.items[131].no
+        clear_calls(erp_server.url)
+        first = await items([sku])
+        await asyncio.sleep(0.7)
+        assert await items([sku]) == first
+        await asyncio.sleep(0.2)  # the refetch runs behind the read
+        assert erp_calls(erp_server.url, "ItemCard") == 2
+        await asyncio.sleep(0.3)
+        assert await items([sku]) == first
+        assert erp_calls(erp_server.url, "ItemCard") == 2
+
+
+async def test_a_failed_refresh_is_not_tried_again_for_the_same_entry(
+    erp_server: Any, world: World
+) -> None:
+    """While the ERP fails, every read in the refresh window still gets the cached
+    value, and the source is asked once for that entry, not once per read."""
+    async with aiohttp.ClientSession() as session:
+        erp = ErpAdapter(session, ErpConfig(url=erp_server.url))
+        fetched: list[Sequence[str]] = []
+
+        async def counted(keys: Sequence[str]) -> Any:
+            fetched.append(keys)
+            return await erp.items(keys)
+
+        freshness = Freshness(ttl_s=1.0, refresh_ahead_s=0.6)
+        items = SharedFetch("item", "erp", counted, freshness, MemoryStore())
+        sku = world.items[132].no
+        first = await items([sku])
+        set_knobs(erp_server.url, fault="error500")
+        try:
+            await asyncio.sleep(0.5)
+            for _ in range(3):
+                assert await items([sku]) == first
+                await asyncio.sleep(0.1)
+        finally:
+            reset_knobs(erp_server.url)
+        assert fetched == [[sku], [sku]]

@@ -35,6 +35,13 @@ def gateway(systems: dict[str, str]) -> Iterator[str]:
     yield from _gateway(systems, cache=True, cache_ttl_s=short)
 
 
+@pytest.fixture(scope="module")
+def ahead_gateway(systems: dict[str, str]) -> Iterator[str]:
+    """Stock fresh for 2 s and refreshed ahead in its last 0.8 s (from 1.2 s on)."""
+    stock = dict.fromkeys(("store_stock", "warehouse_stock", "inbound"), 2.0)
+    yield from _gateway(systems, cache=True, cache_ttl_s=stock, refresh_ahead=0.4)
+
+
 def calls(systems: dict[str, str]) -> int:
     return sum(sum(call_count(url).values()) for url in systems.values())
 
@@ -130,3 +137,22 @@ def test_an_answer_with_errors_is_not_kept(gateway: str, world: World) -> None:
     answers = thrice(gateway, query, {"skus": [world.items[0].no]})
     assert response_cache_hits(gateway) == before
     assert all(a["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" for a in answers)
+
+
+def test_an_answer_asked_near_its_end_is_rebuilt_from_refetched_values_before_it_expires(
+    ahead_gateway: str, systems: dict[str, str], world: World
+) -> None:
+    """A hit at 1.4 s is given the kept answer and starts refetching its stock; at 2.3 s
+    the first stock has expired, yet the answer is built again from the refetched
+    values with no call to any system (without the refresh, WMS and POS are asked)."""
+    skus = {"skus": [item.no for item in world.items[30:33]]}
+    kept = graphql(ahead_gateway, STOCK, skus)
+    time.sleep(1.4)
+    before = response_cache_hits(ahead_gateway)
+    assert graphql(ahead_gateway, STOCK, skus) == kept
+    assert response_cache_hits(ahead_gateway) == before + 1
+    time.sleep(0.9)
+    for url in systems.values():
+        clear_calls(url)
+    assert graphql(ahead_gateway, STOCK, skus) == kept
+    assert calls(systems) == 0
