@@ -156,18 +156,17 @@ def _targets(cells: _Cells) -> list[str]:
         )
     for query in meta["queries"]:
         cold_floor = floor(query)
-        if cold_floor is None:
+        top = cells.get(product, query, highest)
+        if cold_floor is None or top is None:
             continue
         held = [
             c
             for c in meta["concurrency"]
             if (cell := cells.get(product, query, c))
-            and cell["latency_ms"]["p99"] <= P99_OVER_FLOOR * cold_floor
+            and (worst := _worst_tail(cell, query, floor)) is not None
+            and worst <= P99_OVER_FLOOR
         ]
-        top = cells.get(product, query, highest)
-        if top is None:
-            continue
-        ratio = top["latency_ms"]["p99"] / cold_floor
+        worst = _worst_tail(top, query, floor)
         upto = (
             f"; holds up to C={max(held)}"
             if held and max(held) < highest
@@ -175,8 +174,8 @@ def _targets(cells: _Cells) -> list[str]:
         )
         lines.append(
             f"| p99 <= {P99_OVER_FLOOR:g}x floor, C={highest} | {query} "
-            f"| {top['latency_ms']['p99']:.0f} ms = {ratio:.1f}x {cold_floor:.0f} ms{upto} "
-            f"| {_holds(ratio <= P99_OVER_FLOOR)} |"
+            f"| {_tail_figure(top, cold_floor, floor)}{upto} "
+            f"| {_holds(worst is not None and worst <= P99_OVER_FLOOR)} |"
         )
     rss = [c["peak_rss_mb"] for q in meta["queries"] if (c := cells.get(product, q, highest))]
     if rss:
@@ -185,6 +184,36 @@ def _targets(cells: _Cells) -> list[str]:
             f"| {_holds(max(rss) <= RSS_MB)} |"
         )
     return lines
+
+
+def _worst_tail(
+    cell: Mapping[str, Any], query: str, floor: Callable[[str], float | None]
+) -> float | None:
+    """p99 over the cold floor; in a mix, of the kind furthest above its own floor (a
+    mix's single floor is the median of unlike requests' floors: a quarter of
+    Customer360s, whose own floor is twice it, would always fail against it)."""
+    by_kind = cell.get("p99_by_query_ms")
+    if by_kind:
+        ratios = [p99 / f for kind, p99 in by_kind.items() if (f := floor(kind))]
+        return max(ratios) if ratios else None
+    own = floor(query)
+    return cell["latency_ms"]["p99"] / own if own else None
+
+
+def _tail_figure(
+    cell: Mapping[str, Any], cold_floor: float, floor: Callable[[str], float | None]
+) -> str:
+    p99 = cell["latency_ms"]["p99"]
+    whole = f"{p99:.0f} ms = {p99 / cold_floor:.1f}x {cold_floor:.0f} ms"
+    by_kind = cell.get("p99_by_query_ms")
+    if not by_kind:
+        return whole
+    kinds = ", ".join(
+        f"{kind} {p99:.0f} ms = {p99 / f:.1f}x {f:.0f} ms"
+        for kind, p99 in by_kind.items()
+        if (f := floor(kind))
+    )
+    return f"each kind against its own floor: {kinds} (the whole mix against its median: {whole})"
 
 
 def _header(meta: Mapping[str, Any]) -> list[str]:

@@ -312,6 +312,12 @@ def _measure(
         "peak_rss_mb_total": memory.peak_rss_mb_total,
         "gateway_processes": memory.processes,
     }
+    kinds = {s.name for s in samples}
+    if len(kinds) > 1:  # a mix: each kind's tail, to hold against its own floor
+        cell["p99_by_query_ms"] = {
+            kind: analysis.percentile([s.latency_ms for s in samples if s.name == kind], 99)
+            for kind in sorted(kinds)
+        }
     if concurrency == 1:
         cell.update(_floor_figures(result, calls, excess))
     if spy is not None:

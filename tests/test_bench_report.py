@@ -20,10 +20,11 @@ def cell(
     p99: float = 100.0,
     floor: float | None = None,
     rss: float = 120.0,
+    query: str = "Customer360",
 ) -> dict[str, Any]:
     return {
         "variant": variant,
-        "query": "Customer360",
+        "query": query,
         "concurrency": concurrency,
         "requests": 100,
         "errors": 0,
@@ -128,3 +129,31 @@ def test_rss_per_worker_is_checked_at_the_highest_concurrency() -> None:
 def test_p99_says_when_it_held_at_no_concurrency_at_all() -> None:
     lines = run(cold_p50=204.0, mosaic_p99={1: 450, 8: 500, 64: 900}, ok=100, base_ok=2)
     assert "held at no measured concurrency" in row(lines, "p99")
+
+
+def mix(by_kind: dict[str, float]) -> str:
+    """The p99 row of a mix at C=64 whose whole p99 is 5x the median of its floors."""
+    floors = {"Customer360": 200.0, "StockCheck": 80.0, "Mixed": 90.0}
+    mixed = cell("mosaic", 64, ok_rps=100, p99=450.0, query="Mixed")
+    mixed["p99_by_query_ms"] = by_kind
+    page = results(
+        [
+            *(cell("mosaic-nocache", 1, ok_rps=5, floor=f, query=q) for q, f in floors.items()),
+            mixed,
+            cell("baseline", 64, ok_rps=1, query="Mixed"),
+        ]
+    )
+    page["meta"]["queries"] = ["Mixed"]
+    section = markdown(page).split("## Targets", 1)[1]
+    return next(line for line in section.splitlines() if line.startswith("| p99"))
+
+
+def test_a_mix_holds_its_tail_when_each_kind_is_within_twice_its_own_floor() -> None:
+    line = mix({"Customer360": 390.0, "StockCheck": 150.0})
+    assert "Customer360 390 ms = 1.9x 200 ms, StockCheck 150 ms = 1.9x 80 ms" in line
+    assert "450 ms = 5.0x 90 ms" in line  # the whole mix against its median, shown beside
+    assert line.endswith("| yes |")
+
+
+def test_a_mix_misses_its_tail_when_one_kind_is_beyond_twice_its_own_floor() -> None:
+    assert mix({"Customer360": 450.0, "StockCheck": 100.0}).endswith("| **no** |")
