@@ -19,7 +19,8 @@ import asyncio
 import gc
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from statistics import median
 
@@ -69,42 +70,38 @@ async def closed_loop(
     max_requests: int,
 ) -> LoadResult:
     """Drive ``url`` (the gateway's /graphql) with ``requests`` in round robin."""
+    turn = itertools.count()
+    samples: list[Sample] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    gc.collect()
-    gc.freeze()
-    try:
+    with _heap_frozen():
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers=headers
         ) as session:
-            return await _drive(session, url, requests, concurrency, duration_s, max_requests)
+            started = time.monotonic()
+            stop_at = started + duration_s
+
+            async def worker() -> None:
+                while time.monotonic() < stop_at:
+                    index = next(turn)
+                    if index >= max_requests:
+                        return
+                    samples.append(await _send(session, url, requests[index % len(requests)]))
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            elapsed = time.monotonic() - started
+    return LoadResult(samples=samples, elapsed_s=elapsed)
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
     finally:
         gc.unfreeze()
-
-
-async def _drive(
-    session: aiohttp.ClientSession,
-    url: str,
-    requests: Sequence[Request],
-    concurrency: int,
-    duration_s: float,
-    max_requests: int,
-) -> LoadResult:
-    turn = itertools.count()
-    samples: list[Sample] = []
-    started = time.monotonic()
-    stop_at = started + duration_s
-
-    async def worker() -> None:
-        while time.monotonic() < stop_at:
-            index = next(turn)
-            if index >= max_requests:
-                return
-            samples.append(await _send(session, url, requests[index % len(requests)]))
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return LoadResult(samples=samples, elapsed_s=time.monotonic() - started)
 
 
 async def _send(session: aiohttp.ClientSession, url: str, request: Request) -> Sample:
