@@ -28,10 +28,15 @@ ESTABLISHED, LISTEN = "01", "0A"  # socket states in /proc/net/tcp
 
 
 def sockets(pid: int, port: int, state: str) -> int:
-    """How many of process ``pid``'s sockets on ``port`` are in ``state`` (from /proc)."""
+    """How many of process ``pid``'s sockets on ``port`` are in ``state`` (from /proc).
+    A starting worker opens and closes files while it is read: a descriptor gone
+    between the listing and its link is simply not one of its sockets."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(fd)
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:
+            continue
         if target.startswith("socket:["):
             inodes.add(target[len("socket:[") : -1])
     count = 0
@@ -45,7 +50,14 @@ def sockets(pid: int, port: int, state: str) -> int:
 def workers(parent: int, port: int) -> list[int]:
     """The parent's children that listen on ``port`` (not multiprocessing's helper)."""
     found = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    return [int(pid) for pid in found if sockets(int(pid), port, LISTEN)]
+    return [int(pid) for pid in found if _listening(int(pid), port)]
+
+
+def _listening(pid: int, port: int) -> bool:
+    try:
+        return sockets(pid, port, LISTEN) > 0
+    except FileNotFoundError:  # the child ended while it was read
+        return False
 
 
 @pytest.fixture
