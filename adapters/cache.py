@@ -23,7 +23,7 @@ import contextvars
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
@@ -191,14 +191,7 @@ class SharedFetch(Generic[K, V]):
         cached = await self._cached(distinct)
         entries = {k: e for k, e in cached.items() if e.age() < self.freshness.ttl_s}
         self.hits += len(entries)
-        now = time.time()
-        due = {
-            k: e.stored_at
-            for k, e in entries.items()
-            if self.freshness.refresh_at(e.stored_at) <= now
-        }
-        if due:
-            self.refresh(due)
+        self.refresh((k, e.stored_at) for k, e in entries.items())
         wanted = [k for k in distinct if k not in entries]
         self.misses += len(wanted)
         if wanted:
@@ -217,22 +210,27 @@ class SharedFetch(Generic[K, V]):
                 log.complete = False
         return {k: e.value for k, e in entries.items() if e.value is not ABSENT}
 
-    def refresh(self, due: Mapping[K, float]) -> None:
-        """Refetch keys in the background whose entries (stored at the times given) are
-        near the end of their freshness, unless a fetch of them is already under way or
-        a refresh of that very entry failed. Started in a context of its own, so no
-        request's deadline bounds it and none is charged for its call."""
-        keys = [
-            k
-            for k, stored_at in due.items()
-            if k not in self._in_flight and self._refresh_failed.get(self._key_str(k)) != stored_at
+    def refresh(self, entries: Iterable[tuple[K, float]]) -> None:
+        """Refetch in the background those of these keys whose entries (stored at the
+        times given) are near the end of their freshness, unless a fetch of them is
+        already under way or a refresh of that very entry failed. Started in a context
+        of its own, so no request's deadline bounds it and none is charged for its call."""
+        if not self.freshness.refresh_ahead_s:
+            return
+        now = time.time()
+        due = [
+            (key, stored_at)
+            for key, stored_at in entries
+            if self.freshness.refresh_at(stored_at) <= now
+            and key not in self._in_flight
+            and self._refresh_failed.get(self._key_str(key)) != stored_at
         ]
-        if keys:
-            contextvars.Context().run(self._start_refresh, keys, due)
+        if due:
+            contextvars.Context().run(self._start_refresh, due)
 
-    def _start_refresh(self, keys: list[K], due: Mapping[K, float]) -> None:
-        for key in keys:
-            self._future(key).add_done_callback(partial(self._refreshed, key, due[key]))
+    def _start_refresh(self, due: list[tuple[K, float]]) -> None:
+        for key, stored_at in due:
+            self._future(key).add_done_callback(partial(self._refreshed, key, stored_at))
 
     def _refreshed(self, key: K, stored_at: float, future: asyncio.Future[Entry]) -> None:
         if future.cancelled() or future.exception() is not None:

@@ -192,9 +192,8 @@ def _worst_tail(
     """p99 over the cold floor; in a mix, of the kind furthest above its own floor (a
     mix's single floor is the median of unlike requests' floors: a quarter of
     Customer360s, whose own floor is twice it, would always fail against it)."""
-    by_kind = cell.get("p99_by_query_ms")
-    if by_kind:
-        ratios = [p99 / f for kind, p99 in by_kind.items() if (f := floor(kind))]
+    if "p99_by_query_ms" in cell:
+        ratios = [p99 / own for _, p99, own in _kind_tails(cell, floor)]
         return max(ratios) if ratios else None
     own = floor(query)
     return cell["latency_ms"]["p99"] / own if own else None
@@ -205,15 +204,22 @@ def _tail_figure(
 ) -> str:
     p99 = cell["latency_ms"]["p99"]
     whole = f"{p99:.0f} ms = {p99 / cold_floor:.1f}x {cold_floor:.0f} ms"
-    by_kind = cell.get("p99_by_query_ms")
-    if not by_kind:
+    if "p99_by_query_ms" not in cell:
         return whole
     kinds = ", ".join(
-        f"{kind} {p99:.0f} ms = {p99 / f:.1f}x {f:.0f} ms"
-        for kind, p99 in by_kind.items()
-        if (f := floor(kind))
+        f"{kind} {p99:.0f} ms = {p99 / own:.1f}x {own:.0f} ms"
+        for kind, p99, own in _kind_tails(cell, floor)
     )
     return f"each kind against its own floor: {kinds} (the whole mix against its median: {whole})"
+
+
+def _kind_tails(
+    cell: Mapping[str, Any], floor: Callable[[str], float | None]
+) -> list[tuple[str, float, float]]:
+    """A mix's kinds with a floor: each with its p99 within the mix and that floor."""
+    return [
+        (kind, p99, own) for kind, p99 in cell["p99_by_query_ms"].items() if (own := floor(kind))
+    ]
 
 
 def _header(meta: Mapping[str, Any]) -> list[str]:

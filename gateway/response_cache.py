@@ -46,11 +46,8 @@ from adapters.cache import ReadLog, SharedFetch
 class Answer:
     data: orjson.Fragment  # the answer's ``data``, encoded once
     size: int
-    stored: dict[str, dict[str, float]]  # layer -> key -> when its entry was stored
-    keys: dict[str, dict[str, Hashable]]  # layer -> key as stored -> key as the layer takes it
-    fresh_until: float  # time.time() after which one of those entries is stale
-    refresh_from: float  # time.time() after which a hit refreshes the entries due
-    refreshed: bool = False  # their refresh has been started (once per answer)
+    reads: ReadLog  # the entries it was built from, when they stop being fresh
+    refreshed: bool = False  # the refresh of those due has been started (once per answer)
 
 
 class ResponseCache:
@@ -80,11 +77,11 @@ class ResponseCache:
         """The kept answer if it still holds. None when this request must run the
         query: then it must call :meth:`ran` when done, kept answer or not."""
         answer = self._answers.get(key)
-        if answer is not None and answer.fresh_until > now and await self._unchanged(answer):
+        if answer is not None and answer.reads.fresh_until > now and await self._unchanged(answer):
             if self._answers.get(key) is answer:
                 self._answers.move_to_end(key)
-            if answer.refresh_from <= now and not answer.refreshed:
-                self._refresh(answer, now)
+            if answer.reads.refresh_from <= now and not answer.refreshed:
+                self._refresh(answer)
             self.hits += 1
             return answer
         renewing = self._renewing.get(key)
@@ -107,15 +104,8 @@ class ResponseCache:
         answer = None
         if data is not None and log is not None:
             encoded = orjson.dumps(data)
-            answer = Answer(
-                orjson.Fragment(encoded),
-                len(encoded),
-                log.stored,
-                log.keys,
-                log.fresh_until,
-                log.refresh_from,
-            )
-            if answer.fresh_until > time.time() and answer.size <= self.max_bytes:
+            answer = Answer(orjson.Fragment(encoded), len(encoded), log)
+            if log.fresh_until > time.time() and answer.size <= self.max_bytes:
                 self._keep(key, answer)
         renewing = self._renewing.pop(key, None)
         if renewing is not None and not renewing.done():
@@ -131,25 +121,18 @@ class ResponseCache:
             first = next(iter(self._answers))
             self._forget(first, self._answers[first])
 
-    def _refresh(self, answer: Answer, now: float) -> None:
+    def _refresh(self, answer: Answer) -> None:
         """Start refetching the entries under a kept answer that are near the end of
         their freshness. The answer keeps being given while they are fetched; once
         they are stored it no longer matches them, and the next request builds the
         new answer from the new entries, waiting for CPU only, not for a source."""
         answer.refreshed = True
-        for name, stored in answer.stored.items():
-            layer = self._layers[name]
-            keys = answer.keys[name]
-            due = {
-                keys[stored_key]: at
-                for stored_key, at in stored.items()
-                if layer.freshness.refresh_at(at) <= now
-            }
-            if due:
-                layer.refresh(due)
+        for name, stored in answer.reads.stored.items():
+            keys = answer.reads.keys[name]
+            self._layers[name].refresh((keys[stored_key], at) for stored_key, at in stored.items())
 
     async def _unchanged(self, answer: Answer) -> bool:
-        checks = [self._layers[name].unchanged(keys) for name, keys in answer.stored.items()]
+        checks = [self._layers[name].unchanged(keys) for name, keys in answer.reads.stored.items()]
         return all(await asyncio.gather(*checks))
 
     def _forget(self, key: Hashable, answer: Answer) -> None:
