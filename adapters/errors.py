@@ -13,6 +13,7 @@ all raise the same types.
     │   ├── UpstreamRateLimited        SOURCE_RATE_LIMITED
     │   ├── UpstreamFault              SOURCE_ERROR (5xx, SOAP fault)
     │   ├── BadUpstreamResponse        SOURCE_BAD_RESPONSE (garbage, wrong shape)
+    │   ├── UpstreamAuthFailed         SOURCE_AUTH_FAILED (our credentials refused)
     │   └── CircuitOpen                CIRCUIT_OPEN
     ├── BadUserInput                   BAD_USER_INPUT
     ├── Unauthenticated                UNAUTHENTICATED
@@ -70,6 +71,14 @@ class BadUpstreamResponse(UpstreamError):
     """The system answered, but with something we cannot read (garbage, wrong shape)."""
 
     code = "SOURCE_BAD_RESPONSE"
+
+
+class UpstreamAuthFailed(UpstreamError):
+    """The system refused the gateway's own credentials (HTTP 401 or 403): a setting is
+    wrong or a token was revoked, so asking again cannot help, and every caller would
+    meet the same refusal."""
+
+    code = "SOURCE_AUTH_FAILED"
 
 
 class CircuitOpen(UpstreamError):

@@ -26,6 +26,7 @@ from adapters.batching import chunk_keys
 from adapters.errors import (
     BadUpstreamResponse,
     CircuitOpen,
+    UpstreamAuthFailed,
     UpstreamError,
     UpstreamFault,
     UpstreamRateLimited,
@@ -131,9 +132,11 @@ class Breaker:
         self.probing = False
 
 
-#: Failures that say the source is unhealthy (and count towards the breaker). A 4xx
-#: says our request was wrong, a 429 that the source protects itself: neither trips it.
-UNHEALTHY = (UpstreamTimeout, UpstreamUnavailable, BadUpstreamResponse)
+#: Failures that say the source is unusable (and count towards the breaker). Refused
+#: credentials do: every call would meet the same refusal until a setting is mended.
+#: Another 4xx says our request was wrong, a 429 that the source protects itself:
+#: neither trips it.
+UNHEALTHY = (UpstreamTimeout, UpstreamUnavailable, BadUpstreamResponse, UpstreamAuthFailed)
 
 
 def _unhealthy(error: UpstreamError) -> bool:
@@ -290,10 +293,12 @@ class SourceGuard:
             wait = float(wait) if isinstance(wait, (int, float)) else self.config.backoff_s
             # Honour Retry-After only when the wait fits in the request's deadline.
             return wait if left is None or wait < left else None
-        if not _unhealthy(error) or isinstance(error, (BadUpstreamResponse, UpstreamTimeout)):
-            # A 4xx or a garbled answer will not mend by asking again, and a source
-            # that timed out is slow or hanging: asking again doubles its load and
-            # spends the request's deadline on the same wait.
+        if not _unhealthy(error) or isinstance(
+            error, (BadUpstreamResponse, UpstreamTimeout, UpstreamAuthFailed)
+        ):
+            # A 4xx, refused credentials or a garbled answer will not mend by asking
+            # again, and a source that timed out is slow or hanging: asking again
+            # doubles its load and spends the request's deadline on the same wait.
             return None
         if self._retries >= self.config.retry_budget * self._calls + self.config.retries:
             return None  # the retry budget is spent: do not multiply load on a sick source

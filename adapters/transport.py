@@ -13,6 +13,7 @@ import aiohttp
 
 from adapters.errors import (
     BadUpstreamResponse,
+    UpstreamAuthFailed,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -45,7 +46,8 @@ async def exchange(
     **request: Any,
 ) -> Reply:
     """Send one request; a timeout, a refused or dropped connection, an unreadable
-    answer and a 429 raise; any other status is the caller's to read."""
+    answer, refused credentials (401, 403) and a 429 raise; any other status is the
+    caller's to read."""
     try:
         async with session.request(
             method, url, timeout=aiohttp.ClientTimeout(total=timeout_s), **request
@@ -60,6 +62,8 @@ async def exchange(
         raise UpstreamUnavailable(source, f"cannot reach it ({type(exc).__name__})") from exc
     except aiohttp.ClientError as exc:
         raise BadUpstreamResponse(source, f"unreadable HTTP answer ({exc})") from exc
+    if status in (401, 403):
+        raise UpstreamAuthFailed(source, f"HTTP {status}: the gateway's credentials were refused")
     if status == 429:
         raise UpstreamRateLimited(source, "rate limit reached", retryAfter=_seconds(retry_after))
     return Reply(status, content_type, payload)

@@ -22,6 +22,7 @@ from adapters.config import SourceConfig
 from adapters.crm import CONSENT_PURPOSES, CrmAdapter
 from adapters.errors import (
     BadUpstreamResponse,
+    UpstreamAuthFailed,
     UpstreamFault,
     UpstreamRateLimited,
     UpstreamTimeout,
@@ -306,17 +307,24 @@ async def test_deleting_twice_or_an_unknown_contact_is_fine(
 # --- failures -----------------------------------------------------------------------
 
 
-async def test_missing_token_is_a_source_error_with_status_401(
+async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_breaker(
     crm_server: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
-    adapter = crm(session, crm_server.url, token=None)
-    with pytest.raises(UpstreamFault) as caught:
+    """DESIGN, Errors: SOURCE_AUTH_FAILED when the source refuses the gateway's own
+    credentials; asking again cannot mend a setting, so it is not retried, and every
+    caller would meet the same refusal, so it counts against the source's breaker."""
+    adapter = crm(
+        session,
+        crm_server.url,
+        token="not-the-token",
+        guard=GuardConfig(retries=2, failure_threshold=1),
+    )
+    clear_calls(crm_server.url)
+    with pytest.raises(UpstreamAuthFailed) as caught:
         await adapter.contacts([world.crm_contacts[0].id])
-    assert caught.value.extensions == {
-        "code": "SOURCE_ERROR",
-        "source": "crm",
-        "status": 401,
-    }
+    assert caught.value.extensions == {"code": "SOURCE_AUTH_FAILED", "source": "crm"}
+    assert sum(call_count(crm_server.url).values()) == 1
+    assert adapter.client.guard.breaker.state == "open"
 
 
 async def test_past_the_rate_limit_is_rate_limited_with_retry_after(
