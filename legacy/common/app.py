@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -12,11 +13,19 @@ from starlette.routing import BaseRoute, Route
 from legacy.common.knobs import CallLog, Knobs, SimulatedSystemMiddleware
 
 
-def simulated_system(name: str, routes: Sequence[BaseRoute], knobs: Knobs) -> Starlette:
+def simulated_system(
+    name: str,
+    routes: Sequence[BaseRoute],
+    knobs: Knobs,
+    middleware: Sequence[Middleware] = (),
+) -> Starlette:
     """A Starlette app serving ``routes`` behind the knobs, plus ``/__admin/*``.
 
     The app keeps its knobs and call log on ``app.state`` so in-process tests can
     reach them too, but tests go through the admin endpoints like any other client.
+    ``middleware`` runs inside the knobs, next to the system itself: it sees the
+    exchanges the system really has, never a fault the knobs put in its place (the
+    tests' contract checks go there).
     """
     log = CallLog()
 
@@ -43,8 +52,10 @@ def simulated_system(name: str, routes: Sequence[BaseRoute], knobs: Knobs) -> St
         Route("/__admin/knobs", get_knobs, methods=["GET"]),
         Route("/__admin/knobs", put_knobs, methods=["PUT", "PATCH"]),
     ]
-    app = Starlette(routes=[*admin, *routes])
+    app = Starlette(
+        routes=[*admin, *routes],
+        middleware=[Middleware(SimulatedSystemMiddleware, knobs=knobs, log=log), *middleware],
+    )
     app.state.knobs = knobs
     app.state.calls = log
-    app.add_middleware(SimulatedSystemMiddleware, knobs=knobs, log=log)
     return app

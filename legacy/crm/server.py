@@ -34,7 +34,7 @@ import math
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -433,6 +433,7 @@ def create_app(
     knobs: Knobs | None = None,
     token: str | None = None,
     rate_limit_per_s: float | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> Starlette:
     """The CRM app. With ``token`` every API request needs ``Authorization: Bearer
     <token>``; with ``rate_limit_per_s`` requests past the rate are answered 429."""
@@ -442,4 +443,4 @@ def create_app(
     bucket = TokenBucket(rate_limit_per_s) if rate_limit_per_s else None
     gate = Middleware(Gate, token=token, bucket=bucket)
     routes = [Mount("/crm/v3/objects", routes=api.routes(), middleware=[gate])]
-    return simulated_system("crm", routes, knobs or Knobs())
+    return simulated_system("crm", routes, knobs or Knobs(), middleware)

@@ -15,12 +15,13 @@ WSDL included, answer a fault, to test clients against it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 from lxml import etree
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -153,6 +154,7 @@ def create_app(
     *,
     company: str = "CRONUS",
     services: Mapping[str, str] | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> Starlette:
     """The ERP app; ``services`` renames pages (logical page -> service name), as an
     administrator publishes them under names of their choosing."""
@@ -197,4 +199,4 @@ def create_app(
         Route("/WS/{company}/Page/{service}", page, methods=["GET", "POST"]),
         Route("/WS/{company}/Services", discovery, methods=["GET"]),
     ]
-    return simulated_system("erp", routes, knobs)
+    return simulated_system("erp", routes, knobs, middleware)

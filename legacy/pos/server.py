@@ -102,6 +102,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -944,7 +945,12 @@ def _endpoint(
     return endpoint
 
 
-def create_app(world: World, db_path: Path, knobs: Knobs | None = None) -> Starlette:
+def create_app(
+    world: World,
+    db_path: Path,
+    knobs: Knobs | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> Starlette:
     """The POS on its SQLite file (built from ``world`` when missing)."""
     build(world, db_path)
     db = sqlite3.connect(db_path, check_same_thread=False)
@@ -1000,4 +1006,4 @@ def create_app(world: World, db_path: Path, knobs: Knobs | None = None) -> Starl
         Route("/v2/payments/{payment_id}", _endpoint(pos.payment, body=False), methods=["GET"]),
         Route("/v2/refunds/{refund_id}", _endpoint(pos.refund, body=False), methods=["GET"]),
     ]
-    return simulated_system("pos", routes, knobs or Knobs())
+    return simulated_system("pos", routes, knobs or Knobs(), middleware)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -243,7 +244,12 @@ def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
     return endpoint
 
 
-def create_app(world: World, db_path: Path, knobs: Knobs | None = None) -> Starlette:
+def create_app(
+    world: World,
+    db_path: Path,
+    knobs: Knobs | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> Starlette:
     """The WMS on its SQLite file (built from ``world`` when missing)."""
     build(world, db_path)
     db = sqlite3.connect(db_path, check_same_thread=False)
@@ -261,4 +267,4 @@ def create_app(world: World, db_path: Path, knobs: Knobs | None = None) -> Starl
             methods=["DELETE"],
         ),
     ]
-    return simulated_system("wms", routes, knobs or Knobs())
+    return simulated_system("wms", routes, knobs or Knobs(), middleware)
