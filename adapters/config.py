@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
 
 from adapters.resilience import GuardConfig
 
@@ -41,3 +43,36 @@ class ErpConfig(SourceConfig):
         if service.startswith(("http://", "https://")):
             return service
         return f"{self.url.rstrip('/')}/WS/{self.company}/Page/{service}"
+
+
+#: the Square API version Mosaic is written and tested against (contracts/pos/square.json)
+SQUARE_VERSION = "2025-08-20"
+
+
+class PosConfig(SourceConfig):
+    """Square: the API version asked for, and what the retailer's Square account adds.
+
+    Square's loyalty accounts have points but neither a card number nor a tier: the card
+    number is kept in a customer profile field (``card_field``; None: the retailer's
+    cards are not in Square), and the tier follows from ``lifetime_points`` by
+    ``tier_thresholds`` (tier -> the lifetime points that reach it; empty: no tiers).
+    """
+
+    square_version: str = Field(default=SQUARE_VERSION, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    card_field: Literal["reference_id"] | None = "reference_id"
+    tier_thresholds: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _thresholds_are_points(self) -> PosConfig:
+        if any(points < 0 for points in self.tier_thresholds.values()):
+            raise ValueError("tier thresholds are lifetime points, 0 or more")
+        return self
+
+    def tier(self, lifetime_points: int | None) -> str | None:
+        """The highest tier whose threshold ``lifetime_points`` reach; None without
+        thresholds, points or a tier reached."""
+        if lifetime_points is None:
+            return None
+        reached = [(points, tier) for tier, points in self.tier_thresholds.items()]
+        reached = [pair for pair in reached if pair[0] <= lifetime_points]
+        return max(reached)[1] if reached else None

@@ -1,20 +1,27 @@
-"""Following the POS's and the WMS's change feeds: stock levels as they change.
+"""Following the POS's and the WMS's stock as it changes.
 
-Both systems offer a long-polled feed (``legacy.pos.server``: Square's SearchEvents with
-our ``wait_s``; ``legacy.wms.server``: ``GET /api/v1/events``). A follower keeps one
-request open per system; it returns as soon as something changes (or after
-``wait_s`` with nothing), with the position to ask from next. Both map to one record,
-:class:`StockEvent`: the item's level at a location after the change.
+The WMS offers a long-polled feed (``legacy.wms.server``: ``GET /api/v1/events``): a
+follower keeps one request open, which returns as soon as something changes (or after
+``wait_s`` with nothing), with the position to ask from next. Long polls are not the
+guard's business: they are held open on purpose for far longer than a read's timeout,
+and a feed that is down must not open the breaker for reads, so they go over the
+source's session with a timeout of their own.
 
-Long polls are not the guard's business: they are held open on purpose for far longer
-than a read's timeout, and a feed that is down must not open the breaker for reads, so
-they go over the source's session with a timeout of their own.
+Square has no such feed (its events come as webhooks to a public endpoint, which a
+gateway behind a firewall may not have): the POS's stock is polled with
+BatchRetrieveInventoryCounts' ``updated_after``, every ``poll_interval_s``, as ordinary
+guarded reads of the POS adapter (contracts/pos/README.md).
+
+Both map to one record, :class:`StockEvent`: the item's level at a location after the
+change.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import aiohttp
@@ -22,11 +29,19 @@ import orjson
 
 from adapters.config import SourceConfig
 from adapters.errors import BadUpstreamResponse, UpstreamFault
+from adapters.pos import STOCK_STATES, PosAdapter
 from adapters.transport import exchange, mapping
 
 Json = dict[str, Any]
 #: seconds a poll may take beyond the time the system was asked to hold it open
 MARGIN_S = 5.0
+#: how far back each poll of Square's counts looks beyond the position
+LOOKBACK = timedelta(seconds=5)
+MIN_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +92,88 @@ class _Follower:
             raise BadUpstreamResponse(self.source, f"invalid JSON: {reply.excerpt()}") from exc
 
 
-class PosFeed(_Follower):
-    """``inventory.count.updated`` events, Square's per-state counts folded into levels
-    (on hand is IN_STOCK plus RESERVED_FOR_SALE, as in ``adapters.pos``)."""
+class PosFeed:
+    """Store stock changes, polled from Square: the counts whose ``calculated_at`` is
+    after the position, then both states of each changed item and store (a change may
+    touch one state only), folded into levels as ``adapters.pos`` folds them.
+
+    The position is the newest ``calculated_at`` seen; each poll looks
+    :data:`LOOKBACK_S` further back, for counts Square calculated late or with a clock
+    behind ours, and drops what it has already told (per item and store, the newest
+    ``calculated_at`` told).
+    """
 
     source = "pos"
 
+    def __init__(
+        self,
+        pos: PosAdapter,
+        interval_s: float,
+        *,
+        now: Callable[[], datetime] = _utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.pos = pos
+        self.interval_s = interval_s
+        self._now = now
+        self._sleep = sleep
+        self._told: dict[tuple[str, str], datetime] = {}
+
     async def poll(self, position: str | None, wait_s: float) -> tuple[list[StockEvent], str]:
-        body: Json = {
-            "query": {"filter": {"event_types": ["inventory.count.updated"]}},
-            "limit": 100,
-            "wait_s": wait_s,
-        }
-        if position:
-            body["cursor"] = position
-        payload = await self._json("POST", "/v2/events", wait_s, json=body)
-        with mapping(self.source, "event"):
-            return [_pos_event(raw) for raw in payload.get("events", [])], str(payload["cursor"])
+        since = datetime.fromisoformat(position) if position else self._now()
+        waited = 0.0
+        while True:
+            changed = await self._changed(since - LOOKBACK)
+            if position is None:  # the first poll learns where the feed stands
+                self._told.update(changed)
+                return [], max([since, *changed.values()]).isoformat()
+            if changed:
+                events = await self._levels(changed)
+                newest = max([since, *changed.values()])
+                self._forget(newest - LOOKBACK)
+                return events, newest.isoformat()
+            if waited >= wait_s:
+                return [], since.isoformat()
+            pause = min(self.interval_s, wait_s - waited)
+            await self._sleep(pause)
+            waited += pause
+
+    async def _changed(self, after: datetime) -> dict[tuple[str, str], datetime]:
+        """Each item and store with a count calculated after ``after`` that is not told
+        yet, and when."""
+        counts = await self.pos.counts(
+            {"updated_after": after.isoformat(), "states": list(STOCK_STATES)}
+        )
+        with mapping(self.source, "inventory count"):
+            changed: dict[tuple[str, str], datetime] = {}
+            for count in counts:
+                pair = (count["catalog_object_id"], count["location_id"])
+                at = _moment(count["calculated_at"])
+                if at > self._told.get(pair, MIN_TIME) and at > changed.get(pair, MIN_TIME):
+                    changed[pair] = at
+        return changed
+
+    async def _levels(self, changed: dict[tuple[str, str], datetime]) -> list[StockEvent]:
+        skus = list(dict.fromkeys(sku for sku, _ in changed))
+        locations = list(dict.fromkeys(location for _, location in changed))
+        levels = {(r.sku, r.location_id): r for r in await self.pos.stock(skus, locations)}
+        self._told.update(changed)
+        return [
+            StockEvent(
+                source="pos",
+                kind="STORE",
+                sku=sku,
+                location_id=location,
+                on_hand=levels[(sku, location)].on_hand if (sku, location) in levels else 0,
+                reserved=levels[(sku, location)].reserved if (sku, location) in levels else 0,
+                at=at,
+            )
+            for (sku, location), at in changed.items()
+        ]
+
+    def _forget(self, before: datetime) -> None:
+        """What was told before the lookback cannot come back: keep the table small."""
+        self._told = {pair: at for pair, at in self._told.items() if at >= before}
 
 
 class WmsFeed(_Follower):
@@ -111,21 +191,6 @@ class WmsFeed(_Follower):
 def _moment(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _pos_event(raw: Json) -> StockEvent:
-    counts = raw["data"]["object"]["inventory_counts"]
-    levels = {count["state"]: int(count["quantity"]) for count in counts}
-    first = counts[0]
-    return StockEvent(
-        source="pos",
-        kind="STORE",
-        sku=first["catalog_object_id"],
-        location_id=first["location_id"],
-        on_hand=levels.get("IN_STOCK", 0) + levels.get("RESERVED_FOR_SALE", 0),
-        reserved=levels.get("RESERVED_FOR_SALE", 0),
-        at=_moment(raw["created_at"]),
-    )
 
 
 def _wms_event(raw: Json) -> StockEvent:

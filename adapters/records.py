@@ -9,7 +9,7 @@ many fields of one response.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -65,7 +65,7 @@ class CustomerFragment:
 class LoyaltyAccount:
     account_id: str
     customer_id: str  # the POS customer this account belongs to
-    card_number: str
+    card_number: str | None  # None: not in the customer's profile (or the profile is gone)
     tier: str | None
     points: int | None
     given_name: str | None = None
@@ -111,8 +111,8 @@ class LocationRecord:
     kind: Literal["STORE", "WAREHOUSE"]
     name: str
     address: Address
-    lat: float
-    lon: float
+    lat: float | None  # None: the system does not say (Square's coordinates are optional)
+    lon: float | None
     opening_hours: str | None = None
     active: bool = True
 
@@ -146,12 +146,15 @@ class OrderRecord:
     source: SourceName  # erp (web, app) or pos (store)
     channel: ChannelName
     customer_ref: str | None  # ERP customer no. or POS customer id
-    placed_at: datetime
+    placed_at: datetime | None  # None: the system does not say (Square's is optional)
     status: str
     location_id: str | None
     total: Money | None
     lines: tuple[OrderLineRecord, ...] = field(default=())
 
+
+#: where an order whose system gives no time sorts among others: last, as the oldest
+UNKNOWN_TIME = datetime.min.replace(tzinfo=UTC)
 
 PaymentKind = Literal["PAYMENT", "REFUND"]
 PaymentStatus = Literal["PENDING", "COMPLETED", "CANCELED", "FAILED"]

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 SYSTEMS = ("crm", "erp", "pos", "wms")
-CRM_TOKEN = "bench-crm-token"
+#: the systems started with credentials, and the token each takes
+TOKENS = {"crm": "bench-crm-token", "pos": "bench-pos-token"}
 #: Settings every benchmarked gateway gets (a caller's settings win): the load generator
 #: is one client, and the per-client rate limit would measure its quota, not the gateway.
 BENCH_SETTINGS = {"MOSAIC_RATE_LIMIT_PER_S": "0"}
@@ -120,7 +121,8 @@ def simulated_systems(
                 "--port", str(port), "--size", size, "--seed", str(seed),
                 "--latency-ms", str(latencies[name].latency_ms),
                 "--jitter-ms", str(latencies[name].jitter_ms),
-                "--db", str(work_dir / f"{name}.sqlite"), "--token", CRM_TOKEN,
+                "--db", str(work_dir / f"{name}.sqlite"),
+                *(["--token", TOKENS[name]] if name in TOKENS else []),
             ]  # fmt: skip
             systems[name] = _start(name, argv, port, work_dir, cores=cores)
             stack.callback(_stop, systems[name])
@@ -144,7 +146,8 @@ def gateway(
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_")}
     env.update({f"MOSAIC_{s.upper()}_URL": p.url for s, p in systems.items()})
-    env["MOSAIC_CRM_TOKEN"] = CRM_TOKEN
+    env["MOSAIC_CRM_TOKEN"] = TOKENS["crm"]
+    env["MOSAIC_POS_TOKEN"] = TOKENS["pos"]
     env.update(BENCH_SETTINGS)
     env.update(settings)
     argv = [

@@ -17,6 +17,9 @@ from typing import Any
 
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
 DEMO_CRM_TOKEN = "demo-crm-token"
+DEMO_POS_TOKEN = "demo-pos-token"
+#: the systems that take ``--token``, and the token each gets in the demo
+DEMO_TOKENS = {"crm": DEMO_CRM_TOKEN, "pos": DEMO_POS_TOKEN}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("--error-rate", type=float, default=0.0)
     legacy.add_argument(
         "--token",
-        default=os.environ.get("MOSAIC_CRM_TOKEN", DEMO_CRM_TOKEN),
-        help="bearer token the CRM requires",
+        default=None,
+        help="bearer token the system requires (crm: default MOSAIC_CRM_TOKEN or the "
+        "demo's; pos: default none, open)",
     )
 
     ex = commands.add_parser("examples", help="working variables for the reference operations")
@@ -119,7 +123,10 @@ def _legacy(args: argparse.Namespace) -> int:
     world = build_world(args.seed, args.size)
     knobs = Knobs(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate)
     module = importlib.import_module(f"legacy.{args.system}.server")
-    extra: dict[str, Any] = {"token": args.token} if args.system == "crm" else {}
+    token = args.token
+    if token is None and args.system == "crm":
+        token = os.environ.get("MOSAIC_CRM_TOKEN", DEMO_CRM_TOKEN)
+    extra: dict[str, Any] = {"token": token} if args.system in DEMO_TOKENS else {}
     app = module.create_app(world, db, knobs, **extra)
     print(f"{args.system}: listening on http://{args.host}:{port}", flush=True)
     uvicorn.run(app, host=args.host, port=port, log_level="warning")
@@ -278,6 +285,7 @@ def _demo(args: argparse.Namespace) -> int:
     from gateway.app import create_app
     from gateway.settings import Settings
     from legacy.examples import examples
+    from legacy.world import TIER_THRESHOLDS
 
     workdir = Path(tempfile.mkdtemp(prefix="mosaic-demo-"))
     ports = {name: _free_port() for name in SYSTEMS}
@@ -299,8 +307,7 @@ def _demo(args: argparse.Namespace) -> int:
                     str(args.seed),
                     "--db",
                     str(workdir / f"{name}.sqlite"),
-                    "--token",
-                    DEMO_CRM_TOKEN,
+                    *(["--token", DEMO_TOKENS[name]] if name in DEMO_TOKENS else []),
                 ]
             )
         examples_file = workdir / "examples.json"
@@ -318,6 +325,8 @@ def _demo(args: argparse.Namespace) -> int:
             pos_url=urls["pos"],
             wms_url=urls["wms"],
             crm_token=DEMO_CRM_TOKEN,
+            pos_token=DEMO_POS_TOKEN,
+            pos_tier_thresholds=TIER_THRESHOLDS,
             examples_file=examples_file,
             jwt_secret=secret,
             graphiql_tokens=tokens,

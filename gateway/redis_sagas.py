@@ -4,7 +4,9 @@ order.
 
 A saga is one hash (its JSON ``body``, and ``state``, ``owner``, ``lease_until`` as
 fields of their own, so a take-over is one atomic script that never rewrites the body);
-unfinished sagas are kept in a set; a key is a plain string set with NX. Unlike the
+unfinished sagas are kept in a set; a key is a plain string set with NX; a lease (a
+hold's on an item at a store) is a string set with NX and an expiry, so a holder that
+dies frees it. Unlike the
 cache (``adapters.redis_store``), this is a record the gateway relies on: a Redis
 failure fails the write (before its first step) rather than being skipped.
 """
@@ -24,6 +26,10 @@ if state ~= ARGV[4] and state ~= ARGV[5] then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'lease_until')) >= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until', ARGV[2])
 return 1
+"""
+_UNLEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 _REPLACE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -98,6 +104,17 @@ class RedisSagaLog:
     async def unfinished(self) -> list[str]:
         members = await self._redis.smembers(self._unfinished)
         return sorted(_text(m) for m in members)
+
+    async def lease(self, name: str, owner: str, until: float) -> bool:
+        """SET NX with the lease's remaining time as its expiry: Redis frees it then."""
+        ms = max(1, int((until - time.time()) * 1000))
+        key = f"{self._prefix}lease:{name}"
+        if await self._redis.set(key, owner, nx=True, px=ms):
+            return True
+        return _text(await self._redis.get(key) or b"") == owner
+
+    async def unlease(self, name: str, owner: str) -> None:
+        await self._redis.eval(_UNLEASE, 1, f"{self._prefix}lease:{name}", owner)
 
     async def close(self) -> None:
         """The connection is the runtime's, shared with the cache; it closes it."""

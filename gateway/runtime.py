@@ -88,7 +88,7 @@ class Runtime:
                 sources,
                 _saga_log(settings, redis),
                 layers,
-                [PosFeed(pos, settings.pos()), WmsFeed(wms, settings.wms())],
+                [PosFeed(sources.pos, settings.pos_poll_interval_s), WmsFeed(wms, settings.wms())],
                 lease_s=settings.saga_lease_s,
                 timeout_s=settings.saga_timeout_s,
                 crash_after=settings.saga_crash_after,

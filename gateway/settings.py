@@ -18,7 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from adapters.config import ErpConfig, SourceConfig
+from adapters.config import SQUARE_VERSION, ErpConfig, PosConfig, SourceConfig
 from adapters.resilience import GuardConfig
 
 
@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     # (or full URL), as the ERP's administrator published them.
     erp_company: str = "CRONUS"
     erp_pages: dict[str, str] = Field(default_factory=lambda: ErpConfig(url="-").pages)
+    # Square (contracts/pos/README.md): the access token (none: the POS is open, as the
+    # simulator is unless started with --token), the API version asked for, the customer
+    # profile field that holds the loyalty card number (none: cards are not in Square),
+    # the loyalty tiers by the lifetime points that reach each (none: tiers are null,
+    # e.g. {"BRONZE": 0, "SILVER": 3000, "GOLD": 7000}), and how often the store stock's
+    # changes are polled while someone subscribes to them.
+    pos_token: SecretStr | None = None
+    pos_square_version: str = SQUARE_VERSION
+    pos_card_field: Literal["reference_id"] | None = "reference_id"
+    pos_tier_thresholds: dict[str, int] = Field(default_factory=dict)
+    pos_poll_interval_s: float = Field(default=2.0, gt=0)
 
     # Deadline of one client request: every upstream call it makes inherits what is
     # left of it, so no answer takes longer than this (plus the last field's work).
@@ -223,12 +234,16 @@ class Settings(BaseSettings):
             guard=self.guard(self.erp_max_concurrency),
         )
 
-    def pos(self) -> SourceConfig:
-        return SourceConfig(
+    def pos(self) -> PosConfig:
+        return PosConfig(
             url=self.pos_url,
             timeout_s=self.pos_timeout_s,
             max_batch=self.pos_max_batch,
+            token=self.pos_token.get_secret_value() if self.pos_token else None,
             guard=self.guard(self.pos_max_concurrency),
+            square_version=self.pos_square_version,
+            card_field=self.pos_card_field,
+            tier_thresholds=self.pos_tier_thresholds,
         )
 
     def wms(self) -> SourceConfig:

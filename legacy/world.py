@@ -92,7 +92,9 @@ class ErpCustomer:
 
 @dataclass(slots=True)
 class PosCustomer:
-    """A POS customer with its loyalty account (our POS has card numbers and tiers)."""
+    """A Square customer profile with its loyalty account. The card number is the
+    profile's ``reference_id`` (Square's accounts have no card); the tier is not kept
+    anywhere: it follows from ``lifetime_points`` (:data:`TIER_THRESHOLDS`)."""
 
     id: str
     given_name: str
@@ -101,8 +103,8 @@ class PosCustomer:
     phone: str | None
     loyalty_account_id: str
     card_number: str
-    tier: str
-    points: int
+    points: int  # the balance: earned and not yet redeemed
+    lifetime_points: int
     enrolled_at: datetime
 
 
@@ -447,7 +449,9 @@ WAREHOUSE_SITES = (
 )
 CONSENT_PURPOSES = ("email_marketing", "personalisation", "analytics")
 SEGMENTS = ("family", "outdoor", "home_maker", "fashion", "bargain_hunter", "premium")
-TIERS = ("BRONZE", "SILVER", "GOLD")
+#: the retailer's loyalty tiers and the lifetime points that reach each: the demo's and
+#: the tests' ``MOSAIC_POS_TIER_THRESHOLDS`` (Square's loyalty accounts have no tiers)
+TIER_THRESHOLDS = {"BRONZE": 0, "SILVER": 3000, "GOLD": 7000}
 ERP_STATUSES = ("PLACED", "SHIPPED", "DELIVERED", "DELIVERED", "DELIVERED", "CANCELLED")
 
 
@@ -462,6 +466,13 @@ def _card_number(n: int) -> str:
     digits = f"261{n:09d}"
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
     return digits + str((10 - total % 10) % 10)
+
+
+def _loyalty_points(rng: random.Random) -> tuple[int, int]:
+    """A member's balance and lifetime points: what was earned, less what was redeemed."""
+    redeemed_share = rng.random()
+    balance = rng.randrange(0, 5000)
+    return balance, balance + round(redeemed_share**2 * 6000)
 
 
 def _phone(rng: random.Random) -> str:
@@ -610,17 +621,20 @@ def _customers(world: World, rng: random.Random, spec: Size) -> None:
             )
         if has_pos:
             older_phone = rng.random() < 0.1
+            pos_email = email if rng.random() < 0.8 else None
+            pos_phone = _phone(rng) if older_phone else phone
+            balance, lifetime = _loyalty_points(rng)
             world.pos_customers.append(
                 PosCustomer(
                     id=f"SQC{n:06d}",
                     given_name=first,
                     family_name=last,
-                    email=email if rng.random() < 0.8 else None,
-                    phone=_phone(rng) if older_phone else phone,
+                    email=pos_email,
+                    phone=pos_phone,
                     loyalty_account_id=f"LA{n:06d}",
                     card_number=card or "",
-                    tier=rng.choices(TIERS, weights=(6, 3, 1))[0],
-                    points=rng.randrange(0, 5000),
+                    points=balance,
+                    lifetime_points=lifetime,
                     enrolled_at=created + timedelta(days=rng.randrange(0, 30)),
                 )
             )

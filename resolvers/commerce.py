@@ -87,7 +87,7 @@ class Commerce:
         erp = ErpWrites(sources.erp)
         sagas = SagaEngine(
             log,
-            [PlaceOrder(sources, erp, invalidate), RegisterReturn(sources, erp, invalidate)],
+            [PlaceOrder(sources, erp, invalidate, log), RegisterReturn(sources, erp, invalidate)],
             lease_s=lease_s,
             timeout_s=timeout_s,
             crash_after=crash_after,

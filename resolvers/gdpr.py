@@ -7,9 +7,12 @@ keeps under it. Nothing is kept between requests, so the report is as current as
 systems are.
 
 ``eraseCustomer(customerId, idempotencyKey)`` deletes the CRM contact (HubSpot's GDPR
-delete: nothing left in a recycle bin) and the POS profile with its loyalty account,
-and anonymises the ERP customer account, which stays because the invoices under it
-must be kept. The records are found first, and nothing is erased while a system does
+delete: nothing left in a recycle bin) and the POS customer profile (with the name,
+contact and loyalty card number it holds), and anonymises the ERP customer account,
+which stays because the invoices under it must be kept. The POS loyalty account stays
+too: Square has no API to delete one, so the erasure reports it ``kept`` and the seller
+deletes it in Square's Dashboard (contracts/pos/README.md); it holds the points and the
+phone number it is mapped to, and no name. The records are found first, and nothing is erased while a system does
 not answer (it may hold a record that would then be missed for good). The three steps
 run in parallel; each is safe to repeat (a record already gone counts as done). Before
 the first step the plan (which record in which system) is written to the erasure log
@@ -50,6 +53,8 @@ from resolvers.ready import settle
 
 #: what an erased person's ERP account is called from then on
 ANONYMISED_NAME = "Erased customer"
+#: a record the system offers no way to erase (a Square loyalty account): the seller's to do
+KEPT = "kept: no delete in the system's API"
 #: record attributes that identify the record, not the person (shown as the record id)
 NOT_PERSONAL = frozenset({"source", "record_id", "updated_at", "account_id", "customer_id"})
 
@@ -89,7 +94,10 @@ class DataSubjectReport:
 class ErasureStep:
     system: str
     record_id: str
-    action: str = strawberry.field(description="deleted, anonymised, or already gone.")
+    action: str = strawberry.field(
+        description="deleted, anonymised, already gone, or kept (a record the system offers "
+        "no way to erase, such as a Square loyalty account: the seller deletes it)."
+    )
 
 
 @strawberry.type(description="What an erasure did, system by system.")
@@ -210,6 +218,7 @@ class Plan:
     crm: str | None = None
     erp: str | None = None
     pos: str | None = None
+    pos_account: str | None = None  # the loyalty account, which Square cannot delete
 
 
 class ErasureLog:
@@ -283,6 +292,7 @@ async def erase(info: Info, customer_id: str, key: str) -> Erasure:
             crm=found.crm.record_id if found.crm else None,
             erp=found.erp.record_id if found.erp else None,
             pos=found.pos.customer_id if found.pos else None,
+            pos_account=found.pos.account_id if found.pos else None,
         )
     plan, done = log.begin(key, customer_id, plan)
     context.personal_reads.add(customer_id, "eraseCustomer", purpose="gdpr-erasure")
@@ -321,7 +331,7 @@ async def _carry_out(info: Info, plan: Plan) -> list[dict[str, str]]:
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-    return [
+    done = [
         {
             "system": system,
             "record_id": ids.make(system, record_id),
@@ -329,3 +339,8 @@ async def _carry_out(info: Info, plan: Plan) -> list[dict[str, str]]:
         }
         for (system, record_id, action, _), changed in zip(steps, outcomes, strict=True)
     ]
+    if plan.pos_account:
+        done.append(
+            {"system": "pos", "record_id": ids.make("pos", plan.pos_account), "action": KEPT}
+        )
+    return done

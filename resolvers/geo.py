@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from adapters.records import LocationRecord
+
 
 @dataclass(frozen=True, slots=True)
 class PostalArea:
@@ -46,3 +48,12 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+def position(place: LocationRecord) -> tuple[float, float] | None:
+    """Where a place is: its own coordinates, else the centre of its postal code's area
+    (Square's locations need not have coordinates); None when neither is known."""
+    if place.lat is not None and place.lon is not None:
+        return place.lat, place.lon
+    area = locate(place.address.postal_code or "")
+    return (area.lat, area.lon) if area else None

@@ -36,9 +36,18 @@ from adapters.pos import IN_STOCK, RESERVED, StockMove
 from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.geo import distance_km, locate
-from resolvers.holds import Invalidate, pos_move, pos_unmove, wms_hold, wms_unhold
+from resolvers.geo import locate
+from resolvers.holds import (
+    Invalidate,
+    Leases,
+    occurred_at,
+    pos_hold,
+    pos_release,
+    wms_hold,
+    wms_unhold,
+)
 from resolvers.identity import start_keys_of_id
+from resolvers.places import Point
 from resolvers.sagas import Json, Results, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Channel
@@ -230,7 +239,7 @@ async def _delivery(
         sources.wms.stock(skus),
     )
     places = [p for p in [*stores, *warehouses] if p.active]
-    places.sort(key=lambda p: distance_km(area.lat, area.lon, p.lat, p.lon))
+    places.sort(key=Point(area.lat, area.lon).km_to)
     free = _free([*store_stock, *warehouse_stock])
     whole = next((p for p in places if not _short(free, p.id, wanted)), None)
     if whole is not None:
@@ -253,10 +262,13 @@ class PlaceOrder:
 
     kind = "place_order"
 
-    def __init__(self, sources: Sources, erp: ErpWrites, invalidate: Invalidate) -> None:
+    def __init__(
+        self, sources: Sources, erp: ErpWrites, invalidate: Invalidate, leases: Leases
+    ) -> None:
         self.sources = sources
         self.erp = erp
         self.invalidate = invalidate
+        self.leases = leases
 
     def steps(self, plan: Json) -> Sequence[Step]:
         holds = [
@@ -305,7 +317,9 @@ class PlaceOrder:
         async def hold(plan: Json, results: Results) -> Json:
             key = f"{order_reference(plan)}:{shipment['location']}"
             if shipment["kind"] == "STORE":
-                await pos_move(self.sources, self.invalidate, key, _store_moves(shipment))
+                moves = _store_moves(shipment)
+                at = occurred_at(plan)
+                await pos_hold(self.sources, self.invalidate, self.leases, key, moves, at)
                 return {}
             reservations = {}
             for sku, n in shipment["lines"].items():
@@ -320,7 +334,9 @@ class PlaceOrder:
         async def release(plan: Json, results: Results) -> None:
             key = f"{order_reference(plan)}:{shipment['location']}"
             if shipment["kind"] == "STORE":
-                await pos_unmove(self.sources, self.invalidate, key, _store_moves(shipment))
+                moves = _store_moves(shipment)
+                at = occurred_at(plan)
+                await pos_release(self.sources, self.invalidate, self.leases, key, moves, at)
                 return
             for sku, n in shipment["lines"].items():
                 await wms_unhold(

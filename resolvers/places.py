@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,7 +11,7 @@ from adapters.errors import BadUserInput
 from adapters.records import LocationRecord
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.geo import distance_km, locate
+from resolvers.geo import distance_km, locate, position
 from resolvers.ready import settle
 from resolvers.types.common import NearInput
 
@@ -21,7 +22,10 @@ class Point:
     lon: float
 
     def km_to(self, record: LocationRecord) -> float:
-        return _km(self.lat, self.lon, record.lat, record.lon)
+        """The distance to a place; infinite where the place's position is unknown, so
+        it sorts last."""
+        at = position(record)
+        return math.inf if at is None else _km(self.lat, self.lon, *at)
 
 
 @lru_cache(maxsize=16_384)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.records import OrderRecord
+from adapters.records import UNKNOWN_TIME, OrderRecord
 from resolvers.context import Info
 from resolvers.identity import Identity
 from resolvers.ready import settle
@@ -21,7 +21,7 @@ async def order_history(info: Info, identity: Identity) -> list[OrderRecord]:
         loaders.pos_orders_of.load(pos_customer) if pos_customer else _nothing(),
     )
     merged: list[OrderRecord] = [*(erp_orders or ()), *(pos_orders or ())]
-    merged.sort(key=lambda o: o.placed_at, reverse=True)
+    merged.sort(key=lambda o: o.placed_at or UNKNOWN_TIME, reverse=True)
     return merged
 
 

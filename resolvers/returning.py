@@ -43,7 +43,7 @@ from adapters.pos import IN_STOCK, StockMove
 from adapters.records import Money, OrderLineRecord, OrderRecord
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.holds import Invalidate, pos_move, pos_unmove
+from resolvers.holds import Invalidate, occurred_at, pos_move, pos_unmove
 from resolvers.ordering import check_key, merged_lines, refusal
 from resolvers.sagas import Json, Refused, Results, Step
 from resolvers.sources import Sources
@@ -270,10 +270,10 @@ class RegisterReturn:
         await self.erp.set_status("orders", plan["order"]["no"], plan["order"]["status"])
 
     async def _restock(self, plan: Json, results: Results) -> None:
-        await pos_move(self.sources, self.invalidate, *self._moves(plan))
+        await pos_move(self.sources, self.invalidate, *self._moves(plan), occurred_at(plan))
 
     async def _unstock(self, plan: Json, results: Results) -> None:
-        await pos_unmove(self.sources, self.invalidate, *self._moves(plan))
+        await pos_unmove(self.sources, self.invalidate, *self._moves(plan), occurred_at(plan))
 
     def _moves(self, plan: Json) -> tuple[str, list[StockMove]]:
         moves = [

@@ -39,6 +39,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -139,6 +140,15 @@ class SagaLog(Protocol):
 
     async def unfinished(self) -> list[str]: ...
 
+    async def lease(self, name: str, owner: str, until: float) -> bool:
+        """Hold the lease ``name`` until ``until`` (epoch seconds) unless another owner
+        holds it now; True when ``owner`` holds it."""
+        ...
+
+    async def unlease(self, name: str, owner: str) -> None:
+        """Give up the lease ``name`` if ``owner`` still holds it."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -161,6 +171,9 @@ class SqliteSagaLog:
             CREATE TABLE IF NOT EXISTS idempotency_keys (
                 kind TEXT NOT NULL, key TEXT NOT NULL, saga_id TEXT NOT NULL,
                 PRIMARY KEY (kind, key)
+            );
+            CREATE TABLE IF NOT EXISTS leases (
+                name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL
             );
             """
         )
@@ -210,6 +223,18 @@ class SqliteSagaLog:
             "SELECT id FROM sagas WHERE state IN (?, ?) ORDER BY rowid", UNFINISHED
         )
         return [row[0] for row in rows]
+
+    async def lease(self, name: str, owner: str, until: float) -> bool:
+        cursor = self._db.execute(
+            "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+            " SET owner = excluded.owner, until = excluded.until"
+            " WHERE leases.until < ? OR leases.owner = excluded.owner",
+            (name, owner, until, time.time()),
+        )
+        return cursor.rowcount == 1
+
+    async def unlease(self, name: str, owner: str) -> None:
+        self._db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
     async def close(self) -> None:
         self._db.close()
@@ -274,7 +299,8 @@ class SagaEngine:
             kind=kind,
             key=key,
             fingerprint=fingerprint,
-            plan={**plan, "saga_id": saga_id},  # steps derive their references from it
+            # steps derive their references from the id, and the moment from started_at
+            plan={**plan, "saga_id": saga_id, "started_at": datetime.now(UTC).isoformat()},
             state="PENDING",
             owner=self.owner,
             lease_until=time.time() + self.lease_s,

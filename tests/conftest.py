@@ -16,7 +16,7 @@ import pytest
 
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
-from legacy.world import World, build_world
+from legacy.world import TIER_THRESHOLDS, World, build_world
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 SEED = 42
 SIZE = "small"
 CRM_TOKEN = "test-crm-token"
+#: the POS settings every test gateway has: the world's loyalty tiers, and stock changes
+#: polled often enough for a test to hear of one at once
+POS_SETTINGS: dict[str, Any] = {"pos_tier_thresholds": TIER_THRESHOLDS, "pos_poll_interval_s": 0.05}
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +109,11 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         pos_url=systems["pos"],
         wms_url=systems["wms"],
         crm_token=CRM_TOKEN,
-        **{"data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")), **settings},
+        **{
+            "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
+            **POS_SETTINGS,
+            **settings,
+        },
     )
 
 

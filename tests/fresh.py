@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from lxml import etree
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World
-from tests.conftest import CRM_TOKEN
+from tests.conftest import CRM_TOKEN, POS_SETTINGS
 
 SYSTEMS = ("crm", "erp", "pos", "wms")
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -53,7 +54,7 @@ def gateway_settings(servers: dict[str, ServerThread], data_dir: Path, **extra: 
         wms_url=servers["wms"].url,
         crm_token=CRM_TOKEN,
         data_dir=data_dir,
-        **extra,
+        **{**POS_SETTINGS, **extra},
     )
 
 
@@ -156,6 +157,7 @@ def pos_adjust(url: str, key: str, sku: str, location: str, quantity: int, to: s
             "quantity": str(quantity),
             "from_state": "IN_STOCK",
             "to_state": to,
+            "occurred_at": datetime.now(UTC).isoformat(),
         },
     }
     return _post(
@@ -164,16 +166,29 @@ def pos_adjust(url: str, key: str, sku: str, location: str, quantity: int, to: s
 
 
 def pos_sale(url: str, key: str, sku: str, location: str, cents: int = 1000) -> Any:
-    """A sale at the till (POST /v2/orders)."""
+    """A sale at the till, as Square takes one: an order (CreateOrder), paid in cash for
+    its amount (CreatePayment), which completes it and takes its goods from stock."""
     line = {
         "catalog_object_id": sku,
         "quantity": "1",
         "base_price_money": {"amount": cents, "currency": "EUR"},
     }
-    return _post(
+    order = _post(
         f"{url}/v2/orders",
         {"idempotency_key": key, "order": {"location_id": location, "line_items": [line]}},
+    )["order"]
+    money = {"amount": cents, "currency": "EUR"}
+    _post(
+        f"{url}/v2/payments",
+        {
+            "idempotency_key": f"{key}:paid",
+            "source_id": "CASH",
+            "amount_money": money,
+            "order_id": order["id"],
+            "cash_details": {"buyer_supplied_money": money},
+        },
     )
+    return order
 
 
 def crm_contact(url: str, contact_id: str) -> dict[str, Any]:

@@ -208,10 +208,12 @@ def test_the_gateways_reach_each_system_where_it_listens(
             assert (url.hostname, url.port) == (host, port)
 
 
-def test_the_crm_token_matches_on_both_sides(services: dict[str, dict[str, Any]]) -> None:
-    crm = next(s for s in legacy_systems(services).values() if s["command"][2] == "crm")
+@pytest.mark.parametrize("system", ["crm", "pos"])
+def test_the_tokens_match_on_both_sides(services: dict[str, dict[str, Any]], system: str) -> None:
+    legacy = next(s for s in legacy_systems(services).values() if s["command"][2] == system)
     for replica in gateways(services).values():
-        assert replica["environment"]["MOSAIC_CRM_TOKEN"] == option(crm["command"], "--token")
+        token = replica["environment"][f"MOSAIC_{system.upper()}_TOKEN"]
+        assert token == option(legacy["command"], "--token")
 
 
 def test_every_mosaic_variable_is_a_real_setting(services: dict[str, dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ size of the answer.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -26,9 +27,19 @@ def variables() -> dict[str, dict[str, Any]]:
     return examples(SEED, SIZE)
 
 
+#: Square's limits that set the POS's chunks (contracts/pos/README.md): SearchOrders
+#: takes at most 10 location ids, an inventory count page at most 1,000 counts.
+STORES = 25  # the small world's stores
+STORE_CHUNKS = math.ceil(STORES / 10)
+SKUS_PER_COUNT_CALL = 1000 // (2 * STORES)  # IN_STOCK and RESERVED_FOR_SALE at each store
+
+
 def counted(
     systems: dict[str, str], url: str, name: str, variables: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Counter[str]]]:
+    """The operation's calls, once the gateway knows the POS's location ids (read once
+    an hour, as SearchOrders needs them: ``adapters.pos``)."""
+    run_reference(url, name, variables)
     for system_url in systems.values():
         clear_calls(system_url)
     result = run_reference(url, name, variables)
@@ -62,17 +73,26 @@ def test_customer360_calls_each_source_once_per_round(
     gateway_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
-    """Round 1: the card is searched in the CRM (one search) and the POS (one loyalty
-    search) at once. Round 2: the CRM's cross-reference gives the ERP customer number,
-    the POS account its customer id: one ERP Customer read, one ERP SalesOrder read
-    and one POS order search, in parallel. Round 3: the order lines' SKUs: one ERP
-    ItemCard read and one SalesPrices read. So CRM 1, POS 2, ERP 4, WMS 0."""
+    """Round 1: the card is searched in the CRM (one search) and in Square's customer
+    profiles (one SearchCustomers: the card is a profile's reference_id) at once. Round
+    2: the CRM's cross-reference gives the ERP customer number: one ERP Customer read
+    and one ERP SalesOrder read; the profile gives the POS customer id: one loyalty
+    account search. Round 3: the account settles the POS: its receipts, one order search
+    per 10 stores (Square's SearchOrders takes at most 10 location ids; the old POS
+    searched every store at once). Then the order lines' SKUs: one ERP ItemCard read and
+    one SalesPrices read. So CRM 1, ERP 4, WMS 0 as before, and POS 2 + 3 = 5 where it
+    was 2: the card's extra round (Square's loyalty accounts have no card number) and
+    the stores' chunks. None of it grows with the order history."""
     _, calls = counted(systems, gateway_url, "Customer360", variables["Customer360"])
     assert sum(calls["crm"].values()) == 1
-    assert sum(calls["pos"].values()) == 2
     assert sum(calls["erp"].values()) == 4
     assert sum(calls["wms"].values()) == 0
-    assert all(n == 1 for source in calls.values() for n in source.values())
+    assert calls["pos"] == {
+        "POST /v2/customers/search": 1,
+        "POST /v2/loyalty/accounts/search": 1,
+        "POST /v2/orders/search": STORE_CHUNKS,
+    }
+    assert all(n == 1 for name, source in calls.items() if name != "pos" for n in source.values())
 
 
 def test_customer360_calls_do_not_grow_with_the_order_history(
@@ -136,19 +156,25 @@ def test_product_listing_calls_each_source_once_per_round(
 ) -> None:
     """One round, all in parallel: the 48 SKUs' item cards (one ERP ItemCard read),
     their prices and promotions (one SalesPrices and one Promotions read), one WMS stock
-    query, one POS inventory batch and one POS locations list. So ERP 3, POS 2, WMS 1,
-    CRM 0, for 1 or 48 SKUs alike."""
+    query, one POS locations list, and the store stock in chunks of 20 SKUs: Square
+    answers at most 1,000 inventory counts a page, and a SKU has up to two (IN_STOCK,
+    RESERVED_FOR_SALE) at each of 25 stores, so 20 SKUs fill a page and the chunks go
+    in parallel rather than one page after another (the old POS took 10,000 a page).
+    So ERP 3, WMS 1, CRM 0 for 1 or 48 SKUs alike, and POS 1 + ceil(SKUs / 20): 4 for
+    48 SKUs, 2 for one."""
     _, calls = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
+    skus = len(variables["ProductListing"]["skus"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
         "erp": 3,
-        "pos": 2,
+        "pos": 1 + math.ceil(skus / SKUS_PER_COUNT_CALL),
         "wms": 1,
     }
     one = dict(variables["ProductListing"], skus=variables["ProductListing"]["skus"][:1])
     _, single = counted(systems, gateway_url, "ProductListing", one)
     assert {s: sum(c.values()) for s, c in single.items()} == {
-        s: sum(c.values()) for s, c in calls.items()
+        **{s: sum(c.values()) for s, c in calls.items()},
+        "pos": 2,
     }
 
 
@@ -171,15 +197,21 @@ def test_stock_check_calls_each_source_once_per_round(
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """One round, all in parallel: one ERP ItemCard read; one WMS stock query, one WMS
-    inbound query and one WMS warehouse list; one POS inventory batch and one POS
-    locations list. So ERP 1, WMS 3, POS 2, CRM 0."""
+    inbound query and one WMS warehouse list; one POS locations list and the store stock
+    in chunks of 20 SKUs (a page of Square's 1,000 counts holds 20 SKUs at 25 stores in
+    two states). So ERP 1, WMS 3, CRM 0, POS 1 + 3 for 50 SKUs (it was 2: the old POS
+    answered 10,000 counts a page)."""
     _, calls = counted(systems, gateway_url, "StockCheck", variables["StockCheck"])
+    skus = len(variables["StockCheck"]["skus"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
         "erp": 1,
-        "pos": 2,
+        "pos": 1 + math.ceil(skus / SKUS_PER_COUNT_CALL),
         "wms": 3,
     }
+    assert calls["pos"]["POST /v2/inventory/counts/batch-retrieve"] == math.ceil(
+        skus / SKUS_PER_COUNT_CALL
+    )
 
 
 @pytest.mark.parametrize("name", ["ProductListing", "StockCheck"])

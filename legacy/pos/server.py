@@ -1,116 +1,109 @@
-"""The simulated point of sale: a Square-style REST/JSON API over the POS's SQLite file.
+"""The simulated point of sale: Square's API (contracts/pos/square.json) over the POS's
+SQLite file, offering only Square's endpoints, fields and limits.
 
-Shapes, names, limits and errors follow Square's Connect v2 API (the OpenAPI description
-in ``reference/square/api.json``): money as ``{amount, currency}`` in minor units,
-quantities as decimal strings, RFC 3339 timestamps, opaque pagination cursors, errors as
-``{"errors": [{category, code, detail, field}]}``.
+Money as ``{amount, currency}`` in minor units, quantities as decimal strings, RFC 3339
+timestamps with milliseconds, opaque pagination cursors, errors as ``{"errors":
+[{category, code, detail, field}]}``. Started with a token (``mosaic legacy pos --token
+T``), every API request needs ``Authorization: Bearer T`` and is answered 401 with
+Square's ``AUTHENTICATION_ERROR`` body without it, as Square does; without one it is
+open. A ``Square-Version`` header, when sent, must be a date (``2025-08-20``).
 
-Endpoints
-    GET  /v2/locations                          {locations}
-    GET  /v2/locations/{id}                     {location}
-    POST /v2/orders/batch-retrieve              {location_id?, order_ids <= 100} -> {orders}
-    POST /v2/orders/search                      {location_ids? <= 10, query {filter
-                                                {customer_filter {customer_ids <= 10},
-                                                state_filter {states}}, sort}, limit <= 1000,
-                                                cursor} -> {orders, cursor?}
-    POST /v2/orders                             {idempotency_key, order} -> {order}
-    POST /v2/inventory/counts/batch-retrieve    {catalog_object_ids?, location_ids?, states?,
-                                                limit <= 10000, cursor} -> {counts, cursor?}
-    POST /v2/inventory/changes/batch-create     {idempotency_key, changes <= 100}
-                                                -> {counts, changes}
-    POST /v2/loyalty/accounts/search            {query {mappings | customer_ids | card_numbers
-                                                | emails} (each <= 30), include_customer?,
-                                                limit <= 200, cursor} -> {loyalty_accounts,
-                                                cursor?}
-    GET  /v2/loyalty/accounts/{id}              {loyalty_account}
-    POST /v2/customers/bulk-retrieve            {customer_ids <= 100} -> {responses {id: ...}}
-    GET  /v2/customers/{id}                     {customer}
-    DELETE /v2/customers/{id}                   {} (the profile and its loyalty account)
-    POST /v2/events                             {cursor?, limit <= 100, wait_s?, query {filter
-                                                {event_types?, location_ids?, created_at
-                                                {start_at}}}} -> {events, cursor}
-    POST /v2/payments/batch-retrieve-by-order   {order_ids <= 100} -> {payments, refunds}
-    GET  /v2/payments/{id}                      {payment}
-    GET  /v2/refunds/{id}                       {refund}
+Endpoints (Square's operation names)
+    GET    /v2/locations                       ListLocations
+    POST   /v2/customers/search                SearchCustomers (exact ``reference_id``,
+                                               ``email_address``, ``phone_number``;
+                                               limit <= 100)
+    POST   /v2/customers/bulk-retrieve         BulkRetrieveCustomers (ids <= 100)
+    GET    /v2/customers/{id}                  RetrieveCustomer
+    DELETE /v2/customers/{id}                  DeleteCustomer
+    POST   /v2/loyalty/accounts/search         SearchLoyaltyAccounts (``mappings`` or
+                                               ``customer_ids``, <= 30; limit <= 200)
+    POST   /v2/orders/search                   SearchOrders (``location_ids`` 1..10,
+                                               customers <= 10; limit <= 1000)
+    POST   /v2/orders/batch-retrieve           BatchRetrieveOrders (ids <= 100)
+    POST   /v2/orders                          CreateOrder (an OPEN order)
+    POST   /v2/payments                        CreatePayment (CASH or EXTERNAL)
+    GET    /v2/refunds/{id}                    GetPaymentRefund
+    POST   /v2/inventory/counts/batch-retrieve BatchRetrieveInventoryCounts (limit <= 1000,
+                                               ``updated_after``)
+    POST   /v2/inventory/changes/batch-create  BatchChangeInventory (ADJUSTMENTs, <= 100)
+    POST   /oauth2/token/status                RetrieveTokenStatus
 
-Where and why this departs from Square
-- Locations carry ``opening_hours``, the store's hours as one OpenStreetMap-style string
-  (``Mo-Sa 09:00-18:00; Su 12:00-17:00``), beside Square's ``business_hours.periods``:
-  the retailer's store systems already speak that string.
-- ``SearchOrders`` without ``location_ids`` searches every location (Square requires
-  them, at most 10): the retailer has 25 stores and one POS merchant, so asking for a
-  customer's receipts would otherwise take three calls. Sort fields all sort by
-  ``created_at``: store receipts are created, completed and closed in the same moment.
-- Stock is tracked in two states per (item, store): ``IN_STOCK`` (free to sell) and
-  ``RESERVED_FOR_SALE`` (held for a customer), as Square moves reserved goods out of
-  ``IN_STOCK``. So ``on_hand = IN_STOCK + RESERVED_FOR_SALE`` and ``reserved =
-  RESERVED_FOR_SALE``. Every tracked pair reports ``IN_STOCK`` (even ``"0"``); a
-  ``RESERVED_FOR_SALE`` count appears only when something is reserved, as a state never
-  entered has no count in Square. Counts are sorted by item and location (Square: newest
-  ``calculated_at`` first) so that pages are stable.
-- An inventory count page holds up to 10 000 counts (Square: 1000; default 1000 as in
-  Square). A stock check of 100 items across 25 stores is up to 5000 counts; with
-  Square's page it would take up to five calls one after another, growing with the
-  answer, where the gateway promises one call per chunk of keys.
-- Inventory changes are ``ADJUSTMENT``s only, all-or-nothing, and refused (409
-  ``CONFLICT``) when they would take a count below zero; Square lets counts go negative,
-  but the sagas built on this need a reservation that can fail. ``POST /v2/orders``
-  records a completed store sale at once and takes its goods out of ``IN_STOCK`` (Square
-  creates an open order that a payment completes).
-- Our POS has loyalty cards and tiers: accounts carry ``card_number`` and ``tier``, and
-  the search also takes ``query.card_numbers`` and ``query.emails`` (matched without
-  regard to case). ``include_customer: true`` embeds each account's ``customer`` profile
-  (name, e-mail, phone), which Square would need a second call for (BulkRetrieveCustomers).
-  Phone mappings match the E.164 number exactly, as Square's do. There is no redemption
-  history, so ``lifetime_points`` equals ``balance``.
-- ``DeleteCustomer`` deletes the customer's loyalty account with the profile (Square
-  keeps loyalty accounts apart): the retailer's POS erases a person in one call. Receipts
-  keep their ``customer_id``, as in Square, pointing at a profile that no longer exists:
-  the till's records are bookkeeping and are kept.
-- ``POST /v2/payments/batch-retrieve-by-order`` is ours: Square lists payments and
-  refunds by time and location only (ListPayments, ListPaymentRefunds), so the payments
-  of a customer's 30 receipts would be a scan of the whole history. It answers every
-  payment and refund whose ``order_id`` is asked, each once, oldest first. A refund's
-  ``order_id`` is the order whose goods came back (Square: the return order it
-  creates), so a refund of an online order returned in a store is found by the ERP's
-  order number: it is ``unlinked`` (no Square payment) with ``destination_type``
-  ``EXTERNAL`` and the ERP's refund number as ``destination_details.external_details
-  .source_id``, as the ERP paid it out to the original online payment.
-- ``POST /v2/events`` is Square's SearchEvents (events oldest first, ``cursor`` to go
-  on), offered as a change feed where Square pushes the same ``inventory.count.updated``
-  events as webhooks: the cursor always comes back, as the place to continue from; a
-  request without one starts from now; ``wait_s`` (ours, at most 30) holds the request
-  open until an event arrives (a long poll), so a follower hears of a change at once.
-  Events are kept in memory (the last 10 000), one per item and store a committed
-  write changed, with the counts after it.
-- Payments are recorded as the seeded history has them; ``POST /v2/orders`` records a
-  sale's goods but no payment (Square takes payments through CreatePayment).
+Rulings: what the POS did beyond Square, and what it does now (contracts/pos/README.md
+holds the reasons)
+- Conditional inventory changes that failed below zero: gone. An adjustment is applied
+  as asked and a count may go negative, as in Square; the hold Mosaic needs is its own
+  (a lease per SKU and store, then read and adjust: ``resolvers/holds.py``).
+- Order search without ``location_ids``: gone; 1 to 10 locations, as Square requires.
+- A customer delete that also deleted the loyalty account: gone. DeleteCustomer deletes
+  the profile only; the loyalty account stays, as Square has no API to delete one.
+- Orders that completed a sale at once: gone. CreateOrder makes an OPEN order; a
+  CreatePayment for its amount (``CASH`` or ``EXTERNAL``, the sources an API can record
+  at a till) completes the payment and the order, and only then do its goods leave
+  ``IN_STOCK`` (to ``SOLD``), as Square moves inventory when an order completes.
+- ``include_customer`` on the loyalty search: gone; profiles come from the Customers API.
+- Card numbers on loyalty accounts: gone. The card number is the customer profile's
+  ``reference_id``, searched with SearchCustomers' exact ``reference_id`` filter.
+- Tiers on loyalty accounts: gone. Accounts carry ``balance`` and ``lifetime_points``;
+  Mosaic derives the tier from ``lifetime_points`` with thresholds in its settings.
+- ``opening_hours`` (an OpenStreetMap-style string): gone; Square's
+  ``business_hours.periods`` only.
+- The long-polled events (``POST /v2/events`` with our ``wait_s``): gone. Stock changes
+  are followed by polling BatchRetrieveInventoryCounts with ``updated_after``.
+- ``POST /v2/payments/batch-retrieve-by-order``: gone (Square has no such endpoint).
+  An order's payments are its ``tenders`` (the tender's id is the payment's), its till
+  refunds its ``refunds``, as BatchRetrieveOrders and SearchOrders answer them. A
+  refund the ERP paid out for an online order returned in a store is an unlinked
+  refund with an ``EXTERNAL`` destination naming the ERP's refund (GetPaymentRefund).
+- Inventory count pages of 10,000: gone; at most 1,000, Square's maximum.
+
+What the POS simulates of Square, less than Square: SearchCustomers matches exactly
+only; SearchOrders sorts every field by ``created_at`` (receipts are created, paid and
+closed together); inventory changes are ADJUSTMENTs only; counts are sorted by item
+and store (Square: newest first) so that pages are stable.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import inspect
 import json
+import re
+import secrets
 import sqlite3
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from legacy.common.app import simulated_system
-from legacy.common.feed import ChangeFeed, wait_seconds, while_connected
 from legacy.common.knobs import Knobs
+from legacy.pos import render
 from legacy.pos.store import CURRENCY, build, rfc3339
+from legacy.pos.wire import (
+    SquareError,
+    enums,
+    limit,
+    missing,
+    money,
+    not_found,
+    obj,
+    offset,
+    page,
+    quantity,
+    strings,
+    text,
+    where_all,
+    where_in,
+)
 from legacy.world import World
 
 Json = dict[str, Any]
@@ -119,374 +112,129 @@ MAX_ORDER_IDS = 100
 MAX_SEARCH_LOCATIONS = 10
 MAX_SEARCH_CUSTOMERS = 10
 MAX_ORDERS_PAGE = 1000
-MAX_COUNTS_PAGE = 10_000
-DEFAULT_COUNTS_PAGE = 1000
+MAX_COUNTS_PAGE = 1000
 MAX_COUNT_KEYS = 10_000  # not in Square's spec; keeps one query within SQLite's limits
 MAX_LOYALTY_KEYS = 30
 MAX_LOYALTY_PAGE = 200
+MAX_CUSTOMERS_PAGE = 100
 MAX_CUSTOMER_IDS = 100
 MAX_CHANGES = 100
-MAX_PAYMENT_ORDERS = 100  # ours, like BatchRetrieveOrders
-#: the till's payment methods as Square's source type and card type
-TILL_SOURCES = {"PIN": ("CARD", "DEBIT"), "CARD": ("CARD", "CREDIT"), "CASH": ("CASH", None)}
-PROGRAM_ID = "mosaic-rewards"
-MERCHANT_ID = "MOSAIC"
 ORDER_STATES = ("OPEN", "COMPLETED", "CANCELED", "DRAFT")
-#: the inventory states the POS tracks, and the stock column holding each
-TRACKED = {"IN_STOCK": "in_stock", "RESERVED_FOR_SALE": "reserved"}
 #: states goods may come from or go to without being counted here
 UNTRACKED = ("NONE", "SOLD", "WASTE", "RETURNED_BY_CUSTOMER", "RECEIVED_FROM_VENDOR")
-#: the loyalty search's criteria (Square's two, then ours) and the column each matches
-LOYALTY_KEYS = {
-    "mappings": "a.phone",
-    "customer_ids": "a.customer_id",
-    "card_numbers": "a.card_number",
-    "emails": "c.email_norm",
+STATES = (*render.TRACKED, *UNTRACKED, "CUSTOM", "IN_TRANSIT")
+#: SearchCustomers' exact filters and the column each matches (e-mail: any casing)
+CUSTOMER_FILTERS = {
+    "reference_id": "reference_id",
+    "email_address": "email_norm",
+    "phone_number": "phone",
 }
-DAYS = {"Mo": "MON", "Tu": "TUE", "We": "WED", "Th": "THU", "Fr": "FRI", "Sa": "SAT", "Su": "SUN"}
-
-
-class SquareError(Exception):
-    """An error answered in Square's shape: ``{"errors": [...]}`` with an HTTP status."""
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str = "INVALID_VALUE",
-        field: str | None = None,
-        status: int = 400,
-        category: str = "INVALID_REQUEST_ERROR",
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.error: Json = {"category": category, "code": code, "detail": detail}
-        if field:
-            self.error["field"] = field
-
-    def response(self) -> Response:
-        return JSONResponse({"errors": [self.error]}, status_code=self.status)
-
-
-def _not_found(what: str, key: str) -> SquareError:
-    return SquareError(f"{what} {key} not found", code="NOT_FOUND", status=404)
-
-
-# --- request validation -----------------------------------------------------------
-
-
-def _strings(body: Json, field: str, limit: int, *, required: bool = False) -> list[str] | None:
-    """A list of ids from the body, de-duplicated in order; None when absent."""
-    value = body.get(field)
-    if value is None:
-        if required:
-            raise SquareError(
-                f"{field} is required", code="MISSING_REQUIRED_PARAMETER", field=field
-            )
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SquareError(
-            f"{field} must be an array of strings", code="EXPECTED_ARRAY", field=field
-        )
-    if len(value) > limit:
-        raise SquareError(
-            f"{field} may hold at most {limit} values", code="ARRAY_LENGTH_TOO_LONG", field=field
-        )
-    return list(dict.fromkeys(value))
-
-
-def _enums(body: Json, field: str, allowed: Iterable[str]) -> list[str] | None:
-    values = _strings(body, field, 100)
-    known = set(allowed)
-    if values is not None and not set(values) <= known:
-        raise SquareError(f"{field} holds an unknown value", code="INVALID_ENUM_VALUE", field=field)
-    return values
-
-
-def _object(body: Json, field: str) -> Json:
-    value = body.get(field) or {}
-    if not isinstance(value, dict):
-        raise SquareError(f"{field} must be an object", code="INVALID_VALUE", field=field)
-    return value
-
-
-def _limit(body: Json, default: int, maximum: int) -> int:
-    value = body.get("limit", default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise SquareError("limit must be an integer", field="limit")
-    if not 1 <= value <= maximum:
-        code = "VALUE_TOO_HIGH" if value > maximum else "VALUE_TOO_LOW"
-        raise SquareError(f"limit must be between 1 and {maximum}", code=code, field="limit")
-    return value
-
-
-def _offset(body: Json) -> int:
-    """Where the page starts; the cursor is opaque to clients, an offset to us."""
-    cursor = body.get("cursor")
-    if not cursor:
-        return 0
-    try:
-        kind, _, value = base64.urlsafe_b64decode(str(cursor).encode()).decode().partition(":")
-        if kind != "offset":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise SquareError("invalid cursor", code="INVALID_CURSOR", field="cursor") from exc
-
-
-def _page(items: Sequence[Json], offset: int, limit: int, key: str) -> Json:
-    """One page of ``items`` (which hold the page and one more, to see if more follow)."""
-    answer: Json = {key: list(items[:limit])}
-    if len(items) > limit:
-        answer["cursor"] = base64.urlsafe_b64encode(f"offset:{offset + limit}".encode()).decode()
-    return answer
-
-
-def _in(column: str, values: Sequence[str]) -> tuple[str, list[str]]:
-    return f"{column} IN ({','.join('?' * len(values))})", list(values)
-
-
-def _where(filters: Iterable[tuple[str, Sequence[str] | None]]) -> tuple[str, list[Any]]:
-    """A condition matching every (column, values) filter; None values: no filter."""
-    conditions, args = ["1 = 1"], []
-    for column, values in filters:
-        if values is not None:
-            clause, more = _in(column, values)
-            conditions.append(clause)
-            args.extend(more)
-    return " AND ".join(conditions), args
-
-
-# --- rendering rows in Square's shapes --------------------------------------------
-
-
-def _money(amount: int) -> Json:
-    return {"amount": amount, "currency": CURRENCY}
-
-
-def _business_hours(opening_hours: str) -> Json:
-    """``Mo-Sa 09:00-18:00; Su 12:00-17:00`` as Square's periods, one per day."""
-    order = list(DAYS)
-    periods = []
-    for rule in opening_hours.split(";"):
-        days, _, hours = rule.strip().partition(" ")
-        first, _, last = days.partition("-")
-        start, _, end = hours.partition("-")
-        for day in order[order.index(first) : order.index(last or first) + 1]:
-            periods.append(
-                {
-                    "day_of_week": DAYS[day],
-                    "start_local_time": f"{start}:00",
-                    "end_local_time": f"{end}:00",
-                }
-            )
-    return {"periods": periods}
-
-
-def _location(row: sqlite3.Row) -> Json:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "address": {
-            "address_line_1": row["street"],
-            "locality": row["city"],
-            "postal_code": row["postal_code"],
-            "country": row["country"],
-        },
-        "timezone": "Europe/Amsterdam",
-        "status": "ACTIVE" if row["active"] else "INACTIVE",
-        "country": row["country"],
-        "currency": CURRENCY,
-        "type": "PHYSICAL",
-        "coordinates": {"latitude": row["lat"], "longitude": row["lon"]},
-        "business_hours": _business_hours(row["opening_hours"]),
-        "opening_hours": row["opening_hours"],
-    }
-
-
-def _line_item(row: sqlite3.Row) -> Json:
-    quantity, unit = row["quantity"], row["unit_amount"]
-    return {
-        "uid": f"{row['order_id']}-{row['line_no']}",
-        "catalog_object_id": row["sku"],
-        "name": row["name"],
-        "quantity": str(quantity),
-        "item_type": "ITEM",
-        "base_price_money": _money(unit),
-        "variation_total_price_money": _money(unit * quantity),
-        "total_money": _money(unit * quantity),
-    }
-
-
-def _order(row: sqlite3.Row, lines: list[Json]) -> Json:
-    order: Json = {
-        "id": row["id"],
-        "location_id": row["location_id"],
-        "source": {"name": "Mosaic POS"},
-        "line_items": lines,
-        "state": row["state"],
-        "created_at": row["created_at"],
-        "updated_at": row["created_at"],
-        "version": 1,
-        "total_money": _money(sum(line["total_money"]["amount"] for line in lines)),
-    }
-    if row["customer_id"]:
-        order["customer_id"] = row["customer_id"]
-    if row["state"] == "COMPLETED":
-        order["closed_at"] = row["created_at"]
-    return order
-
-
-def _customer(row: sqlite3.Row) -> Json:
-    customer: Json = {
-        "id": row["customer_id"],
-        "created_at": row["created_at"],
-        "updated_at": row["created_at"],
-        "given_name": row["given_name"],
-        "family_name": row["family_name"],
-    }
-    if row["email"]:
-        customer["email_address"] = row["email"]
-    if row["customer_phone"]:
-        customer["phone_number"] = row["customer_phone"]
-    return customer
-
-
-def _account(row: sqlite3.Row, include_customer: bool) -> Json:
-    account: Json = {
-        "id": row["id"],
-        "program_id": PROGRAM_ID,
-        "balance": row["balance"],
-        "lifetime_points": row["lifetime_points"],
-        "customer_id": row["customer_id"],
-        "enrolled_at": row["enrolled_at"],
-        "created_at": row["enrolled_at"],
-        "updated_at": row["enrolled_at"],
-        "card_number": row["card_number"],
-        "tier": row["tier"],
-    }
-    if row["phone"]:
-        account["mapping"] = {
-            "id": f"{row['id']}-phone",
-            "created_at": row["enrolled_at"],
-            "phone_number": row["phone"],
-        }
-    if include_customer:
-        account["customer"] = _customer(row)
-    return account
-
-
-def _card(card_type: str) -> Json:
-    brand = "MASTERCARD" if card_type == "DEBIT" else "VISA"
-    return {"card": {"card_brand": brand, "card_type": card_type}, "entry_method": "EMV"}
-
-
-def _payment(row: sqlite3.Row, refunds: list[sqlite3.Row]) -> Json:
-    source_type, card_type = TILL_SOURCES[row["method"]]
-    amount = _money(row["amount"])
-    payment: Json = {
-        "id": row["id"],
-        "created_at": row["created_at"],
-        "updated_at": row["created_at"],
-        "amount_money": amount,
-        "total_money": amount,
-        "refunded_money": _money(sum(r["amount"] for r in refunds)),
-        "refund_ids": [r["id"] for r in refunds],
-        "status": row["status"],
-        "source_type": source_type,
-        "location_id": row["location_id"],
-        "order_id": row["order_id"],
-        "receipt_number": row["id"][-4:],
-    }
-    if row["customer_id"]:
-        payment["customer_id"] = row["customer_id"]
-    if card_type:
-        payment["card_details"] = {"status": "CAPTURED", **_card(card_type)}
-    else:
-        payment["cash_details"] = {"buyer_supplied_money": amount, "change_back_money": _money(0)}
-    return payment
-
-
-def _destination(method: str, external_id: str | None) -> tuple[str, Json]:
-    """A refund's ``destination_type`` and ``destination_details``."""
-    if method == "EXTERNAL":
-        return method, {
-            "external_details": {"type": "EXTERNAL", "source": "ERP", "source_id": external_id}
-        }
-    source_type, card_type = TILL_SOURCES[method]
-    if card_type is None:
-        return source_type, {"cash_details": {}}
-    return source_type, {"card_details": _card(card_type)}
-
-
-def _refund(row: sqlite3.Row) -> Json:
-    destination_type, details = _destination(row["method"], row["external_id"])
-    refund: Json = {
-        "id": row["id"],
-        "status": row["status"],
-        "location_id": row["location_id"],
-        "unlinked": row["payment_id"] is None,
-        "destination_type": destination_type,
-        "destination_details": details,
-        "amount_money": _money(row["amount"]),
-        "order_id": row["order_id"],
-        "created_at": row["created_at"],
-        "updated_at": row["created_at"],
-    }
-    if row["payment_id"]:
-        refund["payment_id"] = row["payment_id"]
-    if row["reason"]:
-        refund["reason"] = row["reason"]
-    return refund
-
-
-def _counts(row: sqlite3.Row, states: Sequence[str] | None) -> list[Json]:
-    """The counts of one (item, store) pair: IN_STOCK always, RESERVED_FOR_SALE if any."""
-    counts = []
-    for state, column in TRACKED.items():
-        quantity = row[column]
-        if (states is None or state in states) and (state == "IN_STOCK" or quantity):
-            counts.append(
-                {
-                    "catalog_object_id": row["sku"],
-                    "catalog_object_type": "ITEM_VARIATION",
-                    "state": state,
-                    "location_id": row["location_id"],
-                    "quantity": str(quantity),
-                    "calculated_at": row["calculated_at"],
-                }
-            )
-    return counts
-
-
-# --- the POS ----------------------------------------------------------------------
-
-ACCOUNT_SELECT = """
-SELECT a.*, c.given_name, c.family_name, c.email, c.phone AS customer_phone, c.created_at
-FROM loyalty_accounts a JOIN customers c ON c.id = a.customer_id
-"""
+#: what a token may do at this POS: every scope Mosaic asks for (contracts/pos/README.md)
+SCOPES = (
+    "MERCHANT_PROFILE_READ",
+    "CUSTOMERS_READ",
+    "CUSTOMERS_WRITE",
+    "LOYALTY_READ",
+    "ORDERS_READ",
+    "ORDERS_WRITE",
+    "PAYMENTS_READ",
+    "PAYMENTS_WRITE",
+    "INVENTORY_READ",
+    "INVENTORY_WRITE",
+)
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class Pos:
     def __init__(self, db: sqlite3.Connection, item_names: dict[str, str]) -> None:
         self.db = db
         self.item_names = item_names
-        self.feed = ChangeFeed()
-        self._touched: dict[tuple[str, str], None] = {}  # by the write in progress
 
     # locations
 
     def locations(self, params: Json) -> Json:
         rows = self.db.execute("SELECT * FROM locations ORDER BY id").fetchall()
-        return {"locations": [_location(row) for row in rows]}
+        return {"locations": [render.location(row) for row in rows]}
 
-    def location(self, params: Json) -> Json:
-        row = self.db.execute(
-            "SELECT * FROM locations WHERE id = ?", (params["location_id"],)
-        ).fetchone()
-        if row is None:
-            raise _not_found("location", params["location_id"])
-        return {"location": _location(row)}
+    # customers
+
+    def search_customers(self, body: Json) -> Json:
+        filters = obj(obj(body, "query"), "filter")
+        conditions, args = ["1 = 1"], []
+        for name, column in CUSTOMER_FILTERS.items():
+            if name not in filters:
+                continue
+            exact = obj(filters, name).get("exact")
+            if not isinstance(exact, str):
+                raise SquareError(
+                    f"only exact {name} matching is simulated", field=f"query.filter.{name}"
+                )
+            conditions.append(f"{column} = ?")
+            args.append(exact.strip().lower() if name == "email_address" else exact)
+        size, start = limit(body, MAX_CUSTOMERS_PAGE, MAX_CUSTOMERS_PAGE), offset(body)
+        rows = self.db.execute(
+            f"SELECT * FROM customers WHERE {' AND '.join(conditions)}"
+            " ORDER BY given_name, family_name, id LIMIT ? OFFSET ?",
+            [*args, size + 1, start],
+        ).fetchall()
+        return page([render.customer(row) for row in rows], start, size, "customers")
+
+    def _customers(self, ids: Sequence[str]) -> dict[str, Json]:
+        clause, args = where_in("id", ids)
+        rows = self.db.execute(f"SELECT * FROM customers WHERE {clause}", args)
+        return {row["id"]: render.customer(row) for row in rows}
+
+    def bulk_retrieve_customers(self, body: Json) -> Json:
+        ids = strings(body, "customer_ids", MAX_CUSTOMER_IDS, required=True) or []
+        found = self._customers(ids) if ids else {}
+        return {
+            "responses": {
+                i: {"customer": found[i]}
+                if i in found
+                else {"errors": [not_found("customer", i).error]}
+                for i in ids
+            }
+        }
+
+    def customer(self, params: Json) -> Json:
+        found = self._customers([params["customer_id"]])
+        if not found:
+            raise not_found("customer", params["customer_id"])
+        return {"customer": next(iter(found.values()))}
+
+    def delete_customer(self, params: Json) -> Json:
+        """The profile only: Square keeps the loyalty account, and offers no way to
+        delete one."""
+        with self.db:
+            deleted = self.db.execute(
+                "DELETE FROM customers WHERE id = ?", (params["customer_id"],)
+            )
+        if not deleted.rowcount:
+            raise not_found("customer", params["customer_id"])
+        return {}
+
+    # loyalty
+
+    def search_loyalty(self, body: Json) -> Json:
+        query = obj(body, "query")
+        if query.get("mappings") is not None and query.get("customer_ids") is not None:
+            raise SquareError(
+                "query may use mappings or customer_ids, not both", code="CONFLICTING_PARAMETERS"
+            )
+        if query.get("mappings") is not None:
+            where, args = where_in("phone", _phones(query))
+        elif query.get("customer_ids") is not None:
+            ids = strings(query, "customer_ids", MAX_LOYALTY_KEYS) or []
+            where, args = where_in("customer_id", ids)
+        else:
+            where, args = "1 = 1", []
+        size, start = limit(body, 30, MAX_LOYALTY_PAGE), offset(body)
+        rows = self.db.execute(
+            f"SELECT * FROM loyalty_accounts WHERE {where} ORDER BY enrolled_at, id"
+            " LIMIT ? OFFSET ?",
+            [*args, size + 1, start],
+        ).fetchall()
+        return page([render.loyalty_account(r) for r in rows], start, size, "loyalty_accounts")
 
     # orders
 
@@ -494,73 +242,90 @@ class Pos:
         rows = self.db.execute(f"SELECT * FROM orders WHERE {where} {tail}", args).fetchall()
         if not rows:
             return []
-        clause, ids = _in("order_id", [row["id"] for row in rows])
-        lines: dict[str, list[Json]] = {}
-        for line in self.db.execute(
-            f"SELECT * FROM line_items WHERE {clause} ORDER BY order_id, line_no", ids
-        ):
-            lines.setdefault(line["order_id"], []).append(_line_item(line))
-        return [_order(row, lines.get(row["id"], [])) for row in rows]
+        ids = [row["id"] for row in rows]
+        lines = self._children("line_items", "order_id", ids, "line_no", render.line_item)
+        tenders = self._children("payments", "order_id", ids, "created_at, id", render.tender)
+        refunds = self._children("refunds", "order_id", ids, "created_at, id", render.order_refund)
+        return [
+            render.order(row, lines.get(i, []), tenders.get(i, []), refunds.get(i, []))
+            for row, i in zip(rows, ids, strict=True)
+        ]
+
+    def _children(
+        self,
+        table: str,
+        key: str,
+        ids: Sequence[str],
+        order: str,
+        shape: Callable[[sqlite3.Row], Json],
+    ) -> dict[str, list[Json]]:
+        clause, args = where_in(key, ids)
+        found: dict[str, list[Json]] = {}
+        for row in self.db.execute(f"SELECT * FROM {table} WHERE {clause} ORDER BY {order}", args):
+            found.setdefault(row[key], []).append(shape(row))
+        return found
 
     def batch_retrieve_orders(self, body: Json) -> Json:
-        ids = _strings(body, "order_ids", MAX_ORDER_IDS, required=True) or []
+        ids = strings(body, "order_ids", MAX_ORDER_IDS, required=True) or []
         if not ids:
-            return {"orders": []}
-        where, args = _in("id", ids)
+            return {}
+        where, args = where_in("id", ids)
         if body.get("location_id"):
             where, args = f"{where} AND location_id = ?", [*args, body["location_id"]]
         found = {order["id"]: order for order in self._orders(where, args)}
-        return {"orders": [found[i] for i in ids if i in found]}
+        return {"orders": [found[i] for i in ids if i in found]} if found else {}
 
     def search_orders(self, body: Json) -> Json:
-        query = _object(body, "query")
-        filters = _object(query, "filter")
-        sort = _object(query, "sort")
-        where, args = _where(
+        locations = strings(body, "location_ids", MAX_SEARCH_LOCATIONS)
+        if not locations:
+            raise SquareError(
+                "location_ids must name 1 to 10 locations",
+                code="MISSING_REQUIRED_PARAMETER",
+                field="location_ids",
+            )
+        query = obj(body, "query")
+        filters = obj(query, "filter")
+        sort = obj(query, "sort")
+        customers = obj(filters, "customer_filter")
+        where, args = where_all(
             [
-                ("location_id", _strings(body, "location_ids", MAX_SEARCH_LOCATIONS)),
-                (
-                    "customer_id",
-                    _strings(
-                        _object(filters, "customer_filter"), "customer_ids", MAX_SEARCH_CUSTOMERS
-                    ),
-                ),
-                ("state", _enums(_object(filters, "state_filter"), "states", ORDER_STATES)),
+                ("location_id", locations),
+                ("customer_id", strings(customers, "customer_ids", MAX_SEARCH_CUSTOMERS)),
+                ("state", enums(obj(filters, "state_filter"), "states", ORDER_STATES)),
             ]
         )
         direction = sort.get("sort_order", "DESC")
         if direction not in ("ASC", "DESC"):
-            raise SquareError("sort_order must be ASC or DESC", code="INVALID_ENUM_VALUE")
-        limit, offset = _limit(body, 500, MAX_ORDERS_PAGE), _offset(body)
+            raise SquareError("sort_order must be ASC or DESC", code="INVALID_SORT_ORDER")
+        size, start = limit(body, 500, MAX_ORDERS_PAGE), offset(body)
         orders = self._orders(
             where,
-            [*args, limit + 1, offset],
+            [*args, size + 1, start],
             f"ORDER BY created_at {direction}, id {direction} LIMIT ? OFFSET ?",
         )
-        return _page(orders, offset, limit, "orders")
+        return page(orders, start, size, "orders")
 
     def create_order(self, body: Json) -> Json:
-        """A completed store sale; its goods leave IN_STOCK (all lines or none)."""
-        order = _object(body, "order")
-        key = body.get("idempotency_key")
-        if not isinstance(key, str) or not key:
-            raise SquareError("idempotency_key is required", code="MISSING_REQUIRED_PARAMETER")
-        return self._once(key, "orders", lambda: self._record_sale(order))
+        """An OPEN order; its goods stay where they are until it is paid."""
+        order = obj(body, "order")
+        key = text(body, "idempotency_key") or uuid.uuid4().hex
+        return self._once(key, "orders", lambda: self._open_order(order))
 
-    def _record_sale(self, order: Json) -> Json:
-        location = order.get("location_id")
+    def _open_order(self, order: Json) -> Json:
+        location = text(order, "location_id", required=True)
+        self._known_location(location or "")
         lines = order.get("line_items")
-        if not isinstance(location, str) or not isinstance(lines, list) or not lines:
-            raise SquareError("order needs a location_id and line_items", field="order")
+        if not isinstance(lines, list) or not lines:
+            raise missing("order.line_items")
         order_id = f"RX{uuid.uuid4().hex[:10].upper()}"
-        now = rfc3339(datetime.now(UTC))
         self.db.execute(
-            "INSERT INTO orders VALUES (?, ?, ?, 'COMPLETED', ?, ?)",
-            (order_id, location, order.get("customer_id"), CURRENCY, now),
+            "INSERT INTO orders VALUES (?, ?, ?, 'OPEN', ?, ?, NULL)",
+            (order_id, location, text(order, "customer_id"), CURRENCY, _now()),
         )
         for n, line in enumerate(lines, start=1):
-            sku, quantity, amount = _sale_line(line)
-            self._move(sku, location, quantity, "IN_STOCK", "SOLD", now)
+            if not isinstance(line, dict):
+                raise SquareError("a line item must be an object", field="order.line_items")
+            sku = text(line, "catalog_object_id", required=True) or ""
             self.db.execute(
                 "INSERT INTO line_items VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -568,57 +333,121 @@ class Pos:
                     n,
                     sku,
                     line.get("name") or self.item_names.get(sku, sku),
-                    quantity,
-                    amount,
+                    quantity(line.get("quantity")),
+                    money(line, "base_price_money", CURRENCY),
                 ),
             )
         return {"order": self._orders("id = ?", [order_id])[0]}
 
+    # payments
+
+    def create_payment(self, body: Json) -> Json:
+        key = text(body, "idempotency_key", required=True) or ""
+        return self._once(key, "payments", lambda: self._pay(body))
+
+    def _pay(self, body: Json) -> Json:
+        """A cash or external payment; one for an order's amount due completes the order,
+        and the order's goods are sold (IN_STOCK to SOLD)."""
+        source = text(body, "source_id", required=True)
+        if source not in ("CASH", "EXTERNAL"):
+            raise SquareError(
+                "this POS records CASH and EXTERNAL payments; cards are taken at the till",
+                field="source_id",
+            )
+        amount = money(body, "amount_money", CURRENCY)
+        order_id = text(body, "order_id")
+        order = self._orders("id = ?", [order_id])[0] if order_id else None
+        if order_id and order is None:
+            raise not_found("order", order_id)
+        location = text(body, "location_id") or (order["location_id"] if order else None)
+        if location is None:
+            raise missing("location_id")
+        if order is not None:
+            if order["state"] != "OPEN":
+                raise SquareError(f"order {order_id} is {order['state']}", code="BAD_REQUEST")
+            if amount != order["net_amount_due_money"]["amount"]:
+                raise SquareError(
+                    "amount_money must be the order's amount due", field="amount_money"
+                )
+        payment_id = f"PX{uuid.uuid4().hex[:10].upper()}"
+        now = _now()
+        self.db.execute(
+            "INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, 'COMPLETED', ?)",
+            (
+                payment_id,
+                order_id,
+                location,
+                text(body, "customer_id") or (order or {}).get("customer_id"),
+                source,
+                amount,
+                now,
+            ),
+        )
+        if order is not None:
+            self.db.execute(
+                "UPDATE orders SET state = 'COMPLETED', closed_at = ? WHERE id = ?", (now, order_id)
+            )
+            for line in order["line_items"]:
+                self._move(
+                    line["catalog_object_id"],
+                    order["location_id"],
+                    int(line["quantity"]),
+                    "IN_STOCK",
+                    "SOLD",
+                )
+        row = self.db.execute("SELECT * FROM payments WHERE id = ?", (payment_id,)).fetchone()
+        return {"payment": render.payment(row)}
+
+    def refund(self, params: Json) -> Json:
+        row = self.db.execute("SELECT * FROM refunds WHERE id = ?", (params["refund_id"],))
+        found = row.fetchone()
+        if found is None:
+            raise not_found("refund", params["refund_id"])
+        return {"refund": render.payment_refund(found)}
+
     # inventory
 
     def batch_retrieve_counts(self, body: Json) -> Json:
-        where, args = _where(
+        where, args = where_all(
             [
-                ("sku", _strings(body, "catalog_object_ids", MAX_COUNT_KEYS)),
-                ("location_id", _strings(body, "location_ids", MAX_COUNT_KEYS)),
+                ("sku", strings(body, "catalog_object_ids", MAX_COUNT_KEYS)),
+                ("location_id", strings(body, "location_ids", MAX_COUNT_KEYS)),
             ]
         )
-        states = _enums(body, "states", [*TRACKED, *UNTRACKED, "CUSTOM", "IN_TRANSIT"])
-        limit, offset = _limit(body, DEFAULT_COUNTS_PAGE, MAX_COUNTS_PAGE), _offset(body)
-        rows = self.db.execute(
-            f"SELECT * FROM stock WHERE {where} ORDER BY sku, location_id",
-            args,
-        )
-        counts = [count for row in rows for count in _counts(row, states)]
-        return _page(counts[offset : offset + limit + 1], offset, limit, "counts")
+        since = text(body, "updated_after")
+        if since is not None:
+            where, args = f"{where} AND calculated_at > ?", [*args, rfc3339(_instant(since))]
+        states = enums(body, "states", STATES)
+        size, start = limit(body, MAX_COUNTS_PAGE, MAX_COUNTS_PAGE), offset(body)
+        rows = self.db.execute(f"SELECT * FROM stock WHERE {where} ORDER BY sku, location_id", args)
+        counts = [count for row in rows for count in render.counts(row, states)]
+        return page(counts[start : start + size + 1], start, size, "counts")
 
     def batch_change_inventory(self, body: Json) -> Json:
-        key = body.get("idempotency_key")
+        key = text(body, "idempotency_key", required=True) or ""
         changes = body.get("changes")
-        if not isinstance(key, str) or not key:
-            raise SquareError("idempotency_key is required", code="MISSING_REQUIRED_PARAMETER")
         if not isinstance(changes, list) or not 1 <= len(changes) <= MAX_CHANGES:
             raise SquareError(f"changes must hold 1 to {MAX_CHANGES} changes", field="changes")
         return self._once(key, "inventory", lambda: self._adjust(changes))
 
     def _adjust(self, changes: list[Any]) -> Json:
-        now = rfc3339(datetime.now(UTC))
+        """Every adjustment as asked; a count may go below zero, as in Square."""
         touched: dict[tuple[str, str], None] = {}
         for change in changes:
             adjustment = change.get("adjustment") if isinstance(change, dict) else None
             if not isinstance(adjustment, dict) or change.get("type") != "ADJUSTMENT":
-                raise SquareError("only ADJUSTMENT changes are supported", field="changes")
-            sku, location = adjustment.get("catalog_object_id"), adjustment.get("location_id")
-            if not isinstance(sku, str) or not isinstance(location, str):
-                raise SquareError("an adjustment needs catalog_object_id and location_id")
-            quantity = _quantity(adjustment.get("quantity"))
+                raise SquareError(
+                    "this POS takes ADJUSTMENT changes", code="NOT_IMPLEMENTED", field="changes"
+                )
+            sku = text(adjustment, "catalog_object_id", required=True) or ""
+            location = text(adjustment, "location_id", required=True) or ""
+            _instant(text(adjustment, "occurred_at", required=True) or "")
             self._move(
                 sku,
                 location,
-                quantity,
+                quantity(adjustment.get("quantity")),
                 adjustment.get("from_state"),
                 adjustment.get("to_state"),
-                now,
             )
             touched[(sku, location)] = None
         rows = [
@@ -628,40 +457,35 @@ class Pos:
             for pair in touched
         ]
         return {
-            "counts": [count for row in rows for count in _counts(row, None)],
+            "counts": [count for row in rows for count in render.counts(row, None)],
             "changes": changes,
         }
 
-    def _move(
-        self, sku: str, location: str, quantity: int, source: Any, target: Any, now: str
-    ) -> None:
-        """Move ``quantity`` of an item between states at a store, never below zero."""
-        known = (*TRACKED, *UNTRACKED)
+    def _move(self, sku: str, location: str, pieces: int, source: Any, target: Any) -> None:
+        """Move ``pieces`` of an item between states at a store."""
+        known = (*render.TRACKED, *UNTRACKED)
         if source not in known or target not in known or source == target:
             raise SquareError(f"cannot move goods from {source} to {target}", field="changes")
-        if not self.db.execute("SELECT 1 FROM locations WHERE id = ?", (location,)).fetchone():
-            raise _not_found("location", location)
+        self._known_location(location)
+        now = _now()
         self.db.execute("INSERT OR IGNORE INTO stock VALUES (?, ?, 0, 0, ?)", (sku, location, now))
         row = self.db.execute(
             "SELECT * FROM stock WHERE sku = ? AND location_id = ?", (sku, location)
         ).fetchone()
-        levels = {state: row[column] for state, column in TRACKED.items()}
+        levels = {state: row[column] for state, column in render.TRACKED.items()}
         if source in levels:
-            if levels[source] < quantity:
-                raise SquareError(
-                    f"only {levels[source]} of {sku} {source} at {location}",
-                    code="CONFLICT",
-                    status=409,
-                )
-            levels[source] -= quantity
+            levels[source] -= pieces
         if target in levels:
-            levels[target] += quantity
+            levels[target] += pieces
         self.db.execute(
             "UPDATE stock SET in_stock = ?, reserved = ?, calculated_at = ?"
             " WHERE sku = ? AND location_id = ?",
             (levels["IN_STOCK"], levels["RESERVED_FOR_SALE"], now, sku, location),
         )
-        self._touched[(sku, location)] = None
+
+    def _known_location(self, location: str) -> None:
+        if not self.db.execute("SELECT 1 FROM locations WHERE id = ?", (location,)).fetchone():
+            raise not_found("location", location)
 
     def _once(self, key: str, endpoint: str, write: Callable[[], Json]) -> Json:
         """Run a write once per idempotency key, in one transaction; a repeat of the key
@@ -681,180 +505,27 @@ class Pos:
             )
         except BaseException:
             self.db.rollback()
-            self._touched.clear()
             raise
         self.db.commit()
-        self._publish_counts()
         return answer
 
-    # events
 
-    def _publish_counts(self) -> None:
-        """An ``inventory.count.updated`` event per item and store the committed write
-        changed, with its counts after the write."""
-        touched, self._touched = list(self._touched), {}
-        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        events = []
-        for sku, location in touched:
-            row = self.db.execute(
-                "SELECT * FROM stock WHERE sku = ? AND location_id = ?", (sku, location)
-            ).fetchone()
-            events.append(
-                {
-                    "merchant_id": MERCHANT_ID,
-                    "location_id": location,
-                    "type": "inventory.count.updated",
-                    "event_id": str(uuid.uuid4()),
-                    "created_at": now,
-                    "data": {
-                        "type": "inventory",
-                        "id": f"{sku}:{location}",
-                        "object": {"inventory_counts": _counts(row, None)},
-                    },
-                }
-            )
-        self.feed.publish(events)
-
-    async def search_events(self, body: Json) -> Json:
-        """SearchEvents, oldest first from ``cursor``, held open up to ``wait_s`` while
-        there is nothing to answer (our long poll)."""
-        query = _object(body, "query")
-        filters = _object(query, "filter")
-        types = _strings(filters, "event_types", 100)
-        locations = _strings(filters, "location_ids", MAX_SEARCH_LOCATIONS)
-        since = _instant(_object(filters, "created_at").get("start_at"))
-        limit = _limit(body, 100, 100)
-        position = _event_position(body.get("cursor"), self.feed.last)
-        wait_s = wait_seconds(body.get("wait_s"))
-        deadline = time.monotonic() + wait_s
-        while True:
-            found = await self.feed.wait_after(position, limit, deadline - time.monotonic())
-            if found:
-                position = found[-1][0]
-            events = [
-                event
-                for _, event in found
-                if (types is None or event["type"] in types)
-                and (locations is None or event["location_id"] in locations)
-                and (since is None or datetime.fromisoformat(event["created_at"]) >= since)
-            ]
-            if events or not found or time.monotonic() >= deadline:
-                return {"events": events, "cursor": _event_cursor(position)}
-
-    # payments
-
-    def batch_retrieve_payments(self, body: Json) -> Json:
-        ids = _strings(body, "order_ids", MAX_PAYMENT_ORDERS, required=True) or []
-        if not ids:
-            return {"payments": [], "refunds": []}
-        clause, args = _in("order_id", ids)
-        refunds = self.db.execute(
-            f"SELECT * FROM refunds WHERE {clause} ORDER BY created_at, id", args
-        )
-        return {
-            "payments": self._payments(clause, args),
-            "refunds": [_refund(row) for row in refunds],
-        }
-
-    def _payments(self, where: str, args: Sequence[Any]) -> list[Json]:
-        """Payments with their refunds' ids and refunded total, in two queries."""
-        rows = self.db.execute(
-            f"SELECT * FROM payments WHERE {where} ORDER BY created_at, id", args
-        ).fetchall()
-        if not rows:
-            return []
-        clause, ids = _in("payment_id", [row["id"] for row in rows])
-        refunds: dict[str, list[sqlite3.Row]] = {}
-        for refund in self.db.execute(
-            f"SELECT * FROM refunds WHERE {clause} ORDER BY created_at, id", ids
-        ):
-            refunds.setdefault(refund["payment_id"], []).append(refund)
-        return [_payment(row, refunds.get(row["id"], [])) for row in rows]
-
-    def payment(self, params: Json) -> Json:
-        found = self._payments("id = ?", [params["payment_id"]])
-        if not found:
-            raise _not_found("payment", params["payment_id"])
-        return {"payment": found[0]}
-
-    def refund(self, params: Json) -> Json:
-        row = self.db.execute("SELECT * FROM refunds WHERE id = ?", (params["refund_id"],))
-        found = row.fetchone()
-        if found is None:
-            raise _not_found("refund", params["refund_id"])
-        return {"refund": _refund(found)}
-
-    # loyalty and customers
-
-    def search_loyalty(self, body: Json) -> Json:
-        query = _object(body, "query")
-        given = [name for name in LOYALTY_KEYS if query.get(name) is not None]
-        if len(given) > 1:
-            raise SquareError(
-                f"query may use only one of {', '.join(LOYALTY_KEYS)}",
-                code="CONFLICTING_PARAMETERS",
-            )
-        limit, offset = _limit(body, 30, MAX_LOYALTY_PAGE), _offset(body)
-        where, args = _where((LOYALTY_KEYS[name], _loyalty_keys(query, name)) for name in given)
-        rows = self.db.execute(
-            f"{ACCOUNT_SELECT} WHERE {where} ORDER BY a.enrolled_at, a.id LIMIT ? OFFSET ?",
-            [*args, limit + 1, offset],
-        ).fetchall()
-        include = body.get("include_customer") is True
-        accounts = [_account(row, include) for row in rows]
-        return _page(accounts, offset, limit, "loyalty_accounts")
-
-    def loyalty_account(self, params: Json) -> Json:
-        row = self.db.execute(f"{ACCOUNT_SELECT} WHERE a.id = ?", (params["account_id"],))
-        found = row.fetchone()
-        if found is None:
-            raise _not_found("loyalty account", params["account_id"])
-        return {"loyalty_account": _account(found, False)}
-
-    def _customers(self, ids: Sequence[str]) -> dict[str, Json]:
-        clause, args = _in("c.id", ids)
-        rows = self.db.execute(
-            "SELECT c.*, c.id AS customer_id, c.phone AS customer_phone FROM customers c"
-            f" WHERE {clause}",
-            args,
-        )
-        return {row["id"]: _customer(row) for row in rows}
-
-    def bulk_retrieve_customers(self, body: Json) -> Json:
-        ids = _strings(body, "customer_ids", MAX_CUSTOMER_IDS, required=True) or []
-        found = self._customers(ids) if ids else {}
-        return {
-            "responses": {
-                i: {"customer": found[i]}
-                if i in found
-                else {"errors": [_not_found("customer", i).error]}
-                for i in ids
-            }
-        }
-
-    def customer(self, params: Json) -> Json:
-        found = self._customers([params["customer_id"]])
-        if not found:
-            raise _not_found("customer", params["customer_id"])
-        return {"customer": next(iter(found.values()))}
-
-    def delete_customer(self, params: Json) -> Json:
-        customer_id = params["customer_id"]
-        with self.db:
-            self.db.execute("DELETE FROM loyalty_accounts WHERE customer_id = ?", (customer_id,))
-            deleted = self.db.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
-        if not deleted.rowcount:
-            raise _not_found("customer", customer_id)
-        return {}
+def _now() -> str:
+    return rfc3339(datetime.now(UTC))
 
 
-def _loyalty_keys(query: Json, name: str) -> list[str]:
-    """The values of one search criterion, as the column holds them."""
-    if name == "emails":
-        return [email.strip().lower() for email in _strings(query, name, MAX_LOYALTY_KEYS) or []]
-    if name != "mappings":
-        return _strings(query, name, MAX_LOYALTY_KEYS) or []
-    mappings = query[name]
+def _instant(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise SquareError(f"{value!r} is not an RFC 3339 timestamp", code="INVALID_TIME") from exc
+    if moment.tzinfo is None:
+        raise SquareError(f"{value!r} has no offset", code="INVALID_TIME")
+    return moment
+
+
+def _phones(query: Json) -> list[str]:
+    mappings = query["mappings"]
     if not isinstance(mappings, list) or not all(
         isinstance(m, dict) and isinstance(m.get("phone_number"), str) for m in mappings
     ):
@@ -868,61 +539,10 @@ def _loyalty_keys(query: Json, name: str) -> list[str]:
     return list(dict.fromkeys(m["phone_number"] for m in mappings))
 
 
-def _event_position(cursor: Any, last: int) -> int:
-    """Where an events search starts: after the cursor's event, or from now."""
-    if not cursor:
-        return last
-    try:
-        kind, _, value = base64.urlsafe_b64decode(str(cursor).encode()).decode().partition(":")
-        if kind != "event":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise SquareError("invalid cursor", code="INVALID_CURSOR", field="cursor") from exc
-
-
-def _instant(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise SquareError("start_at is not RFC 3339", field="start_at") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _event_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"event:{position}".encode()).decode()
-
-
-def _quantity(value: Any) -> int:
-    """A Square decimal-string quantity of whole pieces, at least one."""
-    try:
-        quantity = int(str(value))
-    except ValueError as exc:
-        raise SquareError(f"quantity {value!r} is not a whole number", field="quantity") from exc
-    if quantity < 1:
-        raise SquareError("quantity must be positive", code="VALUE_TOO_LOW", field="quantity")
-    return quantity
-
-
-def _sale_line(line: Any) -> tuple[str, int, int]:
-    """(sku, quantity, unit price in cents) of a line item of a new sale."""
-    if not isinstance(line, dict) or not isinstance(line.get("catalog_object_id"), str):
-        raise SquareError("a line item needs a catalog_object_id", field="line_items")
-    money = line.get("base_price_money")
-    if not isinstance(money, dict) or not isinstance(money.get("amount"), int):
-        raise SquareError("a line item needs base_price_money", field="line_items")
-    if money.get("currency") != CURRENCY:
-        raise SquareError(f"this POS sells in {CURRENCY}", field="base_price_money")
-    return line["catalog_object_id"], _quantity(line.get("quantity")), money["amount"]
-
-
 def _endpoint(
     handler: Callable[[Json], Json | Awaitable[Json]], *, body: bool
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A handler of the JSON body (or of the path parameters) as a Starlette endpoint;
-    an async handler (the events' long poll) is awaited."""
+    """A handler of the JSON body (or of the path parameters) as a Starlette endpoint."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -932,12 +552,12 @@ def _endpoint(
                 except ValueError as exc:
                     raise SquareError("the body is not JSON", code="EXPECTED_JSON_BODY") from exc
                 if not isinstance(payload, dict):
-                    raise SquareError("the body must be a JSON object", code="BAD_REQUEST")
+                    raise SquareError("the body must be a JSON object", code="EXPECTED_OBJECT")
             else:
                 payload = dict(request.path_params)
             answer = handler(payload)
             if inspect.isawaitable(answer):
-                return JSONResponse(await while_connected(request, answer))
+                answer = await answer
             return JSONResponse(answer)
         except SquareError as error:
             return error.response()
@@ -945,65 +565,93 @@ def _endpoint(
     return endpoint
 
 
+class Gate:
+    """Square's access token check and ``Square-Version`` format, in front of the API
+    (the admin endpoints stay open)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self._refusal(Headers(scope=scope)) if scope["type"] == "http" else None
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await refusal.response()(scope, receive, send)
+
+    def _refusal(self, headers: Headers) -> SquareError | None:
+        version = headers.get("square-version")
+        if version is not None and not _VERSION.match(version):
+            return SquareError(
+                f"Square-Version {version!r} is not a date", code="INVALID_SQUARE_VERSION_FORMAT"
+            )
+        if self.token is None:
+            return None
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            return _unauthorized("The request has no Authorization header with a bearer token.")
+        if not secrets.compare_digest(credential.strip().encode(), self.token.encode()):
+            return _unauthorized("This request could not be authorized.")
+        return None
+
+
+def _unauthorized(detail: str) -> SquareError:
+    return SquareError(detail, code="UNAUTHORIZED", status=401, category="AUTHENTICATION_ERROR")
+
+
+def _token_status(scopes: Sequence[str]) -> Callable[[Json], Json]:
+    def status(body: Json) -> Json:
+        return {"scopes": list(scopes), "merchant_id": render.MERCHANT_ID}
+
+    return status
+
+
 def create_app(
     world: World,
     db_path: Path,
     knobs: Knobs | None = None,
     middleware: Sequence[Middleware] = (),
+    token: str | None = None,
+    scopes: Sequence[str] = SCOPES,
 ) -> Starlette:
-    """The POS on its SQLite file (built from ``world`` when missing)."""
+    """The POS on its SQLite file (built from ``world`` when missing). With ``token``
+    every API request needs it as a bearer token; ``scopes`` are what the token may do
+    (RetrieveTokenStatus answers them)."""
     build(world, db_path)
     db = sqlite3.connect(db_path, check_same_thread=False)
     db.row_factory = sqlite3.Row
     pos = Pos(db, {item.no: item.description for item in world.items})
-    routes = [
-        Route("/v2/locations", _endpoint(pos.locations, body=False), methods=["GET"]),
-        Route("/v2/locations/{location_id}", _endpoint(pos.location, body=False), methods=["GET"]),
+
+    def get(path: str, handler: Callable[[Json], Json]) -> Route:
+        return Route(path, _endpoint(handler, body=False), methods=["GET"])
+
+    def post(path: str, handler: Callable[[Json], Json]) -> Route:
+        return Route(path, _endpoint(handler, body=True), methods=["POST"])
+
+    v2 = [
+        get("/locations", pos.locations),
+        post("/customers/search", pos.search_customers),
+        post("/customers/bulk-retrieve", pos.bulk_retrieve_customers),
+        get("/customers/{customer_id}", pos.customer),
         Route(
-            "/v2/orders/batch-retrieve",
-            _endpoint(pos.batch_retrieve_orders, body=True),
-            methods=["POST"],
-        ),
-        Route("/v2/orders/search", _endpoint(pos.search_orders, body=True), methods=["POST"]),
-        Route("/v2/orders", _endpoint(pos.create_order, body=True), methods=["POST"]),
-        Route(
-            "/v2/inventory/counts/batch-retrieve",
-            _endpoint(pos.batch_retrieve_counts, body=True),
-            methods=["POST"],
-        ),
-        Route(
-            "/v2/inventory/changes/batch-create",
-            _endpoint(pos.batch_change_inventory, body=True),
-            methods=["POST"],
-        ),
-        Route(
-            "/v2/loyalty/accounts/search",
-            _endpoint(pos.search_loyalty, body=True),
-            methods=["POST"],
-        ),
-        Route(
-            "/v2/loyalty/accounts/{account_id}",
-            _endpoint(pos.loyalty_account, body=False),
-            methods=["GET"],
-        ),
-        Route(
-            "/v2/customers/bulk-retrieve",
-            _endpoint(pos.bulk_retrieve_customers, body=True),
-            methods=["POST"],
-        ),
-        Route("/v2/customers/{customer_id}", _endpoint(pos.customer, body=False), methods=["GET"]),
-        Route(
-            "/v2/customers/{customer_id}",
+            "/customers/{customer_id}",
             _endpoint(pos.delete_customer, body=False),
             methods=["DELETE"],
         ),
-        Route("/v2/events", _endpoint(pos.search_events, body=True), methods=["POST"]),
-        Route(
-            "/v2/payments/batch-retrieve-by-order",
-            _endpoint(pos.batch_retrieve_payments, body=True),
-            methods=["POST"],
-        ),
-        Route("/v2/payments/{payment_id}", _endpoint(pos.payment, body=False), methods=["GET"]),
-        Route("/v2/refunds/{refund_id}", _endpoint(pos.refund, body=False), methods=["GET"]),
+        post("/loyalty/accounts/search", pos.search_loyalty),
+        post("/orders/search", pos.search_orders),
+        post("/orders/batch-retrieve", pos.batch_retrieve_orders),
+        post("/orders", pos.create_order),
+        post("/payments", pos.create_payment),
+        get("/refunds/{refund_id}", pos.refund),
+        post("/inventory/counts/batch-retrieve", pos.batch_retrieve_counts),
+        post("/inventory/changes/batch-create", pos.batch_change_inventory),
     ]
-    return simulated_system("pos", routes, knobs or Knobs(), middleware)
+    oauth2 = [post("/token/status", _token_status(scopes))]
+    gate = [Middleware(Gate, token=token)]
+    api = [
+        Mount("/v2", routes=v2, middleware=gate),
+        Mount("/oauth2", routes=oauth2, middleware=gate),
+    ]
+    return simulated_system("pos", api, knobs or Knobs(), middleware)

@@ -1,13 +1,20 @@
-"""The POS's own SQLite file: stores, customers with loyalty accounts, receipts, store
-stock, payments at the till and refunds.
+"""The POS's own SQLite file: stores, customer profiles, loyalty accounts, receipts with
+their payments (tenders) and refunds, and store stock.
 
 Money is kept as Square keeps it, an integer count of minor units (cents), so the wire
 never sees a float. Stock is kept per (item, store) as the two Square inventory states
 the POS tracks: ``IN_STOCK`` (on the shelf, free to sell) and ``RESERVED_FOR_SALE``
-(held for a customer); the world's ``on_hand`` is their sum. A payment's and a refund's
-``method`` is the till's word (PIN, CARD, CASH; a refund of an online order paid out
-by the ERP: EXTERNAL, with the ERP's refund number as ``external_id``); refund amounts
-are positive, as Square's are.
+(held for a customer); the world's ``on_hand`` is their sum. ``calculated_at`` has
+Square's millisecond precision, so a follower asking for counts changed after a
+moment misses none of the changes within one second.
+
+A customer profile keeps the loyalty card number in ``reference_id``, the field Square
+offers for an id from another system (contracts/pos/README.md). A loyalty account
+keeps Square's points (``balance``, ``lifetime_points``) and the phone number it is
+mapped to; Square's accounts have no card number or tier. A payment's and a refund's
+``method`` is the till's word (PIN, CARD, CASH; a refund of an online order paid out by
+the ERP: EXTERNAL, with the ERP's refund number as ``external_id``); refund amounts are
+positive, as Square's are.
 """
 
 from __future__ import annotations
@@ -28,19 +35,19 @@ CREATE TABLE locations (
 );
 CREATE TABLE customers (
     id TEXT PRIMARY KEY, given_name TEXT, family_name TEXT, email TEXT, email_norm TEXT,
-    phone TEXT, created_at TEXT NOT NULL
+    phone TEXT, reference_id TEXT, created_at TEXT NOT NULL
 );
 CREATE INDEX customers_email ON customers (email_norm);
+CREATE INDEX customers_reference ON customers (reference_id);
 CREATE TABLE loyalty_accounts (
-    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers (id),
-    card_number TEXT NOT NULL UNIQUE, tier TEXT NOT NULL, balance INTEGER NOT NULL,
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, balance INTEGER NOT NULL,
     lifetime_points INTEGER NOT NULL, phone TEXT, enrolled_at TEXT NOT NULL
 );
 CREATE INDEX loyalty_customer ON loyalty_accounts (customer_id);
 CREATE INDEX loyalty_phone ON loyalty_accounts (phone);
 CREATE TABLE orders (
     id TEXT PRIMARY KEY, location_id TEXT NOT NULL, customer_id TEXT, state TEXT NOT NULL,
-    currency TEXT NOT NULL, created_at TEXT NOT NULL
+    currency TEXT NOT NULL, created_at TEXT NOT NULL, closed_at TEXT
 );
 CREATE INDEX orders_customer ON orders (customer_id, created_at);
 CREATE TABLE line_items (
@@ -55,13 +62,14 @@ CREATE TABLE stock (
     sku TEXT NOT NULL, location_id TEXT NOT NULL, in_stock INTEGER NOT NULL,
     reserved INTEGER NOT NULL, calculated_at TEXT NOT NULL, PRIMARY KEY (sku, location_id)
 );
+CREATE INDEX stock_calculated ON stock (calculated_at);
 CREATE TABLE payments (
     id TEXT PRIMARY KEY, order_id TEXT NOT NULL, location_id TEXT NOT NULL, customer_id TEXT,
     method TEXT NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
 );
 CREATE INDEX payments_order ON payments (order_id);
 CREATE TABLE refunds (
-    id TEXT PRIMARY KEY, payment_id TEXT REFERENCES payments (id), order_id TEXT NOT NULL,
+    id TEXT PRIMARY KEY, payment_id TEXT REFERENCES payments (id), order_id TEXT,
     location_id TEXT NOT NULL, method TEXT NOT NULL, amount INTEGER NOT NULL,
     status TEXT NOT NULL, reason TEXT, external_id TEXT, created_at TEXT NOT NULL
 );
@@ -73,8 +81,9 @@ CURRENCY = "EUR"
 
 
 def rfc3339(moment: datetime) -> str:
-    """UTC, second precision, ``Z`` suffix: sorts as text, as Square's timestamps read."""
-    return moment.astimezone(ANCHOR.tzinfo).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC with milliseconds and a ``Z``, as Square writes its timestamps: sorts as text."""
+    utc = moment.astimezone(ANCHOR.tzinfo)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def cents(amount: Decimal) -> int:
@@ -108,7 +117,7 @@ def _load(db: sqlite3.Connection, world: World) -> None:
         ],
     )
     db.executemany(
-        "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 c.id,
@@ -117,21 +126,20 @@ def _load(db: sqlite3.Connection, world: World) -> None:
                 c.email,
                 c.email.strip().lower() if c.email else None,
                 c.phone,
+                c.card_number,
                 rfc3339(c.enrolled_at),
             )
             for c in world.pos_customers
         ],
     )
     db.executemany(
-        "INSERT INTO loyalty_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO loyalty_accounts VALUES (?, ?, ?, ?, ?, ?)",
         [
             (
                 c.loyalty_account_id,
                 c.id,
-                c.card_number,
-                c.tier,
                 c.points,
-                c.points,
+                c.lifetime_points,
                 c.phone,
                 rfc3339(c.enrolled_at),
             )
@@ -140,9 +148,17 @@ def _load(db: sqlite3.Connection, world: World) -> None:
     )
     names = {item.no: item.description for item in world.items}
     db.executemany(
-        "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (o.id, o.location_id, o.customer_ref, o.status, CURRENCY, rfc3339(o.placed_at))
+            (
+                o.id,
+                o.location_id,
+                o.customer_ref,
+                o.status,
+                CURRENCY,
+                rfc3339(o.placed_at),
+                rfc3339(o.placed_at) if o.status == "COMPLETED" else None,
+            )
             for o in world.pos_orders
         ],
     )
@@ -186,7 +202,9 @@ def _load(db: sqlite3.Connection, world: World) -> None:
             (
                 p.id,
                 p.refund_of,
-                p.order_id,
+                # a refund the ERP paid out refunds no Square order: the online order is
+                # the ERP's, named by the refund's external details
+                None if p.mirror_id else p.order_id,
                 p.location_id,
                 "EXTERNAL" if p.mirror_id else p.method,
                 -cents(p.amount),

@@ -37,7 +37,9 @@ MAX_PAYMENTS = 500
 
 @strawberry.type
 class Loyalty:
-    card_number: str
+    card_number: str | None = strawberry.field(
+        description="Null where the POS keeps no card for the account (contracts/pos)."
+    )
     tier: str | None
     points: int | None
 

@@ -9,6 +9,7 @@ import strawberry
 
 from adapters.records import LocationRecord
 from resolvers import ids
+from resolvers.geo import position
 from resolvers.types.common import Address, Coordinates
 
 
@@ -43,7 +44,7 @@ class Location:
             name=record.name,
             city=record.address.city,
             address=Address.of(record.address),
-            coordinates=Coordinates(lat=record.lat, lon=record.lon),
+            coordinates=Coordinates(lat=at[0], lon=at[1]) if (at := position(record)) else None,
             opening_hours=record.opening_hours,
             open=record.active,
         )

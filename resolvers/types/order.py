@@ -56,7 +56,7 @@ class Pickup:
 class Order:
     id: strawberry.ID
     channel: Channel
-    placed_at: datetime
+    placed_at: datetime | None
     status: str | None
     total: Money | None
     lines: list[OrderLine]
@@ -102,7 +102,7 @@ class Order:
         if self.channel == Channel.STORE or self.location_ref is None:
             return None
         place = (await directory(info)).get(self.location_ref)
-        if place is None:
+        if place is None or self.placed_at is None:
             return None
         ready = ready_at(self.placed_at, place.opening_hours)
         return Pickup(location=Location.of(place), ready_at=ready)

@@ -2,12 +2,15 @@
 orders and the POS's at the till, with each money movement shown once.
 
 A store return of an online order is recorded twice on purpose, as retailers do: the
-ERP books the refund to the original online payment, the POS records the goods and the
-refund handed over in the ERP's name, and each record names the other. The two are one
-movement of money, so it is shown once, from the system that owns the order (DESIGN:
-online orders' refunds are the ERP's, in-store ones the POS's), with both records'
-ids in ``records``. When one system's payments cannot be read, that is reported on the
-field and the other system's records still answer.
+ERP books the refund to the original online payment, the POS records the refund handed
+over in the ERP's name (an unlinked Square refund naming the ERP's), and each record
+names the other. The two are one movement of money, so it is shown once, from the
+system that owns the order (DESIGN: online orders' refunds are the ERP's, in-store ones
+the POS's), with both records' ids in ``records``. Each system is asked for its own
+orders only: Square finds payments through its orders' tenders and refunds, and has no
+way to find a refund by another system's order number (contracts/pos/README.md). When
+one system's payments cannot be read, that is reported on the field and the other
+system's records still answer.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ class Payment:
     id: strawberry.ID = strawberry.field(description="The record of the system that owns it.")
     kind: PaymentKind
     method: PaymentMethod | None = strawberry.field(
-        description="Null where the record does not say: the POS's note of a refund the "
-        "ERP paid out, shown only when the ERP's own record could not be read."
+        description="Null where the record does not say how the money moved (a till "
+        "payment by gift card or wallet, say)."
     )
     amount: Money = strawberry.field(description="Negative for a refund.")
     status: PaymentStatus
@@ -131,13 +134,13 @@ def once_each(records: Iterable[PaymentRecord]) -> list[Payment]:
 
 async def payments_of(info: Info, orders: Sequence[tuple[str, str]]) -> list[Payment]:
     """The payments of ``(system, order id)`` from any channel: one ERP call for the
-    online orders, one POS call for all of them (the POS also records store returns of
-    online orders). A failing source is reported; the other's records still answer."""
+    online orders, one POS call for the store receipts. A failing source is reported;
+    the other's records still answer."""
     loaders = info.context.loaders
     erp, pos = await settle(
         info,
         loaders.erp_payments.load_many([local for system, local in orders if system == "erp"]),
-        loaders.pos_payments.load_many([local for _, local in orders]),
+        loaders.pos_payments.load_many([local for system, local in orders if system == "pos"]),
     )
     per_order = [*(erp or []), *(pos or [])]
     return once_each(record for records in per_order for record in records)

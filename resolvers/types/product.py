@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -343,7 +344,7 @@ def _availability(
             StoreAvailability(
                 location=Location.of(place),
                 available=-minus_free,
-                distance_km=km if point else None,
+                distance_km=km if point and math.isfinite(km) else None,
             )
             for km, minus_free, place in candidates[: max(limit, 0)]
         ],
