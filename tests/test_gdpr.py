@@ -24,7 +24,7 @@ from adapters.erp import ErpAdapter
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World
-from resolvers.gdpr import ANONYMISED_NAME
+from resolvers.gdpr import ANONYMISED_NAME, KEPT
 from tests.auth_tokens import SECRET, Person, bearer, people
 from tests.conftest import CRM_TOKEN, _gateway
 from tests.gateway_client import graphql
@@ -105,16 +105,26 @@ def crm_contact_status(fresh: dict[str, str], person: Person) -> int:
     return status_of(fresh["crm"], path, {"Authorization": f"Bearer {CRM_TOKEN}"})
 
 
-def pos_loyalty_accounts(fresh: dict[str, str], card: str) -> list[Any]:
-    body = json.dumps({"query": {"card_numbers": [card]}}).encode()
+def _pos_search(fresh: dict[str, str], path: str, body: Any, field: str) -> list[Any]:
     request = urllib.request.Request(
-        fresh["pos"] + "/v2/loyalty/accounts/search",
-        data=body,
+        fresh["pos"] + path,
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
-        accounts: list[Any] = json.loads(answer.read()).get("loyalty_accounts", [])
-        return accounts
+        found: list[Any] = json.loads(answer.read()).get(field, [])
+        return found
+
+
+def pos_card_holders(fresh: dict[str, str], card: str) -> list[Any]:
+    """Square's customer profiles holding the card (in reference_id)."""
+    query = {"filter": {"reference_id": {"exact": card}}}
+    return _pos_search(fresh, "/v2/customers/search", {"query": query}, "customers")
+
+
+def pos_loyalty_accounts(fresh: dict[str, str], person: Person) -> list[Any]:
+    query = {"customer_ids": [person.pos_id]}
+    return _pos_search(fresh, "/v2/loyalty/accounts/search", {"query": query}, "loyalty_accounts")
 
 
 # --- the report ----------------------------------------------------------------------
@@ -182,10 +192,12 @@ def erased(url: str, victim: Person) -> dict[str, Any]:
 
 
 def test_erasure_deletes_in_crm_and_pos_and_anonymises_in_erp(
-    erased: dict[str, Any], victim: Person
+    erased: dict[str, Any], victim: Person, world: World
 ) -> None:
+    """The POS's loyalty account is reported kept: Square has no API to delete one."""
+    account = next(c.loyalty_account_id for c in world.pos_customers if c.id == victim.pos_id)
     assert erased["repeated"] is False
-    assert sorted(erased["steps"], key=lambda s: s["system"]) == [
+    assert sorted(erased["steps"], key=lambda s: (s["system"], s["action"])) == [
         {"system": "crm", "recordId": victim.id, "action": "deleted"},
         {
             "system": "erp",
@@ -193,6 +205,7 @@ def test_erasure_deletes_in_crm_and_pos_and_anonymises_in_erp(
             "action": "anonymised",
         },
         {"system": "pos", "recordId": f"pos:{victim.pos_id}", "action": "deleted"},
+        {"system": "pos", "recordId": f"pos:{account}", "action": KEPT},
     ]
 
 
@@ -217,11 +230,17 @@ def test_after_erasure_the_crm_has_no_contact_left(
     assert results == []
 
 
-def test_after_erasure_the_pos_has_neither_profile_nor_loyalty_account(
+def test_after_erasure_the_pos_has_no_profile_and_only_a_nameless_loyalty_account(
     erased: dict[str, Any], fresh: dict[str, str], victim: Person
 ) -> None:
+    """Square deletes the profile (name, contact, the card in its reference_id) but has
+    no API to delete a loyalty account: the erasure reports it kept, for the seller to
+    delete in Square's Dashboard. What it still holds is the points and the phone number
+    it is mapped to."""
     assert status_of(fresh["pos"], f"/v2/customers/{victim.pos_id}") == 404
-    assert pos_loyalty_accounts(fresh, victim.card) == []
+    assert pos_card_holders(fresh, victim.card) == []
+    (account,) = pos_loyalty_accounts(fresh, victim)
+    assert account["customer_id"] == victim.pos_id
 
 
 async def test_after_erasure_the_erp_account_is_anonymised_and_its_orders_kept(
@@ -311,7 +330,7 @@ def test_an_erasure_erases_nothing_while_a_system_cannot_be_asked(
     assert result["data"] is None
     assert codes(result) == ["SOURCE_ERROR"]
     assert crm_contact_status(fresh, person) == 200
-    assert pos_loyalty_accounts(fresh, person.card)
+    assert pos_card_holders(fresh, person.card)
 
 
 def test_an_erasure_that_fails_midway_completes_when_retried_with_the_same_key(
@@ -329,13 +348,18 @@ def test_an_erasure_that_fails_midway_completes_when_retried_with_the_same_key(
     assert failed["data"] is None
     assert codes(failed) == ["SOURCE_ERROR"]
     assert crm_contact_status(fresh, person) == 404
-    assert pos_loyalty_accounts(fresh, person.card)
+    assert pos_card_holders(fresh, person.card)
 
     retried = erase(url, person.id, "erase-midway")
     assert "errors" not in retried
-    steps = {s["system"]: s["action"] for s in retried["data"]["eraseCustomer"]["steps"]}
-    assert steps == {"crm": "already gone", "pos": "deleted", "erp": "anonymised"}
-    assert pos_loyalty_accounts(fresh, person.card) == []
+    steps = sorted((s["system"], s["action"]) for s in retried["data"]["eraseCustomer"]["steps"])
+    assert steps == [
+        ("crm", "already gone"),
+        ("erp", "anonymised"),
+        ("pos", "deleted"),
+        ("pos", KEPT),
+    ]
+    assert pos_card_holders(fresh, person.card) == []
 
 
 def test_reports_and_erasures_are_audited(

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import zeep
 
-from adapters.config import ErpConfig, SourceConfig
+from adapters.config import ErpConfig, PosConfig
 from adapters.erp import ErpAdapter
 from adapters.pos import PosAdapter
 from adapters.resilience import GuardConfig
@@ -136,11 +136,9 @@ def test_the_erp_books_the_refund_against_the_original_payment_naming_the_pos_re
 def test_the_pos_records_the_same_refund_naming_the_erp_record(
     systems: dict[str, str], erp_page: Any, returned: Return
 ) -> None:
-    answer = _pos(
-        systems["pos"], "/v2/payments/batch-retrieve-by-order", {"order_ids": [returned.order_id]}
-    )
-    assert answer["payments"] == []  # the online payment is not the till's
-    (recorded,) = answer["refunds"]
+    """Square keeps it as an unlinked refund (no Square payment) paid out elsewhere: an
+    EXTERNAL destination naming the ERP's refund. It is found by its own id, which the
+    ERP's record names (Square cannot find a refund by another system's order)."""
     (booked,) = erp_page("CustomerPayments").ReadMultiple(
         filter=[
             {"Field": "Order_No", "Criteria": returned.order_id},
@@ -148,13 +146,13 @@ def test_the_pos_records_the_same_refund_naming_the_erp_record(
         ],
         setSize=0,
     )
-    assert booked.External_Document_No == recorded["id"]
+    recorded = _pos(systems["pos"], f"/v2/refunds/{booked.External_Document_No}")["refund"]
     assert recorded["destination_details"]["external_details"]["source_id"] == booked.No
     assert recorded["unlinked"] is True
     assert recorded["destination_type"] == "EXTERNAL"
+    assert "order_id" not in recorded  # the order is the ERP's, not a Square order
     assert Decimal(recorded["amount_money"]["amount"]) / 100 == -booked.Amount
     assert recorded["location_id"] == booked.Location_Code
-    assert _pos(systems["pos"], f"/v2/refunds/{recorded['id']}")["refund"] == recorded
 
 
 # --- store receipts and customers ---------------------------------------------------------
@@ -210,10 +208,15 @@ def test_a_customers_payments_span_both_channels_each_once_newest_first(
 def test_payments_of_a_whole_history_cost_one_erp_and_one_pos_call(
     systems: dict[str, str], gateway_url: str, world: World
 ) -> None:
-    """Round 1: the card in the CRM and the POS; round 2: the ERP orders of the number
-    the CRM knows (the ERP's customer card holds nothing asked for and is not read), the
-    POS receipts; round 3: one ERP CustomerPayments read for the online orders and one
-    POS read for all of them. A short history costs the same as a long one."""
+    """Round 1: the card in the CRM and in Square's customer profiles; round 2: the ERP
+    orders of the number the CRM knows (the ERP's customer card holds nothing asked for
+    and is not read), the POS's loyalty account of the profile; round 3: the POS
+    receipts, one search per 10 of the 25 stores (Square's limit); round 4: one ERP
+    CustomerPayments read for the online orders and one BatchRetrieveOrders for the
+    receipts (their tenders are the payments, their refunds the till's refunds: Square
+    lists payments by time and location only). POS 1 + 1 + 3 + 1 = 6, where the old POS
+    took 3 (no card search, every store in one search). A short history costs the same
+    as a long one."""
     query = "query($card: String!) { customer(by: {loyaltyCard: $card}) { payments { id } } }"
     cards = [payments_card(world), _few_orders_card(world)]
     totals = []
@@ -224,9 +227,9 @@ def test_payments_of_a_whole_history_cost_one_erp_and_one_pos_call(
         assert "errors" not in graphql(gateway_url, query, {"card": card})
         counts = {name: call_count(url) for name, url in systems.items()}
         assert counts["erp"]["CustomerPayments:ReadMultiple"] == 1
-        assert counts["pos"]["POST /v2/payments/batch-retrieve-by-order"] == 1
+        assert counts["pos"]["POST /v2/orders/batch-retrieve"] == 1
         totals.append({name: sum(c.values()) for name, c in counts.items()})
-    assert totals[0] == totals[1] == {"crm": 1, "erp": 2, "pos": 3, "wms": 0}
+    assert totals[0] == totals[1] == {"crm": 1, "erp": 2, "pos": 6, "wms": 0}
 
 
 def _few_orders_card(world: World) -> str:
@@ -287,20 +290,23 @@ async def test_the_erp_adapter_reads_many_orders_payments_in_one_call(
     assert refund.mirror[0] == "pos"
 
 
-async def test_the_pos_adapter_reads_payments_and_refunds_of_many_orders_in_one_call(
-    session: aiohttp.ClientSession, systems: dict[str, str], world: World, returned: Return
+async def test_the_pos_adapter_reads_payments_and_refunds_of_many_receipts_in_one_call(
+    session: aiohttp.ClientSession, systems: dict[str, str], world: World
 ) -> None:
-    pos = PosAdapter(session, SourceConfig(url=systems["pos"], guard=GuardConfig(retries=0)))
+    """From the receipts themselves (BatchRetrieveOrders): tenders and refunds."""
+    pos = PosAdapter(session, PosConfig(url=systems["pos"], guard=GuardConfig(retries=0)))
+    refund = next(p for p in world.payments if p.system == "pos" and p.refund_of)
     receipts = [o.id for o in world.pos_orders[:40]]
     clear_calls(systems["pos"])
-    found = await pos.payments_by_order([*receipts, returned.order_id, *receipts[:5]])
-    assert call_count(systems["pos"]) == {"POST /v2/payments/batch-retrieve-by-order": 1}
+    found = await pos.payments_by_order([*receipts, refund.order_id, *receipts[:5], "R-NONE"])
+    assert call_count(systems["pos"]) == {"POST /v2/orders/batch-retrieve": 1}
     assert all(found[r][0].kind == "PAYMENT" for r in receipts)
     assert all(found[r][0].method in ("PIN", "CARD", "CASH") for r in receipts)
-    (note,) = found[returned.order_id]
-    assert note.kind == "REFUND"
-    assert note.order_source == "erp"
-    assert note.method is None
-    assert note.amount.amount == -returned.total
-    assert note.mirror is not None
-    assert note.mirror[0] == "erp"
+    assert found["R-NONE"] == []
+    paid, back = (
+        found[refund.order_id][0],
+        next(r for r in found[refund.order_id] if r.id == refund.id),
+    )
+    assert (back.kind, back.refund_of, back.method) == ("REFUND", paid.id, paid.method)
+    assert back.amount.amount == refund.amount < 0
+    assert back.location_id == refund.location_id

@@ -91,6 +91,7 @@ from legacy.pos.store import CURRENCY, build, rfc3339
 from legacy.pos.wire import (
     SquareError,
     enums,
+    known,
     limit,
     missing,
     money,
@@ -120,6 +121,7 @@ MAX_CUSTOMERS_PAGE = 100
 MAX_CUSTOMER_IDS = 100
 MAX_CHANGES = 100
 ORDER_STATES = ("OPEN", "COMPLETED", "CANCELED", "DRAFT")
+COUNT_FIELDS = ("catalog_object_ids", "location_ids", "updated_after", "cursor", "states", "limit")
 #: states goods may come from or go to without being counted here
 UNTRACKED = ("NONE", "SOLD", "WASTE", "RETURNED_BY_CUSTOMER", "RECEIVED_FROM_VENDOR")
 STATES = (*render.TRACKED, *UNTRACKED, "CUSTOM", "IN_TRANSIT")
@@ -159,6 +161,7 @@ class Pos:
     # customers
 
     def search_customers(self, body: Json) -> Json:
+        known(body, ("cursor", "limit", "query", "count"))
         filters = obj(obj(body, "query"), "filter")
         conditions, args = ["1 = 1"], []
         for name, column in CUSTOMER_FILTERS.items():
@@ -216,7 +219,8 @@ class Pos:
     # loyalty
 
     def search_loyalty(self, body: Json) -> Json:
-        query = obj(body, "query")
+        known(body, ("query", "limit", "cursor"))
+        query = known(obj(body, "query"), ("mappings", "customer_ids"), "query.")
         if query.get("mappings") is not None and query.get("customer_ids") is not None:
             raise SquareError(
                 "query may use mappings or customer_ids, not both", code="CONFLICTING_PARAMETERS"
@@ -276,6 +280,7 @@ class Pos:
         return {"orders": [found[i] for i in ids if i in found]} if found else {}
 
     def search_orders(self, body: Json) -> Json:
+        known(body, ("location_ids", "cursor", "query", "limit", "return_entries"))
         locations = strings(body, "location_ids", MAX_SEARCH_LOCATIONS)
         if not locations:
             raise SquareError(
@@ -408,6 +413,7 @@ class Pos:
     # inventory
 
     def batch_retrieve_counts(self, body: Json) -> Json:
+        known(body, COUNT_FIELDS)
         where, args = where_all(
             [
                 ("sku", strings(body, "catalog_object_ids", MAX_COUNT_KEYS)),

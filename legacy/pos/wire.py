@@ -48,6 +48,19 @@ def missing(field: str) -> SquareError:
     return SquareError(f"{field} is required", code="MISSING_REQUIRED_PARAMETER", field=field)
 
 
+def known(body: Json, fields: Iterable[str], where: str = "") -> Json:
+    """``body`` when it holds only ``fields``: a field Square's request does not have
+    (``include_customer``, ``card_numbers``, ``wait_s``) is refused, not ignored."""
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise SquareError(
+            f"unknown field {where}{unknown[0]}",
+            code="UNKNOWN_BODY_PARAMETER",
+            field=f"{where}{unknown[0]}",
+        )
+    return body
+
+
 def strings(body: Json, field: str, limit: int, *, required: bool = False) -> list[str] | None:
     """A list of ids from the body, de-duplicated in order; None when absent."""
     value = body.get(field)
