@@ -602,6 +602,18 @@ class Gate:
         return None
 
 
+async def _not_found(request: Request) -> Response:
+    return SquareError(
+        f"{request.method} {request.url.path} is not an endpoint here",
+        code="NOT_FOUND",
+        status=404,
+    ).response()
+
+
+#: every other path and method: Square's 404, in Square's error shape
+_NOWHERE = Route("/{rest:path}", _not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+
+
 def _unauthorized(detail: str) -> SquareError:
     return SquareError(detail, code="UNAUTHORIZED", status=401, category="AUTHENTICATION_ERROR")
 
@@ -653,8 +665,9 @@ def create_app(
         get("/refunds/{refund_id}", pos.refund),
         post("/inventory/counts/batch-retrieve", pos.batch_retrieve_counts),
         post("/inventory/changes/batch-create", pos.batch_change_inventory),
+        _NOWHERE,
     ]
-    oauth2 = [post("/token/status", _token_status(scopes))]
+    oauth2 = [post("/token/status", _token_status(scopes)), _NOWHERE]
     gate = [Middleware(Gate, token=token)]
     api = [
         Mount("/v2", routes=v2, middleware=gate),
