@@ -51,9 +51,11 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def position(place: LocationRecord) -> tuple[float, float] | None:
-    """Where a place is: its own coordinates, else the centre of its postal code's area
-    (Square's locations need not have coordinates); None when neither is known."""
+    """Where a place is: its own coordinates, else the centre of its Dutch postal code's
+    area (Square's locations need not have coordinates); None when neither is known."""
     if place.lat is not None and place.lon is not None:
         return place.lat, place.lon
+    if place.address.country not in (None, "NL"):
+        return None  # the table knows Dutch postal codes only
     area = locate(place.address.postal_code or "")
     return (area.lat, area.lon) if area else None
