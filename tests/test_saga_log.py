@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from adapters.errors import UpstreamUnavailable
 from gateway.redis_sagas import RedisSagaLog
+from resolvers.holds import leased
 from resolvers.sagas import Json, Refused, Results, SagaEngine, SagaLog, SqliteSagaLog, Step
 
 
@@ -183,3 +184,47 @@ async def test_only_one_replica_takes_over_an_abandoned_saga(log: SagaLog) -> No
     (saga_id,) = await log.unfinished()
     taken = await asyncio.gather(*(log.take(saga_id, f"r{n}", time.time() + 30) for n in range(5)))
     assert sorted(taken) == [False, False, False, False, True]
+
+
+# --- leases: a store hold's guarantee (resolvers/holds.py) -------------------------------
+
+
+async def test_a_lease_is_held_by_one_owner_until_it_is_given_up(log: SagaLog) -> None:
+    until = time.time() + 30
+    assert await log.lease("pos:LOC-001:10000", "a", until)
+    assert await log.lease("pos:LOC-001:10000", "a", until)  # its holder may take it again
+    assert not await log.lease("pos:LOC-001:10000", "b", until)
+    assert await log.lease("pos:LOC-002:10000", "b", until)  # another item or store is free
+    await log.unlease("pos:LOC-001:10000", "b")  # not b's: nothing happens
+    assert not await log.lease("pos:LOC-001:10000", "b", until)
+    await log.unlease("pos:LOC-001:10000", "a")
+    assert await log.lease("pos:LOC-001:10000", "b", until)
+
+
+async def test_a_lease_whose_holder_died_is_free_when_its_term_ends(log: SagaLog) -> None:
+    assert await log.lease("pos:LOC-001:10001", "gone", time.time() + 0.2)
+    assert not await log.lease("pos:LOC-001:10001", "b", time.time() + 30)
+    await asyncio.sleep(0.3)
+    assert await log.lease("pos:LOC-001:10001", "b", time.time() + 30)
+
+
+async def test_holds_under_leases_run_one_at_a_time_per_item_and_store(log: SagaLog) -> None:
+    """What makes a store hold safe where Square's adjustments never refuse: two holds of
+    the same item at the same store never read and adjust at once."""
+    inside: list[str] = []
+    overlaps: list[tuple[str, str]] = []
+
+    async def hold(who: str, names: list[str]) -> None:
+        async with leased(log, names):
+            if inside:
+                overlaps.append((inside[0], who))
+            inside.append(who)
+            await asyncio.sleep(0.05)
+            inside.remove(who)
+
+    await asyncio.gather(
+        hold("a", ["pos:S1:X", "pos:S1:Y"]),
+        hold("b", ["pos:S1:Y", "pos:S1:X"]),  # the other order: no deadlock, names are sorted
+        hold("c", ["pos:S1:X"]),
+    )
+    assert overlaps == []

@@ -168,6 +168,9 @@ def test_a_refusal_comes_back_in_errors_and_writes_nothing(
 def test_two_concurrent_orders_for_the_last_unit_exactly_one_succeeds(
     env: dict[str, str], world: World
 ) -> None:
+    """Square would reserve the unit twice (its adjustments never refuse): the holds
+    take a lease on the item at the store in the saga log, and the second reads the
+    count after the first has moved it (resolvers/holds.py)."""
     variables = _order_input(world, "cc-last-a")
     sku, store = _where(variables)
     in_stock, reserved = pos_levels(env["pos"], sku, store)
