@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # changes are polled while someone subscribes to them.
     pos_token: SecretStr | None = None
     pos_square_version: str = SQUARE_VERSION
-    pos_card_field: Literal["reference_id"] | None = "reference_id"
+    pos_card_field: Literal["reference_id", "none"] = "reference_id"
     pos_tier_thresholds: dict[str, int] = Field(default_factory=dict)
     pos_poll_interval_s: float = Field(default=2.0, gt=0)
 
@@ -242,7 +242,7 @@ class Settings(BaseSettings):
             token=self.pos_token.get_secret_value() if self.pos_token else None,
             guard=self.guard(self.pos_max_concurrency),
             square_version=self.pos_square_version,
-            card_field=self.pos_card_field,
+            card_field=None if self.pos_card_field == "none" else self.pos_card_field,
             tier_thresholds=self.pos_tier_thresholds,
         )
 

@@ -171,8 +171,10 @@ def test_entities_of_many_customers_are_one_crm_batch_call(
     systems: dict[str, str], gateway_url: str, world: World
 ) -> None:
     """Five customers by CRM id: every search starts in the same round, so the CRM
-    answers one batch read. Their loyalty cards are the next round, one POS search for
-    all five; the ERP holds nothing asked for (id, name, loyalty) and is not called."""
+    answers one batch read. Their loyalty cards are the next round: one SearchCustomers
+    per card (a card is a Square profile's reference_id, and Square's exact filter takes
+    one value), then one loyalty account search for all of them; the ERP holds nothing
+    asked for (id, name, loyalty) and is not called."""
     contacts = world.crm_contacts[:5]
     for url in systems.values():
         clear_calls(url)
@@ -184,16 +186,19 @@ def test_entities_of_many_customers_are_one_crm_batch_call(
     calls = {name: _operations(url) for name, url in systems.items()}
     assert calls["crm"] == Counter({"POST /crm/v3/objects/contacts/batch/read": 1}), calls
     assert calls["erp"] == Counter(), calls
-    assert calls["pos"] == Counter({"POST /v2/loyalty/accounts/search": 1}), calls
+    cards = len({c.loyalty_card for c in contacts if c.loyalty_card})
+    assert calls["pos"] == Counter(
+        {"POST /v2/customers/search": cards, "POST /v2/loyalty/accounts/search": 1}
+    ), calls
 
 
 def test_entities_of_many_customers_share_each_later_round(
     systems: dict[str, str], gateway_url: str, world: World
 ) -> None:
     """Asking where each of five customers has records wants every system: after the
-    CRM's one batch read, one POS search for their loyalty cards, one ERP Customer read
-    by number for those the CRM knows an ERP number of, and one by e-mail for the others
-    (two of these five)."""
+    CRM's one batch read, the POS's profiles of their loyalty cards (one SearchCustomers
+    a card) and then one account search, one ERP Customer read by number for those the
+    CRM knows an ERP number of, and one by e-mail for the others (two of these five)."""
     contacts = world.crm_contacts[:5]
     for url in systems.values():
         clear_calls(url)
@@ -208,7 +213,10 @@ def test_entities_of_many_customers_share_each_later_round(
     calls = {name: _operations(url) for name, url in systems.items()}
     assert calls["crm"] == Counter({"POST /crm/v3/objects/contacts/batch/read": 1}), calls
     assert calls["erp"] == Counter({"Customer:ReadMultiple": 2}), calls
-    assert calls["pos"] == Counter({"POST /v2/loyalty/accounts/search": 1}), calls
+    cards = len({c.loyalty_card for c in contacts if c.loyalty_card})
+    assert calls["pos"] == Counter(
+        {"POST /v2/customers/search": cards, "POST /v2/loyalty/accounts/search": 1}
+    ), calls
 
 
 def test_entities_of_many_products_are_one_erp_call_per_operation(
