@@ -7,7 +7,9 @@ of the components only the security schemes and the schemas those operations rea
 through ``$ref``, followed transitively. Nothing is edited: what remains is Square's
 text as published. The component extensions that index Square's whole API
 (``x-apis``, ``x-categories``, ``x-categories-order``, ``x-v1-api-mappings``) describe
-operations that are gone, so they go too.
+operations that are gone, so they go too; so does ``info.externalDocs``, a link to
+Square's documentation that OpenAPI 3.0 does not allow in ``info`` (the one thing that
+keeps Square's file from validating as OpenAPI).
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def trim(spec: dict[str, Any]) -> dict[str, Any]:
         if key not in ("schemas", *DROPPED_EXTENSIONS)
     }
     components["schemas"] = {name: body for name, body in schemas.items() if name in reached}
-    return {**spec, "paths": paths, "components": components}
+    info = {key: value for key, value in spec["info"].items() if key != "externalDocs"}
+    return {**spec, "info": info, "paths": paths, "components": components}
 
 
 def main(argv: list[str]) -> int:
