@@ -36,6 +36,7 @@ from adapters.resilience import GuardConfig
 from legacy.common.runner import ServerThread
 from legacy.pos.server import create_app
 from legacy.world import TIER_THRESHOLDS, Order, PosCustomer, World
+from tests.contracts.checks import checks
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
 LOYALTY = "POST /v2/loyalty/accounts/search"
@@ -396,7 +397,8 @@ class HeaderLog:
 def guarded_pos(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A POS that wants an access token, as ``mosaic legacy pos --token`` starts it."""
     path: Path = tmp_path_factory.mktemp("pos-token") / "pos.sqlite"
-    app = create_app(world, path, middleware=[Middleware(HeaderLog)], token="square-token")
+    inner = [Middleware(HeaderLog), *checks("pos")]
+    app = create_app(world, path, middleware=inner, token="square-token")
     server = ServerThread(app).start()
     yield server.url
     server.stop()

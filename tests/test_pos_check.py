@@ -18,6 +18,7 @@ from adapters.resilience import GuardConfig
 from legacy.common.runner import ServerThread
 from legacy.pos.server import create_app
 from legacy.world import TIER_THRESHOLDS, World
+from tests.contracts.checks import checks
 
 READS = {
     "GET /v2/locations",
@@ -35,7 +36,8 @@ def narrow_pos(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """A POS whose token may read but not write inventory or delete customers."""
     path = tmp_path_factory.mktemp("pos-narrow") / "pos.sqlite"
     scopes = [s for s in SCOPES if s not in ("INVENTORY_WRITE", "CUSTOMERS_WRITE")]
-    server = ServerThread(create_app(world, path, token="narrow", scopes=scopes)).start()
+    app = create_app(world, path, middleware=checks("pos"), token="narrow", scopes=scopes)
+    server = ServerThread(app).start()
     yield server.url
     server.stop()
 

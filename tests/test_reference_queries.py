@@ -223,12 +223,15 @@ def test_product_lists_make_every_call_in_one_round(
 ) -> None:
     """The item cards decide which SKUs exist, but prices, promotions and stock do not
     wait for them: the root resolver starts every load its selection will make, so
-    all calls leave together (a second round would start 100 ms after the first)."""
-    set_knobs(systems["erp"], latency_ms=100)
+    all calls leave together (a second round would start 500 ms after the first). The
+    bound is 250 ms, not less: the POS's contract check validates each page of up to
+    1,000 inventory counts (some 50 ms) in the POS's one thread, so the POS notes the
+    arrival of the store stock's later chunks that much later."""
+    set_knobs(systems["erp"], latency_ms=500)
     try:
         result, _ = counted(systems, gateway_url, name, variables[name])
     finally:
         reset_knobs(systems["erp"])
     assert "errors" not in result
     starts = [c["started"] for url in systems.values() for c in calls(url)]
-    assert max(starts) - min(starts) < 0.05
+    assert max(starts) - min(starts) < 0.25
