@@ -79,7 +79,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         sources, sessions = open_sources(settings)
-        _, _, pos, wms = sessions
+        wms = sessions[SOURCE_NAMES.index("wms")]
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         fetchers, layers = shared_fetchers(sources, settings, cache_store(redis))
         return cls(

@@ -12,14 +12,14 @@ contact and loyalty card number it holds), and anonymises the ERP customer accou
 which stays because the invoices under it must be kept. The POS loyalty account stays
 too: Square has no API to delete one, so the erasure reports it ``kept`` and the seller
 deletes it in Square's Dashboard (contracts/pos/README.md); it holds the points and the
-phone number it is mapped to, and no name. The records are found first, and nothing is erased while a system does
-not answer (it may hold a record that would then be missed for good). The three steps
-run in parallel; each is safe to repeat (a record already gone counts as done). Before
-the first step the plan (which record in which system) is written to the erasure log
-under the key, because after the CRM contact is gone the other records could no longer
-be found from the customer id: a retry with the same key after a failure carries out
-the same plan, and a repeat after success answers the first result again and changes
-nothing. The log holds only ids, no personal data.
+phone number it is mapped to, and no name. The records are found first, and nothing is
+erased while a system does not answer (it may hold a record that would then be missed
+for good). The three steps run in parallel; each is safe to repeat (a record already
+gone counts as done). Before the first step the plan (which record in which system) is
+written to the erasure log under the key, because after the CRM contact is gone the
+other records could no longer be found from the customer id: a retry with the same key
+after a failure carries out the same plan, and a repeat after success answers the
+first result again and changes nothing. The log holds only ids, no personal data.
 
 Why not the saga engine (``resolvers/sagas.py``) the other writes use: a saga undoes
 its steps when one fails, and an erasure cannot be undone; it can only be finished.

@@ -9,7 +9,7 @@ undo is right whether the step happened, happened without our hearing of it (a
 timeout, a crash), or never happened.
 
 Square applies every inventory adjustment, even one that takes a count below zero, so
-a store hold that may fail is Mosaic's own (:func:`pos_hold`): under a lease per item
+a store hold that may fail is Mosaic's own (:class:`StoreHolds`): under a lease per item
 and store in the saga log (SQLite, or Redis shared by replicas), it reads the counts,
 refuses when too few are free, and only then adjusts. Holds by Mosaic can no longer
 oversell each other. What remains is a sale at the till between the read and the
@@ -84,48 +84,41 @@ def _lease_names(moves: Sequence[StockMove]) -> list[str]:
     return [f"pos:{m.location_id}:{m.sku}" for m in moves]
 
 
-async def pos_hold(
-    sources: Sources,
-    invalidate: Invalidate,
-    leases: Leases,
-    key: str,
-    moves: Sequence[StockMove],
-    at: datetime,
-) -> None:
-    """Move goods out of a tracked state (IN_STOCK to RESERVED_FOR_SALE) only where
-    that many are there: under the items' leases, read, check, adjust. Too few refuses
-    the saga (``INSUFFICIENT_STOCK``) before anything is written."""
-    async with leased(leases, _lease_names(moves)):
-        records = await sources.pos.stock(
-            list(dict.fromkeys(m.sku for m in moves)),
-            list(dict.fromkeys(m.location_id for m in moves)),
-        )
-        have: dict[tuple[str, str, str], int] = {}
-        for r in records:
-            have[(r.sku, r.location_id, IN_STOCK)] = r.on_hand - r.reserved
-            have[(r.sku, r.location_id, RESERVED)] = r.reserved
-        wanted: dict[tuple[str, str, str], int] = {}
-        for m in moves:
-            pair = (m.sku, m.location_id, m.from_state)
-            wanted[pair] = wanted.get(pair, 0) + m.quantity
-        short = sorted({pair[0] for pair, n in wanted.items() if have.get(pair, 0) < n})
-        if short:
-            raise Refused("INSUFFICIENT_STOCK", f"too little stock of {', '.join(short)}")
-        await pos_move(sources, invalidate, key, moves, at)
+class StoreHolds:
+    """Holds at stores that may fail, though Square's adjustments never do."""
 
+    def __init__(self, sources: Sources, invalidate: Invalidate, leases: Leases) -> None:
+        self.sources = sources
+        self.invalidate = invalidate
+        self.leases = leases
 
-async def pos_release(
-    sources: Sources,
-    invalidate: Invalidate,
-    leases: Leases,
-    key: str,
-    moves: Sequence[StockMove],
-    at: datetime,
-) -> None:
-    """Undo :func:`pos_hold` under the same leases, so no other hold reads the counts
-    while the undo repeats the hold and moves it back."""
-    async with leased(leases, _lease_names(moves)):
-        await pos_unmove(sources, invalidate, key, moves, at)
+    async def hold(self, key: str, moves: Sequence[StockMove], at: datetime) -> None:
+        """Move goods out of a tracked state (IN_STOCK to RESERVED_FOR_SALE) only where
+        that many are there: under the items' leases, read, check, adjust. Too few
+        refuses the saga (``INSUFFICIENT_STOCK``) before anything is written."""
+        async with leased(self.leases, _lease_names(moves)):
+            records = await self.sources.pos.stock(
+                list(dict.fromkeys(m.sku for m in moves)),
+                list(dict.fromkeys(m.location_id for m in moves)),
+            )
+            have: dict[tuple[str, str, str], int] = {}
+            for r in records:
+                have[(r.sku, r.location_id, IN_STOCK)] = r.on_hand - r.reserved
+                have[(r.sku, r.location_id, RESERVED)] = r.reserved
+            wanted: dict[tuple[str, str, str], int] = {}
+            for m in moves:
+                pair = (m.sku, m.location_id, m.from_state)
+                wanted[pair] = wanted.get(pair, 0) + m.quantity
+            short = sorted({pair[0] for pair, n in wanted.items() if have.get(pair, 0) < n})
+            if short:
+                raise Refused("INSUFFICIENT_STOCK", f"too little stock of {', '.join(short)}")
+            await pos_move(self.sources, self.invalidate, key, moves, at)
+
+    async def release(self, key: str, moves: Sequence[StockMove], at: datetime) -> None:
+        """Undo :meth:`hold` under the same leases, so no other hold reads the counts
+        while the undo repeats the hold and moves it back."""
+        async with leased(self.leases, _lease_names(moves)):
+            await pos_unmove(self.sources, self.invalidate, key, moves, at)
 
 
 async def pos_move(

@@ -37,15 +37,7 @@ from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.geo import locate
-from resolvers.holds import (
-    Invalidate,
-    Leases,
-    occurred_at,
-    pos_hold,
-    pos_release,
-    wms_hold,
-    wms_unhold,
-)
+from resolvers.holds import Invalidate, Leases, StoreHolds, occurred_at, wms_hold, wms_unhold
 from resolvers.identity import start_keys_of_id
 from resolvers.places import Point
 from resolvers.sagas import Json, Results, Step
@@ -268,7 +260,7 @@ class PlaceOrder:
         self.sources = sources
         self.erp = erp
         self.invalidate = invalidate
-        self.leases = leases
+        self.stores = StoreHolds(sources, invalidate, leases)
 
     def steps(self, plan: Json) -> Sequence[Step]:
         holds = [
@@ -317,9 +309,7 @@ class PlaceOrder:
         async def hold(plan: Json, results: Results) -> Json:
             key = f"{order_reference(plan)}:{shipment['location']}"
             if shipment["kind"] == "STORE":
-                moves = _store_moves(shipment)
-                at = occurred_at(plan)
-                await pos_hold(self.sources, self.invalidate, self.leases, key, moves, at)
+                await self.stores.hold(key, _store_moves(shipment), occurred_at(plan))
                 return {}
             reservations = {}
             for sku, n in shipment["lines"].items():
@@ -334,9 +324,7 @@ class PlaceOrder:
         async def release(plan: Json, results: Results) -> None:
             key = f"{order_reference(plan)}:{shipment['location']}"
             if shipment["kind"] == "STORE":
-                moves = _store_moves(shipment)
-                at = occurred_at(plan)
-                await pos_release(self.sources, self.invalidate, self.leases, key, moves, at)
+                await self.stores.release(key, _store_moves(shipment), occurred_at(plan))
                 return
             for sku, n in shipment["lines"].items():
                 await wms_unhold(

@@ -174,13 +174,14 @@ class Pos:
                 )
             conditions.append(f"{column} = ?")
             args.append(exact.strip().lower() if name == "email_address" else exact)
-        size, start = limit(body, MAX_CUSTOMERS_PAGE, MAX_CUSTOMERS_PAGE), offset(body)
-        rows = self.db.execute(
+        return self._paged(
+            body,
             f"SELECT * FROM customers WHERE {' AND '.join(conditions)}"
-            " ORDER BY given_name, family_name, id LIMIT ? OFFSET ?",
-            [*args, size + 1, start],
-        ).fetchall()
-        return page([render.customer(row) for row in rows], start, size, "customers")
+            " ORDER BY given_name, family_name, id",
+            args,
+            (MAX_CUSTOMERS_PAGE, MAX_CUSTOMERS_PAGE),
+            ("customers", render.customer),
+        )
 
     def _customers(self, ids: Sequence[str]) -> dict[str, Json]:
         clause, args = where_in("id", ids)
@@ -232,13 +233,28 @@ class Pos:
             where, args = where_in("customer_id", ids)
         else:
             where, args = "1 = 1", []
-        size, start = limit(body, 30, MAX_LOYALTY_PAGE), offset(body)
-        rows = self.db.execute(
-            f"SELECT * FROM loyalty_accounts WHERE {where} ORDER BY enrolled_at, id"
-            " LIMIT ? OFFSET ?",
-            [*args, size + 1, start],
-        ).fetchall()
-        return page([render.loyalty_account(r) for r in rows], start, size, "loyalty_accounts")
+        return self._paged(
+            body,
+            f"SELECT * FROM loyalty_accounts WHERE {where} ORDER BY enrolled_at, id",
+            args,
+            (30, MAX_LOYALTY_PAGE),
+            ("loyalty_accounts", render.loyalty_account),
+        )
+
+    def _paged(
+        self,
+        body: Json,
+        query: str,
+        args: Sequence[Any],
+        limits: tuple[int, int],
+        shape: tuple[str, Callable[[sqlite3.Row], Json]],
+    ) -> Json:
+        """One page of a query's rows in Square's shape: ``limits`` is the page's
+        (default, maximum), ``shape`` the answer's list field and each row's shape."""
+        size, start = limit(body, *limits), offset(body)
+        rows = self.db.execute(f"{query} LIMIT ? OFFSET ?", [*args, size + 1, start])
+        field, render_row = shape
+        return page([render_row(row) for row in rows.fetchall()], start, size, field)
 
     # orders
 
