@@ -132,7 +132,7 @@ class PosFeed:
                 newest = max([since, *changed.values()])
                 self._forget(newest - LOOKBACK)
                 return events, newest.isoformat()
-            if waited >= wait_s:
+            if wait_s - waited < 1e-6:  # the time asked for is used up (to a float's error)
                 return [], since.isoformat()
             pause = min(self.interval_s, wait_s - waited)
             await self._sleep(pause)

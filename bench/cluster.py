@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from legacy.world import TIER_THRESHOLDS
+
 SYSTEMS = ("crm", "erp", "pos", "wms")
 #: the systems started with credentials, and the token each takes
 TOKENS = {"crm": "bench-crm-token", "pos": "bench-pos-token"}
@@ -148,6 +150,7 @@ def gateway(
     env.update({f"MOSAIC_{s.upper()}_URL": p.url for s, p in systems.items()})
     env["MOSAIC_CRM_TOKEN"] = TOKENS["crm"]
     env["MOSAIC_POS_TOKEN"] = TOKENS["pos"]
+    env["MOSAIC_POS_TIER_THRESHOLDS"] = json.dumps(TIER_THRESHOLDS)
     env.update(BENCH_SETTINGS)
     env.update(settings)
     argv = [
