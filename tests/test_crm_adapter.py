@@ -271,14 +271,16 @@ def test_the_adapter_knows_every_consent_purpose_of_the_portal() -> None:
 # --- writes -------------------------------------------------------------------------
 
 
-async def test_update_contact_answers_the_updated_contact(
+async def test_an_updated_contact_reads_back_as_written(
     own_crm: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
+    """HubSpot's PATCH answers only what was written, so the adapter answers nothing
+    and whoever needs the contact reads it (the resolvers do, with fresh loaders)."""
+    adapter = crm(session, own_crm.url)
     contact = world.crm_contacts[1]
     before = datetime.now(UTC)
-    updated = await crm(session, own_crm.url).update_contact(
-        contact.id, {"firstname": "Renamed", "consent_analytics": "false"}
-    )
+    await adapter.update_contact(contact.id, {"firstname": "Renamed", "consent_analytics": "false"})
+    updated = (await adapter.contacts([contact.id]))[contact.id]
     assert updated.first_name == "Renamed"
     assert Consent("analytics", False, contact.consents[2].valid_until) in updated.consents
     assert updated.updated_at is not None
@@ -322,7 +324,11 @@ async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_break
     clear_calls(crm_server.url)
     with pytest.raises(UpstreamAuthFailed) as caught:
         await adapter.contacts([world.crm_contacts[0].id])
-    assert caught.value.extensions == {"code": "SOURCE_AUTH_FAILED", "source": "crm"}
+    assert caught.value.extensions["code"] == "SOURCE_AUTH_FAILED"
+    assert caught.value.extensions["source"] == "crm"
+    assert caught.value.extensions["upstreamCategory"] == "INVALID_AUTHENTICATION"
+    assert caught.value.extensions["correlationId"]  # to quote to HubSpot's support
+    assert "not-the-token" not in str(caught.value.extensions) + caught.value.message
     assert sum(call_count(crm_server.url).values()) == 1
     assert adapter.client.guard.breaker.state == "open"
 
