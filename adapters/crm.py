@@ -298,6 +298,7 @@ class CrmAdapter:
                     self.client.patch,
                     f"{CONTACTS}/0",
                     {"properties": {}},
+                    absent_ok=True,
                 )
             ).finding,
         ]

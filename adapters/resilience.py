@@ -76,9 +76,6 @@ class GuardConfig(BaseModel):
     # count requests in (HubSpot's rolling ten seconds): waiting longer never helps.
     rate_limit_backoff_s: float = Field(default=0.5, gt=0)
     rate_limit_backoff_max_s: float = Field(default=10.0, gt=0)
-    # The most one call spends waiting out rate limits in all, where no request
-    # deadline bounds it sooner (a saga's step, a background read).
-    rate_limit_wait_s: float = Field(default=15.0, ge=0)
     # Retries beyond `retries` are allowed only up to this share of all calls, so a
     # failing source under load sees at most 20 % more calls, not `retries` times more.
     retry_budget: float = Field(default=0.2, ge=0)
@@ -312,8 +309,9 @@ class SourceGuard:
         is the source's ``Retry-After`` when it sends one, else exponential backoff with
         jitter (callers refused together do not return together), each step fitted to
         the products' windows; it is taken only while it fits in what is left of the
-        request's deadline (else of ``rate_limit_wait_s``), so a source that stays
-        limited is reported as SOURCE_RATE_LIMITED in time, never as a timeout."""
+        request's deadline (outside a request: of the source's timeout, the longest one
+        answer is waited for), so a source that stays limited is reported as
+        SOURCE_RATE_LIMITED in time, never as a timeout."""
         config = self.config
         retry_after = error.extensions.get("retryAfter")
         if isinstance(retry_after, (int, float)):
@@ -321,10 +319,8 @@ class SourceGuard:
         else:
             step = config.rate_limit_backoff_s * 2**limited.refusals
             wait = _jittered(min(step, config.rate_limit_backoff_max_s), self._rng)
-        budget = config.rate_limit_wait_s - limited.waited_s
         left = remaining(self._clock)
-        if left is not None:
-            budget = min(budget, left)
+        budget = self.timeout_s - limited.waited_s if left is None else left
         if wait >= budget:
             return None
         limited.refusals += 1

@@ -63,7 +63,7 @@ def own_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="module")
 def limited_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     path = tmp_path_factory.mktemp("crm-limited") / "crm.sqlite"
-    yield from _own_server(create_app(world, path, token=CRM_TOKEN, rate_limit_per_s=2))
+    yield from _own_server(create_app(world, path, token=CRM_TOKEN, rate_limit_per_10s=2))
 
 
 SHARED_PHONE = "+31612345678"
@@ -93,6 +93,46 @@ def crowded_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThre
     path = tmp_path_factory.mktemp("crm-crowded") / "crm.sqlite"
     world = World(seed=0, size="small", crm_contacts=contacts)
     yield from _own_server(create_app(world, path))
+
+
+#: one number, as people write it, and as stored on three contacts
+STORED_PHONES = {"7001": "+31 6 2345 6789", "7002": "06-23456780", "7003": "0031 (0)6 2345 6781"}
+
+
+@pytest.fixture(scope="module")
+def untidy_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """A CRM whose phone numbers were typed in by people, each their own way."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    contacts = [
+        CrmContact(
+            id=contact_id,
+            first_name="Noor",
+            last_name=f"Typed{contact_id}",
+            email=f"noor{contact_id}@example.nl",
+            phone=phone,
+            address=WorldAddress("Dorpsstraat 1", "Utrecht", "3511 AB"),
+            erp_customer_no=None,
+            loyalty_card=None,
+            consents=[],
+            segments=[],
+            created_at=moment,
+            updated_at=moment,
+        )
+        for contact_id, phone in STORED_PHONES.items()
+    ]
+    path = tmp_path_factory.mktemp("crm-untidy") / "crm.sqlite"
+    world = World(seed=0, size="small", crm_contacts=contacts)
+    yield from _own_server(create_app(world, path))
+
+
+@pytest.fixture(scope="module")
+def unprepared_crm(
+    world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    """A portal whose administrator created only some of the custom properties."""
+    path = tmp_path_factory.mktemp("crm-unprepared") / "crm.sqlite"
+    app = create_app(world, path, token=CRM_TOKEN, custom_properties=["erp_customer_number"])
+    yield from _own_server(app)
 
 
 def _wrong_shape_app(contact: Any) -> Starlette:
@@ -235,6 +275,30 @@ async def test_contacts_by_phone_searches_once_and_matches_however_written(
     assert call_count(crm_server.url) == {SEARCH: 1}
 
 
+async def test_a_phone_is_found_whatever_format_it_was_stored_or_asked_in(
+    untidy_crm: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    """HubSpot compares text as stored, so the adapter searches its calculated
+    searchable phone (the national number's digits), one call for all the numbers."""
+    asked = ["+31623456789", "06 2345 6780", "+31 (0)6-23456781", "+31699999999"]
+    clear_calls(untidy_crm.url)
+    found = await crm(session, untidy_crm.url).contacts_by("phone", asked)
+    assert {key: f.record_id for key, f in found.items()} == {
+        "+31623456789": "7001",
+        "06 2345 6780": "7002",
+        "+31 (0)6-23456781": "7003",
+    }
+    assert call_count(untidy_crm.url) == {SEARCH: 1}
+
+
+async def test_what_is_no_phone_number_is_not_asked_for(
+    crm_server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    clear_calls(crm_server.url)
+    assert await crm(session, crm_server.url).contacts_by("phone", ["not a number", ""]) == {}
+    assert call_count(crm_server.url) == {}
+
+
 async def test_searches_ask_at_most_100_values_per_call(
     crm_server: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
@@ -306,7 +370,61 @@ async def test_deleting_twice_or_an_unknown_contact_is_fine(
     await adapter.delete_contact("999999")
 
 
+# --- mosaic sources check ---------------------------------------------------------------
+
+
+async def test_check_finds_every_property_and_endpoint_of_a_prepared_portal(
+    crm_server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    findings = await crm(session, crm_server.url).check()
+    assert [f for f in findings if not f.ok] == []
+    checked = {f.what for f in findings}
+    assert {
+        "GET /crm/v3/properties/contacts",
+        "property loyalty_card_number",
+        "property consent_email_marketing_valid_until",
+        "property hs_searchable_calculated_phone_number",
+        "POST /crm/v3/objects/contacts/batch/read",
+        "POST /crm/v3/objects/contacts/search",
+        "PATCH /crm/v3/objects/contacts/{id}",
+    } <= checked
+
+
+async def test_check_names_each_custom_property_the_portal_lacks(
+    unprepared_crm: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    findings = await crm(session, unprepared_crm.url).check()
+    missing = {f.what: f.detail for f in findings if not f.ok}
+    assert "property loyalty_card_number" in missing
+    assert "property consent_analytics" in missing
+    assert "property erp_customer_number" not in missing
+    assert "Connect your HubSpot" in missing["property loyalty_card_number"]
+
+
+async def test_check_with_a_refused_token_says_so_and_nothing_more(
+    crm_server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    (finding,) = await crm(session, crm_server.url, token="revoked").check()
+    assert (finding.source, finding.what, finding.ok) == ("crm", "credentials", False)
+    assert "401" in finding.detail
+    assert "revoked" not in finding.detail
+
+
 # --- failures -----------------------------------------------------------------------
+
+
+async def test_hubspots_error_body_is_read_into_the_error(
+    own_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    """A refusal says HubSpot's category, message and correlation id."""
+    a, b = world.crm_contacts[30:32]
+    with pytest.raises(UpstreamFault) as refused:
+        await crm(session, own_crm.url).update_contact(a.id, {"email": b.email})
+    extensions = refused.value.extensions
+    assert extensions["status"] == 409
+    assert extensions["upstreamCategory"] == "CONFLICT"
+    assert extensions["correlationId"]
+    assert "Contact already exists" in refused.value.message
 
 
 async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_breaker(
@@ -333,18 +451,23 @@ async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_break
     assert adapter.client.guard.breaker.state == "open"
 
 
-async def test_past_the_rate_limit_is_rate_limited_with_retry_after(
+async def test_hubspots_429_is_rate_limited_with_its_policy_and_correlation_id(
     limited_crm: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
-    adapter = crm(session, limited_crm.url, guard=NO_RETRIES)
+    """HubSpot's 429 has no Retry-After and no category: its errorType and policyName
+    say which limit was met (waiting it out: tests/test_resilience_rate_limits.py)."""
+    adapter = crm(session, limited_crm.url, timeout_s=0.2)  # too short to wait a 429 out
     ids = [world.crm_contacts[0].id]
     answers = await asyncio.gather(
         *(adapter.contacts(ids) for _ in range(4)), return_exceptions=True
     )
     refused = [a for a in answers if isinstance(a, UpstreamRateLimited)]
-    assert len(refused) == 2  # a burst of 2 passes
+    assert len(refused) == 2  # two per ten seconds pass
     assert refused[0].extensions["code"] == "SOURCE_RATE_LIMITED"
-    assert refused[0].extensions["retryAfter"] == 1.0
+    assert refused[0].extensions["retryAfter"] is None
+    assert refused[0].extensions["upstreamCategory"] == "RATE_LIMIT"
+    assert refused[0].extensions["upstreamCode"] == "TEN_SECONDLY_ROLLING"
+    assert refused[0].extensions["correlationId"]
 
 
 @pytest.mark.parametrize(
