@@ -24,6 +24,8 @@ from adapters.errors import (
     UpstreamAuthFailed,
     UpstreamError,
     UpstreamFault,
+    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from adapters.resilience import SourceGuard
 from adapters.transport import exchange, mapping
@@ -151,13 +153,16 @@ async def probe(
     absent_ok: bool = False,
 ) -> Probe:
     """Make one call to see whether the source offers ``what``. Refused credentials
-    are a finding about the credentials; with ``absent_ok`` a 404 in the source's own
+    are a finding about the credentials, a source that cannot be reached or does not
+    answer one about the connection (checking further would only repeat it); with ``absent_ok`` a 404 in the source's own
     words (it looked for the thing asked, and it is not there) proves the endpoint
     exists, where a 404 without them (no such route) does not."""
     try:
         answer = await call(*args)
     except UpstreamAuthFailed as exc:
         return Probe(Finding(source, "credentials", False, _detail(exc)))
+    except (UpstreamUnavailable, UpstreamTimeout) as exc:
+        return Probe(Finding(source, "connection", False, _detail(exc)))
     except UpstreamFault as exc:
         own_words = {"upstreamCategory", "upstreamCode"} & set(exc.extensions)
         if absent_ok and exc.extensions.get("status") == 404 and own_words:
@@ -168,6 +173,10 @@ async def probe(
     except UpstreamError as exc:
         return Probe(Finding(source, what, False, _detail(exc)))
     return Probe(Finding(source, what, True, "offered"), answer)
+
+
+#: findings after which a check stops: every other call would meet the same
+STOPPERS = frozenset({"credentials", "connection"})
 
 
 def _detail(error: UpstreamError) -> str:

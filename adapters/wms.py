@@ -20,7 +20,7 @@ from adapters.checks import Finding
 from adapters.config import SourceConfig
 from adapters.errors import UpstreamFault
 from adapters.records import Address, InTransitRecord, LocationRecord, StockRecord
-from adapters.rest import JsonClient, probe
+from adapters.rest import STOPPERS, JsonClient, probe
 
 Json = dict[str, Any]
 
@@ -43,7 +43,7 @@ class WmsAdapter:
         """Whether the WMS offers every endpoint Mosaic uses, to its token. Nothing is
         held: a reservation is probed for a SKU at a site that does not exist."""
         first = await probe("wms", f"GET {WAREHOUSES}", self.client.get, WAREHOUSES)
-        if first.finding.what == "credentials":
+        if first.finding.what in STOPPERS:
             return [first.finding]
         skus = {"skus": [NOTHING]}
         held = {"sku": NOTHING, "site": NOTHING, "quantity": 1, "reference": NOTHING}

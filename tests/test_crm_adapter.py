@@ -454,8 +454,8 @@ async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_break
 async def test_hubspots_429_is_rate_limited_with_its_policy_and_correlation_id(
     limited_crm: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
-    """HubSpot's 429 has no Retry-After and no category: its errorType and policyName
-    say which limit was met (waiting it out: tests/test_resilience_rate_limits.py)."""
+    """HubSpot's 429 has no Retry-After; its policyName says which limit was met
+    (waiting it out: tests/test_resilience_rate_limits.py)."""
     adapter = crm(session, limited_crm.url, timeout_s=0.2)  # too short to wait a 429 out
     ids = [world.crm_contacts[0].id]
     answers = await asyncio.gather(
@@ -465,7 +465,7 @@ async def test_hubspots_429_is_rate_limited_with_its_policy_and_correlation_id(
     assert len(refused) == 2  # two per ten seconds pass
     assert refused[0].extensions["code"] == "SOURCE_RATE_LIMITED"
     assert refused[0].extensions["retryAfter"] is None
-    assert refused[0].extensions["upstreamCategory"] == "RATE_LIMIT"
+    assert refused[0].extensions["upstreamCategory"] == "RATE_LIMITS"
     assert refused[0].extensions["upstreamCode"] == "TEN_SECONDLY_ROLLING"
     assert refused[0].extensions["correlationId"]
 

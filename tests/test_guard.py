@@ -19,6 +19,7 @@ from adapters.errors import (
 )
 from adapters.resilience import GuardConfig, deadline
 from adapters.rest import JsonClient
+from tests.conftest import WMS_TOKEN
 from tests.simulators import calls, reset_knobs, set_knobs
 
 QUERY = ("/api/v1/stock/query", {"skus": ["10000"]})
@@ -27,7 +28,7 @@ QUERY = ("/api/v1/stock/query", {"skus": ["10000"]})
 def client(
     session: aiohttp.ClientSession, url: str, timeout_s: float = 2.0, **guard: float
 ) -> JsonClient:
-    config = SourceConfig(url=url, timeout_s=timeout_s, guard=GuardConfig(**guard))
+    config = SourceConfig(url=url, timeout_s=timeout_s, token=WMS_TOKEN, guard=GuardConfig(**guard))
     return JsonClient("wms", session, config)
 
 

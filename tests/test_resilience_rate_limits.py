@@ -32,7 +32,7 @@ from adapters.transport import retry_after_seconds
 from legacy.common.runner import ServerThread
 from legacy.crm.server import create_app as crm_app
 from legacy.world import World
-from tests.conftest import CRM_TOKEN
+from tests.conftest import CRM_TOKEN, WMS_TOKEN
 from tests.simulators import call_count, calls, clear_calls, set_knobs
 
 QUERY = ("/api/v1/stock/query", {"skus": ["10000"]})
@@ -179,7 +179,8 @@ def test_an_http_date_without_the_answers_date_is_measured_against_our_clock() -
 
 
 def client(session: aiohttp.ClientSession, url: str, **guard_config: Any) -> JsonClient:
-    return JsonClient("wms", session, SourceConfig(url=url, guard=GuardConfig(**guard_config)))
+    config = SourceConfig(url=url, token=WMS_TOKEN, guard=GuardConfig(**guard_config))
+    return JsonClient("wms", session, config)
 
 
 @pytest.mark.parametrize("as_date", [False, True], ids=["seconds", "http-date"])

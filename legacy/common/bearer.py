@@ -40,6 +40,18 @@ class BearerGate:
         if scope["type"] == "http":
             refusal = bearer_refusal(Headers(scope=scope), self.token)
             if refusal is not None:
-                await self.refuse(refusal)(scope, receive, send)
+                await refuse_after_reading(self.refuse(refusal), scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+async def refuse_after_reading(
+    refusal: Response, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer a refusal once the request has been read whole, as an HTTP server in front
+    of an API does (so a test's contract check sees the request that was refused)."""
+    more = True
+    while more:
+        message = await receive()
+        more = message["type"] == "http.request" and message.get("more_body", False)
+    await refusal(scope, receive, send)

@@ -55,7 +55,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from legacy.common.app import simulated_system
-from legacy.common.bearer import BearerGate, Refusal
+from legacy.common.bearer import BearerGate, Refusal, refuse_after_reading
 from legacy.common.knobs import Knobs
 from legacy.crm.store import (
     CUSTOM_PROPERTIES,
@@ -470,11 +470,13 @@ POLICIES = {"TEN_SECONDLY_ROLLING": "ten_secondly_rolling", "SECONDLY": "secondl
 
 
 def _rate_limited(policy: str, headers: dict[str, str]) -> Response:
-    """HubSpot's documented 429: ``errorType``/``policyName``, no ``category`` and no
-    ``Retry-After`` (a client backs off by itself)."""
+    """HubSpot's documented 429: ``errorType`` and ``policyName`` (which limit), with the
+    ``category`` its OpenAPI ``Error`` requires (RATE_LIMITS, one of HubSpot's error
+    categories), and no ``Retry-After``: a client backs off by itself."""
     body = {
         "status": "error",
         "message": f"You have reached your {POLICIES[policy]} limit.",
+        "category": "RATE_LIMITS",
         "errorType": "RATE_LIMIT",
         "correlationId": str(uuid.uuid4()),
         "policyName": policy,
@@ -507,7 +509,7 @@ class RateLimits:
         headers = {} if searching else self._headers(window)
         if not admitted:
             policy = "SECONDLY" if searching else "TEN_SECONDLY_ROLLING"
-            await _rate_limited(policy, headers)(scope, receive, send)
+            await refuse_after_reading(_rate_limited(policy, headers), scope, receive, send)
             return
 
         async def with_headers(message: Message) -> None:
@@ -534,6 +536,7 @@ def create_app(
     db_path: Path | str,
     knobs: Knobs | None = None,
     token: str | None = None,
+    *,
     rate_limit_per_10s: int | None = None,
     search_rate_limit_per_s: int | None = None,
     custom_properties: Sequence[str] = CUSTOM_PROPERTIES,

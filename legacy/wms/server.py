@@ -279,8 +279,9 @@ def create_app(
     world: World,
     db_path: Path,
     knobs: Knobs | None = None,
-    token: str | None = None,
     middleware: Sequence[Middleware] = (),
+    *,
+    token: str | None = None,
 ) -> Starlette:
     """The WMS on its SQLite file (built from ``world`` when missing). With ``token``
     every API request needs ``Authorization: Bearer <token>``."""
