@@ -154,9 +154,10 @@ async def probe(
 ) -> Probe:
     """Make one call to see whether the source offers ``what``. Refused credentials
     are a finding about the credentials, a source that cannot be reached or does not
-    answer one about the connection (checking further would only repeat it); with ``absent_ok`` a 404 in the source's own
-    words (it looked for the thing asked, and it is not there) proves the endpoint
-    exists, where a 404 without them (no such route) does not."""
+    answer one about the connection (checking further would only repeat it). With
+    ``absent_ok`` a 404 in the source's own words (it looked for the thing asked, and
+    it is not there) proves the endpoint exists, where a 404 without them (no such
+    route) does not."""
     try:
         answer = await call(*args)
     except UpstreamAuthFailed as exc:
