@@ -370,6 +370,35 @@ async def test_deleting_twice_or_an_unknown_contact_is_fine(
     await adapter.delete_contact("999999")
 
 
+# --- credentials --------------------------------------------------------------------------
+
+
+async def test_the_private_app_token_goes_as_hubspots_documentation_says(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    """HubSpot's OpenAPI file describes private apps as an API-key header named
+    ``private-app``; HubSpot's documentation says a private app sends its token as
+    ``Authorization: Bearer``. Mosaic follows the documentation, and so does the
+    simulated portal, which answers nothing else."""
+    adapter = crm(session, crm_server.url)
+    assert adapter.client.headers["Authorization"] == f"Bearer {CRM_TOKEN}"
+    assert "private-app" not in {name.lower() for name in adapter.client.headers}
+    assert await adapter.contacts([world.crm_contacts[0].id])
+
+
+def test_the_tokens_are_secrets_and_have_no_default_outside_the_demo() -> None:
+    from gateway.settings import Settings
+
+    assert Settings().crm_token is None
+    assert Settings().wms_token is None
+    configured = Settings(crm_token="pat-eu1-secret", wms_token="wms-secret")
+    assert "pat-eu1-secret" not in repr(configured)
+    assert "wms-secret" not in repr(configured)
+    assert configured.crm().token is not None
+    assert configured.crm().token.get_secret_value() == "pat-eu1-secret"
+    assert "wms-secret" not in repr(configured.wms())
+
+
 # --- mosaic sources check ---------------------------------------------------------------
 
 
