@@ -51,6 +51,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from legacy.common.app import simulated_system
 from legacy.common.bearer import BearerGate, Refusal
@@ -233,6 +234,13 @@ def _bounded(params: Json, name: str, default: float, low: float, high: float | 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+class _Gone(Response):
+    """No answer at all: the client hung up on its long poll, so nobody is listening."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
 def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
     """A handler of the JSON body (or of the path and query parameters) as a Starlette
     endpoint; an async handler (the events' long poll) is awaited.
@@ -253,6 +261,8 @@ def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
             answer = handler(payload)
             if inspect.isawaitable(answer):
                 answer = await while_connected(request, answer)
+                if answer is None:
+                    return _Gone()
         except WmsError as error:
             return error.response()
         if answer is None:
