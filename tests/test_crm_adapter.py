@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -67,62 +68,48 @@ def limited_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 SHARED_PHONE = "+31612345678"
+#: one number, as people write it, and as stored on three contacts
+STORED_PHONES = {"7001": "+31 6 2345 6789", "7002": "06-23456780", "7003": "0031 (0)6 2345 6781"}
+MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _phone_contact(contact_id: str, phone: str, updated_at: datetime = MOMENT) -> CrmContact:
+    return CrmContact(
+        id=contact_id,
+        first_name="Sam",
+        last_name=f"Number{contact_id}",
+        email=f"sam{contact_id}@example.nl",
+        phone=phone,
+        address=WorldAddress("Dorpsstraat 1", "Utrecht", "3511 AB"),
+        erp_customer_no=None,
+        loyalty_card=None,
+        consents=[],
+        segments=[],
+        created_at=MOMENT,
+        updated_at=updated_at,
+    )
+
+
+def _crm_of(contacts: list[CrmContact], folder: Path) -> Iterator[ServerThread]:
+    world = World(seed=0, size="small", crm_contacts=contacts)
+    yield from _own_server(create_app(world, folder / "crm.sqlite"))
 
 
 @pytest.fixture(scope="module")
 def crowded_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     """A CRM where 150 contacts share one phone number: more than a search page."""
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
     contacts = [
-        CrmContact(
-            id=str(5000 + n),
-            first_name="Sam",
-            last_name=f"Number{n}",
-            email=f"sam{n}@example.nl",
-            phone=SHARED_PHONE,
-            address=WorldAddress("Dorpsstraat 1", "Utrecht", "3511 AB"),
-            erp_customer_no=None,
-            loyalty_card=None,
-            consents=[],
-            segments=[],
-            created_at=moment,
-            updated_at=moment + timedelta(minutes=n),
-        )
+        _phone_contact(str(5000 + n), SHARED_PHONE, MOMENT + timedelta(minutes=n))
         for n in range(150)
     ]
-    path = tmp_path_factory.mktemp("crm-crowded") / "crm.sqlite"
-    world = World(seed=0, size="small", crm_contacts=contacts)
-    yield from _own_server(create_app(world, path))
-
-
-#: one number, as people write it, and as stored on three contacts
-STORED_PHONES = {"7001": "+31 6 2345 6789", "7002": "06-23456780", "7003": "0031 (0)6 2345 6781"}
+    yield from _crm_of(contacts, tmp_path_factory.mktemp("crm-crowded"))
 
 
 @pytest.fixture(scope="module")
 def untidy_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     """A CRM whose phone numbers were typed in by people, each their own way."""
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
-    contacts = [
-        CrmContact(
-            id=contact_id,
-            first_name="Noor",
-            last_name=f"Typed{contact_id}",
-            email=f"noor{contact_id}@example.nl",
-            phone=phone,
-            address=WorldAddress("Dorpsstraat 1", "Utrecht", "3511 AB"),
-            erp_customer_no=None,
-            loyalty_card=None,
-            consents=[],
-            segments=[],
-            created_at=moment,
-            updated_at=moment,
-        )
-        for contact_id, phone in STORED_PHONES.items()
-    ]
-    path = tmp_path_factory.mktemp("crm-untidy") / "crm.sqlite"
-    world = World(seed=0, size="small", crm_contacts=contacts)
-    yield from _own_server(create_app(world, path))
+    contacts = [_phone_contact(i, phone) for i, phone in STORED_PHONES.items()]
+    yield from _crm_of(contacts, tmp_path_factory.mktemp("crm-untidy"))
 
 
 @pytest.fixture(scope="module")
