@@ -24,7 +24,7 @@ from legacy.world import TIER_THRESHOLDS
 
 SYSTEMS = ("crm", "erp", "pos", "wms")
 #: the systems started with credentials, and the token each takes
-TOKENS = {"crm": "bench-crm-token", "pos": "bench-pos-token"}
+TOKENS = {"crm": "bench-crm-token", "pos": "bench-pos-token", "wms": "bench-wms-token"}
 #: Settings every benchmarked gateway gets (a caller's settings win): the load generator
 #: is one client, and the per-client rate limit would measure its quota, not the gateway.
 BENCH_SETTINGS = {"MOSAIC_RATE_LIMIT_PER_S": "0"}
@@ -150,6 +150,7 @@ def gateway(
     env.update({f"MOSAIC_{s.upper()}_URL": p.url for s, p in systems.items()})
     env["MOSAIC_CRM_TOKEN"] = TOKENS["crm"]
     env["MOSAIC_POS_TOKEN"] = TOKENS["pos"]
+    env["MOSAIC_WMS_TOKEN"] = TOKENS["wms"]
     env["MOSAIC_POS_TIER_THRESHOLDS"] = json.dumps(TIER_THRESHOLDS)
     env.update(BENCH_SETTINGS)
     env.update(settings)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -16,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
-DEMO_CRM_TOKEN = "demo-crm-token"
-DEMO_POS_TOKEN = "demo-pos-token"
-#: the systems that take ``--token``, and the token each gets in the demo
-DEMO_TOKENS = {"crm": DEMO_CRM_TOKEN, "pos": DEMO_POS_TOKEN}
+#: the credentials `mosaic demo` starts its simulated systems with, and gives the gateway
+DEMO_TOKENS = {"crm": "demo-crm-token", "pos": "demo-pos-token", "wms": "demo-wms-token"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument(
         "--token",
         default=None,
-        help="bearer token the system requires (crm: default MOSAIC_CRM_TOKEN or the "
-        "demo's; pos: default none, open)",
+        help="bearer token the CRM (HubSpot private app), POS (Square access token) or WMS "
+        "then requires of every request, answering 401 without it (default: open)",
     )
 
     ex = commands.add_parser("examples", help="working variables for the reference operations")
@@ -132,10 +129,7 @@ def _legacy(args: argparse.Namespace) -> int:
     world = build_world(args.seed, args.size)
     knobs = Knobs(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate)
     module = importlib.import_module(f"legacy.{args.system}.server")
-    token = args.token
-    if token is None and args.system == "crm":
-        token = os.environ.get("MOSAIC_CRM_TOKEN", DEMO_CRM_TOKEN)
-    extra: dict[str, Any] = {"token": token} if args.system in DEMO_TOKENS else {}
+    extra: dict[str, Any] = {"token": args.token} if args.system in DEMO_TOKENS else {}
     app = module.create_app(world, db, knobs, **extra)
     print(f"{args.system}: listening on http://{args.host}:{port}", flush=True)
     uvicorn.run(app, host=args.host, port=port, log_level="warning")
@@ -323,7 +317,7 @@ def _demo(args: argparse.Namespace) -> int:
                     str(args.seed),
                     "--db",
                     str(workdir / f"{name}.sqlite"),
-                    *(["--token", DEMO_TOKENS[name]] if name in DEMO_TOKENS else []),
+                    *(("--token", DEMO_TOKENS[name]) if name in DEMO_TOKENS else ()),
                 ]
             )
         examples_file = workdir / "examples.json"
@@ -340,8 +334,9 @@ def _demo(args: argparse.Namespace) -> int:
             erp_url=urls["erp"],
             pos_url=urls["pos"],
             wms_url=urls["wms"],
-            crm_token=DEMO_CRM_TOKEN,
-            pos_token=DEMO_POS_TOKEN,
+            crm_token=DEMO_TOKENS["crm"],
+            pos_token=DEMO_TOKENS["pos"],
+            wms_token=DEMO_TOKENS["wms"],
             pos_tier_thresholds=TIER_THRESHOLDS,
             examples_file=examples_file,
             jwt_secret=secret,

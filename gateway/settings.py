@@ -18,7 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from adapters.config import SQUARE_VERSION, ErpConfig, PosConfig, SourceConfig
+from adapters.config import SQUARE_VERSION, CrmConfig, ErpConfig, PosConfig, SourceConfig
 from adapters.resilience import GuardConfig
 
 
@@ -46,8 +46,13 @@ class Settings(BaseSettings):
     pos_url: str = "http://127.0.0.1:8103"
     wms_url: str = "http://127.0.0.1:8104"
 
-    # Bearer token the CRM expects (HubSpot private-app style).
-    crm_token: str | None = "demo-crm-token"
+    # The HubSpot private app's access token (sent as a bearer token; `mosaic demo` sets
+    # its own). No default: without it HubSpot answers 401 (SOURCE_AUTH_FAILED).
+    crm_token: SecretStr | None = None
+    # The country of phone numbers the CRM keeps without a country code (ISO 3166-1).
+    crm_phone_region: str = "NL"
+    # The WMS's API token (sent as a bearer token).
+    wms_token: SecretStr | None = None
     # NAV company whose pages the ERP publishes, and each logical page's service name
     # (or full URL), as the ERP's administrator published them.
     erp_company: str = "CRONUS"
@@ -215,12 +220,13 @@ class Settings(BaseSettings):
             open_s=self.breaker_open_s,
         )
 
-    def crm(self) -> SourceConfig:
-        return SourceConfig(
+    def crm(self) -> CrmConfig:
+        return CrmConfig(
             url=self.crm_url,
             timeout_s=self.crm_timeout_s,
             max_batch=self.crm_max_batch,
             token=self.crm_token,
+            phone_region=self.crm_phone_region,
             guard=self.guard(self.crm_max_concurrency),
         )
 
@@ -239,7 +245,7 @@ class Settings(BaseSettings):
             url=self.pos_url,
             timeout_s=self.pos_timeout_s,
             max_batch=self.pos_max_batch,
-            token=self.pos_token.get_secret_value() if self.pos_token else None,
+            token=self.pos_token,
             guard=self.guard(self.pos_max_concurrency),
             square_version=self.pos_square_version,
             card_field=None if self.pos_card_field == "none" else self.pos_card_field,
@@ -251,6 +257,7 @@ class Settings(BaseSettings):
             url=self.wms_url,
             timeout_s=self.wms_timeout_s,
             max_batch=self.wms_max_batch,
+            token=self.wms_token,
             guard=self.guard(self.wms_max_concurrency),
         )
 

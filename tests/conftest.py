@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 SEED = 42
 SIZE = "small"
 CRM_TOKEN = "test-crm-token"
+WMS_TOKEN = "test-wms-token"
 #: the POS settings every test gateway has: the world's loyalty tiers, and stock changes
 #: polled often enough for a test to hear of one at once
 POS_SETTINGS: dict[str, Any] = {"pos_tier_thresholds": TIER_THRESHOLDS, "pos_poll_interval_s": 0.05}
@@ -89,7 +90,8 @@ def pos_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
 def wms_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     from legacy.wms.server import create_app
 
-    yield from _run(create_app(world, data_dir / "wms.sqlite", Knobs(), checks("wms")))
+    app = create_app(world, data_dir / "wms.sqlite", Knobs(), checks("wms"), token=WMS_TOKEN)
+    yield from _run(app)
 
 
 @pytest.fixture
@@ -128,6 +130,7 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         pos_url=systems["pos"],
         wms_url=systems["wms"],
         crm_token=CRM_TOKEN,
+        wms_token=WMS_TOKEN,
         **{
             "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
             **POS_SETTINGS,

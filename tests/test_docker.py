@@ -208,12 +208,13 @@ def test_the_gateways_reach_each_system_where_it_listens(
             assert (url.hostname, url.port) == (host, port)
 
 
-@pytest.mark.parametrize("system", ["crm", "pos"])
+@pytest.mark.parametrize("system", ["crm", "pos", "wms"])
 def test_the_tokens_match_on_both_sides(services: dict[str, dict[str, Any]], system: str) -> None:
-    legacy = next(s for s in legacy_systems(services).values() if s["command"][2] == system)
+    """Each simulated system started with a token, and the gateways sending it."""
+    started = next(s for s in legacy_systems(services).values() if s["command"][2] == system)
+    token = option(started["command"], "--token")
     for replica in gateways(services).values():
-        token = replica["environment"][f"MOSAIC_{system.upper()}_TOKEN"]
-        assert token == option(legacy["command"], "--token")
+        assert replica["environment"][f"MOSAIC_{system.upper()}_TOKEN"] == token
 
 
 def test_every_mosaic_variable_is_a_real_setting(services: dict[str, dict[str, Any]]) -> None:
