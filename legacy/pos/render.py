@@ -142,30 +142,34 @@ def _card(card_type: str) -> Json:
     return {"card_brand": brand, "card_type": card_type}
 
 
+def _paid(row: sqlite3.Row, fields: Json, cash_field: str) -> Json:
+    """A payment's fields (as a tender or as a Payments API payment), with what Square
+    adds for the way it was paid: the card, or the cash handed over (``cash_field``,
+    which the two objects name differently)."""
+    kind, card_type = TILL_METHODS[row["method"]]
+    paid = dict(fields)
+    if row["customer_id"]:
+        paid["customer_id"] = row["customer_id"]
+    if card_type:
+        status = CARD_STATUS.get(row["status"], "FAILED")
+        paid["card_details"] = {"status": status, "card": _card(card_type), "entry_method": "EMV"}
+    elif kind == "CASH":
+        paid["cash_details"] = {cash_field: money(row["amount"]), "change_back_money": money(0)}
+    return paid
+
+
 def tender(row: sqlite3.Row) -> Json:
     """A payment as its order's tender (the tender's id is the payment's)."""
-    kind, card_type = TILL_METHODS[row["method"]]
-    amount = money(row["amount"])
-    paid: Json = {
+    fields = {
         "id": row["id"],
         "location_id": row["location_id"],
         "transaction_id": row["order_id"],
         "created_at": row["created_at"],
-        "amount_money": amount,
-        "type": kind,
+        "amount_money": money(row["amount"]),
+        "type": TILL_METHODS[row["method"]][0],
         "payment_id": row["id"],
     }
-    if row["customer_id"]:
-        paid["customer_id"] = row["customer_id"]
-    if card_type:
-        paid["card_details"] = {
-            "status": CARD_STATUS.get(row["status"], "FAILED"),
-            "card": _card(card_type),
-            "entry_method": "EMV",
-        }
-    elif kind == "CASH":
-        paid["cash_details"] = {"buyer_tendered_money": amount, "change_back_money": money(0)}
-    return paid
+    return _paid(row, fields, "buyer_tendered_money")
 
 
 def order_refund(row: sqlite3.Row) -> Json:
@@ -215,9 +219,9 @@ def order(
 
 def payment(row: sqlite3.Row) -> Json:
     """A payment as the Payments API answers it (CreatePayment)."""
-    kind, card_type = TILL_METHODS[row["method"]]
+    kind = TILL_METHODS[row["method"]][0]
     amount = money(row["amount"])
-    paid: Json = {
+    fields = {
         "id": row["id"],
         "created_at": row["created_at"],
         "updated_at": row["created_at"],
@@ -229,13 +233,7 @@ def payment(row: sqlite3.Row) -> Json:
         "order_id": row["order_id"],
         "receipt_number": row["id"][-4:],
     }
-    if row["customer_id"]:
-        paid["customer_id"] = row["customer_id"]
-    if card_type:
-        paid["card_details"] = {"status": "CAPTURED", "card": _card(card_type)}
-    elif kind == "CASH":
-        paid["cash_details"] = {"buyer_supplied_money": amount, "change_back_money": money(0)}
-    return paid
+    return _paid(row, fields, "buyer_supplied_money")
 
 
 def payment_refund(row: sqlite3.Row) -> Json:
