@@ -132,7 +132,7 @@ class PageContract:
 
 
 def _elements(parent: etree._Element) -> list[etree._Element]:
-    return parent.findall("xsd:sequence/xsd:element", _NS)
+    return list(parent.iterfind("xsd:sequence/xsd:element", _NS))
 
 
 def _local(qname: str) -> str:
@@ -332,8 +332,7 @@ def render(page: PageContract, address: str) -> str:
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<definitions xmlns:tns="{ns}" targetNamespace="{ns}" xmlns="{WSDL}">',
         "  <types>",
-        f'    <xsd:schema elementFormDefault="qualified" targetNamespace="{ns}"'
-        f' xmlns:xsd="{XSD}">',
+        f'    <xsd:schema elementFormDefault="qualified" targetNamespace="{ns}" xmlns:xsd="{XSD}">',
         *(f"      {line}" for line in _schema(page)),
         "    </xsd:schema>",
         "  </types>",

@@ -49,7 +49,11 @@ def seed_records(world: World) -> Iterator[tuple[str, list[Row], list[Row]]]:
     yield (
         "orders",
         [_order(o) for o in open_orders],
-        [line for o in open_orders for line in _lines(o.id, o.lines, shipped=o.status == "SHIPPED")],
+        [
+            line
+            for o in open_orders
+            for line in _lines(o.id, o.lines, shipped=o.status == "SHIPPED")
+        ],
     )
     yield (
         "invoices",

@@ -107,7 +107,9 @@ def _create_table(conn: sqlite3.Connection, table: str, columns: Iterable[str]) 
 def _create_schema(conn: sqlite3.Connection, services: Iterable[Service]) -> None:
     for service in services:
         page, contract = service.page, service.contract
-        _create_table(conn, page.table, (f"{_q(f.name)} {_sql_type(f)}" for f in contract.all_fields))
+        _create_table(
+            conn, page.table, (f"{_q(f.name)} {_sql_type(f)}" for f in contract.all_fields)
+        )
         key = ", ".join(_q(k) for k in contract.key)
         conn.execute(f"CREATE UNIQUE INDEX {page.table}_key ON {page.table} ({key})")
         for name in page.indexed:
@@ -144,7 +146,9 @@ def _seed(conn: sqlite3.Connection, world: World, services: Iterable[Service]) -
         service = by_page[name]
         contract = service.contract
         known = {f.name for f in contract.all_fields}
-        _insert_rows(conn, service.page.table, [{k: v for k, v in r.items() if k in known} for r in headers])
+        _insert_rows(
+            conn, service.page.table, [{k: v for k, v in r.items() if k in known} for r in headers]
+        )
         if contract.lines and lines:
             line_known = {f.name for f in contract.lines.fields} | {DOCUMENT, LINE}
             rows = [{k: v for k, v in r.items() if k in line_known} for r in lines]
@@ -291,7 +295,9 @@ def _amount(line: Mapping[str, Any]) -> Decimal:
     return (quantity * price * (1 - discount / 100)).quantize(CENT, ROUND_HALF_UP)
 
 
-def document_lines(lines: Lines, document: str, typed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def document_lines(
+    lines: Lines, document: str, typed: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """A new document's lines completed as NAV completes them: numbered, typed Item,
     amounts computed, nothing shipped, received or invoiced yet, the totals on each."""
     names = {f.name for f in lines.fields}
@@ -575,7 +581,9 @@ class Store:
     def _typed(self, service: Service, record: Record) -> dict[str, Any]:
         skip = {"Key", *((service.contract.lines.element,) if service.contract.lines else ())}
         fields = service.contract.all_fields
-        return _typed_fields(fields, {k: v for k, v in record.items() if k not in skip}, service.name)
+        return _typed_fields(
+            fields, {k: v for k, v in record.items() if k not in skip}, service.name
+        )
 
     def _insert_row(self, table: str, values: dict[str, Any]) -> sqlite3.Cursor:
         columns = ", ".join(_q(name) for name in values)
