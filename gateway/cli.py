@@ -15,8 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr, ValidationError
+
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
 DEMO_CRM_TOKEN = "demo-crm-token"
+DEMO_ERP_USER = "MOSAIC"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MOSAIC_CRM_TOKEN", DEMO_CRM_TOKEN),
         help="bearer token the CRM requires",
     )
+    legacy.add_argument("--username", help="the ERP's web service user (HTTP Basic)")
+    legacy.add_argument("--password", help="that user's password; both or neither")
 
     ex = commands.add_parser("examples", help="working variables for the reference operations")
     ex.add_argument("--size", choices=("small", "default"), default="default")
@@ -104,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         "token": _token,
         "schema": _schema,
     }[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except ValidationError as exc:
+        # a setting that cannot be right stops start-up with one line per setting
+        for error in exc.errors():
+            name = "MOSAIC_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+            print(f"mosaic: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
 
 
 def _legacy(args: argparse.Namespace) -> int:
@@ -120,6 +132,11 @@ def _legacy(args: argparse.Namespace) -> int:
     knobs = Knobs(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate)
     module = importlib.import_module(f"legacy.{args.system}.server")
     extra: dict[str, Any] = {"token": args.token} if args.system == "crm" else {}
+    if args.system == "erp" and (args.username or args.password):
+        if not (args.username and args.password):
+            print("mosaic: legacy erp needs --username and --password together", file=sys.stderr)
+            return 2
+        extra["credentials"] = (args.username, args.password)
     app = module.create_app(world, db, knobs, **extra)
     print(f"{args.system}: listening on http://{args.host}:{port}", flush=True)
     uvicorn.run(app, host=args.host, port=port, log_level="warning")
@@ -277,10 +294,13 @@ def _demo(args: argparse.Namespace) -> int:
 
     from gateway.app import create_app
     from gateway.settings import Settings
+    from legacy.erp.pages import INSTALLATION_FIELDS
     from legacy.examples import examples
 
     workdir = Path(tempfile.mkdtemp(prefix="mosaic-demo-"))
     ports = {name: _free_port() for name in SYSTEMS}
+    erp_password = secrets.token_urlsafe(16)  # the simulated NAV's web service user's
+    erp_login = ["--username", DEMO_ERP_USER, "--password", erp_password]
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, port in ports.items():
@@ -301,6 +321,11 @@ def _demo(args: argparse.Namespace) -> int:
                     str(workdir / f"{name}.sqlite"),
                     "--token",
                     DEMO_CRM_TOKEN,
+                    *(
+                        ["--username", DEMO_ERP_USER, "--password", erp_password]
+                        if name == "erp"
+                        else []
+                    ),
                 ]
             )
         examples_file = workdir / "examples.json"
@@ -318,6 +343,9 @@ def _demo(args: argparse.Namespace) -> int:
             pos_url=urls["pos"],
             wms_url=urls["wms"],
             crm_token=DEMO_CRM_TOKEN,
+            erp_username=DEMO_ERP_USER,
+            erp_password=SecretStr(erp_password),
+            erp_fields=dict(INSTALLATION_FIELDS),
             examples_file=examples_file,
             jwt_secret=secret,
             graphiql_tokens=tokens,
