@@ -96,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--contract", type=Path, default=Path("schema.graphql"))
 
+    sources = commands.add_parser("sources", help="the configured legacy systems")
+    sources_commands = sources.add_subparsers(dest="sources_command", required=True)
+    sources_commands.add_parser(
+        "check",
+        help="connect to each configured system with its credentials and check that every "
+        "page, field and endpoint Mosaic uses is there; exit 0 all fine, 1 a problem",
+    )
+
     return parser
 
 
@@ -108,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "examples": _examples,
         "token": _token,
         "schema": _schema,
+        "sources": _sources,
     }[args.command]
     try:
         return handler(args)
@@ -141,6 +150,13 @@ def _legacy(args: argparse.Namespace) -> int:
     print(f"{args.system}: listening on http://{args.host}:{port}", flush=True)
     uvicorn.run(app, host=args.host, port=port, log_level="warning")
     return 0
+
+
+def _sources(args: argparse.Namespace) -> int:
+    from gateway import sources_check
+    from gateway.settings import Settings
+
+    return sources_check.run(Settings())
 
 
 def _roles() -> frozenset[str]:

@@ -31,10 +31,25 @@ from resolvers.fetchers import Fetchers
 from resolvers.sagas import SagaLog, SqliteSagaLog
 from resolvers.sources import Sources
 
+#: the sources, in the order every listing of them follows
+SOURCE_NAMES = ("crm", "erp", "pos", "wms")
+
 
 def _session() -> aiohttp.ClientSession:
     # keep-alive pool per source; the limit bounds concurrent connections to it
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300))
+
+
+def open_sources(settings: Settings) -> tuple[Sources, list[aiohttp.ClientSession]]:
+    """An adapter per source on a pooled session of its own (the caller closes them)."""
+    crm, erp, pos, wms = sessions = [_session() for _ in SOURCE_NAMES]
+    sources = Sources(
+        crm=CrmAdapter(crm, settings.crm()),
+        erp=ErpAdapter(erp, settings.erp()),
+        pos=PosAdapter(pos, settings.pos()),
+        wms=WmsAdapter(wms, settings.wms()),
+    )
+    return sources, sessions
 
 
 @dataclass(slots=True)
@@ -63,18 +78,13 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
-        crm, erp, pos, wms = (_session() for _ in range(4))
-        sources = Sources(
-            crm=CrmAdapter(crm, settings.crm()),
-            erp=ErpAdapter(erp, settings.erp()),
-            pos=PosAdapter(pos, settings.pos()),
-            wms=WmsAdapter(wms, settings.wms()),
-        )
+        sources, sessions = open_sources(settings)
+        _, _, pos, wms = sessions
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         fetchers, layers = shared_fetchers(sources, settings, cache_store(redis))
         return cls(
             settings=settings,
-            sessions=[crm, erp, pos, wms],
+            sessions=sessions,
             sources=sources,
             fetchers=fetchers,
             layers=layers,

@@ -17,6 +17,8 @@ import pytest
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World, build_world
+from tests.contracts import SUITE
+from tests.contracts.checks import checks
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -24,6 +26,22 @@ if TYPE_CHECKING:
 SEED = 42
 SIZE = "small"
 CRM_TOKEN = "test-crm-token"
+
+
+@pytest.fixture(autouse=True)
+def keeps_to_the_contracts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """DESIGN, "The real interfaces are the contract": every exchange a test makes with a
+    simulated system, the gateway's requests and the system's answers, keeps to the
+    product's published description (tests/contracts/). A test that sends a system
+    something off the contract on purpose, to see it refused as the product refuses it,
+    is marked ``off_contract_requests``; its answers are still checked."""
+    yield
+    found = SUITE.take()
+    if request.node.get_closest_marker("off_contract_requests"):
+        found = [d for d in found if d.direction != "request"]
+    assert not found, "departures from the published interfaces:\n" + "\n".join(
+        map(str, found)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -46,28 +64,31 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def crm_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     from legacy.crm.server import create_app
 
-    yield from _run(create_app(world, data_dir / "crm.sqlite", Knobs(), token=CRM_TOKEN))
+    app = create_app(
+        world, data_dir / "crm.sqlite", Knobs(), token=CRM_TOKEN, middleware=checks("crm")
+    )
+    yield from _run(app)
 
 
 @pytest.fixture(scope="session")
 def erp_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     from legacy.erp.server import create_app
 
-    yield from _run(create_app(world, data_dir / "erp.sqlite", Knobs()))
+    yield from _run(create_app(world, data_dir / "erp.sqlite", Knobs(), middleware=checks("erp")))
 
 
 @pytest.fixture(scope="session")
 def pos_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     from legacy.pos.server import create_app
 
-    yield from _run(create_app(world, data_dir / "pos.sqlite", Knobs()))
+    yield from _run(create_app(world, data_dir / "pos.sqlite", Knobs(), checks("pos")))
 
 
 @pytest.fixture(scope="session")
 def wms_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     from legacy.wms.server import create_app
 
-    yield from _run(create_app(world, data_dir / "wms.sqlite", Knobs()))
+    yield from _run(create_app(world, data_dir / "wms.sqlite", Knobs(), checks("wms")))
 
 
 @pytest.fixture

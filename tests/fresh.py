@@ -22,6 +22,7 @@ from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World
 from tests.conftest import CRM_TOKEN
+from tests.contracts.checks import checks
 
 SYSTEMS = ("crm", "erp", "pos", "wms")
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -35,7 +36,9 @@ def fresh_systems(world: World, folder: Path) -> Iterator[dict[str, ServerThread
         for name in SYSTEMS:
             module = importlib.import_module(f"legacy.{name}.server")
             extra: dict[str, Any] = {"token": CRM_TOKEN} if name == "crm" else {}
-            app = module.create_app(world, folder / f"{name}.sqlite", Knobs(), **extra)
+            app = module.create_app(
+                world, folder / f"{name}.sqlite", Knobs(), middleware=checks(name), **extra
+            )
             servers[name] = ServerThread(app).start()
         yield servers
     finally:

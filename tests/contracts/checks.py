@@ -1,0 +1,21 @@
+"""Which contract check sits next to which simulated system."""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+
+from tests.contracts import SUITE, Departures
+from tests.contracts.openapi import OpenApiCheck, contract
+
+#: Square documents only ``200`` per operation and answers its errors (4xx, 5xx) with
+#: the same response object, ``errors`` set: such answers are held to that schema.
+ERRORS_AS: dict[str, str] = {"pos": "200"}
+
+
+def checks(source: str, departures: Departures = SUITE) -> list[Middleware]:
+    """The middleware to pass to ``source``'s ``create_app``: its contract check, or
+    nothing while ``contracts/<source>/`` holds no description."""
+    found = contract(source, ERRORS_AS.get(source))
+    if found is None:
+        return []
+    return [Middleware(OpenApiCheck, contract=found, departures=departures)]
