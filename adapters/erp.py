@@ -107,8 +107,8 @@ class Service:
             port = next(p for s in client.wsdl.services.values() for p in s.ports.values())
             actions = {name: op.soapaction for name, op in port.binding.all().items()}
             name = port.name.removesuffix("_Port")
-            record = client.get_element(f"ns0:{name}")  # type: ignore[no-untyped-call]
-            elements = dict(record.type.elements)
+            record = client.get_type(f"ns0:{name}")  # type: ignore[no-untyped-call]
+            elements = dict(record.elements)
         except (ZeepError, etree.XMLSyntaxError, ValueError, StopIteration, LookupError) as exc:
             raise BadUpstreamResponse(SOURCE, f"unusable WSDL at {url}: {exc}") from exc
         lines = next(

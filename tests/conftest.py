@@ -16,6 +16,7 @@ import pytest
 
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
+from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import World, build_world
 from tests.contracts import SUITE
 from tests.contracts.checks import checks
@@ -127,6 +128,7 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         pos_url=systems["pos"],
         wms_url=systems["wms"],
         crm_token=CRM_TOKEN,
+        erp_fields=dict(INSTALLATION_FIELDS),
         **{"data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")), **settings},
     )
 

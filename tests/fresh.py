@@ -20,6 +20,7 @@ from lxml import etree
 
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
+from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import World
 from tests.conftest import CRM_TOKEN
 from tests.contracts.checks import checks
@@ -55,6 +56,7 @@ def gateway_settings(servers: dict[str, ServerThread], data_dir: Path, **extra: 
         pos_url=servers["pos"].url,
         wms_url=servers["wms"].url,
         crm_token=CRM_TOKEN,
+        erp_fields=dict(INSTALLATION_FIELDS),
         data_dir=data_dir,
         **extra,
     )

@@ -89,8 +89,15 @@ def _q(name: str) -> str:
     return f'"{name}"'
 
 
-def _sql_type(field: Field) -> str:
-    return {"boolean": "INTEGER", "int": "INTEGER"}.get(field.xsd, "TEXT")
+def _column(field: Field) -> str:
+    """A field's column, with NAV's initial value where NAV always has one: an option's
+    first value, false, zero (a blank date or text has none, and is left out)."""
+    if isinstance(field.type, Option):
+        default = "'" + field.type.values[0].replace("'", "''") + "'"
+    else:
+        default = {"boolean": "0", "int": "0", "decimal": "'0'"}.get(field.xsd, "NULL")
+    kind = {"boolean": "INTEGER", "int": "INTEGER"}.get(field.xsd, "TEXT")
+    return f"{_q(field.name)} {kind} DEFAULT {default}"
 
 
 # --- schema and seeding -------------------------------------------------------------
@@ -107,9 +114,7 @@ def _create_table(conn: sqlite3.Connection, table: str, columns: Iterable[str]) 
 def _create_schema(conn: sqlite3.Connection, services: Iterable[Service]) -> None:
     for service in services:
         page, contract = service.page, service.contract
-        _create_table(
-            conn, page.table, (f"{_q(f.name)} {_sql_type(f)}" for f in contract.all_fields)
-        )
+        _create_table(conn, page.table, (_column(f) for f in contract.all_fields))
         key = ", ".join(_q(k) for k in contract.key)
         conn.execute(f"CREATE UNIQUE INDEX {page.table}_key ON {page.table} ({key})")
         for name in page.indexed:
@@ -118,7 +123,7 @@ def _create_schema(conn: sqlite3.Connection, services: Iterable[Service]) -> Non
             conn.execute(f"CREATE INDEX {page.table}_{name}_nc ON {page.table} ({_lower(name)})")
         if contract.lines:
             hidden = (f"{DOCUMENT} TEXT NOT NULL", f"{LINE} INTEGER NOT NULL")
-            fields = (f"{_q(f.name)} {_sql_type(f)}" for f in contract.lines.fields)
+            fields = (_column(f) for f in contract.lines.fields)
             _create_table(conn, page.line_table, (*hidden, *fields))
             conn.execute(
                 f"CREATE UNIQUE INDEX {page.line_table}_key"
