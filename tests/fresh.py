@@ -124,14 +124,15 @@ def erp_order(url: str, order_no: str) -> dict[str, Any]:
     return erp_read(url, "SalesOrder", "No", order_no)[0]
 
 
-def erp_returns(url: str, order_no: str) -> list[dict[str, Any]]:
-    return erp_read(url, "SalesReturnOrder", "Applies_to_Order_No", order_no)
+def erp_returns(url: str, applies_to: str) -> list[dict[str, Any]]:
+    """The sales return orders applying to a posted invoice (or naming a receipt)."""
+    return erp_read(url, "SalesReturnOrder", "Applies_to_Doc_No", applies_to)
 
 
 def erp_refunds(url: str, order_no: str) -> list[dict[str, Any]]:
-    """The ERP's refund records of an order (CustomerPayments, Document_Type Refund)."""
-    payments = erp_read(url, "CustomerPayments", "Order_No", order_no)
-    return [p for p in payments if p["Document_Type"] == "Refund"]
+    """The refunds the ERP's ledger holds for an order (Document_Type Refund)."""
+    entries = erp_read(url, "CustomerLedgerEntries", "Document_No", order_no)
+    return [e for e in entries if e["Document_Type"] == "Refund"]
 
 
 def pos_levels(url: str, sku: str, location: str) -> tuple[int, int]:
