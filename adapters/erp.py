@@ -41,7 +41,9 @@ from lxml import etree
 from zeep.exceptions import Error as ZeepError
 from zeep.wsdl.utils import etree_to_string
 
+from adapters import erp_check
 from adapters.batching import grouped, in_chunks, unique
+from adapters.checks import Finding
 from adapters.config import ErpConfig
 from adapters.erp_auth import Clock, Credentials
 from adapters.erp_records import (
@@ -94,6 +96,7 @@ class Service:
     actions: dict[str, str]  # operation -> SOAPAction
     fields: frozenset[str]  # the record's fields, as the WSDL declares them
     lines: tuple[str, str] | None  # a document's lines element and one line's element
+    line_fields: frozenset[str]  # a line's fields
 
     @classmethod
     def from_wsdl(cls, wsdl: bytes, url: str) -> Service:
@@ -111,15 +114,17 @@ class Service:
             elements = dict(record.elements)
         except (ZeepError, etree.XMLSyntaxError, ValueError, StopIteration, LookupError) as exc:
             raise BadUpstreamResponse(SOURCE, f"unusable WSDL at {url}: {exc}") from exc
-        lines = next(
-            (
-                (element_name, next(iter(dict(element.type.elements))))
-                for element_name, element in elements.items()
-                if element.type.name and element.type.name.endswith("_List")
-            ),
-            None,
-        )
-        return cls(client, url, name, actions, frozenset(elements), lines)
+        lists = [
+            (element_name, element.type)
+            for element_name, element in elements.items()
+            if element.type.name and element.type.name.endswith("_List")
+        ]
+        lines, line_fields = None, frozenset[str]()
+        if lists:
+            element_name, listed = lists[0]
+            line_name, line = next(iter(listed.elements))
+            lines, line_fields = (element_name, line_name), frozenset(dict(line.type.elements))
+        return cls(client, url, name, actions, frozenset(elements), lines, line_fields)
 
     def request(self, operation: str, arguments: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         """The envelope and headers of one call, as the WSDL says to make it."""
@@ -261,6 +266,13 @@ class ErpAdapter:
         numbers = {o.id for o in live}
         posted = mapped("order", self.records.invoiced_order, posted_rows)
         return [*live, *(o for o in posted if o.id not in numbers)]
+
+    # --- mosaic sources check -------------------------------------------------------
+
+    async def check(self) -> list[Finding]:
+        """Every page, operation and field Mosaic uses, and every mapped field, checked
+        against the configured NAV with the configured credentials."""
+        return await erp_check.check(self)
 
     # --- customer cards -------------------------------------------------------------
 
