@@ -128,8 +128,11 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         pos_url=systems["pos"],
         wms_url=systems["wms"],
         crm_token=CRM_TOKEN,
-        erp_fields=dict(INSTALLATION_FIELDS),
-        **{"data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")), **settings},
+        **{
+            "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
+            "erp_fields": dict(INSTALLATION_FIELDS),
+            **settings,
+        },
     )
 
 

@@ -7,6 +7,7 @@ other tests count on stays as seeded.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import time
@@ -56,9 +57,8 @@ def gateway_settings(servers: dict[str, ServerThread], data_dir: Path, **extra: 
         pos_url=servers["pos"].url,
         wms_url=servers["wms"].url,
         crm_token=CRM_TOKEN,
-        erp_fields=dict(INSTALLATION_FIELDS),
         data_dir=data_dir,
-        **extra,
+        **{"erp_fields": dict(INSTALLATION_FIELDS), **extra},
     )
 
 
@@ -96,8 +96,11 @@ def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         return json.loads(response.read())
 
 
-def erp_read(url: str, service: str, field: str, value: str) -> list[dict[str, Any]]:
-    """NAV ReadMultiple, written by hand: records of a page whose field equals value."""
+def erp_read(
+    url: str, service: str, field: str, value: str, login: tuple[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """NAV ReadMultiple, written by hand: records of a page whose field equals value
+    (``login``: the web service user and password, where the ERP asks for them)."""
     namespace = f"urn:microsoft-dynamics-schemas/page/{service.lower()}"
     envelope = (
         f'<s:Envelope xmlns:s="{SOAP}"><s:Body><ReadMultiple xmlns="{namespace}">'
@@ -110,6 +113,9 @@ def erp_read(url: str, service: str, field: str, value: str) -> list[dict[str, A
         method="POST",
         headers={"Content-Type": "text/xml", "SOAPAction": f'"{namespace}:ReadMultiple"'},
     )
+    if login:
+        token = base64.b64encode(":".join(login).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
         root = etree.fromstring(response.read())
     records = root.findall(f".//{{{namespace}}}{service}")
