@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Fields the ERP installation added, our name -> its field ("brand": "Brand");
     # unmapped, each has its documented default (contracts/erp/README.md).
     erp_fields: dict[str, str] = Field(default_factory=dict)
+    # The customer price group and discount group code of each channel, where they are
+    # not the channel's name ({"STORE": "SHOPS"}).
+    erp_channel_groups: dict[str, str] = Field(default_factory=dict)
     # The ERP's credentials: a NAV web service user (HTTP Basic), or Business Central's
     # OAuth2 client credentials (token URL, client id, secret, scope). None: no auth.
     erp_username: str | None = None
@@ -244,6 +247,7 @@ class Settings(BaseSettings):
             company=self.erp_company,
             pages=self.erp_pages,
             fields=self.erp_fields,
+            channel_groups=self.erp_channel_groups,
             username=self.erp_username,
             password=self.erp_password,
             token_url=self.erp_token_url,

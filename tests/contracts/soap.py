@@ -139,7 +139,7 @@ class SoapCheck:
 
 def _judge_wsdl(contract: PageContract, status: int, reply: bytes) -> Iterator[str]:
     if status != 200:
-        yield from _judge_fault(status, reply)
+        yield from judge_fault(status, reply)
         return
     text = reply.decode("utf-8", errors="replace")
     address = re.search(r'<address location="([^"]*)"', text)
@@ -189,7 +189,7 @@ def _judge_answer(
     contract: PageContract, operation: str, status: int, reply: bytes
 ) -> Iterator[str]:
     if status != 200:
-        yield from _judge_fault(status, reply)
+        yield from judge_fault(status, reply)
         return
     element = _operation(reply)
     if element is None:
@@ -202,7 +202,7 @@ def _judge_answer(
     yield from _invalid(contract, element)
 
 
-def _judge_fault(status: int, reply: bytes) -> Iterator[str]:
+def judge_fault(status: int, reply: bytes) -> Iterator[str]:
     """NAV's fault: HTTP 500, faultcode in NAV's error namespace, faultstring, detail."""
     if status != 500:
         yield f"HTTP {status}: NAV answers a failure with 500 and a SOAP fault"
