@@ -20,7 +20,7 @@ installation's extension fields appended, as NAV publishes a page a partner chan
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -196,36 +196,30 @@ def _type_of(f: Field) -> str:
     return f"tns:{f.type.name}" if isinstance(f.type, Option) else f"xsd:{f.type}"
 
 
+def _nest(tags: Sequence[str], inner: Iterable[str]) -> list[str]:
+    """``inner`` inside ``tags`` (opening tags, outermost first), two spaces a level."""
+    lines = list(inner)
+    for tag in reversed(tags):
+        name = tag[1:].split(" ", 1)[0].rstrip(">")
+        lines = [tag, *(f"  {line}" for line in lines), f"</{name}>"]
+    return lines
+
+
 def _enum(name: str, values: Sequence[str]) -> list[str]:
-    return [
-        f'<xsd:simpleType name="{name}">',
-        '  <xsd:restriction base="xsd:string">',
-        *(f'    <xsd:enumeration value="{v}" />' for v in values),
-        "  </xsd:restriction>",
-        "</xsd:simpleType>",
-    ]
+    return _nest(
+        [f'<xsd:simpleType name="{name}">', '<xsd:restriction base="xsd:string">'],
+        (f'<xsd:enumeration value="{v}" />' for v in values),
+    )
 
 
 def _complex(name: str, elements: Sequence[str]) -> list[str]:
-    return [
-        f'<xsd:complexType name="{name}">',
-        "  <xsd:sequence>",
-        *(f"    {e}" for e in elements),
-        "  </xsd:sequence>",
-        "</xsd:complexType>",
-    ]
+    return _nest([f'<xsd:complexType name="{name}">', "<xsd:sequence>"], elements)
 
 
 def _wrapper(name: str, elements: Sequence[str]) -> list[str]:
-    return [
-        f'<xsd:element name="{name}">',
-        "  <xsd:complexType>",
-        "    <xsd:sequence>",
-        *(f"      {e}" for e in elements),
-        "    </xsd:sequence>",
-        "  </xsd:complexType>",
-        "</xsd:element>",
-    ]
+    """A request or result element: an anonymous type around its elements."""
+    tags = [f'<xsd:element name="{name}">', "<xsd:complexType>", "<xsd:sequence>"]
+    return _nest(tags, elements)
 
 
 def _record(name: str, fields: Sequence[Field], nested: tuple[int, str] | None) -> list[str]:

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from legacy.erp.contract import Field, PageContract, render
 from legacy.erp.pages import DEFAULT_SERVICES, EXTENSIONS
 from tests.contracts import SUITE, Departure, Departures, Direction
+from tests.contracts.capture import judged
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -94,23 +95,14 @@ class SoapCheck:
         if match is None:
             await self.app(scope, receive, send)
             return
-        sent: list[bytes] = []
-        answer: list[Message] = []
-
-        async def receiving() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                sent.append(message.get("body", b""))
-            return message
-
-        async def sending(message: Message) -> None:
-            answer.append(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                self._judged(scope, match["service"], b"".join(sent), answer)
-                for held in answer:
-                    await send(held)
-
-        await self.app(scope, receiving, sending)
+        service = match["service"]
+        await judged(
+            self.app,
+            scope,
+            receive,
+            send,
+            lambda body, answer: self._judged(scope, service, body, answer),
+        )
 
     def _judged(self, scope: Scope, service: str, body: bytes, answer: list[Message]) -> None:
         status = answer[0]["status"]
