@@ -27,8 +27,10 @@ from pathlib import Path
 
 from lxml import etree
 
-#: Where the contract WSDLs live (the repository's ``contracts/erp``).
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "erp"
+import contracts
+
+#: Where the contract WSDLs live (the repository's ``contracts/erp``, shipped with it).
+CONTRACTS = Path(contracts.__file__).resolve().parent / "erp"
 
 XSD = "http://www.w3.org/2001/XMLSchema"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
