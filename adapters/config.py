@@ -14,8 +14,15 @@ class SourceConfig(BaseModel):
     url: str  # base URL, e.g. http://127.0.0.1:8101
     timeout_s: float = Field(default=5.0, gt=0)  # whole-call timeout, connect included
     max_batch: int = Field(default=100, ge=1)  # keys per upstream call; larger batches split
-    token: str | None = None  # bearer token, where the system wants one
+    token: SecretStr | None = None  # bearer token, where the system wants one (never logged)
     guard: GuardConfig = Field(default_factory=GuardConfig)  # concurrency, retries, breaker
+
+
+class CrmConfig(SourceConfig):
+    """HubSpot, with the country whose numbers its contacts' phones are mostly written
+    in: a number without a country code (``06 1234 5678``) is taken to be from there."""
+
+    phone_region: str = Field(default="NL", pattern="^[A-Z]{2}$")  # ISO 3166-1 alpha-2
 
 
 #: Each logical page Mosaic reads or writes, and the standard NAV page published under

@@ -3,32 +3,39 @@
 HubSpot keeps every value as a string property: booleans as ``"true"``, dates as ISO
 text, multi-checkboxes ``;``-joined. :data:`FIELDS` and :func:`to_fragment` are the one
 place where those property names and encodings meet Mosaic's record fields; every call
-asks for exactly the properties they read.
+asks for exactly the properties they read. The calls are the ones
+``contracts/crm/*.oas.json`` describe, with the bodies they require.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
+import phonenumbers
 
 from adapters.batching import in_chunks, unique
-from adapters.config import SourceConfig
-from adapters.errors import BadUpstreamResponse, UpstreamFault
+from adapters.checks import Finding
+from adapters.config import CrmConfig, SourceConfig
+from adapters.errors import BadUpstreamResponse, UpstreamError, UpstreamFault
 from adapters.normalise import email_key
 from adapters.records import Address, Consent, CustomerFragment
-from adapters.rest import JsonClient
+from adapters.rest import JsonClient, probe
 
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH_READ = f"{CONTACTS}/batch/read"
 SEARCH = f"{CONTACTS}/search"
 GDPR_DELETE = f"{CONTACTS}/gdpr-delete"
-HUBSPOT_MAX_INPUTS = 100  # HubSpot's limit for batch inputs and for a search page
+CONTACT_PROPERTIES = "/crm/v3/properties/contacts"
+HUBSPOT_MAX_INPUTS = 100  # HubSpot's limit for batch inputs and for the values of IN
+#: HubSpot's calculated form of ``phone`` for search: the national number's digits, so a
+#: number is found however it was written (``+31 6 1234 5678``, ``06-12345678``)
+SEARCHABLE_PHONE = "hs_searchable_calculated_phone_number"
 
 #: record field -> HubSpot property of our portal
 FIELDS: dict[str, str] = {
@@ -60,25 +67,16 @@ PROPERTIES: tuple[str, ...] = (
     *(name for purpose in CONSENT_PURPOSES for name in _consent_properties(purpose)),
 )
 
+#: the custom properties of our portal that identify one contact: HubSpot looks a
+#: contact up by one (batch/read's idProperty) only when it requires unique values
+UNIQUE_CUSTOM_PROPERTIES = (FIELDS["erp_customer_no"], FIELDS["loyalty_card"])
+
 LookupField = Literal["email", "loyalty_card", "erp_customer_no", "phone"]
 
 
 def _folded(value: str) -> str:
+    """How HubSpot compares text: case-insensitively."""
     return value.strip().casefold()
-
-
-def _digits(value: str) -> str:
-    return re.sub(r"\D", "", value)
-
-
-#: how an asked value and a contact's value are compared, per lookup field: HubSpot
-#: matches text case-insensitively, and a phone number is its digits however written
-_MATCH_FORMS: dict[LookupField, Callable[[str], str]] = {
-    "email": _folded,
-    "loyalty_card": _folded,
-    "erp_customer_no": _folded,
-    "phone": _digits,
-}
 
 
 def to_fragment(contact: Mapping[str, Any]) -> CustomerFragment:
@@ -149,6 +147,20 @@ def _recency(fragment: CustomerFragment) -> float:
     return fragment.updated_at.timestamp() if fragment.updated_at else float("-inf")
 
 
+def _match(
+    fragments: Iterable[CustomerFragment],
+    keys_by_form: Mapping[str, Sequence[str]],
+    form_of: Callable[[CustomerFragment], str | None],
+) -> dict[str, CustomerFragment]:
+    """Each asked key's contact: the one whose form of the looked-up value is the key's;
+    where several share it, the most recently updated one."""
+    found: dict[str, CustomerFragment] = {}
+    for fragment in sorted(fragments, key=_recency, reverse=True):
+        for key in keys_by_form.get(form_of(fragment) or "", ()):
+            found.setdefault(key, fragment)
+    return found
+
+
 class CrmAdapter:
     """Reads and writes contacts in the CRM, the customer master.
 
@@ -159,14 +171,18 @@ class CrmAdapter:
       most one contact per key (no paging, no ambiguity), read from the record store
       itself, where HubSpot's search index trails writes by seconds (a card linked a
       moment ago must be found) and search has a lower rate limit of its own;
-    - a phone number is not unique, so it goes through ``search`` with the ``IN``
-      operator, one call per 100 numbers plus one per further page of results; where
-      several contacts share a number, the most recently updated one answers.
+    - a phone number is not unique, and HubSpot compares text as it was stored, so it
+      goes through ``search`` on HubSpot's calculated
+      ``hs_searchable_calculated_phone_number`` (the national number's digits, however
+      the number was written) with the ``IN`` operator: one call per 100 numbers plus
+      one per further page of results; where several contacts share a number, the most
+      recently updated one answers.
     """
 
     def __init__(self, session: aiohttp.ClientSession, config: SourceConfig) -> None:
         self.client = JsonClient("crm", session, config)
         self.batch_size = min(config.max_batch, HUBSPOT_MAX_INPUTS)
+        self.phone_region = config.phone_region if isinstance(config, CrmConfig) else "NL"
 
     async def contacts(self, ids: Sequence[str]) -> dict[str, CustomerFragment]:
         """Contacts by CRM id; unknown and archived ids are absent."""
@@ -178,32 +194,50 @@ class CrmAdapter:
     ) -> dict[str, CustomerFragment]:
         """Contacts by e-mail, loyalty card, ERP customer number or phone, keyed by the
         value asked (e-mails normalised: stripped, lower-case); misses are absent."""
-        match = _MATCH_FORMS[prop]
+        if prop == "phone":
+            return await self._contacts_by_phone(values)
         asked = [email_key(v) for v in values] if prop == "email" else list(values)
         keys_by_form: dict[str, list[str]] = {}
         for value in unique(asked):
-            if form := match(value):
+            if form := _folded(value):
                 keys_by_form.setdefault(form, []).append(value)
-        property_name = FIELDS[prop]
-        fetch = (
-            partial(self._search_in, property_name)
-            if prop == "phone"
-            else partial(self._batch_read, property_name)
-        )
-        found: dict[str, CustomerFragment] = {}
-        for fragment in sorted(
-            await in_chunks(keys_by_form, self.batch_size, fetch), key=_recency, reverse=True
-        ):
-            for key in keys_by_form.get(match(getattr(fragment, prop) or ""), ()):
-                found.setdefault(key, fragment)
-        return found
+        fetch = partial(self._batch_read, FIELDS[prop])
+        found = await in_chunks(keys_by_form, self.batch_size, fetch)
+        return _match(found, keys_by_form, lambda f: _folded(getattr(f, prop) or ""))
 
-    async def update_contact(self, contact_id: str, properties: dict[str, str]) -> CustomerFragment:
-        """Overwrite HubSpot properties of one contact (``""`` clears one)."""
-        answer = await self.client.patch(
+    async def _contacts_by_phone(self, values: Sequence[str]) -> dict[str, CustomerFragment]:
+        """Numbers are compared as numbers (E.164, a number without a country code taken
+        to be from ``phone_region``); HubSpot is asked by their searchable form."""
+        keys_by_number: dict[str, list[str]] = {}
+        searchable: dict[str, str] = {}
+        for value in unique(values):
+            number = self._number(value)
+            if number is not None:
+                keys_by_number.setdefault(number.e164, []).append(value)
+                searchable[number.e164] = number.national
+        found = await in_chunks(
+            sorted(set(searchable.values())), self.batch_size, self._search_phones
+        )
+        return _match(found, keys_by_number, lambda f: self._e164(f.phone))
+
+    def _number(self, text: str) -> _Number | None:
+        try:
+            number = phonenumbers.parse(text, self.phone_region)
+        except phonenumbers.NumberParseException:
+            return None
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return _Number(e164, str(number.national_number))
+
+    def _e164(self, text: str | None) -> str | None:
+        number = self._number(text) if text else None
+        return number.e164 if number else None
+
+    async def update_contact(self, contact_id: str, properties: dict[str, str]) -> None:
+        """Overwrite HubSpot properties of one contact (``""`` clears one). HubSpot's
+        answer tells only what was written, so whoever needs the contact reads it."""
+        await self.client.patch(
             f"{CONTACTS}/{quote(contact_id, safe='')}", {"properties": properties}
         )
-        return self.client.parse("contact", partial(to_fragment, answer))
 
     async def delete_contact(self, contact_id: str) -> None:
         """Archive one contact. A contact the CRM does not know is gone already, so
@@ -226,43 +260,120 @@ class CrmAdapter:
             return False
         return True
 
+    async def check(self) -> list[Finding]:
+        """Whether the portal has what Mosaic uses: the token is accepted, the contact
+        properties Mosaic reads exist (the custom ones created as ``Connect your
+        HubSpot`` says, the lookup keys requiring unique values), and reads, search and
+        writes are allowed. Nothing is written: the write scope is probed with a PATCH
+        of a contact that cannot exist (HubSpot ids start at 1)."""
+        listing = await probe(
+            "crm", f"GET {CONTACT_PROPERTIES}", self.client.get, CONTACT_PROPERTIES
+        )
+        if not listing.finding.ok:
+            return [listing.finding]
+        try:
+            defined = self.client.parse(
+                "properties", lambda: {raw["name"]: raw for raw in listing.answer["results"]}
+            )
+        except UpstreamError as exc:
+            return [Finding("crm", listing.finding.what, False, exc.message)]
+        findings = [listing.finding]
+        findings += [_property_finding(n, defined.get(n)) for n in (*PROPERTIES, SEARCHABLE_PHONE)]
+        nothing = {**_search_body([], ["hs_object_id"]), "filterGroups": [], "limit": 1}
+        findings += [
+            (
+                await probe(
+                    "crm",
+                    f"POST {BATCH_READ}",
+                    self.client.post,
+                    BATCH_READ,
+                    _batch_body(["0"], None),
+                )
+            ).finding,
+            (await probe("crm", f"POST {SEARCH}", self.client.post, SEARCH, nothing)).finding,
+            (
+                await probe(
+                    "crm",
+                    f"PATCH {CONTACTS}/{{id}}",
+                    self.client.patch,
+                    f"{CONTACTS}/0",
+                    {"properties": {}},
+                    absent_ok=True,
+                )
+            ).finding,
+        ]
+        return findings
+
     async def _batch_read(
         self, id_property: str | None, keys: Sequence[str]
     ) -> list[CustomerFragment]:
         """One ``batch/read``: by internal id, or by a unique property's values."""
-        body: dict[str, Any] = {
-            "inputs": [{"id": key} for key in keys],
-            "properties": PROPERTIES,
-            "propertiesWithHistory": [],
-        }
-        if id_property:
-            body["idProperty"] = id_property
-        answer = await self.client.post(BATCH_READ, body)
+        answer = await self.client.post(BATCH_READ, _batch_body(keys, id_property))
         return self.client.parse("contact batch", partial(_results, answer))
 
-    async def _search_in(self, property_name: str, values: Sequence[str]) -> list[CustomerFragment]:
-        """Every contact whose property is one of ``values``, following the pages."""
-        body: dict[str, Any] = {
-            "filterGroups": [
-                {
-                    "filters": [
-                        {"propertyName": property_name, "operator": "IN", "values": list(values)}
-                    ]
-                }
-            ],
-            "properties": PROPERTIES,
-            "limit": HUBSPOT_MAX_INPUTS,
-        }
+    async def _search_phones(self, numbers: Sequence[str]) -> list[CustomerFragment]:
+        """Every contact whose searchable phone is one of ``numbers``, following the
+        pages."""
+        body = _search_body(numbers, PROPERTIES)
         found: list[CustomerFragment] = []
-        after: str | None = None
         while True:
-            answer = await self.client.post(
-                SEARCH, body if after is None else {**body, "after": after}
-            )
+            answer = await self.client.post(SEARCH, body)
             page, following = self.client.parse("contact search", partial(_search_page, answer))
             found.extend(page)
             if following is None:
                 return found
-            if following == after:
-                raise BadUpstreamResponse("crm", f"search paging stuck at after={after}")
-            after = following
+            if following == body["after"]:
+                raise BadUpstreamResponse("crm", f"search paging stuck at after={following}")
+            body = {**body, "after": following}
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    e164: str  # +31612345678
+    national: str  # 612345678: what HubSpot's searchable phone holds
+
+
+def _batch_body(keys: Sequence[str], id_property: str | None) -> dict[str, Any]:
+    """``BatchReadInputSimplePublicObjectId``: every property it requires."""
+    body: dict[str, Any] = {
+        "inputs": [{"id": key} for key in keys],
+        "properties": list(PROPERTIES),
+        "propertiesWithHistory": [],
+    }
+    if id_property:
+        body["idProperty"] = id_property
+    return body
+
+
+def _search_body(numbers: Sequence[str], properties: Sequence[str]) -> dict[str, Any]:
+    """``PublicObjectSearchRequest`` with every part it requires: the first page
+    (``after`` "0") of 100, in HubSpot's own order (no ``sorts``: the adapter orders)."""
+    return {
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": SEARCHABLE_PHONE, "operator": "IN", "values": list(numbers)}
+                ]
+            }
+        ],
+        "properties": list(properties),
+        "sorts": [],
+        "limit": HUBSPOT_MAX_INPUTS,
+        "after": "0",
+    }
+
+
+def _property_finding(name: str, definition: Mapping[str, Any] | None) -> Finding:
+    what = f"property {name}"
+    if definition is None:
+        hint = (
+            "HubSpot calculates it; your portal does not offer it"
+            if name == SEARCHABLE_PHONE
+            else "create it as contracts/crm/README.md (Connect your HubSpot) says"
+        )
+        return Finding("crm", what, False, f"missing: {hint}")
+    if name in UNIQUE_CUSTOM_PROPERTIES and not definition.get("hasUniqueValue"):
+        return Finding(
+            "crm", what, False, "exists, but does not require unique values: lookups need it"
+        )
+    return Finding("crm", what, True, str(definition.get("type", "")))

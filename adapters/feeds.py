@@ -22,6 +22,7 @@ import orjson
 
 from adapters.config import SourceConfig
 from adapters.errors import BadUpstreamResponse, UpstreamFault
+from adapters.rest import auth_headers
 from adapters.transport import exchange, mapping
 
 Json = dict[str, Any]
@@ -56,6 +57,7 @@ class _Follower:
     def __init__(self, session: aiohttp.ClientSession, config: SourceConfig) -> None:
         self.session = session
         self.base_url = config.url.rstrip("/")
+        self.headers = auth_headers(config)
 
     async def _json(self, method: str, path: str, wait_s: float, **request: Any) -> Any:
         reply = await exchange(
@@ -64,7 +66,7 @@ class _Follower:
             method,
             self.base_url + path,
             wait_s + MARGIN_S,
-            headers={"Accept": "application/json"},
+            headers=self.headers,
             **request,
         )
         if reply.status >= 400 or reply.is_html:

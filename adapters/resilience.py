@@ -41,21 +41,26 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
 @contextmanager
-def deadline(seconds: float) -> Iterator[None]:
+def deadline(seconds: float, clock: Clock = time.monotonic) -> Iterator[None]:
     """Every upstream call made inside this block (and in tasks it starts) must finish
-    within ``seconds`` from now; the gateway opens one per client request."""
-    token = _deadline.set(time.monotonic() + seconds)
+    within ``seconds`` from now; the gateway opens one per client request. (``clock``
+    is for tests, and must be the guards' clock.)"""
+    token = _deadline.set(clock() + seconds)
     try:
         yield
     finally:
         _deadline.reset(token)
 
 
-def remaining() -> float | None:
+def remaining(clock: Clock = time.monotonic) -> float | None:
     """Seconds left before the current request's deadline, or None outside a request."""
     at = _deadline.get()
-    return None if at is None else at - time.monotonic()
+    return None if at is None else at - clock()
 
 
 class GuardConfig(BaseModel):
@@ -66,6 +71,11 @@ class GuardConfig(BaseModel):
     max_queue: int = Field(default=256, ge=0)  # calls waiting for a slot; more are refused
     retries: int = Field(default=2, ge=0)  # extra attempts for idempotent reads
     backoff_s: float = Field(default=0.05, gt=0)  # first retry waits 1/2..1 of this, then x2
+    # A 429 without Retry-After (HubSpot's and Square's usual answer) is asked again
+    # after 1/2..1 of this, then twice that, ... up to the longest window the products
+    # count requests in (HubSpot's rolling ten seconds): waiting longer never helps.
+    rate_limit_backoff_s: float = Field(default=0.5, gt=0)
+    rate_limit_backoff_max_s: float = Field(default=10.0, gt=0)
     # Retries beyond `retries` are allowed only up to this share of all calls, so a
     # failing source under load sees at most 20 % more calls, not `retries` times more.
     retry_budget: float = Field(default=0.2, ge=0)
@@ -156,6 +166,8 @@ class SourceGuard:
         timeout_s: float,
         config: GuardConfig | None = None,
         rng: random.Random | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.source = source
         self.timeout_s = timeout_s
@@ -169,6 +181,8 @@ class SourceGuard:
         self._calls = 0
         self._retries = 0
         self._rng = rng or random.Random()
+        self._clock = clock
+        self._sleep = sleep
         self.observers: list[UpstreamObserver] = []
 
     async def call(
@@ -198,6 +212,7 @@ class SourceGuard:
     ) -> T:
         self._calls += 1
         tries = 0
+        limited = Patience()
         while True:
             timeout = self._timeout()
             started, clock = time.time(), time.perf_counter()
@@ -215,7 +230,10 @@ class SourceGuard:
                 self.breaker.success()
                 return result
             self._observe(operation, started, clock, error.code)
-            wait = self._retry_wait(error, tries, idempotent)
+            if isinstance(error, UpstreamRateLimited):
+                wait = self._rate_limit_wait(error, limited)
+            else:
+                wait = self._retry_wait(error, tries, idempotent)
             if wait is None:
                 self._outcomes.append(False)
                 if _unhealthy(error):
@@ -223,9 +241,10 @@ class SourceGuard:
                 else:
                     self.breaker.release()
                 raise error
-            tries += 1
-            self._retries += 1
-            await asyncio.sleep(wait)
+            if not isinstance(error, UpstreamRateLimited):
+                tries += 1
+                self._retries += 1
+            await self._sleep(wait)
 
     def _observe(self, operation: str, started: float, clock: float, error: str | None) -> None:
         if not self.observers:
@@ -259,7 +278,7 @@ class SourceGuard:
                 raise UpstreamUnavailable(self.source, "overloaded: too many calls waiting")
             self._waiting += 1
             try:
-                await asyncio.wait_for(self._slots.acquire(), remaining())
+                await asyncio.wait_for(self._slots.acquire(), remaining(self._clock))
             except TimeoutError as exc:
                 raise UpstreamTimeout(self.source, "deadline passed waiting for a slot") from exc
             finally:
@@ -276,23 +295,43 @@ class SourceGuard:
             task.exception()  # seen here when nobody waits for it any more
 
     def _timeout(self) -> float:
-        left = remaining()
+        left = remaining(self._clock)
         if left is None:
             return self.timeout_s
         if left <= 0:
             raise UpstreamTimeout(self.source, "the request's deadline has passed")
         return min(self.timeout_s, left)
 
+    def _rate_limit_wait(self, error: UpstreamRateLimited, limited: Patience) -> float | None:
+        """Seconds to wait before asking again after a 429, or None to give up now.
+
+        A 429 is a refusal before any work, so a write may be asked again too. The wait
+        is the source's ``Retry-After`` when it sends one, else exponential backoff with
+        jitter (callers refused together do not return together), each step fitted to
+        the products' windows; it is taken only while it fits in what is left of the
+        request's deadline (outside a request: of the source's timeout, the longest one
+        answer is waited for), so a source that stays limited is reported as
+        SOURCE_RATE_LIMITED in time, never as a timeout."""
+        config = self.config
+        retry_after = error.extensions.get("retryAfter")
+        if isinstance(retry_after, (int, float)):
+            wait = float(retry_after)
+        else:
+            step = config.rate_limit_backoff_s * 2**limited.refusals
+            wait = _jittered(min(step, config.rate_limit_backoff_max_s), self._rng)
+        left = remaining(self._clock)
+        budget = self.timeout_s - limited.waited_s if left is None else left
+        if wait >= budget:
+            return None
+        limited.refusals += 1
+        limited.waited_s += wait
+        return wait
+
     def _retry_wait(self, error: UpstreamError, tries: int, idempotent: bool) -> float | None:
-        """Seconds to wait before trying again, or None to give up now."""
+        """Seconds to wait before trying a failed call again, or None to give up now."""
         if not idempotent or tries >= self.config.retries:
             return None
-        left = remaining()
-        if isinstance(error, UpstreamRateLimited):
-            wait = error.extensions.get("retryAfter")
-            wait = float(wait) if isinstance(wait, (int, float)) else self.config.backoff_s
-            # Honour Retry-After only when the wait fits in the request's deadline.
-            return wait if left is None or wait < left else None
+        left = remaining(self._clock)
         if not _unhealthy(error) or isinstance(
             error, (BadUpstreamResponse, UpstreamTimeout, UpstreamAuthFailed)
         ):
@@ -302,6 +341,19 @@ class SourceGuard:
             return None
         if self._retries >= self.config.retry_budget * self._calls + self.config.retries:
             return None  # the retry budget is spent: do not multiply load on a sick source
-        step = self.config.backoff_s * 2**tries  # "equal jitter": at least half the step
-        wait = step / 2 + self._rng.uniform(0, step / 2)
+        wait = _jittered(self.config.backoff_s * 2**tries, self._rng)
         return wait if left is None or wait < left else None
+
+
+@dataclass(slots=True)
+class Patience:
+    """How one call has fared with a source's rate limit so far."""
+
+    refusals: int = 0  # 429s answered so far
+    waited_s: float = 0.0  # time spent waiting them out
+
+
+def _jittered(step: float, rng: random.Random) -> float:
+    """ "Equal jitter": at least half the step, so a backoff still backs off, and the
+    rest at random, so callers refused together do not come back together."""
+    return step / 2 + rng.uniform(0, step / 2)

@@ -1,4 +1,5 @@
-"""The WMS adapter: the retailer's own batch-first REST/JSON API (``legacy.wms.server``).
+"""The WMS adapter: the retailer's own batch-first REST/JSON API
+(``contracts/wms/openapi.yaml``; simulated by ``legacy.wms.server``).
 
 The WMS answers stock and inbound shipments for a list of SKUs in one call, at most 500
 per call; larger batches are split into chunks of the smaller of that and
@@ -15,14 +16,22 @@ from urllib.parse import quote
 import aiohttp
 
 from adapters.batching import in_chunks
+from adapters.checks import Finding
 from adapters.config import SourceConfig
 from adapters.errors import UpstreamFault
 from adapters.records import Address, InTransitRecord, LocationRecord, StockRecord
-from adapters.rest import JsonClient
+from adapters.rest import STOPPERS, JsonClient, probe
 
 Json = dict[str, Any]
 
 SKUS_PER_CALL = 500
+WAREHOUSES = "/api/v1/warehouses"
+STOCK = "/api/v1/stock/query"
+INBOUND = "/api/v1/inbound/query"
+RESERVATIONS = "/api/v1/reservations"
+EVENTS = "/api/v1/events"
+#: what ``check`` asks for: a SKU, site and reservation no WMS has
+NOTHING = "mosaic-sources-check"
 
 
 class WmsAdapter:
@@ -30,15 +39,45 @@ class WmsAdapter:
         self.client = JsonClient("wms", session, config)
         self.chunk = min(config.max_batch, SKUS_PER_CALL)
 
+    async def check(self) -> list[Finding]:
+        """Whether the WMS offers every endpoint Mosaic uses, to its token. Nothing is
+        held: a reservation is probed for a SKU at a site that does not exist."""
+        first = await probe("wms", f"GET {WAREHOUSES}", self.client.get, WAREHOUSES)
+        if first.finding.what in STOPPERS:
+            return [first.finding]
+        skus = {"skus": [NOTHING]}
+        held = {"sku": NOTHING, "site": NOTHING, "quantity": 1, "reference": NOTHING}
+        client = self.client
+        return [
+            first.finding,
+            (await probe("wms", f"POST {STOCK}", client.post, STOCK, skus)).finding,
+            (await probe("wms", f"POST {INBOUND}", client.post, INBOUND, skus)).finding,
+            (
+                await probe(
+                    "wms", f"POST {RESERVATIONS}", client.post, RESERVATIONS, held, absent_ok=True
+                )
+            ).finding,
+            (
+                await probe(
+                    "wms",
+                    f"DELETE {RESERVATIONS}/{{id}}",
+                    client.delete,
+                    f"{RESERVATIONS}/{NOTHING}",
+                    absent_ok=True,
+                )
+            ).finding,
+            (await probe("wms", f"GET {EVENTS}", client.get, EVENTS, {"limit": "1"})).finding,
+        ]
+
     async def warehouses(self) -> list[LocationRecord]:
-        payload = await self.client.get("/api/v1/warehouses")
+        payload = await self.client.get(WAREHOUSES)
         return self.client.parse("warehouses", lambda: [_warehouse(raw) for raw in payload])
 
     async def stock(self, skus: Sequence[str]) -> list[StockRecord]:
         """Stock of ``skus`` at every warehouse that holds them, one record per pair."""
 
         async def fetch(chunk: Sequence[str]) -> list[StockRecord]:
-            payload = await self.client.post("/api/v1/stock/query", {"skus": list(chunk)})
+            payload = await self.client.post(STOCK, {"skus": list(chunk)})
             return self.client.parse("stock", lambda: [_stock(raw) for raw in payload["stock"]])
 
         return await in_chunks(skus, self.chunk, fetch)
@@ -47,7 +86,7 @@ class WmsAdapter:
         """Shipments of ``skus`` on their way to a warehouse or a store."""
 
         async def fetch(chunk: Sequence[str]) -> list[InTransitRecord]:
-            payload = await self.client.post("/api/v1/inbound/query", {"skus": list(chunk)})
+            payload = await self.client.post(INBOUND, {"skus": list(chunk)})
             return self.client.parse(
                 "shipments", lambda: [_in_transit(raw) for raw in payload["shipments"]]
             )
@@ -59,13 +98,13 @@ class WmsAdapter:
         ``reference`` with the reservation it made the first time, so this is retried
         like a read; too little stock is a 409 (INSUFFICIENT_STOCK)."""
         body = {"sku": sku, "site": site, "quantity": quantity, "reference": reference}
-        payload = await self.client.post("/api/v1/reservations", body)
+        payload = await self.client.post(RESERVATIONS, body)
         return self.client.parse("reservation", lambda: str(payload["id"]))
 
     async def release(self, reservation_id: str) -> None:
         """Give held stock back; a reservation the WMS no longer has is released already."""
         try:
-            await self.client.delete(f"/api/v1/reservations/{quote(reservation_id, safe='')}")
+            await self.client.delete(f"{RESERVATIONS}/{quote(reservation_id, safe='')}")
         except UpstreamFault as exc:
             if exc.extensions.get("status") != 404:
                 raise

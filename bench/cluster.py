@@ -145,6 +145,7 @@ def gateway(
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_")}
     env.update({f"MOSAIC_{s.upper()}_URL": p.url for s, p in systems.items()})
     env["MOSAIC_CRM_TOKEN"] = CRM_TOKEN
+    env["MOSAIC_WMS_TOKEN"] = CRM_TOKEN  # the systems were all started with the one token
     env.update(BENCH_SETTINGS)
     env.update(settings)
     argv = [

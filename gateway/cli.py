@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,8 +17,9 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
-DEMO_CRM_TOKEN = "demo-crm-token"
-DEMO_ERP_USER = "MOSAIC"
+#: the credentials `mosaic demo` starts its simulated systems with, and gives the gateway
+DEMO_TOKENS = {"crm": "demo-crm-token", "wms": "demo-wms-token"}
+DEMO_ERP_USER = "MOSAIC"  # the simulated NAV's web service user (a password per run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("--error-rate", type=float, default=0.0)
     legacy.add_argument(
         "--token",
-        default=os.environ.get("MOSAIC_CRM_TOKEN", DEMO_CRM_TOKEN),
-        help="bearer token the CRM requires",
+        default=None,
+        help="bearer token the CRM (HubSpot private app) or WMS then requires of every "
+        "request, answering 401 without it (default: open)",
     )
     legacy.add_argument("--username", help="the ERP's web service user (HTTP Basic)")
     legacy.add_argument("--password", help="that user's password; both or neither")
@@ -140,7 +141,7 @@ def _legacy(args: argparse.Namespace) -> int:
     world = build_world(args.seed, args.size)
     knobs = Knobs(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate)
     module = importlib.import_module(f"legacy.{args.system}.server")
-    extra: dict[str, Any] = {"token": args.token} if args.system == "crm" else {}
+    extra: dict[str, Any] = {"token": args.token} if args.system in DEMO_TOKENS else {}
     if args.system == "erp" and (args.username or args.password):
         if not (args.username and args.password):
             print("mosaic: legacy erp needs --username and --password together", file=sys.stderr)
@@ -316,6 +317,7 @@ def _demo(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mosaic-demo-"))
     ports = {name: _free_port() for name in SYSTEMS}
     erp_password = secrets.token_urlsafe(16)  # the simulated NAV's web service user's
+    erp_login = ("--username", DEMO_ERP_USER, "--password", erp_password)
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, port in ports.items():
@@ -334,12 +336,11 @@ def _demo(args: argparse.Namespace) -> int:
                     str(args.seed),
                     "--db",
                     str(workdir / f"{name}.sqlite"),
-                    "--token",
-                    DEMO_CRM_TOKEN,
+                    *(("--token", DEMO_TOKENS[name]) if name in DEMO_TOKENS else ()),
                     *(
-                        ["--username", DEMO_ERP_USER, "--password", erp_password]
+                        ("--username", DEMO_ERP_USER, "--password", erp_password)
                         if name == "erp"
-                        else []
+                        else ()
                     ),
                 ]
             )
@@ -357,7 +358,8 @@ def _demo(args: argparse.Namespace) -> int:
             erp_url=urls["erp"],
             pos_url=urls["pos"],
             wms_url=urls["wms"],
-            crm_token=DEMO_CRM_TOKEN,
+            crm_token=DEMO_TOKENS["crm"],
+            wms_token=DEMO_TOKENS["wms"],
             erp_username=DEMO_ERP_USER,
             erp_password=SecretStr(erp_password),
             erp_fields=dict(INSTALLATION_FIELDS),

@@ -18,7 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from adapters.config import ErpConfig, SourceConfig, checked_fields, merged_pages
+from adapters.config import CrmConfig, ErpConfig, SourceConfig, checked_fields, merged_pages
 from adapters.resilience import GuardConfig
 
 
@@ -46,8 +46,13 @@ class Settings(BaseSettings):
     pos_url: str = "http://127.0.0.1:8103"
     wms_url: str = "http://127.0.0.1:8104"
 
-    # Bearer token the CRM expects (HubSpot private-app style).
-    crm_token: str | None = "demo-crm-token"
+    # The HubSpot private app's access token (sent as a bearer token; `mosaic demo` sets
+    # its own). No default: without it HubSpot answers 401 (SOURCE_AUTH_FAILED).
+    crm_token: SecretStr | None = None
+    # The country of phone numbers the CRM keeps without a country code (ISO 3166-1).
+    crm_phone_region: str = "NL"
+    # The WMS's API token (sent as a bearer token).
+    wms_token: SecretStr | None = None
     # NAV company whose pages the ERP publishes, and each logical page's service name
     # (or full URL), as the ERP's administrator published them: only the pages named
     # are changed, an unknown page stops start-up (contracts/erp/README.md).
@@ -230,12 +235,13 @@ class Settings(BaseSettings):
             open_s=self.breaker_open_s,
         )
 
-    def crm(self) -> SourceConfig:
-        return SourceConfig(
+    def crm(self) -> CrmConfig:
+        return CrmConfig(
             url=self.crm_url,
             timeout_s=self.crm_timeout_s,
             max_batch=self.crm_max_batch,
             token=self.crm_token,
+            phone_region=self.crm_phone_region,
             guard=self.guard(self.crm_max_concurrency),
         )
 
@@ -270,6 +276,7 @@ class Settings(BaseSettings):
             url=self.wms_url,
             timeout_s=self.wms_timeout_s,
             max_batch=self.wms_max_batch,
+            token=self.wms_token,
             guard=self.guard(self.wms_max_concurrency),
         )
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 SEED = 42
 SIZE = "small"
 CRM_TOKEN = "test-crm-token"
+WMS_TOKEN = "test-wms-token"
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +41,7 @@ def keeps_to_the_contracts(request: pytest.FixtureRequest) -> Iterator[None]:
     found = SUITE.take()
     if request.node.get_closest_marker("off_contract_requests"):
         found = [d for d in found if d.direction != "request"]
-    assert not found, "departures from the published interfaces:\n" + "\n".join(
-        map(str, found)
-    )
+    assert not found, "departures from the published interfaces:\n" + "\n".join(map(str, found))
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +88,8 @@ def pos_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
 def wms_server(world: World, data_dir: Path) -> Iterator[ServerThread]:
     from legacy.wms.server import create_app
 
-    yield from _run(create_app(world, data_dir / "wms.sqlite", Knobs(), checks("wms")))
+    app = create_app(world, data_dir / "wms.sqlite", Knobs(), checks("wms"), token=WMS_TOKEN)
+    yield from _run(app)
 
 
 @pytest.fixture
@@ -128,6 +128,7 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         pos_url=systems["pos"],
         wms_url=systems["wms"],
         crm_token=CRM_TOKEN,
+        wms_token=WMS_TOKEN,
         **{
             "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
             "erp_fields": dict(INSTALLATION_FIELDS),

@@ -23,10 +23,11 @@ from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import World
-from tests.conftest import CRM_TOKEN
+from tests.conftest import CRM_TOKEN, WMS_TOKEN
 from tests.contracts.checks import checks
 
 SYSTEMS = ("crm", "erp", "pos", "wms")
+TOKENS = {"crm": CRM_TOKEN, "wms": WMS_TOKEN}
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
@@ -37,7 +38,7 @@ def fresh_systems(world: World, folder: Path) -> Iterator[dict[str, ServerThread
     try:
         for name in SYSTEMS:
             module = importlib.import_module(f"legacy.{name}.server")
-            extra: dict[str, Any] = {"token": CRM_TOKEN} if name == "crm" else {}
+            extra: dict[str, Any] = {"token": TOKENS[name]} if name in TOKENS else {}
             app = module.create_app(
                 world, folder / f"{name}.sqlite", Knobs(), middleware=checks(name), **extra
             )
@@ -57,6 +58,7 @@ def gateway_settings(servers: dict[str, ServerThread], data_dir: Path, **extra: 
         pos_url=servers["pos"].url,
         wms_url=servers["wms"].url,
         crm_token=CRM_TOKEN,
+        wms_token=WMS_TOKEN,
         data_dir=data_dir,
         **{"erp_fields": dict(INSTALLATION_FIELDS), **extra},
     )
@@ -153,7 +155,11 @@ def pos_levels(url: str, sku: str, location: str) -> tuple[int, int]:
 
 def wms_levels(url: str, sku: str, site: str) -> tuple[int, int]:
     """(on hand, reserved) of an item at a warehouse."""
-    answer = _post(f"{url}/api/v1/stock/query", {"skus": [sku], "sites": [site]})
+    answer = _post(
+        f"{url}/api/v1/stock/query",
+        {"skus": [sku], "sites": [site]},
+        {"Authorization": f"Bearer {WMS_TOKEN}"},
+    )
     row = answer["stock"][0]
     return int(row["on_hand"]), int(row["reserved"])
 

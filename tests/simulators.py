@@ -58,6 +58,7 @@ def reset_knobs(url: str) -> None:
         error_rate=0.0,
         fault="none",
         retry_after_s=1,
+        retry_after_as_date=False,
         fault_only="",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -63,36 +64,62 @@ def own_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="module")
 def limited_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     path = tmp_path_factory.mktemp("crm-limited") / "crm.sqlite"
-    yield from _own_server(create_app(world, path, token=CRM_TOKEN, rate_limit_per_s=2))
+    yield from _own_server(create_app(world, path, token=CRM_TOKEN, rate_limit_per_10s=2))
 
 
 SHARED_PHONE = "+31612345678"
+#: one number, as people write it, and as stored on three contacts
+STORED_PHONES = {"7001": "+31 6 2345 6789", "7002": "06-23456780", "7003": "0031 (0)6 2345 6781"}
+MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _phone_contact(contact_id: str, phone: str, updated_at: datetime = MOMENT) -> CrmContact:
+    return CrmContact(
+        id=contact_id,
+        first_name="Sam",
+        last_name=f"Number{contact_id}",
+        email=f"sam{contact_id}@example.nl",
+        phone=phone,
+        address=WorldAddress("Dorpsstraat 1", "Utrecht", "3511 AB"),
+        erp_customer_no=None,
+        loyalty_card=None,
+        consents=[],
+        segments=[],
+        created_at=MOMENT,
+        updated_at=updated_at,
+    )
+
+
+def _crm_of(contacts: list[CrmContact], folder: Path) -> Iterator[ServerThread]:
+    world = World(seed=0, size="small", crm_contacts=contacts)
+    yield from _own_server(create_app(world, folder / "crm.sqlite"))
 
 
 @pytest.fixture(scope="module")
 def crowded_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     """A CRM where 150 contacts share one phone number: more than a search page."""
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
     contacts = [
-        CrmContact(
-            id=str(5000 + n),
-            first_name="Sam",
-            last_name=f"Number{n}",
-            email=f"sam{n}@example.nl",
-            phone=SHARED_PHONE,
-            address=WorldAddress("Dorpsstraat 1", "Utrecht", "3511 AB"),
-            erp_customer_no=None,
-            loyalty_card=None,
-            consents=[],
-            segments=[],
-            created_at=moment,
-            updated_at=moment + timedelta(minutes=n),
-        )
+        _phone_contact(str(5000 + n), SHARED_PHONE, MOMENT + timedelta(minutes=n))
         for n in range(150)
     ]
-    path = tmp_path_factory.mktemp("crm-crowded") / "crm.sqlite"
-    world = World(seed=0, size="small", crm_contacts=contacts)
-    yield from _own_server(create_app(world, path))
+    yield from _crm_of(contacts, tmp_path_factory.mktemp("crm-crowded"))
+
+
+@pytest.fixture(scope="module")
+def untidy_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """A CRM whose phone numbers were typed in by people, each their own way."""
+    contacts = [_phone_contact(i, phone) for i, phone in STORED_PHONES.items()]
+    yield from _crm_of(contacts, tmp_path_factory.mktemp("crm-untidy"))
+
+
+@pytest.fixture(scope="module")
+def unprepared_crm(
+    world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    """A portal whose administrator created only some of the custom properties."""
+    path = tmp_path_factory.mktemp("crm-unprepared") / "crm.sqlite"
+    app = create_app(world, path, token=CRM_TOKEN, custom_properties=["erp_customer_number"])
+    yield from _own_server(app)
 
 
 def _wrong_shape_app(contact: Any) -> Starlette:
@@ -235,6 +262,30 @@ async def test_contacts_by_phone_searches_once_and_matches_however_written(
     assert call_count(crm_server.url) == {SEARCH: 1}
 
 
+async def test_a_phone_is_found_whatever_format_it_was_stored_or_asked_in(
+    untidy_crm: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    """HubSpot compares text as stored, so the adapter searches its calculated
+    searchable phone (the national number's digits), one call for all the numbers."""
+    asked = ["+31623456789", "06 2345 6780", "+31 (0)6-23456781", "+31699999999"]
+    clear_calls(untidy_crm.url)
+    found = await crm(session, untidy_crm.url).contacts_by("phone", asked)
+    assert {key: f.record_id for key, f in found.items()} == {
+        "+31623456789": "7001",
+        "06 2345 6780": "7002",
+        "+31 (0)6-23456781": "7003",
+    }
+    assert call_count(untidy_crm.url) == {SEARCH: 1}
+
+
+async def test_what_is_no_phone_number_is_not_asked_for(
+    crm_server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    clear_calls(crm_server.url)
+    assert await crm(session, crm_server.url).contacts_by("phone", ["not a number", ""]) == {}
+    assert call_count(crm_server.url) == {}
+
+
 async def test_searches_ask_at_most_100_values_per_call(
     crm_server: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
@@ -271,14 +322,16 @@ def test_the_adapter_knows_every_consent_purpose_of_the_portal() -> None:
 # --- writes -------------------------------------------------------------------------
 
 
-async def test_update_contact_answers_the_updated_contact(
+async def test_an_updated_contact_reads_back_as_written(
     own_crm: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
+    """HubSpot's PATCH answers only what was written, so the adapter answers nothing
+    and whoever needs the contact reads it (the resolvers do, with fresh loaders)."""
+    adapter = crm(session, own_crm.url)
     contact = world.crm_contacts[1]
     before = datetime.now(UTC)
-    updated = await crm(session, own_crm.url).update_contact(
-        contact.id, {"firstname": "Renamed", "consent_analytics": "false"}
-    )
+    await adapter.update_contact(contact.id, {"firstname": "Renamed", "consent_analytics": "false"})
+    updated = (await adapter.contacts([contact.id]))[contact.id]
     assert updated.first_name == "Renamed"
     assert Consent("analytics", False, contact.consents[2].valid_until) in updated.consents
     assert updated.updated_at is not None
@@ -304,7 +357,90 @@ async def test_deleting_twice_or_an_unknown_contact_is_fine(
     await adapter.delete_contact("999999")
 
 
+# --- credentials --------------------------------------------------------------------------
+
+
+async def test_the_private_app_token_goes_as_hubspots_documentation_says(
+    crm_server: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    """HubSpot's OpenAPI file describes private apps as an API-key header named
+    ``private-app``; HubSpot's documentation says a private app sends its token as
+    ``Authorization: Bearer``. Mosaic follows the documentation, and so does the
+    simulated portal, which answers nothing else."""
+    adapter = crm(session, crm_server.url)
+    assert adapter.client.headers["Authorization"] == f"Bearer {CRM_TOKEN}"
+    assert "private-app" not in {name.lower() for name in adapter.client.headers}
+    assert await adapter.contacts([world.crm_contacts[0].id])
+
+
+def test_the_tokens_are_secrets_and_have_no_default_outside_the_demo() -> None:
+    from gateway.settings import Settings
+
+    assert Settings().crm_token is None
+    assert Settings().wms_token is None
+    configured = Settings(crm_token="pat-eu1-secret", wms_token="wms-secret")
+    assert "pat-eu1-secret" not in repr(configured)
+    assert "wms-secret" not in repr(configured)
+    assert configured.crm().token is not None
+    assert configured.crm().token.get_secret_value() == "pat-eu1-secret"
+    assert "wms-secret" not in repr(configured.wms())
+
+
+# --- mosaic sources check ---------------------------------------------------------------
+
+
+async def test_check_finds_every_property_and_endpoint_of_a_prepared_portal(
+    crm_server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    findings = await crm(session, crm_server.url).check()
+    assert [f for f in findings if not f.ok] == []
+    checked = {f.what for f in findings}
+    assert {
+        "GET /crm/v3/properties/contacts",
+        "property loyalty_card_number",
+        "property consent_email_marketing_valid_until",
+        "property hs_searchable_calculated_phone_number",
+        "POST /crm/v3/objects/contacts/batch/read",
+        "POST /crm/v3/objects/contacts/search",
+        "PATCH /crm/v3/objects/contacts/{id}",
+    } <= checked
+
+
+async def test_check_names_each_custom_property_the_portal_lacks(
+    unprepared_crm: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    findings = await crm(session, unprepared_crm.url).check()
+    missing = {f.what: f.detail for f in findings if not f.ok}
+    assert "property loyalty_card_number" in missing
+    assert "property consent_analytics" in missing
+    assert "property erp_customer_number" not in missing
+    assert "Connect your HubSpot" in missing["property loyalty_card_number"]
+
+
+async def test_check_with_a_refused_token_says_so_and_nothing_more(
+    crm_server: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    (finding,) = await crm(session, crm_server.url, token="revoked").check()
+    assert (finding.source, finding.what, finding.ok) == ("crm", "credentials", False)
+    assert "401" in finding.detail
+    assert "revoked" not in finding.detail
+
+
 # --- failures -----------------------------------------------------------------------
+
+
+async def test_hubspots_error_body_is_read_into_the_error(
+    own_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    """A refusal says HubSpot's category, message and correlation id."""
+    a, b = world.crm_contacts[30:32]
+    with pytest.raises(UpstreamFault) as refused:
+        await crm(session, own_crm.url).update_contact(a.id, {"email": b.email})
+    extensions = refused.value.extensions
+    assert extensions["status"] == 409
+    assert extensions["upstreamCategory"] == "CONFLICT"
+    assert extensions["correlationId"]
+    assert "Contact already exists" in refused.value.message
 
 
 async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_breaker(
@@ -322,23 +458,32 @@ async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_break
     clear_calls(crm_server.url)
     with pytest.raises(UpstreamAuthFailed) as caught:
         await adapter.contacts([world.crm_contacts[0].id])
-    assert caught.value.extensions == {"code": "SOURCE_AUTH_FAILED", "source": "crm"}
+    assert caught.value.extensions["code"] == "SOURCE_AUTH_FAILED"
+    assert caught.value.extensions["source"] == "crm"
+    assert caught.value.extensions["upstreamCategory"] == "INVALID_AUTHENTICATION"
+    assert caught.value.extensions["correlationId"]  # to quote to HubSpot's support
+    assert "not-the-token" not in str(caught.value.extensions) + caught.value.message
     assert sum(call_count(crm_server.url).values()) == 1
     assert adapter.client.guard.breaker.state == "open"
 
 
-async def test_past_the_rate_limit_is_rate_limited_with_retry_after(
+async def test_hubspots_429_is_rate_limited_with_its_policy_and_correlation_id(
     limited_crm: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
-    adapter = crm(session, limited_crm.url, guard=NO_RETRIES)
+    """HubSpot's 429 has no Retry-After; its policyName says which limit was met
+    (waiting it out: tests/test_resilience_rate_limits.py)."""
+    adapter = crm(session, limited_crm.url, timeout_s=0.2)  # too short to wait a 429 out
     ids = [world.crm_contacts[0].id]
     answers = await asyncio.gather(
         *(adapter.contacts(ids) for _ in range(4)), return_exceptions=True
     )
     refused = [a for a in answers if isinstance(a, UpstreamRateLimited)]
-    assert len(refused) == 2  # a burst of 2 passes
+    assert len(refused) == 2  # two per ten seconds pass
     assert refused[0].extensions["code"] == "SOURCE_RATE_LIMITED"
-    assert refused[0].extensions["retryAfter"] == 1.0
+    assert refused[0].extensions["retryAfter"] is None
+    assert refused[0].extensions["upstreamCategory"] == "RATE_LIMITS"
+    assert refused[0].extensions["upstreamCode"] == "TEN_SECONDLY_ROLLING"
+    assert refused[0].extensions["correlationId"]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from legacy.world import CrmContact, World, build_world
 from tests.conftest import CRM_TOKEN
 
 CONTACTS = "/crm/v3/objects/contacts"
+SEARCHABLE = "hs_searchable_calculated_phone_number"
 
 
 def call(
@@ -41,7 +42,15 @@ def call(
 
 
 def search(url: str, *filter_groups: list[dict[str, Any]], **extra: Any) -> Any:
-    body = {"filterGroups": [{"filters": g} for g in filter_groups], **extra}
+    """A search with every part HubSpot's OpenAPI file requires (``extra`` overrides)."""
+    body = {
+        "filterGroups": [{"filters": g} for g in filter_groups],
+        "sorts": [],
+        "properties": [],
+        "limit": 10,
+        "after": "0",
+        **extra,
+    }
     status, _, answer = call(url, "POST", f"{CONTACTS}/search", body)
     assert status == 200, answer
     return answer
@@ -70,7 +79,11 @@ def test_batch_read_answers_each_contact_once_with_the_asked_properties(
     crm_server: ServerThread, world: World
 ) -> None:
     a, b = world.crm_contacts[:2]
-    body = {"inputs": [{"id": a.id}, {"id": b.id}, {"id": a.id}], "properties": ["email", "zip"]}
+    body = {
+        "inputs": [{"id": a.id}, {"id": b.id}, {"id": a.id}],
+        "properties": ["email", "zip"],
+        "propertiesWithHistory": [],
+    }
     status, _, answer = call(crm_server.url, "POST", f"{CONTACTS}/batch/read", body)
     assert status == 200
     assert answer["status"] == "COMPLETE"
@@ -84,7 +97,11 @@ def test_batch_read_answers_each_contact_once_with_the_asked_properties(
 
 def test_batch_read_names_missing_ids_in_a_207(crm_server: ServerThread, world: World) -> None:
     known = world.crm_contacts[0].id
-    body = {"inputs": [{"id": known}, {"id": "999999"}], "properties": ["email"]}
+    body = {
+        "inputs": [{"id": known}, {"id": "999999"}],
+        "properties": ["email"],
+        "propertiesWithHistory": [],
+    }
     status, _, answer = call(crm_server.url, "POST", f"{CONTACTS}/batch/read", body)
     assert status == 207
     assert ids_of(answer) == {known}
@@ -95,7 +112,12 @@ def test_batch_read_names_missing_ids_in_a_207(crm_server: ServerThread, world: 
 
 def test_batch_read_by_email_ignores_case(crm_server: ServerThread, world: World) -> None:
     contact = world.crm_contacts[5]
-    body = {"inputs": [{"id": contact.email.upper()}], "idProperty": "email", "properties": []}
+    body = {
+        "inputs": [{"id": contact.email.upper()}],
+        "idProperty": "email",
+        "properties": [],
+        "propertiesWithHistory": [],
+    }
     _, _, answer = call(crm_server.url, "POST", f"{CONTACTS}/batch/read", body)
     assert ids_of(answer) == {contact.id}
 
@@ -106,6 +128,7 @@ def test_batch_read_by_loyalty_card(crm_server: ServerThread, world: World) -> N
         "inputs": [{"id": contact.loyalty_card}],
         "idProperty": "loyalty_card_number",
         "properties": ["firstname"],
+        "propertiesWithHistory": [],
     }
     _, _, answer = call(crm_server.url, "POST", f"{CONTACTS}/batch/read", body)
     assert answer["results"][0]["properties"] == {
@@ -114,15 +137,26 @@ def test_batch_read_by_loyalty_card(crm_server: ServerThread, world: World) -> N
     }
 
 
+@pytest.mark.off_contract_requests
 def test_batch_read_refuses_a_property_that_is_not_unique(crm_server: ServerThread) -> None:
-    body = {"inputs": [{"id": "Utrecht"}], "idProperty": "city", "properties": []}
+    body = {
+        "inputs": [{"id": "Utrecht"}],
+        "idProperty": "city",
+        "properties": [],
+        "propertiesWithHistory": [],
+    }
     status, _, answer = call(crm_server.url, "POST", f"{CONTACTS}/batch/read", body)
     assert status == 400
     assert answer["category"] == "VALIDATION_ERROR"
 
 
+@pytest.mark.off_contract_requests
 def test_batch_read_refuses_more_than_100_inputs(crm_server: ServerThread) -> None:
-    body = {"inputs": [{"id": str(n)} for n in range(101)], "properties": []}
+    body = {
+        "inputs": [{"id": str(n)} for n in range(101)],
+        "properties": [],
+        "propertiesWithHistory": [],
+    }
     status, _, answer = call(crm_server.url, "POST", f"{CONTACTS}/batch/read", body)
     assert status == 400
     assert answer["category"] == "VALIDATION_ERROR"
@@ -130,7 +164,11 @@ def test_batch_read_refuses_more_than_100_inputs(crm_server: ServerThread) -> No
 
 def test_unset_properties_are_answered_as_null(crm_server: ServerThread, world: World) -> None:
     contact = _with(world, lambda c: c.erp_customer_no is None)
-    body = {"inputs": [{"id": contact.id}], "properties": ["erp_customer_number", "no_such"]}
+    body = {
+        "inputs": [{"id": contact.id}],
+        "properties": ["erp_customer_number", "no_such"],
+        "propertiesWithHistory": [],
+    }
     _, _, answer = call(crm_server.url, "POST", f"{CONTACTS}/batch/read", body)
     assert answer["results"][0]["properties"] == {"erp_customer_number": None}
 
@@ -181,12 +219,56 @@ def test_search_contains_token_matches_one_option_of_a_multi_checkbox(
     assert ids_of(answer) <= expected
 
 
-def test_search_matches_a_phone_by_its_digits(crm_server: ServerThread, world: World) -> None:
+def test_search_compares_a_phone_as_stored_as_hubspot_does(
+    crm_server: ServerThread, world: World
+) -> None:
+    """HubSpot compares the text as stored: a number written another way is not found
+    by ``phone`` (before issue 14 the simulation compared digits only)."""
     contact = _with(world, lambda c: c.phone)
     phone = contact.phone or ""
     written = f"{phone[:3]} ({phone[3:4]}) {phone[4:8]} {phone[8:]}"
-    answer = search(crm_server.url, [{"propertyName": "phone", "operator": "EQ", "value": written}])
+    as_stored = search(
+        crm_server.url, [{"propertyName": "phone", "operator": "EQ", "value": phone}]
+    )
+    otherwise = search(
+        crm_server.url, [{"propertyName": "phone", "operator": "EQ", "value": written}]
+    )
+    assert ids_of(as_stored) == {contact.id}
+    assert ids_of(otherwise) == set()
+
+
+@pytest.mark.parametrize(
+    "stored", ["+31 6 1234 5678", "06-12345678", "0031612345678", "+31612345678", "(06) 1234 5678"]
+)
+def test_the_searchable_phone_finds_a_number_however_it_was_stored(
+    own_crm: ServerThread, world: World, stored: str
+) -> None:
+    """HubSpot's calculated ``hs_searchable_calculated_phone_number`` is the national
+    number's digits, so one search value finds every way of writing the number."""
+    contact = world.crm_contacts[20]
+    call(own_crm.url, "PATCH", f"{CONTACTS}/{contact.id}", {"properties": {"phone": stored}})
+    answer = search(
+        own_crm.url,
+        [{"propertyName": SEARCHABLE, "operator": "EQ", "value": "612345678"}],
+        properties=["phone", SEARCHABLE],
+    )
     assert ids_of(answer) == {contact.id}
+    assert answer["results"][0]["properties"] == {"phone": stored, SEARCHABLE: "612345678"}
+
+
+@pytest.mark.off_contract_requests
+def test_a_search_sorted_by_a_property_answers_in_its_order(
+    crm_server: ServerThread, world: World
+) -> None:
+    """Sorts as HubSpot's documentation writes them, ``{propertyName, direction}``; its
+    OpenAPI file types them as strings (which HubSpot ignores), so this request is off
+    that file on purpose. Mosaic itself sends no sorts."""
+    filters = [{"propertyName": "country", "operator": "EQ", "value": "NL"}]
+    sorts = [{"propertyName": "lastname", "direction": "DESCENDING"}]
+    answer = search(crm_server.url, filters, sorts=sorts, properties=["lastname"], limit=50)
+    names = [r["properties"]["lastname"] for r in answer["results"]]
+    expected = sorted((c.last_name for c in world.crm_contacts), reverse=True)[:50]
+    assert names == expected
 
 
 def test_search_pages_with_after_until_every_match_is_seen(
@@ -196,8 +278,7 @@ def test_search_pages_with_after_until_every_match_is_seen(
     seen: list[str] = []
     after = None
     while True:
-        extra = {"limit": 100} if after is None else {"limit": 100, "after": after}
-        answer = search(crm_server.url, filters, **extra)
+        answer = search(crm_server.url, filters, limit=100, after=after or "0")
         seen += [r["id"] for r in answer["results"]]
         after = answer.get("paging", {}).get("next", {}).get("after")
         if after is None:
@@ -209,14 +290,25 @@ def test_search_pages_with_after_until_every_match_is_seen(
 @pytest.mark.parametrize(
     "body",
     [
-        {"limit": 101},
+        {"limit": 201},
+        {"query": "Jansen"},
+        {"sorts": [{"propertyName": "zip"}, {"propertyName": "city"}]},
         {"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ", "value": "x"}]}]},
         {"filterGroups": [{"filters": [{"propertyName": "zip", "operator": "LT", "value": "x"}]}]},
         {"filterGroups": [{"filters": [{"propertyName": "zip", "operator": "IN", "value": "x"}]}]},
         {"filterGroups": [{"filters": []}] * 6},
     ],
-    ids=["limit", "unknown-property", "range-operator", "in-without-values", "groups"],
+    ids=[
+        "limit",
+        "query",
+        "two-sorts",
+        "unknown-property",
+        "range-operator",
+        "in-without-values",
+        "groups",
+    ],
 )
+@pytest.mark.off_contract_requests
 def test_search_refuses_a_request_hubspot_would_refuse(
     crm_server: ServerThread, body: dict[str, Any]
 ) -> None:
@@ -264,6 +356,7 @@ def test_list_pages_through_every_contact(crm_server: ServerThread, world: World
 
 
 def test_patch_overwrites_clears_and_stamps_the_change(own_crm: ServerThread, world: World) -> None:
+    """HubSpot answers what was written and its own stamps, not the whole contact."""
     contact = world.crm_contacts[10]
     changes = {"city": "Zwolle", "phone": "", "hs_object_id": "1", "no_such_property": "x"}
     status, _, answer = call(
@@ -271,11 +364,20 @@ def test_patch_overwrites_clears_and_stamps_the_change(own_crm: ServerThread, wo
     )
     assert status == 200
     assert answer["id"] == contact.id
+    assert set(answer["properties"]) == {
+        "city",
+        "phone",
+        "createdate",
+        "lastmodifieddate",
+        "hs_object_id",
+    }
     assert answer["properties"]["city"] == "Zwolle"
-    assert "phone" not in answer["properties"]
+    assert answer["properties"]["phone"] is None
     assert answer["properties"]["hs_object_id"] == contact.id
     assert answer["properties"]["lastmodifieddate"] == answer["updatedAt"]
     assert answer["updatedAt"] > contact.updated_at.isoformat()
+    reread = call(own_crm.url, "GET", f"{CONTACTS}/{contact.id}?properties=phone,{SEARCHABLE}")
+    assert reread[2]["properties"] == {"phone": None, SEARCHABLE: None}
 
 
 def test_patch_refuses_a_unique_value_of_another_contact(
@@ -304,7 +406,12 @@ def test_delete_archives_a_contact_out_of_every_read(own_crm: ServerThread, worl
     status, _, _ = call(own_crm.url, "DELETE", f"{CONTACTS}/{contact.id}")
     assert status == 204
     assert call(own_crm.url, "GET", f"{CONTACTS}/{contact.id}")[0] == 404
-    body = {"inputs": [{"id": contact.email}], "idProperty": "email", "properties": []}
+    body = {
+        "inputs": [{"id": contact.email}],
+        "idProperty": "email",
+        "properties": [],
+        "propertiesWithHistory": [],
+    }
     assert call(own_crm.url, "POST", f"{CONTACTS}/batch/read", body)[2]["results"] == []
     email_filter = [{"propertyName": "email", "operator": "EQ", "value": contact.email}]
     assert search(own_crm.url, email_filter)["total"] == 0
@@ -352,16 +459,93 @@ def test_the_admin_endpoints_need_no_token(crm_server: ServerThread) -> None:
     assert call(crm_server.url, "GET", "/__admin/knobs", token=None)[0] == 200
 
 
-def test_past_the_rate_the_answer_is_429_with_retry_after(world: World, tmp_path: Path) -> None:
-    server = ServerThread(create_app(world, tmp_path / "crm.sqlite", rate_limit_per_s=5)).start()
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_past_the_ten_second_window_the_answer_is_hubspots_429_without_retry_after(
+    world: World, tmp_path: Path
+) -> None:
+    """HubSpot's documented 429: ``errorType`` RATE_LIMIT, the policy, a correlation id,
+    and no ``Retry-After``; the X-HubSpot-RateLimit headers say the window."""
+    clock = Clock()
+    app = create_app(world, tmp_path / "crm.sqlite", rate_limit_per_10s=5, clock=clock)
+    server = ServerThread(app).start()
     try:
-        statuses = [call(server.url, "GET", f"{CONTACTS}?limit=1") for _ in range(6)]
-        time.sleep(0.25)  # a token comes back every 0.2 s
-        again = call(server.url, "GET", f"{CONTACTS}?limit=1")[0]
+        answers = [call(server.url, "GET", f"{CONTACTS}?limit=1") for _ in range(6)]
+        clock.now = 9.9
+        still = call(server.url, "GET", f"{CONTACTS}?limit=1")[0]
+        clock.now = 10.1  # the first request left the rolling window
+        again = call(server.url, "GET", f"{CONTACTS}?limit=1")
     finally:
         server.stop()
-    assert [s for s, _, _ in statuses] == [200] * 5 + [429]
-    _, headers, body = statuses[-1]
-    assert headers["retry-after"] == "1"
-    assert body["category"] == "RATE_LIMITS"
-    assert again == 200
+    assert [status for status, _, _ in answers] == [200] * 5 + [429]
+    _, headers, body = answers[-1]
+    assert "retry-after" not in {h.lower() for h in headers}
+    assert body["errorType"] == "RATE_LIMIT"
+    assert body["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert body["correlationId"]
+    assert headers["x-hubspot-ratelimit-interval-milliseconds"] == "10000"
+    assert answers[0][1]["x-hubspot-ratelimit-remaining"] == "4"
+    assert still == 429
+    assert again[0] == 200
+
+
+def test_search_has_its_own_limit_per_second_and_not_the_ten_second_one(
+    world: World, tmp_path: Path
+) -> None:
+    """The OpenAPI file exempts search from the ten-secondly limit; HubSpot limits it
+    per second instead."""
+    clock = Clock()
+    app = create_app(
+        world,
+        tmp_path / "crm.sqlite",
+        rate_limit_per_10s=1,
+        search_rate_limit_per_s=2,
+        clock=clock,
+    )
+    server = ServerThread(app).start()
+    body = {"filterGroups": [], "sorts": [], "properties": [], "limit": 1, "after": "0"}
+    try:
+        searches = [call(server.url, "POST", f"{CONTACTS}/search", body) for _ in range(3)]
+        clock.now = 1.5
+        later = call(server.url, "POST", f"{CONTACTS}/search", body)[0]
+    finally:
+        server.stop()
+    assert [status for status, _, _ in searches] == [200, 200, 429]
+    assert searches[-1][2]["policyName"] == "SECONDLY"
+    assert later == 200
+
+
+# --- the properties API -----------------------------------------------------------------
+
+
+def test_the_properties_api_lists_the_portals_contact_properties(crm_server: ServerThread) -> None:
+    status, _, answer = call(crm_server.url, "GET", "/crm/v3/properties/contacts")
+    assert status == 200
+    by_name = {p["name"]: p for p in answer["results"]}
+    assert {"email", "phone", SEARCHABLE, "loyalty_card_number", "consent_analytics"} <= set(
+        by_name
+    )
+    assert by_name["loyalty_card_number"]["hasUniqueValue"] is True
+    assert by_name["consent_analytics"]["type"] == "enumeration"
+    assert by_name[SEARCHABLE]["calculated"] is True
+
+
+def test_a_portal_without_a_custom_property_neither_lists_nor_answers_it(
+    world: World, tmp_path: Path
+) -> None:
+    app = create_app(world, tmp_path / "crm.sqlite", custom_properties=["erp_customer_number"])
+    server = ServerThread(app).start()
+    contact = _with(world, lambda c: c.loyalty_card)
+    try:
+        listed = call(server.url, "GET", "/crm/v3/properties/contacts")[2]
+        read = call(server.url, "GET", f"{CONTACTS}/{contact.id}?properties=loyalty_card_number")
+    finally:
+        server.stop()
+    assert "loyalty_card_number" not in {p["name"] for p in listed["results"]}
+    assert read[2]["properties"] == {}

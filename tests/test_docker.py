@@ -208,10 +208,13 @@ def test_the_gateways_reach_each_system_where_it_listens(
             assert (url.hostname, url.port) == (host, port)
 
 
-def test_the_crm_token_matches_on_both_sides(services: dict[str, dict[str, Any]]) -> None:
-    crm = next(s for s in legacy_systems(services).values() if s["command"][2] == "crm")
+@pytest.mark.parametrize("system", ["crm", "wms"])
+def test_the_tokens_match_on_both_sides(services: dict[str, dict[str, Any]], system: str) -> None:
+    """Each simulated system started with a token, and the gateways sending it."""
+    started = next(s for s in legacy_systems(services).values() if s["command"][2] == system)
+    token = option(started["command"], "--token")
     for replica in gateways(services).values():
-        assert replica["environment"]["MOSAIC_CRM_TOKEN"] == option(crm["command"], "--token")
+        assert replica["environment"][f"MOSAIC_{system.upper()}_TOKEN"] == token
 
 
 def test_every_mosaic_variable_is_a_real_setting(services: dict[str, dict[str, Any]]) -> None:

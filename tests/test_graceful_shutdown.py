@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from legacy.examples import examples
-from tests.conftest import CRM_TOKEN, SEED, SIZE
+from tests.conftest import CRM_TOKEN, SEED, SIZE, WMS_TOKEN
 from tests.gateway_client import run_reference
 from tests.simulators import reset_knobs, set_knobs
 
@@ -38,7 +38,13 @@ def wait_listening(port: int, timeout_s: float = 20) -> None:
 def gateway_environment(systems: dict[str, str], **settings: str) -> dict[str, str]:
     """The environment of a gateway started as its own process, for these systems."""
     urls = {f"MOSAIC_{name.upper()}_URL": url for name, url in systems.items()}
-    return {**os.environ, **urls, "MOSAIC_CRM_TOKEN": CRM_TOKEN, **settings}
+    return {
+        **os.environ,
+        **urls,
+        "MOSAIC_CRM_TOKEN": CRM_TOKEN,
+        "MOSAIC_WMS_TOKEN": WMS_TOKEN,
+        **settings,
+    }
 
 
 def test_a_request_in_flight_completes_after_sigterm(systems: dict[str, str]) -> None:

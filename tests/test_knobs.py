@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import WMS_TOKEN
 from tests.simulators import calls, set_knobs
 
 
@@ -18,7 +19,7 @@ def stock_query(url: str) -> tuple[float, float]:
     request = urllib.request.Request(
         url + "/api/v1/stock/query",
         data=json.dumps({"skus": ["10000", "10001"]}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {WMS_TOKEN}"},
     )
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -31,7 +31,7 @@ from legacy.common.runner import ServerThread
 from legacy.erp.seed import invoice_no
 from legacy.examples import click_and_collect, return_in_store
 from legacy.world import World
-from tests.conftest import CRM_TOKEN
+from tests.conftest import CRM_TOKEN, WMS_TOKEN
 from tests.fresh import (
     erp_orders,
     erp_returns,
@@ -280,6 +280,7 @@ def _spawn(env: Env, data_dir: Path, crash_after: str | None) -> GatewayProcess:
         "MOSAIC_POS_URL": env.url("pos"),
         "MOSAIC_WMS_URL": env.url("wms"),
         "MOSAIC_CRM_TOKEN": CRM_TOKEN,
+        "MOSAIC_WMS_TOKEN": WMS_TOKEN,
         "MOSAIC_DATA_DIR": str(data_dir),
         "MOSAIC_SAGA_LEASE_S": str(LEASE_S),
     }

@@ -16,17 +16,20 @@ import pytest
 from adapters.config import SourceConfig
 from adapters.errors import (
     BadUpstreamResponse,
+    UpstreamAuthFailed,
     UpstreamError,
     UpstreamFault,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from adapters.feeds import WmsFeed
 from adapters.records import InTransitRecord, StockRecord
 from adapters.resilience import GuardConfig
 from adapters.wms import WmsAdapter
 from legacy.common.runner import ServerThread
 from legacy.world import World
+from tests.conftest import WMS_TOKEN
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
 STOCK = "POST /api/v1/stock/query"
@@ -47,7 +50,7 @@ def faulty_wms(wms_url: str) -> Iterator[str]:
 
 
 def adapter(session: aiohttp.ClientSession, url: str, **config: Any) -> WmsAdapter:
-    return WmsAdapter(session, SourceConfig(url=url, **config))
+    return WmsAdapter(session, SourceConfig(url=url, **{"token": WMS_TOKEN, **config}))
 
 
 def skus(world: World, n: int) -> list[str]:
@@ -158,3 +161,90 @@ async def test_a_wms_that_is_not_there_is_unavailable(session: aiohttp.ClientSes
     wms = adapter(session, f"http://127.0.0.1:{port}", guard=GuardConfig(retries=0))
     with pytest.raises(UpstreamUnavailable):
         await wms.warehouses()
+
+
+# --- its token, its error bodies, mosaic sources check -----------------------------------
+
+
+async def test_with_its_token_the_wms_answers(
+    session: aiohttp.ClientSession, wms_url: str, world: World
+) -> None:
+    found = await adapter(session, wms_url, token=WMS_TOKEN).stock(skus(world, 5))
+    assert found
+
+
+@pytest.mark.off_contract_requests  # without the token the WMS's contract asks for
+@pytest.mark.parametrize("token", [None, "not-the-token"])
+async def test_a_refused_token_is_auth_failed_asked_once(
+    session: aiohttp.ClientSession, wms_url: str, world: World, token: str | None
+) -> None:
+    clear_calls(wms_url)
+    wms = adapter(session, wms_url, token=token, guard=GuardConfig(retries=2))
+    with pytest.raises(UpstreamAuthFailed) as refused:
+        await wms.stock(skus(world, 5))
+    assert refused.value.extensions["upstreamCode"] == "UNAUTHORIZED"
+    assert "not-the-token" not in refused.value.message
+    assert call_count(wms_url) == {STOCK: 1}
+
+
+@pytest.mark.off_contract_requests  # the second poll, without the token
+async def test_the_stock_feed_is_followed_with_the_token(
+    session: aiohttp.ClientSession, wms_url: str
+) -> None:
+    feed = WmsFeed(session, SourceConfig(url=wms_url, token=WMS_TOKEN))
+    events, position = await feed.poll(None, 0.0)
+    assert (events, int(position) >= 0) == ([], True)
+    with pytest.raises(UpstreamAuthFailed):
+        await WmsFeed(session, SourceConfig(url=wms_url)).poll(None, 0.0)
+
+
+async def test_the_wms_error_body_is_read_into_the_error(
+    session: aiohttp.ClientSession, wms_url: str, world: World
+) -> None:
+    count = next(s for s in world.warehouse_stock if s.on_hand > s.reserved)
+    wms = adapter(session, wms_url, token=WMS_TOKEN)
+    with pytest.raises(UpstreamFault) as refused:
+        await wms.reserve(count.item_no, count.location_id, count.on_hand + 1, "too-much")
+    # (refused: nothing was held)
+    assert refused.value.extensions["status"] == 409
+    assert refused.value.extensions["upstreamCode"] == "INSUFFICIENT_STOCK"
+    assert "only" in refused.value.message
+
+
+async def test_check_finds_every_endpoint_mosaic_uses_and_holds_nothing(
+    session: aiohttp.ClientSession, wms_url: str, world: World
+) -> None:
+    before = await adapter(session, wms_url, token=WMS_TOKEN).stock(skus(world, 50))
+    findings = await adapter(session, wms_url, token=WMS_TOKEN).check()
+    assert [f for f in findings if not f.ok] == []
+    assert {f.what for f in findings} == {
+        "GET /api/v1/warehouses",
+        STOCK,
+        INBOUND,
+        "POST /api/v1/reservations",
+        "DELETE /api/v1/reservations/{id}",
+        "GET /api/v1/events",
+    }
+    after = await adapter(session, wms_url, token=WMS_TOKEN).stock(skus(world, 50))
+    assert after == before
+
+
+@pytest.mark.off_contract_requests  # a token the WMS does not know
+async def test_check_with_a_wrong_token_says_so(
+    session: aiohttp.ClientSession, wms_url: str
+) -> None:
+    (finding,) = await adapter(session, wms_url, token="wrong").check()
+    assert (finding.what, finding.ok) == ("credentials", False)
+    assert "401" in finding.detail
+
+
+async def test_check_of_a_wms_that_is_not_there_says_so_once(
+    session: aiohttp.ClientSession,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    wms = adapter(session, f"http://127.0.0.1:{port}", guard=GuardConfig(retries=0))
+    (finding,) = await wms.check()
+    assert (finding.what, finding.ok) == ("connection", False)
+    assert "cannot reach" in finding.detail

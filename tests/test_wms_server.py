@@ -6,6 +6,9 @@ These tests write, so they run their own WMS on a fresh file, not the session's 
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,3 +113,45 @@ def test_reservations_survive_a_restart(wms: str, world: World, db_path: Path) -
         assert level(restarted.url, count)["reserved"] == count.reserved + 1
     finally:
         restarted.stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/stock/query", {"skus": []}),
+        ("/api/v1/inbound/query", {"skus": [""]}),
+        ("/api/v1/stock/query", {"skus": ["10000"], "sites": []}),
+    ],
+    ids=["no-skus", "empty-sku", "no-sites"],
+)
+def test_a_query_for_nothing_is_a_bad_request(wms: str, path: str, body: Any) -> None:
+    """contracts/wms/openapi.yaml: at least one key, none empty."""
+    status, answer = call(wms, "POST", path, body)
+    assert (status, answer["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+@pytest.mark.parametrize("query", ["limit=501", "limit=0", "wait_s=31", "after=-1", "after=x"])
+def test_the_feeds_bounds_are_kept(wms: str, query: str) -> None:
+    status, answer = call(wms, "GET", f"/api/v1/events?{query}")
+    assert (status, answer["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+def test_with_a_token_every_request_needs_it(world: World, tmp_path: Path) -> None:
+    server = ServerThread(create_app(world, tmp_path / "wms.sqlite", token="t0k3n")).start()
+    try:
+        refused = urllib.request.Request(server.url + "/api/v1/warehouses")
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(refused, timeout=10)
+        admitted = urllib.request.Request(
+            server.url + "/api/v1/warehouses", headers={"Authorization": "Bearer t0k3n"}
+        )
+        with urllib.request.urlopen(admitted, timeout=10) as response:
+            warehouses = json.loads(response.read())
+        open_admin = call(server.url, "GET", "/__admin/knobs")[0]
+    finally:
+        server.stop()
+    assert error.value.code == 401
+    assert error.value.headers["WWW-Authenticate"].startswith("Bearer")
+    assert json.loads(error.value.read())["error"]["code"] == "UNAUTHORIZED"
+    assert {w["id"] for w in warehouses} == {w.id for w in world.warehouses}
+    assert open_admin == 200

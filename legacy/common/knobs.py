@@ -20,6 +20,7 @@ import asyncio
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
+from email.utils import formatdate
 from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,7 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 #: ``none`` answers; ``hang`` never answers (until the client gives up); ``error500``
 #: answers 500; ``garbage`` answers 200 with a body that is not valid JSON / XML;
 #: ``html`` answers 502 with an HTML error page, as a proxy in front of it would;
-#: ``rate_limit`` answers 429 with ``Retry-After``; ``soap_fault`` (ERP) answers a SOAP
+#: ``rate_limit`` answers 429 (with ``Retry-After`` unless ``retry_after_s`` is None);
+#: ``soap_fault`` (ERP) answers a SOAP
 #: fault with status 500.
 Fault = Literal["none", "hang", "error500", "garbage", "html", "rate_limit", "soap_fault"]
 
@@ -39,7 +41,8 @@ class Knobs:
     jitter_ms: float = 0.0  # plus a uniform random 0..jitter_ms
     error_rate: float = 0.0  # share of calls answered 500 at random
     fault: Fault = "none"  # what every call gets instead of an answer
-    retry_after_s: int = 1  # the Retry-After sent with fault=rate_limit
+    retry_after_s: int | None = 1  # the Retry-After sent with fault=rate_limit (None: none)
+    retry_after_as_date: bool = False  # ... as an HTTP-date that many seconds from now
     # The fault hits only calls whose "METHOD path SOAPAction" contains this text (a
     # saga's one step, say: "POST /v2/inventory/changes"); empty: every call.
     fault_only: str = ""
@@ -118,7 +121,7 @@ class SimulatedSystemMiddleware:
         if fault in ("error500", "garbage", "html", "rate_limit"):
             await _pause(latency)
             log((time.perf_counter() - clock) * 1000)  # held as long as a good answer
-            await _send_fault(send, fault, knobs.retry_after_s)
+            await _send_fault(send, fault, knobs)
             return
         answer: list[Message] = []
 
@@ -153,13 +156,16 @@ _FAULTS: dict[str, tuple[int, str, bytes]] = {
 }
 
 
-async def _send_fault(send: Send, fault: str, retry_after_s: int) -> None:
+async def _send_fault(send: Send, fault: str, knobs: Knobs) -> None:
     status, content_type, body = _FAULTS[fault]
+    now = time.time()
     headers = [
         (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    if fault == "rate_limit":
-        headers.append((b"retry-after", str(retry_after_s).encode()))
+    if fault == "rate_limit" and knobs.retry_after_s is not None:
+        wait = knobs.retry_after_s
+        value = formatdate(now + wait, usegmt=True) if knobs.retry_after_as_date else str(wait)
+        headers.append((b"retry-after", value.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,70 +1,81 @@
 """The simulated CRM: HubSpot's CRM v3 contacts API, over the SQLite store.
 
-Under ``/crm/v3/objects/contacts``, each behind the bearer token when one is configured:
+Each behind the private-app token (``Authorization: Bearer``) when one is configured:
 
-    POST   /batch/read     by internal id, or by a unique property (``idProperty``)
-    POST   /search         ``filterGroups`` (any group) of ``filters`` (all), limit/after paging
-    GET    /               list, limit/after paging
-    GET    /{id}           one contact
-    PATCH  /{id}           update properties (stamps ``lastmodifieddate``)
-    DELETE /{id}           archive (to the recycle bin)
-    POST   /gdpr-delete    ``{objectId}``: delete for good, with every property (GDPR)
+    POST   /crm/v3/objects/contacts/batch/read     by internal id, or a unique property
+    POST   /crm/v3/objects/contacts/search         filterGroups, sorts, limit/after paging
+    GET    /crm/v3/objects/contacts                list, limit/after paging
+    GET    /crm/v3/objects/contacts/{id}           one contact
+    PATCH  /crm/v3/objects/contacts/{id}           update properties
+    DELETE /crm/v3/objects/contacts/{id}           archive (to the recycle bin)
+    POST   /crm/v3/objects/contacts/gdpr-delete    delete for good (by id or e-mail)
+    GET    /crm/v3/properties/contacts             the portal's contact properties
 
-Shapes and error bodies follow ``reference/hubspot/crm_contacts_v3.oas.json``. Where the
-simulation departs from HubSpot, and why:
+Shapes, limits and error bodies follow ``contracts/crm/`` (HubSpot's OpenAPI files), and
+where those are silent, HubSpot's documentation: the 401 and 429 bodies, the rate limits
+(a rolling ten-second window, with search exempt from it and limited per second of its
+own, as the OpenAPI file's ``x-hubspot-rate-limit-exemptions`` says; no ``Retry-After``,
+which HubSpot does not send), search comparing text as stored (case-insensitively) and
+the calculated ``hs_searchable_calculated_phone_number`` for finding a phone number
+however it was written.
+
+Where the simulation still departs from HubSpot, and why:
 
 - Search is consistent at once; HubSpot's search index trails writes by a few seconds.
-  Nothing here would gain from simulating the lag, and tests would have to sleep.
-- Search answers in id order and ignores ``sorts`` and ``query``; range operators (``LT``,
-  ``GT``, ``BETWEEN`` ...) are refused with 400. Mosaic uses none of them.
-- Phone filters compare digits only (HubSpot compares the text as written), so a number
-  is found however it was typed; HubSpot offers a similar calculated phone property.
-- One rate limit for every endpoint, a token bucket (burst = the rate per second), where
-  HubSpot has ten-secondly, daily and separate search limits; its 429 here carries
-  ``Retry-After``, which HubSpot does not send, so a client honouring it can be tested.
-- A PATCH answers every property the contact has, not only the changed ones.
-- No associations, ``propertiesWithHistory``, ``archived=true`` reads, create or merge.
-- GDPR delete takes ``objectId`` as the contact id only (HubSpot also takes
-  ``idProperty: email`` and blocklists an unknown address); an unknown id is 404.
+  Simulating the lag would gain nothing, and tests would have to sleep.
+- Search refuses range operators (``LT``, ``GT``, ``BETWEEN`` ...), free-text ``query``
+  and more than one sort with 400: Mosaic uses none, and a refusal is never silently
+  wrong. A sort given as a bare string is ignored, as HubSpot ignores it (its own SDKs
+  send them so, typed by the OpenAPI file); sorts are objects ``{propertyName,
+  direction}``, as HubSpot's documentation has them.
+- Associations, ``propertiesWithHistory``, ``archived=true`` reads, create and merge
+  are not offered (Mosaic uses none); a request asking for them is refused with 400.
+- GDPR delete of an e-mail nobody has answers 204 but blocklists nothing.
+- The properties API answers only the portal's contact properties (HubSpot's defaults
+  the simulation keeps, and the portal's custom ones), without property groups.
 """
 
 from __future__ import annotations
 
-import math
-import secrets
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from legacy.common.app import simulated_system
+from legacy.common.bearer import BearerGate, Refusal, refuse_after_reading
 from legacy.common.knobs import Knobs
 from legacy.crm.store import (
+    CUSTOM_PROPERTIES,
     OPERATORS,
-    PROPERTIES,
+    STANDARD_PROPERTIES,
     UNIQUE_PROPERTIES,
     Contact,
     ContactStore,
     Filter,
+    Sort,
     UniqueConflict,
     build,
     hubspot_time,
+    property_definition,
 )
 from legacy.world import World
 
 MAX_INPUTS = 100  # HubSpot's batch size
-MAX_PAGE = 100  # HubSpot's largest page, search and list
+MAX_PAGE = 100  # HubSpot's largest page of a list
+MAX_SEARCH_PAGE = 200  # and of a search
 DEFAULT_PAGE = 10
 MAX_FILTER_GROUPS = 5  # HubSpot's search limits
 MAX_FILTERS_PER_GROUP = 6
@@ -166,19 +177,38 @@ def _bounded_int(value: Any, what: str, default: int, low: int, high: int) -> in
     return number
 
 
-def _limit(value: Any) -> int:
-    return _bounded_int(value, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+def _limit(value: Any, most: int = MAX_PAGE) -> int:
+    return _bounded_int(value, "limit", DEFAULT_PAGE, 1, most)
 
 
 def _after(value: Any) -> int:
     return _bounded_int(value, "after", 0, 0, 2**62)
 
 
-def _filter(raw: Any) -> Filter:
+def _sort(raw: Any, defined: frozenset[str]) -> Sort | None:
+    """HubSpot takes one sort, ``{propertyName, direction}``; it ignores a bare string
+    (what its SDKs send, following the OpenAPI file's ``sorts: string[]``)."""
+    if not isinstance(raw, list):
+        raise _invalid("sorts must be a list")
+    given = [s for s in raw if not isinstance(s, str)]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise _invalid("only one sort can be applied to a search")
+    (sort,) = given
+    if not isinstance(sort, dict) or sort.get("propertyName") not in defined:
+        raise _invalid(f"Property {sort!r} is not a property of contacts to sort by")
+    direction = sort.get("direction", "ASCENDING")
+    if direction not in ("ASCENDING", "DESCENDING"):
+        raise _invalid(f"direction must be ASCENDING or DESCENDING, got {direction!r}")
+    return Sort(sort["propertyName"], direction == "DESCENDING")
+
+
+def _filter(raw: Any, defined: frozenset[str]) -> Filter:
     if not isinstance(raw, dict):
         raise _invalid("a filter must be an object")
     name, operator = raw.get("propertyName"), raw.get("operator")
-    if name not in PROPERTIES:
+    if name not in defined:
         raise _invalid(f"Property {name!r} does not exist on contacts")
     if operator not in OPERATORS:
         raise _invalid(f"operator {operator!r} is not supported (have {sorted(OPERATORS)})")
@@ -196,7 +226,7 @@ def _filter(raw: Any) -> Filter:
     return Filter(name, operator, values)
 
 
-def _filter_groups(raw: Any) -> list[list[Filter]]:
+def _filter_groups(raw: Any, defined: frozenset[str]) -> list[list[Filter]]:
     if raw is None:
         return []
     if not isinstance(raw, list) or len(raw) > MAX_FILTER_GROUPS:
@@ -208,7 +238,7 @@ def _filter_groups(raw: Any) -> list[list[Filter]]:
             raise _invalid(
                 f"a filter group holds a list of at most {MAX_FILTERS_PER_GROUP} filters"
             )
-        groups.append([_filter(f) for f in filters])
+        groups.append([_filter(f, defined) for f in filters])
     return groups
 
 
@@ -249,6 +279,12 @@ def _answering_errors(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
+def _refuse_unoffered(given: Any, what: str) -> None:
+    """A part of the API the simulation does not offer: refused, never ignored."""
+    if given not in (None, [], "", "false"):
+        raise _invalid(f"{what} is not offered by this simulated portal")
+
+
 class ContactsApi:
     def __init__(self, store: ContactStore) -> None:
         self.store = store
@@ -278,8 +314,9 @@ class ContactsApi:
             raise _invalid("inputs must be a list of {id}")
         if len(inputs) > MAX_INPUTS:
             raise _invalid(f"Batch input is limited to {MAX_INPUTS} inputs, got {len(inputs)}")
+        _refuse_unoffered(body.get("propertiesWithHistory"), "propertiesWithHistory")
         id_property = body.get("idProperty") or "hs_object_id"
-        if id_property not in UNIQUE_PROPERTIES:
+        if id_property not in UNIQUE_PROPERTIES & self.store.defined:
             raise _invalid(f"{id_property!r} is not a unique property; it cannot be idProperty")
         names = _property_names(body.get("properties"))
         if id_property != "hs_object_id":
@@ -301,15 +338,20 @@ class ContactsApi:
             "category": "OBJECT_NOT_FOUND",
             "message": "Could not get some CONTACT objects, they may be deleted or not exist.",
             "context": {"ids": missing},
+            "errors": [],
+            "links": {},
         }
         return _json({**answer, "numErrors": 1, "errors": [error]}, status=207)
 
     async def search(self, request: Request) -> Response:
         body = await _body(request)
-        groups = _filter_groups(body.get("filterGroups"))
-        limit, offset = _limit(body.get("limit")), _after(body.get("after"))
+        _refuse_unoffered(body.get("query"), "free-text query")
+        groups = _filter_groups(body.get("filterGroups"), self.store.defined)
+        sort = _sort(body.get("sorts") or [], self.store.defined)
+        limit = _limit(body.get("limit"), MAX_SEARCH_PAGE)
+        offset = _after(body.get("after"))
         names = _property_names(body.get("properties"))
-        total, contacts = self.store.search(groups, names, limit, offset)
+        total, contacts = self.store.search(groups, names, limit, offset, sort)
         answer: dict[str, Any] = {"total": total, "results": [_object(c) for c in contacts]}
         if offset + len(contacts) < total:
             after = str(offset + len(contacts))
@@ -327,6 +369,8 @@ class ContactsApi:
         return _json(answer)
 
     async def get(self, request: Request) -> Response:
+        for unoffered in ("associations", "propertiesWithHistory", "archived"):
+            _refuse_unoffered(request.query_params.get(unoffered), unoffered)
         contact_id = str(_path_id(request))
         found = self.store.find("hs_object_id", [contact_id], _query_properties(request))
         if contact_id not in found:
@@ -356,75 +400,135 @@ class ContactsApi:
         return Response(status_code=204)
 
     async def gdpr_delete(self, request: Request) -> Response:
+        """By id (404 when unknown) or, with ``idProperty: email``, by address (204 also
+        when nobody has it: HubSpot then blocklists the address)."""
         body = await _body(request)
         object_id = _text(body.get("objectId"), "objectId")
-        if body.get("idProperty") not in (None, "hs_object_id"):
-            raise _invalid("this portal takes only the contact id as objectId")
+        id_property = body.get("idProperty") or "hs_object_id"
+        if id_property == "email":
+            found = self.store.find("email", [object_id], [])
+            if object_id in found:
+                self.store.purge(int(found[object_id].id))
+            return Response(status_code=204)
+        if id_property != "hs_object_id":
+            raise _invalid("idProperty must be hs_object_id or email")
         if not object_id.isdigit() or not self.store.purge(int(object_id)):
             raise _not_found(object_id)
         return Response(status_code=204)
 
 
-class TokenBucket:
-    """``rate`` requests a second on average, ``rate`` (at least one) at once."""
+class PropertiesApi:
+    """``GET /crm/v3/properties/contacts``: the portal's contact properties."""
 
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.capacity = max(rate, 1.0)
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
+    def __init__(self, store: ContactStore) -> None:
+        self.store = store
 
-    def take(self) -> float:
-        """Take a token: 0.0 if there was one, else the seconds until there is."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+    def routes(self) -> list[Route]:
+        return [Route("/contacts", _answering_errors(self.contacts), methods=["GET"])]
+
+    async def contacts(self, request: Request) -> Response:
+        _refuse_unoffered(request.query_params.get("archived"), "archived properties")
+        names = sorted(self.store.defined)
+        return _json({"results": [property_definition(name) for name in names]})
 
 
-class Gate:
-    """The private-app token check, then the rate limit, in front of the API (the admin
-    endpoints stay open). Refused requests use no part of the rate."""
+def _unauthorized(refusal: Refusal) -> Response:
+    """HubSpot's 401 for a request without a token, or with one it does not know."""
+    message = {
+        "missing": "Authentication credentials not found. This API supports OAuth 2.0"
+        " authentication and private app access tokens.",
+        "invalid": "The access token provided is not valid.",
+    }[refusal]
+    return error_response(401, "INVALID_AUTHENTICATION", message)
 
-    def __init__(self, app: ASGIApp, token: str | None, bucket: TokenBucket | None) -> None:
+
+@dataclass(slots=True)
+class RollingWindow:
+    """At most ``most`` requests in any ``window_s`` seconds, as HubSpot counts them."""
+
+    most: int
+    window_s: float
+    clock: Callable[[], float]
+    stamps: deque[float] = field(default_factory=deque)
+
+    def admit(self) -> bool:
+        now = self.clock()
+        while self.stamps and self.stamps[0] <= now - self.window_s:
+            self.stamps.popleft()
+        if len(self.stamps) >= self.most:
+            return False
+        self.stamps.append(now)
+        return True
+
+    @property
+    def remaining(self) -> int:
+        return self.most - len(self.stamps)
+
+
+#: what HubSpot's 429 names: the policy, and the words of its message
+POLICIES = {"TEN_SECONDLY_ROLLING": "ten_secondly_rolling", "SECONDLY": "secondly"}
+
+
+def _rate_limited(policy: str, headers: dict[str, str]) -> Response:
+    """HubSpot's documented 429: ``errorType`` and ``policyName`` (which limit), with the
+    ``category`` its OpenAPI ``Error`` requires (RATE_LIMITS, one of HubSpot's error
+    categories), and no ``Retry-After``: a client backs off by itself."""
+    body = {
+        "status": "error",
+        "message": f"You have reached your {POLICIES[policy]} limit.",
+        "category": "RATE_LIMITS",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": policy,
+        "requestId": str(uuid.uuid4()),
+    }
+    return JSONResponse(body, status_code=429, headers=headers)
+
+
+class RateLimits:
+    """HubSpot's rate limits in front of the API: every request counts against the
+    rolling ten-second window, except searches, which the OpenAPI file exempts from it
+    (``x-hubspot-rate-limit-exemptions: ten-secondly``) and which have a per-second
+    limit of their own. Answers outside search carry HubSpot's ``X-HubSpot-RateLimit-*``
+    headers."""
+
+    def __init__(
+        self, app: ASGIApp, ten_secondly: RollingWindow | None, search: RollingWindow | None
+    ) -> None:
         self.app = app
-        self.token = token
-        self.bucket = bucket
+        self.ten_secondly = ten_secondly
+        self.search = search
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refusal = self._refusal(Headers(scope=scope)) if scope["type"] == "http" else None
-        if refusal is None:
+        searching = scope["type"] == "http" and scope["path"].endswith("/search")
+        window = self.search if searching else self.ten_secondly
+        if scope["type"] != "http" or window is None:
             await self.app(scope, receive, send)
-        else:
-            await refusal(scope, receive, send)
+            return
+        admitted = window.admit()
+        headers = {} if searching else self._headers(window)
+        if not admitted:
+            policy = "SECONDLY" if searching else "TEN_SECONDLY_ROLLING"
+            await refuse_after_reading(_rate_limited(policy, headers), scope, receive, send)
+            return
 
-    def _refusal(self, headers: Headers) -> Response | None:
-        if self.token is not None:
-            scheme, _, credential = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not credential.strip():
-                return error_response(
-                    401,
-                    "INVALID_AUTHENTICATION",
-                    "Authentication credentials not found. This API supports OAuth 2.0"
-                    " authentication and private app access tokens.",
-                )
-            if not secrets.compare_digest(credential.strip().encode(), self.token.encode()):
-                return error_response(
-                    401, "INVALID_AUTHENTICATION", "The access token provided is not valid."
-                )
-        if self.bucket is not None and (wait := self.bucket.take()) > 0:
-            return error_response(
-                429,
-                "RATE_LIMITS",
-                "You have reached your secondly limit.",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-                errorType="RATE_LIMIT",
-                policyName="SECONDLY",
-            )
-        return None
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    @staticmethod
+    def _headers(window: RollingWindow) -> dict[str, str]:
+        return {
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(window.window_s * 1000)),
+            "X-HubSpot-RateLimit-Max": str(window.most),
+            "X-HubSpot-RateLimit-Remaining": str(window.remaining),
+        }
 
 
 def create_app(
@@ -432,15 +536,35 @@ def create_app(
     db_path: Path | str,
     knobs: Knobs | None = None,
     token: str | None = None,
-    rate_limit_per_s: float | None = None,
+    *,
+    rate_limit_per_10s: int | None = None,
+    search_rate_limit_per_s: int | None = None,
+    custom_properties: Sequence[str] = CUSTOM_PROPERTIES,
     middleware: Sequence[Middleware] = (),
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
-    """The CRM app. With ``token`` every API request needs ``Authorization: Bearer
-    <token>``; with ``rate_limit_per_s`` requests past the rate are answered 429."""
+    """The CRM app, a portal with the given custom properties (a subset of ours: a
+    portal whose administrator has not created them all). With ``token`` every API
+    request needs ``Authorization: Bearer <token>`` (the private app's token); with the
+    rate limits (HubSpot's are 100 to 190 per ten seconds by tier, and 5 searches a
+    second), requests past them are answered 429, counted on ``clock``."""
     path = Path(db_path)
     build(world, path)
-    api = ContactsApi(ContactStore(path))
-    bucket = TokenBucket(rate_limit_per_s) if rate_limit_per_s else None
-    gate = Middleware(Gate, token=token, bucket=bucket)
-    routes = [Mount("/crm/v3/objects", routes=api.routes(), middleware=[gate])]
+    unknown = set(custom_properties) - set(CUSTOM_PROPERTIES)
+    if unknown:
+        raise ValueError(f"not custom properties of the portal: {sorted(unknown)}")
+    store = ContactStore(path, frozenset(STANDARD_PROPERTIES) | frozenset(custom_properties))
+    gates = [] if token is None else [Middleware(BearerGate, token=token, refuse=_unauthorized)]
+    if rate_limit_per_10s or search_rate_limit_per_s:
+        ten_secondly = (
+            RollingWindow(rate_limit_per_10s, 10.0, clock) if rate_limit_per_10s else None
+        )
+        search = (
+            RollingWindow(search_rate_limit_per_s, 1.0, clock) if search_rate_limit_per_s else None
+        )
+        gates.append(Middleware(RateLimits, ten_secondly=ten_secondly, search=search))
+    routes = [
+        Mount("/crm/v3/objects", routes=ContactsApi(store).routes(), middleware=gates),
+        Mount("/crm/v3/properties", routes=PropertiesApi(store).routes(), middleware=gates),
+    ]
     return simulated_system("crm", routes, knobs or Knobs(), middleware)

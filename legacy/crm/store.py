@@ -4,7 +4,10 @@ HubSpot keeps every property value as a string (booleans as ``"true"``, dates as
 text, multi-checkboxes ``;``-joined), and any property may be filtered on. So the store
 is one row per contact and one row per (contact, property, value) in SQLite, with each
 value's search form beside it, indexed: ``EQ``/``IN`` are index look-ups whatever the
-property, and an e-mail in other casing or a phone written another way still matches.
+property. Search compares text as HubSpot does: case-insensitively, but otherwise as
+stored, so ``phone`` matches only a number written the same way. For finding a number
+however it was written HubSpot calculates ``hs_searchable_calculated_phone_number``
+from ``phone`` (:func:`searchable_phone`), and so does this store.
 """
 
 from __future__ import annotations
@@ -16,10 +19,17 @@ from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import phonenumbers
 
 from legacy.common.sqlite import build_once
-from legacy.world import CONSENT_PURPOSES, CrmContact, World
+from legacy.world import CONSENT_PURPOSES, SEGMENTS, CrmContact, World
 
+#: HubSpot's searchable form of ``phone``, calculated by HubSpot (see searchable_phone)
+SEARCHABLE_PHONE = "hs_searchable_calculated_phone_number"
+#: the HubSpot default properties the portal has (HubSpot has hundreds; these are the
+#: ones the simulation keeps)
 STANDARD_PROPERTIES = (
     "firstname",
     "lastname",
@@ -32,7 +42,11 @@ STANDARD_PROPERTIES = (
     "createdate",
     "lastmodifieddate",
     "hs_object_id",
+    SEARCHABLE_PHONE,
 )
+#: the portal's home country: a number written without its country code is taken to be
+#: from here when HubSpot calculates its searchable form
+PORTAL_REGION = "NL"
 #: our portal's own properties, as its administrator defined them
 CUSTOM_PROPERTIES = (
     "erp_customer_number",
@@ -46,7 +60,9 @@ UNIQUE_PROPERTIES = frozenset(
     {"hs_object_id", "email", "erp_customer_number", "loyalty_card_number"}
 )
 #: maintained by the CRM itself; a PATCH leaves them alone
-READ_ONLY_PROPERTIES = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
+READ_ONLY_PROPERTIES = frozenset(
+    {"hs_object_id", "createdate", "lastmodifieddate", SEARCHABLE_PHONE}
+)
 
 SCHEMA = """
 CREATE TABLE contacts (
@@ -66,17 +82,68 @@ CREATE INDEX properties_by_value ON properties (name, search_form);
 """
 
 
+def property_definition(name: str) -> dict[str, Any]:
+    """What HubSpot's properties API tells of one of the portal's contact properties
+    (the ``Property`` object of ``contracts/crm/crm_properties_v3.oas.json``)."""
+    kind, field_type, options = "string", "text", []
+    if name in ("createdate", "lastmodifieddate"):
+        kind, field_type = "datetime", "date"
+    elif name.startswith("consent_") and name.endswith("_valid_until"):
+        kind, field_type = "date", "date"
+    elif name.startswith("consent_"):
+        kind, field_type, options = "enumeration", "booleancheckbox", ["true", "false"]
+    elif name == "segments":
+        kind, field_type, options = "enumeration", "checkbox", list(SEGMENTS)
+    elif name == "phone":
+        field_type = "phonenumber"
+    custom = name not in STANDARD_PROPERTIES
+    return {
+        "name": name,
+        "label": name.replace("_", " ").capitalize(),
+        "type": kind,
+        "fieldType": field_type,
+        "groupName": "mosaic" if custom else "contactinformation",
+        "description": "",
+        "options": [
+            {"label": value, "value": value, "hidden": False, "displayOrder": n}
+            for n, value in enumerate(options)
+        ],
+        "hasUniqueValue": name in UNIQUE_PROPERTIES and name != "hs_object_id",
+        "hubspotDefined": not custom,
+        "calculated": name == SEARCHABLE_PHONE,
+        "formField": not custom,
+        "hidden": False,
+        "archived": False,
+    }
+
+
 def hubspot_time(moment: datetime) -> str:
     """HubSpot's timestamp format: UTC, milliseconds, ``Z``."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def search_form(name: str, value: str) -> str:
-    """What a filter compares: text case-insensitively (as HubSpot search does), a phone
-    by its digits only, so ``+31 6 1234 5678`` finds ``+31612345678``."""
-    if name == "phone":
-        return re.sub(r"\D", "", value)
+def search_form(value: str) -> str:
+    """What a filter compares: the text, case-insensitively (as HubSpot search does)."""
     return value.strip().casefold()
+
+
+def searchable_phone(phone: str) -> str:
+    """HubSpot's ``hs_searchable_calculated_phone_number``: the number's national
+    significant digits, without country code, trunk prefix or punctuation, so that
+    ``+31 6 1234 5678``, ``06-12345678`` and ``0031612345678`` all become ``612345678``.
+    A number that does not parse keeps its digits without leading zeros."""
+    try:
+        return str(phonenumbers.parse(phone, PORTAL_REGION).national_number)
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\D", "", phone).lstrip("0")
+
+
+def calculated(properties: Mapping[str, str]) -> dict[str, str]:
+    """The properties HubSpot calculates from the given ones ("" clears one)."""
+    if "phone" not in properties:
+        return {}
+    phone = properties["phone"]
+    return {SEARCHABLE_PHONE: searchable_phone(phone) if phone else ""}
 
 
 def contains_token(value: str, pattern: str) -> bool:
@@ -105,6 +172,7 @@ def contact_properties(contact: CrmContact) -> dict[str, str]:
         "erp_customer_number": contact.erp_customer_no,
         "loyalty_card_number": contact.loyalty_card,
         "segments": ";".join(contact.segments) or None,
+        SEARCHABLE_PHONE: searchable_phone(contact.phone) if contact.phone else None,
     }
     for consent in contact.consents:
         values[f"consent_{consent.purpose}"] = "true" if consent.granted else "false"
@@ -131,7 +199,7 @@ def _load(db: sqlite3.Connection, world: World) -> None:
     db.executemany(
         "INSERT INTO properties VALUES (?, ?, ?, ?)",
         [
-            (int(c.id), name, value, search_form(name, value))
+            (int(c.id), name, value, search_form(value))
             for c in world.crm_contacts
             for name, value in contact_properties(c).items()
         ],
@@ -153,6 +221,14 @@ class Filter:
     name: str
     operator: str
     values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """A search's order: one property, ascending or descending."""
+
+    name: str
+    descending: bool
 
 
 #: operator -> (how a value matches, whether the filter keeps the contacts that do NOT)
@@ -178,9 +254,13 @@ class UniqueConflict(Exception):
 
 
 class ContactStore:
-    """The contacts of one simulated portal. Archived contacts are invisible to reads."""
+    """The contacts of one simulated portal. Archived contacts are invisible to reads.
 
-    def __init__(self, db_path: Path) -> None:
+    ``defined`` are the properties the portal has: a portal whose administrator has not
+    created a custom property neither answers it nor takes it in a write or a filter."""
+
+    def __init__(self, db_path: Path, defined: frozenset[str] = PROPERTIES) -> None:
+        self.defined = defined
         self.db = sqlite3.connect(db_path, check_same_thread=False)
         self.db.create_function("contains_token", 2, contains_token, deterministic=True)
 
@@ -189,7 +269,7 @@ class ContactStore:
         asked. With ``hs_object_id`` this reads by internal id."""
         by_form: dict[str, list[str]] = {}
         for value in values:
-            by_form.setdefault(search_form(name, value), []).append(value)
+            by_form.setdefault(search_form(value), []).append(value)
         if not by_form:
             return {}
         rows = self.db.execute(
@@ -202,9 +282,15 @@ class ContactStore:
         return {value: contacts[contact_id] for form, contact_id in rows for value in by_form[form]}
 
     def search(
-        self, groups: Sequence[Sequence[Filter]], wanted: Sequence[str], limit: int, offset: int
+        self,
+        groups: Sequence[Sequence[Filter]],
+        wanted: Sequence[str],
+        limit: int,
+        offset: int,
+        sort: Sort | None = None,
     ) -> tuple[int, list[Contact]]:
-        """HubSpot search: any group matches, all filters within a group; by id."""
+        """HubSpot search: any group matches, all filters within a group; in the order
+        of ``sort`` (ties, and without one: by id, which is the order of creation)."""
         clauses: list[str] = []
         params: list[str] = []
         for group in groups:
@@ -214,11 +300,19 @@ class ContactStore:
         (total,) = self.db.execute(
             f"SELECT COUNT(*) FROM contacts WHERE {where}", params
         ).fetchone()
+        order, order_params = "id", []
+        if sort is not None:
+            direction = "DESC" if sort.descending else "ASC"
+            order = (
+                "(SELECT value FROM properties WHERE contact_id = contacts.id AND name = ?)"
+                f" {direction}, id"
+            )
+            order_params = [sort.name]
         ids = [
             row[0]
             for row in self.db.execute(
-                f"SELECT id FROM contacts WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
-                [*params, limit, offset],
+                f"SELECT id FROM contacts WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, *order_params, limit, offset],
             )
         ]
         contacts = self._load(ids, wanted)
@@ -239,21 +333,26 @@ class ContactStore:
     def update(self, contact_id: int, changes: Mapping[str, str]) -> Contact | None:
         """Overwrite the given properties (``""`` clears one; read-only and undefined ones
         are ignored, as HubSpot does) and stamp the change; None if there is no such
-        contact. Returns the contact with every property it has."""
+        contact. Returns the contact with the properties written and HubSpot's stamps."""
         if not self._exists(contact_id):
             return None
         writable = {
             name: value
             for name, value in changes.items()
-            if name in PROPERTIES and name not in READ_ONLY_PROPERTIES
+            if name in self.defined and name not in READ_ONLY_PROPERTIES
         }
         self._check_unique(contact_id, writable)
         now = hubspot_time(datetime.now(UTC))
         with self.db:
-            for name, value in {**writable, "lastmodifieddate": now}.items():
+            for name, value in {
+                **writable,
+                **calculated(writable),
+                "lastmodifieddate": now,
+            }.items():
                 self._set(contact_id, name, value)
             self.db.execute("UPDATE contacts SET updated_at = ? WHERE id = ?", (now, contact_id))
-        return self._load([contact_id], sorted(PROPERTIES), keep_unset=False)[contact_id]
+        answered = [*writable, "createdate", "lastmodifieddate", "hs_object_id"]
+        return self._load([contact_id], answered)[contact_id]
 
     def archive(self, contact_id: int) -> bool:
         """Move a contact to the recycle bin; False if it never existed."""
@@ -289,7 +388,7 @@ class ContactStore:
                 "SELECT p.contact_id FROM properties p JOIN contacts c ON c.id = p.contact_id"
                 " WHERE p.name = ? AND p.search_form = ? AND p.contact_id != ?"
                 " AND c.archived_at IS NULL",
-                (name, search_form(name, value), contact_id),
+                (name, search_form(value), contact_id),
             ).fetchone()
             if row:
                 raise UniqueConflict(name, row[0])
@@ -302,21 +401,17 @@ class ContactStore:
         else:
             self.db.execute(
                 "INSERT OR REPLACE INTO properties VALUES (?, ?, ?, ?)",
-                (contact_id, name, value, search_form(name, value)),
+                (contact_id, name, value, search_form(value)),
             )
 
-    def _load(
-        self, ids: Sequence[int], wanted: Sequence[str], keep_unset: bool = True
-    ) -> dict[int, Contact]:
-        """The contacts with the ``wanted`` properties: defined but unset ones as None
-        (``keep_unset``) as HubSpot answers them, undefined names left out."""
+    def _load(self, ids: Sequence[int], wanted: Sequence[str]) -> dict[int, Contact]:
+        """The contacts with the ``wanted`` properties: defined but unset ones as None,
+        as HubSpot answers them, undefined names left out."""
         distinct = list(dict.fromkeys(ids))
         if not distinct:
             return {}
-        names = [n for n in dict.fromkeys(wanted) if n in PROPERTIES]
-        values: dict[int, dict[str, str | None]] = {
-            i: dict.fromkeys(names) if keep_unset else {} for i in distinct
-        }
+        names = [n for n in dict.fromkeys(wanted) if n in self.defined]
+        values: dict[int, dict[str, str | None]] = {i: dict.fromkeys(names) for i in distinct}
         if names:
             for contact_id, name, value in self.db.execute(
                 "SELECT contact_id, name, value FROM properties"
@@ -338,7 +433,7 @@ def _condition(f: Filter, params: list[str]) -> str:
     match, negated = OPERATORS[f.operator]
     params.append(f.name)
     if match == "equals":
-        forms = [search_form(f.name, v) for v in f.values]
+        forms = [search_form(v) for v in f.values]
         params.extend(forms)
         test = f" AND search_form IN ({_marks(forms)})"
     elif match == "token":

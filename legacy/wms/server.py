@@ -1,11 +1,12 @@
 """The simulated warehouse management system: the retailer's own REST/JSON API.
 
 The WMS is in-house, so its API is plain and batch-first: every read takes a list of
-SKUs and answers for all of them in one call.
+SKUs and answers for all of them in one call. ``contracts/wms/openapi.yaml`` is its
+contract (the tests hold this server and the adapter to it); in short:
 
     GET    /api/v1/warehouses
         -> [{id, name, address {street, city, postal_code, country}, lat, lon}]
-    POST   /api/v1/stock/query        {skus: [...] (1..500), sites?: [...]}
+    POST   /api/v1/stock/query        {skus: [...] (1..500), sites?: [...] (1..500)}
         -> {stock: [{sku, site, on_hand, reserved}]}
         One row per SKU and warehouse that stocks it (store stock lives in the POS).
     POST   /api/v1/inbound/query      {skus: [...] (1..500)}
@@ -25,11 +26,14 @@ SKUs and answers for all of them in one call.
         numbered; ``after`` the last number seen (absent: from now). With ``wait_s`` (at
         most 30) the request is held open until an event arrives: a long poll, so a
         follower hears of a change at once, with no webhook endpoint of its own. The
-        last 10 000 events are kept; ``last`` is where to continue from.
+        last 10 000 events are kept; ``last`` is where to continue from; ``limit`` is at
+        most 500.
 
-Errors are ``{"error": {"code", "message"}}`` with status 400 (bad request, more than
-500 SKUs), 404 or 409. SKUs asked twice are answered once; unknown SKUs and sites have
-no rows.
+Started with a token, every request needs ``Authorization: Bearer <token>`` (401
+``UNAUTHORIZED`` without it); the admin endpoints stay open. Errors are
+``{"error": {"code", "message"}}`` with status 400 (``BAD_REQUEST``; ``TOO_MANY_KEYS``
+past 500 keys), 401, 404 or 409. SKUs asked twice are answered once; unknown SKUs and
+sites have no rows.
 """
 
 from __future__ import annotations
@@ -46,16 +50,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from legacy.common.app import simulated_system
-from legacy.common.feed import ChangeFeed, wait_seconds, while_connected
+from legacy.common.bearer import BearerGate, Refusal
+from legacy.common.feed import ChangeFeed, while_connected
 from legacy.common.knobs import Knobs
 from legacy.wms.store import build
 from legacy.world import World
 
 Json = dict[str, Any]
 MAX_SKUS = 500
+MAX_EVENTS = 500  # events per answer of the feed
+MAX_WAIT_S = 30.0  # the longest a feed request is held open
 
 
 class WmsError(Exception):
@@ -73,8 +81,8 @@ def _keys(body: Json, field: str, *, required: bool) -> list[str] | None:
     value = body.get(field)
     if value is None and not required:
         return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise WmsError(400, "BAD_REQUEST", f"{field} must be a list of strings")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise WmsError(400, "BAD_REQUEST", f"{field} must be a non-empty list of strings")
     if len(value) > MAX_SKUS:
         raise WmsError(400, "TOO_MANY_KEYS", f"at most {MAX_SKUS} {field} per call")
     return list(dict.fromkeys(value))
@@ -197,19 +205,40 @@ class Wms:
             self.feed.publish([event])
 
     async def events(self, params: Json) -> Json:
-        try:
-            after = int(params["after"]) if params.get("after") else self.feed.last
-            limit = min(max(int(params.get("limit") or 500), 1), 500)
-        except ValueError as exc:
-            raise WmsError(400, "BAD_REQUEST", "after and limit must be integers") from exc
-        found = await self.feed.wait_after(after, limit, wait_seconds(params.get("wait_s")))
+        after = _bounded(params, "after", self.feed.last, 0, None)
+        limit = _bounded(params, "limit", MAX_EVENTS, 1, MAX_EVENTS)
+        wait_s = _bounded(params, "wait_s", 0.0, 0.0, MAX_WAIT_S)
+        found = await self.feed.wait_after(int(after), int(limit), wait_s)
         return {
             "events": [{"seq": number, **event} for number, event in found],
-            "last": found[-1][0] if found else after,
+            "last": found[-1][0] if found else int(after),
         }
 
 
+def _bounded(params: Json, name: str, default: float, low: float, high: float | None) -> float:
+    """A query parameter as a number within its bounds (whole unless ``default`` is a
+    float); absent or empty: ``default``."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw) if isinstance(default, float) else int(raw)
+    except ValueError as exc:
+        raise WmsError(400, "BAD_REQUEST", f"{name} must be a number, got {raw!r}") from exc
+    if value < low or (high is not None and value > high):
+        bounds = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
+        raise WmsError(400, "BAD_REQUEST", f"{name} must be {bounds}, got {raw}")
+    return value
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _Gone(Response):
+    """No answer at all: the client hung up on its long poll, so nobody is listening."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
 
 
 def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
@@ -232,6 +261,8 @@ def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
             answer = handler(payload)
             if inspect.isawaitable(answer):
                 answer = await while_connected(request, answer)
+                if answer is None:
+                    return _Gone()
         except WmsError as error:
             return error.response()
         if answer is None:
@@ -244,27 +275,42 @@ def _endpoint(handler: Callable[[Json], Any], *, body: bool) -> Endpoint:
     return endpoint
 
 
+def _unauthorized(refusal: Refusal) -> Response:
+    message = {
+        "missing": "an API token is required: Authorization: Bearer <token>",
+        "invalid": "the API token is not valid",
+    }[refusal]
+    response = WmsError(401, "UNAUTHORIZED", message).response()
+    response.headers["WWW-Authenticate"] = 'Bearer realm="wms"'
+    return response
+
+
 def create_app(
     world: World,
     db_path: Path,
     knobs: Knobs | None = None,
     middleware: Sequence[Middleware] = (),
+    *,
+    token: str | None = None,
 ) -> Starlette:
-    """The WMS on its SQLite file (built from ``world`` when missing)."""
+    """The WMS on its SQLite file (built from ``world`` when missing). With ``token``
+    every API request needs ``Authorization: Bearer <token>``."""
     build(world, db_path)
     db = sqlite3.connect(db_path, check_same_thread=False)
     db.row_factory = sqlite3.Row
     wms = Wms(db)
     routes = [
-        Route("/api/v1/warehouses", _endpoint(wms.warehouses, body=False), methods=["GET"]),
-        Route("/api/v1/stock/query", _endpoint(wms.stock, body=True), methods=["POST"]),
-        Route("/api/v1/inbound/query", _endpoint(wms.inbound, body=True), methods=["POST"]),
-        Route("/api/v1/reservations", _endpoint(wms.reserve, body=True), methods=["POST"]),
-        Route("/api/v1/events", _endpoint(wms.events, body=False), methods=["GET"]),
+        Route("/warehouses", _endpoint(wms.warehouses, body=False), methods=["GET"]),
+        Route("/stock/query", _endpoint(wms.stock, body=True), methods=["POST"]),
+        Route("/inbound/query", _endpoint(wms.inbound, body=True), methods=["POST"]),
+        Route("/reservations", _endpoint(wms.reserve, body=True), methods=["POST"]),
+        Route("/events", _endpoint(wms.events, body=False), methods=["GET"]),
         Route(
-            "/api/v1/reservations/{reservation_id}",
+            "/reservations/{reservation_id}",
             _endpoint(wms.release, body=False),
             methods=["DELETE"],
         ),
     ]
-    return simulated_system("wms", routes, knobs or Knobs(), middleware)
+    gate = [] if token is None else [Middleware(BearerGate, token=token, refuse=_unauthorized)]
+    api = Mount("/api/v1", routes=routes, middleware=gate)
+    return simulated_system("wms", [api], knobs or Knobs(), middleware)

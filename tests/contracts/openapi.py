@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
@@ -47,15 +47,26 @@ class Contract:
     errors_as: str | None = None
 
 
-def description_file(source: str) -> Path | None:
-    """The one OpenAPI file in ``contracts/<source>/``, if there is one."""
+def description_files(source: str) -> list[Path]:
+    """The OpenAPI files in ``contracts/<source>/`` (a product may publish one per API:
+    HubSpot's contacts and its properties)."""
     folder = CONTRACTS / source
     if not folder.is_dir():
-        return None
-    found = [path for path in sorted(folder.iterdir()) if _is_openapi(path)]
-    if len(found) > 1:
-        raise ValueError(f"{folder} holds more than one OpenAPI description: {found}")
-    return found[0] if found else None
+        return []
+    return [path for path in sorted(folder.iterdir()) if _is_openapi(path)]
+
+
+def _merged(into: dict[str, Any], more: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Two descriptions of one product as one: their paths and components together. A
+    name both define must mean the same (objects merge, e.g. an OAuth2 flow's scopes)."""
+    for name, value in more.items():
+        if name not in into:
+            into[name] = value
+        elif isinstance(into[name], dict) and isinstance(value, dict):
+            _merged(into[name], value, f"{where}/{name}")
+        elif into[name] != value and where.startswith(("/paths", "/components")):
+            raise ValueError(f"the descriptions disagree on {where}/{name}")
+    return into
 
 
 def _is_openapi(path: Path) -> bool:
@@ -77,11 +88,26 @@ def contract(source: str, errors_as: str | None = None) -> Contract | None:
     The description's servers are the product's hosts (``api.hubapi.com``); the
     simulators run on loopback, so the check matches paths on any host.
     """
-    path = description_file(source)
-    if path is None:
+    paths = description_files(source)
+    if not paths:
         return None
-    spec = {**_load(path), "servers": [{"url": "/"}]}
-    return Contract(source, OpenAPI.from_dict(spec), errors_as)
+    loaded: dict[str, Any] = {}
+    for path in paths:
+        _merged(loaded, _load(path))
+    spec = {**loaded, "servers": [{"url": "/"}]}
+    return Contract(source, OpenAPI.from_dict(spec, config=CONFIG), errors_as)
+
+
+def _json_or_text(value: str | bytes) -> Any:
+    """HubSpot describes its error answers as ``*/*``, for which openapi-core has no
+    reader; they are JSON, and are held to their schema as JSON."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+CONFIG = Config(extra_media_type_deserializers={"*/*": _json_or_text})
 
 
 class OpenApiCheck:
