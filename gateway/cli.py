@@ -317,7 +317,6 @@ def _demo(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mosaic-demo-"))
     ports = {name: _free_port() for name in SYSTEMS}
     erp_password = secrets.token_urlsafe(16)  # the simulated NAV's web service user's
-    erp_login = ("--username", DEMO_ERP_USER, "--password", erp_password)
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, port in ports.items():
