@@ -16,6 +16,7 @@ import pytest
 
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
+from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import World, build_world
 from tests.contracts import SUITE
 from tests.contracts.checks import checks
@@ -128,7 +129,11 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         wms_url=systems["wms"],
         crm_token=CRM_TOKEN,
         wms_token=WMS_TOKEN,
-        **{"data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")), **settings},
+        **{
+            "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
+            "erp_fields": dict(INSTALLATION_FIELDS),
+            **settings,
+        },
     )
 
 

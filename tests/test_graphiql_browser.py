@@ -100,7 +100,8 @@ def test_graphiql_runs_the_ready_customer360_tab_and_shows_the_customer(
         page.evaluate(f"document.querySelector('{RESULT} .CodeMirror').CodeMirror.getValue()")
     )
     assert shown["data"]["customer"] == expected
-    assert len(shown["extensions"]["upstream"]) == 7  # debug mode: every upstream call
+    # debug mode: every upstream call (CRM 1, POS 2, ERP 5: test_reference_queries)
+    assert len(shown["extensions"]["upstream"]) == 8
     page.screenshot(path=tmp_path_factory.mktemp("screens") / "customer360.png")
     assert not errors, errors
 

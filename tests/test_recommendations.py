@@ -235,6 +235,7 @@ def test_without_consent_for_personalisation_there_are_none(
     _refused(gateway_url, contact.loyalty_card or "")
     erp = call_count(systems["erp"])
     assert erp["SalesOrder:ReadMultiple"] == erp["ItemCard:ReadMultiple"] == 0, "nothing read"
+    assert erp["PostedSalesInvoice:ReadMultiple"] == 0, "nothing read"
 
 
 def test_an_expired_consent_is_no_consent(gateway_url: str, world: World) -> None:
@@ -274,8 +275,8 @@ def _calls(systems: dict[str, str], url: str, card: str, channel: str) -> dict[s
 @pytest.mark.parametrize(
     ("channel", "expected"),
     [
-        ("STORE", {"crm": 1, "erp": 4, "pos": 4, "wms": 0}),
-        ("WEB", {"crm": 1, "erp": 4, "pos": 2, "wms": 1}),
+        ("STORE", {"crm": 1, "erp": 5, "pos": 4, "wms": 0}),
+        ("WEB", {"crm": 1, "erp": 5, "pos": 2, "wms": 1}),
     ],
 )
 def test_recommendations_cost_the_same_calls_for_a_short_and_a_long_history(
@@ -287,8 +288,10 @@ def test_recommendations_cost_the_same_calls_for_a_short_and_a_long_history(
     expected: dict[str, int],
 ) -> None:
     """Round 1: the card in the CRM and in the POS (loyalty search). Round 2: the ERP
-    customer, the ERP orders and the POS receipts. Round 3: one ERP ItemCard read for
-    everything bought. Round 4: one ItemCard read of the driving categories. Round 5:
+    customer, the ERP orders (open sales orders and posted invoices: two reads, as NAV
+    keeps an invoiced order only as its posted invoice) and the POS receipts. Round 3:
+    one ERP ItemCard read for everything bought. Round 4: one ItemCard read of the
+    driving categories. Round 5:
     the channel's stock: one POS inventory read and the store list, or one WMS read.
     The suggestions' products are those item cards: no further read."""
     consenting = [s for _, s in _shoppers(world) if s.online and s.in_store]

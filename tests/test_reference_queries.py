@@ -64,13 +64,16 @@ def test_customer360_calls_each_source_once_per_round(
 ) -> None:
     """Round 1: the card is searched in the CRM (one search) and the POS (one loyalty
     search) at once. Round 2: the CRM's cross-reference gives the ERP customer number,
-    the POS account its customer id: one ERP Customer read, one ERP SalesOrder read
-    and one POS order search, in parallel. Round 3: the order lines' SKUs: one ERP
-    ItemCard read and one SalesPrices read. So CRM 1, POS 2, ERP 4, WMS 0."""
+    the POS account its customer id: one ERP Customer read, one ERP SalesOrder read and
+    one PostedSalesInvoice read (NAV deletes an order once it is invoiced and keeps its
+    posted invoice, so a history is on both pages: this call is new since the simulated
+    ERP stopped keeping invoiced orders on the order page, which NAV does not), and one
+    POS order search, all in parallel. Round 3: the order lines' SKUs: one ERP ItemCard
+    read and one SalesPrices read. So CRM 1, POS 2, ERP 5, WMS 0."""
     _, calls = counted(systems, gateway_url, "Customer360", variables["Customer360"])
     assert sum(calls["crm"].values()) == 1
     assert sum(calls["pos"].values()) == 2
-    assert sum(calls["erp"].values()) == 4
+    assert sum(calls["erp"].values()) == 5
     assert sum(calls["wms"].values()) == 0
     assert all(n == 1 for source in calls.values() for n in source.values())
 
@@ -135,7 +138,7 @@ def test_product_listing_calls_each_source_once_per_round(
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """One round, all in parallel: the 48 SKUs' item cards (one ERP ItemCard read),
-    their prices and promotions (one SalesPrices and one Promotions read), one WMS stock
+    their prices and promotions (one SalesPrices and one SalesLineDiscounts read), one WMS stock
     query, one POS inventory batch and one POS locations list. So ERP 3, POS 2, WMS 1,
     CRM 0, for 1 or 48 SKUs alike."""
     _, calls = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
