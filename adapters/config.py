@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from adapters.records import ChannelName
 from adapters.resilience import GuardConfig
 
 
@@ -24,25 +26,106 @@ class CrmConfig(SourceConfig):
     phone_region: str = Field(default="NL", pattern="^[A-Z]{2}$")  # ISO 3166-1 alpha-2
 
 
+#: Each logical page Mosaic reads or writes, and the standard NAV page published under
+#: that service name by default (contracts/erp/PAGES.md says which page each one is).
+ERP_PAGES: dict[str, str] = {
+    "items": "ItemCard",  # page 30 Item Card
+    "customers": "Customer",  # page 21 Customer Card
+    "prices": "SalesPrices",  # page 7002 Sales Prices
+    "promotions": "SalesLineDiscounts",  # page 7004 Sales Line Discounts
+    "orders": "SalesOrder",  # page 42 Sales Order, lines page 46
+    "invoices": "PostedSalesInvoice",  # page 132 Posted Sales Invoice, lines page 133
+    "returns": "SalesReturnOrder",  # page 6630 Sales Return Order, lines page 6631
+    "payments": "CustomerLedgerEntries",  # page 25 Customer Ledger Entries
+}
+
+#: What an installation may keep in fields of its own (MOSAIC_ERP_FIELDS): our name ->
+#: the logical pages whose field it names. Unmapped, each has a default that never
+#: refuses an order (contracts/erp/README.md): no brand; an item is sold in every
+#: channel; a document or payment is in ``default_channel``; no store; no mirror.
+ERP_FIELDS: dict[str, tuple[str, ...]] = {
+    "brand": ("items",),  # the item's brand
+    "channels": ("items",),  # the channels that sell the item: "WEB|APP" (| , or spaces)
+    "document_channel": ("orders", "invoices", "returns"),  # an order's or return's channel
+    "payment_channel": ("payments",),  # where a payment or refund happened
+    "payment_store": ("payments",),  # the store (POS location id) of a store refund
+    "payment_mirror": ("payments",),  # the POS's record of the same refund
+}
+
+
+def merged_pages(overrides: Mapping[str, str]) -> dict[str, str]:
+    """Every logical page's service: the defaults, each overridden key replaced. An
+    unknown key is an error naming it (a typo must not make a page vanish)."""
+    unknown = sorted(set(overrides) - set(ERP_PAGES))
+    if unknown:
+        raise ValueError(
+            f"unknown ERP page {', '.join(unknown)}; the pages are {', '.join(ERP_PAGES)}"
+        )
+    return {**ERP_PAGES, **overrides}
+
+
+def checked_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    unknown = sorted(set(fields) - set(ERP_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"unknown ERP field {', '.join(unknown)}; the fields are {', '.join(ERP_FIELDS)}"
+        )
+    return dict(fields)
+
+
 class ErpConfig(SourceConfig):
     """The ERP publishes each NAV page as its own SOAP service under a company.
 
     A real installation names its pages as its administrator chose, so each page's
-    service name is configuration, not code.
+    service name is configuration, and so are the fields it added (``fields``).
+    Credentials: a NAV web service user (``username``, ``password``: HTTP Basic), or
+    Business Central's OAuth2 client credentials (``token_url``, ``client_id``,
+    ``client_secret``, ``scope``); neither: the ERP is asked without credentials.
     """
 
     company: str = "CRONUS"
-    pages: dict[str, str] = Field(
-        default_factory=lambda: {
-            "items": "ItemCard",
-            "customers": "Customer",
-            "prices": "SalesPrices",
-            "promotions": "Promotions",
-            "orders": "SalesOrder",
-            "returns": "SalesReturnOrder",
-            "payments": "CustomerPayments",
-        }
+    pages: dict[str, str] = Field(default_factory=lambda: dict(ERP_PAGES))
+    fields: dict[str, str] = Field(default_factory=dict)
+    #: the Customer Price Group and Customer Disc. Group standing for each channel
+    channel_groups: dict[str, str] = Field(
+        default_factory=lambda: {"WEB": "WEB", "APP": "APP", "STORE": "STORE"}
     )
+    #: the channel of a document or payment whose installation keeps none
+    default_channel: ChannelName = "WEB"
+    username: str | None = None
+    password: SecretStr | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scope: str | None = None
+
+    @field_validator("pages")
+    @classmethod
+    def _all_pages(cls, pages: dict[str, str]) -> dict[str, str]:
+        return merged_pages(pages)
+
+    @field_validator("channel_groups")
+    @classmethod
+    def _channels_only(cls, groups: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(groups) - {"WEB", "APP", "STORE"})
+        if unknown:
+            raise ValueError(f"channel groups of unknown channels: {', '.join(unknown)}")
+        return {"WEB": "WEB", "APP": "APP", "STORE": "STORE", **groups}
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        return checked_fields(fields)
+
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> ErpConfig:
+        if self.token_url and self.username:
+            raise ValueError("ERP credentials: a user name or an OAuth token URL, not both")
+        if self.token_url and not (self.client_id and self.client_secret):
+            raise ValueError("ERP OAuth: a token URL needs a client id and a client secret")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("ERP credentials: a user name needs a password, and the reverse")
+        return self
 
     def page_url(self, page: str) -> str:
         """The service URL of a logical page (``items``, ``orders``, ...)."""
@@ -50,6 +133,10 @@ class ErpConfig(SourceConfig):
         if service.startswith(("http://", "https://")):
             return service
         return f"{self.url.rstrip('/')}/WS/{self.company}/Page/{service}"
+
+    def field(self, name: str) -> str | None:
+        """The installation's field for one of our names, or None when unmapped."""
+        return self.fields.get(name)
 
 
 #: the Square API version Mosaic is written and tested against (contracts/pos/square.json)

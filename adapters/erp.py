@@ -22,18 +22,22 @@ Two things zeep would do are done differently, for measured reasons:
   of 100 items and 169 ms on 100 customers' orders (730 orders, 1,780 lines), before
   any mapping. Reading the reply with lxml and mapping it to records here takes 1.9 ms
   and 31 ms. So replies are read with lxml, and each record type is mapped from NAV's
-  field texts in one function below.
+  field texts in one function of ``adapters.erp_records``.
+
+Requests are signed as the configuration says (``adapters.erp_auth``): a NAV web
+service user's Basic credentials or a Business Central OAuth token, for the WSDLs as for
+the calls; refused credentials are ``SOURCE_AUTH_FAILED``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import zeep
@@ -41,50 +45,41 @@ from lxml import etree
 from zeep.exceptions import Error as ZeepError
 from zeep.wsdl.utils import etree_to_string
 
+from adapters import erp_check
 from adapters.batching import grouped, in_chunks, unique
+from adapters.checks import Finding
 from adapters.config import ErpConfig
-from adapters.errors import (
-    BadUpstreamResponse,
-    UpstreamFault,
+from adapters.erp_auth import Clock, Credentials
+from adapters.erp_records import (
+    NavRecords,
+    Row,
+    customer,
+    entry_order,
+    mapped,
+    refunds_applied,
+    required,
 )
+from adapters.errors import BadUpstreamResponse, UpstreamAuthFailed, UpstreamFault
 from adapters.normalise import email_key
 from adapters.records import (
-    Address,
-    ChannelName,
     CustomerFragment,
-    Money,
-    OrderLineRecord,
     OrderRecord,
     PaymentRecord,
-    PaymentStatus,
     PriceRecord,
     ProductRecord,
     PromotionRecord,
 )
 from adapters.resilience import SourceGuard
-from adapters.transport import exchange, mapping
+from adapters.transport import exchange
 
 SOURCE = "erp"
 #: Records asked per ReadMultiple; a larger result is paged with bookmarkKey.
 PAGE_SIZE = 1000
-#: NAV leaves Currency_Code blank for the local currency.
-LOCAL_CURRENCY = "EUR"
-CHANNELS: tuple[ChannelName, ...] = ("WEB", "APP", "STORE")
-#: CustomerPayments' Status options in Mosaic's words
-PAYMENT_STATUSES: dict[str, PaymentStatus] = {
-    "Pending": "PENDING",
-    "Posted": "COMPLETED",
-    "Voided": "CANCELED",
-    "Failed": "FAILED",
-}
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 #: Characters that make a value NAV filter syntax rather than a literal.
 _FILTER_SYNTAX = set("|&()<>=*'")
-
-Row = dict[str, Any]  # NAV field -> its text (None when empty); a lines field -> list[Row]
-T = TypeVar("T")
 
 
 class _Offline(zeep.Transport):
@@ -96,15 +91,19 @@ class _Offline(zeep.Transport):
 
 
 @dataclass(frozen=True, slots=True)
-class _Service:
+class Service:
     """One page service as its WSDL describes it; zeep builds its request envelopes."""
 
     client: zeep.Client
     url: str  # where requests go
+    name: str  # the service name: the record's element name
     actions: dict[str, str]  # operation -> SOAPAction
+    fields: frozenset[str]  # the record's fields, as the WSDL declares them
+    lines: tuple[str, str] | None  # a document's lines element and one line's element
+    line_fields: frozenset[str]  # a line's fields
 
     @classmethod
-    def from_wsdl(cls, wsdl: bytes, url: str) -> _Service:
+    def from_wsdl(cls, wsdl: bytes, url: str) -> Service:
         try:
             settings = zeep.Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True)
             client = zeep.Client(  # type: ignore[no-untyped-call]
@@ -114,9 +113,22 @@ class _Service:
             )
             port = next(p for s in client.wsdl.services.values() for p in s.ports.values())
             actions = {name: op.soapaction for name, op in port.binding.all().items()}
-        except (ZeepError, etree.XMLSyntaxError, ValueError, StopIteration) as exc:
+            name = port.name.removesuffix("_Port")
+            record = client.get_type(f"ns0:{name}")  # type: ignore[no-untyped-call]
+            elements = dict(record.elements)
+        except (ZeepError, etree.XMLSyntaxError, ValueError, StopIteration, LookupError) as exc:
             raise BadUpstreamResponse(SOURCE, f"unusable WSDL at {url}: {exc}") from exc
-        return cls(client, url, actions)
+        lists = [
+            (element_name, element.type)
+            for element_name, element in elements.items()
+            if element.type.name and element.type.name.endswith("_List")
+        ]
+        lines, line_fields = None, frozenset[str]()
+        if lists:
+            element_name, listed = lists[0]
+            line_name, line = next(iter(listed.elements))
+            lines, line_fields = (element_name, line_name), frozenset(dict(line.type.elements))
+        return cls(client, url, name, actions, frozenset(elements), lines, line_fields)
 
     def request(self, operation: str, arguments: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         """The envelope and headers of one call, as the WSDL says to make it."""
@@ -134,27 +146,35 @@ class _Service:
 
 
 class ErpAdapter:
-    def __init__(self, session: aiohttp.ClientSession, config: ErpConfig) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, config: ErpConfig, clock: Clock = time.monotonic
+    ) -> None:
         self.session = session
         self.config = config
         self.guard = SourceGuard(SOURCE, config.timeout_s, config.guard)
-        self._services: dict[str, _Service] = {}
+        self.credentials = Credentials(session, config, clock)
+        self.records = NavRecords(config)
+        self._services: dict[str, Service] = {}
         self._loading = {page: asyncio.Lock() for page in config.pages}
 
     # --- batch reads ----------------------------------------------------------------
 
     async def items(self, skus: Sequence[str]) -> dict[str, ProductRecord]:
         rows = await self._read_by("items", "No", skus)
-        return {p.sku: p for p in _mapped("item", _product, rows)}
+        return {p.sku: p for p in mapped("item", self.records.product, rows)}
 
     async def prices(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], PriceRecord]:
-        """The price in force today per asked ``(sku, channel)``; one call per chunk asks
-        every SKU of the chunk in every channel of the chunk, the asked pairs are kept."""
+        """The price in force today per asked ``(sku, channel)``: the Sales Prices line of
+        the channel's customer price group (one unit, the local currency) with the latest
+        starting date that has begun and not ended. One call per chunk asks every SKU of
+        the chunk in every channel of the chunk; the asked pairs are kept."""
+        groups = self.config.channel_groups
 
         async def fetch(chunk: Sequence[tuple[str, str]]) -> list[Row]:
             filters = [
                 ("Item_No", _criteria(unique(sku for sku, _ in chunk))),
-                ("Sales_Code", _criteria(unique(channel for _, channel in chunk))),
+                ("Sales_Type", "Customer_Price_Group"),
+                ("Sales_Code", _criteria(unique(groups[channel] for _, channel in chunk))),
             ]
             return await self._read_all("prices", filters)
 
@@ -162,25 +182,32 @@ class ErpAdapter:
         today = datetime.now(UTC).date()
         in_force: dict[tuple[str, str], tuple[date, PriceRecord]] = {}
         rows = await in_chunks(keys, self.config.max_batch, fetch)
-        for starts, price in _mapped("price", _dated_price, rows):
-            pair = (price.sku, price.channel)
-            if (
-                pair in asked
-                and starts <= today
-                and (pair not in in_force or in_force[pair][0] < starts)
-            ):
-                in_force[pair] = (starts, price)
+        for line in mapped("price", self.records.price, rows):
+            if line is None or not line.in_force(today):
+                continue
+            pair = (line.price.sku, line.price.channel)
+            if pair in asked and (pair not in in_force or in_force[pair][0] < line.starts):
+                in_force[pair] = (line.starts, line.price)
         return {pair: price for pair, (_, price) in in_force.items()}
 
     async def promotions(self, skus: Sequence[str]) -> dict[str, list[PromotionRecord]]:
-        """Every promotion of each asked SKU in our channels, running or not; every asked
-        SKU is present."""
-        rows = await self._read_by("promotions", "Item_No", skus, ("Sales_Code", CHANNELS))
-        return grouped(skus, _mapped("promotion", _promotion, rows), lambda p: p.sku)
+        """Every line discount of each asked item for our channels' customer discount
+        groups, running or not; every asked SKU is present."""
+        groups = list(self.config.channel_groups.values())
+        rows = await self._read_by(
+            "promotions",
+            "Code",
+            skus,
+            ("Type", ["Item"]),
+            ("Sales_Type", ["Customer_Disc_Group"]),
+            ("Sales_Code", groups),
+        )
+        found = [p for p in mapped("promotion", self.records.promotion, rows) if p]
+        return grouped(skus, found, lambda p: p.sku)
 
     async def customers(self, nos: Sequence[str]) -> dict[str, CustomerFragment]:
         rows = await self._read_by("customers", "No", nos)
-        return {c.record_id: c for c in _mapped("customer", _customer, rows)}
+        return {c.record_id: c for c in mapped("customer", customer, rows)}
 
     async def customers_by_email(self, emails: Sequence[str]) -> dict[str, CustomerFragment]:
         """Customers by e-mail in any casing, keyed by the asked address normalised
@@ -188,29 +215,44 @@ class ErpAdapter:
         asked = unique(email_key(e) for e in emails if e.strip())
         rows = await self._read_by("customers", "E_Mail", asked, insensitive=True)
         found: dict[str, CustomerFragment] = {}
-        for customer in _mapped("customer", _customer, rows):
-            email = email_key(customer.email or "")
+        for fragment in mapped("customer", customer, rows):
+            email = email_key(fragment.email or "")
             if email in asked:
-                found.setdefault(email, customer)
+                found.setdefault(email, fragment)
         return found
 
     async def orders_by_customer(self, nos: Sequence[str]) -> dict[str, list[OrderRecord]]:
         """Each asked customer's orders with their lines, newest first; every asked
-        customer is present."""
-        rows = await self._read_by("orders", "Sell_to_Customer_No", nos)
-        orders = _newest_first(_mapped("order", _order, rows))
+        customer is present. NAV keeps an order on the Sales Order page until it is
+        fully invoiced, then deletes it and keeps its posted sales invoice: both pages
+        are read, in parallel."""
+        open_rows, posted_rows = await asyncio.gather(
+            self._read_by("orders", "Sell_to_Customer_No", nos),
+            self._read_by("invoices", "Sell_to_Customer_No", nos),
+        )
+        orders = _newest_first(self._orders(open_rows, posted_rows))
         return grouped(nos, orders, lambda o: o.customer_ref)
 
     async def orders(self, ids: Sequence[str]) -> dict[str, OrderRecord]:
-        rows = await self._read_by("orders", "No", ids)
-        return {o.id: o for o in _mapped("order", _order, rows)}
+        """Orders by number: open on the Sales Order page, or posted (the invoice's
+        ``Order_No``)."""
+        open_rows, posted_rows = await asyncio.gather(
+            self._read_by("orders", "No", ids),
+            self._read_by("invoices", "Order_No", ids),
+        )
+        return {o.id: o for o in self._orders(open_rows, posted_rows)}
 
     async def payments_by_order(self, nos: Sequence[str]) -> dict[str, list[PaymentRecord]]:
-        """Each asked order's payments and refunds, oldest first; every asked order is
-        present."""
-        rows = await self._read_by("payments", "Order_No", nos)
-        payments = sorted(_mapped("payment", _payment, rows), key=lambda p: (p.at, p.id))
-        return grouped(nos, payments, lambda p: p.order_id)
+        """Each asked order's payments and refunds, oldest first: the customer ledger's
+        Payment and Refund entries whose Document No. is the order's number; every
+        asked order is present."""
+        rows = await self._read_by(
+            "payments", "Document_No", nos, ("Document_Type", ["Payment", "Refund"])
+        )
+        entries = sorted(mapped("payment", self.records.payment, rows), key=entry_order)
+        return {
+            no: refunds_applied(found) for no, found in grouped(nos, entries, _order_of).items()
+        }
 
     async def items_in_categories(
         self, categories: Sequence[str]
@@ -218,7 +260,23 @@ class ErpAdapter:
         """Every item card of each asked category (blocked ones too: the caller decides);
         every asked category is present."""
         rows = await self._read_by("items", "Item_Category_Code", categories)
-        return grouped(categories, _mapped("item", _product, rows), lambda i: i.category)
+        products = mapped("item", self.records.product, rows)
+        return grouped(categories, products, lambda i: i.category)
+
+    def _orders(self, open_rows: list[Row], posted_rows: list[Row]) -> list[OrderRecord]:
+        """Open orders, and posted invoices of orders no longer open (an order invoiced
+        in part is both: its open document tells its state)."""
+        live = mapped("order", self.records.order, open_rows)
+        numbers = {o.id for o in live}
+        posted = mapped("order", self.records.invoiced_order, posted_rows)
+        return [*live, *(o for o in posted if o.id not in numbers)]
+
+    # --- mosaic sources check -------------------------------------------------------
+
+    async def check(self) -> list[Finding]:
+        """Every page, operation and field Mosaic uses, and every mapped field, checked
+        against the configured NAV with the configured credentials."""
+        return await erp_check.check(self)
 
     # --- customer cards -------------------------------------------------------------
 
@@ -230,7 +288,7 @@ class ErpAdapter:
         found = [_row(record) for record in await self._call("customers", "Read", No=no)]
         if not found:
             return False
-        card = {"Key": _required(found[0], "Key"), "Name": name, "Search_Name": name.upper()}
+        card = {"Key": required(found[0], "Key"), "Name": name, "Search_Name": name.upper()}
         cleared = dict.fromkeys(("Address", "Post_Code", "City", "Phone_No", "E_Mail"), "")
         await self._call("customers", "Update", Customer={**card, **cleared})
         return True
@@ -275,19 +333,32 @@ class ErpAdapter:
 
     # --- one SOAP call --------------------------------------------------------------
 
-    async def _call(self, page: str, operation: str, **arguments: Any) -> etree._Element:
-        """The ``{operation}_Result`` element of one guarded call (retried: reads only)."""
+    async def _call(
+        self,
+        page: str,
+        operation: str,
+        shape: Callable[[Service], dict[str, Any]] | None = None,
+        **arguments: Any,
+    ) -> etree._Element:
+        """The ``{operation}_Result`` element of one guarded call (retried: reads only).
+        ``shape`` builds the arguments from the page's service where they depend on its
+        WSDL (a record's element names)."""
+        build = shape or (lambda service: arguments)
         return await self.guard.call(
-            lambda timeout_s: self._attempt(page, operation, arguments, timeout_s),
+            lambda timeout_s: self._attempt(page, operation, build, timeout_s),
             idempotent=operation.startswith("Read"),
             operation=f"{page}.{operation}",
         )
 
     async def _attempt(
-        self, page: str, operation: str, arguments: dict[str, Any], timeout_s: float
+        self,
+        page: str,
+        operation: str,
+        build: Callable[[Service], dict[str, Any]],
+        timeout_s: float,
     ) -> etree._Element:
-        service = await self._service(page, timeout_s)
-        data, headers = service.request(operation, arguments)
+        service = await self.service(page, timeout_s)
+        data, headers = service.request(operation, build(service))
         _, root = await self._exchange("POST", service.url, timeout_s, data, headers)
         body = root.find(f"{{{SOAP_ENV}}}Body")
         result = body[0] if body is not None and len(body) else None
@@ -295,7 +366,7 @@ class ErpAdapter:
             raise BadUpstreamResponse(SOURCE, f"{operation} answered without {operation}_Result")
         return result
 
-    async def _service(self, page: str, timeout_s: float) -> _Service:
+    async def service(self, page: str, timeout_s: float) -> Service:
         """The page's service, loading its WSDL on first use (once, however many calls
         arrive together)."""
         if page not in self._services:
@@ -304,10 +375,10 @@ class ErpAdapter:
                     self._services[page] = await self._load(page, timeout_s)
         return self._services[page]
 
-    async def _load(self, page: str, timeout_s: float) -> _Service:
+    async def _load(self, page: str, timeout_s: float) -> Service:
         url = self.config.page_url(page)
         wsdl, _ = await self._exchange("GET", url, timeout_s)
-        return _Service.from_wsdl(wsdl, url)
+        return Service.from_wsdl(wsdl, url)
 
     async def _exchange(
         self,
@@ -317,11 +388,18 @@ class ErpAdapter:
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[bytes, etree._Element]:
-        """One HTTP exchange that must answer XML: its body and parsed root. A SOAP fault
-        (HTTP 500 with a Fault in the Body) raises UpstreamFault with its faultstring."""
-        reply = await exchange(
-            SOURCE, self.session, method, url, timeout_s, data=data, headers=headers
-        )
+        """One HTTP exchange, signed, that must answer XML: its body and parsed root. A
+        SOAP fault (HTTP 500 with a Fault in the Body) raises UpstreamFault with its
+        faultstring; refused credentials (401, 403) raise UpstreamAuthFailed, for the
+        WSDL as for a call."""
+        signed = {**(headers or {}), **await self.credentials.headers(timeout_s)}
+        try:
+            reply = await exchange(
+                SOURCE, self.session, method, url, timeout_s, data=data, headers=signed
+            )
+        except UpstreamAuthFailed:
+            self.credentials.refused()
+            raise
         status, payload = reply.status, reply.payload
         if reply.is_html:
             raise BadUpstreamResponse(SOURCE, f"HTTP {status} with an HTML page, not XML")
@@ -346,9 +424,6 @@ class ErpAdapter:
         return payload, root
 
 
-# --- from NAV's texts to records: one function per record type ----------------------
-
-
 def _row(element: etree._Element) -> Row:
     """A record element as field -> text; a nested list (a document's lines) as rows."""
     row: Row = {}
@@ -358,144 +433,16 @@ def _row(element: etree._Element) -> Row:
     return row
 
 
-def _mapped(what: str, build: Callable[[Row], T], rows: Iterable[Row]) -> list[T]:
-    """Records built from rows; a missing or malformed field is the ERP's fault, reported
-    as SOURCE_BAD_RESPONSE with what was wrong."""
-    with mapping(SOURCE, what):
-        return [build(row) for row in rows]
-
-
-def _required(row: Row, name: str) -> str:
-    value = row.get(name)
-    if not isinstance(value, str) or not value:
-        raise KeyError(f"{name} missing")
-    return value
-
-
-def _decimal(row: Row, name: str) -> Decimal:
-    return Decimal(_required(row, name))
-
-
-def _money(amount: str | None, currency: str | None) -> Money | None:
-    return Money(Decimal(amount), currency or LOCAL_CURRENCY) if amount else None
-
-
-def _channel(value: str) -> ChannelName:
-    for channel in CHANNELS:
-        if value == channel:
-            return channel
-    raise ValueError(f"unknown sales channel {value!r}")
-
-
-def _date(row: Row, name: str) -> date | None:
-    return date.fromisoformat(row[name]) if row.get(name) else None
-
-
-def _product(row: Row) -> ProductRecord:
-    return ProductRecord(
-        sku=_required(row, "No"),
-        name=row.get("Description"),
-        brand=row.get("Brand"),
-        category=row.get("Item_Category_Code"),
-        gtin=row.get("GTIN"),
-        list_price=_money(row.get("Unit_Price"), None),
-        unit=row.get("Base_Unit_of_Measure"),
-        blocked=row.get("Blocked") == "true",
-        channels=tuple(c for c in CHANNELS if c in (row.get("Sales_Channels") or "").split("|")),
-    )
-
-
-def _dated_price(row: Row) -> tuple[date, PriceRecord]:
-    price = PriceRecord(
-        sku=_required(row, "Item_No"),
-        channel=_channel(_required(row, "Sales_Code")),
-        price=Money(_decimal(row, "Unit_Price"), row.get("Currency_Code") or LOCAL_CURRENCY),
-    )
-    return _date(row, "Starting_Date") or date.min, price
-
-
-def _promotion(row: Row) -> PromotionRecord:
-    return PromotionRecord(
-        code=_required(row, "Code"),
-        description=row.get("Description") or "",
-        sku=_required(row, "Item_No"),
-        discount_percent=_decimal(row, "Discount_Percent"),
-        channel=_channel(_required(row, "Sales_Code")),
-        starts=_date(row, "Starting_Date"),
-        ends=_date(row, "Ending_Date"),
-    )
-
-
-def _customer(row: Row) -> CustomerFragment:
-    return CustomerFragment(
-        source="erp",
-        record_id=_required(row, "No"),
-        full_name=row.get("Name"),
-        email=row.get("E_Mail"),
-        phone=row.get("Phone_No"),
-        address=Address(
-            street=row.get("Address"),
-            city=row.get("City"),
-            postal_code=row.get("Post_Code"),
-            country=row.get("Country_Region_Code"),
-        ),
-    )
-
-
-def _order(row: Row) -> OrderRecord:
-    currency = row.get("Currency_Code") or LOCAL_CURRENCY
-    placed = datetime.fromisoformat(_required(row, "Order_Date"))
-    return OrderRecord(
-        id=_required(row, "No"),
-        source="erp",
-        channel=_channel(_required(row, "Sales_Channel")),
-        customer_ref=row.get("Sell_to_Customer_No"),
-        placed_at=placed if placed.tzinfo else placed.replace(tzinfo=UTC),
-        status=_required(row, "Status"),
-        location_id=row.get("Location_Code"),
-        total=_money(row.get("Amount_Including_VAT"), currency),
-        lines=_lines(row, currency),
-    )
-
-
-def _lines(row: Row, currency: str) -> tuple[OrderLineRecord, ...]:
-    """A sales or return document's lines."""
-    return tuple(
-        OrderLineRecord(
-            sku=_required(line, "No"),
-            quantity=int(_decimal(line, "Quantity")),
-            unit_price=Money(_decimal(line, "Unit_Price"), currency),
-        )
-        for line in row.get("SalesLines") or ()
-    )
-
-
-def _payment(row: Row) -> PaymentRecord:
-    refund = _required(row, "Document_Type") == "Refund"
-    posted = datetime.fromisoformat(_required(row, "Posted_At"))
-    external = row.get("External_Document_No")
-    return PaymentRecord(
-        id=_required(row, "No"),
-        source="erp",
-        kind="REFUND" if refund else "PAYMENT",
-        order_id=_required(row, "Order_No"),
-        order_source="erp",
-        method=row.get("Payment_Method_Code"),
-        amount=Money(_decimal(row, "Amount"), row.get("Currency_Code") or LOCAL_CURRENCY),
-        status=PAYMENT_STATUSES[_required(row, "Status")],
-        channel=_channel(_required(row, "Sales_Channel")),
-        at=posted if posted.tzinfo else posted.replace(tzinfo=UTC),
-        location_id=row.get("Location_Code"),
-        refund_of=row.get("Applies_to_Doc_No") if refund else None,
-        mirror=("pos", external) if external else None,
-    )
-
-
 def _newest_first(orders: list[OrderRecord]) -> list[OrderRecord]:
+    """Newest first; NAV's order date has no time, so orders of one day by number."""
     return sorted(orders, key=lambda o: (o.placed_at, o.id), reverse=True)
 
 
-# --- small helpers --------------------------------------------------------------------
+def _order_of(payment: PaymentRecord) -> str:
+    return payment.order_id
+
+
+# --- NAV filter criteria --------------------------------------------------------------
 
 
 def _criteria(values: Iterable[str], insensitive: bool = False) -> str:

@@ -97,7 +97,7 @@ class PriceRecord:
 @dataclass(frozen=True, slots=True)
 class PromotionRecord:
     code: str
-    description: str
+    description: str | None
     sku: str
     discount_percent: Decimal
     channel: ChannelName
@@ -151,6 +151,7 @@ class OrderRecord:
     location_id: str | None
     total: Money | None
     lines: tuple[OrderLineRecord, ...] = field(default=())
+    invoice_id: str | None = None  # an ERP order's posted sales invoice, once invoiced
 
 
 #: where an order whose system gives no time sorts among others: last, as the oldest

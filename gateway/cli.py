@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr, ValidationError
+
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
 #: the credentials `mosaic demo` starts its simulated systems with, and gives the gateway
 DEMO_TOKENS = {"crm": "demo-crm-token", "pos": "demo-pos-token", "wms": "demo-wms-token"}
+DEMO_ERP_USER = "MOSAIC"  # the simulated NAV's web service user (a password per run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token the CRM (HubSpot private app), POS (Square access token) or WMS "
         "then requires of every request, answering 401 without it (default: open)",
     )
+    legacy.add_argument("--username", help="the ERP's web service user (HTTP Basic)")
+    legacy.add_argument("--password", help="that user's password; both or neither")
 
     ex = commands.add_parser("examples", help="working variables for the reference operations")
     ex.add_argument("--size", choices=("small", "default"), default="default")
@@ -114,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         "schema": _schema,
         "sources": _sources,
     }[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except ValidationError as exc:
+        # a setting that cannot be right stops start-up with one line per setting
+        for error in exc.errors():
+            name = "MOSAIC_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+            print(f"mosaic: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
 
 
 def _legacy(args: argparse.Namespace) -> int:
@@ -130,6 +142,11 @@ def _legacy(args: argparse.Namespace) -> int:
     knobs = Knobs(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate)
     module = importlib.import_module(f"legacy.{args.system}.server")
     extra: dict[str, Any] = {"token": args.token} if args.system in DEMO_TOKENS else {}
+    if args.system == "erp" and (args.username or args.password):
+        if not (args.username and args.password):
+            print("mosaic: legacy erp needs --username and --password together", file=sys.stderr)
+            return 2
+        extra["credentials"] = (args.username, args.password)
     app = module.create_app(world, db, knobs, **extra)
     print(f"{args.system}: listening on http://{args.host}:{port}", flush=True)
     uvicorn.run(app, host=args.host, port=port, log_level="warning")
@@ -294,11 +311,13 @@ def _demo(args: argparse.Namespace) -> int:
 
     from gateway.app import create_app
     from gateway.settings import Settings
+    from legacy.erp.pages import INSTALLATION_FIELDS
     from legacy.examples import examples
     from legacy.world import TIER_THRESHOLDS
 
     workdir = Path(tempfile.mkdtemp(prefix="mosaic-demo-"))
     ports = {name: _free_port() for name in SYSTEMS}
+    erp_password = secrets.token_urlsafe(16)  # the simulated NAV's web service user's
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, port in ports.items():
@@ -318,6 +337,11 @@ def _demo(args: argparse.Namespace) -> int:
                     "--db",
                     str(workdir / f"{name}.sqlite"),
                     *(("--token", DEMO_TOKENS[name]) if name in DEMO_TOKENS else ()),
+                    *(
+                        ("--username", DEMO_ERP_USER, "--password", erp_password)
+                        if name == "erp"
+                        else ()
+                    ),
                 ]
             )
         examples_file = workdir / "examples.json"
@@ -337,6 +361,9 @@ def _demo(args: argparse.Namespace) -> int:
             crm_token=DEMO_TOKENS["crm"],
             pos_token=DEMO_TOKENS["pos"],
             wms_token=DEMO_TOKENS["wms"],
+            erp_username=DEMO_ERP_USER,
+            erp_password=SecretStr(erp_password),
+            erp_fields=dict(INSTALLATION_FIELDS),
             pos_tier_thresholds=TIER_THRESHOLDS,
             examples_file=examples_file,
             jwt_secret=secret,

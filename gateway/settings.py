@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,7 +18,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from adapters.config import SQUARE_VERSION, CrmConfig, ErpConfig, PosConfig, SourceConfig
+from adapters.config import (
+    SQUARE_VERSION,
+    CrmConfig,
+    ErpConfig,
+    PosConfig,
+    SourceConfig,
+    checked_fields,
+    merged_pages,
+)
 from adapters.resilience import GuardConfig
 
 
@@ -54,9 +62,24 @@ class Settings(BaseSettings):
     # The WMS's API token (sent as a bearer token).
     wms_token: SecretStr | None = None
     # NAV company whose pages the ERP publishes, and each logical page's service name
-    # (or full URL), as the ERP's administrator published them.
+    # (or full URL), as the ERP's administrator published them: only the pages named
+    # are changed, an unknown page stops start-up (contracts/erp/README.md).
     erp_company: str = "CRONUS"
-    erp_pages: dict[str, str] = Field(default_factory=lambda: ErpConfig(url="-").pages)
+    erp_pages: dict[str, str] = Field(default_factory=dict)
+    # Fields the ERP installation added, our name -> its field ("brand": "Brand");
+    # unmapped, each has its documented default (contracts/erp/README.md).
+    erp_fields: dict[str, str] = Field(default_factory=dict)
+    # The customer price group and discount group code of each channel, where they are
+    # not the channel's name ({"STORE": "SHOPS"}).
+    erp_channel_groups: dict[str, str] = Field(default_factory=dict)
+    # The ERP's credentials: a NAV web service user (HTTP Basic), or Business Central's
+    # OAuth2 client credentials (token URL, client id, secret, scope). None: no auth.
+    erp_username: str | None = None
+    erp_password: SecretStr | None = None
+    erp_token_url: str | None = None
+    erp_client_id: str | None = None
+    erp_client_secret: SecretStr | None = None
+    erp_scope: str | None = None
     # Square (contracts/pos/README.md): the access token (none: the POS is open, as the
     # simulator is unless started with --token), the API version asked for, the customer
     # profile field that holds the loyalty card number (none: cards are not in Square),
@@ -197,6 +220,17 @@ class Settings(BaseSettings):
     # allocations (Python's default: 700). 0 leaves Python's defaults.
     gc_young_threshold: int = Field(default=10_000, ge=0)
 
+    @field_validator("erp_pages")
+    @classmethod
+    def _erp_pages_known(cls, pages: dict[str, str]) -> dict[str, str]:
+        merged_pages(pages)
+        return pages
+
+    @field_validator("erp_fields")
+    @classmethod
+    def _erp_fields_known(cls, fields: dict[str, str]) -> dict[str, str]:
+        return checked_fields(fields)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -237,6 +271,14 @@ class Settings(BaseSettings):
             max_batch=self.erp_max_batch,
             company=self.erp_company,
             pages=self.erp_pages,
+            fields=self.erp_fields,
+            channel_groups=self.erp_channel_groups,
+            username=self.erp_username,
+            password=self.erp_password,
+            token_url=self.erp_token_url,
+            client_id=self.erp_client_id,
+            client_secret=self.erp_client_secret,
+            scope=self.erp_scope,
             guard=self.guard(self.erp_max_concurrency),
         )
 

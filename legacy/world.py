@@ -754,11 +754,12 @@ STORE_RETURN_RATE = 0.015  # of store receipts
 
 def _payments(world: World, rng: random.Random) -> None:
     """A payment for every order, captured when it was placed (voided for a cancelled
-    online order), then a few past returns with their refunds."""
-    for order in world.erp_orders:
+    online order), then a few past returns with their refunds. The ERP's records are
+    customer ledger entries, numbered as NAV numbers them (Entry No. 1, 2, ...)."""
+    for n, order in enumerate(world.erp_orders, start=1):
         world.payments.append(
             Payment(
-                id=f"PMT{order.id[2:]}",
+                id=str(n),
                 system="erp",
                 kind="PAYMENT",
                 order_id=order.id,
@@ -824,7 +825,7 @@ def _online_returns(world: World, rng: random.Random) -> None:
             lines=_returned_lines(rng, order),
         )
         world.returns.append(back)
-        erp_id = f"RFD{len(world.returns):07d}"
+        erp_id = str(len(world.erp_orders) + len(world.returns))  # the next ledger entry
         pos_id = f"RF{len(world.payments):07d}" if in_store else None
         refund = Payment(
             id=erp_id,

@@ -16,7 +16,8 @@ do, so a saga replayed after a crash does exactly what was planned:
 The saga then creates the sales order in the ERP (its reference in
 ``External_Document_No``) and holds the goods, one step per location. A refusal (a
 store sold the last piece meanwhile: the POS adjustment is all-or-nothing and refuses
-to go below zero) undoes what was done: the ERP order is cancelled. Refusals found while
+to go below zero) undoes what was done: the ERP order is deleted, as NAV cancels an
+order nothing was shipped from (it has no cancelled status). Refusals found while
 planning come back in the payload's ``errors`` and nothing is written.
 """
 
@@ -50,7 +51,6 @@ from resolvers.types.writes import OrderLineInput, PlaceOrderInput, UserError
 
 MAX_LINES = 50
 MAX_QUANTITY = 999
-PLACED, CANCELLED = "PLACED", "CANCELLED"
 Location = tuple[str, str]  # (kind, the owning system's id)
 
 
@@ -280,7 +280,6 @@ class PlaceOrder:
                 reference=order_reference(plan),
                 customer_no=plan["customer_no"],
                 channel=plan["channel"],
-                status=PLACED,
                 location_code=pickup["location"] if pickup else None,
                 lines=[
                     OrderLineRecord(
@@ -294,16 +293,14 @@ class PlaceOrder:
         )
         return {
             "no": document.no,
-            "status": document.status,
+            "status": document.state,
             "total": str(document.total.amount) if document.total else None,
             "currency": document.total.currency if document.total else None,
             "placed_at": document.dated.isoformat() if document.dated else None,
         }
 
     async def _cancel(self, plan: Json, results: Results) -> None:
-        document = await self.erp.by_reference("orders", order_reference(plan))
-        if document is not None:
-            await self.erp.set_status("orders", document.no, CANCELLED)
+        await self.erp.delete("orders", order_reference(plan))
 
     def _hold(self, shipment: Json) -> Any:
         async def hold(plan: Json, results: Results) -> Json:

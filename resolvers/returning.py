@@ -1,20 +1,19 @@
 """``registerReturn``: goods of any order (an ERP online order or a POS receipt) coming
 back at any store, or by post; planned, then registered as a saga.
 
-Planning checks the order (it exists, is not cancelled), the lines (each was on the
-order, and no more comes back than was bought, counting earlier returns) and the store
-(it exists and is open). The saga then:
+Planning checks the order (it exists and is completed: an online order is returnable
+once NAV has invoiced it, a store receipt always), the lines (each was on the order,
+and no more comes back than was bought, counting earlier returns) and the store (it
+exists and is open). The saga then:
 
-1. creates the return order in the ERP (``SalesReturnOrder``, ``Applies_to_Order_No``
-   the order, the refund as its amount, status ``REFUNDED``): the ERP books refunds for
-   every channel, so a store receipt's return is recorded there too;
-2. for an ERP order, books the refund in the ERP's payments (``CustomerPayments``, a
-   ``Refund`` against the order's payment, naming the return order), so the order's
-   payments show it at once; a POS receipt's refund is the till's, paid out there;
-3. sets an ERP order's status to ``RETURNED`` or ``PARTIALLY_RETURNED``. A POS receipt
-   is left as it is: the till's receipts are closed records (Square records a return as
-   a return order of its own), and the ERP's return order names the receipt;
-4. puts the goods back into the store's stock in the POS (from RETURNED_BY_CUSTOMER to
+1. creates the sales return order in the ERP (``SalesReturnOrder``, applying to the
+   order's posted invoice, or naming the store receipt; each line at what the customer
+   paid, with the return reason): the ERP books returns for every channel, so a store
+   receipt's return is recorded there too. The return order is what the customer is
+   owed; NAV pays it out when finance posts the return (credit memo, then refund), and
+   the order's payments show the refund from then on: no standard page takes a ledger
+   entry from outside (``contracts/erp/DECISIONS.md``);
+2. puts the goods back into the store's stock in the POS (from RETURNED_BY_CUSTOMER to
    IN_STOCK). Goods sent by post arrive at a warehouse later, where the WMS books them
    in on arrival; that is not part of registering the return.
 
@@ -37,7 +36,7 @@ from decimal import Decimal
 
 import strawberry
 
-from adapters.erp_writes import ErpWrites, NewDocument, NewRefund
+from adapters.erp_writes import ErpWrites, NewDocument
 from adapters.errors import BadUserInput
 from adapters.pos import IN_STOCK, StockMove
 from adapters.records import Money, OrderLineRecord, OrderRecord
@@ -50,10 +49,9 @@ from resolvers.sources import Sources
 from resolvers.types.common import Money as MoneyType
 from resolvers.types.writes import RegisterReturnInput, Return, UserError
 
-REFUNDED, CANCELLED = "REFUNDED", "CANCELLED"
-RETURNED, PARTIALLY_RETURNED = "RETURNED", "PARTIALLY_RETURNED"
 FROM_CUSTOMER = "RETURNED_BY_CUSTOMER"
-NOT_RETURNABLE = ("CANCELLED", "CANCELED")
+#: The one order state goods can come back from: delivered, and (online) invoiced.
+RETURNABLE = "COMPLETED"
 
 
 def return_reference(plan: Json) -> str:
@@ -84,17 +82,18 @@ async def plan_return(
     order = (await read([order_no])).get(order_no)
     if order is None:
         return None, [refusal("UNKNOWN_ORDER", f"no order {request.order_id}", "orderId")]
-    if order.status in NOT_RETURNABLE:
-        message = f"order {request.order_id} was cancelled"
+    if order.status != RETURNABLE:
+        state = (order.status or "unknown").lower().replace("_", " ")
+        message = f"order {request.order_id} is {state}: only completed orders can be returned"
         return None, [refusal("NOT_RETURNABLE", message, "orderId")]
+    # a return applies to the order's posted invoice; a store receipt is named as it is
+    applies_to = order.invoice_id or order_no
     location, errors = await _store(info, request.location_id)
-    returned = await _returned(erp, order_no)
+    returned = await _returned(erp, applies_to)
     lines, line_errors = _returnable(order, wanted, returned)
     errors += line_errors
     if errors:
         return None, errors
-    ordered = _quantities(order)
-    everything = all(returned.get(sku, 0) + wanted.get(sku, 0) >= n for sku, n in ordered.items())
     plan: Json = {
         "order": {
             "source": source,
@@ -103,22 +102,23 @@ async def plan_return(
             "status": order.status,
             "customer_no": order.customer_ref if source == "erp" else None,
         },
+        "applies_to": applies_to,
+        "to_invoice": order.invoice_id is not None,
         "location": location,
         "lines": lines,
         "reason": request.reason,
-        "order_status": RETURNED if everything else PARTIALLY_RETURNED,
-        "ordered": ordered,
+        "ordered": _quantities(order),
     }
     return plan, []
 
 
-async def _returned(erp: ErpWrites, order_no: str) -> dict[str, int]:
-    """Quantities per SKU on the order's return orders that stand (not cancelled)."""
+async def _returned(erp: ErpWrites, applies_to: str) -> dict[str, int]:
+    """Quantities per SKU on the return orders applying to the order's invoice (or
+    naming its receipt); a return undone was deleted, so every one found stands."""
     returned: dict[str, int] = {}
-    for document in await erp.find("returns", "Applies_to_Order_No", order_no):
-        if document.status != CANCELLED:
-            for line in document.lines:
-                returned[line.sku] = returned.get(line.sku, 0) + line.quantity
+    for document in await erp.find("returns", "Applies_to_Doc_No", applies_to):
+        for line in document.lines:
+            returned[line.sku] = returned.get(line.sku, 0) + line.quantity
     return returned
 
 
@@ -179,12 +179,10 @@ class RegisterReturn:
         self.invalidate = invalidate
 
     def steps(self, plan: Json) -> Sequence[Step]:
-        steps = [Step("erp_return", self._create, self._cancel)]
-        if "ordered" in plan:  # sagas logged before the check was added have no counts
-            steps.append(Step("not_over_returned", self._recount))
-        if plan["order"]["source"] == "erp":
-            steps.append(Step("refund", self._refund, self._void_refund))
-            steps.append(Step("order_status", self._mark_order, self._unmark_order))
+        steps = [
+            Step("erp_return", self._create, self._cancel),
+            Step("not_over_returned", self._recount),
+        ]
         if plan["location"]:
             steps.append(Step("restock", self._restock, self._unstock))
         return steps
@@ -199,10 +197,10 @@ class RegisterReturn:
             NewDocument(
                 reference=return_reference(plan),
                 customer_no=order["customer_no"],
-                channel=order["channel"],
-                status=REFUNDED,
+                channel="STORE" if plan["location"] else order["channel"],
                 location_code=plan["location"],
-                applies_to=order["no"],
+                applies_to=plan["applies_to"],
+                applies_to_invoice=plan["to_invoice"],
                 reason=plan["reason"],
                 lines=[
                     _line(line["sku"], line["quantity"], line["price"], line["currency"])
@@ -212,19 +210,17 @@ class RegisterReturn:
         )
         return {
             "no": document.no,
-            "status": document.status,
+            "status": document.state,
             "refund": str(document.total.amount) if document.total else None,
             "currency": document.total.currency if document.total else None,
         }
 
     async def _cancel(self, plan: Json, results: Results) -> None:
-        document = await self.erp.by_reference("returns", return_reference(plan))
-        if document is not None:
-            await self.erp.set_status("returns", document.no, CANCELLED)
+        await self.erp.delete("returns", return_reference(plan))
 
     async def _recount(self, plan: Json, results: Results) -> None:
         """Every return order of the order, this one included, within what was bought."""
-        returned = await _returned(self.erp, plan["order"]["no"])
+        returned = await _returned(self.erp, plan["applies_to"])
         for sku, bought in plan["ordered"].items():
             if returned.get(sku, 0) > bought:
                 raise Refused(
@@ -232,42 +228,6 @@ class RegisterReturn:
                     f"another return of this order came first: {sku} would come back "
                     f"{returned[sku]} times, {bought} were bought",
                 )
-
-    async def _refund(self, plan: Json, results: Results) -> Json:
-        order, back = plan["order"], results["erp_return"]
-        if not back.get("refund"):
-            return {}  # nothing to pay back
-        paid = (await self.sources.erp.payments_by_order([order["no"]])).get(order["no"], [])
-        payment = next((p for p in paid if p.kind == "PAYMENT" and p.status == "COMPLETED"), None)
-        document = await self.erp.book_refund(
-            NewRefund(
-                order_no=order["no"],
-                return_no=back["no"],
-                amount=Money(Decimal(back["refund"]), back["currency"] or "EUR"),
-                channel="STORE" if plan["location"] else order["channel"],
-                customer_no=order["customer_no"],
-                location_code=plan["location"],
-                payment_no=payment.id if payment else None,
-                method=payment.method if payment else None,
-                reason=plan["reason"],
-            )
-        )
-        await self.invalidate("erp_payments", [order["no"]])
-        return {"no": document.no}
-
-    async def _void_refund(self, plan: Json, results: Results) -> None:
-        back = results.get("erp_return")
-        if back is None:
-            return  # no return order, so no refund either
-        for refund in await self.erp.find("payments", "Return_Order_No", back["no"]):
-            await self.erp.set_status("payments", refund.no, "Voided")
-        await self.invalidate("erp_payments", [plan["order"]["no"]])
-
-    async def _mark_order(self, plan: Json, results: Results) -> None:
-        await self.erp.set_status("orders", plan["order"]["no"], plan["order_status"])
-
-    async def _unmark_order(self, plan: Json, results: Results) -> None:
-        await self.erp.set_status("orders", plan["order"]["no"], plan["order"]["status"])
 
     async def _restock(self, plan: Json, results: Results) -> None:
         await pos_move(self.sources, self.invalidate, *self._moves(plan), occurred_at(plan))

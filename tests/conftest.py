@@ -16,6 +16,7 @@ import pytest
 
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
+from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import TIER_THRESHOLDS, World, build_world
 from tests.contracts import SUITE
 from tests.contracts.checks import checks
@@ -133,6 +134,7 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         wms_token=WMS_TOKEN,
         **{
             "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
+            "erp_fields": dict(INSTALLATION_FIELDS),
             **POS_SETTINGS,
             **settings,
         },

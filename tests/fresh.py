@@ -7,6 +7,7 @@ other tests count on stays as seeded.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import time
@@ -21,6 +22,7 @@ from lxml import etree
 
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
+from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import World
 from tests.conftest import CRM_TOKEN, POS_SETTINGS, WMS_TOKEN
 from tests.contracts.checks import checks
@@ -59,7 +61,7 @@ def gateway_settings(servers: dict[str, ServerThread], data_dir: Path, **extra: 
         crm_token=CRM_TOKEN,
         wms_token=WMS_TOKEN,
         data_dir=data_dir,
-        **{**POS_SETTINGS, **extra},
+        **{"erp_fields": dict(INSTALLATION_FIELDS), **POS_SETTINGS, **extra},
     )
 
 
@@ -97,8 +99,11 @@ def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         return json.loads(response.read())
 
 
-def erp_read(url: str, service: str, field: str, value: str) -> list[dict[str, Any]]:
-    """NAV ReadMultiple, written by hand: records of a page whose field equals value."""
+def erp_read(
+    url: str, service: str, field: str, value: str, login: tuple[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """NAV ReadMultiple, written by hand: records of a page whose field equals value
+    (``login``: the web service user and password, where the ERP asks for them)."""
     namespace = f"urn:microsoft-dynamics-schemas/page/{service.lower()}"
     envelope = (
         f'<s:Envelope xmlns:s="{SOAP}"><s:Body><ReadMultiple xmlns="{namespace}">'
@@ -111,6 +116,9 @@ def erp_read(url: str, service: str, field: str, value: str) -> list[dict[str, A
         method="POST",
         headers={"Content-Type": "text/xml", "SOAPAction": f'"{namespace}:ReadMultiple"'},
     )
+    if login:
+        token = base64.b64encode(":".join(login).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
         root = etree.fromstring(response.read())
     records = root.findall(f".//{{{namespace}}}{service}")
@@ -125,14 +133,15 @@ def erp_order(url: str, order_no: str) -> dict[str, Any]:
     return erp_read(url, "SalesOrder", "No", order_no)[0]
 
 
-def erp_returns(url: str, order_no: str) -> list[dict[str, Any]]:
-    return erp_read(url, "SalesReturnOrder", "Applies_to_Order_No", order_no)
+def erp_returns(url: str, applies_to: str) -> list[dict[str, Any]]:
+    """The sales return orders applying to a posted invoice (or naming a receipt)."""
+    return erp_read(url, "SalesReturnOrder", "Applies_to_Doc_No", applies_to)
 
 
 def erp_refunds(url: str, order_no: str) -> list[dict[str, Any]]:
-    """The ERP's refund records of an order (CustomerPayments, Document_Type Refund)."""
-    payments = erp_read(url, "CustomerPayments", "Order_No", order_no)
-    return [p for p in payments if p["Document_Type"] == "Refund"]
+    """The refunds the ERP's ledger holds for an order (Document_Type Refund)."""
+    entries = erp_read(url, "CustomerLedgerEntries", "Document_No", order_no)
+    return [e for e in entries if e["Document_Type"] == "Refund"]
 
 
 def pos_levels(url: str, sku: str, location: str) -> tuple[int, int]:

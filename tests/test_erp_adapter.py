@@ -12,11 +12,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-import zeep
 
 import adapters.erp
 from adapters.config import ErpConfig
 from adapters.erp import ErpAdapter
+from adapters.erp_records import NavRecords, mapped
 from adapters.errors import (
     BadUpstreamResponse,
     UpstreamFault,
@@ -27,14 +27,19 @@ from adapters.errors import (
 from adapters.resilience import GuardConfig
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
+from legacy.erp.pages import INSTALLATION_FIELDS
+from legacy.erp.seed import invoice_no
 from legacy.erp.server import create_app
 from legacy.world import World
+from tests.nav import newest_first, placed_at, state
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
 
 def erp(session: aiohttp.ClientSession, url: str, **config: Any) -> ErpAdapter:
-    """An adapter that does not retry, so each test sees exactly the calls it caused."""
-    return ErpAdapter(session, ErpConfig(url=url, guard=GuardConfig(retries=0), **config))
+    """An adapter that does not retry, so each test sees exactly the calls it caused,
+    with the simulated installation's field mapping."""
+    settings = {"fields": dict(INSTALLATION_FIELDS), **config}
+    return ErpAdapter(session, ErpConfig(url=url, guard=GuardConfig(retries=0), **settings))
 
 
 @pytest.fixture
@@ -111,11 +116,17 @@ async def test_a_result_larger_than_a_page_is_read_through_bookmarks(
     counts = Counter(order.customer_ref for order in world.erp_orders)
     customer, n = counts.most_common(1)[0]
     assert customer is not None
+    posted = sum(
+        1 for o in world.erp_orders if o.customer_ref == customer and state(o) == "COMPLETED"
+    ) + sum(1 for o in world.erp_orders if o.customer_ref == customer and o.status == "CANCELLED")
     monkeypatch.setattr(adapters.erp, "PAGE_SIZE", 3)
     found = await adapter.orders_by_customer([customer])
     assert len(found[customer]) == n
     assert len({order.id for order in found[customer]}) == n
-    assert soap_calls(erp_server.url) == {"SalesOrder:ReadMultiple": n // 3 + 1}
+    assert soap_calls(erp_server.url) == {
+        "SalesOrder:ReadMultiple": (n - posted) // 3 + 1,
+        "PostedSalesInvoice:ReadMultiple": posted // 3 + 1,
+    }
 
 
 async def test_unknown_keys_are_absent(adapter: ErpAdapter) -> None:
@@ -146,12 +157,14 @@ async def test_promotions_list_every_asked_sku(adapter: ErpAdapter, world: World
     found = await adapter.promotions([promotion.item_no, "NO-SUCH-ITEM"])
     assert found["NO-SUCH-ITEM"] == []
     (record,) = found[promotion.item_no]
-    assert (record.code, record.discount_percent, record.channel) == (
-        promotion.code,
+    assert (record.sku, record.discount_percent, record.channel) == (
+        promotion.item_no,
         promotion.discount_percent,
         promotion.channel,
     )
     assert (record.starts, record.ends) == (promotion.starting_date, promotion.ending_date)
+    # NAV's line discounts have no code: the discount's key makes one, stable and unique
+    assert record.code == f"{promotion.channel}/{promotion.item_no}/{promotion.starting_date}"
 
 
 async def test_customers_by_number_are_erp_fragments(adapter: ErpAdapter, world: World) -> None:
@@ -188,21 +201,21 @@ async def test_orders_by_customer_are_newest_first_with_their_lines(
     customers = [no for no, n in by_customer.most_common(3) if no]
     found = await adapter.orders_by_customer([*customers, "NO-SUCH-CUSTOMER"])
     assert found["NO-SUCH-CUSTOMER"] == []
-    assert soap_calls(erp_server.url) == {"SalesOrder:ReadMultiple": 1}
+    # open orders and posted invoices, in parallel: NAV deletes an order once invoiced
+    assert soap_calls(erp_server.url) == {
+        "SalesOrder:ReadMultiple": 1,
+        "PostedSalesInvoice:ReadMultiple": 1,
+    }
     for no in customers:
-        expected = sorted(
-            (o for o in world.erp_orders if o.customer_ref == no),
-            key=lambda o: o.placed_at,
-            reverse=True,
-        )
+        expected = newest_first([o for o in world.erp_orders if o.customer_ref == no])
         orders = found[no]
         assert [o.id for o in orders] == [o.id for o in expected]
+        assert [o.status for o in orders] == [state(o) for o in expected]
         first, truth = orders[0], expected[0]
-        assert (first.source, first.channel, first.status, first.placed_at) == (
+        assert (first.source, first.channel, first.placed_at) == (
             "erp",
             truth.channel,
-            truth.status,
-            truth.placed_at,
+            placed_at(truth),
         )
         assert first.total is not None
         assert first.total.amount == truth.total
@@ -211,24 +224,27 @@ async def test_orders_by_customer_are_newest_first_with_their_lines(
         ]
 
 
-async def test_orders_by_id(adapter: ErpAdapter, world: World) -> None:
-    order = world.erp_orders[10]
-    found = await adapter.orders([order.id])
-    assert found[order.id].customer_ref == order.customer_ref
-    assert len(found[order.id].lines) == len(order.lines)
-
-
-async def test_an_order_missing_required_fields_is_a_bad_response(
-    adapter: ErpAdapter, erp_server: ServerThread
+async def test_orders_by_id_are_found_open_or_posted_by_the_orders_number(
+    adapter: ErpAdapter, erp_server: ServerThread, world: World
 ) -> None:
-    customer = "C-ADAPTER-BROKEN"
-    writer = zeep.Client(f"{erp_server.url}/WS/CRONUS/Page/SalesOrder")
-    try:
-        writer.service.Create(SalesOrder={"Sell_to_Customer_No": customer, "Sales_Channel": "WEB"})
-    finally:
-        writer.transport.session.close()
-    with pytest.raises(BadUpstreamResponse, match="Status"):
-        await adapter.orders_by_customer([customer])
+    open_order = next(o for o in world.erp_orders if o.status == "SHIPPED")
+    invoiced = next(o for o in world.erp_orders if o.status == "DELIVERED")
+    found = await adapter.orders([open_order.id, invoiced.id])
+    for order in (open_order, invoiced):
+        assert found[order.id].customer_ref == order.customer_ref
+        assert found[order.id].status == state(order)
+        assert len(found[order.id].lines) == len(order.lines)
+    assert found[invoiced.id].invoice_id == invoice_no(invoiced.id)
+    assert soap_calls(erp_server.url) == {
+        "SalesOrder:ReadMultiple": 1,
+        "PostedSalesInvoice:ReadMultiple": 1,
+    }
+
+
+def test_an_order_missing_its_order_date_is_a_bad_response() -> None:
+    records = NavRecords(ErpConfig(url="-"))
+    with pytest.raises(BadUpstreamResponse, match="Order_Date"):
+        mapped("order", records.order, [{"No": "SO1", "Key": "36;1;1;", "Status": "Open"}])
 
 
 # --- failures ------------------------------------------------------------------------

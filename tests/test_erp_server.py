@@ -3,10 +3,14 @@ toolkit loads, ReadMultiple with NAV's filter semantics, keys that go stale, fau
 
 from __future__ import annotations
 
+import base64
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +18,11 @@ import zeep
 from lxml import etree
 from zeep.exceptions import Fault
 
+from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
-from legacy.erp.pages import DEFAULT_SERVICES
+from legacy.erp.contract import CONTRACTS, PageContract, render
+from legacy.erp.pages import DEFAULT_SERVICES, EXTENSIONS
+from legacy.erp.server import create_app
 from legacy.world import World
 from tests.simulators import reset_knobs, set_knobs
 
@@ -86,20 +93,41 @@ def envelope(operation: str, inner: str = "", namespace: str = ITEMS_NS) -> byte
 
 
 @pytest.mark.parametrize("service", sorted(DEFAULT_SERVICES.values()))
-def test_every_page_serves_a_wsdl_zeep_loads_with_the_asked_address(
+def test_every_page_serves_its_contract_wsdl_zeep_loads_with_the_asked_address(
     erp_server: ServerThread, service: str
 ) -> None:
     url = page_url(erp_server, service, host="localhost")
+    with urllib.request.urlopen(url, timeout=5) as response:
+        served = response.read().decode()
+    page = PageContract.load(service)
+    extensions = next((EXTENSIONS.get(p, ()) for p, s in DEFAULT_SERVICES.items() if s == service))
+    assert served == render(page.extended(extensions), url)
     loaded = zeep.Client(url)
     try:
         bound = loaded.service
         assert bound._binding_options["address"] == url
-        operations = set(bound._binding._operations)
-        assert {"Read", "ReadMultiple", "Create", "Update", "Delete"} <= operations
+        assert set(bound._binding._operations) == set(page.operations)
         ns = f"urn:microsoft-dynamics-schemas/page/{service.lower()}"
         assert bound._binding.get("ReadMultiple").soapaction == f"{ns}:ReadMultiple"
     finally:
         loaded.transport.session.close()
+
+
+def test_a_standard_installation_serves_the_contract_files_as_they_are(
+    world: World, tmp_path: Path
+) -> None:
+    app = create_app(world, tmp_path / "erp.sqlite", Knobs(), extensions={})
+    server = ServerThread(app).start()
+    try:
+        for service in DEFAULT_SERVICES.values():
+            with urllib.request.urlopen(page_url(server, service), timeout=5) as response:
+                served = response.read().decode()
+            text = (CONTRACTS / f"{service}.wsdl").read_text().replace("\r\n", "\n").strip()
+            address = re.search(r'<address location="([^"]*)"', text)
+            assert address is not None
+            assert served == text.replace(address[1], page_url(server, service)), service
+    finally:
+        server.stop()
 
 
 def test_the_discovery_document_lists_every_page(erp_server: ServerThread) -> None:
@@ -159,56 +187,136 @@ def test_read_answers_the_record_of_its_key_or_nothing(client: Any, world: World
     assert customers.Read(No="NO-SUCH-CUSTOMER") is None
 
 
-def test_orders_carry_their_lines(client: Any, world: World) -> None:
-    order = next(o for o in world.erp_orders if len(o.lines) > 1)
+def test_open_orders_carry_their_lines_and_the_documents_totals(client: Any, world: World) -> None:
+    order = next(o for o in world.erp_orders if len(o.lines) > 1 and o.status == "SHIPPED")
     (found,) = read_multiple(client("SalesOrder"), No=order.id)
-    lines = found.SalesLines.Sales_Order_Line
+    lines = found.SalesLines.Sales_Order_Subform
+    assert [(line.No, int(line.Quantity), int(line.Quantity_Shipped)) for line in lines] == [
+        (line.item_no, line.quantity, line.quantity) for line in order.lines
+    ]
+    assert {line.Total_Amount_Incl_VAT for line in lines} == {order.total}
+    assert found.Order_Date == order.placed_at.date()
+    assert found.Status == "Released"
+
+
+def test_an_invoiced_order_is_a_posted_sales_invoice_naming_the_order(
+    client: Any, world: World
+) -> None:
+    order = next(o for o in world.erp_orders if o.status == "DELIVERED")
+    assert read_multiple(client("SalesOrder"), No=order.id) == []
+    (found,) = read_multiple(client("PostedSalesInvoice"), Order_No=order.id)
+    assert found.Sell_to_Customer_No == order.customer_ref
+    assert found.Cancelled is False
+    lines = found.SalesInvLines.Posted_Sales_Invoice_Subform
     assert [(line.No, int(line.Quantity)) for line in lines] == [
         (line.item_no, line.quantity) for line in order.lines
     ]
-    assert found.Amount_Including_VAT == order.total
-    assert found.Order_Date == order.placed_at
 
 
+@pytest.mark.off_contract_requests
 def test_an_unknown_filter_field_is_a_fault(client: Any) -> None:
     with pytest.raises(Fault, match="Colour"):
         read_multiple(client("ItemCard"), Colour="red")
 
 
+@pytest.mark.off_contract_requests
 def test_unsupported_filter_syntax_is_a_fault_not_a_wrong_answer(client: Any) -> None:
     with pytest.raises(Fault, match="syntax"):
         read_multiple(client("ItemCard"), No="1000*")
 
 
-def test_create_numbers_an_order_and_sums_its_lines(client: Any) -> None:
+def _order(customer: str = "C-SERVER-TEST") -> dict[str, Any]:
+    return {
+        "Sell_to_Customer_No": customer,
+        "SalesLines": {
+            "Sales_Order_Subform": [
+                {"Type": "Item", "No": "10001", "Quantity": 2, "Unit_Price": Decimal("9.95")},
+                {
+                    "Type": "Item",
+                    "No": "10002",
+                    "Quantity": 1,
+                    "Unit_Price": Decimal("10.00"),
+                    "Line_Discount_Percent": Decimal("50"),
+                },
+            ]
+        },
+    }
+
+
+def test_create_numbers_an_order_dates_it_and_computes_its_lines_as_nav_does(
+    client: Any,
+) -> None:
     orders = client("SalesOrder")
-    created = orders.Create(
-        SalesOrder={
-            "Sell_to_Customer_No": "C-SERVER-TEST",
-            "Status": "PLACED",
-            "Sales_Channel": "WEB",
-            "SalesLines": {
-                "Sales_Order_Line": [
-                    {"No": "10001", "Quantity": 2, "Unit_Price": Decimal("9.95")},
-                    {"No": "10002", "Quantity": 1, "Unit_Price": Decimal("5.00")},
-                ]
-            },
-        }
-    )
+    created = orders.Create(SalesOrder=_order())
     assert created.No.startswith("SO")
-    assert created.Amount_Including_VAT == Decimal("24.90")
-    assert [line.Line_No for line in created.SalesLines.Sales_Order_Line] == [10000, 20000]
+    assert created.Order_Date == datetime.now(UTC).date()
+    assert created.Status == "Open"
+    lines = created.SalesLines.Sales_Order_Subform
+    assert [line.Line_No for line in lines] == [10000, 20000]
+    assert [line.Line_Amount for line in lines] == [Decimal("19.90"), Decimal("5.00")]
+    assert {line.Total_Amount_Incl_VAT for line in lines} == {Decimal("24.90")}
+    assert {line.Quantity_Shipped for line in lines} == {Decimal(0)}
     assert orders.Read(No=created.No).Key == created.Key
 
 
 def test_update_with_a_stale_key_is_a_fault(client: Any) -> None:
     returns = client("SalesReturnOrder")
     created = returns.Create(SalesReturnOrder={"Sell_to_Customer_No": "C-SERVER-TEST"})
-    updated = returns.Update(SalesReturnOrder={"Key": created.Key, "Status": "RECEIVED"})
-    assert updated.Status == "RECEIVED"
+    updated = returns.Update(SalesReturnOrder={"Key": created.Key, "Status": "Released"})
+    assert updated.Status == "Released"
     assert updated.Key != created.Key
     with pytest.raises(Fault, match="Another user has modified"):
-        returns.Update(SalesReturnOrder={"Key": created.Key, "Status": "CLOSED"})
+        returns.Update(SalesReturnOrder={"Key": created.Key, "Status": "Open"})
+
+
+def test_an_order_something_was_shipped_from_cannot_be_deleted(client: Any, world: World) -> None:
+    shipped = next(o for o in world.erp_orders if o.status == "SHIPPED")
+    orders = client("SalesOrder")
+    with pytest.raises(Fault, match="shipped"):
+        orders.Delete(Key=orders.Read(No=shipped.id).Key)
+
+
+def test_the_multiple_operations_create_and_update_records_together(client: Any) -> None:
+    orders = client("SalesOrder")
+    created = orders.CreateMultiple(SalesOrder_List={"SalesOrder": [_order(), _order()]})
+    assert len({order.No for order in created}) == 2
+    changed = orders.UpdateMultiple(
+        SalesOrder_List={"SalesOrder": [{"Key": o.Key, "Status": "Released"} for o in created]}
+    )
+    assert [order.Status for order in changed] == ["Released", "Released"]
+
+
+def test_a_line_is_deleted_by_its_key(client: Any) -> None:
+    orders = client("SalesOrder")
+    created = orders.Create(SalesOrder=_order())
+    first = created.SalesLines.Sales_Order_Subform[0]
+    assert orders.Delete_SalesLines(SalesLines_Key=first.Key) is True
+    left = orders.Read(No=created.No).SalesLines.Sales_Order_Subform
+    assert [line.No for line in left] == ["10002"]
+
+
+def test_a_record_id_names_the_table_and_key_and_reads_the_record_back(client: Any) -> None:
+    items = client("ItemCard")
+    item = items.Read(No="10004")
+    record_id = items.GetRecIdFromKey(Key=item.Key)
+    assert record_id == "Item: 10004"
+    assert items.ReadByRecId(recId=record_id).No == "10004"
+
+
+@pytest.mark.off_contract_requests
+def test_an_operation_the_page_does_not_publish_answers_a_fault_saying_so(
+    erp_server: ServerThread,
+) -> None:
+    ledger = "urn:microsoft-dynamics-schemas/page/customerledgerentries"
+    inner = "<CustomerLedgerEntries><Amount>1</Amount></CustomerLedgerEntries>"
+    status, body = post(
+        erp_server,
+        "CustomerLedgerEntries",
+        envelope("Create", inner, ledger),
+        f'"{ledger}:Create"',
+    )
+    assert status == 500
+    assert "Operation Create is not supported by CustomerLedgerEntries" in faultstring(body)
 
 
 def test_delete_removes_the_record(client: Any) -> None:
@@ -218,18 +326,21 @@ def test_delete_removes_the_record(client: Any) -> None:
     assert returns.Read(No=created.No) is None
 
 
+@pytest.mark.off_contract_requests
 def test_an_unknown_operation_is_a_fault(erp_server: ServerThread) -> None:
     status, body = post(erp_server, "ItemCard", envelope("Explode"), f'"{ITEMS_NS}:Explode"')
     assert status == 500
     assert "Explode" in faultstring(body)
 
 
+@pytest.mark.off_contract_requests
 def test_a_body_that_is_not_an_envelope_is_a_fault(erp_server: ServerThread) -> None:
     status, body = post(erp_server, "ItemCard", b"<not-soap/>", f'"{ITEMS_NS}:Read"')
     assert status == 500
     assert "envelope" in faultstring(body)
 
 
+@pytest.mark.off_contract_requests
 def test_a_document_type_declaration_is_refused(erp_server: ServerThread) -> None:
     doctype = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
     status, body = post(
@@ -239,6 +350,7 @@ def test_a_document_type_declaration_is_refused(erp_server: ServerThread) -> Non
     assert "document type" in faultstring(body)
 
 
+@pytest.mark.off_contract_requests
 def test_a_soap_action_for_another_operation_is_a_fault(erp_server: ServerThread) -> None:
     status, body = post(
         erp_server, "ItemCard", envelope("Read", "<No>10001</No>"), f'"{ITEMS_NS}:Delete"'
@@ -259,3 +371,29 @@ def test_the_soap_fault_knob_faults_every_call(erp_server: ServerThread) -> None
     assert status == 500
     assert faultstring(body)
     assert wsdl_status == 500
+
+
+def test_an_erp_started_with_credentials_asks_for_them_as_nav_does(
+    world: World, tmp_path: Path
+) -> None:
+    app = create_app(world, tmp_path / "erp.sqlite", Knobs(), credentials=("MOSAIC", "s3cret"))
+    server = ServerThread(app).start()
+    try:
+
+        def status(user: str | None, password: str = "") -> tuple[int, str | None]:
+            request = urllib.request.Request(page_url(server, "ItemCard"))
+            if user is not None:
+                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                request.add_header("Authorization", f"Basic {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status, None
+            except urllib.error.HTTPError as error:
+                with error:
+                    return error.code, error.headers.get("WWW-Authenticate")
+
+        assert status(None) == (401, 'Basic realm=""')
+        assert status("MOSAIC", "wrong") == (401, 'Basic realm=""')
+        assert status("MOSAIC", "s3cret") == (200, None)
+    finally:
+        server.stop()

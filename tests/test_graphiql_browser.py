@@ -100,9 +100,10 @@ def test_graphiql_runs_the_ready_customer360_tab_and_shows_the_customer(
         page.evaluate(f"document.querySelector('{RESULT} .CodeMirror').CodeMirror.getValue()")
     )
     assert shown["data"]["customer"] == expected
-    # debug mode lists every upstream call: Customer360's 10 (test_reference_queries), and
-    # on this new gateway the POS's location list, which SearchOrders needs once an hour
-    assert len(shown["extensions"]["upstream"]) == 11
+    # debug mode lists every upstream call: Customer360's 11 (CRM 1, POS 5, ERP 5:
+    # test_reference_queries), and on this new gateway the POS's location list, which
+    # SearchOrders needs once an hour
+    assert len(shown["extensions"]["upstream"]) == 12
     page.screenshot(path=tmp_path_factory.mktemp("screens") / "customer360.png")
     assert not errors, errors
 

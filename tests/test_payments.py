@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,8 @@ from adapters.config import ErpConfig, PosConfig
 from adapters.erp import ErpAdapter
 from adapters.pos import PosAdapter
 from adapters.resilience import GuardConfig
+from legacy.erp.pages import INSTALLATION_FIELDS
+from legacy.erp.seed import invoice_no
 from legacy.examples import payments_card, returned_in_store
 from legacy.world import Payment, Return, World
 from tests.gateway_client import graphql, run_reference
@@ -88,7 +91,7 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
         "method": paid.method,
         "status": "COMPLETED",
         "channel": paid.channel,
-        "at": paid.at.isoformat(),
+        "at": posted(paid.at),
         "system": "erp",
         "orderId": f"erp:{returned.order_id}",
         "refundOf": None,
@@ -102,7 +105,7 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
         "method": paid.method,
         "status": "COMPLETED",
         "channel": "STORE",
-        "at": returned.returned_at.isoformat(),
+        "at": posted(returned.returned_at),
         "system": "erp",
         "orderId": f"erp:{returned.order_id}",
         "refundOf": f"erp:{paid.id}",
@@ -112,25 +115,47 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
     }
 
 
-def test_the_erp_books_the_refund_against_the_original_payment_naming_the_pos_record(
+def posted(moment: datetime) -> str:
+    """When a ledger entry says money moved: its posting date (NAV keeps no time)."""
+    return datetime.combine(moment.date(), time(), UTC).isoformat()
+
+
+def _ledger(erp_page: Any, order_no: str, *kinds: str) -> list[Any]:
+    """The customer ledger's entries of an order: Document No. is its number."""
+    return list(
+        erp_page("CustomerLedgerEntries").ReadMultiple(
+            filter=[
+                {"Field": "Document_No", "Criteria": order_no},
+                {"Field": "Document_Type", "Criteria": "|".join(kinds)},
+            ],
+            setSize=0,
+        )
+    )
+
+
+def test_the_erp_ledger_holds_the_payment_and_the_refund_naming_the_pos_record(
     erp_page: Any, returned: Return
 ) -> None:
-    entries = erp_page("CustomerPayments").ReadMultiple(
-        filter=[{"Field": "Order_No", "Criteria": returned.order_id}], setSize=0
+    payment, refund = sorted(
+        _ledger(erp_page, returned.order_id, "Payment", "Refund"), key=lambda e: e.Entry_No
     )
-    payment, refund = sorted(entries, key=lambda e: e.Document_Type)
     assert (payment.Document_Type, refund.Document_Type) == ("Payment", "Refund")
-    assert refund.Applies_to_Doc_No == payment.No
-    assert refund.Amount == -returned.total
-    assert refund.Sales_Channel == "STORE"
-    assert refund.Location_Code == returned.location_id
-    assert refund.Return_Order_No == returned.id
+    # NAV signs from the customer's balance: the payment lowers it, the refund raises it
+    assert payment.Amount < 0
+    assert refund.Amount == returned.total
+    assert refund.Global_Dimension_1_Code == "STORE"
+    assert refund.Global_Dimension_2_Code == returned.location_id
+    assert refund.Description is not None  # the POS's record of it
     (document,) = erp_page("SalesReturnOrder").ReadMultiple(
         filter=[{"Field": "No", "Criteria": returned.id}], setSize=0
     )
-    assert document.Applies_to_Order_No == returned.order_id
+    assert (document.Applies_to_Doc_Type, document.Applies_to_Doc_No) == (
+        "Invoice",
+        invoice_no(returned.order_id),
+    )
     assert document.Location_Code == returned.location_id
-    assert document.Amount_Including_VAT == returned.total
+    lines = document.SalesLines.Sales_Return_Order_Subform
+    assert {line.Total_Amount_Incl_VAT for line in lines} == {returned.total}
 
 
 def test_the_pos_records_the_same_refund_naming_the_erp_record(
@@ -139,20 +164,14 @@ def test_the_pos_records_the_same_refund_naming_the_erp_record(
     """Square keeps it as an unlinked refund (no Square payment) paid out elsewhere: an
     EXTERNAL destination naming the ERP's refund. It is found by its own id, which the
     ERP's record names (Square cannot find a refund by another system's order)."""
-    (booked,) = erp_page("CustomerPayments").ReadMultiple(
-        filter=[
-            {"Field": "Order_No", "Criteria": returned.order_id},
-            {"Field": "Document_Type", "Criteria": "Refund"},
-        ],
-        setSize=0,
-    )
-    recorded = _pos(systems["pos"], f"/v2/refunds/{booked.External_Document_No}")["refund"]
-    assert recorded["destination_details"]["external_details"]["source_id"] == booked.No
+    (booked,) = _ledger(erp_page, returned.order_id, "Refund")
+    recorded = _pos(systems["pos"], f"/v2/refunds/{booked.Description}")["refund"]
+    assert recorded["destination_details"]["external_details"]["source_id"] == str(booked.Entry_No)
     assert recorded["unlinked"] is True
     assert recorded["destination_type"] == "EXTERNAL"
     assert "order_id" not in recorded  # the order is the ERP's, not a Square order
-    assert Decimal(recorded["amount_money"]["amount"]) / 100 == -booked.Amount
-    assert recorded["location_id"] == booked.Location_Code
+    assert Decimal(recorded["amount_money"]["amount"]) / 100 == booked.Amount
+    assert recorded["location_id"] == booked.Global_Dimension_2_Code
 
 
 # --- store receipts and customers ---------------------------------------------------------
@@ -210,13 +229,14 @@ def test_payments_of_a_whole_history_cost_one_erp_and_one_pos_call(
 ) -> None:
     """Round 1: the card in the CRM and in Square's customer profiles; round 2: the ERP
     orders of the number the CRM knows (the ERP's customer card holds nothing asked for
-    and is not read), the POS's loyalty account of the profile; round 3: the POS
-    receipts, one search per 10 of the 25 stores (Square's limit); round 4: one ERP
-    CustomerPayments read for the online orders and one BatchRetrieveOrders for the
-    receipts (their tenders are the payments, their refunds the till's refunds: Square
-    lists payments by time and location only). POS 1 + 1 + 3 + 1 = 6, where the old POS
-    took 3 (no card search, every store in one search). A short history costs the same
-    as a long one."""
+    and is not read): its open sales orders and its posted sales invoices, two calls in
+    parallel, as NAV deletes an order once it is invoiced; the POS's loyalty account of
+    the profile; round 3: the POS receipts, one search per 10 of the 25 stores
+    (Square's limit); round 4: one ERP ledger read for the online orders and one
+    BatchRetrieveOrders for the receipts (their tenders are the payments, their refunds
+    the till's refunds: Square lists payments by time and location only). POS 1 + 1 + 3
+    + 1 = 6, where the old POS took 3 (no card search, every store in one search). A
+    short history costs the same as a long one."""
     query = "query($card: String!) { customer(by: {loyaltyCard: $card}) { payments { id } } }"
     cards = [payments_card(world), _few_orders_card(world)]
     totals = []
@@ -226,10 +246,10 @@ def test_payments_of_a_whole_history_cost_one_erp_and_one_pos_call(
             clear_calls(url)
         assert "errors" not in graphql(gateway_url, query, {"card": card})
         counts = {name: call_count(url) for name, url in systems.items()}
-        assert counts["erp"]["CustomerPayments:ReadMultiple"] == 1
+        assert counts["erp"]["CustomerLedgerEntries:ReadMultiple"] == 1
         assert counts["pos"]["POST /v2/orders/batch-retrieve"] == 1
         totals.append({name: sum(c.values()) for name, c in counts.items()})
-    assert totals[0] == totals[1] == {"crm": 1, "erp": 2, "pos": 6, "wms": 0}
+    assert totals[0] == totals[1] == {"crm": 1, "erp": 3, "pos": 6, "wms": 0}
 
 
 def _few_orders_card(world: World) -> str:
@@ -274,12 +294,15 @@ def test_the_reference_operations_answer_for_their_examples(
 async def test_the_erp_adapter_reads_many_orders_payments_in_one_call(
     session: aiohttp.ClientSession, systems: dict[str, str], world: World, returned: Return
 ) -> None:
-    erp = ErpAdapter(session, ErpConfig(url=systems["erp"], guard=GuardConfig(retries=0)))
+    config = ErpConfig(
+        url=systems["erp"], fields=dict(INSTALLATION_FIELDS), guard=GuardConfig(retries=0)
+    )
+    erp = ErpAdapter(session, config)
     others = [o.id for o in world.erp_orders[:30]]
     await erp.payments_by_order(others[:1])  # the WSDL is loaded once
     clear_calls(systems["erp"])
     found = await erp.payments_by_order([returned.order_id, *others, "SO-UNKNOWN"])
-    assert call_count(systems["erp"]) == {"CustomerPayments:ReadMultiple": 1}
+    assert call_count(systems["erp"]) == {"CustomerLedgerEntries:ReadMultiple": 1}
     assert found["SO-UNKNOWN"] == []
     assert all(len(found[o]) >= 1 for o in others)
     payment, refund = found[returned.order_id]

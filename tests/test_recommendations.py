@@ -235,6 +235,7 @@ def test_without_consent_for_personalisation_there_are_none(
     _refused(gateway_url, contact.loyalty_card or "")
     erp = call_count(systems["erp"])
     assert erp["SalesOrder:ReadMultiple"] == erp["ItemCard:ReadMultiple"] == 0, "nothing read"
+    assert erp["PostedSalesInvoice:ReadMultiple"] == 0, "nothing read"
 
 
 def test_an_expired_consent_is_no_consent(gateway_url: str, world: World) -> None:
@@ -274,8 +275,8 @@ def _calls(systems: dict[str, str], url: str, card: str, channel: str) -> dict[s
 @pytest.mark.parametrize(
     ("channel", "expected"),
     [
-        ("STORE", {"crm": 1, "erp": 4, "pos": 9, "wms": 0}),
-        ("WEB", {"crm": 1, "erp": 4, "pos": 5, "wms": 1}),
+        ("STORE", {"crm": 1, "erp": 5, "pos": 9, "wms": 0}),
+        ("WEB", {"crm": 1, "erp": 5, "pos": 5, "wms": 1}),
     ],
 )
 def test_recommendations_cost_the_same_calls_for_a_short_and_a_long_history(
@@ -287,14 +288,16 @@ def test_recommendations_cost_the_same_calls_for_a_short_and_a_long_history(
     expected: dict[str, int],
 ) -> None:
     """Round 1: the card in the CRM and in Square's customer profiles (the card is a
-    profile's reference_id). Round 2: the ERP customer, the ERP orders, the POS loyalty
-    account. Round 3: the POS receipts, one search per 10 of the 25 stores (Square's
-    limit). Round 4: one ERP ItemCard read for everything bought. Round 5: one ItemCard
-    read of the driving categories. Round 6: the channel's stock: the store list and the
-    candidates' store stock, at most 5 categories x 10 = 50 SKUs in chunks of 20 (a page
-    of Square's 1,000 counts at 25 stores in two states), so 3; or one WMS read. So the
-    POS takes 1 + 1 + 3 (+ 1 + 3 in store) where the old POS took 2 (+ 2). The
-    suggestions' products are those item cards: no further read."""
+    profile's reference_id). Round 2: the ERP customer, the ERP orders (open sales orders
+    and posted invoices: two reads, as NAV keeps an invoiced order only as its posted
+    invoice), the POS loyalty account. Round 3: the POS receipts, one search per 10 of
+    the 25 stores (Square's limit). Round 4: one ERP ItemCard read for everything
+    bought. Round 5: one ItemCard read of the driving categories. Round 6: the channel's
+    stock: the store list and the candidates' store stock, at most 5 categories x 10 =
+    50 SKUs in chunks of 20 (a page of Square's 1,000 counts at 25 stores in two
+    states), so 3; or one WMS read. So the POS takes 1 + 1 + 3 (+ 1 + 3 in store) where
+    the old POS took 2 (+ 2). The suggestions' products are those item cards: no
+    further read."""
     consenting = [s for _, s in _shoppers(world) if s.online and s.in_store]
     short = min(consenting, key=lambda s: (sum(s.pieces.values()), s.card))
     long = both_channels[0]

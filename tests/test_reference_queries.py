@@ -75,17 +75,20 @@ def test_customer360_calls_each_source_once_per_round(
 ) -> None:
     """Round 1: the card is searched in the CRM (one search) and in Square's customer
     profiles (one SearchCustomers: the card is a profile's reference_id) at once. Round
-    2: the CRM's cross-reference gives the ERP customer number: one ERP Customer read
-    and one ERP SalesOrder read; the profile gives the POS customer id: one loyalty
+    2: the CRM's cross-reference gives the ERP customer number: one ERP Customer read,
+    one ERP SalesOrder read and one PostedSalesInvoice read (NAV deletes an order once
+    it is invoiced and keeps its posted invoice, so a history is on both pages: this
+    call is new since the simulated ERP stopped keeping invoiced orders on the order
+    page, which NAV does not); the profile gives the POS customer id: one loyalty
     account search. Round 3: the account settles the POS: its receipts, one order search
     per 10 stores (Square's SearchOrders takes at most 10 location ids; the old POS
     searched every store at once). Then the order lines' SKUs: one ERP ItemCard read and
-    one SalesPrices read. So CRM 1, ERP 4, WMS 0 as before, and POS 2 + 3 = 5 where it
-    was 2: the card's extra round (Square's loyalty accounts have no card number) and
-    the stores' chunks. None of it grows with the order history."""
+    one SalesPrices read. So CRM 1, ERP 5, WMS 0, and POS 2 + 3 = 5 where it was 2: the
+    card's extra round (Square's loyalty accounts have no card number) and the stores'
+    chunks. None of it grows with the order history."""
     _, calls = counted(systems, gateway_url, "Customer360", variables["Customer360"])
     assert sum(calls["crm"].values()) == 1
-    assert sum(calls["erp"].values()) == 4
+    assert sum(calls["erp"].values()) == 5
     assert sum(calls["wms"].values()) == 0
     assert calls["pos"] == {
         "POST /v2/customers/search": 1,
@@ -155,13 +158,13 @@ def test_product_listing_calls_each_source_once_per_round(
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """One round, all in parallel: the 48 SKUs' item cards (one ERP ItemCard read),
-    their prices and promotions (one SalesPrices and one Promotions read), one WMS stock
-    query, one POS locations list, and the store stock in chunks of 20 SKUs: Square
-    answers at most 1,000 inventory counts a page, and a SKU has up to two (IN_STOCK,
-    RESERVED_FOR_SALE) at each of 25 stores, so 20 SKUs fill a page and the chunks go
-    in parallel rather than one page after another (the old POS took 10,000 a page).
-    So ERP 3, WMS 1, CRM 0 for 1 or 48 SKUs alike, and POS 1 + ceil(SKUs / 20): 4 for
-    48 SKUs, 2 for one."""
+    their prices and promotions (one SalesPrices and one SalesLineDiscounts read), one
+    WMS stock query, one POS locations list, and the store stock in chunks of 20 SKUs:
+    Square answers at most 1,000 inventory counts a page, and a SKU has up to two
+    (IN_STOCK, RESERVED_FOR_SALE) at each of 25 stores, so 20 SKUs fill a page and the
+    chunks go in parallel rather than one page after another (the old POS took 10,000 a
+    page). So ERP 3, WMS 1, CRM 0 for 1 or 48 SKUs alike, and POS 1 + ceil(SKUs / 20): 4
+    for 48 SKUs, 2 for one."""
     _, calls = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
     skus = len(variables["ProductListing"]["skus"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {

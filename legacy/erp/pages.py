@@ -1,244 +1,151 @@
-"""The NAV pages our ERP publishes, each declared once: its fields with their XSD types.
+"""The pages our simulated NAV publishes: the standard ones of ``contracts/erp/``.
 
-The WSDL generator, the SQLite schema, the request parser and the reply writer all read
-these declarations, so a field exists in exactly one place. Field names are NAV's (the
-ones of ``ItemCard.wsdl`` and ``Customer.wsdl`` in the shared reference); a real page
-has a hundred fields, we publish the ones our data fills. ``Brand`` and
-``Sales_Channels`` on the item card, ``Sales_Channel`` on the sales documents and the
-``Promotions`` page are our installation's extensions, as NAV installations add them.
-So is ``CustomerPayments``: the payment service provider's captures and refunds per
-order, as the webshop integration books them (NAV's own customer ledger signs amounts
-from the customer's balance; this page signs them as money moves: refunds negative).
+What a page offers (its fields, their types, what ``Read`` takes, its lines, its
+operations) is read from its contract WSDL and declared nowhere else. What is said here
+is how the simulator keeps a page: the table behind it, the fields clients filter on
+(indexed), the number series a new document draws from, the date Create stamps, and
+the text of a record's RecordId (``ReadByRecId``, ``GetRecIdFromKey``).
+
+The simulated retailer's installation adds two fields to the item card, as NAV
+installations do (a partner adds them to the page, and NAV publishes them in the
+page's WSDL after the standard ones): ``Brand`` and ``Sales_Channels`` (the channels
+that sell the item, ``WEB|APP|STORE``). ``INSTALLATION_FIELDS`` is the mapping that
+tells Mosaic about them (``MOSAIC_ERP_FIELDS``); the demo and most tests set it. The
+channel of a document is kept where NAV retailers keep it without any extension: a
+dimension (shortcut dimension 1 on documents, global dimension 1 on ledger entries),
+and the store of a ledger entry in dimension 2. ``create_app(..., extensions={})``
+serves the pure standard pages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-XsdType = Literal["string", "boolean", "decimal", "int", "date", "dateTime"]
+from legacy.erp.contract import Field, PageContract
 
+#: The simulated installation's extension fields, per logical page.
+EXTENSIONS: Mapping[str, Sequence[Field]] = {
+    "items": (Field("Brand", "string"), Field("Sales_Channels", "string")),
+}
 
-@dataclass(frozen=True, slots=True)
-class Enum:
-    """A NAV option field, published as an ``xsd:string`` restriction."""
-
-    name: str
-    values: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-    type: XsdType | Enum = "string"
-
-    @property
-    def xsd(self) -> XsdType:
-        """How the value is stored and compared: an option is a string."""
-        return "string" if isinstance(self.type, Enum) else self.type
-
-
-@dataclass(frozen=True, slots=True)
-class Lines:
-    """A document's lines subpage, published nested in its header as NAV does."""
-
-    field: str  # the header's element holding the lines, e.g. SalesLines
-    element: str  # one line's element and type name, e.g. Sales_Order_Line
-    table: str
-    table_no: int
-    fields: tuple[Field, ...]
+#: Mosaic's field mapping for the simulated installation (MOSAIC_ERP_FIELDS).
+INSTALLATION_FIELDS: Mapping[str, str] = {
+    "brand": "Brand",
+    "channels": "Sales_Channels",
+    "document_channel": "Shortcut_Dimension_1_Code",
+    "payment_channel": "Global_Dimension_1_Code",
+    "payment_store": "Global_Dimension_2_Code",
+    "payment_mirror": "Description",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     name: str  # the logical page, as adapters/config.py ErpConfig.pages names it
-    service: str  # the service name it is published under by default
+    contract: PageContract  # the standard page, under its default service name
     table: str
     table_no: int  # NAV's table number, the first part of a record's Key
-    key: tuple[str, ...]  # what Read takes: the table's primary key
-    fields: tuple[Field, ...]  # without Key, which every page has
+    record_id: str  # how a RecordId names the table (and the document type), e.g. "Item"
     indexed: tuple[str, ...] = ()  # fields clients filter on; the key is always indexed
-    nocase: tuple[str, ...] = ()  # fields filtered case-insensitively (``@``): so indexed
+    nocase: tuple[str, ...] = ()  # fields filtered case-insensitively (``@``)
     number_prefix: str | None = None  # Create numbers a record without No from this series
-    stamped: str | None = None  # a dateTime field Create sets to now when not given
-    lines: Lines | None = None
+    stamped: tuple[str, ...] = ()  # date fields Create sets to today when not given
+    line_table_no: int = 37
 
-    def field(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
-
-    def key_field(self, name: str) -> Field:
-        field = self.field(name)
-        assert field is not None, f"{self.service}'s key {name} is not one of its fields"
-        return field
+    @property
+    def line_table(self) -> str:
+        return f"{self.table}_line"
 
 
-def _f(*names: str, type: XsdType | Enum = "string") -> tuple[Field, ...]:
-    return tuple(Field(name, type) for name in names)
+def _page(name: str, service: str, table: str, table_no: int, record_id: str, **kw: object) -> Page:
+    return Page(name, PageContract.load(service), table, table_no, record_id, **kw)  # type: ignore[arg-type]
 
-
-ITEM_TYPE = Enum("Type", ("Inventory", "Service"))
-CUSTOMER_BLOCKED = Enum("Blocked", ("_blank_", "Ship", "Invoice", "All"))
-SALES_TYPE = Enum("Sales_Type", ("Customer", "Customer_Price_Group", "All_Customers", "Campaign"))
-LINE_TYPE = Enum("Type", ("_blank_", "G_L_Account", "Item", "Resource", "Fixed_Asset"))
-PAYMENT_TYPE = Enum("Document_Type", ("Payment", "Refund"))
-PAYMENT_STATUS = Enum("Status", ("Pending", "Posted", "Voided", "Failed"))
-
-_LINE_FIELDS = (
-    Field("Line_No", "int"),
-    Field("Type", LINE_TYPE),
-    Field("No"),
-    Field("Quantity", "decimal"),
-    Field("Unit_Price", "decimal"),
-    Field("Line_Amount", "decimal"),
-)
-_DOCUMENT_FIELDS = (
-    Field("No"),
-    Field("Sell_to_Customer_No"),
-    Field("Status"),
-    Field("Sales_Channel"),
-    Field("Location_Code"),
-    Field("Currency_Code"),
-    Field("Amount_Including_VAT", "decimal"),
-    # the number the document has in the system that sent it (Mosaic's order reference)
-    Field("External_Document_No"),
-)
 
 PAGES: tuple[Page, ...] = (
-    Page(
-        name="items",
-        service="ItemCard",
-        table="item",
-        table_no=27,
-        key=("No",),
-        fields=(
-            *_f("No", "Description"),
-            Field("Blocked", "boolean"),
-            Field("Type", ITEM_TYPE),
-            *_f("Base_Unit_of_Measure", "GTIN", "Item_Category_Code", "Search_Description"),
-            Field("Unit_Price", "decimal"),
-            *_f("Brand", "Sales_Channels"),
-        ),
-        indexed=("GTIN", "Item_Category_Code"),
-    ),
-    Page(
-        name="customers",
-        service="Customer",
-        table="customer",
-        table_no=18,
-        key=("No",),
-        fields=(
-            *_f("No", "Name", "Address", "Post_Code", "City", "Country_Region_Code"),
-            *_f("Phone_No", "Search_Name"),
-            Field("Blocked", CUSTOMER_BLOCKED),
-            Field("E_Mail"),
-        ),
+    _page("items", "ItemCard", "item", 27, "Item", indexed=("GTIN", "Item_Category_Code")),
+    _page(
+        "customers",
+        "Customer",
+        "customer",
+        18,
+        "Customer",
         indexed=("Phone_No",),
         nocase=("E_Mail",),
     ),
-    Page(
-        name="prices",
-        service="SalesPrices",
-        table="sales_price",
-        table_no=7002,
-        key=("Item_No", "Sales_Type", "Sales_Code", "Currency_Code", "Starting_Date"),
-        fields=(
-            Field("Item_No"),
-            Field("Sales_Type", SALES_TYPE),
-            *_f("Sales_Code", "Currency_Code"),
-            Field("Starting_Date", "date"),
-            Field("Unit_Price", "decimal"),
-        ),
-    ),
-    Page(
-        name="promotions",
-        service="Promotions",
-        table="promotion",
-        table_no=50000,
-        key=("Code",),
-        fields=(
-            *_f("Code", "Description", "Item_No"),
-            Field("Discount_Percent", "decimal"),
-            Field("Sales_Code"),
-            Field("Starting_Date", "date"),
-            Field("Ending_Date", "date"),
-        ),
-        indexed=("Item_No",),
-    ),
-    Page(
-        name="orders",
-        service="SalesOrder",
-        table="sales_order",
-        table_no=36,
-        key=("No",),
-        fields=(*_DOCUMENT_FIELDS[:2], Field("Order_Date", "dateTime"), *_DOCUMENT_FIELDS[2:]),
+    _page("prices", "SalesPrices", "sales_price", 7002, "Sales Price"),
+    _page("promotions", "SalesLineDiscounts", "sales_line_discount", 7004, "Sales Line Discount"),
+    _page(
+        "orders",
+        "SalesOrder",
+        "sales_order",
+        36,
+        "Sales Header: Order",
         indexed=("Sell_to_Customer_No", "External_Document_No"),
         number_prefix="SO",
-        stamped="Order_Date",
-        lines=Lines("SalesLines", "Sales_Order_Line", "sales_order_line", 37, _LINE_FIELDS),
+        stamped=("Order_Date", "Document_Date", "Posting_Date"),
     ),
-    Page(
-        name="returns",
-        service="SalesReturnOrder",
-        table="sales_return_order",
-        table_no=36,
-        key=("No",),
-        fields=(
-            *_DOCUMENT_FIELDS[:2],
-            Field("Applies_to_Order_No"),
-            Field("Return_Reason_Code"),
-            Field("Document_Date", "dateTime"),
-            *_DOCUMENT_FIELDS[2:],
-        ),
-        indexed=("Sell_to_Customer_No", "Applies_to_Order_No", "External_Document_No"),
+    _page(
+        "invoices",
+        "PostedSalesInvoice",
+        "sales_invoice",
+        112,
+        "Sales Invoice Header",
+        indexed=("Sell_to_Customer_No", "Order_No"),
+        line_table_no=113,
+    ),
+    _page(
+        "returns",
+        "SalesReturnOrder",
+        "sales_return_order",
+        36,
+        "Sales Header: Return Order",
+        indexed=("Sell_to_Customer_No", "Applies_to_Doc_No", "External_Document_No"),
         number_prefix="SR",
-        stamped="Document_Date",
-        lines=Lines(
-            "SalesLines", "Sales_Return_Order_Line", "sales_return_order_line", 37, _LINE_FIELDS
-        ),
+        stamped=("Order_Date", "Document_Date", "Posting_Date"),
     ),
-    Page(
-        name="payments",
-        service="CustomerPayments",
-        table="customer_payment",
-        table_no=50001,
-        key=("No",),
-        fields=(
-            Field("No"),
-            Field("Document_Type", PAYMENT_TYPE),
-            *_f("Order_No", "Sell_to_Customer_No", "Payment_Method_Code"),
-            Field("Amount", "decimal"),
-            Field("Currency_Code"),
-            Field("Status", PAYMENT_STATUS),
-            *_f("Sales_Channel", "Location_Code"),
-            Field("Posted_At", "dateTime"),
-            # a refund's payment, its return order, and the POS's record of it
-            *_f("Applies_to_Doc_No", "Return_Order_No", "External_Document_No", "Description"),
-        ),
-        indexed=("Order_No", "Sell_to_Customer_No"),
-        number_prefix="PMT",
-        stamped="Posted_At",
+    _page(
+        "payments",
+        "CustomerLedgerEntries",
+        "cust_ledger_entry",
+        21,
+        "Cust. Ledger Entry",
+        indexed=("Document_No", "Customer_No"),
     ),
 )
 
 PAGES_BY_NAME: dict[str, Page] = {page.name: page for page in PAGES}
-DEFAULT_SERVICES: dict[str, str] = {page.name: page.service for page in PAGES}
-
-#: The operations every page service offers (NAV also has ReadByRecId, GetRecIdFromKey,
-#: CreateMultiple and UpdateMultiple; nothing here needs them).
-OPERATIONS = ("Read", "ReadMultiple", "IsUpdated", "Create", "Update", "Delete")
+DEFAULT_SERVICES: dict[str, str] = {page.name: page.contract.service for page in PAGES}
 
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """A page as published under a service name. NAV derives the namespace and the
-    record's element name from the service name, not from the page."""
+    """A page as this installation publishes it under a service name: the standard
+    contract, renamed, with the installation's extension fields."""
 
     page: Page
-    name: str
+    contract: PageContract
+
+    @property
+    def name(self) -> str:
+        return self.contract.service
 
     @property
     def namespace(self) -> str:
-        return f"urn:microsoft-dynamics-schemas/page/{self.name.lower()}"
+        return self.contract.namespace
 
-    def soap_action(self, operation: str) -> str:
-        return f"{self.namespace}:{operation}"
+    def field(self, name: str) -> Field | None:
+        return self.contract.field(name)
+
+
+def published(
+    names: Mapping[str, str], extensions: Mapping[str, Sequence[Field]]
+) -> dict[str, Service]:
+    """Each logical page under its service name (``names``: page -> service), with the
+    extension fields of ``extensions`` (page -> fields), keyed by service name."""
+    services = {}
+    for page in PAGES:
+        name = names.get(page.name, page.contract.service)
+        contract = page.contract.published_as(name).extended(extensions.get(page.name, ()))
+        services[name] = Service(page, contract)
+    return services

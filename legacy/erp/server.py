@@ -1,23 +1,35 @@
 """The simulated ERP: Microsoft Dynamics NAV page web services over SOAP 1.1.
 
 Each page is its own service at ``/WS/{company}/Page/{service}``: ``GET`` answers its
-WSDL (whose endpoint address is the URL asked, as NAV builds it from the request's
-host), ``POST`` runs an operation (``Read``, ``ReadMultiple``, ``IsUpdated``,
-``Create``, ``Update``, ``Delete``) named by the Body's element and the ``SOAPAction``
-header. ``GET /WS/{company}/Services`` lists the services, as NAV's discovery document
-does. Every failure is a SOAP 1.1 fault with HTTP status 500, as NAV answers them.
+WSDL (the page's contract from ``contracts/erp/``, under the service's name, with the
+installation's extension fields, its endpoint address the URL asked, as NAV builds it
+from the request's host); ``POST`` runs an operation named by the Body's element and
+the ``SOAPAction`` header. Every operation the WSDL declares is served (Read,
+ReadByRecId, ReadMultiple, IsUpdated, GetRecIdFromKey, Create, CreateMultiple, Update,
+UpdateMultiple, Delete, and Delete_<lines> on documents); any other answers NAV's
+fault for an unknown operation. ``GET /WS/{company}/Services`` lists the services, as
+NAV's discovery document does. Every failure is a SOAP 1.1 fault with HTTP status 500,
+as NAV answers them.
 
-Where it departs from NAV (beyond the store's notes in ``store.py``): no
-authentication (NAV wants NTLM or a web service key); one company; services publish
-only the operations listed above; ``knobs.fault == "soap_fault"`` makes every call,
-WSDL included, answer a fault, to test clients against it.
+Started with ``credentials``, every request to a service needs them, as a NAV web
+service user (``NavUserPassword``) sends them: HTTP Basic; without them NAV answers 401
+with a Basic challenge and no body. ``authorize`` replaces that check (the tests' Business
+Central stand-in accepts its own OAuth tokens with it).
+
+Where it departs from NAV (beyond the store's notes in ``store.py``; all of them are in
+``contracts/erp/PAGES.md``): one company; ``knobs.fault == "soap_fault"`` makes every
+call, WSDL included, answer a fault, to test clients against it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from starlette.applications import Starlette
@@ -28,7 +40,8 @@ from starlette.routing import Route
 
 from legacy.common.app import simulated_system
 from legacy.common.knobs import Knobs
-from legacy.erp.pages import DEFAULT_SERVICES, PAGES_BY_NAME, Service
+from legacy.erp.contract import Field, render
+from legacy.erp.pages import DEFAULT_SERVICES, EXTENSIONS, Service, published
 from legacy.erp.soap import (
     APPLICATION_FAULT,
     SoapFault,
@@ -39,38 +52,58 @@ from legacy.erp.soap import (
     reply,
 )
 from legacy.erp.store import NavError, Record, Store, build, connect
-from legacy.erp.wsdl import wsdl
 from legacy.world import World
 
 XML = "text/xml; charset=utf-8"
 
 Operation = Callable[[Service, Store, etree._Element], str]
+Authorize = Callable[[Request], bool]
 
 
 def _arguments(service: Service, element: etree._Element) -> dict[str, str]:
     return {name: child.text or "" for name, child in children(element, service.namespace)}
 
 
-def _key(service: Service, element: etree._Element) -> str:
-    key = _arguments(service, element).get("Key")
-    if key is None:
-        raise SoapFault("The operation needs a Key.")
-    return key
+def _argument(service: Service, element: etree._Element, name: str) -> str:
+    value = _arguments(service, element).get(name)
+    if value is None:
+        raise SoapFault(f"The operation needs {name}.")
+    return value
 
 
 def _record_argument(service: Service, element: etree._Element) -> Record:
     for name, child in children(element, service.namespace):
         if name == service.name:
-            return record_of(child, service.namespace, service.page.lines)
+            return record_of(child, service.namespace, service.contract.lines)
     raise SoapFault(f"The operation needs a {service.name} element.")
+
+
+def _list_argument(service: Service, element: etree._Element) -> list[Record]:
+    for name, child in children(element, service.namespace):
+        if name == f"{service.name}_List":
+            return [
+                record_of(record, service.namespace, service.contract.lines)
+                for _, record in children(child, service.namespace)
+            ]
+    raise SoapFault(f"The operation needs a {service.name}_List element.")
 
 
 def _xml(service: Service, content: str) -> str:
     return f"<{service.name}>{content}</{service.name}>"
 
 
+def _listed(service: Service, records: Sequence[str]) -> str:
+    body = "".join(_xml(service, r) for r in records)
+    return f"<{service.name}_List>{body}</{service.name}_List>"
+
+
 def _read(service: Service, store: Store, element: etree._Element) -> str:
-    record = store.read(service.page, _arguments(service, element))
+    record = store.read(service, _arguments(service, element))
+    return _xml(service, record) if record else ""
+
+
+def _read_by_rec_id(service: Service, store: Store, element: etree._Element) -> str:
+    record = store.read_by_record_id(service, _argument(service, element, "recId"))
     return _xml(service, record) if record else ""
 
 
@@ -93,7 +126,7 @@ def _read_multiple(service: Service, store: Store, element: etree._Element) -> s
                 raise SoapFault("setSize must be an integer.") from exc
         else:
             raise SoapFault(f"ReadMultiple does not take {name}.")
-    records = store.read_multiple(service.page, filters, bookmark, size)
+    records = store.read_multiple(service, filters, bookmark, size)
     if not records:
         return ""
     body = "".join(_xml(service, r) for r in records)
@@ -101,40 +134,75 @@ def _read_multiple(service: Service, store: Store, element: etree._Element) -> s
 
 
 def _is_updated(service: Service, store: Store, element: etree._Element) -> str:
-    updated = store.is_updated(service.page, _key(service, element))
+    updated = store.is_updated(service, _argument(service, element, "Key"))
     return f"<IsUpdated_Result>{'true' if updated else 'false'}</IsUpdated_Result>"
 
 
+def _rec_id(service: Service, store: Store, element: etree._Element) -> str:
+    record_id = store.record_id(service, _argument(service, element, "Key"))
+    return f"<GetRecIdFromKey_Result>{escape(record_id)}</GetRecIdFromKey_Result>"
+
+
 def _create(service: Service, store: Store, element: etree._Element) -> str:
-    return _xml(service, store.create(service.page, _record_argument(service, element)))
+    return _xml(service, store.create(service, _record_argument(service, element)))
+
+
+def _create_multiple(service: Service, store: Store, element: etree._Element) -> str:
+    return _listed(service, store.create_multiple(service, _list_argument(service, element)))
 
 
 def _update(service: Service, store: Store, element: etree._Element) -> str:
-    return _xml(service, store.update(service.page, _record_argument(service, element)))
+    return _xml(service, store.update(service, _record_argument(service, element)))
+
+
+def _update_multiple(service: Service, store: Store, element: etree._Element) -> str:
+    return _listed(service, store.update_multiple(service, _list_argument(service, element)))
 
 
 def _delete(service: Service, store: Store, element: etree._Element) -> str:
-    store.delete(service.page, _key(service, element))
+    store.delete(service, _argument(service, element, "Key"))
     return "<Delete_Result>true</Delete_Result>"
+
+
+def _delete_line(service: Service, store: Store, element: etree._Element) -> str:
+    lines = service.contract.lines
+    assert lines is not None  # the operation is only declared on documents
+    store.delete_line(service, _argument(service, element, f"{lines.element}_Key"))
+    return f"<Delete_{lines.element}_Result>true</Delete_{lines.element}_Result>"
 
 
 OPERATIONS: dict[str, Operation] = {
     "Read": _read,
+    "ReadByRecId": _read_by_rec_id,
     "ReadMultiple": _read_multiple,
     "IsUpdated": _is_updated,
+    "GetRecIdFromKey": _rec_id,
     "Create": _create,
+    "CreateMultiple": _create_multiple,
     "Update": _update,
+    "UpdateMultiple": _update_multiple,
     "Delete": _delete,
 }
+
+
+def _handler(service: Service, operation: str) -> Operation | None:
+    """The operation, if the service's WSDL declares it."""
+    if operation not in service.contract.operations:
+        return None
+    if operation.startswith("Delete_"):
+        return _delete_line
+    return OPERATIONS.get(operation)
 
 
 def _run(service: Service, store: Store, body: bytes, soap_action: str | None) -> bytes:
     element = operation_element(body, service.namespace)
     operation = etree.QName(element).localname
-    handler = OPERATIONS.get(operation)
+    handler = _handler(service, operation)
     if handler is None:
         raise SoapFault(f"Operation {operation} is not supported by {service.name}.")
-    if soap_action is not None and soap_action.strip('"') != service.soap_action(operation):
+    if soap_action is not None and soap_action.strip('"') != service.contract.soap_action(
+        operation
+    ):
         raise SoapFault(f"SOAPAction {soap_action} does not match operation {operation}.")
     try:
         content = handler(service, store, element)
@@ -147,6 +215,23 @@ def _fault_response(message: str, code: str = APPLICATION_FAULT) -> Response:
     return Response(fault(message, code), status_code=500, media_type=XML)
 
 
+def basic_auth(username: str, password: str) -> Authorize:
+    """NAV's check of a web service user's HTTP Basic credentials."""
+    expected = f"{username}:{password}".encode()
+
+    def authorize(request: Request) -> bool:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return secrets.compare_digest(given, expected)
+
+    return authorize
+
+
 def create_app(
     world: World,
     db_path: Path,
@@ -154,43 +239,55 @@ def create_app(
     *,
     company: str = "CRONUS",
     services: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Sequence[Field]] = EXTENSIONS,
+    credentials: tuple[str, str] | None = None,
+    authorize: Authorize | None = None,
     middleware: Sequence[Middleware] = (),
 ) -> Starlette:
-    """The ERP app; ``services`` renames pages (logical page -> service name), as an
-    administrator publishes them under names of their choosing."""
-    build(world, db_path)
+    """The ERP app. ``services`` renames pages (logical page -> service name), as an
+    administrator publishes them under names of their choosing; ``extensions`` are the
+    installation's extension fields per logical page (``{}``: the pure standard pages);
+    ``credentials`` (user name, password) or ``authorize`` make it ask for them."""
+    names = {**DEFAULT_SERVICES, **(services or {})}
+    by_name = published(names, extensions)
+    build(world, db_path, list(by_name.values()))
     store = Store(connect(db_path))
     knobs = knobs or Knobs()
-    names = {**DEFAULT_SERVICES, **(services or {})}
-    published = {name: Service(PAGES_BY_NAME[page], name) for page, name in names.items()}
+    check = authorize or (basic_auth(*credentials) if credentials else None)
 
     def lookup(request: Request) -> Service | None:
         if request.path_params["company"] != company:
             return None
-        return published.get(request.path_params["service"])
+        return by_name.get(request.path_params["service"])
 
     async def page(request: Request) -> Response:
+        if check is not None and not check(request):
+            return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm=""'})
         service = lookup(request)
         if service is None:
             return PlainTextResponse("No such service.", status_code=404)
+        body = await request.body()  # read first: the contract check sees every request
         if knobs.fault == "soap_fault":
             return _fault_response("The ERP could not process the request (simulated fault).")
         if request.method == "GET":
-            return Response(wsdl(service, str(request.url.replace(query=""))), media_type=XML)
+            address = escape(str(request.url.replace(query="")), {'"': "&quot;"})
+            return Response(render(service.contract, address), media_type=XML)
         try:
-            answer = _run(service, store, await request.body(), request.headers.get("soapaction"))
+            answer = _run(service, store, body, request.headers.get("soapaction"))
         except SoapFault as exc:
             return _fault_response(exc.message, exc.code)
         return Response(answer, media_type=XML)
 
     async def discovery(request: Request) -> Response:
+        if check is not None and not check(request):
+            return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm=""'})
         if request.path_params["company"] != company:
             return PlainTextResponse("No such company.", status_code=404)
         base = str(request.base_url).rstrip("/")
         refs = "".join(
             f'<contractRef ref="{base}/WS/{quote(company)}/Page/{quote(name)}"'
             ' xmlns="http://schemas.xmlsoap.org/disco/scl/" />'
-            for name in published
+            for name in by_name
         )
         body = f'<discovery xmlns="http://schemas.xmlsoap.org/disco/">{refs}</discovery>'
         return Response(body, media_type=XML)

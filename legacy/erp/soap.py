@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from legacy.erp.pages import Lines
+from legacy.erp.contract import Lines
 from legacy.erp.store import Record
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -73,7 +73,7 @@ def record_of(element: etree._Element, namespace: str, lines: Lines | None) -> R
     """A record element (with its lines, for a document) as field name -> text."""
     record: Record = {}
     for name, child in children(element, namespace):
-        if lines is not None and name == lines.field:
+        if lines is not None and name == lines.element:
             lines_of = children(child, namespace)
             record[name] = [record_of(line, namespace, None) for _, line in lines_of]
         else:

@@ -6,6 +6,7 @@ from starlette.middleware import Middleware
 
 from tests.contracts import SUITE, Departures
 from tests.contracts.openapi import OpenApiCheck, contract
+from tests.contracts.soap import erp_checks
 
 #: Square documents only ``200`` per operation and answers its errors (4xx, 5xx) with
 #: the same response object, ``errors`` set: such answers are held to that schema.
@@ -15,6 +16,8 @@ ERRORS_AS: dict[str, str] = {"pos": "200"}
 def checks(source: str, departures: Departures = SUITE) -> list[Middleware]:
     """The middleware to pass to ``source``'s ``create_app``: its contract check, or
     nothing while ``contracts/<source>/`` holds no description."""
+    if source == "erp":  # NAV's page WSDLs: tests/contracts/soap.py
+        return erp_checks(departures=departures)
     found = contract(source, ERRORS_AS.get(source))
     if found is None:
         return []

@@ -25,6 +25,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.contracts import Departure, Departures
+from tests.contracts.capture import judged
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 #: Paths that are the simulators' own test knobs, not the product's API.
@@ -121,23 +122,9 @@ class OpenApiCheck:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN):
             await self.app(scope, receive, send)
             return
-        sent: list[bytes] = []
-        answer: list[Message] = []
-
-        async def receiving() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                sent.append(message.get("body", b""))
-            return message
-
-        async def sending(message: Message) -> None:
-            answer.append(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                self._judged(scope, b"".join(sent), answer)
-                for held in answer:
-                    await send(held)
-
-        await self.app(scope, receiving, sending)
+        await judged(
+            self.app, scope, receive, send, lambda body, answer: self._judged(scope, body, answer)
+        )
 
     def _judged(self, scope: Scope, body: bytes, answer: list[Message]) -> None:
         """Judge one exchange before its last part leaves, so whatever it departs in is
