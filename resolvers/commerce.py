@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import strawberry
 
@@ -25,6 +25,7 @@ from adapters.errors import MosaicError
 from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
 from resolvers.context import Info
+from resolvers.inputs import CUSTOMER_ID, PURPOSE, argument
 from resolvers.live import StockFeed
 from resolvers.ordering import PlaceOrder, placed_order, plan_order
 from resolvers.ordering import fingerprint_of as order_fingerprint
@@ -214,8 +215,8 @@ class CommerceMutation:
     async def set_consent(
         self,
         info: Info,
-        customer_id: strawberry.ID,
-        purpose: str,
+        customer_id: Annotated[strawberry.ID, argument(CUSTOMER_ID)],
+        purpose: Annotated[str, argument(PURPOSE)],
         granted: bool,
         valid_until: date | None = None,
     ) -> SetConsentPayload:
