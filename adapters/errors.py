@@ -19,7 +19,8 @@ all raise the same types.
     │   └── UnsendableValue            BAD_USER_INPUT: a source's protocol cannot carry it
     ├── Unauthenticated                UNAUTHENTICATED
     ├── Forbidden                      FORBIDDEN
-    └── ConsentRequired                CONSENT_REQUIRED
+    ├── ConsentRequired                CONSENT_REQUIRED
+    └── EmailTaken                     EMAIL_TAKEN: another customer has that address
 """
 
 from __future__ import annotations
@@ -126,3 +127,11 @@ class Forbidden(MosaicError):
 
 class ConsentRequired(MosaicError):
     code = "CONSENT_REQUIRED"
+
+
+class EmailTaken(MosaicError):
+    """A write refused because the e-mail address is another customer's (HubSpot's 409:
+    its e-mail is unique per contact). Whose it is is never said: "Existing ID: 1001"
+    would let anyone map e-mail addresses to customer ids."""
+
+    code = "EMAIL_TAKEN"

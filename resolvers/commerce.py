@@ -21,7 +21,7 @@ from typing import Annotated, Any, Protocol
 import strawberry
 
 from adapters.erp_writes import ErpWrites
-from adapters.errors import MosaicError
+from adapters.errors import EmailTaken, MosaicError
 from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
 from resolvers.context import Info
@@ -202,7 +202,11 @@ class CommerceMutation:
         errors += found_errors
         if errors or contact_id is None:
             return UpdateCustomerPayload(customer=customer, errors=errors)
-        updated = await write_contact(info, _commerce(info).sources, contact_id, changes)
+        try:
+            updated = await write_contact(info, _commerce(info).sources, contact_id, changes)
+        except EmailTaken as taken:
+            errors = [UserError(code=taken.code, message=taken.message, field=["email"])]
+            return UpdateCustomerPayload(customer=customer, errors=errors)
         return UpdateCustomerPayload(customer=updated, errors=[])
 
     @strawberry.mutation(
