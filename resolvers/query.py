@@ -19,6 +19,7 @@ from resolvers.authz import (
     When,
     admit,
     guarded,
+    made_through,
 )
 from resolvers.context import Info
 from resolvers.identity import start_keys_of_id
@@ -189,8 +190,9 @@ class Query:
         return [Location.of(p) for p in places[:limit]]
 
     @strawberry.field(
-        description="One order from any channel, by its id. A partner reads orders by the "
-        "id it was given (scope orders:read), never who placed them.",
+        description="One order from any channel, by its id. A partner (scope orders:read) "
+        "reads the orders that came in through it, never who placed them; any other id "
+        "is null to it, as an unknown one.",
         extensions=[
             guarded(
                 default=DENY,
@@ -208,6 +210,9 @@ class Query:
         loaders = info.context.loaders
         loader = loaders.erp_order if prefix == "erp" else loaders.pos_order
         record = await loader.load(local)
+        principal = info.context.principal
+        if record and principal.role == "partner" and not made_through(principal, record):
+            return None  # not "forbidden": that would say the id is an order
         order = (await Order.many(info, [record]))[0] if record else None
         if info.context.principal.role == "customer":
             await admit(info, await order.placed_by(loaders) if order else None, f"order {id}")

@@ -27,9 +27,10 @@ UPDATE = """mutation($input: UpdateCustomerInput!) {
 @pytest.fixture(scope="module")
 def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("written-text")
-    with fresh_systems(world, folder) as servers, gateway(
-        servers, folder / "gw", jwt_secret=SECRET
-    ) as url:
+    with (
+        fresh_systems(world, folder) as servers,
+        gateway(servers, folder / "gw", jwt_secret=SECRET) as url,
+    ):
         yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
 
 
