@@ -762,7 +762,8 @@ ONLINE_METHODS = ("IDEAL", "CARD", "PAYPAL", "KLARNA")
 ONLINE_SHARES = (55, 75, 90, 100)  # cumulative: iDEAL 55 %, card 20 %, PayPal 15 %, Klarna
 TILL_METHODS = ("PIN", "CARD", "CASH")
 TILL_SHARES = (60, 75, 100)  # cumulative: PIN 60 %, card 15 %, cash 25 %
-RETURN_REASONS = ("WRONG_SIZE", "DEFECTIVE", "NOT_AS_DESCRIBED", "CHANGED_MIND")
+#: NAV return reason codes (Code[10], the length a client's reason is held to as well)
+RETURN_REASONS = ("WRONG SIZE", "DEFECTIVE", "WRONG ITEM", "NOT WANTED")
 ONLINE_RETURN_RATE = 0.03  # of delivered online orders; 45 % of them come back to a store
 STORE_RETURN_RATE = 0.015  # of store receipts
 

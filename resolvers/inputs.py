@@ -32,6 +32,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import FieldExtension
+from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.base import (
     StrawberryList,
     StrawberryOptional,
@@ -188,10 +189,7 @@ class Checked(FieldExtension):
     resolver, the guard, or any source)."""
 
     def __init__(self, field: StrawberryField) -> None:
-        self.bounds = {
-            a.python_name: (a.graphql_name or to_camel_case(a.python_name), a.metadata.get(BOUND))
-            for a in field.arguments
-        }
+        self.bounds = {a.python_name: (_name(a), a.metadata.get(BOUND)) for a in field.arguments}
 
     def map_arguments(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         for name, value in kwargs.items():
@@ -207,43 +205,44 @@ def check_arguments(root_types: Iterable[type]) -> None:
     schema, refused here, when the schema is built."""
     for root in root_types:
         for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
-            unbounded = [
-                where
-                for argument_ in field.arguments
-                for where in _unbounded(
-                    argument_.type, argument_.metadata.get(BOUND), [argument_.python_name]
-                )
-            ]
+            found = texts(field)
+            unbounded = [".".join(map(str, path)) for path, bound in found if bound is None]
             if unbounded:
                 raise TypeError(
                     f"{root.__name__}.{field.python_name}: no bound declared for "
                     + ", ".join(unbounded)
                     + " (resolvers/inputs.py)"
                 )
-            takes_text = any(True for a in field.arguments for _ in _texts(a.type, [a.python_name]))
-            if takes_text and not any(isinstance(e, Checked) for e in field.extensions):
+            if found and not any(isinstance(e, Checked) for e in field.extensions):
                 field.extensions.append(Checked(field))
 
 
-def _unbounded(kind: Any, bound: Bound | None, path: list[str]) -> Iterator[str]:
-    """The string values under ``kind`` that have no bound, as dotted paths."""
-    for where, own in _texts(kind, path, bound):
-        if own is None:
-            yield where
+TextPath = tuple[str | int, ...]
+
+
+def texts(field: StrawberryField) -> list[tuple[TextPath, Bound | None]]:
+    """Every string a field's arguments may hold, as its path (GraphQL names; ``0``
+    stands for any item of a list) with its declared bound."""
+    return [
+        found
+        for argument_ in field.arguments
+        for found in _texts(argument_.type, (_name(argument_),), argument_.metadata.get(BOUND))
+    ]
 
 
 def _texts(
-    kind: Any, path: list[str], bound: Bound | None = None
-) -> Iterator[tuple[str, Bound | None]]:
-    """Every string value a value of ``kind`` holds, with its declared bound."""
+    kind: Any, path: TextPath, bound: Bound | None
+) -> Iterator[tuple[TextPath, Bound | None]]:
     while isinstance(kind, (StrawberryOptional, StrawberryList)):
+        if isinstance(kind, StrawberryList):
+            path = (*path, 0)
         kind = kind.of_type
     if kind is str or kind is strawberry.ID:
-        yield ".".join(path), bound
+        yield path, bound
     elif has_object_definition(kind) and kind.__strawberry_definition__.is_input:
         for field in kind.__strawberry_definition__.fields:
-            yield from _texts(field.type, [*path, field.python_name], field.metadata.get(BOUND))
+            yield from _texts(field.type, (*path, _name(field)), field.metadata.get(BOUND))
 
 
-def _name(field: StrawberryField) -> str:
+def _name(field: StrawberryField | StrawberryArgument) -> str:
     return field.graphql_name or to_camel_case(field.python_name)
