@@ -249,8 +249,9 @@ class CrmAdapter:
                 raise
             if FIELDS["email"] in properties:
                 raise EmailTaken("this e-mail address belongs to another customer") from exc
+            said = {k: v for k, v in exc.extensions.items() if k not in ("code", "source")}
             raise UpstreamFault(
-                "crm", "HTTP 409: a unique value belongs to another contact", status=409
+                "crm", "HTTP 409: a unique value belongs to another contact", **said
             ) from exc
 
     async def delete_contact(self, contact_id: str) -> None:

@@ -19,8 +19,8 @@ else happens.
   a new one cannot be forgotten.
 - Characters: the C0 controls but tab and newline (NUL, escape, ...) and the two
   non-characters U+FFFE and U+FFFF are refused everywhere: no source takes them (XML
-  has no way to write them) and no person types them. Ids, SKUs, cards and keys
-  (``token``) take no white space either.
+  has no way to write them) and no person types them. Ids, SKUs, cards and e-mail
+  addresses (``token``) hold no white space either.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ _SPACE = re.compile(r"\s")
 @dataclass(frozen=True, slots=True)
 class Bound:
     """What one string may be: at most ``max_length`` characters (and at least
-    ``min_length``), none of them refused; a ``token`` (an id, a SKU, a key) has no
-    white space; an id starts with one of ``prefixes`` (``crm:``, ...). ``source``
-    says whose field the limit is, for the README."""
+    ``min_length``), none of them refused; a ``token`` (an id, a SKU, an address) has
+    no white space within (around it, the resolvers trim it as before); an id starts
+    with one of ``prefixes`` (``crm:``, ...). ``source`` says whose field the limit
+    is, for the README."""
 
     max_length: int
     source: str
@@ -71,7 +72,7 @@ class Bound:
         refused = _REFUSED.search(value)
         if refused:
             return f"holds a control character (U+{ord(refused.group()):04X})"
-        if self.token and _SPACE.search(value):
+        if self.token and _SPACE.search(value.strip()):
             return "holds white space"
         if self.prefixes and value.partition(":")[0] not in self.prefixes:
             return "is no id of the right kind (" + ", ".join(f"{p}:…" for p in self.prefixes) + ")"
