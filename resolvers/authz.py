@@ -9,8 +9,9 @@ A field states its policy in its ``extensions``, per role, where it is defined::
 - :func:`guarded` — any field: a rule per role, a default for the roles not named.
 - :func:`personal` — a field of a customer's personal data. Before its own rules, the
   caller must be *admitted* to that customer: a customer to their own record only, a
-  store employee to a customer recognised by loyalty card, marketing and service agents
-  to anyone; partners and anonymous callers never. Admission is checked on every field
+  store employee to a customer recognised by loyalty card, marketing to a customer who
+  granted a consent some field lets it read by, service agents to anyone; partners and
+  anonymous callers never. Admission is checked on every field
   of the customer, so no path (``order -> customer``, a federation ``_entities`` lookup,
   an alias, a fragment) shows what the direct path would refuse: the check is made where
   the data is, not where the query entered.
@@ -185,8 +186,10 @@ def made_through(principal: Principal, order: OrderRecord) -> bool:
     """Did this order come in through the calling partner? The ERP says whose an order
     is in a field its mapping names (``order_partner``; NAV codes are upper case, so
     without regard to case); an order without one is no partner's."""
-    return bool(order.partner and principal.partner) and (
-        str(order.partner).casefold() == str(principal.partner).casefold()
+    return bool(
+        order.partner
+        and principal.partner
+        and order.partner.casefold() == principal.partner.casefold()
     )
 
 

@@ -51,24 +51,20 @@ _SPACE = re.compile(r"\s")
 
 @dataclass(frozen=True, slots=True)
 class Bound:
-    """What one string may be: at most ``max_length`` characters (and at least
-    ``min_length``), none of them refused; a ``token`` (an id, a SKU, an address) has
-    no white space within (around it, the resolvers trim it as before); an id starts
-    with one of ``prefixes`` (``crm:``, ...). ``source`` says whose field the limit
-    is, for the README."""
+    """What one string may be: at most ``max_length`` characters, none of them
+    refused; a ``token`` (an id, a SKU, an address) has no white space within (around
+    it, the resolvers trim it as before); an id starts with one of ``prefixes``
+    (``crm:``, ...). ``source`` says whose field the limit is, for the README."""
 
     max_length: int
     source: str
     token: bool = False
-    min_length: int = 0
     prefixes: tuple[str, ...] = ()
 
     def problem(self, value: str) -> str | None:
         """What is wrong with ``value``, or None when it fits."""
         if len(value) > self.max_length:
             return f"is longer than {self.max_length} characters"
-        if len(value) < self.min_length:
-            return f"is shorter than {self.min_length} characters"
         refused = _REFUSED.search(value)
         if refused:
             return f"holds a control character (U+{ord(refused.group()):04X})"
@@ -96,7 +92,7 @@ CITY = Bound(30, _nav("Customer.City / Sales Header.Ship-to City", "Text", 30))
 POSTAL_CODE = Bound(20, _nav("Customer.Post Code / Sales Header.Ship-to Post Code", "Code", 20))
 COUNTRY = Bound(10, _nav("Customer.Country/Region Code", "Code", 10), token=True)
 RETURN_REASON = Bound(10, _nav("Sales Line.Return Reason Code", "Code", 10))
-SKU = Bound(20, _nav("Item.No.", "Code", 20), token=True, min_length=1)
+SKU = Bound(20, _nav("Item.No.", "Code", 20), token=True)
 LOYALTY_CARD = Bound(100, "Square Customer.reference_id, maxLength 100", token=True)
 CUSTOMER_ID = Bound(
     4 + 191,
@@ -112,7 +108,7 @@ ORDER_ID = Bound(
 )
 LOCATION_ID = Bound(
     len("warehouse:") + 32,
-    "Square Location.id, maxLength 32 (the WMS's sites are no longer)",
+    "Square Location.id, maxLength 32 (the WMS declares none: held to the same)",
     token=True,
     prefixes=("store", "warehouse"),
 )
