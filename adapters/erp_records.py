@@ -235,6 +235,7 @@ class NavRecords:
             location_id=row.get("Location_Code"),
             total=document_total(row, currency),
             lines=document_lines(row, currency),
+            partner=self._mapped_field(row, "order_partner"),
         )
 
     def invoiced_order(self, row: Row) -> OrderRecord:
@@ -256,6 +257,7 @@ class NavRecords:
             total=document_total(row, currency),
             lines=document_lines(row, currency),
             invoice_id=number,
+            partner=self._mapped_field(row, "order_partner"),
         )
 
     def payment(self, row: Row) -> PaymentRecord:

@@ -152,6 +152,7 @@ class OrderRecord:
     total: Money | None
     lines: tuple[OrderLineRecord, ...] = field(default=())
     invoice_id: str | None = None  # an ERP order's posted sales invoice, once invoiced
+    partner: str | None = None  # the partner it came in through (the ERP's mapped field)
 
 
 #: where an order whose system gives no time sorts among others: last, as the oldest

@@ -16,15 +16,16 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import strawberry
 
 from adapters.erp_writes import ErpWrites
-from adapters.errors import MosaicError
+from adapters.errors import EmailTaken, MosaicError
 from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
 from resolvers.context import Info
+from resolvers.inputs import CUSTOMER_ID, PURPOSE, argument
 from resolvers.live import StockFeed
 from resolvers.ordering import PlaceOrder, placed_order, plan_order
 from resolvers.ordering import fingerprint_of as order_fingerprint
@@ -201,7 +202,11 @@ class CommerceMutation:
         errors += found_errors
         if errors or contact_id is None:
             return UpdateCustomerPayload(customer=customer, errors=errors)
-        updated = await write_contact(info, _commerce(info).sources, contact_id, changes)
+        try:
+            updated = await write_contact(info, _commerce(info).sources, contact_id, changes)
+        except EmailTaken as taken:
+            errors = [UserError(code=taken.code, message=taken.message, field=["email"])]
+            return UpdateCustomerPayload(customer=customer, errors=errors)
         return UpdateCustomerPayload(customer=updated, errors=[])
 
     @strawberry.mutation(
@@ -214,8 +219,8 @@ class CommerceMutation:
     async def set_consent(
         self,
         info: Info,
-        customer_id: strawberry.ID,
-        purpose: str,
+        customer_id: Annotated[strawberry.ID, argument(CUSTOMER_ID)],
+        purpose: Annotated[str, argument(PURPOSE)],
         granted: bool,
         valid_until: date | None = None,
     ) -> SetConsentPayload:

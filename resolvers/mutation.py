@@ -3,10 +3,13 @@ client that lost the answer may simply send it again."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from resolvers import gdpr
 from resolvers.context import Info
+from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, argument
 
 
 @strawberry.type
@@ -18,6 +21,9 @@ class Mutation:
         extensions=[gdpr.subject_or_agent()],
     )
     async def erase_customer(
-        self, info: Info, customer_id: strawberry.ID, idempotency_key: str
+        self,
+        info: Info,
+        customer_id: Annotated[strawberry.ID, argument(CUSTOMER_ID)],
+        idempotency_key: Annotated[str, argument(IDEMPOTENCY_KEY)],
     ) -> gdpr.Erasure:
         return await gdpr.erase(info, str(customer_id), idempotency_key)

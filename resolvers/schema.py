@@ -18,6 +18,7 @@ from adapters.errors import MosaicError
 from resolvers.commerce import CommerceMutation
 from resolvers.direct_calls import mark_direct_calls
 from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
+from resolvers.inputs import check_arguments
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.operation_state import OperationState
@@ -72,6 +73,8 @@ class MosaicSchema(strawberry.federation.Schema):
 #: the root types, each module adding its fields (merge_types keeps them apart)
 Mutation = merge_types("Mutation", (ErasureMutation, CommerceMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
+# every text a client sends is checked against its bound before anything runs
+check_arguments((Query, Mutation, Subscription))
 
 
 def build_schema(

@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 
 from adapters import records
+from resolvers.inputs import POSTAL_CODE, text
 
 
 @strawberry.enum(description="Where a shopper meets the retailer.")
@@ -60,7 +61,7 @@ class PointInput:
 
 @strawberry.input(one_of=True, description="A place: a Dutch postal code or coordinates.")
 class NearInput:
-    postal_code: str | None = strawberry.UNSET
+    postal_code: str | None = text(POSTAL_CODE, default=strawberry.UNSET)
     point: PointInput | None = strawberry.UNSET
 
 

@@ -23,6 +23,7 @@ from resolvers.authz import (
 )
 from resolvers.context import Info
 from resolvers.identity import Identity, start_keys_of_id
+from resolvers.inputs import CUSTOMER_ID, check
 from resolvers.loaders import Loaders
 from resolvers.purchases import order_history
 from resolvers.recommendations import Recommendation, recommend
@@ -92,6 +93,7 @@ class Customer:
         """A federation router's entity lookup, as ``customer(by: {id})`` and admitted
         the same way. Every representation of one ``_entities`` call starts its search
         in the same round, so N customers are one CRM batch call."""
+        check(str(id), CUSTOMER_ID, ["id"])  # a representation is a client's text
         found = await cls.find(info.context.loaders, start_keys_of_id(str(id)))
         return await admit(info, found, "this customer")
 

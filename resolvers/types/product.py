@@ -23,6 +23,7 @@ from resolvers import ids
 from resolvers.authz import DENY, STOCK_DENIED, When, guarded
 from resolvers.context import Info
 from resolvers.fetchers import ALL
+from resolvers.inputs import SKU, check
 from resolvers.places import Point, by_id, point_of
 from resolvers.ready import Ready, when_loaded
 from resolvers.types.common import Channel, Money, NearInput, asked_channel
@@ -127,6 +128,7 @@ class Product:
     async def resolve_reference(cls, info: Info, sku: strawberry.ID) -> Product:
         """A federation router's entity lookup: every product of one ``_entities`` call
         shares one ERP batch through the request's loaders."""
+        check(str(sku), SKU, ["sku"])  # a representation is a client's text, like an argument
         return await cls.load(info, str(sku))
 
     def _card(self) -> ProductRecord | None:

@@ -6,6 +6,22 @@ import strawberry
 
 from resolvers import ids
 from resolvers.context import Info
+from resolvers.inputs import (
+    CITY,
+    COUNTRY,
+    CUSTOMER_ID,
+    EMAIL,
+    IDEMPOTENCY_KEY,
+    LOCATION_ID,
+    NAME,
+    ORDER_ID,
+    PHONE,
+    POSTAL_CODE,
+    RETURN_REASON,
+    SKU,
+    STREET,
+    text,
+)
 from resolvers.types.common import Channel, Money
 from resolvers.types.customer import Consent, Customer
 from resolvers.types.order import Order
@@ -25,16 +41,16 @@ class UserError:
 
 @strawberry.input
 class OrderLineInput:
-    sku: strawberry.ID
+    sku: strawberry.ID = text(SKU)
     quantity: int
 
 
 @strawberry.input(description="A postal address; the postal code says where it is.")
 class AddressInput:
-    postal_code: str
-    street: str | None = None
-    city: str | None = None
-    country: str | None = "NL"
+    postal_code: str = text(POSTAL_CODE)
+    street: str | None = text(STREET, default=None)
+    city: str | None = text(CITY, default=None)
+    country: str | None = text(COUNTRY, default="NL")
 
 
 @strawberry.input(
@@ -42,14 +58,15 @@ class AddressInput:
     "collect) or have it delivered (`deliveryAddress`), one of the two."
 )
 class PlaceOrderInput:
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = text(CUSTOMER_ID)
     channel: Channel
-    idempotency_key: str = strawberry.field(
+    idempotency_key: str = text(
+        IDEMPOTENCY_KEY,
         description="Chosen by the client, unique per order: the same key again places no "
-        "second order and answers the first."
+        "second order and answers the first.",
     )
     lines: list[OrderLineInput]
-    pickup_location_id: strawberry.ID | None = None
+    pickup_location_id: strawberry.ID | None = text(LOCATION_ID, default=None)
     delivery_address: AddressInput | None = None
 
 
@@ -64,11 +81,13 @@ class PlaceOrderPayload:
     "(`locationId`) or by post (no location)."
 )
 class RegisterReturnInput:
-    order_id: strawberry.ID
-    idempotency_key: str
+    order_id: strawberry.ID = text(ORDER_ID)
+    idempotency_key: str = text(IDEMPOTENCY_KEY)
     lines: list[OrderLineInput]
-    location_id: strawberry.ID | None = None
-    reason: str | None = None
+    location_id: strawberry.ID | None = text(LOCATION_ID, default=None)
+    reason: str | None = text(
+        RETURN_REASON, description="The ERP's return reason code.", default=None
+    )
 
 
 @strawberry.type(description="A return: the ERP's return order with the refund it books.")
@@ -97,10 +116,10 @@ class ReturnPayload:
     "name, contact and address). Fields left out stay as they are."
 )
 class UpdateCustomerInput:
-    customer_id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
+    customer_id: strawberry.ID = text(CUSTOMER_ID)
+    name: str | None = text(NAME, default=strawberry.UNSET)
+    email: str | None = text(EMAIL, default=strawberry.UNSET)
+    phone: str | None = text(PHONE, default=strawberry.UNSET)
     address: AddressInput | None = strawberry.UNSET
 
 
