@@ -13,12 +13,15 @@ do, so a saga replayed after a crash does exactly what was planned:
   code that has every line free; else split, each line from the nearest location that
   has it; a warehouse's goods are held with a WMS reservation, a store's in the POS.
 
-The saga then creates the sales order in the ERP (its reference in
-``External_Document_No``) and holds the goods, one step per location. A refusal (a
-store sold the last piece meanwhile: the POS adjustment is all-or-nothing and refuses
-to go below zero) undoes what was done: the ERP order is deleted, as NAV cancels an
-order nothing was shipped from (it has no cancelled status). Refusals found while
-planning come back in the payload's ``errors`` and nothing is written.
+The saga then holds the goods, one step per location, and only then creates the
+sales order in the ERP (its reference in ``External_Document_No``). Holding first is
+what keeps contention clean: when many orders race for a store's last piece, the
+losers are refused at the hold (under its lease: ``resolvers/holds.py``) before they
+have written anything, so no sales order is created only to be deleted again. A later
+failure undoes what was done: the holds are released, and an ERP order that may have
+been created is deleted, as NAV cancels an order nothing was shipped from (it has no
+cancelled status). Refusals found while planning come back in the payload's
+``errors`` and nothing is written.
 """
 
 from __future__ import annotations
@@ -250,7 +253,7 @@ def _shipment(kind: str, location: str, lines: dict[str, int]) -> Json:
 
 
 class PlaceOrder:
-    """The saga: the ERP's sales order first, then the goods held where they ship from."""
+    """The saga: the goods held where they ship from, then the ERP's sales order."""
 
     kind = "place_order"
 
@@ -267,7 +270,7 @@ class PlaceOrder:
             Step(f"hold:{s['location']}", self._hold(s), self._release(s))
             for s in plan["shipments"]
         ]
-        return [Step("erp_order", self._create, self._cancel), *holds]
+        return [*holds, Step("erp_order", self._create, self._cancel)]
 
     def answer(self, plan: Json, results: Results) -> Json:
         return {**results["erp_order"], "plan": plan}

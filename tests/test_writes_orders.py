@@ -21,6 +21,7 @@ from tests.fresh import (
     wms_levels,
 )
 from tests.gateway_client import graphql, response_cache_hits, run_reference
+from tests.simulators import call_count, clear_calls
 
 
 @pytest.fixture(scope="module")
@@ -161,28 +162,34 @@ def test_a_refusal_comes_back_in_errors_and_writes_nothing(
     assert len(erp_orders(env["erp"], customer)) == before
 
 
-def test_two_concurrent_orders_for_the_last_unit_exactly_one_succeeds(
+def test_twelve_concurrent_orders_for_the_last_unit_place_one_and_leave_no_debris(
     env: dict[str, str], world: World
 ) -> None:
-    """Square would reserve the unit twice (its adjustments never refuse): the holds
-    take a lease on the item at the store in the saga log, and the second reads the
-    count after the first has moved it (resolvers/holds.py)."""
-    variables = _order_input(world, "cc-last-a")
+    """Square would reserve the unit twelve times (its adjustments never refuse): the
+    holds take a lease on the item at the store in the saga log, and each reads the
+    count after the one before has moved it (resolvers/holds.py). The hold comes before
+    the ERP's sales order, so the eleven refused never create one (issue 17: they used
+    to create a sales order each and delete it again)."""
+    variables = _order_input(world, "cc-last-0")
     sku, store = _where(variables)
     in_stock, reserved = pos_levels(env["pos"], sku, store)
     pos_adjust(env["pos"], "leave-one", sku, store, in_stock - 1, "WASTE")
     assert pos_levels(env["pos"], sku, store) == (1, reserved)
     customer = _customer_no(world, variables)
     before = erp_orders(env["erp"], customer)  # NAV deletes an undone order: all stand
-    both = [variables, _order_input(world, "cc-last-b")]
-    with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(lambda v: place(env, v), both))
+    racing = [variables, *(_order_input(world, f"cc-last-{n}") for n in range(1, 12))]
+    clear_calls(env["erp"])
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda v: place(env, v), racing))
     placed = [a for a in answers if a["order"]]
     refused = [a for a in answers if not a["order"]]
     assert len(placed) == 1
-    assert [e["code"] for e in refused[0]["errors"]] == ["INSUFFICIENT_STOCK"]
+    assert {e["code"] for a in refused for e in a["errors"]} == {"INSUFFICIENT_STOCK"}
+    assert len(refused) == 11
     assert pos_levels(env["pos"], sku, store) == (0, reserved + 1)
     assert len(erp_orders(env["erp"], customer)) == len(before) + 1
+    calls = call_count(env["erp"])
+    assert (calls["SalesOrder:Create"], calls["SalesOrder:Delete"]) == (1, 0)
 
 
 def test_delivery_of_an_online_only_item_is_held_in_the_nearest_warehouse_that_has_it(
