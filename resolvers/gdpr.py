@@ -48,7 +48,7 @@ from adapters.records import Address, Consent, CustomerFragment, LoyaltyAccount
 from resolvers import ids
 from resolvers.authz import ALLOW, DENY, Guard, guarded, own
 from resolvers.context import Info
-from resolvers.identity import Identity, start_keys_of_id
+from resolvers.identity import PREFERENCE, Identity, start_keys_of_id
 from resolvers.ready import settle
 
 #: what an erased person's ERP account is called from then on
@@ -123,6 +123,8 @@ def subject_or_agent() -> Guard:
 async def report(info: Info, customer_id: str) -> DataSubjectReport:
     identity = Identity(info.context.loaders, start_keys_of_id(customer_id))
     found = await identity.complete()
+    for failure in identity.unasked(*PREFERENCE):  # the report is incomplete for it
+        info.context.report(info, failure)
     held = [
         record
         for record in (
