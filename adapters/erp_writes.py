@@ -154,6 +154,7 @@ class ErpWrites:
 
 def _document(page: Page) -> Callable[[Row], ErpDocument]:
     state = order_state if page == "orders" else return_state
+    moved = "Quantity_Shipped" if page == "orders" else "Return_Qty_Received"
 
     def build(row: Row) -> ErpDocument:
         currency = row.get("Currency_Code") or LOCAL_CURRENCY
@@ -167,7 +168,7 @@ def _document(page: Page) -> Callable[[Row], ErpDocument]:
             location_code=row.get("Location_Code"),
             applies_to=row.get("Applies_to_Doc_No"),
             total=document_total(row, currency),
-            lines=document_lines(row, currency),
+            lines=document_lines(row, currency, moved),
             dated=moment(datetime.fromisoformat(dated).date()) if dated else None,
         )
 

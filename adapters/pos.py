@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -608,9 +609,16 @@ def _order_line(raw: Json) -> OrderLineRecord | None:
 
 
 def _order(raw: Json) -> OrderRecord:
+    """A receipt. Its goods are handed over when it completes (paid at the till: Square
+    then moves them from ``IN_STOCK`` to ``SOLD``); an open order has handed over none."""
     total = raw.get("total_money")
-    lines = (_order_line(line) for line in raw.get("line_items") or [])
     state = str(raw.get("state") or "OPEN")  # Square's default for an order it was given
+    handed_over = state == "COMPLETED"
+    lines = (
+        replace(line, delivered=line.quantity if handed_over else 0)
+        for raw_line in raw.get("line_items") or []
+        if (line := _order_line(raw_line)) is not None
+    )
     return OrderRecord(
         id=raw["id"],
         source="pos",
@@ -620,7 +628,7 @@ def _order(raw: Json) -> OrderRecord:
         status=ORDER_STATES.get(state, state),
         location_id=raw.get("location_id"),
         total=_money(total) if total else None,
-        lines=tuple(line for line in lines if line is not None),
+        lines=tuple(lines),
     )
 
 

@@ -37,13 +37,14 @@ import strawberry
 from adapters.erp_writes import ErpWrites, NewDocument
 from adapters.errors import BadUserInput
 from adapters.pos import IN_STOCK, RESERVED, StockMove
-from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord
+from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord, discounted
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.geo import locate
 from resolvers.holds import Invalidate, Leases, StoreHolds, occurred_at, wms_hold, wms_unhold
 from resolvers.identity import start_keys_of_id
 from resolvers.places import Point
+from resolvers.pricing import quote, today
 from resolvers.sagas import Json, Results, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Channel
@@ -161,27 +162,36 @@ async def _erp_account(info: Info, customer_id: str) -> tuple[str | None, list[U
 async def _priced_lines(
     info: Info, wanted: dict[str, int], channel: str
 ) -> tuple[list[Json], list[UserError]]:
+    """Each line at what ``Product.price`` shows for the channel today (the one price
+    engine, ``resolvers/pricing.py``): the regular price and the promotion's percentage,
+    which the ERP's sales line gets as its Unit Price and Line Discount %."""
     loaders = info.context.loaders
     skus = list(wanted)
-    items, prices = await asyncio.gather(
-        loaders.item.load_many(skus), loaders.price.load_many([(s, channel) for s in skus])
+    items, prices, promotions = await asyncio.gather(
+        loaders.item.load_many(skus),
+        loaders.price.load_many([(s, channel) for s in skus]),
+        loaders.promotions.load_many(skus),
     )
+    day = today()
     lines: list[Json] = []
     errors: list[UserError] = []
-    for sku, item, price in zip(skus, items, prices, strict=True):
+    for sku, item, price, offers in zip(skus, items, prices, promotions, strict=True):
         if item is None:
             errors.append(refusal("UNKNOWN_SKU", f"no product {sku}", "lines"))
             continue
-        money = price.price if price is not None else item.list_price
-        if item.blocked or channel not in item.channels or money is None:
+        found = quote(item, price, offers, channel, day)
+        if item.blocked or channel not in item.channels or found is None:
             errors.append(refusal("NOT_SOLD", f"{sku} is not sold in the {channel} channel"))
             continue
+        promotion = found.promotion if found.compare_at else None
         lines.append(
             {
                 "sku": sku,
                 "quantity": wanted[sku],
-                "price": str(money.amount),
-                "currency": money.currency,
+                "price": str(found.regular.amount),
+                "currency": found.regular.currency,
+                "discount": str(promotion.discount_percent) if promotion else None,
+                "promotion": promotion.code if promotion else None,
             }
         )
     return lines, errors
@@ -285,13 +295,14 @@ class PlaceOrder:
                 channel=plan["channel"],
                 location_code=pickup["location"] if pickup else None,
                 lines=[
-                    OrderLineRecord(
-                        line["sku"],
-                        line["quantity"],
-                        Money(Decimal(line["price"]), line["currency"]),
-                    )
+                    OrderLineRecord(line["sku"], line["quantity"], _regular(line))
                     for line in plan["lines"]
                 ],
+                discounts={
+                    line["sku"]: Decimal(line["discount"])
+                    for line in plan["lines"]
+                    if line.get("discount")
+                },
             ),
         )
         return {
@@ -334,6 +345,24 @@ class PlaceOrder:
         return release
 
 
+def _regular(line: Json) -> Money:
+    return Money(Decimal(line["price"]), line["currency"])
+
+
+def _planned_line(line: Json) -> OrderLineRecord:
+    """A planned line as the ERP will read it back: charged the regular price less the
+    promotion's percentage (plans from before issue 17 have no discount)."""
+    regular = _regular(line)
+    percent = Decimal(line["discount"]) if line.get("discount") else None
+    return OrderLineRecord(
+        line["sku"],
+        line["quantity"],
+        discounted(regular, percent) if percent else regular,
+        discount_percent=percent,
+        regular_price=regular if percent else None,
+    )
+
+
 def _store_moves(shipment: Json) -> list[StockMove]:
     return [
         StockMove(sku, shipment["location"], n, IN_STOCK, RESERVED)
@@ -354,15 +383,7 @@ def placed_order(answer: Json, products: Mapping[str, Product]) -> Order:
         total=MoneyType(amount=Decimal(answer["total"]), currency=currency)
         if answer["total"]
         else None,
-        lines=[
-            OrderLine(
-                quantity=line["quantity"],
-                unit_price=MoneyType(amount=Decimal(line["price"]), currency=line["currency"]),
-                sku=strawberry.ID(line["sku"]),
-                product=products.get(line["sku"]) or Product(sku=strawberry.ID(line["sku"])),
-            )
-            for line in plan["lines"]
-        ],
+        lines=[OrderLine.of(_planned_line(line), products) for line in plan["lines"]],
         location_ref=ids.location_id("STORE", pickup["location"]) if pickup else None,
         customer_key={"erp_no": plan["customer_no"]},
     )

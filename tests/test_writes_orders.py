@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from legacy.examples import click_and_collect
 from legacy.world import World
 from tests.fresh import (
+    erp_lines,
     erp_orders,
     fresh_systems,
     gateway,
@@ -250,3 +253,55 @@ def test_the_next_read_sees_the_write_despite_the_stock_cache(
 def test_an_order_without_a_way_to_receive_it_is_refused(env: dict[str, str], world: World) -> None:
     payload = place(env, _order_input(world, "cc-nowhere", pickupLocationId=None))
     assert [e["code"] for e in payload["errors"]] == ["INVALID_INPUT"]
+
+
+def test_a_web_promotion_lowers_the_price_shown_and_place_order_charges_what_was_shown(
+    env: dict[str, str], world: World
+) -> None:
+    """DESIGN, Prices (issue 17): price(channel) is what the channel charges today, its
+    promotion applied; compareAtPrice the regular price it lowers. placeOrder charges
+    exactly that, writing the regular price and the promotion's percentage on the ERP's
+    sales line (a real NAV would price the line itself otherwise), and the order line
+    keeps both."""
+    today = datetime.now(UTC).date()
+    promoted = {
+        p.item_no: p
+        for p in world.promotions
+        if p.channel == "WEB" and p.starting_date <= today <= p.ending_date
+    }
+    sku, store = next((s, st) for s, st in _stocked_pairs(world) if s in promoted)
+    query = """query($sku: ID!) { product(sku: $sku) {
+        price(channel: WEB) { amount } compareAtPrice(channel: WEB) { amount } } }"""
+    shown = graphql(env["gateway"], query, {"sku": sku})["data"]["product"]
+    price, regular = (Decimal(shown[k]["amount"]) for k in ("price", "compareAtPrice"))
+    percent = promoted[sku].discount_percent
+    assert price < regular
+    assert price == (regular * (1 - percent / 100)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    variables = _order_input(
+        world,
+        "cc-promoted",
+        lines=[{"sku": sku, "quantity": 1}],
+        pickupLocationId=f"store:{store}",
+    )
+    placed = graphql(env["gateway"], PLACE_WITH_LINES, variables)["data"]["placeOrder"]
+    assert placed["errors"] == []
+    order = placed["order"]
+    assert Decimal(order["total"]["amount"]) == price
+    (line,) = order["lines"]
+    assert Decimal(line["unitPrice"]["amount"]) == price
+    assert Decimal(line["compareAtUnitPrice"]["amount"]) == regular
+    assert Decimal(line["discountPercent"]) == percent
+    (erp_line,) = erp_lines(env["erp"], "SalesOrder", order["id"].split(":")[1])
+    assert Decimal(erp_line["Unit_Price"]) == regular
+    assert Decimal(erp_line["Line_Discount_Percent"]) == percent
+    assert Decimal(erp_line["Line_Amount"]) == price
+    read = graphql(env["gateway"], READ_LINES, {"id": order["id"]})["data"]["order"]
+    assert read["lines"] == order["lines"]  # the order line keeps its price and promotion
+
+
+LINES = "lines { unitPrice { amount } compareAtUnitPrice { amount } discountPercent }"
+PLACE_WITH_LINES = (
+    "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {"
+    f" order {{ id total {{ amount }} {LINES} }} errors {{ code message }} }} }}"
+)
+READ_LINES = f"query($id: ID!) {{ order(id: $id) {{ {LINES} }} }}"
