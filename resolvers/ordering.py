@@ -124,11 +124,13 @@ async def plan_order(
     if request.pickup_location_id is not None:
         pickup, shipments, errors = await _pickup(info, sources, request.pickup_location_id, wanted)
     else:
-        assert request.delivery_address is not None
+        address = request.delivery_address
+        assert address is not None
         pickup = None
-        shipments, errors = await _delivery(
-            info, sources, request.delivery_address.postal_code, wanted
-        )
+        if (address.country or "NL").upper() != "NL":
+            message = "orders are delivered in the Netherlands only"
+            return None, [refusal("NOT_DELIVERED_THERE", message, "deliveryAddress", "country")]
+        shipments, errors = await _delivery(info, sources, address.postal_code, wanted)
     if errors:
         return None, errors
     plan: Json = {
@@ -234,7 +236,7 @@ async def _delivery(
 ) -> tuple[list[Json], list[UserError]]:
     area = locate(postal_code)
     if area is None:
-        message = f"unknown Dutch postal code {postal_code!r}"
+        message = f"{postal_code!r} is not a known Dutch postal code"
         return [], [refusal("INVALID_POSTAL_CODE", message, "deliveryAddress", "postalCode")]
     loaders, skus = info.context.loaders, list(wanted)
     stores, warehouses, store_stock, warehouse_stock = await asyncio.gather(

@@ -81,7 +81,7 @@ def test_click_and_collect_runs_as_written_and_holds_the_goods_in_the_store(
     assert order["status"] == "PLACED"
     assert order["channel"] == "WEB"
     assert order["pickup"]["location"]["id"] == f"store:{store}"
-    assert order["pickup"]["readyAt"]
+    assert order["pickup"]["readyAt"].endswith("Z")  # UTC, not the store's +01:00
     assert order["total"]["currency"] == "EUR"
     assert pos_levels(env["pos"], sku, store) == (before[0] - 1, before[1] + 1)
     placed = [o for o in erp_orders(env["erp"], _customer_no(world, variables))]
@@ -305,3 +305,25 @@ PLACE_WITH_LINES = (
     f" order {{ id total {{ amount }} {LINES} }} errors {{ code message }} }} }}"
 )
 READ_LINES = f"query($id: ID!) {{ order(id: $id) {{ {LINES} }} }}"
+
+
+@pytest.mark.parametrize(
+    ("address", "field", "code"),
+    [
+        ({"postalCode": "10115"}, "postalCode", "INVALID_POSTAL_CODE"),  # Berlin, not 1011
+        ({"postalCode": "1011", "country": "DE"}, "country", "NOT_DELIVERED_THERE"),
+    ],
+)
+def test_a_delivery_abroad_is_refused_on_its_own_argument(
+    env: dict[str, str], world: World, address: dict[str, str], field: str, code: str
+) -> None:
+    variables = _order_input(
+        world, f"delivery-abroad-{code}", pickupLocationId=None, deliveryAddress=address
+    )
+    mutation = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {"
+    mutation += " order { id } errors { code field } } }"
+    payload = graphql(env["gateway"], mutation, variables)["data"]["placeOrder"]
+    assert payload["order"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        (code, ["deliveryAddress", field])
+    ]

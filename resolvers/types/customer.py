@@ -154,10 +154,10 @@ class Customer:
         ]
 
     @strawberry.field(
-        description="Orders from every channel, newest first.",
+        description="Orders from every channel, newest first; null when `last` is refused.",
         extensions=[personal(marketing=NeedsConsent("personalisation"))],
     )
-    async def orders(self, info: Info, last: int = 20) -> list[Order]:
+    async def orders(self, info: Info, last: int = 20) -> list[Order] | None:
         if not 0 <= last <= MAX_ORDERS:
             raise BadUserInput(f"last must be between 0 and {MAX_ORDERS}")
         history = await order_history(info, self.identity)
@@ -165,10 +165,10 @@ class Customer:
 
     @strawberry.field(
         description="Payments and refunds of the customer's orders in every channel, "
-        "each once, newest first.",
+        "each once, newest first; null when `last` is refused.",
         extensions=[personal(marketing=DENY)],
     )
-    async def payments(self, info: Info, last: int = 50) -> list[Payment]:
+    async def payments(self, info: Info, last: int = 50) -> list[Payment] | None:
         if not 0 <= last <= MAX_PAYMENTS:
             raise BadUserInput(f"last must be between 0 and {MAX_PAYMENTS}")
         history = await order_history(info, self.identity)

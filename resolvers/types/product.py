@@ -246,8 +246,9 @@ class Product:
         )
 
     @strawberry.field(
-        description="Whether it can be bought online, and the nearest open stores that have it.",
-        graphql_type=Availability,
+        description="Whether it can be bought online, and the nearest open stores that have "
+        "it; null when `near` or `limit` is refused (an unknown postal code, say).",
+        graphql_type=Availability | None,
     )
     def availability(
         self,
