@@ -60,7 +60,6 @@ class Commerce:
     erp: ErpWrites
     sagas: SagaEngine
     feed: StockFeed
-    sweep_s: float
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
@@ -73,6 +72,8 @@ class Commerce:
         *,
         lease_s: float = 30.0,
         timeout_s: float = 60.0,
+        sweep_s: float = 30.0,
+        max_backoff_s: float = 600.0,
         crash_after: str | None = None,
     ) -> Commerce:
         async def invalidate(name: str, keys: Sequence[str]) -> None:
@@ -90,6 +91,8 @@ class Commerce:
             [PlaceOrder(sources, erp, invalidate, log), RegisterReturn(sources, erp, invalidate)],
             lease_s=lease_s,
             timeout_s=timeout_s,
+            sweep_s=sweep_s,
+            max_backoff_s=max_backoff_s,
             crash_after=crash_after,
         )
         return cls(
@@ -97,12 +100,11 @@ class Commerce:
             erp=erp,
             sagas=sagas,
             feed=StockFeed(feeds, on_change),
-            sweep_s=max(lease_s, 0.5),
         )
 
     async def start(self) -> None:
         """Recover what a crash left half done (now, and by a sweep from then on)."""
-        self._tasks.append(asyncio.create_task(self.sagas.sweep(self.sweep_s)))
+        self._tasks.append(asyncio.create_task(self.sagas.sweep()))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -182,7 +182,8 @@ async def test_only_one_replica_takes_over_an_abandoned_saga(log: SagaLog) -> No
         await dead.run("counting", "k6", "f", {"value": 6})
     await asyncio.sleep(0.2)
     (saga_id,) = await log.unfinished()
-    taken = await asyncio.gather(*(log.take(saga_id, f"r{n}", time.time() + 30) for n in range(5)))
+    now = time.time()
+    taken = await asyncio.gather(*(log.take(saga_id, f"r{n}", now + 30, now) for n in range(5)))
     assert sorted(taken) == [False, False, False, False, True]
 
 
