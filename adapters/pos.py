@@ -93,6 +93,8 @@ REFUND_STATUSES: dict[str, PaymentStatus] = {
 }
 #: Square's order states in Mosaic's words: one spelling of cancelled (DESIGN)
 ORDER_STATES = {"CANCELED": "CANCELLED"}
+#: Square's longest refund reason (PaymentRefund.reason)
+MAX_REASON = 192
 #: ISO 4217 minor-unit digits where they are not 2
 MINOR_DIGITS = {"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JPY": 0, "KRW": 0, "ISK": 0}
 DAYS = {"MON": "Mo", "TUE": "Tu", "WED": "We", "THU": "Th", "FRI": "Fr", "SAT": "Sa", "SUN": "Su"}
@@ -106,6 +108,7 @@ SCOPES = {
     "PAYMENTS_READ": "the tenders' and refunds' details on receipts",
     "INVENTORY_READ": "store stock and its changes (BatchRetrieveInventoryCounts)",
     "INVENTORY_WRITE": "holds and restocking (BatchChangeInventory)",
+    "PAYMENTS_WRITE": "a returned receipt's money back at the till (RefundPayment)",
 }
 
 
@@ -377,6 +380,23 @@ class PosAdapter:
         payload = await self.client.post("/v2/inventory/changes/batch-create", body)
         return self.client.parse("inventory counts", lambda: _stock(_items(payload, "counts")))
 
+    async def refund(
+        self, idempotency_key: str, payment_id: str, amount: Money, reason: str | None
+    ) -> str:
+        """Pay back part of a payment the way it was paid (RefundPayment, linked to the
+        payment: Square returns the money to the payment's source, cash as cash); the
+        refund's id. Sent again with the same key, Square answers the first refund, so
+        it is retried like a read. Square refuses more than the payment has left."""
+        body: Json = {
+            "idempotency_key": idempotency_key,
+            "payment_id": payment_id,
+            "amount_money": _wire_money(amount),
+        }
+        if reason:
+            body["reason"] = reason[:MAX_REASON]
+        payload = await self.client.post("/v2/refunds", body)
+        return str(self.client.parse("refund", lambda: payload["refund"]["id"]))
+
     # mosaic sources check
 
     async def check(self) -> list[Finding]:
@@ -502,6 +522,12 @@ def _money(wire: Json) -> Money:
         raise TypeError(f"money {wire!r} is not an integer amount and a currency")
     digits = MINOR_DIGITS.get(currency, 2)
     return Money(Decimal(amount).scaleb(-digits).quantize(Decimal(10) ** -digits), currency)
+
+
+def _wire_money(money: Money) -> Json:
+    """Major units to Square's integer minor units."""
+    digits = MINOR_DIGITS.get(money.currency, 2)
+    return {"amount": int(money.amount.scaleb(digits)), "currency": money.currency}
 
 
 def _count(quantity: str) -> int:

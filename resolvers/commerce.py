@@ -25,13 +25,14 @@ from adapters.errors import MosaicError
 from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
 from resolvers.context import Info
+from resolvers.holds import leased
 from resolvers.live import StockFeed
 from resolvers.ordering import PlaceOrder, placed_order, plan_order
 from resolvers.ordering import fingerprint_of as order_fingerprint
 from resolvers.profile import consent_changes, contact_changes, crm_contact, write_contact
 from resolvers.returning import RegisterReturn, plan_return, registered_return
 from resolvers.returning import fingerprint_of as return_fingerprint
-from resolvers.sagas import SagaEngine, SagaLog
+from resolvers.sagas import Outcome, Refused, SagaEngine, SagaLog
 from resolvers.sources import Sources
 from resolvers.types.customer import Consent
 from resolvers.types.product import Product
@@ -174,10 +175,16 @@ class CommerceMutation:
         fingerprint = engine.fingerprint(return_fingerprint(input))
         replay = await engine.replay(RegisterReturn.kind, input.idempotency_key, fingerprint)
         if replay is None:
-            plan, errors = await plan_return(info, commerce.sources, commerce.erp, input)
-            if plan is None:
-                return ReturnPayload(return_=None, errors=errors)
-            replay = await engine.run(RegisterReturn.kind, input.idempotency_key, fingerprint, plan)
+            try:  # one return of an order at a time: each counts the ones before it
+                async with leased(engine.log, [f"return:{input.order_id}"]):
+                    plan, errors = await plan_return(info, commerce.sources, commerce.erp, input)
+                    if plan is None:
+                        return ReturnPayload(return_=None, errors=errors)
+                    replay = await engine.run(
+                        RegisterReturn.kind, input.idempotency_key, fingerprint, plan
+                    )
+            except Refused as busy:
+                replay = Outcome(refusal=busy)
         if replay.refusal is not None:
             errors = _refused(replay.refusal.code, replay.refusal.message)
             return ReturnPayload(return_=None, errors=errors)

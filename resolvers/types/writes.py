@@ -9,6 +9,7 @@ from resolvers.context import Info
 from resolvers.types.common import Channel, Money
 from resolvers.types.customer import Consent, Customer
 from resolvers.types.order import Order
+from resolvers.types.payment import Payment
 
 
 @strawberry.type(
@@ -20,6 +21,11 @@ class UserError:
     message: str
     field: list[str] | None = strawberry.field(
         default=None, description="The input field the refusal is about, as a path."
+    )
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why, where a code has several reasons: NOT_RETURNABLE's NOT_FULFILLED "
+        "(not shipped or collected), NOT_PAID, ALREADY_RETURNED, MORE_THAN_BOUGHT.",
     )
 
 
@@ -75,8 +81,17 @@ class RegisterReturnInput:
 class Return:
     id: strawberry.ID
     status: str | None
-    refund: Money | None
+    refund: Money | None = strawberry.field(
+        description="What is paid back: what the customer paid for the lines (promotions "
+        "taken off), at most what is left of what the order's payments took."
+    )
     order_id: strawberry.Private[str]  # the global id of the order the goods came from
+    refund_payment: Payment | None = strawberry.field(
+        default=None,
+        description="The refund as money moving: against the payment it refunds "
+        "(refundOf), by that payment's method. A store receipt's is paid at the till "
+        "(COMPLETED); an online order's is PENDING until the ERP posts the return order.",
+    )
 
     @strawberry.field(description="The order the goods came from, as it is now.")
     async def order(self, info: Info) -> Order | None:
