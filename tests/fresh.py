@@ -139,6 +139,12 @@ def erp_lines(url: str, service: str, no: str) -> list[dict[str, Any]]:
     return next(v for v in document.values() if isinstance(v, list))
 
 
+def erp_post(url: str, what: str, **body: Any) -> Any:
+    """NAV's posting of an order, as the warehouse and finance would do it: a
+    ``shipment``, an ``invoice`` or a ``payment`` (legacy/erp/posting.py)."""
+    return _post(f"{url}/__admin/post/{what}", body)
+
+
 def erp_orders(url: str, customer_no: str) -> list[dict[str, Any]]:
     return erp_read(url, "SalesOrder", "Sell_to_Customer_No", customer_no)
 

@@ -43,8 +43,9 @@ class Posting:
         """Ship the order's lines: every piece, or per SKU the pieces given (in all)."""
         self._order(order_no)
         for line in self._lines(self.orders.line_table, order_no):
-            wanted = line["Quantity"] if quantities is None else quantities.get(line["No"], 0)
-            shipped = min(Decimal(line["Quantity"]), Decimal(line["Quantity_Shipped"]) + wanted)
+            ordered = Decimal(line["Quantity"])
+            wanted = ordered if quantities is None else Decimal(quantities.get(line["No"], 0))
+            shipped = min(ordered, Decimal(line["Quantity_Shipped"]) + wanted)
             self.conn.execute(
                 f'UPDATE {self.orders.line_table} SET "Quantity_Shipped" = ?,'
                 " _version = _version + 1 WHERE _id = ?",
