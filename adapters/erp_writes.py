@@ -105,9 +105,11 @@ class ErpWrites:
             raise BadUpstreamResponse(SOURCE, "Create answered no record")
         return mapped("document", _document(page), [_row(result[0])])[0]
 
-    async def delete(self, page: Page, reference: str) -> bool:
-        """Delete the document with this reference; False when there is none."""
-        document = await self.by_reference(page, reference)
+    async def delete(self, page: Page, value: str, by: str = "External_Document_No") -> bool:
+        """Delete the document with this reference (or whose field ``by`` is ``value``);
+        False when there is none."""
+        found = await self.find(page, by, value)
+        document = found[0] if found else None
         if document is None:
             return False
         await self.erp._call(page, "Delete", Key=document.key)

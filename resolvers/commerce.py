@@ -24,6 +24,8 @@ from adapters.erp_writes import ErpWrites
 from adapters.errors import MosaicError
 from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
+from resolvers.cancelling import CancelOrder, cancelled, plan_cancel
+from resolvers.cancelling import fingerprint_of as cancel_fingerprint
 from resolvers.context import Info
 from resolvers.holds import leased
 from resolvers.live import StockFeed
@@ -37,6 +39,7 @@ from resolvers.sources import Sources
 from resolvers.types.customer import Consent
 from resolvers.types.product import Product
 from resolvers.types.writes import (
+    CancelOrderPayload,
     PlaceOrderInput,
     PlaceOrderPayload,
     RegisterReturnInput,
@@ -87,9 +90,10 @@ class Commerce:
                 await invalidate(name, [e.sku for e in events if e.source == source])
 
         erp = ErpWrites(sources.erp)
+        placer = PlaceOrder(sources, erp, invalidate, log)
         sagas = SagaEngine(
             log,
-            [PlaceOrder(sources, erp, invalidate, log), RegisterReturn(sources, erp, invalidate)],
+            [placer, RegisterReturn(sources, erp, invalidate), CancelOrder(erp, placer)],
             lease_s=lease_s,
             timeout_s=timeout_s,
             sweep_s=sweep_s,
@@ -162,6 +166,33 @@ class CommerceMutation:
         skus = [line["sku"] for line in replay.answer["plan"]["lines"]]
         products = await Product.load_many(info, skus)
         return PlaceOrderPayload(order=placed_order(replay.answer, products), errors=[])
+
+    @strawberry.mutation(
+        description="Cancel an online order nothing of which was shipped or collected: "
+        "the ERP deletes it, the goods held for it are released, and what was paid is "
+        "refunded against its payment. Refusals (NOT_CANCELLABLE, UNKNOWN_ORDER) come "
+        "back in errors. Idempotent by idempotencyKey.",
+        extensions=[guarded(default=DENY, store_employee=ALLOW, service_agent=ALLOW)],
+    )
+    async def cancel_order(
+        self, info: Info, order_id: strawberry.ID, idempotency_key: str
+    ) -> CancelOrderPayload:
+        commerce = _commerce(info)
+        engine = commerce.sagas
+        fingerprint = engine.fingerprint(cancel_fingerprint(str(order_id)))
+        replay = await engine.replay(CancelOrder.kind, idempotency_key, fingerprint)
+        if replay is None:
+            plan, errors = await plan_cancel(
+                info, commerce.sources, engine.log, str(order_id), idempotency_key
+            )
+            if plan is None:
+                return CancelOrderPayload(cancellation=None, errors=errors)
+            replay = await engine.run(CancelOrder.kind, idempotency_key, fingerprint, plan)
+        if replay.refusal is not None:
+            errors = _refused(replay.refusal.code, replay.refusal.message)
+            return CancelOrderPayload(cancellation=None, errors=errors)
+        assert replay.answer is not None
+        return CancelOrderPayload(cancellation=cancelled(replay.answer), errors=[])
 
     @strawberry.mutation(
         description="Take back lines of any order (online or in store) at any store, or "

@@ -41,11 +41,11 @@ from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.geo import locate
-from resolvers.holds import Invalidate, Leases, StoreHolds, occurred_at, wms_hold, wms_unhold
+from resolvers.holds import Invalidate, StoreHolds, occurred_at, wms_hold, wms_unhold
 from resolvers.identity import start_keys_of_id
 from resolvers.places import Point
 from resolvers.pricing import quote, today
-from resolvers.sagas import Json, Results, Step
+from resolvers.sagas import Json, Results, SagaLog, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Channel
 from resolvers.types.common import Money as MoneyType
@@ -53,6 +53,8 @@ from resolvers.types.order import Order, OrderLine
 from resolvers.types.product import Product
 from resolvers.types.writes import OrderLineInput, PlaceOrderInput, UserError
 
+#: the saga log's index of placing sagas by the ERP order's number
+PLACED = "placed_order"
 MAX_LINES = 50
 MAX_QUANTITY = 999
 Location = tuple[str, str]  # (kind, the owning system's id)
@@ -270,19 +272,23 @@ class PlaceOrder:
     kind = "place_order"
 
     def __init__(
-        self, sources: Sources, erp: ErpWrites, invalidate: Invalidate, leases: Leases
+        self, sources: Sources, erp: ErpWrites, invalidate: Invalidate, log: SagaLog
     ) -> None:
         self.sources = sources
         self.erp = erp
         self.invalidate = invalidate
-        self.stores = StoreHolds(sources, invalidate, leases)
+        self.log = log
+        self.stores = StoreHolds(sources, invalidate, log)
 
     def steps(self, plan: Json) -> Sequence[Step]:
         holds = [
-            Step(f"hold:{s['location']}", self._hold(s), self._release(s))
-            for s in plan["shipments"]
+            Step(f"hold:{s['location']}", self._hold(s), self.release(s)) for s in plan["shipments"]
         ]
-        return [*holds, Step("erp_order", self._create, self._cancel)]
+        return [
+            *holds,
+            Step("erp_order", self._create, self._cancel),
+            Step("known_by_number", self._index),
+        ]
 
     def answer(self, plan: Json, results: Results) -> Json:
         return {**results["erp_order"], "plan": plan}
@@ -318,6 +324,11 @@ class PlaceOrder:
     async def _cancel(self, plan: Json, results: Results) -> None:
         await self.erp.delete("orders", order_reference(plan))
 
+    async def _index(self, plan: Json, results: Results) -> None:
+        """The saga found by the order's number, so cancelOrder can release its holds
+        (the ERP's order does not say where its goods are held)."""
+        await self.log.claim_key(PLACED, results["erp_order"]["no"], plan["saga_id"])
+
     def _hold(self, shipment: Json) -> Any:
         async def hold(plan: Json, results: Results) -> Json:
             key = f"{order_reference(plan)}:{shipment['location']}"
@@ -333,7 +344,9 @@ class PlaceOrder:
 
         return hold
 
-    def _release(self, shipment: Json) -> Any:
+    def release(self, shipment: Json) -> Any:
+        """Undo a shipment's hold (the saga's undo, and cancelOrder's release)."""
+
         async def release(plan: Json, results: Results) -> None:
             key = f"{order_reference(plan)}:{shipment['location']}"
             if shipment["kind"] == "STORE":

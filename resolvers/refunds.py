@@ -15,9 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+
+import strawberry
 
 from adapters.records import Money, PaymentRecord
+from resolvers import ids
+from resolvers.types.common import Channel
+from resolvers.types.common import Money as MoneyType
+from resolvers.types.payment import Payment, PaymentKind, PaymentStatus, method_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +50,44 @@ def refundable(payments: Sequence[PaymentRecord], owed: Decimal, currency: str) 
 def capped(asked: Money, refundable: Refundable) -> Money:
     """At most what is left of what was paid."""
     return Money(min(asked.amount, refundable.left.amount), asked.currency)
+
+
+def planned(payment: PaymentRecord, amount: Money) -> dict[str, Any]:
+    """A refund as a saga plans it (JSON): how much, against which payment, how."""
+    return {
+        "amount": str(amount.amount),
+        "currency": amount.currency,
+        "payment": payment.id,
+        "system": payment.source,
+        "method": payment.method,
+    }
+
+
+def refund_payment(
+    refund: dict[str, Any],
+    *,
+    record: str,
+    paid: bool,
+    order_id: str,
+    channel: str,
+    at: str,
+    store: str | None,
+) -> Payment:
+    """A planned refund as the schema's payment: COMPLETED once a system paid it
+    (``record`` is then that system's refund), else PENDING (``record`` names the
+    document that owes it)."""
+    own = strawberry.ID(record)
+    return Payment(
+        id=own,
+        kind=PaymentKind.REFUND,
+        method=method_of(refund["method"]),
+        amount=MoneyType(amount=-Decimal(refund["amount"]), currency=refund["currency"]),
+        status=PaymentStatus.COMPLETED if paid else PaymentStatus.PENDING,
+        channel=Channel(channel),
+        at=datetime.fromisoformat(at).astimezone(UTC),
+        system=refund["system"],
+        order_id=strawberry.ID(order_id),
+        refund_of=strawberry.ID(ids.make(refund["system"], refund["payment"])),
+        records=[own],
+        store_ref=ids.location_id("STORE", store) if store else None,
+    )

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import strawberry
@@ -57,12 +56,11 @@ from resolvers import ids
 from resolvers.context import Info
 from resolvers.holds import Invalidate, occurred_at, pos_move, pos_unmove
 from resolvers.ordering import check_key, merged_lines, refusal
-from resolvers.refunds import capped, refundable
+from resolvers.refunds import capped, planned, refund_payment, refundable
 from resolvers.sagas import Json, Refused, Results, Step
 from resolvers.sources import Sources
-from resolvers.types.common import Channel
 from resolvers.types.common import Money as MoneyType
-from resolvers.types.payment import Payment, PaymentKind, PaymentStatus, method_of
+from resolvers.types.payment import Payment
 from resolvers.types.writes import RegisterReturnInput, Return, UserError
 
 FROM_CUSTOMER = "RETURNED_BY_CUSTOMER"
@@ -149,14 +147,7 @@ def _refund(
     if money.left.amount <= 0:
         message = "what was paid for this order has been refunded already"
         return None, [not_returnable("NOT_PAID", message, "orderId")]
-    amount = capped(Money(cost, currency), money)
-    return {
-        "amount": str(amount.amount),
-        "currency": amount.currency,
-        "payment": money.payment.id,
-        "system": money.payment.source,
-        "method": money.payment.method,
-    }, []
+    return planned(money.payment, capped(Money(cost, currency), money)), []
 
 
 async def _returned(erp: ErpWrites, applies_to: str) -> tuple[dict[str, int], Decimal]:
@@ -364,26 +355,21 @@ def registered_return(answer: Json) -> Return:
 
 
 def _refund_payment(answer: Json) -> Payment | None:
-    """The refund as a movement of money: against the payment it refunds, by its method;
-    COMPLETED once a till paid it (its record is Square's refund), PENDING while an
-    online order's waits for the ERP to post the return order."""
-    planned = answer.get("refund_payment")
-    if not planned:
+    """The refund as a movement of money: COMPLETED once a till paid it (its record is
+    Square's refund), PENDING while an online order's waits for the ERP to post the
+    return order."""
+    planned_refund = answer.get("refund_payment")
+    if not planned_refund:
         return None
-    system, record = planned["system"], answer.get("refund_record")
-    order_id = strawberry.ID(answer["order_id"])
-    own = ids.make(system, record) if record else ids.make("erp", answer["no"])
-    return Payment(
-        id=strawberry.ID(own),
-        kind=PaymentKind.REFUND,
-        method=method_of(planned["method"]),
-        amount=MoneyType(amount=-Decimal(planned["amount"]), currency=planned["currency"]),
-        status=PaymentStatus.COMPLETED if record else PaymentStatus.PENDING,
-        channel=Channel(answer["channel"]),
-        at=datetime.fromisoformat(answer["at"]).astimezone(UTC),
-        system=system,
-        order_id=order_id,
-        refund_of=strawberry.ID(ids.make(system, planned["payment"])),
-        records=[strawberry.ID(own)],
-        store_ref=ids.location_id("STORE", answer["location"]) if answer["location"] else None,
+    record = answer.get("refund_record")
+    return refund_payment(
+        planned_refund,
+        record=ids.make(planned_refund["system"], record)
+        if record
+        else ids.make("erp", answer["no"]),
+        paid=record is not None,
+        order_id=answer["order_id"],
+        channel=answer["channel"],
+        at=answer["at"],
+        store=answer["location"],
     )

@@ -17,6 +17,7 @@ from legacy.world import World
 from tests.fresh import (
     erp_lines,
     erp_orders,
+    erp_post,
     fresh_systems,
     gateway,
     pos_adjust,
@@ -327,3 +328,63 @@ def test_a_delivery_abroad_is_refused_on_its_own_argument(
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [
         (code, ["deliveryAddress", field])
     ]
+
+
+# --- cancelOrder (issue 17) -------------------------------------------------------------
+
+CANCEL = """mutation($id: ID!, $key: String!) { cancelOrder(orderId: $id, idempotencyKey: $key) {
+  cancellation { orderId status released
+    refundPayment { status amount { amount } method refundOf } }
+  errors { code message } } }"""
+
+
+def cancel(env: dict[str, str], order_id: str, key: str) -> dict[str, Any]:
+    result = graphql(env["gateway"], CANCEL, {"id": order_id, "key": key})
+    assert "errors" not in result, result
+    payload: dict[str, Any] = result["data"]["cancelOrder"]
+    return payload
+
+
+def test_an_order_not_yet_collected_is_cancelled_its_goods_released_and_its_payment_refunded(
+    env: dict[str, str], world: World
+) -> None:
+    sku, store = _stocked_pairs(world)[2]
+    variables = _order_input(
+        world,
+        "cc-to-cancel",
+        lines=[{"sku": sku, "quantity": 1}],
+        pickupLocationId=f"store:{store}",
+    )
+    before = pos_levels(env["pos"], sku, store)
+    order = place(env, variables)["order"]
+    no = order["id"].split(":")[1]
+    entry = erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])["entry"]
+    assert pos_levels(env["pos"], sku, store) == (before[0] - 1, before[1] + 1)
+    first = cancel(env, order["id"], "cancel-1")
+    assert first == cancel(env, order["id"], "cancel-1")  # the same key: the same answer
+    assert first["errors"] == []
+    assert first["cancellation"] == {
+        "orderId": order["id"],
+        "status": "CANCELLED",
+        "released": 1,
+        "refundPayment": {
+            "status": "PENDING",
+            "amount": {"amount": str(-Decimal(order["total"]["amount"]))},
+            "method": "IDEAL",
+            "refundOf": f"erp:{entry}",
+        },
+    }
+    assert pos_levels(env["pos"], sku, store) == before  # the hold released
+    assert no not in {o["No"] for o in erp_orders(env["erp"], _customer_no(world, variables))}
+
+
+def test_an_order_shipped_cannot_be_cancelled(env: dict[str, str], world: World) -> None:
+    sku, store = _stocked_pairs(world)[3]
+    variables = _order_input(
+        world, "cc-shipped", lines=[{"sku": sku, "quantity": 1}], pickupLocationId=f"store:{store}"
+    )
+    order = place(env, variables)["order"]
+    erp_post(env["erp"], "shipment", order=order["id"].split(":")[1])
+    payload = cancel(env, order["id"], "cancel-shipped")
+    assert payload["cancellation"] is None
+    assert [e["code"] for e in payload["errors"]] == ["NOT_CANCELLABLE"]

@@ -130,3 +130,24 @@ class SetConsentPayload:
     consent: Consent | None
     customer: Customer | None
     errors: list[UserError]
+
+
+@strawberry.type(description="An online order cancelled before anything of it shipped.")
+class Cancellation:
+    order_id: strawberry.ID = strawberry.field(
+        description="The order cancelled; the ERP deletes it (NAV has no cancelled status)."
+    )
+    status: str = strawberry.field(description="CANCELLED.")
+    released: int = strawberry.field(
+        description="The holds released: each store's or warehouse's goods held for it."
+    )
+    refund_payment: Payment | None = strawberry.field(
+        description="What was paid, refunded against its payment by its method: PENDING "
+        "until the ERP pays it out; null when nothing was paid."
+    )
+
+
+@strawberry.type
+class CancelOrderPayload:
+    cancellation: Cancellation | None
+    errors: list[UserError]
