@@ -89,6 +89,13 @@ class BadUserInput(MosaicError):
     code = "BAD_USER_INPUT"
 
 
+class ErasureIncomplete(MosaicError):
+    """An erasure of the customer has begun and is not finished: some of their records
+    are still held (``extensions.pending``: the steps left, each system and record)."""
+
+    code = "ERASURE_INCOMPLETE"
+
+
 class Unauthenticated(MosaicError):
     code = "UNAUTHENTICATED"
 

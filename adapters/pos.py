@@ -617,6 +617,7 @@ def _loyalty_account(raw: Json, customer: Json | None, config: PosConfig) -> Loy
         family_name=profile.get("family_name"),
         email=profile.get("email_address"),
         phone=profile.get("phone_number") or (raw.get("mapping") or {}).get("phone_number"),
+        has_profile=customer is not None,
     )
 
 

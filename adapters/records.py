@@ -82,6 +82,7 @@ class LoyaltyAccount:
     family_name: str | None = None
     email: str | None = None
     phone: str | None = None
+    has_profile: bool = True  # False: the customer profile is gone (erased), the account stays
 
 
 @dataclass(frozen=True, slots=True)

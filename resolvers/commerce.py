@@ -27,6 +27,7 @@ from resolvers.authz import ALLOW, DENY, guarded, own
 from resolvers.cancelling import CancelOrder, cancelled, plan_cancel
 from resolvers.cancelling import fingerprint_of as cancel_fingerprint
 from resolvers.context import Info
+from resolvers.erasure import EraseCustomer
 from resolvers.holds import leased
 from resolvers.live import StockFeed
 from resolvers.ordering import PlaceOrder, placed_order, plan_order
@@ -93,7 +94,12 @@ class Commerce:
         placer = PlaceOrder(sources, erp, invalidate, log)
         sagas = SagaEngine(
             log,
-            [placer, RegisterReturn(sources, erp, invalidate), CancelOrder(erp, placer)],
+            [
+                placer,
+                RegisterReturn(sources, erp, invalidate),
+                CancelOrder(erp, placer),
+                EraseCustomer(sources),
+            ],
             lease_s=lease_s,
             timeout_s=timeout_s,
             sweep_s=sweep_s,

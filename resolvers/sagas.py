@@ -365,18 +365,23 @@ class SagaEngine:
         replicas sweeping at once never drive the same saga."""
         recovered = 0
         for saga_id in await self.log.unfinished():
-            if saga_id in self._driving or not await self._take(saga_id):
-                continue
-            record = await self.log.load(saga_id)
-            if record is None:
-                continue
-            logger.warning("recovering %s saga %s (%s)", record.kind, record.id, record.state)
-            try:
-                await self._shielded(record)
-            except MosaicError as error:
-                logger.warning("saga %s not recovered yet: %s", record.id, error.message)
-            recovered += 1
+            recovered += await self.finish(saga_id)
         return recovered
+
+    async def finish(self, saga_id: str) -> bool:
+        """Drive an unfinished saga now if nobody holds it (its owner's lease, or its
+        backoff after a failed attempt, has run out); whether this engine took it."""
+        if saga_id in self._driving or not await self._take(saga_id):
+            return False
+        record = await self.log.load(saga_id)
+        if record is None:
+            return False
+        logger.warning("recovering %s saga %s (%s)", record.kind, record.id, record.state)
+        try:
+            await self._shielded(record)
+        except MosaicError as error:
+            logger.warning("saga %s not finished yet: %s", record.id, error.message)
+        return True
 
     async def sweep(self) -> None:
         """Recover abandoned and unfinished sagas now and every ``sweep_s`` seconds (a
