@@ -62,11 +62,15 @@ def _stocked_pairs(world: World) -> list[tuple[str, str]]:
     return [(s.item_no, s.location_id) for s in counts]
 
 
-def place(env: dict[str, str], variables: dict[str, Any]) -> dict[str, Any]:
-    result = run_reference(env["gateway"], "ClickAndCollect", variables)
+def payload_of(result: dict[str, Any], mutation: str) -> dict[str, Any]:
+    """A mutation's payload from an answer without GraphQL errors."""
     assert "errors" not in result, result
-    payload: dict[str, Any] = result["data"]["placeOrder"]
+    payload: dict[str, Any] = result["data"][mutation]
     return payload
+
+
+def place(env: dict[str, str], variables: dict[str, Any]) -> dict[str, Any]:
+    return payload_of(run_reference(env["gateway"], "ClickAndCollect", variables), "placeOrder")
 
 
 def test_click_and_collect_runs_as_written_and_holds_the_goods_in_the_store(
@@ -339,10 +343,7 @@ CANCEL = """mutation($id: ID!, $key: String!) { cancelOrder(orderId: $id, idempo
 
 
 def cancel(env: dict[str, str], order_id: str, key: str) -> dict[str, Any]:
-    result = graphql(env["gateway"], CANCEL, {"id": order_id, "key": key})
-    assert "errors" not in result, result
-    payload: dict[str, Any] = result["data"]["cancelOrder"]
-    return payload
+    return payload_of(graphql(env["gateway"], CANCEL, {"id": order_id, "key": key}), "cancelOrder")
 
 
 def test_an_order_not_yet_collected_is_cancelled_its_goods_released_and_its_payment_refunded(
