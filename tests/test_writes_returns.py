@@ -266,7 +266,8 @@ RETURN = """mutation($input: RegisterReturnInput!) { registerReturn(input: $inpu
     kind amount { amount } status method refundOf orderId } }
   errors { code reason message } } }"""
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
-  order { id total { amount } lines { sku quantity unitPrice { amount } } }
+  order { id total { amount }
+    lines { sku quantity unitPrice { amount } compareAtUnitPrice { amount } } }
   errors { code message } } }"""
 
 
@@ -351,6 +352,8 @@ def test_a_collected_order_is_refunded_against_its_payment_for_what_was_paid(
     out when it posts the return order, so it is pending until then."""
     order = _placed(env, world, "ret-collected")
     no, paid = order["id"].split(":")[1], order["lines"][0]["unitPrice"]["amount"]
+    regular = order["lines"][0]["compareAtUnitPrice"]["amount"]
+    assert Decimal(paid) < Decimal(regular)  # bought at its promotion's price
     entry = erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])["entry"]
     erp_post(env["erp"], "shipment", order=no)
     payload = _return(env, order, "ret-collected")
