@@ -20,7 +20,8 @@ all raise the same types.
     ├── Unauthenticated                UNAUTHENTICATED
     ├── Forbidden                      FORBIDDEN
     ├── ConsentRequired                CONSENT_REQUIRED
-    └── EmailTaken                     EMAIL_TAKEN: another customer has that address
+    ├── EmailTaken                     EMAIL_TAKEN: another customer has that address
+    └── ErasureIncomplete              ERASURE_INCOMPLETE: an erasure under way
 """
 
 from __future__ import annotations
@@ -115,6 +116,13 @@ class UnsendableValue(BadUserInput):
     def __init__(self, source: str, message: str) -> None:
         super().__init__(f"{source} cannot take this value: {without_addresses(message)}")
         self.source = source
+
+
+class ErasureIncomplete(MosaicError):
+    """An erasure of the customer has begun and is not finished: some of their records
+    are still held (``extensions.pending``: the steps left, each system and record)."""
+
+    code = "ERASURE_INCOMPLETE"
 
 
 class Unauthenticated(MosaicError):

@@ -44,7 +44,6 @@ from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from resolvers.context import MosaicContext
-from resolvers.gdpr import ErasureLog
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
 from resolvers.types.common import Channel
@@ -83,7 +82,6 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             channel=channel if channel in CHANNELS else "WEB",
             principal=principal,
             sources=runtime.sources,
-            erasures=self._app.state.erasures,
             commerce=runtime.commerce,
             sensitive_categories=frozenset(runtime.settings.sensitive_categories),
             shared=isinstance(request, WebSocket),  # one context for all its operations
@@ -222,12 +220,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await app.state.runtime.close()
-            app.state.erasures.close()
             observability.close()
 
     app = Starlette(lifespan=lifespan)
     app.state.settings = settings
-    app.state.erasures = ErasureLog(settings.data_dir / "erasures.sqlite")
     observability = Observability(settings, lambda: getattr(app.state, "runtime", None))
     app.add_middleware(RequestObserver, observability=observability)
     schema = build_schema(

@@ -190,7 +190,7 @@ class Settings(BaseSettings):
     # Every read of personal data is logged (logger "mosaic.audit"); also appended to
     # this file as JSON lines when set.
     audit_log: Path | None = None
-    # Where the gateway keeps its own small state (the GDPR erasures' idempotency keys).
+    # Where the gateway keeps its own small state (the saga log, when not in Redis).
     data_dir: Path = Path(".mosaic")
 
     # Writes across systems are sagas (resolvers/sagas.py), logged in `data_dir`/sagas.sqlite,
@@ -201,6 +201,12 @@ class Settings(BaseSettings):
     saga_lease_s: float = Field(default=30.0, gt=0)
     # The longest a saga may run, undo included; a client waits for it.
     saga_timeout_s: float = Field(default=60.0, gt=0)
+    # How often the sweep looks for sagas to finish (abandoned ones, and those past their
+    # pivot, such as erasures, with a step that failed); unset: every saga_lease_s. A saga
+    # past its pivot is tried again after the sweep interval, doubling with each failed
+    # attempt, at most saga_max_backoff_s.
+    saga_sweep_s: float | None = Field(default=None, gt=0)
+    saga_max_backoff_s: float = Field(default=600.0, gt=0)
     # TEST HOOK ONLY: "<saga>:<step>" exits the process right after that step is logged
     # ("<saga>:<step>:unlogged": done, not yet logged), to test recovery after a crash.
     saga_crash_after: str | None = None

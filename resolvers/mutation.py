@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import gdpr
+from resolvers import erasure, gdpr
 from resolvers.context import Info
 from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, argument
 
@@ -16,8 +16,10 @@ from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, argument
 class Mutation:
     @strawberry.mutation(
         description="Erase a customer (GDPR): deleted in the CRM and the POS, anonymised "
-        "in the ERP, which keeps the invoices. The same idempotencyKey again changes nothing "
-        "and answers the first result.",
+        "in the ERP, which keeps the invoices. Once started it is finished by the gateway "
+        "itself, whatever fails meanwhile; until then the answer is its progress, with "
+        "ERASURE_INCOMPLETE. The same idempotencyKey again changes nothing and answers as "
+        "the first; a new key for a customer being (or already) erased joins that erasure.",
         extensions=[gdpr.subject_or_agent()],
     )
     async def erase_customer(
@@ -25,5 +27,5 @@ class Mutation:
         info: Info,
         customer_id: Annotated[strawberry.ID, argument(CUSTOMER_ID)],
         idempotency_key: Annotated[str, argument(IDEMPOTENCY_KEY)],
-    ) -> gdpr.Erasure:
-        return await gdpr.erase(info, str(customer_id), idempotency_key)
+    ) -> erasure.Erasure:
+        return await erasure.erase(info, str(customer_id), idempotency_key)

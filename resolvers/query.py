@@ -110,7 +110,8 @@ class Query:
         return await _customer(info, by)
 
     @strawberry.field(
-        description="Customers by id, in the order asked; null where unknown.",
+        description="Customers by id, in the order asked; null where unknown. The list is "
+        "null when `ids` is refused (too many).",
         extensions=[
             guarded(
                 default=DENY,
@@ -122,7 +123,7 @@ class Query:
     )
     async def customers(
         self, info: Info, ids: Annotated[list[strawberry.ID], argument(CUSTOMER_ID)]
-    ) -> list[Customer | None]:
+    ) -> list[Customer | None] | None:
         _check_length("ids", ids)
         found = await asyncio.gather(
             *(_customer(info, CustomerBy(id=i)) for i in ids), return_exceptions=True
@@ -145,10 +146,13 @@ class Query:
             info.context.report(info, product.failure)
         return product if product.item or product.failure else None
 
-    @strawberry.field(description="Products by SKU, in the order asked; null where unknown.")
+    @strawberry.field(
+        description="Products by SKU, in the order asked; null where unknown. The list is "
+        "null when `skus` is refused (too many)."
+    )
     async def products(
         self, info: Info, skus: Annotated[list[strawberry.ID], argument(SKU)]
-    ) -> list[Product | None]:
+    ) -> list[Product | None] | None:
         _check_length("skus", skus)
         loads = prefetch_products(info, [str(s) for s in skus])
         try:
@@ -171,14 +175,17 @@ class Query:
         place = (await directory(info)).get(str(id))
         return Location.of(place) if place else None
 
-    @strawberry.field(description="Stores and warehouses, nearest first when `near` is given.")
+    @strawberry.field(
+        description="Stores and warehouses, nearest first when `near` is given; null when "
+        "`near` or `limit` is refused (an unknown postal code, say)."
+    )
     async def locations(
         self,
         info: Info,
         near: NearInput | None = None,
         limit: int = 10,
         kind: LocationKind | None = None,
-    ) -> list[Location]:
+    ) -> list[Location] | None:
         if not 0 <= limit <= MAX_KEYS:
             raise BadUserInput(f"limit must be between 0 and {MAX_KEYS}")
         point = point_of(near)

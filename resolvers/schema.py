@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -24,6 +25,7 @@ from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.operation_state import OperationState
 from resolvers.partial import PartialErrors
 from resolvers.query import Query
+from resolvers.types.common import DateTime
 
 logger = logging.getLogger("mosaic.errors")
 
@@ -92,6 +94,7 @@ def build_schema(
         StrawberryConfig(
             enable_experimental_incremental_execution=True,
             disable_field_suggestions=production,
+            scalar_map={datetime: DateTime},
         ),
     )
     return MosaicSchema(

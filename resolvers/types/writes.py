@@ -25,6 +25,7 @@ from resolvers.inputs import (
 from resolvers.types.common import Channel, Money
 from resolvers.types.customer import Consent, Customer
 from resolvers.types.order import Order
+from resolvers.types.payment import Payment
 
 
 @strawberry.type(
@@ -36,6 +37,11 @@ class UserError:
     message: str
     field: list[str] | None = strawberry.field(
         default=None, description="The input field the refusal is about, as a path."
+    )
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why, where a code has several reasons: NOT_RETURNABLE's NOT_FULFILLED "
+        "(not shipped or collected), NOT_PAID, ALREADY_RETURNED, MORE_THAN_BOUGHT.",
     )
 
 
@@ -94,8 +100,17 @@ class RegisterReturnInput:
 class Return:
     id: strawberry.ID
     status: str | None
-    refund: Money | None
+    refund: Money | None = strawberry.field(
+        description="What is paid back: what the customer paid for the lines (promotions "
+        "taken off), at most what is left of what the order's payments took."
+    )
     order_id: strawberry.Private[str]  # the global id of the order the goods came from
+    refund_payment: Payment | None = strawberry.field(
+        default=None,
+        description="The refund as money moving: against the payment it refunds "
+        "(refundOf), by that payment's method. A store receipt's is paid at the till "
+        "(COMPLETED); an online order's is PENDING until the ERP posts the return order.",
+    )
 
     @strawberry.field(description="The order the goods came from, as it is now.")
     async def order(self, info: Info) -> Order | None:
@@ -133,4 +148,25 @@ class UpdateCustomerPayload:
 class SetConsentPayload:
     consent: Consent | None
     customer: Customer | None
+    errors: list[UserError]
+
+
+@strawberry.type(description="An online order cancelled before anything of it shipped.")
+class Cancellation:
+    order_id: strawberry.ID = strawberry.field(
+        description="The order cancelled; the ERP deletes it (NAV has no cancelled status)."
+    )
+    status: str = strawberry.field(description="CANCELLED.")
+    released: int = strawberry.field(
+        description="The holds released: each store's or warehouse's goods held for it."
+    )
+    refund_payment: Payment | None = strawberry.field(
+        description="What was paid, refunded against its payment by its method: PENDING "
+        "until the ERP pays it out; null when nothing was paid."
+    )
+
+
+@strawberry.type
+class CancelOrderPayload:
+    cancellation: Cancellation | None
     errors: list[UserError]
