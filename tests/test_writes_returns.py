@@ -309,7 +309,7 @@ def _return(env: dict[str, str], order: dict[str, Any], key: str, n: int = 1) ->
             "idempotencyKey": key,
             "locationId": f"store:{order['store']}",
             "lines": [{"sku": line["sku"], "quantity": n}],
-            "reason": "CHANGED_MIND",
+            "reason": "NOT WANTED",
         }
     }
     result = graphql(env["gateway"], RETURN, variables)
