@@ -123,6 +123,11 @@ MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "setConsent(customerId: $customerId, purpose: $purpose, granted: true) { __typename } }",
         {"customerId": "crm:1001", "purpose": "analytics"},
     ),
+    "cancelOrder": (
+        "mutation($orderId: ID!, $idempotencyKey: String!) { cancelOrder("
+        "orderId: $orderId, idempotencyKey: $idempotencyKey) { __typename } }",
+        {"orderId": "erp:SO0000001", "idempotencyKey": "bounds"},
+    ),
     "eraseCustomer": (
         "mutation($customerId: ID!, $idempotencyKey: String!) { eraseCustomer("
         "customerId: $customerId, idempotencyKey: $idempotencyKey) { __typename } }",
