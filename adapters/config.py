@@ -30,6 +30,7 @@ class CrmConfig(SourceConfig):
 #: that service name by default (contracts/erp/PAGES.md says which page each one is).
 ERP_PAGES: dict[str, str] = {
     "items": "ItemCard",  # page 30 Item Card
+    "categories": "ItemCategoryCard",  # page 5733 Item Category Card
     "customers": "Customer",  # page 21 Customer Card
     "prices": "SalesPrices",  # page 7002 Sales Prices
     "promotions": "SalesLineDiscounts",  # page 7004 Sales Line Discounts

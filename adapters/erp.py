@@ -67,7 +67,11 @@ from adapters.errors import (
 )
 from adapters.normalise import email_key
 from adapters.records import (
+    CategoryRecord,
+    ChannelName,
     CustomerFragment,
+    ItemPage,
+    ItemSearch,
     OrderRecord,
     PaymentRecord,
     PriceRecord,
@@ -83,8 +87,9 @@ PAGE_SIZE = 1000
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-#: Characters that make a value NAV filter syntax rather than a literal.
-_FILTER_SYNTAX = set("|&()<>=*'")
+#: Characters that make a value NAV filter syntax rather than a literal (``*`` and ``?``
+#: are wildcards).
+_FILTER_SYNTAX = set("|&()<>=*?'")
 
 
 class _Offline(zeep.Transport):
@@ -267,6 +272,46 @@ class ErpAdapter:
             no: refunds_applied(found) for no, found in grouped(nos, entries, _order_of).items()
         }
 
+    async def search_items(self, search: ItemSearch) -> ItemPage:
+        """One page of the item cards a catalogue search finds, in NAV's order (the
+        item number), after ``search.after`` (the bookmark of the last item shown).
+
+        NAV filters: ``Description`` contains the text, without regard to case
+        (``@*text*``: a character that is NAV filter syntax is matched by ``?``, any one
+        character), ``Item_Category_Code`` is the category, ``Blocked`` is false, and,
+        where the installation keeps the channels that sell an item (the mapped
+        ``channels`` field), that field names the channel. Each card found is checked
+        again here (the text exactly, the channel as a channel), so the wildcards can
+        only widen the read, never the answer. ``setSize`` asks one card more than the
+        page, to know whether there is a next; when the check drops cards, the read
+        continues from the last bookmark until the page is full."""
+        filters = [("Blocked", "false")]
+        text = (search.text or "").strip()
+        if text:
+            filters.append(("Description", _contains(text)))
+        if search.category:
+            filters.append(("Item_Category_Code", _criteria([search.category])))
+        channels = self.config.field("channels")
+        if search.channel and channels:
+            filters.append((channels, _contains(search.channel)))
+        found: list[tuple[str, ProductRecord]] = []
+        bookmark = search.after
+        while True:
+            asked = search.size + 1
+            rows = await self._read_page("items", filters, bookmark, asked)
+            for row in rows:
+                item = mapped("item", self.records.product, [row])[0]
+                if _matches(item, text, search.channel):
+                    found.append((required(row, "Key"), item))
+            if len(found) > search.size or len(rows) < asked:
+                return ItemPage(tuple(found[: search.size]), more=len(found) > search.size)
+            bookmark = required(rows[-1], "Key")
+
+    async def categories(self) -> list[CategoryRecord]:
+        """Every item category (page 5733, Item Category Card), in code order."""
+        rows = await self._read_all("categories", [("Code", "*")])
+        return mapped("category", _category, rows)
+
     async def items_in_categories(
         self, categories: Sequence[str]
     ) -> dict[str, list[ProductRecord]]:
@@ -329,20 +374,26 @@ class ErpAdapter:
         rows: list[Row] = []
         bookmark: str | None = None
         while True:
-            result = await self._call(
-                page,
-                "ReadMultiple",
-                filter=[{"Field": field, "Criteria": c} for field, c in filters],
-                bookmarkKey=bookmark,
-                setSize=PAGE_SIZE,
-            )
-            batch = [_row(record) for records in result for record in records]
+            batch = await self._read_page(page, filters, bookmark, PAGE_SIZE)
             rows += batch
             if len(batch) < PAGE_SIZE:
                 return rows
             bookmark = batch[-1].get("Key")
             if not bookmark:
                 raise BadUpstreamResponse(SOURCE, f"{page} records without Key cannot be paged")
+
+    async def _read_page(
+        self, page: str, filters: list[tuple[str, str]], bookmark: str | None, size: int
+    ) -> list[Row]:
+        """At most ``size`` records matching every filter, after the bookmarked one."""
+        result = await self._call(
+            page,
+            "ReadMultiple",
+            filter=[{"Field": field, "Criteria": c} for field, c in filters],
+            bookmarkKey=bookmark,
+            setSize=size,
+        )
+        return [_row(record) for records in result for record in records]
 
     # --- one SOAP call --------------------------------------------------------------
 
@@ -463,6 +514,27 @@ def _criteria(values: Iterable[str], insensitive: bool = False) -> str:
     ``@``-prefixed to ignore case; a value that looks like filter syntax is quoted."""
     prefix = "@" if insensitive else ""
     return "|".join(prefix + _literal(v) for v in values)
+
+
+def _contains(text: str) -> str:
+    """NAV criteria for text containing ``text`` without regard to case: ``@*text*``,
+    each character that is filter syntax (or a ``.``, which would make ``..`` a range)
+    matched by ``?``."""
+    return "@*" + "".join("?" if c in _FILTER_SYNTAX | {"@", "."} else c for c in text) + "*"
+
+
+def _matches(item: ProductRecord, text: str, channel: ChannelName | None) -> bool:
+    """A card the search's filters let through, checked exactly."""
+    named = not text or text.casefold() in (item.name or "").casefold()
+    return named and (channel is None or channel in item.channels)
+
+
+def _category(row: Row) -> CategoryRecord:
+    return CategoryRecord(
+        code=required(row, "Code"),
+        name=row.get("Description"),
+        parent=row.get("Parent_Category"),
+    )
 
 
 def _literal(value: str) -> str:

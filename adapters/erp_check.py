@@ -27,6 +27,7 @@ USES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
         ("No", "Description", "Blocked", "Item_Category_Code", "GTIN", "Unit_Price"),
         (),
     ),
+    "categories": (("ReadMultiple",), ("Code", "Description", "Parent_Category"), ()),
     "customers": (
         ("Read", "ReadMultiple", "Update"),
         ("No", "Name", "Search_Name", "E_Mail", "Phone_No", "Address", "Post_Code", "City"),

@@ -99,6 +99,34 @@ class ProductRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemSearch:
+    """A catalogue search: item cards whose name contains ``text``, in ``category``,
+    sold in ``channel`` (None: any), after the bookmark ``after``, ``size`` of them."""
+
+    text: str | None
+    category: str | None
+    channel: ChannelName | None
+    after: str | None
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    """One page of a search: each item with its bookmark (the ERP's record key, where
+    the next page starts after it), and whether more follow."""
+
+    items: tuple[tuple[str, ProductRecord], ...]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRecord:
+    code: str
+    name: str | None
+    parent: str | None  # the parent category's code; None at the top
+
+
+@dataclass(frozen=True, slots=True)
 class PriceRecord:
     sku: str
     channel: ChannelName

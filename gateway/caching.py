@@ -18,8 +18,10 @@ from redis.asyncio import Redis
 
 from adapters.cache import CacheStore, Freshness, MemoryStore, SharedFetch
 from adapters.records import (
+    CategoryRecord,
     CustomerFragment,
     InTransitRecord,
+    ItemPage,
     LocationRecord,
     LoyaltyAccount,
     OrderRecord,
@@ -40,6 +42,7 @@ LIVE = Freshness(ttl_s=0.0)
 FRESHNESS: dict[str, Freshness] = {
     "item": Freshness(ttl_s=600, max_stale_s=86_400),  # product master: 10 min
     "items_in_category": Freshness(ttl_s=600, max_stale_s=86_400),
+    "categories": Freshness(ttl_s=600, max_stale_s=86_400),
     "price": Freshness(ttl_s=60, max_stale_s=3_600),  # channel prices: 60 s
     "promotions": Freshness(ttl_s=60, max_stale_s=3_600),
     "store_stock": Freshness(ttl_s=5, max_stale_s=60),  # stock: 5 s
@@ -70,6 +73,8 @@ VALUE_TYPES: dict[str, Any] = {
     "pos_payments": list[PaymentRecord],
     "item": ProductRecord,
     "items_in_category": list[ProductRecord],
+    "item_search": ItemPage,
+    "categories": list[CategoryRecord],
     "price": PriceRecord,
     "promotions": list[PromotionRecord],
     "store_stock": list[StockRecord],

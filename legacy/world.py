@@ -414,6 +414,17 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "BEAUTY": (("Lumen", "Zacht"), ("shampoo", "face cream", "perfume", "hair dryer")),
     "HEALTH": (("Zacht", "Vitaal"), ("vitamin D", "pregnancy test", "blood pressure monitor")),
 }
+#: what the ERP's item categories are called (NAV's Item Category Description)
+CATEGORY_NAMES: dict[str, str] = {
+    "SHOES": "Shoes",
+    "APPAREL": "Apparel",
+    "HOME": "Home & living",
+    "KITCHEN": "Kitchen",
+    "OUTDOOR": "Outdoor",
+    "TOYS": "Toys",
+    "BEAUTY": "Beauty",
+    "HEALTH": "Health",
+}
 COLOURS = ("black", "white", "navy", "olive", "sand", "red", "grey", "blue", "green", "ochre")
 
 STORE_CITIES = (

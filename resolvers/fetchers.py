@@ -8,12 +8,12 @@ knowing, and keeps the per-request loaders a plain table over these functions.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.batching import grouped
-from adapters.records import LocationRecord
 from resolvers.sources import Sources
 
 Fetch = Callable[[Sequence[Any]], Awaitable[Mapping[Any, Any]]]
@@ -32,13 +32,23 @@ def _grouped(fetch: Callable[[Sequence[str]], Awaitable[Sequence[Any]]]) -> Fetc
     return by_sku
 
 
-def _whole(fetch: Callable[[], Awaitable[list[LocationRecord]]]) -> Fetch:
+def _whole(fetch: Callable[[], Awaitable[list[Any]]]) -> Fetch:
     """A key-less read, under the single key ``ALL``."""
 
-    async def whole(keys: Sequence[str]) -> Mapping[str, list[LocationRecord]]:
+    async def whole(keys: Sequence[str]) -> Mapping[str, list[Any]]:
         return {ALL: await fetch()}
 
     return whole
+
+
+def _each(fetch: Callable[[Any], Awaitable[Any]]) -> Fetch:
+    """A read that takes one key a call (a search), the keys of a batch in parallel."""
+
+    async def each(keys: Sequence[Any]) -> Mapping[Any, Any]:
+        found = await asyncio.gather(*(fetch(key) for key in keys))
+        return dict(zip(keys, found, strict=True))
+
+    return each
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,8 @@ class Fetchers:
     erp_payments: Fetch
     pos_payments: Fetch
     item: Fetch
+    item_search: Fetch
+    categories: Fetch
     items_in_category: Fetch
     price: Fetch
     promotions: Fetch
@@ -88,6 +100,8 @@ class Fetchers:
             "erp_payments": ("erp", erp.payments_by_order),
             "pos_payments": ("pos", pos.payments_by_order),
             "item": ("erp", erp.items),
+            "item_search": ("erp", _each(erp.search_items)),
+            "categories": ("erp", _whole(erp.categories)),
             "items_in_category": ("erp", erp.items_in_categories),
             "price": ("erp", erp.prices),
             "promotions": ("erp", erp.promotions),

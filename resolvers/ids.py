@@ -30,5 +30,9 @@ def split(global_id: str, allowed: tuple[str, ...], kind: str) -> tuple[str, str
     return prefix, local
 
 
+def product_id(sku: str) -> str:
+    return make("product", sku)
+
+
 def location_id(kind: str, local_id: str) -> str:
     return make(LOCATION_PREFIXES[kind], local_id)

@@ -113,6 +113,11 @@ LOCATION_ID = Bound(
     prefixes=("store", "warehouse"),
 )
 IDEMPOTENCY_KEY = Bound(200, "Mosaic's saga log (the sources see keys derived from it)")
+SEARCH_TEXT = Bound(50, _nav("Item.Description", "Text", 50))
+CATEGORY = Bound(20, _nav("Item.Item Category Code", "Code", 20), token=True)
+CURSOR = Bound(
+    1000, "Mosaic's own: a cursor it gave (a NAV record key, system positions)", token=True
+)
 PURPOSE = Bound(50, "Mosaic's own: a consent purpose is one of a short, closed list", token=True)
 
 #: every bound by the name the README's table gives it
@@ -131,6 +136,9 @@ BOUNDS: Mapping[str, Bound] = {
     "order id": ORDER_ID,
     "location id": LOCATION_ID,
     "idempotencyKey": IDEMPOTENCY_KEY,
+    "text": SEARCH_TEXT,
+    "category": CATEGORY,
+    "after": CURSOR,
     "purpose": PURPOSE,
 }
 

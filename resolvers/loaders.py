@@ -25,6 +25,7 @@ LIST_VALUED = {
     "erp_payments",
     "pos_payments",
     "items_in_category",
+    "categories",
     "promotions",
     "store_stock",
     "warehouse_stock",
@@ -99,6 +100,8 @@ class Loaders:
     erp_payments: DataLoader[Hashable, Any]
     pos_payments: DataLoader[Hashable, Any]
     item: DataLoader[Hashable, Any]
+    item_search: DataLoader[Hashable, Any]
+    categories: DataLoader[Hashable, Any]
     items_in_category: DataLoader[Hashable, Any]
     price: DataLoader[Hashable, Any]
     promotions: DataLoader[Hashable, Any]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from adapters.errors import BadUserInput, MosaicError
-from resolvers import gdpr, ids
+from resolvers import catalogue, gdpr, ids
 from resolvers.authz import (
     ALLOW,
     DENY,
@@ -24,11 +24,14 @@ from resolvers.authz import (
 from resolvers.context import Info
 from resolvers.identity import start_keys_of_id
 from resolvers.inputs import (
+    CATEGORY,
+    CURSOR,
     CUSTOMER_ID,
     EMAIL,
     LOCATION_ID,
     LOYALTY_CARD,
     ORDER_ID,
+    SEARCH_TEXT,
     SKU,
     argument,
     text,
@@ -36,7 +39,8 @@ from resolvers.inputs import (
 from resolvers.places import directory, point_of
 from resolvers.prefetch import arrived, prefetch_products
 from resolvers.survivorship import normalise_email
-from resolvers.types.common import NearInput
+from resolvers.types.common import Channel, NearInput
+from resolvers.types.connection import MAX_FIRST, Connection
 from resolvers.types.customer import Customer
 from resolvers.types.location import Location, LocationKind
 from resolvers.types.order import Order
@@ -166,6 +170,37 @@ class Query:
         return [
             Product(sku=s, item=item) if item else None for s, item in zip(skus, items, strict=True)
         ]
+
+    @strawberry.field(
+        description="Browse or search the catalogue: the products whose name contains "
+        "`text` (without regard to case), in `category`, that `channel` (default: the "
+        "asking channel) sells, a page at a time in the ERP's item order, read live; "
+        "null when `first` or `after` is refused."
+    )
+    async def product_search(
+        self,
+        info: Info,
+        text: Annotated[
+            str | None, argument(SEARCH_TEXT, "Part of the product's name; none: any.")
+        ] = None,
+        category: Annotated[
+            str | None, argument(CATEGORY, "A category's code (`categories`); none: any.")
+        ] = None,
+        channel: Annotated[
+            Channel | None, strawberry.argument(description="Default: the asking channel.")
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description=f"How many, at most {MAX_FIRST}.")
+        ] = 20,
+        after: Annotated[
+            str | None, argument(CURSOR, "The `endCursor` of the page before.")
+        ] = None,
+    ) -> Connection[Product] | None:
+        return await catalogue.search(info, text, category, channel, first, after)
+
+    @strawberry.field(description="The ERP's item categories, to browse the catalogue by.")
+    async def categories(self, info: Info) -> list[catalogue.Category]:
+        return await catalogue.categories(info)
 
     @strawberry.field
     async def location(

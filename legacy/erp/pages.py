@@ -66,6 +66,9 @@ def _page(name: str, service: str, table: str, table_no: int, record_id: str, **
 
 PAGES: tuple[Page, ...] = (
     _page("items", "ItemCard", "item", 27, "Item", indexed=("GTIN", "Item_Category_Code")),
+    # page 5733 Item Category Card (table 5722); its Attributes part lists the
+    # category's item attributes, none in the simulated installation
+    _page("categories", "ItemCategoryCard", "item_category", 5722, "Item Category"),
     _page(
         "customers",
         "Customer",

@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from legacy.world import Order, OrderLine, Return, World
+from legacy.world import CATEGORY_NAMES, Order, OrderLine, Return, World
 
 Row = dict[str, Any]
 #: The ERP keeps amounts in its local currency, EUR, whose Currency_Code is blank.
@@ -41,6 +41,8 @@ def invoice_no(order_id: str) -> str:
 def seed_records(world: World) -> Iterator[tuple[str, list[Row], list[Row]]]:
     """``(logical page, header records, line records)`` per page."""
     yield "items", [_item(i) for i in world.items], []
+    used = sorted({i.category for i in world.items})
+    yield "categories", [{"Code": c, "Description": CATEGORY_NAMES[c]} for c in used], []
     yield "customers", [_customer(c) for c in world.erp_customers], []
     yield "prices", [_price(p) for p in world.prices], []
     yield "promotions", [_discount(p) for p in world.promotions], []

@@ -19,11 +19,14 @@ What NAV does that the store does too:
 Departures from NAV, kept small on purpose (``contracts/erp/PAGES.md`` lists them all):
 - A record's ``Key`` is ``"{table no};{row id};{version};"``. NAV's key also changes on
   every modification (that is how a stale Update is refused), but encodes the primary
-  key; ours names the row, so records are ordered and bookmarked by insertion, which
-  for the seeded data is primary-key order.
-- Filter criteria support NAV's ``|`` (or), ``@`` (case-insensitive), ``..`` ranges
-  and ``'quoted'`` literals; other operators (``*``, ``&``, ``<>``, ``(``) are refused
-  with a fault rather than half-supported.
+  key; ours names the row. Records come in primary-key order, as from NAV, and a
+  bookmark continues after the bookmarked record's primary key, as NAV's does; a
+  bookmark of a record deleted since is refused (NAV's key carries the key values, so
+  NAV would go on from where it stood).
+- Filter criteria support NAV's ``|`` (or), ``@`` (case-insensitive), ``..`` ranges,
+  the wildcards ``*`` (any text) and ``?`` (one character), and ``'quoted'`` literals;
+  other operators (``&``, ``<>``, ``(``) are refused with a fault rather than
+  half-supported.
 - Update changes header fields only (lines are written by Create and removed by
   ``Delete_<lines>``); fields NAV shows read-only are not refused.
 - The SQLite file needs ``connect``'s ``nav_lower`` function to be written to.
@@ -194,7 +197,8 @@ def build(world: World, db_path: Path, services: Sequence[Service]) -> None:
 
 # --- filters ----------------------------------------------------------------------
 
-_UNSUPPORTED = set("&()<>=*'")
+_UNSUPPORTED = set("&()<>='")
+_WILDCARDS = set("*?")
 
 
 def _alternatives(criteria: str) -> Iterator[str]:
@@ -211,8 +215,15 @@ def _alternatives(criteria: str) -> Iterator[str]:
     yield criteria[start:]
 
 
+def _glob(pattern: str) -> str:
+    """A NAV wildcard pattern as a GLOB pattern: ``*`` and ``?`` mean the same in both;
+    GLOB's character classes are made literal."""
+    return pattern.replace("[", "[[]")
+
+
 def _condition(field: Field, criteria: str) -> tuple[str, list[Any]]:
-    """SQL for one field's criteria: the alternatives OR-ed, equalities as ``IN``."""
+    """SQL for one field's criteria: the alternatives OR-ed, equalities as ``IN``,
+    wildcard patterns as ``GLOB`` (on the lower-cased text, after ``@``)."""
     column = _q(field.name)
     if field.xsd == "decimal":
         column = f"CAST({column} AS REAL)"
@@ -234,6 +245,10 @@ def _condition(field: Field, criteria: str) -> tuple[str, list[Any]]:
             (nocase if insensitive else exact).append(literal if insensitive else value(literal))
         elif _UNSUPPORTED & set(text):
             raise NavError(f"The filter '{criteria}' uses syntax this ERP does not support.")
+        elif _WILDCARDS & set(text) and field.xsd == "string":
+            target = _lower(field.name) if insensitive else column
+            ranges.append(f"coalesce({target}, '') GLOB ?")
+            params.append(_glob(text.lower() if insensitive else text))
         elif ".." in text:
             low, high = text.split("..", 1)
             bounds = [f"{column} >= ?"] * bool(low) + [f"{column} <= ?"] * bool(high)
@@ -357,8 +372,15 @@ class Store:
             conditions.append(sql)
             params.extend(values)
         if bookmark:
-            conditions.append("_id > ?")
-            params.append(self._parse_key(service.page.table_no, bookmark, service.name)[0])
+            row_id = self._parse_key(service.page.table_no, bookmark, service.name)[0]
+            if self._version(service.page.table, row_id) is None:
+                raise NavError(f"The bookmarked {service.name} no longer exists. Key: {bookmark}")
+            key = service.contract.key
+            after = ", ".join(_q(k) for k in key)
+            table = service.page.table
+            current = ", ".join(f"(SELECT {_q(k)} FROM {table} WHERE _id = ?)" for k in key)
+            conditions.append(f"({after}) > ({current})")
+            params.extend([row_id] * len(key))
         return self._select(service, " AND ".join(conditions) or "1", params, size)
 
     def is_updated(self, service: Service, key: str) -> bool:
@@ -511,10 +533,12 @@ class Store:
         page, lines = service.page, service.contract.lines
         before, after = _record_sql(service)
         limit = " LIMIT ?" if size > 0 else ""
-        number = '"No"' if lines else "NULL"  # a document's lines hang on its No
+        # a document's lines hang on its number, the last field of its key
+        number = _q(service.contract.key[-1]) if lines else "NULL"
+        order = ", ".join(_q(k) for k in service.contract.key)  # NAV reads in key order
         rows = self.conn.execute(
             f"SELECT {number}, {before}, {after} FROM {page.table} WHERE {where}"
-            f" ORDER BY _id{limit}",
+            f" ORDER BY {order}{limit}",
             [*params, size] if size > 0 else params,
         ).fetchall()
         if not lines or not rows:

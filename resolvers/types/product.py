@@ -135,6 +135,10 @@ class Product:
         check(str(sku), SKU, ["sku"])  # a representation is a client's text, like an argument
         return await cls.load(info, str(sku))
 
+    @strawberry.field(description="The product's global id (`product:<sku>`), for `node(id:)`.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(ids.product_id(str(self.sku)))
+
     def _card(self) -> ProductRecord | None:
         if self.failure is not None:
             raise self.failure
