@@ -77,6 +77,7 @@ from adapters.records import (
     PriceRecord,
     ProductRecord,
     PromotionRecord,
+    ReturnRecord,
 )
 from adapters.resilience import SourceGuard
 from adapters.transport import exchange
@@ -259,6 +260,25 @@ class ErpAdapter:
             self._read_by("invoices", "Order_No", ids),
         )
         return {o.id: o for o in self._orders(open_rows, posted_rows)}
+
+    async def returns_of(self, documents: Sequence[str]) -> dict[str, list[ReturnRecord]]:
+        """The return orders applying to each asked document (an order's posted invoice,
+        the order itself, or a store receipt: ``Applies_to_Doc_No``); every asked
+        document is present."""
+        rows = await self._read_by("returns", "Applies_to_Doc_No", documents)
+        found = mapped("return", self.records.return_order, rows)
+        return grouped(documents, found, lambda r: r.applies_to)
+
+    async def returns(self, nos: Sequence[str]) -> dict[str, ReturnRecord]:
+        """Return orders by number."""
+        rows = await self._read_by("returns", "No", nos)
+        return {r.id: r for r in mapped("return", self.records.return_order, rows)}
+
+    async def orders_by_invoice(self, nos: Sequence[str]) -> dict[str, OrderRecord]:
+        """Invoiced orders by their posted invoice's number (what a return applies to)."""
+        rows = await self._read_by("invoices", "No", nos)
+        orders = mapped("order", self.records.invoiced_order, rows)
+        return {o.invoice_id: o for o in orders if o.invoice_id}
 
     async def payments_by_order(self, nos: Sequence[str]) -> dict[str, list[PaymentRecord]]:
         """Each asked order's payments and refunds, oldest first: the customer ledger's

@@ -45,12 +45,20 @@ USES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     ),
     "orders": (
         ("ReadMultiple", "Create", "Delete"),
-        ("No", "Sell_to_Customer_No", "Order_Date", "Status", "External_Document_No"),
+        (
+            "No",
+            "Sell_to_Customer_No",
+            "Order_Date",
+            "Status",
+            "External_Document_No",
+            "Ship_to_Address",
+            "Ship_to_Post_Code",
+        ),
         ("Type", "No", "Quantity", "Unit_Price", "Line_Discount_Percent", "Quantity_Shipped"),
     ),
     "invoices": (
         ("ReadMultiple",),
-        ("No", "Sell_to_Customer_No", "Order_No", "Document_Date", "Cancelled"),
+        ("No", "Sell_to_Customer_No", "Order_No", "Document_Date", "Cancelled", "Ship_to_Address"),
         ("Type", "No", "Quantity", "Unit_Price", "Line_Discount_Percent"),
     ),
     "returns": (

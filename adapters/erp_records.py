@@ -29,6 +29,7 @@ from adapters.records import (
     PriceRecord,
     ProductRecord,
     PromotionRecord,
+    ReturnRecord,
     discounted,
 )
 from adapters.transport import mapping
@@ -233,6 +234,24 @@ class NavRecords:
             ends=_date(row, "Ending_Date"),
         )
 
+    def return_order(self, row: Row) -> ReturnRecord:
+        """A sales return order (page 6630): its state from its lines, each line at what
+        it pays back per piece, with what has been received."""
+        currency = row.get("Currency_Code") or LOCAL_CURRENCY
+        dated = _date(row, "Document_Date") or _date(row, "Order_Date")
+        return ReturnRecord(
+            id=required(row, "No"),
+            status=return_state(row),
+            applies_to=row.get("Applies_to_Doc_No"),
+            applies_to_invoice=row.get("Applies_to_Doc_Type") == "Invoice",
+            registered_at=moment(dated) if dated else None,
+            channel=self.channel(row, "document_channel"),
+            location_id=row.get("Location_Code"),
+            total=document_total(row, currency),
+            lines=document_lines(row, currency, "Return_Qty_Received"),
+            reasons=tuple(line.get("Return_Reason_Code") for line in lines_of(row)),
+        )
+
     def order(self, row: Row) -> OrderRecord:
         """An open sales order (page 42)."""
         currency = row.get("Currency_Code") or LOCAL_CURRENCY
@@ -250,6 +269,7 @@ class NavRecords:
             total=document_total(row, currency),
             lines=document_lines(row, currency, "Quantity_Shipped"),
             partner=self._mapped_field(row, "order_partner"),
+            ship_to=ship_to(row),
         )
 
     def invoiced_order(self, row: Row) -> OrderRecord:
@@ -272,6 +292,7 @@ class NavRecords:
             lines=document_lines(row, currency, None),
             invoice_id=number,
             partner=self._mapped_field(row, "order_partner"),
+            ship_to=ship_to(row),
         )
 
     def payment(self, row: Row) -> PaymentRecord:
@@ -314,6 +335,18 @@ def refunds_applied(entries: list[PaymentRecord]) -> list[PaymentRecord]:
     if paid is None:
         return entries
     return [replace(e, refund_of=paid.id) if e.kind == "REFUND" else e for e in entries]
+
+
+def ship_to(row: Row) -> Address | None:
+    """Where a document's goods go (NAV's Ship-to fields); None when it names no
+    address (a store's click & collect order, a page without them)."""
+    address = Address(
+        street=row.get("Ship_to_Address"),
+        city=row.get("Ship_to_City"),
+        postal_code=row.get("Ship_to_Post_Code"),
+        country=row.get("Ship_to_Country_Region_Code"),
+    )
+    return address if address.street or address.postal_code else None
 
 
 def customer(row: Row) -> CustomerFragment:

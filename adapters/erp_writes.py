@@ -42,7 +42,7 @@ from adapters.erp_records import (
     return_state,
 )
 from adapters.errors import BadUpstreamResponse
-from adapters.records import Money, OrderLineRecord
+from adapters.records import Address, Money, OrderLineRecord
 
 Page = Literal["orders", "returns"]
 
@@ -77,6 +77,7 @@ class NewDocument:
     applies_to: str | None = None  # a return's order: its posted invoice, or a receipt
     applies_to_invoice: bool = False  # whether ``applies_to`` is a posted invoice
     reason: str | None = None  # a return's reason code, on each line
+    ship_to: Address | None = None  # where an order is delivered (NAV's Ship-to fields)
 
 
 class ErpWrites:
@@ -126,6 +127,13 @@ class ErpWrites:
             "Applies_to_Doc_No": document.applies_to,
             **({channel_field: document.channel} if channel_field else {}),
         }
+        if document.ship_to is not None:
+            optional.update(
+                Ship_to_Address=document.ship_to.street,
+                Ship_to_City=document.ship_to.city,
+                Ship_to_Post_Code=document.ship_to.postal_code,
+                Ship_to_Country_Region_Code=document.ship_to.country,
+            )
         header.update({name: value for name, value in optional.items() if value})
         currencies = {line.unit_price.currency for line in document.lines if line.unit_price}
         if currencies - {LOCAL_CURRENCY}:

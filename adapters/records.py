@@ -195,6 +195,24 @@ class OrderRecord:
     lines: tuple[OrderLineRecord, ...] = field(default=())
     invoice_id: str | None = None  # an ERP order's posted sales invoice, once invoiced
     partner: str | None = None  # the partner it came in through (the ERP's mapped field)
+    ship_to: Address | None = None  # where an online order is delivered (NAV's Ship-to)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRecord:
+    """A return as the ERP keeps it (a sales return order): its lines at what is paid
+    back per piece, with what has come in (``delivered``: NAV's Return Qty. Received)."""
+
+    id: str
+    status: str  # REGISTERED, PARTIALLY_RECEIVED, RECEIVED, REFUNDED (DECISIONS.md)
+    applies_to: str | None  # the order's posted invoice, the order, or a store receipt
+    applies_to_invoice: bool  # whether ``applies_to`` is a posted invoice's number
+    registered_at: datetime | None
+    channel: ChannelName
+    location_id: str | None  # the store it came back at; None: by post
+    total: Money | None
+    lines: tuple[OrderLineRecord, ...] = field(default=())
+    reasons: tuple[str | None, ...] = field(default=())  # each line's return reason code
 
 
 #: where an order whose system gives no time sorts among others: last, as the oldest

@@ -29,6 +29,7 @@ from adapters.records import (
     PriceRecord,
     ProductRecord,
     PromotionRecord,
+    ReturnRecord,
     StockRecord,
 )
 from adapters.redis_store import RedisStore
@@ -69,6 +70,9 @@ VALUE_TYPES: dict[str, Any] = {
     "pos_orders_of": list[OrderRecord],
     "erp_order": OrderRecord,
     "pos_order": OrderRecord,
+    "erp_order_by_invoice": OrderRecord,
+    "erp_returns_of": list[ReturnRecord],
+    "erp_return": ReturnRecord,
     "erp_payments": list[PaymentRecord],
     "pos_payments": list[PaymentRecord],
     "item": ProductRecord,

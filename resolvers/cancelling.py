@@ -49,7 +49,7 @@ async def plan_cancel(
 ) -> tuple[Json | None, list[UserError]]:
     errors = check_key(key)
     try:
-        system, order_no = ids.split(order_id, ids.ORDER_PREFIXES, "order")
+        system, order_no = ids.order_key(order_id)
     except BadUserInput as error:
         return None, [refusal("UNKNOWN_ORDER", error.message, "orderId")]
     if errors:
@@ -119,7 +119,7 @@ class CancelOrder:
 
 
 def cancelled(answer: Json) -> Cancellation:
-    order_id = ids.make("erp", answer["order_no"])
+    order_id = ids.order_id("erp", answer["order_no"])
     refund = answer.get("refund")
     return Cancellation(
         order_id=strawberry.ID(order_id),
@@ -129,7 +129,7 @@ def cancelled(answer: Json) -> Cancellation:
         if refund is None
         else refund_payment(
             refund,
-            record=order_id,
+            record=ids.make("erp", answer["order_no"]),
             paid=False,
             order_id=order_id,
             channel=answer["channel"],

@@ -66,6 +66,9 @@ class Fetchers:
     pos_orders_of: Fetch
     erp_order: Fetch
     pos_order: Fetch
+    erp_order_by_invoice: Fetch
+    erp_returns_of: Fetch
+    erp_return: Fetch
     erp_payments: Fetch
     pos_payments: Fetch
     item: Fetch
@@ -97,6 +100,9 @@ class Fetchers:
             "pos_orders_of": ("pos", pos.orders_by_customer),
             "erp_order": ("erp", erp.orders),
             "pos_order": ("pos", pos.orders),
+            "erp_order_by_invoice": ("erp", erp.orders_by_invoice),
+            "erp_returns_of": ("erp", erp.returns_of),
+            "erp_return": ("erp", erp.returns),
             "erp_payments": ("erp", erp.payments_by_order),
             "pos_payments": ("pos", pos.payments_by_order),
             "item": ("erp", erp.items),

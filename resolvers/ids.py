@@ -1,8 +1,19 @@
-"""Global ids: opaque to clients, but carrying the system that owns the record.
+"""Global ids: opaque to clients, but carrying the kind of thing and the system that owns
+the record, so any id leads back to its record without a lookup table (the gateway
+keeps no copy of anything), and ``node(id:)`` can find any of them.
 
-``crm:1001``, ``erp:SO0000042``, ``store:LOC-003``: an id names its kind or source so it
-is unique across systems and stable across requests, and the gateway knows where to go
-back to without a lookup table (it keeps no copy of anything).
+- customer: ``crm:1001``, ``pos:<Square customer id>``, ``erp:<customer no.>`` (the
+  system that found the person; DESIGN: Ids), as always;
+- order: ``order:erp:SO0000042``, ``order:pos:<Square order id>`` since issue 18; the
+  forms before it, ``erp:SO…`` and ``pos:…``, are still accepted wherever an order id is;
+- return: ``return:erp:SR0000001`` since issue 18 (before: ``erp:SR…``, never input);
+- product: ``product:<SKU>``, since issue 18 (``Product.sku`` stays);
+- location: ``store:<Square location id>``, ``warehouse:<WMS id>``, as always.
+
+A customer's id carries its source only: ``crm``, ``pos`` and ``erp`` with nothing
+before them are customers, so every other kind carries its kind in front. That made the
+old order ids ambiguous (``erp:…`` was a customer or an order), which is why orders
+and returns gained theirs.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ from adapters.errors import BadUserInput
 CUSTOMER_PREFIXES = ("crm", "erp", "pos")
 ORDER_PREFIXES = ("erp", "pos")
 LOCATION_PREFIXES = {"STORE": "store", "WAREHOUSE": "warehouse"}
+ORDER, RETURN, PRODUCT = "order", "return", "product"
 
 
 def make(prefix: str, local_id: str) -> str:
@@ -30,8 +42,32 @@ def split(global_id: str, allowed: tuple[str, ...], kind: str) -> tuple[str, str
     return prefix, local
 
 
+def order_id(source: str, local_id: str) -> str:
+    """An order's global id: ``order:erp:SO0000042``."""
+    return make(ORDER, make(source, local_id))
+
+
+def order_key(global_id: str) -> tuple[str, str]:
+    """``(system, order number)`` of an order id, in its form since issue 18
+    (``order:erp:…``) or the one before (``erp:…``)."""
+    kind, sep, rest = global_id.partition(":")
+    if sep and kind == ORDER:
+        return split(rest, ORDER_PREFIXES, "order")
+    try:
+        return split(global_id, ORDER_PREFIXES, "order")
+    except BadUserInput:
+        raise BadUserInput(
+            f"{global_id!r} is not an order id (expected 'order:erp:…' or 'order:pos:…')"
+        ) from None
+
+
+def return_id(local_id: str) -> str:
+    """A return's global id: ``return:erp:SR0000001`` (the ERP keeps every return)."""
+    return make(RETURN, make("erp", local_id))
+
+
 def product_id(sku: str) -> str:
-    return make("product", sku)
+    return make(PRODUCT, sku)
 
 
 def location_id(kind: str, local_id: str) -> str:

@@ -101,10 +101,10 @@ CUSTOMER_ID = Bound(
     prefixes=("crm", "erp", "pos"),
 )
 ORDER_ID = Bound(
-    4 + 192,
+    len("order:") + 4 + 192,
     "the longer of NAV Sales Header.No. Code[20] and Square Payment.order_id, maxLength 192",
     token=True,
-    prefixes=("erp", "pos"),
+    prefixes=("order", "erp", "pos"),
 )
 LOCATION_ID = Bound(
     len("warehouse:") + 32,

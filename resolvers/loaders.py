@@ -22,6 +22,7 @@ from resolvers.memo import ByIdentity
 LIST_VALUED = {
     "erp_orders_of",
     "pos_orders_of",
+    "erp_returns_of",
     "erp_payments",
     "pos_payments",
     "items_in_category",
@@ -97,6 +98,9 @@ class Loaders:
     pos_orders_of: DataLoader[Hashable, Any]
     erp_order: DataLoader[Hashable, Any]
     pos_order: DataLoader[Hashable, Any]
+    erp_order_by_invoice: DataLoader[Hashable, Any]
+    erp_returns_of: DataLoader[Hashable, Any]
+    erp_return: DataLoader[Hashable, Any]
     erp_payments: DataLoader[Hashable, Any]
     pos_payments: DataLoader[Hashable, Any]
     item: DataLoader[Hashable, Any]

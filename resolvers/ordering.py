@@ -32,12 +32,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import strawberry
-
 from adapters.erp_writes import ErpWrites, NewDocument
 from adapters.errors import BadUserInput
 from adapters.pos import IN_STOCK, RESERVED, StockMove
-from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord, discounted
+from adapters.records import (
+    Address,
+    LocationRecord,
+    Money,
+    OrderLineRecord,
+    OrderRecord,
+    StockRecord,
+    discounted,
+)
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.geo import locate
@@ -47,11 +53,9 @@ from resolvers.places import Point
 from resolvers.pricing import quote, today
 from resolvers.sagas import Json, Results, SagaLog, Step
 from resolvers.sources import Sources
-from resolvers.types.common import Channel
-from resolvers.types.common import Money as MoneyType
-from resolvers.types.order import Order, OrderLine
+from resolvers.types.order import Order
 from resolvers.types.product import Product
-from resolvers.types.writes import OrderLineInput, PlaceOrderInput, UserError
+from resolvers.types.writes import AddressInput, OrderLineInput, PlaceOrderInput, UserError
 
 #: the saga log's index of placing sagas by the ERP order's number
 PLACED = "placed_order"
@@ -141,8 +145,26 @@ async def plan_order(
         "lines": lines,
         "pickup": pickup,
         "shipments": shipments,
+        "delivery_address": _address_of(request.delivery_address),
     }
     return plan, []
+
+
+def _address_of(address: AddressInput | None) -> Json | None:
+    """A delivery address as the plan keeps it (JSON), for the ERP order's Ship-to."""
+    if address is None:
+        return None
+    return {
+        "street": address.street,
+        "city": address.city,
+        "postal_code": address.postal_code,
+        "country": (address.country or "NL").upper(),
+    }
+
+
+def _ship_to(kept: Json | None) -> Address | None:
+    """The plan's delivery address (plans logged before it was kept have none)."""
+    return Address(**kept) if kept else None
 
 
 async def _erp_account(info: Info, customer_id: str) -> tuple[str | None, list[UserError]]:
@@ -302,6 +324,7 @@ class PlaceOrder:
                 customer_no=plan["customer_no"],
                 channel=plan["channel"],
                 location_code=pickup["location"] if pickup else None,
+                ship_to=_ship_to(plan.get("delivery_address")),
                 lines=[
                     OrderLineRecord(line["sku"], line["quantity"], _regular(line))
                     for line in plan["lines"]
@@ -390,15 +413,16 @@ def placed_order(answer: Json, products: Mapping[str, Product]) -> Order:
     plan = answer["plan"]
     pickup = plan["pickup"]
     currency = answer["currency"] or "EUR"
-    return Order(
-        id=strawberry.ID(ids.make("erp", answer["no"])),
-        channel=Channel(plan["channel"]),
+    record = OrderRecord(
+        id=answer["no"],
+        source="erp",
+        channel=plan["channel"],
+        customer_ref=plan["customer_no"],
         placed_at=datetime.fromisoformat(answer["placed_at"]),
         status=answer["status"],
-        total=MoneyType(amount=Decimal(answer["total"]), currency=currency)
-        if answer["total"]
-        else None,
-        lines=[OrderLine.of(_planned_line(line), products) for line in plan["lines"]],
-        location_ref=ids.location_id("STORE", pickup["location"]) if pickup else None,
-        customer_key={"erp_no": plan["customer_no"]},
+        location_id=pickup["location"] if pickup else None,
+        total=Money(Decimal(answer["total"]), currency) if answer["total"] else None,
+        lines=tuple(_planned_line(line) for line in plan["lines"]),
+        ship_to=_ship_to(plan.get("delivery_address")),
     )
+    return Order.of(record, products)

@@ -69,6 +69,11 @@ def _below(info: Info, path: Sequence[str]) -> list[FieldNode]:
     return fields
 
 
+def selected(info: Info, path: Sequence[str]) -> bool:
+    """Whether the selection below the current field reaches ``path`` (field names)."""
+    return bool(_below(info, path))
+
+
 def _argument(field: FieldNode, name: str, info: Info) -> Any:
     """An argument's value as the client gave it (a variable's value, a literal's),
     None when not given."""

@@ -248,7 +248,7 @@ class Query:
     async def order(
         self, info: Info, id: Annotated[strawberry.ID, argument(ORDER_ID)]
     ) -> Order | None:
-        prefix, local = ids.split(str(id), ids.ORDER_PREFIXES, "order")
+        prefix, local = ids.order_key(str(id))
         loaders = info.context.loaders
         loader = loaders.erp_order if prefix == "erp" else loaders.pos_order
         record = await loader.load(local)

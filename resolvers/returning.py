@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
@@ -52,7 +53,7 @@ from adapters.erp_writes import ErpWrites, NewDocument
 from adapters.errors import BadUserInput
 from adapters.pos import IN_STOCK, StockMove
 from adapters.records import Money, OrderLineRecord, OrderRecord, PaymentRecord
-from resolvers import ids
+from resolvers import ids, returnable
 from resolvers.context import Info
 from resolvers.holds import Invalidate, occurred_at, pos_move, pos_unmove
 from resolvers.ordering import check_key, merged_lines, refusal
@@ -61,7 +62,8 @@ from resolvers.sagas import Json, Refused, Results, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Money as MoneyType
 from resolvers.types.payment import Payment
-from resolvers.types.writes import RegisterReturnInput, Return, UserError
+from resolvers.types.returns import Return, ReturnLine
+from resolvers.types.writes import RegisterReturnInput, UserError
 
 FROM_CUSTOMER = "RETURNED_BY_CUSTOMER"
 NOT_RETURNABLE = "NOT_RETURNABLE"
@@ -94,7 +96,7 @@ async def plan_return(
     if errors:
         return None, errors
     try:
-        source, order_no = ids.split(str(request.order_id), ids.ORDER_PREFIXES, "order")
+        source, order_no = ids.order_key(str(request.order_id))
     except BadUserInput as error:
         return None, [refusal("UNKNOWN_ORDER", error.message, "orderId")]
     system = sources.erp if source == "erp" else sources.pos
@@ -106,7 +108,7 @@ async def plan_return(
     applies_to = order.invoice_id or order_no
     location, errors = await _store(info, request.location_id)
     (returned, owed), paid = await asyncio.gather(
-        _returned(erp, applies_to), system.payments_by_order([order_no])
+        _returned(erp, returnable.documents(order)), system.payments_by_order([order_no])
     )
     lines, line_errors = _returnable(order, wanted, returned)
     errors += line_errors
@@ -124,11 +126,12 @@ async def plan_return(
             "customer_no": order.customer_ref if source == "erp" else None,
         },
         "applies_to": applies_to,
+        "returns_of": returnable.documents(order),
         "to_invoice": order.invoice_id is not None,
         "location": location,
         "lines": lines,
         "reason": request.reason,
-        "delivered": _delivered(order),
+        "delivered": returnable.delivered(order),
         "refund": refund,
     }
     return plan, []
@@ -150,17 +153,13 @@ def _refund(
     return planned(money.payment, capped(Money(cost, currency), money)), []
 
 
-async def _returned(erp: ErpWrites, applies_to: str) -> tuple[dict[str, int], Decimal]:
-    """Quantities per SKU on the return orders applying to the order's invoice (or
-    naming the order or its receipt), and what they owe in all; a return undone was
-    deleted, so every one found stands."""
-    returned: dict[str, int] = {}
-    owed = Decimal(0)
-    for document in await erp.find("returns", "Applies_to_Doc_No", applies_to):
-        owed += document.total.amount if document.total else Decimal(0)
-        for line in document.lines:
-            returned[line.sku] = returned.get(line.sku, 0) + line.quantity
-    return returned, owed
+async def _returned(erp: ErpWrites, numbers: list[str]) -> tuple[dict[str, int], Decimal]:
+    """Quantities per SKU on the order's return orders (applying to its invoice, or
+    naming the order or its receipt), and what they owe in all (``resolvers.returnable``)."""
+    found = await erp.erp.returns_of(numbers)
+    records = [back for number in numbers for back in found.get(number, [])]
+    owed = sum((back.total.amount for back in records if back.total), Decimal(0))
+    return returnable.returned(records), owed
 
 
 async def _store(
@@ -182,24 +181,13 @@ async def _store(
     return local, []
 
 
-def _delivered(order: OrderRecord) -> dict[str, int]:
-    """Pieces per SKU shipped or handed over: none of a cancelled order."""
-    delivered: dict[str, int] = {}
-    for line in order.lines:
-        shipped = line.quantity if line.delivered is None else line.delivered
-        delivered[line.sku] = delivered.get(line.sku, 0) + shipped
-    if order.status == "CANCELLED":
-        return dict.fromkeys(delivered, 0)
-    return delivered
-
-
 def _returnable(
     order: OrderRecord, wanted: dict[str, int], returned: dict[str, int]
 ) -> tuple[list[Json], list[UserError]]:
     bought: dict[str, int] = {}
     for line in order.lines:
         bought[line.sku] = bought.get(line.sku, 0) + line.quantity
-    delivered = _delivered(order)
+    shipped = returnable.delivered(order)
     prices = {line.sku: line.unit_price for line in order.lines}
     lines: list[Json] = []
     errors: list[UserError] = []
@@ -207,8 +195,8 @@ def _returnable(
         back = returned.get(sku, 0)
         if sku not in bought:
             errors.append(refusal("NOT_IN_ORDER", f"{sku} is not on this order", "lines"))
-        elif back + n > delivered[sku]:
-            errors.append(_too_many(sku, n, bought[sku], delivered[sku], back))
+        elif back + n > shipped[sku]:
+            errors.append(_too_many(sku, n, bought[sku], shipped[sku], back))
         else:
             price = prices[sku] or Money(Decimal(0), "EUR")
             lines.append(
@@ -251,12 +239,14 @@ class RegisterReturn:
     def answer(self, plan: Json, results: Results) -> Json:
         return {
             **results["erp_return"],
-            "order_id": ids.make(*_order_key(plan)),
+            "order_id": ids.order_id(*_order_key(plan)),
             "refund_payment": _refund_of(plan),
             "refund_record": results.get("refund"),
             "channel": "STORE" if plan["location"] else plan["order"]["channel"],
             "location": plan["location"],
             "at": plan["started_at"],
+            "lines": plan["lines"],
+            "reason": plan["reason"],
         }
 
     async def _create(self, plan: Json, results: Results) -> Json:
@@ -288,7 +278,7 @@ class RegisterReturn:
 
     async def _recount(self, plan: Json, results: Results) -> None:
         """Every return order of the order, this one included, within what was delivered."""
-        returned, _ = await _returned(self.erp, plan["applies_to"])
+        returned, _ = await _returned(self.erp, plan.get("returns_of") or [plan["applies_to"]])
         delivered_per_sku: dict[str, int] = plan.get("delivered") or plan.get("ordered") or {}
         for sku, delivered in delivered_per_sku.items():
             if returned.get(sku, 0) > delivered:
@@ -344,13 +334,25 @@ def _line(sku: str, quantity: int, price: str, currency: str) -> OrderLineRecord
 def registered_return(answer: Json) -> Return:
     refund = answer.get("refund")
     return Return(
-        id=strawberry.ID(ids.make("erp", answer["no"])),
+        id=strawberry.ID(ids.return_id(answer["no"])),
         status=answer["status"],
         refund=MoneyType(amount=Decimal(refund), currency=answer["currency"] or "EUR")
         if refund
         else None,
         order_id=answer["order_id"],
         refund_payment=_refund_payment(answer),
+        lines=[
+            ReturnLine(
+                sku=strawberry.ID(line["sku"]),
+                quantity=line["quantity"],
+                received=None,
+                unit_refund=MoneyType(amount=Decimal(line["price"]), currency=line["currency"]),
+                reason=answer.get("reason"),
+            )
+            for line in answer.get("lines", ())
+        ],
+        location_ref=ids.location_id("STORE", answer["location"]) if answer["location"] else None,
+        registered_at=datetime.fromisoformat(answer["at"]) if answer.get("at") else None,
     )
 
 

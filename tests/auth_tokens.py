@@ -59,10 +59,11 @@ def people(world: World) -> list[Person]:
     pos_by_card = {c.card_number: c for c in world.pos_customers}
     erp_orders: dict[str, list[str]] = {}
     pos_orders: dict[str, list[str]] = {}
+    # order ids carry their kind since issue 18 (``erp:…`` was a customer or an order)
     for order in world.erp_orders:
-        erp_orders.setdefault(order.customer_ref or "", []).append(f"erp:{order.id}")
+        erp_orders.setdefault(order.customer_ref or "", []).append(f"order:erp:{order.id}")
     for order in world.pos_orders:
-        pos_orders.setdefault(order.customer_ref or "", []).append(f"pos:{order.id}")
+        pos_orders.setdefault(order.customer_ref or "", []).append(f"order:pos:{order.id}")
     emails = Counter(c.email.lower() for c in world.crm_contacts)
     found = [
         Person(

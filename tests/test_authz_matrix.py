@@ -531,7 +531,7 @@ ORDER_FOR_PARTNER = """query($id: ID!) { order(id: $id) {
 def _orders_through(world: World, partner: str | None) -> list[str]:
     """Online orders the simulated ERP says came in through ``partner`` (its
     ``Salesperson_Code``, mapped as ``order_partner``), by id."""
-    return [f"erp:{o.id}" for o in world.erp_orders if o.partner == partner]
+    return [f"order:erp:{o.id}" for o in world.erp_orders if o.partner == partner]
 
 
 @pytest.mark.parametrize("credential", ["jwt", "api_key"])

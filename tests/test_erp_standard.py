@@ -101,7 +101,7 @@ def test_customers_answer(standard: str, variables: dict[str, dict[str, Any]]) -
     customer = result["data"]["customer"]
     assert "erp" in {s["system"] for s in customer["sources"]}
     assert customer["orders"]
-    assert {o["channel"] for o in customer["orders"] if o["id"].startswith("erp:")} <= {
+    assert {o["channel"] for o in customer["orders"] if o["id"].startswith("order:erp:")} <= {
         "WEB",
         "STORE",
     }
@@ -130,7 +130,9 @@ def test_click_and_collect_places_an_order_with_the_default_mapping(
     contact_id = variables["ClickAndCollect"]["input"]["customerId"].split(":")[1]
     customer_no = next(c.erp_customer_no for c in world.crm_contacts if c.id == contact_id)
     assert customer_no is not None
-    placed = [o for o in _orders(standard_erp, customer_no) if o["No"] == order["id"][4:]]
+    placed = [
+        o for o in _orders(standard_erp, customer_no) if o["No"] == order["id"].rsplit(":", 1)[1]
+    ]
     assert [o["External_Document_No"][:4] for o in placed] == ["MOS-"]
 
 

@@ -286,7 +286,7 @@ async def test_after_erasure_the_erp_account_is_anonymised_and_its_orders_kept(
         None,
         None,
     )
-    assert {f"erp:{o.id}" for o in orders} == set(victim.erp_orders)
+    assert {f"order:erp:{o.id}" for o in orders} == set(victim.erp_orders)
 
 
 def test_after_erasure_the_report_lists_only_what_no_api_can_erase(

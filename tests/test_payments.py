@@ -93,7 +93,8 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
         "channel": paid.channel,
         "at": posted(paid.at),
         "system": "erp",
-        "orderId": f"erp:{returned.order_id}",
+        # an order's id carries its kind since issue 18 (a payment's does not: no Node)
+        "orderId": f"order:erp:{returned.order_id}",
         "refundOf": None,
         "records": [f"erp:{paid.id}"],
         "amount": {"amount": str(paid.amount), "currency": "EUR"},
@@ -107,7 +108,7 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
         "channel": "STORE",
         "at": posted(returned.returned_at),
         "system": "erp",
-        "orderId": f"erp:{returned.order_id}",
+        "orderId": f"order:erp:{returned.order_id}",
         "refundOf": f"erp:{paid.id}",
         "records": [f"erp:{booked.id}", f"pos:{booked.mirror_id}"],
         "amount": {"amount": str(-returned.total), "currency": "EUR"},

@@ -82,7 +82,7 @@ def test_click_and_collect_runs_as_written_and_holds_the_goods_in_the_store(
     payload = place(env, variables)
     order = payload["order"]
     assert payload["errors"] == []
-    assert order["id"].startswith("erp:SO")
+    assert order["id"].startswith("order:erp:SO")  # ids carry their kind (issue 18)
     assert order["status"] == "PLACED"
     assert order["channel"] == "WEB"
     assert order["pickup"]["location"]["id"] == f"store:{store}"
@@ -90,7 +90,7 @@ def test_click_and_collect_runs_as_written_and_holds_the_goods_in_the_store(
     assert order["total"]["currency"] == "EUR"
     assert pos_levels(env["pos"], sku, store) == (before[0] - 1, before[1] + 1)
     placed = [o for o in erp_orders(env["erp"], _customer_no(world, variables))]
-    erp = next(o for o in placed if o["No"] == order["id"].split(":")[1])
+    erp = next(o for o in placed if o["No"] == order["id"].rsplit(":", 1)[1])
     assert erp["Status"] == "Open"  # NAV's status; nothing shipped: Mosaic's PLACED
     assert erp["Location_Code"] == store
     assert erp["Shortcut_Dimension_1_Code"] == "WEB"  # the installation's channel field
@@ -296,7 +296,7 @@ def test_a_web_promotion_lowers_the_price_shown_and_place_order_charges_what_was
     assert Decimal(line["unitPrice"]["amount"]) == price
     assert Decimal(line["compareAtUnitPrice"]["amount"]) == regular
     assert Decimal(line["discountPercent"]) == percent
-    (erp_line,) = erp_lines(env["erp"], "SalesOrder", order["id"].split(":")[1])
+    (erp_line,) = erp_lines(env["erp"], "SalesOrder", order["id"].rsplit(":", 1)[1])
     assert Decimal(erp_line["Unit_Price"]) == regular
     assert Decimal(erp_line["Line_Discount_Percent"]) == percent
     assert Decimal(erp_line["Line_Amount"]) == price
@@ -358,7 +358,7 @@ def test_an_order_not_yet_collected_is_cancelled_its_goods_released_and_its_paym
     )
     before = pos_levels(env["pos"], sku, store)
     order = place(env, variables)["order"]
-    no = order["id"].split(":")[1]
+    no = order["id"].rsplit(":", 1)[1]
     entry = erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])["entry"]
     assert pos_levels(env["pos"], sku, store) == (before[0] - 1, before[1] + 1)
     first = cancel(env, order["id"], "cancel-1")
@@ -385,7 +385,7 @@ def test_an_order_shipped_cannot_be_cancelled(env: dict[str, str], world: World)
         world, "cc-shipped", lines=[{"sku": sku, "quantity": 1}], pickupLocationId=f"store:{store}"
     )
     order = place(env, variables)["order"]
-    erp_post(env["erp"], "shipment", order=order["id"].split(":")[1])
+    erp_post(env["erp"], "shipment", order=order["id"].rsplit(":", 1)[1])
     payload = cancel(env, order["id"], "cancel-shipped")
     assert payload["cancellation"] is None
     assert [e["code"] for e in payload["errors"]] == ["NOT_CANCELLABLE"]

@@ -66,7 +66,7 @@ def test_return_in_store_runs_as_written_registers_the_return_order_and_restocks
     env: dict[str, str], world: World
 ) -> None:
     variables = _return_input(world, "ret-as-written")
-    order_no = variables["input"]["orderId"].split(":")[1]
+    order_no = variables["input"]["orderId"].rsplit(":", 1)[1]
     store = variables["input"]["locationId"].split(":")[1]
     sku = variables["input"]["lines"][0]["sku"]
     order = next(o for o in world.erp_orders if o.id == order_no)
@@ -75,13 +75,15 @@ def test_return_in_store_runs_as_written_registers_the_return_order_and_restocks
     payload = register(env, variables)
     back = payload["return"]
     assert payload["errors"] == []
-    assert back["id"].startswith("erp:SR")
+    assert back["id"].startswith("return:erp:SR")  # ids carry their kind (issue 18)
     # a return order nothing was received on yet: NAV has not posted it
     assert back["status"] == "REGISTERED"
     assert Decimal(back["refund"]["amount"]) == price
-    assert back["order"]["id"] == f"erp:{order_no}"
+    assert back["order"]["id"] == f"order:erp:{order_no}"
     erp_return = next(
-        r for r in erp_returns(env["erp"], invoice_no(order_no)) if r["No"] == back["id"][4:]
+        r
+        for r in erp_returns(env["erp"], invoice_no(order_no))
+        if r["No"] == back["id"].rsplit(":", 1)[1]
     )
     assert (erp_return["Applies_to_Doc_Type"], erp_return["Location_Code"]) == ("Invoice", store)
     assert erp_return["Shortcut_Dimension_1_Code"] == "STORE"
@@ -97,7 +99,7 @@ def test_a_returns_refund_is_owed_by_its_return_order_until_finance_posts_it(
     back = register(env, variables)["return"]
     assert erp_refunds(env["erp"], order.id) == []
     (booked,) = erp_returns(env["erp"], invoice_no(order.id))
-    assert booked["No"] == back["id"][4:]
+    assert booked["No"] == back["id"].rsplit(":", 1)[1]
     shown = run_reference(env["gateway"], "OrderPayments", {"id": f"erp:{order.id}"})
     assert [p["kind"] for p in shown["data"]["order"]["payments"]] == ["PAYMENT"]
 
@@ -157,7 +159,7 @@ def test_a_store_receipt_returned_at_another_store_is_booked_in_the_erp(
     )
     payload = register(env, variables)
     assert payload["errors"] == []
-    assert payload["return"]["order"]["id"] == f"pos:{receipt.id}"
+    assert payload["return"]["order"]["id"] == f"order:pos:{receipt.id}"
     (booked,) = erp_returns(env["erp"], receipt.id)
     assert (booked["Shortcut_Dimension_1_Code"], booked["Location_Code"]) == ("STORE", elsewhere)
     assert booked["Applies_to_Doc_Type"] == "_blank_"  # a receipt is no NAV document
@@ -327,7 +329,7 @@ def test_an_order_not_yet_collected_cannot_be_returned(env: dict[str, str], worl
     """Issue 17: an order placed, paid and never shipped or collected was taken back
     and refunded. Nothing of it was delivered: NOT_FULFILLED."""
     order = _placed(env, world, "ret-uncollected")
-    no = order["id"].split(":")[1]
+    no = order["id"].rsplit(":", 1)[1]
     erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"], method="IDEAL")
     assert _refused(_return(env, order, "ret-uncollected")) == [("NOT_RETURNABLE", "NOT_FULFILLED")]
     assert erp_returns(env["erp"], no) == []
@@ -337,7 +339,7 @@ def test_an_order_collected_but_never_paid_is_not_refunded(
     env: dict[str, str], world: World
 ) -> None:
     order = _placed(env, world, "ret-unpaid")
-    no = order["id"].split(":")[1]
+    no = order["id"].rsplit(":", 1)[1]
     erp_post(env["erp"], "shipment", order=no)  # collected at the store
     assert _refused(_return(env, order, "ret-unpaid")) == [("NOT_RETURNABLE", "NOT_PAID")]
     assert erp_returns(env["erp"], no) == []
@@ -351,7 +353,7 @@ def test_a_collected_order_is_refunded_against_its_payment_for_what_was_paid(
     taken off, not the regular price), against that payment, by iDEAL. The ERP pays it
     out when it posts the return order, so it is pending until then."""
     order = _placed(env, world, "ret-collected")
-    no, paid = order["id"].split(":")[1], order["lines"][0]["unitPrice"]["amount"]
+    no, paid = order["id"].rsplit(":", 1)[1], order["lines"][0]["unitPrice"]["amount"]
     regular = order["lines"][0]["compareAtUnitPrice"]["amount"]
     assert Decimal(paid) < Decimal(regular)  # bought at its promotion's price
     entry = erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])["entry"]
@@ -369,7 +371,7 @@ def test_a_collected_order_is_refunded_against_its_payment_for_what_was_paid(
         "orderId": order["id"],
     }
     (booked,) = erp_returns(env["erp"], no)
-    assert booked["No"] == back["id"][4:]
+    assert booked["No"] == back["id"].rsplit(":", 1)[1]
 
 
 def test_a_store_receipt_is_refunded_at_the_till_the_way_it_was_paid(
@@ -412,7 +414,7 @@ def test_eight_concurrent_returns_of_one_piece_each_all_stand_and_a_ninth_is_ref
     so each counts the ones before it: all eight stand, and the ninth piece, never
     bought, cannot come back."""
     order = _placed(env, world, "ret-eight", quantity=8)
-    no = order["id"].split(":")[1]
+    no = order["id"].rsplit(":", 1)[1]
     erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])
     erp_post(env["erp"], "shipment", order=no)
     with ThreadPoolExecutor(8) as pool:

@@ -46,11 +46,12 @@ def seed_records(world: World) -> Iterator[tuple[str, list[Row], list[Row]]]:
     yield "customers", [_customer(c) for c in world.erp_customers], []
     yield "prices", [_price(p) for p in world.prices], []
     yield "promotions", [_discount(p) for p in world.promotions], []
+    ship_to = {c.no: _ship_to(c) for c in world.erp_customers}
     open_orders = [o for o in world.erp_orders if o.status in ("PLACED", "SHIPPED")]
     posted = [o for o in world.erp_orders if o.status in ("DELIVERED", "CANCELLED")]
     yield (
         "orders",
-        [_order(o) for o in open_orders],
+        [{**_order(o), **ship_to.get(o.customer_ref or "", {})} for o in open_orders],
         [
             line
             for o in open_orders
@@ -59,7 +60,7 @@ def seed_records(world: World) -> Iterator[tuple[str, list[Row], list[Row]]]:
     )
     yield (
         "invoices",
-        [_invoice(o) for o in posted],
+        [{**_invoice(o), **ship_to.get(o.customer_ref or "", {})} for o in posted],
         [line for o in posted for line in _lines(invoice_no(o.id), o.lines)],
     )
     yield (
@@ -100,6 +101,18 @@ def _customer(customer: Any) -> Row:
         "Blocked": "All" if customer.blocked else "_blank_",
         "E_Mail": customer.email,
         "Prices_Including_VAT": 1,
+    }
+
+
+def _ship_to(customer: Any) -> Row:
+    """A delivery order's Ship-to: NAV fills it from the sell-to customer's address when
+    the order names no other (the seeded history's orders are all delivered)."""
+    return {
+        "Ship_to_Name": customer.name,
+        "Ship_to_Address": customer.address.street,
+        "Ship_to_City": customer.address.city,
+        "Ship_to_Post_Code": customer.address.postal_code,
+        "Ship_to_Country_Region_Code": customer.address.country,
     }
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
-from typing import Any, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 import strawberry.federation
@@ -24,16 +24,31 @@ from resolvers.authz import (
 )
 from resolvers.context import Info
 from resolvers.identity import PREFERENCE, Identity, start_keys_of_id
-from resolvers.inputs import CUSTOMER_ID, check
+from resolvers.inputs import CURSOR, CUSTOMER_ID, argument, check
 from resolvers.loaders import Loaders
-from resolvers.purchases import order_history
+from resolvers.purchases import (
+    HISTORY_SYSTEMS,
+    after_positions,
+    order_history,
+    page_positions,
+)
 from resolvers.recommendations import Recommendation, recommend
 from resolvers.survivorship import PRECEDENCE, Fragments, Survivor
 from resolvers.types.common import Address, Channel, asked_channel
+from resolvers.types.connection import (
+    MAX_FIRST,
+    Connection,
+    Edge,
+    cursor,
+    first_checked,
+    position,
+)
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment, payments_of
 
 T = TypeVar("T")
+#: the list an order history's cursors belong to
+HISTORY = "orderHistory"
 MAX_ORDERS = 200
 MAX_PAYMENTS = 500
 
@@ -166,6 +181,34 @@ class Customer:
         return await Order.many(info, history[:last])
 
     @strawberry.field(
+        description="Every order from every channel (the ERP's online orders and the "
+        "POS's receipts), merged newest first, a page at a time; each cursor carries each "
+        "system's position, so the next page goes on in both. Null when `first` or "
+        "`after` is refused.",
+        extensions=[personal(marketing=NeedsConsent("personalisation"))],
+    )
+    async def order_history(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description=f"How many, at most {MAX_FIRST}.")
+        ] = 20,
+        after: Annotated[
+            str | None, argument(CURSOR, "The `endCursor` of the page before.")
+        ] = None,
+    ) -> Connection[Order] | None:
+        size = first_checked(first)
+        start = _history_positions(position(after, HISTORY))
+        left = after_positions(await order_history(info, self.identity), start)
+        page = left[:size]
+        orders = await Order.many(info, page, under=("edges", "node"))
+        edges = [
+            Edge(cursor=cursor(HISTORY, at), node=order)
+            for order, at in zip(orders, page_positions(page, start), strict=True)
+        ]
+        return Connection.of(edges, more=len(left) > size)
+
+    @strawberry.field(
         description="Payments and refunds of the customer's orders in every channel, "
         "each once, newest first; null when `last` is refused.",
         extensions=[personal(marketing=DENY)],
@@ -256,6 +299,31 @@ class Customer:
         failure = self.identity.failures.get(system)
         if failure is not None and not found:
             raise failure
+
+
+def _history_positions(found: Any) -> dict[str, list[str] | None]:
+    """The systems' positions an order history cursor holds; anything else is not one
+    of its cursors."""
+    if found is None:
+        return {}
+    if (
+        isinstance(found, dict)
+        and set(found) <= set(HISTORY_SYSTEMS)
+        and all(_is_position(value) for value in found.values())
+    ):
+        return found
+    raise BadUserInput(f"after is not a cursor of {HISTORY}", field=["after"])
+
+
+def _is_position(value: Any) -> bool:
+    if value is None:
+        return True
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        return False
+    try:
+        return datetime.fromisoformat(value[0]).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _reporter(info: Info) -> Callable[[UpstreamError], None]:

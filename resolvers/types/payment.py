@@ -106,7 +106,7 @@ class Payment:
             channel=Channel(record.channel),
             at=record.at,
             system=record.source,
-            order_id=strawberry.ID(ids.make(record.order_source, record.order_id)),
+            order_id=strawberry.ID(ids.order_id(record.order_source, record.order_id)),
             refund_of=strawberry.ID(ids.make(record.source, record.refund_of))
             if record.refund_of
             else None,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import ids
-from resolvers.context import Info
 from resolvers.inputs import (
     CITY,
     COUNTRY,
@@ -22,10 +20,11 @@ from resolvers.inputs import (
     STREET,
     text,
 )
-from resolvers.types.common import Channel, Money
+from resolvers.types.common import Channel
 from resolvers.types.customer import Consent, Customer
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment
+from resolvers.types.returns import Return
 
 
 @strawberry.type(
@@ -94,30 +93,6 @@ class RegisterReturnInput:
     reason: str | None = text(
         RETURN_REASON, description="The ERP's return reason code.", default=None
     )
-
-
-@strawberry.type(description="A return: the ERP's return order with the refund it books.")
-class Return:
-    id: strawberry.ID
-    status: str | None
-    refund: Money | None = strawberry.field(
-        description="What is paid back: what the customer paid for the lines (promotions "
-        "taken off), at most what is left of what the order's payments took."
-    )
-    order_id: strawberry.Private[str]  # the global id of the order the goods came from
-    refund_payment: Payment | None = strawberry.field(
-        default=None,
-        description="The refund as money moving: against the payment it refunds "
-        "(refundOf), by that payment's method. A store receipt's is paid at the till "
-        "(COMPLETED); an online order's is PENDING until the ERP posts the return order.",
-    )
-
-    @strawberry.field(description="The order the goods came from, as it is now.")
-    async def order(self, info: Info) -> Order | None:
-        prefix, local = ids.split(self.order_id, ids.ORDER_PREFIXES, "order")
-        loaders = info.context.loaders
-        record = await (loaders.erp_order if prefix == "erp" else loaders.pos_order).load(local)
-        return (await Order.many(info, [record]))[0] if record else None
 
 
 @strawberry.type
