@@ -241,6 +241,13 @@ class Guard(FieldExtension):
             return ALLOW
         return self.rules.get(principal.role, self.default)
 
+    def check(self, info: Info, kwargs: dict[str, Any]) -> None:
+        """Refuse as this field would, by the caller and the arguments alone: for a path
+        that reaches what the field finds another way (``node(id:)``), so that path
+        never shows what this one refuses."""
+        principal = info.context.principal
+        self._check_now(self.rule_for(principal), principal, info, kwargs)
+
     def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
         """For a resolver that answers now when it can (:mod:`resolvers.ready`): the
         rules that need no source are checked here, so the field stays plain; a rule

@@ -112,6 +112,12 @@ LOCATION_ID = Bound(
     token=True,
     prefixes=("store", "warehouse"),
 )
+NODE_ID = Bound(
+    ORDER_ID.max_length,
+    "the longest of the ids `node` finds (an order id's)",
+    token=True,
+    prefixes=(*CUSTOMER_ID.prefixes, "order", "return", "product", *LOCATION_ID.prefixes),
+)
 IDEMPOTENCY_KEY = Bound(200, "Mosaic's saga log (the sources see keys derived from it)")
 SEARCH_TEXT = Bound(50, _nav("Item.Description", "Text", 50))
 CATEGORY = Bound(20, _nav("Item.Item Category Code", "Code", 20), token=True)
@@ -135,6 +141,7 @@ BOUNDS: Mapping[str, Bound] = {
     "customer id": CUSTOMER_ID,
     "order id": ORDER_ID,
     "location id": LOCATION_ID,
+    "node id": NODE_ID,
     "idempotencyKey": IDEMPOTENCY_KEY,
     "text": SEARCH_TEXT,
     "category": CATEGORY,

@@ -30,10 +30,12 @@ from resolvers.inputs import (
     EMAIL,
     LOCATION_ID,
     LOYALTY_CARD,
+    NODE_ID,
     ORDER_ID,
     SEARCH_TEXT,
     SKU,
     argument,
+    check,
     text,
 )
 from resolvers.places import directory, point_of
@@ -43,8 +45,10 @@ from resolvers.types.common import Channel, NearInput
 from resolvers.types.connection import MAX_FIRST, Connection
 from resolvers.types.customer import Customer
 from resolvers.types.location import Location, LocationKind
+from resolvers.types.node import Node
 from resolvers.types.order import Order
 from resolvers.types.product import Product
+from resolvers.types.returns import Return
 
 MAX_KEYS = 500  # longest list argument; a real listing page asks for at most ~100
 
@@ -96,19 +100,91 @@ def _check_length(name: str, values: list[strawberry.ID]) -> None:
         raise BadUserInput(f"{name} takes at most {MAX_KEYS} values, got {len(values)}")
 
 
+#: who may find a customer (``customer(by:)``, and ``node(id:)`` by a customer's id)
+CUSTOMER_POLICY = guarded(
+    default=DENY,
+    customer=When(_own_id_or_search, "by another customer's id"),
+    store_employee=When(_by_loyalty_card, "needs the customer's loyalty card"),
+    service_agent=ALLOW,
+    marketing=ALLOW,
+)
+#: who may find an order or a return (``order(id:)``, ``node(id:)``); a customer their
+#: own only, a partner the orders that came in through it (checked where they are read)
+ORDER_POLICY = guarded(
+    default=DENY,
+    customer=ALLOW,
+    store_employee=ALLOW,
+    service_agent=ALLOW,
+    partner=NeedsScope("orders:read"),
+)
+RETURN_POLICY = guarded(default=DENY, customer=ALLOW, store_employee=ALLOW, service_agent=ALLOW)
+
+
+async def _product(info: Info, sku: str) -> Product | None:
+    loads = prefetch_products(info, [sku])
+    product = await Product.load(info, sku)
+    await arrived(loads)
+    if product.failure is not None:  # the ERP is down: answer what others can tell
+        info.context.report(info, product.failure)
+    return product if product.item or product.failure else None
+
+
+async def _location(info: Info, id: str) -> Location | None:
+    ids.split(id, tuple(ids.LOCATION_PREFIXES.values()), "location")
+    place = (await directory(info)).get(id)
+    return Location.of(place) if place else None
+
+
+async def _order(info: Info, id: str) -> Order | None:
+    prefix, local = ids.order_key(id)
+    loaders = info.context.loaders
+    loader = loaders.erp_order if prefix == "erp" else loaders.pos_order
+    record = await loader.load(local)
+    principal = info.context.principal
+    if record and principal.role == "partner" and not made_through(principal, record):
+        return None  # not "forbidden": that would say the id is an order
+    order = (await Order.many(info, [record]))[0] if record else None
+    if principal.role == "customer":
+        await admit(info, await order.placed_by(loaders) if order else None, f"order {id}")
+    return order
+
+
+async def _return(info: Info, id: str) -> Return | None:
+    _, local = ids.split(id.partition(":")[2], ("erp",), "return")
+    record = await info.context.loaders.erp_return.load(local)
+    found = Return.of(record) if record else None
+    if info.context.principal.role == "customer":
+        order = await found.order(info) if found else None
+        placed_by = await order.placed_by(info.context.loaders) if order else None
+        await admit(info, placed_by, f"return {id}")
+    return found
+
+
+async def _node(info: Info, id: str) -> Node | None:
+    """Any object by its global id, as the root field that finds its kind would find
+    it, under that field's policy (``resolvers/ids.py`` has the forms)."""
+    kind = id.partition(":")[0]
+    if kind in ids.CUSTOMER_PREFIXES:
+        by = CustomerBy(id=strawberry.ID(id))
+        CUSTOMER_POLICY.check(info, {"by": by})
+        return await _customer(info, by)
+    if kind == ids.ORDER:
+        ORDER_POLICY.check(info, {"id": id})
+        return await _order(info, id)
+    if kind == ids.RETURN:
+        RETURN_POLICY.check(info, {"id": id})
+        return await _return(info, id)
+    if kind == ids.PRODUCT:
+        check(id.partition(":")[2], SKU, ["id"])
+        return await _product(info, id.partition(":")[2])
+    return await _location(info, id)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
         description="One customer, recognised by id, e-mail or loyalty card.",
-        extensions=[
-            guarded(
-                default=DENY,
-                customer=When(_own_id_or_search, "by another customer's id"),
-                store_employee=When(_by_loyalty_card, "needs the customer's loyalty card"),
-                service_agent=ALLOW,
-                marketing=ALLOW,
-            )
-        ],
+        extensions=[CUSTOMER_POLICY],
     )
     async def customer(self, info: Info, by: CustomerBy) -> Customer | None:
         return await _customer(info, by)
@@ -139,16 +215,11 @@ class Query:
                 raise result
         return [c if isinstance(c, Customer) else None for c in found]
 
-    @strawberry.field
+    @strawberry.field(description="One product by its SKU; null when the ERP does not know it.")
     async def product(
         self, info: Info, sku: Annotated[strawberry.ID, argument(SKU)]
     ) -> Product | None:
-        loads = prefetch_products(info, [str(sku)])
-        product = await Product.load(info, str(sku))
-        await arrived(loads)
-        if product.failure is not None:  # the ERP is down: answer what others can tell
-            info.context.report(info, product.failure)
-        return product if product.item or product.failure else None
+        return await _product(info, str(sku))
 
     @strawberry.field(
         description="Products by SKU, in the order asked; null where unknown. The list is "
@@ -202,13 +273,11 @@ class Query:
     async def categories(self, info: Info) -> list[catalogue.Category]:
         return await catalogue.categories(info)
 
-    @strawberry.field
+    @strawberry.field(description="One store or warehouse by its id; null when unknown.")
     async def location(
         self, info: Info, id: Annotated[strawberry.ID, argument(LOCATION_ID)]
     ) -> Location | None:
-        ids.split(str(id), tuple(ids.LOCATION_PREFIXES.values()), "location")
-        place = (await directory(info)).get(str(id))
-        return Location.of(place) if place else None
+        return await _location(info, str(id))
 
     @strawberry.field(
         description="Stores and warehouses, nearest first when `near` is given; null when "
@@ -235,30 +304,22 @@ class Query:
         description="One order from any channel, by its id. A partner (scope orders:read) "
         "reads the orders that came in through it, never who placed them; any other id "
         "is null to it, as an unknown one.",
-        extensions=[
-            guarded(
-                default=DENY,
-                customer=ALLOW,  # their own orders: checked below
-                store_employee=ALLOW,
-                service_agent=ALLOW,
-                partner=NeedsScope("orders:read"),
-            )
-        ],
+        extensions=[ORDER_POLICY],
     )
     async def order(
         self, info: Info, id: Annotated[strawberry.ID, argument(ORDER_ID)]
     ) -> Order | None:
-        prefix, local = ids.order_key(str(id))
-        loaders = info.context.loaders
-        loader = loaders.erp_order if prefix == "erp" else loaders.pos_order
-        record = await loader.load(local)
-        principal = info.context.principal
-        if record and principal.role == "partner" and not made_through(principal, record):
-            return None  # not "forbidden": that would say the id is an order
-        order = (await Order.many(info, [record]))[0] if record else None
-        if info.context.principal.role == "customer":
-            await admit(info, await order.placed_by(loaders) if order else None, f"order {id}")
-        return order
+        return await _order(info, str(id))
+
+    @strawberry.field(
+        description="Any object by its global id (`Node.id`): a customer, product, order, "
+        "return or location, under the same rules as the field that finds its kind; "
+        "null when unknown."
+    )
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, argument(NODE_ID)]
+    ) -> Node | None:
+        return await _node(info, str(id))
 
     @strawberry.field(
         description="GDPR right of access: every system, record and personal value held "

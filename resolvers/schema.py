@@ -26,6 +26,7 @@ from resolvers.operation_state import OperationState
 from resolvers.partial import PartialErrors
 from resolvers.query import Query
 from resolvers.types.common import DateTime
+from resolvers.types.node import without_type_checks
 
 logger = logging.getLogger("mosaic.errors")
 
@@ -55,6 +56,7 @@ class MosaicSchema(strawberry.federation.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("execution_context_class", PlainFieldsExecution)
         super().__init__(*args, **kwargs)
+        without_type_checks(self._schema)
         mark_plain_fields(self._schema)
         mark_direct_calls(self, skip=PLAIN)
 

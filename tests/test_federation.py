@@ -142,8 +142,9 @@ def test_the_sdl_a_router_composes_is_the_published_contract(gateway_url: str) -
     sdl = graphql(gateway_url, "{ _service { sdl } }")["data"]["_service"]["sdl"]
     assert sdl + "\n" == CONTRACT.read_text()
     assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
-    assert 'type Customer @key(fields: "id")' in sdl
-    assert 'type Product @key(fields: "sku")' in sdl
+    # both implement Node since issue 18
+    assert 'type Customer implements Node @key(fields: "id")' in sdl
+    assert 'type Product implements Node @key(fields: "sku")' in sdl
 
 
 ENTITIES = """query($representations: [_Any!]!) {

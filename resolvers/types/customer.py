@@ -43,6 +43,7 @@ from resolvers.types.connection import (
     first_checked,
     position,
 )
+from resolvers.types.node import Node
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment, payments_of
 
@@ -85,7 +86,7 @@ class Provenance:
 @strawberry.federation.type(
     keys=["id"], description="One person across CRM, POS loyalty and ERP, assembled live."
 )
-class Customer:
+class Customer(Node):
     """Who may read each field is declared on it (``resolvers/authz.py``); a new field
     of this type needs a ``personal(...)`` policy too (a test checks that it has one)."""
 

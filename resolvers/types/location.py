@@ -11,6 +11,7 @@ from adapters.records import LocationRecord
 from resolvers import ids
 from resolvers.geo import position
 from resolvers.types.common import Address, Coordinates
+from resolvers.types.node import Node
 
 
 @strawberry.enum
@@ -20,8 +21,10 @@ class LocationKind(Enum):
 
 
 @strawberry.type(description="A store (POS) or a warehouse (WMS), at a real place.")
-class Location:
-    id: strawberry.ID
+class Location(Node):
+    id: strawberry.ID = strawberry.field(
+        description="`store:<POS location id>` or `warehouse:<WMS site id>`."
+    )
     kind: LocationKind
     name: str | None
     city: str | None

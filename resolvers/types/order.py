@@ -20,6 +20,7 @@ from resolvers.prefetch import arrived, prefetch_products, selected
 from resolvers.ready import Ready, when_loaded
 from resolvers.types.common import Address, Channel, Money
 from resolvers.types.location import Location
+from resolvers.types.node import Node
 from resolvers.types.payment import Payment, payments_of
 from resolvers.types.product import Product
 
@@ -85,7 +86,7 @@ class Pickup:
 
 
 @strawberry.type(description="An order from any channel; `channel` says which.")
-class Order:
+class Order(Node):
     id: strawberry.ID = strawberry.field(
         description="The order's global id: `order:erp:<sales order no.>` (online), "
         "`order:pos:<receipt id>` (in store)."

@@ -32,6 +32,7 @@ from resolvers.pricing import Quote, quote, running, today
 from resolvers.ready import Ready, when_loaded
 from resolvers.types.common import Channel, Money, NearInput, asked_channel
 from resolvers.types.location import Location
+from resolvers.types.node import Node
 
 ONLINE_CHANNELS = ("WEB", "APP")
 
@@ -97,7 +98,7 @@ def _web_price(info: Info, args: dict[str, Any]) -> bool:
 
 
 @strawberry.federation.type(keys=["sku"], description="A product from the ERP's item master.")
-class Product:
+class Product(Node):
     """Made with its item card already loaded (or the ERP's failure to give it), so the
     card's fields are plain synchronous fields: an async resolver costs about ten times
     a plain one in graphql-core, and a listing has hundreds of them."""

@@ -20,6 +20,7 @@ from resolvers.context import Info
 from resolvers.places import directory
 from resolvers.types.common import Money
 from resolvers.types.location import Location
+from resolvers.types.node import Node
 from resolvers.types.payment import Payment
 from resolvers.types.product import Product
 
@@ -46,7 +47,7 @@ class ReturnLine:
 
 
 @strawberry.type(description="A return: the ERP's return order with the refund it books.")
-class Return:
+class Return(Node):
     id: strawberry.ID = strawberry.field(
         description="The return's global id (`return:erp:<return order no.>`)."
     )
