@@ -146,6 +146,11 @@ class ErpConfig(SourceConfig):
 SQUARE_VERSION = "2025-08-20"
 
 
+#: the loyalty tiers Mosaic can name (a closed vocabulary: the schema's LoyaltyTier);
+#: the retailer's thresholds (``tier_thresholds``) give some of them points
+LOYALTY_TIERS = ("BRONZE", "SILVER", "GOLD", "PLATINUM")
+
+
 class PosConfig(SourceConfig):
     """Square: the API version asked for, and what the retailer's Square account adds.
 
@@ -163,6 +168,12 @@ class PosConfig(SourceConfig):
     def _thresholds_are_points(self) -> PosConfig:
         if any(points < 0 for points in self.tier_thresholds.values()):
             raise ValueError("tier thresholds are lifetime points, 0 or more")
+        unknown = sorted(set(self.tier_thresholds) - set(LOYALTY_TIERS))
+        if unknown:
+            raise ValueError(
+                f"unknown loyalty tier {', '.join(unknown)}; the tiers are "
+                + ", ".join(LOYALTY_TIERS)
+            )
         return self
 
     def tier(self, lifetime_points: int | None) -> str | None:

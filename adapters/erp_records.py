@@ -298,7 +298,7 @@ class NavRecords:
     def payment(self, row: Row) -> PaymentRecord:
         """A Payment or Refund customer ledger entry (page 25). NAV signs amounts from
         the customer's balance (a payment negative); Mosaic signs them as money moves
-        (a refund negative). A reversed entry is CANCELED."""
+        (a refund negative). A reversed entry is CANCELLED."""
         refund = required(row, "Document_Type") == "Refund"
         posted = _date(row, "Posting_Date")
         if posted is None:
@@ -314,7 +314,7 @@ class NavRecords:
             amount=Money(
                 -Decimal(required(row, "Amount")), row.get("Currency_Code") or LOCAL_CURRENCY
             ),
-            status="CANCELED" if _flag(row, "Reversed") else "COMPLETED",
+            status="CANCELLED" if _flag(row, "Reversed") else "COMPLETED",
             channel=self.channel(row, "payment_channel"),
             at=moment(posted),
             location_id=self._mapped_field(row, "payment_store"),

@@ -81,7 +81,7 @@ STOCK_STATES = (IN_STOCK, RESERVED)
 CARD_STATUSES: dict[str, PaymentStatus] = {
     "AUTHORIZED": "PENDING",
     "CAPTURED": "COMPLETED",
-    "VOIDED": "CANCELED",
+    "VOIDED": "CANCELLED",
     "FAILED": "FAILED",
 }
 #: an order refund's status (RefundStatus: APPROVED is paid out) in Mosaic's words

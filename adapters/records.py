@@ -219,7 +219,7 @@ class ReturnRecord:
 UNKNOWN_TIME = datetime.min.replace(tzinfo=UTC)
 
 PaymentKind = Literal["PAYMENT", "REFUND"]
-PaymentStatus = Literal["PENDING", "COMPLETED", "CANCELED", "FAILED"]
+PaymentStatus = Literal["PENDING", "COMPLETED", "CANCELLED", "FAILED"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from resolvers.ordering import PLACED, PlaceOrder, check_key, order_reference, r
 from resolvers.refunds import planned, refund_payment, refundable
 from resolvers.sagas import Json, Results, SagaLog, Step
 from resolvers.sources import Sources
+from resolvers.types.vocabulary import OrderStatus
 from resolvers.types.writes import Cancellation, UserError
 
 #: the states an order may be cancelled in: nothing shipped yet
@@ -123,7 +124,7 @@ def cancelled(answer: Json) -> Cancellation:
     refund = answer.get("refund")
     return Cancellation(
         order_id=strawberry.ID(order_id),
-        status="CANCELLED",
+        status=OrderStatus.CANCELLED,
         released=len(answer["placed"]["shipments"]) if answer.get("placed") else 0,
         refund_payment=None
         if refund is None

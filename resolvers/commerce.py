@@ -29,7 +29,7 @@ from resolvers.cancelling import fingerprint_of as cancel_fingerprint
 from resolvers.context import Info
 from resolvers.erasure import EraseCustomer
 from resolvers.holds import leased
-from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, ORDER_ID, PURPOSE, argument
+from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, ORDER_ID, argument
 from resolvers.live import StockFeed
 from resolvers.ordering import PlaceOrder, placed_order, plan_order
 from resolvers.ordering import fingerprint_of as order_fingerprint
@@ -40,6 +40,7 @@ from resolvers.sagas import Outcome, Refused, SagaEngine, SagaLog
 from resolvers.sources import Sources
 from resolvers.types.customer import Consent
 from resolvers.types.product import Product
+from resolvers.types.vocabulary import ConsentPurpose
 from resolvers.types.writes import (
     CancelOrderPayload,
     PlaceOrderInput,
@@ -156,7 +157,11 @@ class CommerceMutation:
             )
         ],
     )
-    async def place_order(self, info: Info, input: PlaceOrderInput) -> PlaceOrderPayload:
+    async def place_order(
+        self,
+        info: Info,
+        input: Annotated[PlaceOrderInput, strawberry.argument(description="The order.")],
+    ) -> PlaceOrderPayload:
         commerce = _commerce(info)
         engine = commerce.sagas
         fingerprint = engine.fingerprint(order_fingerprint(input))
@@ -210,7 +215,11 @@ class CommerceMutation:
         "store's stock, the order's status updated. Idempotent by idempotencyKey.",
         extensions=[guarded(default=DENY, store_employee=ALLOW, service_agent=ALLOW)],
     )
-    async def register_return(self, info: Info, input: RegisterReturnInput) -> ReturnPayload:
+    async def register_return(
+        self,
+        info: Info,
+        input: Annotated[RegisterReturnInput, strawberry.argument(description="The return.")],
+    ) -> ReturnPayload:
         commerce = _commerce(info)
         engine = commerce.sagas
         fingerprint = engine.fingerprint(return_fingerprint(input))
@@ -244,7 +253,9 @@ class CommerceMutation:
         ],
     )
     async def update_customer(
-        self, info: Info, input: UpdateCustomerInput
+        self,
+        info: Info,
+        input: Annotated[UpdateCustomerInput, strawberry.argument(description="The changes.")],
     ) -> UpdateCustomerPayload:
         changes, errors = contact_changes(input)
         customer, contact_id, found_errors = await crm_contact(info, str(input.customer_id))
@@ -259,8 +270,8 @@ class CommerceMutation:
         return UpdateCustomerPayload(customer=updated, errors=[])
 
     @strawberry.mutation(
-        description="Grant or withdraw a consent (email_marketing, personalisation, "
-        "analytics), until a date or without end; kept in the CRM.",
+        description="Grant or withdraw a consent (EMAIL_MARKETING, PERSONALISATION, "
+        "ANALYTICS), until a date or without end; kept in the CRM.",
         extensions=[
             guarded(default=DENY, customer=own(lambda a: a["customer_id"]), service_agent=ALLOW)
         ],
@@ -269,13 +280,18 @@ class CommerceMutation:
         self,
         info: Info,
         customer_id: Annotated[strawberry.ID, argument(CUSTOMER_ID)],
-        purpose: Annotated[str, argument(PURPOSE)],
-        granted: bool,
-        valid_until: date | None = None,
+        purpose: Annotated[
+            ConsentPurpose, strawberry.argument(description="What the consent is for.")
+        ],
+        granted: Annotated[
+            bool, strawberry.argument(description="True to give it, false to withdraw it.")
+        ],
+        valid_until: Annotated[
+            date | None, strawberry.argument(description="The last day it holds; none: no end.")
+        ] = None,
     ) -> SetConsentPayload:
-        changes, errors = consent_changes(purpose, granted, valid_until)
-        customer, contact_id, found_errors = await crm_contact(info, str(customer_id))
-        errors += found_errors
+        changes = consent_changes(purpose.value, granted, valid_until)
+        customer, contact_id, errors = await crm_contact(info, str(customer_id))
         if errors or contact_id is None:
             return SetConsentPayload(consent=None, customer=customer, errors=errors)
         updated = await write_contact(info, _commerce(info).sources, contact_id, changes)

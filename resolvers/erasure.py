@@ -47,6 +47,12 @@ from resolvers.context import Info
 from resolvers.identity import Identity, start_keys_of_id
 from resolvers.sagas import Json, Results, SagaEngine, SagaRecord, Step
 from resolvers.sources import Sources
+from resolvers.types.vocabulary import (
+    ErasureAction,
+    ErasureState,
+    ErasureStepStatus,
+    SourceSystem,
+)
 from resolvers.types.writes import UserError
 
 KIND = "erase_customer"
@@ -54,8 +60,6 @@ KIND = "erase_customer"
 SUBJECT = "erasure_subject"
 #: what an erased person's ERP account is called from then on
 ANONYMISED_NAME = "Erased customer"
-#: a record the system offers no way to erase (a Square loyalty account): the seller's to do
-KEPT = "kept: no delete in the system's API"
 RETAILER_ACTION = (
     "Square has no API to delete a loyalty account: delete it in Square's Dashboard "
     "(Customers > Loyalty), or keep it if the points must be honoured; it holds the "
@@ -80,13 +84,13 @@ class Plan:
 
 @strawberry.type(description="One record of an erasure, and where it stands.")
 class ErasureStep:
-    system: str
-    record_id: str
-    action: str = strawberry.field(
-        description="deleted, anonymised or already gone once done; delete or anonymise "
-        "while pending; kept for a record the system offers no way to erase."
+    system: SourceSystem = strawberry.field(description="The system holding the record.")
+    record_id: str = strawberry.field(description="The record, as `<system>:<its id>`.")
+    action: ErasureAction = strawberry.field(
+        description="DELETED, ANONYMISED or ALREADY_GONE once done; DELETE or ANONYMISE "
+        "while pending; KEPT for a record the system offers no way to erase."
     )
-    status: str = strawberry.field(
+    status: ErasureStepStatus = strawberry.field(
         description="DONE, PENDING (not tried yet, or to be tried again), FAILING (its "
         "system refused or did not answer on the last attempt: error says why), or "
         "NOT_ERASABLE (the system's API cannot erase it: retailerAction says what to do)."
@@ -99,17 +103,17 @@ class ErasureStep:
 
 @strawberry.type(description="An erasure, system by system, and how far it is.")
 class Erasure:
-    customer_id: strawberry.ID
-    idempotency_key: str
+    customer_id: strawberry.ID = strawberry.field(description="Whom it erases.")
+    idempotency_key: str = strawberry.field(description="The key it was asked with.")
     repeated: bool = strawberry.field(
         description="True when this key had already completed: nothing was done again."
     )
-    state: str = strawberry.field(
+    state: ErasureState = strawberry.field(
         description="COMPLETED, or IN_PROGRESS while a step is left: the gateway finishes "
         "it by itself, nobody has to ask again."
     )
     completed_at: datetime | None = strawberry.field(description="Null while in progress.")
-    steps: list[ErasureStep]
+    steps: list[ErasureStep] = strawberry.field(description="Each record and its step.")
     errors: list[UserError] = strawberry.field(
         description="ERASURE_INCOMPLETE while steps are left, naming them."
     )
@@ -117,9 +121,9 @@ class Erasure:
 
 #: each step: (plan field, system, what it does, what is done)
 STEPS = (
-    ("crm", "crm", "delete", "deleted"),
-    ("erp", "erp", "anonymise", "anonymised"),
-    ("pos", "pos", "delete", "deleted"),
+    ("crm", SourceSystem.CRM, ErasureAction.DELETE, ErasureAction.DELETED),
+    ("erp", SourceSystem.ERP, ErasureAction.ANONYMISE, ErasureAction.ANONYMISED),
+    ("pos", SourceSystem.POS, ErasureAction.DELETE, ErasureAction.DELETED),
 )
 
 
@@ -228,12 +232,12 @@ async def _progress(
         raise MosaicError("the erasure could not be started; send it again")
     steps = erasure_steps(saga)
     done = saga.state == "SUCCEEDED" and saga.answer is not None
-    left = [s for s in steps if s.status in ("PENDING", "FAILING")]
+    left = unfinished(steps)
     return Erasure(
         customer_id=strawberry.ID(customer_id),
         idempotency_key=key,
         repeated=repeated,
-        state="COMPLETED" if done else "IN_PROGRESS",
+        state=ErasureState.COMPLETED if done else ErasureState.IN_PROGRESS,
         completed_at=datetime.fromisoformat(saga.answer["completed_at"])
         if done and saga.answer
         else None,
@@ -253,13 +257,15 @@ def erasure_steps(saga: SagaRecord) -> list[ErasureStep]:
             continue
         failing = saga.failing.get(field)
         if field in saga.results:
-            action, status = (done if saga.results[field] else "already gone"), "DONE"
+            action = done if saga.results[field] else ErasureAction.ALREADY_GONE
+            status = ErasureStepStatus.DONE
         else:
-            action, status = pending, "FAILING" if failing else "PENDING"
+            action = pending
+            status = ErasureStepStatus.FAILING if failing else ErasureStepStatus.PENDING
         steps.append(
             ErasureStep(
                 system=system,
-                record_id=ids.make(system, record),
+                record_id=ids.make(system.value, record),
                 action=action,
                 status=status,
                 error=f"{failing['code']}: {failing['message']}" if failing else None,
@@ -268,23 +274,33 @@ def erasure_steps(saga: SagaRecord) -> list[ErasureStep]:
     if plan.get("pos_account"):
         steps.append(
             ErasureStep(
-                system="pos",
+                system=SourceSystem.POS,
                 record_id=ids.make("pos", plan["pos_account"]),
-                action=KEPT,
-                status="NOT_ERASABLE",
+                action=ErasureAction.KEPT,
+                status=ErasureStepStatus.NOT_ERASABLE,
                 retailer_action=RETAILER_ACTION,
             )
         )
     return steps
 
 
+def unfinished(steps: Sequence[ErasureStep]) -> list[ErasureStep]:
+    """The steps still to do: pending, or failing (the sweep tries them again)."""
+    return [s for s in steps if s.status in (ErasureStepStatus.PENDING, ErasureStepStatus.FAILING)]
+
+
 def incomplete(left: Sequence[ErasureStep]) -> ErasureIncomplete:
     """The error that says an erasure is not finished, and what is left."""
-    named = ", ".join(f"{s.record_id} ({s.status.lower()})" for s in left)
+    named = ", ".join(f"{s.record_id} ({s.status.name.lower()})" for s in left)
     return ErasureIncomplete(
         f"the erasure is not finished: {named} still to erase; the gateway goes on by itself",
         pending=[
-            {"system": s.system, "recordId": s.record_id, "status": s.status, "error": s.error}
+            {
+                "system": s.system.value,
+                "recordId": s.record_id,
+                "status": s.status.name,
+                "error": s.error,
+            }
             for s in left
         ],
     )

@@ -38,9 +38,11 @@ from resolvers.erasure import (
     erasure_of,
     erasure_steps,
     incomplete,
+    unfinished,
 )
 from resolvers.identity import PREFERENCE, Identity, start_keys_of_id
 from resolvers.ready import settle
+from resolvers.types.vocabulary import RecordKind, SourceSystem
 
 #: record attributes that identify the record, not the person (shown as the record id)
 NOT_PERSONAL = frozenset(
@@ -52,16 +54,16 @@ PROFILE = frozenset({"given_name", "family_name", "email", "card_number"})
 
 @strawberry.type(description="One personal value a system holds.")
 class HeldField:
-    name: str
-    value: str
+    name: str = strawberry.field(description="What the value is, in the system's record.")
+    value: str = strawberry.field(description="The value, as text.")
 
 
 @strawberry.type(description="A record about the customer in one system, and what it holds.")
 class HeldRecord:
-    system: str
-    record_id: str
-    kind: str
-    fields: list[HeldField]
+    system: SourceSystem = strawberry.field(description="The system holding it.")
+    record_id: str = strawberry.field(description="Its id in that system.")
+    kind: RecordKind = strawberry.field(description="What kind of record it is.")
+    fields: list[HeldField] = strawberry.field(description="Every personal value it holds.")
     erasable: bool = strawberry.field(
         default=True,
         description="False where the system's API offers no way to erase the record "
@@ -74,17 +76,21 @@ class HeldRecord:
 
 @strawberry.type(description="How many orders a system keeps under the customer's record.")
 class HeldOrders:
-    system: str
-    count: int
+    system: SourceSystem = strawberry.field(description="The system keeping them.")
+    count: int = strawberry.field(description="How many orders.")
 
 
 @strawberry.type(description="Where a customer's personal data lives, asked live.")
 class DataSubjectReport:
-    customer_id: strawberry.ID
-    generated_at: datetime
-    records: list[HeldRecord]
-    orders: list[HeldOrders]
-    unreachable: list[str] = strawberry.field(
+    customer_id: strawberry.ID = strawberry.field(description="Whom the report is about.")
+    generated_at: datetime = strawberry.field(description="When the systems were asked.")
+    records: list[HeldRecord] = strawberry.field(
+        description="Every record about the customer, system by system."
+    )
+    orders: list[HeldOrders] = strawberry.field(
+        description="The orders each system keeps under the customer's record."
+    )
+    unreachable: list[SourceSystem] = strawberry.field(
         description="Systems that could not be asked: the report is incomplete for them."
     )
 
@@ -110,14 +116,14 @@ async def report(info: Info, customer_id: str) -> DataSubjectReport:
     for failure in identity.unasked(*PREFERENCE):  # the report is incomplete for it
         info.context.report(info, failure)
     if saga is not None and saga.state != "SUCCEEDED":
-        left = [s for s in erasure_steps(saga) if s.status in ("PENDING", "FAILING")]
+        left = unfinished(erasure_steps(saga))
         if left:
             info.context.report(info, incomplete(left))
     held = [
         record
         for record in (
-            _held("crm", found.crm, "contact"),
-            _held("erp", found.erp, "customer account"),
+            _held(SourceSystem.CRM, found.crm, RecordKind.CONTACT),
+            _held(SourceSystem.ERP, found.erp, RecordKind.CUSTOMER_ACCOUNT),
             *_square(found.pos),
         )
         if record is not None
@@ -129,7 +135,7 @@ async def report(info: Info, customer_id: str) -> DataSubjectReport:
         loaders.pos_orders_of.load(found.pos.customer_id) if found.pos else _none(),
     )
     orders = [
-        HeldOrders(system=system, count=len(listed))
+        HeldOrders(system=SourceSystem(system), count=len(listed))
         for system, listed in (("erp", erp_orders), ("pos", pos_orders))
         if listed
     ]
@@ -138,13 +144,15 @@ async def report(info: Info, customer_id: str) -> DataSubjectReport:
     reads = info.context.personal_reads
     for record in held:
         for held_field in record.fields:
-            reads.add(customer_id, f"{record.system}.{held_field.name}", purpose="gdpr-access")
+            reads.add(
+                customer_id, f"{record.system.value}.{held_field.name}", purpose="gdpr-access"
+            )
     return DataSubjectReport(
         customer_id=strawberry.ID(customer_id),
         generated_at=datetime.now(UTC),
         records=held,
         orders=orders,
-        unreachable=sorted(unreachable),
+        unreachable=[SourceSystem(s) for s in sorted(unreachable)],
     )
 
 
@@ -158,14 +166,17 @@ def _square(account: LoyaltyAccount | None) -> list[HeldRecord | None]:
     kept = [v for v in values if v.name not in PROFILE]
     return [
         HeldRecord(
-            system="pos", record_id=account.customer_id, kind="customer profile", fields=profile
+            system=SourceSystem.POS,
+            record_id=account.customer_id,
+            kind=RecordKind.CUSTOMER_PROFILE,
+            fields=profile,
         )
         if account.has_profile
         else None,
         HeldRecord(
-            system="pos",
+            system=SourceSystem.POS,
             record_id=account.account_id,
-            kind="loyalty account",
+            kind=RecordKind.LOYALTY_ACCOUNT,
             fields=kept,
             erasable=False,
             retailer_action=RETAILER_ACTION,
@@ -177,7 +188,9 @@ async def _none() -> list[object]:
     return []
 
 
-def _held(system: str, record: CustomerFragment | None, kind: str) -> HeldRecord | None:
+def _held(
+    system: SourceSystem, record: CustomerFragment | None, kind: RecordKind
+) -> HeldRecord | None:
     """A CRM or ERP record; an anonymised one (a name that is no person's, and nothing
     else) holds no personal value and is not listed."""
     if record is None or record.full_name == ANONYMISED_NAME:

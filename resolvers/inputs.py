@@ -124,7 +124,6 @@ CATEGORY = Bound(20, _nav("Item.Item Category Code", "Code", 20), token=True)
 CURSOR = Bound(
     1000, "Mosaic's own: a cursor it gave (a NAV record key, system positions)", token=True
 )
-PURPOSE = Bound(50, "Mosaic's own: a consent purpose is one of a short, closed list", token=True)
 
 #: every bound by the name the README's table gives it
 BOUNDS: Mapping[str, Bound] = {
@@ -146,7 +145,6 @@ BOUNDS: Mapping[str, Bound] = {
     "text": SEARCH_TEXT,
     "category": CATEGORY,
     "after": CURSOR,
-    "purpose": PURPOSE,
 }
 
 

@@ -32,6 +32,7 @@ from resolvers.context import Info
 from resolvers.inputs import LOCATION_ID, SKU, argument
 from resolvers.places import directory
 from resolvers.types.location import Location
+from resolvers.types.vocabulary import SourceSystem
 
 logger = logging.getLogger("mosaic.live")
 
@@ -131,15 +132,15 @@ class StockFeed:
 
 @strawberry.type(description="A stock level after it changed.")
 class StockChange:
-    sku: strawberry.ID
-    location_id: strawberry.ID
-    on_hand: int
-    reserved: int
-    available: int
-    changed_at: datetime
-    source: str = strawberry.field(description="The system that reported it: pos or wms.")
+    sku: strawberry.ID = strawberry.field(description="The product's SKU.")
+    location_id: strawberry.ID = strawberry.field(description="Where it changed.")
+    on_hand: int = strawberry.field(description="Pieces there now.")
+    reserved: int = strawberry.field(description="Of those, held for orders.")
+    available: int = strawberry.field(description="Free to sell: on hand less reserved.")
+    changed_at: datetime = strawberry.field(description="When the system counted it.")
+    source: SourceSystem = strawberry.field(description="The system that reported it: POS or WMS.")
 
-    @strawberry.field
+    @strawberry.field(description="The store or warehouse it changed at.")
     async def location(self, info: Info) -> Location | None:
         place = (await directory(info)).get(str(self.location_id))
         return Location.of(place) if place else None
@@ -153,7 +154,7 @@ class StockChange:
             reserved=event.reserved,
             available=max(event.on_hand - event.reserved, 0),
             changed_at=event.at,
-            source=event.source,
+            source=SourceSystem(event.source),
         )
 
 

@@ -15,7 +15,6 @@ from datetime import date
 
 from strawberry import UNSET
 
-from adapters.crm import CONSENT_PURPOSES
 from adapters.errors import BadUserInput
 from resolvers.context import Info
 from resolvers.fetchers import Fetchers
@@ -86,16 +85,13 @@ def contact_changes(request: UpdateCustomerInput) -> tuple[dict[str, str], list[
     return changes, errors
 
 
-def consent_changes(
-    purpose: str, granted: bool, valid_until: date | None
-) -> tuple[dict[str, str], list[UserError]]:
-    if purpose not in CONSENT_PURPOSES:
-        message = f"unknown purpose {purpose!r}; one of {', '.join(CONSENT_PURPOSES)}"
-        return {}, [refusal("UNKNOWN_PURPOSE", message, "purpose")]
+def consent_changes(purpose: str, granted: bool, valid_until: date | None) -> dict[str, str]:
+    """The CRM properties of one consent (``purpose``: one of ``adapters.crm.CONSENT_PURPOSES``, as
+    the schema's ConsentPurpose lets through)."""
     return {
         f"consent_{purpose}": "true" if granted else "false",
         f"consent_{purpose}_valid_until": valid_until.isoformat() if valid_until else "",
-    }, []
+    }
 
 
 async def write_contact(

@@ -180,13 +180,17 @@ async def _node(info: Info, id: str) -> Node | None:
     return await _location(info, id)
 
 
-@strawberry.type
+@strawberry.type(description="Reading: customers, products, orders, places, asked live.")
 class Query:
     @strawberry.field(
         description="One customer, recognised by id, e-mail or loyalty card.",
         extensions=[CUSTOMER_POLICY],
     )
-    async def customer(self, info: Info, by: CustomerBy) -> Customer | None:
+    async def customer(
+        self,
+        info: Info,
+        by: Annotated[CustomerBy, strawberry.argument(description="How to recognise them.")],
+    ) -> Customer | None:
         return await _customer(info, by)
 
     @strawberry.field(
@@ -286,9 +290,15 @@ class Query:
     async def locations(
         self,
         info: Info,
-        near: NearInput | None = None,
-        limit: int = 10,
-        kind: LocationKind | None = None,
+        near: Annotated[
+            NearInput | None, strawberry.argument(description="Nearest first from here.")
+        ] = None,
+        limit: Annotated[
+            int, strawberry.argument(description=f"How many, at most {MAX_KEYS}.")
+        ] = 10,
+        kind: Annotated[
+            LocationKind | None, strawberry.argument(description="Only stores, or warehouses.")
+        ] = None,
     ) -> list[Location] | None:
         if not 0 <= limit <= MAX_KEYS:
             raise BadUserInput(f"limit must be between 0 and {MAX_KEYS}")

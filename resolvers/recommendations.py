@@ -51,7 +51,7 @@ CANDIDATES_PER_CATEGORY = 10
 
 @strawberry.type(description="A product suggested for a customer, and why.")
 class Recommendation:
-    product: Product
+    product: Product = strawberry.field(description="The product suggested.")
     reason: str = strawberry.field(description="Why, in words a shopper understands.")
     based_on: list[strawberry.ID] = strawberry.field(
         description="The SKUs the customer bought that led to it."

@@ -26,6 +26,7 @@ from resolvers import ids
 from resolvers.types.common import Channel
 from resolvers.types.common import Money as MoneyType
 from resolvers.types.payment import Payment, PaymentKind, PaymentStatus, method_of
+from resolvers.types.vocabulary import SourceSystem
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Refundable:
 def refundable(payments: Sequence[PaymentRecord], owed: Decimal, currency: str) -> Refundable:
     paid = [p for p in payments if p.kind == "PAYMENT" and p.status == "COMPLETED"]
     refunded = -sum(
-        (p.amount.amount for p in payments if p.kind == "REFUND" and p.status != "CANCELED"),
+        (p.amount.amount for p in payments if p.kind == "REFUND" and p.status != "CANCELLED"),
         Decimal(0),
     )
     total = sum((p.amount.amount for p in paid), Decimal(0))
@@ -85,7 +86,7 @@ def refund_payment(
         status=PaymentStatus.COMPLETED if paid else PaymentStatus.PENDING,
         channel=Channel(channel),
         at=datetime.fromisoformat(at).astimezone(UTC),
-        system=refund["system"],
+        system=SourceSystem(refund["system"]),
         order_id=strawberry.ID(order_id),
         refund_of=strawberry.ID(ids.make(refund["system"], refund["payment"])),
         records=[own],

@@ -63,6 +63,7 @@ from resolvers.sources import Sources
 from resolvers.types.common import Money as MoneyType
 from resolvers.types.payment import Payment
 from resolvers.types.returns import Return, ReturnLine
+from resolvers.types.vocabulary import RefusalReason, ReturnStatus
 from resolvers.types.writes import RegisterReturnInput, UserError
 
 FROM_CUSTOMER = "RETURNED_BY_CUSTOMER"
@@ -84,7 +85,7 @@ def fingerprint_of(request: RegisterReturnInput) -> Json:
 
 def not_returnable(reason: str, message: str, *path: str) -> UserError:
     refused = refusal(NOT_RETURNABLE, message, *path)
-    refused.reason = reason
+    refused.reason = RefusalReason(reason)
     return refused
 
 
@@ -335,7 +336,7 @@ def registered_return(answer: Json) -> Return:
     refund = answer.get("refund")
     return Return(
         id=strawberry.ID(ids.return_id(answer["no"])),
-        status=answer["status"],
+        status=ReturnStatus(answer["status"]),
         refund=MoneyType(amount=Decimal(refund), currency=answer["currency"] or "EUR")
         if refund
         else None,

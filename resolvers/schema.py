@@ -77,6 +77,13 @@ class MosaicSchema(strawberry.federation.Schema):
 #: the root types, each module adding its fields (merge_types keeps them apart)
 Mutation = merge_types("Mutation", (ErasureMutation, CommerceMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
+Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Writing: orders, returns, profiles, consents, erasure, each across the systems it "
+    "touches (sagas, idempotent by key)."
+)
+Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Live: stock levels as they change."
+)
 # every text a client sends is checked against its bound before anything runs
 check_arguments((Query, Mutation, Subscription))
 

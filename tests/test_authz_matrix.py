@@ -665,7 +665,7 @@ WRITES = {
     "updateCustomer": """mutation($id: ID!) { updateCustomer(input: {customerId: $id,
         phone: "+31600000000"}) { errors { code } } }""",
     "setConsent": """mutation($id: ID!) { setConsent(customerId: $id,
-        purpose: "personalisation", granted: true) { errors { code } } }""",
+        purpose: PERSONALISATION, granted: true) { errors { code } } }""",
 }
 #: (role, write) -> refused with this code before anything is written; as the customer,
 #: the writes name somebody else

@@ -99,7 +99,7 @@ def test_customers_answer(standard: str, variables: dict[str, dict[str, Any]]) -
     result = run_reference(standard, "Customer360", variables["Customer360"])
     assert "errors" not in result, result
     customer = result["data"]["customer"]
-    assert "erp" in {s["system"] for s in customer["sources"]}
+    assert "ERP" in {s["system"] for s in customer["sources"]}  # systems are an enum since issue 18
     assert customer["orders"]
     assert {o["channel"] for o in customer["orders"] if o["id"].startswith("order:erp:")} <= {
         "WEB",

@@ -24,7 +24,10 @@ from adapters.erp import ErpAdapter
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World
-from resolvers.erasure import ANONYMISED_NAME, KEPT
+from resolvers.erasure import ANONYMISED_NAME
+
+# Since issue 18 systems, record kinds, erasure actions and states are enums: the
+# expectations below spell them as GraphQL does (ERP, LOYALTY_ACCOUNT, DELETED).
 from tests.auth_tokens import SECRET, Person, bearer, people
 from tests.conftest import CRM_TOKEN, _gateway
 from tests.fresh import eventually
@@ -156,30 +159,30 @@ def test_the_report_lists_every_system_record_and_personal_value_held(
     found = result["data"]["dataSubjectReport"]
     records = {(r["system"], r["kind"]): r for r in found["records"]}
     assert {k: r["recordId"] for k, r in records.items()} == {
-        ("crm", "contact"): person.contact.id,
-        ("erp", "customer account"): person.contact.erp_customer_no,
-        ("pos", "customer profile"): person.pos_id,
-        ("pos", "loyalty account"): account_of(world, person),
+        ("CRM", "CONTACT"): person.contact.id,
+        ("ERP", "CUSTOMER_ACCOUNT"): person.contact.erp_customer_no,
+        ("POS", "CUSTOMER_PROFILE"): person.pos_id,
+        ("POS", "LOYALTY_ACCOUNT"): account_of(world, person),
     }
     # Square has no API to delete a loyalty account: the report says so from the start
-    assert [k for k, r in records.items() if not r["erasable"]] == [("pos", "loyalty account")]
-    assert records[("pos", "loyalty account")]["retailerAction"]
-    crm = {f["name"]: f["value"] for f in records[("crm", "contact")]["fields"]}
+    assert [k for k, r in records.items() if not r["erasable"]] == [("POS", "LOYALTY_ACCOUNT")]
+    assert records[("POS", "LOYALTY_ACCOUNT")]["retailerAction"]
+    crm = {f["name"]: f["value"] for f in records[("CRM", "CONTACT")]["fields"]}
     assert crm["email"] == person.contact.email
     assert crm["first_name"] == person.contact.first_name
     assert crm["address.city"] == person.contact.address.city
     assert {f"consent.{c.purpose}" for c in person.contact.consents} <= set(crm)
-    pos = {f["name"]: f["value"] for f in records[("pos", "customer profile")]["fields"]}
+    pos = {f["name"]: f["value"] for f in records[("POS", "CUSTOMER_PROFILE")]["fields"]}
     assert pos["card_number"] == person.card
-    account = {f["name"] for f in records[("pos", "loyalty account")]["fields"]}
+    account = {f["name"] for f in records[("POS", "LOYALTY_ACCOUNT")]["fields"]}
     assert "points" in account
-    assert {f["name"] for f in records[("erp", "customer account")]["fields"]} >= {
+    assert {f["name"] for f in records[("ERP", "CUSTOMER_ACCOUNT")]["fields"]} >= {
         "full_name",
         "email",
     }
     assert {o["system"]: o["count"] for o in found["orders"]} == {
-        "erp": len(person.erp_orders),
-        "pos": len(person.pos_orders),
+        "ERP": len(person.erp_orders),
+        "POS": len(person.pos_orders),
     }
     assert found["unreachable"] == []
 
@@ -224,14 +227,14 @@ def test_erasure_deletes_in_crm_and_pos_and_anonymises_in_erp(
     account = next(c.loyalty_account_id for c in world.pos_customers if c.id == victim.pos_id)
     assert erased["repeated"] is False
     assert sorted(erased["steps"], key=lambda s: (s["system"], s["action"])) == [
-        {"system": "crm", "recordId": victim.id, "action": "deleted"},
+        {"system": "CRM", "recordId": victim.id, "action": "DELETED"},
         {
-            "system": "erp",
+            "system": "ERP",
             "recordId": f"erp:{victim.contact.erp_customer_no}",
-            "action": "anonymised",
+            "action": "ANONYMISED",
         },
-        {"system": "pos", "recordId": f"pos:{victim.pos_id}", "action": "deleted"},
-        {"system": "pos", "recordId": f"pos:{account}", "action": KEPT},
+        {"system": "POS", "recordId": f"pos:{victim.pos_id}", "action": "DELETED"},
+        {"system": "POS", "recordId": f"pos:{account}", "action": "KEPT"},
     ]
 
 
@@ -299,15 +302,15 @@ def test_after_erasure_the_report_lists_only_what_no_api_can_erase(
     by_id = report(url, victim.id)["data"]["dataSubjectReport"]
     ((kept),) = by_id["records"]
     assert (kept["system"], kept["recordId"], kept["erasable"]) == (
-        "pos",
+        "POS",
         account_of(world, victim),
         False,
     )
     assert kept["retailerAction"]
     assert by_id["unreachable"] == []
     assert {o["system"]: o["count"] for o in by_id["orders"]} == {
-        "erp": len(victim.erp_orders),
-        "pos": len(victim.pos_orders),
+        "ERP": len(victim.erp_orders),
+        "POS": len(victim.pos_orders),
     }
     erp_id = f"erp:{victim.contact.erp_customer_no}"  # any id of hers: the same answer
     by_erp = report(url, erp_id)["data"]["dataSubjectReport"]
@@ -386,17 +389,17 @@ def test_an_erasure_with_the_pos_failing_is_finished_by_the_sweep_without_its_ke
         assert [e["code"] for e in progress["errors"]] == ["ERASURE_INCOMPLETE"]
         statuses = {(s["system"], s["action"]): s["status"] for s in progress["steps"]}
         assert statuses == {
-            ("crm", "deleted"): "DONE",
-            ("erp", "anonymised"): "DONE",
-            ("pos", "delete"): "FAILING",
-            ("pos", KEPT): "NOT_ERASABLE",
+            ("CRM", "DELETED"): "DONE",
+            ("ERP", "ANONYMISED"): "DONE",
+            ("POS", "DELETE"): "FAILING",
+            ("POS", "KEPT"): "NOT_ERASABLE",
         }
         assert crm_contact_status(fresh, person) == 404
         assert pos_card_holders(fresh, person.card)
 
         held = report(url, person.id)
         kinds = {(r["system"], r["kind"]) for r in held["data"]["dataSubjectReport"]["records"]}
-        assert ("pos", "customer profile") in kinds
+        assert ("POS", "CUSTOMER_PROFILE") in kinds
         assert "ERASURE_INCOMPLETE" in codes(held)
         pending = next(e for e in held["errors"] if e["extensions"]["code"] == "ERASURE_INCOMPLETE")
         assert [p["recordId"] for p in pending["extensions"]["pending"]] == [f"pos:{person.pos_id}"]
@@ -410,7 +413,7 @@ def test_an_erasure_with_the_pos_failing_is_finished_by_the_sweep_without_its_ke
     eventually(lambda: pos_card_holders(fresh, person.card) == [], what="the sweep deletes")
     eventually(lambda: "errors" not in report(url, person.id), what="the erasure completes")
     after = report(url, person.id)["data"]["dataSubjectReport"]
-    assert [(r["kind"], r["erasable"]) for r in after["records"]] == [("loyalty account", False)]
+    assert [(r["kind"], r["erasable"]) for r in after["records"]] == [("LOYALTY_ACCOUNT", False)]
     done = graphql(url, PROGRESS, {"id": person.id, "key": "erase-midway"}, AGENT)
     assert done["data"]["eraseCustomer"]["state"] == "COMPLETED"
     assert done["data"]["eraseCustomer"]["errors"] == []

@@ -37,8 +37,9 @@ def test_a_name_typo_in_the_erp_loses_to_the_crm_name(gateway_url: str, world: W
     )
     found = customer(gateway_url, loyaltyCard=contact.loyalty_card or "")
     assert found["name"] == f"{contact.first_name} {contact.last_name}"
-    assert {"system": "erp", "recordId": contact.erp_customer_no} in found["sources"]
-    assert {"field": "name", "system": "crm", "recordId": contact.id} in found["provenance"]
+    # systems and golden-record fields are enums since issue 18
+    assert {"system": "ERP", "recordId": contact.erp_customer_no} in found["sources"]
+    assert {"field": "NAME", "system": "CRM", "recordId": contact.id} in found["provenance"]
 
 
 def test_an_older_phone_in_the_pos_loses_to_the_crm_phone(gateway_url: str, world: World) -> None:
@@ -50,7 +51,10 @@ def test_an_older_phone_in_the_pos_loses_to_the_crm_phone(gateway_url: str, worl
     )
     found = customer(gateway_url, loyaltyCard=contact.loyalty_card or "")
     assert found["phone"] == contact.phone
-    assert {s["system"] for s in found["sources"]} >= {"crm", "pos"}
+    assert {s["system"] for s in found["sources"]} >= {
+        "CRM",
+        "POS",
+    }  # systems are an enum since issue 18
 
 
 def test_a_missing_erp_cross_reference_is_found_again_by_email(
@@ -62,7 +66,7 @@ def test_a_missing_erp_cross_reference_is_found_again_by_email(
         c for c in world.crm_contacts if c.erp_customer_no is None and c.email.lower() in by_email
     )
     found = customer(gateway_url, id=f"crm:{contact.id}")
-    assert {"system": "erp", "recordId": by_email[contact.email.lower()].no} in found["sources"]
+    assert {"system": "ERP", "recordId": by_email[contact.email.lower()].no} in found["sources"]
 
 
 def test_a_loyalty_member_unknown_to_the_crm_still_resolves(

@@ -34,7 +34,7 @@ async def test_gql_runs_customer360_validated_against_the_introspected_schema(
         result = await session.execute(request)
     customer = result["customer"]
     assert customer["loyalty"]["cardNumber"] == variables["card"]
-    assert {source["system"] for source in customer["sources"]} == {"crm", "erp", "pos"}
+    assert {source["system"] for source in customer["sources"]} == {"CRM", "ERP", "POS"}
     assert customer["orders"]
     assert all(line["product"]["name"] for o in customer["orders"] for line in o["lines"])
 

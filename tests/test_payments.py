@@ -92,7 +92,7 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
         "status": "COMPLETED",
         "channel": paid.channel,
         "at": posted(paid.at),
-        "system": "erp",
+        "system": "ERP",
         # an order's id carries its kind since issue 18 (a payment's does not: no Node)
         "orderId": f"order:erp:{returned.order_id}",
         "refundOf": None,
@@ -107,7 +107,7 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
         "status": "COMPLETED",
         "channel": "STORE",
         "at": posted(returned.returned_at),
-        "system": "erp",
+        "system": "ERP",
         "orderId": f"order:erp:{returned.order_id}",
         "refundOf": f"erp:{paid.id}",
         "records": [f"erp:{booked.id}", f"pos:{booked.mirror_id}"],
@@ -187,8 +187,8 @@ def test_a_store_receipt_returned_at_the_till_is_refunded_against_its_pos_paymen
     assert "errors" not in result
     payments = result["data"]["order"]["payments"]
     assert [(p["kind"], p["system"]) for p in payments[:2]] == [
-        ("PAYMENT", "pos"),
-        ("REFUND", "pos"),
+        ("PAYMENT", "POS"),  # systems are an enum since issue 18
+        ("REFUND", "POS"),
     ]
     paid, back = payments[0], next(p for p in payments if p["id"] == f"pos:{refund.id}")
     assert back["refundOf"] == paid["id"] == f"pos:{refund.refund_of}"
@@ -220,7 +220,7 @@ def test_a_customers_payments_span_both_channels_each_once_newest_first(
     assert moments == sorted(moments, reverse=True)
     assert {p["id"] for p in shown} == expected
     assert len(shown) == len(expected)
-    assert {p["system"] for p in shown} == {"erp", "pos"}
+    assert {p["system"] for p in shown} == {"ERP", "POS"}
     channels = {p["channel"] for p in shown}
     assert "STORE" in channels
     assert channels & {"WEB", "APP"}

@@ -56,7 +56,11 @@ def test_customer360_answers_from_crm_pos_and_erp_without_errors(
     customer = result["data"]["customer"]
     assert customer["id"].startswith("crm:")
     assert customer["loyalty"]["cardNumber"] == variables["Customer360"]["card"]
-    assert {s["system"] for s in customer["sources"]} == {"crm", "erp", "pos"}
+    assert {s["system"] for s in customer["sources"]} == {
+        "CRM",
+        "ERP",
+        "POS",
+    }  # systems are an enum since issue 18
     assert customer["consents"]
     channels = {o["channel"] for o in customer["orders"]}
     assert "STORE" in channels

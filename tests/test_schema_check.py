@@ -20,12 +20,15 @@ def code_sdl() -> str:
 
 def edited(sdl: str, type_name: str, line: str, replacement: str) -> str:
     """``sdl`` with the first ``line`` of ``type_name``'s body replaced (by nothing, to
-    remove it; by itself and more, to add)."""
+    remove it; by itself and more, to add), with the description before it: every field
+    has one since issue 18, and one left without its field would not parse."""
     match = re.search(rf"^(type|enum) {type_name}\b[^{{]*\{{\n", sdl, flags=re.MULTILINE)
     assert match, type_name
     head, body = sdl[: match.end()], sdl[match.end() :]
-    assert f"  {line}\n" in body
-    return head + body.replace(f"  {line}\n", replacement, 1)
+    described = re.compile(rf'(?:  """(?:[^"]|"(?!""))*"""\n)?  {re.escape(line)}\n')
+    found = described.search(body)
+    assert found, line
+    return head + body[: found.start()] + replacement + body[found.end() :]
 
 
 def check(contract: Path, sdl: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

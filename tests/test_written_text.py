@@ -119,9 +119,9 @@ MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "setConsent": (
-        "mutation($customerId: ID!, $purpose: String!) { "
+        "mutation($customerId: ID!, $purpose: ConsentPurpose!) { "
         "setConsent(customerId: $customerId, purpose: $purpose, granted: true) { __typename } }",
-        {"customerId": "crm:1001", "purpose": "analytics"},
+        {"customerId": "crm:1001", "purpose": "ANALYTICS"},
     ),
     "cancelOrder": (
         "mutation($orderId: ID!, $idempotencyKey: String!) { cancelOrder("

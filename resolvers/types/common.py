@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -21,7 +22,9 @@ class Channel(Enum):
 
 @strawberry.type(description="An amount in major units (euros, not cents) and its currency.")
 class Money:
-    amount: Decimal
+    amount: Decimal = strawberry.field(
+        description="In major units, as a decimal string (`12.50`): negative for a refund."
+    )
     currency: str = strawberry.field(description="ISO 4217 code, e.g. EUR.")
 
     @classmethod
@@ -29,18 +32,18 @@ class Money:
         return cls(amount=money.amount, currency=money.currency) if money else None
 
 
-@strawberry.type
+@strawberry.type(description="A place on the map, WGS 84.")
 class Coordinates:
-    lat: float
-    lon: float
+    lat: float = strawberry.field(description="Latitude, degrees north.")
+    lon: float = strawberry.field(description="Longitude, degrees east.")
 
 
-@strawberry.type
+@strawberry.type(description="A postal address, as the system that holds it keeps it.")
 class Address:
-    street: str | None
-    city: str | None
-    postal_code: str | None
-    country: str | None
+    street: str | None = strawberry.field(description="Street and house number.")
+    city: str | None = strawberry.field(description="Town or city.")
+    postal_code: str | None = strawberry.field(description="Postal code (`3511 AB`).")
+    country: str | None = strawberry.field(description="ISO 3166 country code (`NL`).")
 
     @classmethod
     def of(cls, address: records.Address | None) -> Address | None:
@@ -56,14 +59,16 @@ class Address:
 
 @strawberry.input(description="A coordinate pair, WGS 84.")
 class PointInput:
-    lat: float
-    lon: float
+    lat: float = strawberry.field(description="Latitude, degrees north.")
+    lon: float = strawberry.field(description="Longitude, degrees east.")
 
 
 @strawberry.input(one_of=True, description="A place: a Dutch postal code or coordinates.")
 class NearInput:
     postal_code: str | None = text(POSTAL_CODE, default=strawberry.UNSET)
-    point: PointInput | None = strawberry.UNSET
+    point: PointInput | None = strawberry.field(
+        default=strawberry.UNSET, description="A point on the map."
+    )
 
 
 def _utc(value: datetime) -> str:
@@ -89,6 +94,16 @@ DateTime = strawberry.scalar(
     serialize=_utc,
     parse_value=_instant,
 )
+
+
+#: a field's ``channel`` argument: the asking channel unless given (DESIGN: Channel)
+ChannelArgument = Annotated[
+    Channel | None,
+    strawberry.argument(
+        description="The channel to answer for; default: the asking channel (the token's "
+        "channel claim or X-Channel)."
+    ),
+]
 
 
 def asked_channel(argument: Channel | None, context_channel: str) -> str:

@@ -34,7 +34,7 @@ from resolvers.purchases import (
 )
 from resolvers.recommendations import Recommendation, recommend
 from resolvers.survivorship import PRECEDENCE, Fragments, Survivor
-from resolvers.types.common import Address, Channel, asked_channel
+from resolvers.types.common import Address, ChannelArgument, asked_channel
 from resolvers.types.connection import (
     MAX_FIRST,
     Connection,
@@ -46,6 +46,7 @@ from resolvers.types.connection import (
 from resolvers.types.node import Node
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment, payments_of
+from resolvers.types.vocabulary import ConsentPurpose, CustomerField, LoyaltyTier, SourceSystem
 
 T = TypeVar("T")
 #: the list an order history's cursors belong to
@@ -54,33 +55,38 @@ MAX_ORDERS = 200
 MAX_PAYMENTS = 500
 
 
-@strawberry.type
+@strawberry.type(description="The customer's loyalty account at the POS (Square Loyalty).")
 class Loyalty:
     card_number: str | None = strawberry.field(
         description="Null where the POS keeps no card for the account (contracts/pos)."
     )
-    tier: str | None
-    points: int | None
+    tier: LoyaltyTier | None = strawberry.field(
+        description="The highest tier the account's lifetime points reach; null where the "
+        "retailer has no tiers, or none is reached."
+    )
+    points: int | None = strawberry.field(description="Points to spend (the balance).")
 
 
-@strawberry.type
+@strawberry.type(description="A consent the customer gave or withdrew (kept in the CRM).")
 class Consent:
-    purpose: str
-    granted: bool
-    valid_until: date | None
+    purpose: ConsentPurpose = strawberry.field(description="What it is for.")
+    granted: bool = strawberry.field(description="True when given, false when withdrawn.")
+    valid_until: date | None = strawberry.field(
+        description="The last day it holds; null: without end."
+    )
 
 
 @strawberry.type(description="A record about this customer in one system.")
 class SourceRecord:
-    system: str
-    record_id: str
+    system: SourceSystem = strawberry.field(description="The system holding it.")
+    record_id: str = strawberry.field(description="Its id in that system.")
 
 
 @strawberry.type(description="Where a golden-record field's value came from.")
 class Provenance:
-    field: str
-    system: str
-    record_id: str
+    field: CustomerField = strawberry.field(description="The golden-record field.")
+    system: SourceSystem = strawberry.field(description="The system whose value survived.")
+    record_id: str = strawberry.field(description="The record it came from, in that system.")
 
 
 @strawberry.federation.type(
@@ -128,23 +134,36 @@ class Customer(Node):
         assert found is not None  # a Customer exists only once a fragment was found
         return found
 
-    @strawberry.field(extensions=[personal(marketing=NeedsConsent("email_marketing"))])
+    @strawberry.field(
+        description="The name, from the most trusted system that has one (CRM, then ERP, "
+        "then POS).",
+        extensions=[personal(marketing=NeedsConsent("email_marketing"))],
+    )
     async def name(self, info: Info) -> str | None:
         return await self._survivor(info, "name", survivorship.name)
 
     @strawberry.field(
+        description="The e-mail address, by the survivorship rule; masked for store "
+        "employees (`j***@example.nl`).",
         extensions=[
             personal(store_employee=Mask(mask_email), marketing=NeedsConsent("email_marketing"))
-        ]
+        ],
     )
     async def email(self, info: Info) -> str | None:
         return await self._survivor(info, "email", survivorship.email)
 
-    @strawberry.field(extensions=[personal(store_employee=Mask(mask_phone), marketing=DENY)])
+    @strawberry.field(
+        description="The phone number, by the survivorship rule; masked for store employees.",
+        extensions=[personal(store_employee=Mask(mask_phone), marketing=DENY)],
+    )
     async def phone(self, info: Info) -> str | None:
         return await self._survivor(info, "phone", survivorship.phone)
 
-    @strawberry.field(extensions=[personal(store_employee=Mask(mask_address), marketing=DENY)])
+    @strawberry.field(
+        description="The postal address, by the survivorship rule; store employees see the "
+        "town and the postal code's digits only.",
+        extensions=[personal(store_employee=Mask(mask_address), marketing=DENY)],
+    )
     async def address(self, info: Info) -> Address | None:
         found = await self._survivor(info, "address", survivorship.address)
         return Address.of(found)
@@ -158,7 +177,8 @@ class Customer(Node):
         self._raise_if_failed("pos", found=f.pos is not None)
         if f.pos is None:
             return None
-        return Loyalty(card_number=f.pos.card_number, tier=f.pos.tier, points=f.pos.points)
+        tier = LoyaltyTier(f.pos.tier) if f.pos.tier else None
+        return Loyalty(card_number=f.pos.card_number, tier=tier, points=f.pos.points)
 
     @strawberry.field(description="Consents per purpose, from the CRM.", extensions=[personal()])
     async def consents(self) -> list[Consent] | None:
@@ -167,7 +187,7 @@ class Customer(Node):
         if f.crm is None:
             return None
         return [
-            Consent(purpose=c.purpose, granted=c.granted, valid_until=c.valid_until)
+            Consent(purpose=ConsentPurpose(c.purpose), granted=c.granted, valid_until=c.valid_until)
             for c in f.crm.consents
         ]
 
@@ -175,7 +195,13 @@ class Customer(Node):
         description="Orders from every channel, newest first; null when `last` is refused.",
         extensions=[personal(marketing=NeedsConsent("personalisation"))],
     )
-    async def orders(self, info: Info, last: int = 20) -> list[Order] | None:
+    async def orders(
+        self,
+        info: Info,
+        last: Annotated[
+            int, strawberry.argument(description=f"How many, at most {MAX_ORDERS}.")
+        ] = 20,
+    ) -> list[Order] | None:
         if not 0 <= last <= MAX_ORDERS:
             raise BadUserInput(f"last must be between 0 and {MAX_ORDERS}")
         history = await order_history(info, self.identity)
@@ -214,7 +240,13 @@ class Customer(Node):
         "each once, newest first; null when `last` is refused.",
         extensions=[personal(marketing=DENY)],
     )
-    async def payments(self, info: Info, last: int = 50) -> list[Payment] | None:
+    async def payments(
+        self,
+        info: Info,
+        last: Annotated[
+            int, strawberry.argument(description=f"How many, at most {MAX_PAYMENTS}.")
+        ] = 50,
+    ) -> list[Payment] | None:
         if not 0 <= last <= MAX_PAYMENTS:
             raise BadUserInput(f"last must be between 0 and {MAX_PAYMENTS}")
         history = await order_history(info, self.identity)
@@ -229,7 +261,10 @@ class Customer(Node):
         extensions=[personal()],
     )
     async def recommendations(
-        self, info: Info, limit: int = 5, channel: Channel | None = None
+        self,
+        info: Info,
+        limit: Annotated[int, strawberry.argument(description="How many, at most.")] = 5,
+        channel: ChannelArgument = None,
     ) -> list[Recommendation] | None:
         wanted = asked_channel(channel, info.context.channel)
         return await recommend(info, self.identity, limit, wanted)
@@ -261,7 +296,9 @@ class Customer(Node):
             ("erp", f.erp.record_id if f.erp else None),
             ("pos", f.pos.customer_id if f.pos else None),
         ]
-        return [SourceRecord(system=s, record_id=r) for s, r in found if r is not None]
+        return [
+            SourceRecord(system=SourceSystem(s), record_id=r) for s, r in found if r is not None
+        ]
 
     @strawberry.field(
         description="Which system each golden-record value came from.",
@@ -277,7 +314,7 @@ class Customer(Node):
             "address": survivorship.address(f),
         }
         return [
-            Provenance(field=k, system=s.system, record_id=s.record_id)
+            Provenance(field=CustomerField(k), system=SourceSystem(s.system), record_id=s.record_id)
             for k, s in survivors.items()
             if s is not None
         ]

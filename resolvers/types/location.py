@@ -14,7 +14,7 @@ from resolvers.types.common import Address, Coordinates
 from resolvers.types.node import Node
 
 
-@strawberry.enum
+@strawberry.enum(description="A STORE (the POS's) or a WAREHOUSE (the WMS's).")
 class LocationKind(Enum):
     STORE = "STORE"
     WAREHOUSE = "WAREHOUSE"
@@ -25,12 +25,16 @@ class Location(Node):
     id: strawberry.ID = strawberry.field(
         description="`store:<POS location id>` or `warehouse:<WMS site id>`."
     )
-    kind: LocationKind
-    name: str | None
-    city: str | None
-    address: Address | None
-    coordinates: Coordinates | None
-    opening_hours: str | None
+    kind: LocationKind = strawberry.field(description="A store or a warehouse.")
+    name: str | None = strawberry.field(description="What it is called.")
+    city: str | None = strawberry.field(description="The town it is in.")
+    address: Address | None = strawberry.field(description="Its postal address.")
+    coordinates: Coordinates | None = strawberry.field(
+        description="Where it is: from its system, else from its postal code."
+    )
+    opening_hours: str | None = strawberry.field(
+        description="Opening hours in local time (`Mo-Sa 09:00-18:00; Su 12:00-17:00`)."
+    )
     open: bool | None = strawberry.field(description="False while a store is closed.")
 
     @classmethod

@@ -23,6 +23,7 @@ from resolvers.types.location import Location
 from resolvers.types.node import Node
 from resolvers.types.payment import Payment, payments_of
 from resolvers.types.product import Product
+from resolvers.types.vocabulary import OrderStatus
 
 if TYPE_CHECKING:
     from resolvers.loaders import Loaders
@@ -78,7 +79,7 @@ class OrderLine:
 
 @strawberry.type(description="Where and from when a click & collect order can be collected.")
 class Pickup:
-    location: Location
+    location: Location = strawberry.field(description="The store to collect at.")
     ready_at: datetime = strawberry.field(
         description="When the goods wait at the store: two hours after the order, within "
         "the store's opening hours."
@@ -95,7 +96,7 @@ class Order(Node):
     placed_at: datetime | None = strawberry.field(
         description="When it was placed; null where the system does not say."
     )
-    status: str | None = strawberry.field(description="How far the order is.")
+    status: OrderStatus | None = strawberry.field(description="How far the order is.")
     total: Money | None = strawberry.field(description="What the whole order costs.")
     lines: list[OrderLine] = strawberry.field(description="What was bought, line by line.")
     delivery_address: Address | None = strawberry.field(
@@ -188,7 +189,7 @@ class Order(Node):
             id=strawberry.ID(ids.order_id(record.source, record.id)),
             channel=Channel(record.channel),
             placed_at=record.placed_at,
-            status=record.status,
+            status=OrderStatus(record.status),
             total=Money.of(record.total),
             lines=[OrderLine.of(record, n, line, products) for n, line in enumerate(record.lines)],
             delivery_address=None

@@ -28,6 +28,7 @@ from resolvers.places import stores
 from resolvers.ready import settle
 from resolvers.types.common import Channel, Money
 from resolvers.types.location import Location
+from resolvers.types.vocabulary import SourceSystem
 
 
 @strawberry.enum(description="A payment, or a refund against one (its amount negative).")
@@ -54,11 +55,14 @@ def method_of(text: str | None) -> PaymentMethod | None:
     return PaymentMethod(text) if text in PaymentMethod.__members__ else PaymentMethod.OTHER
 
 
-@strawberry.enum
+@strawberry.enum(
+    description="Where a payment or refund stands: PENDING (owed, not paid out yet), "
+    "COMPLETED, CANCELLED (reversed or voided), FAILED."
+)
 class PaymentStatus(Enum):
     PENDING = "PENDING"
     COMPLETED = "COMPLETED"
-    CANCELED = "CANCELED"
+    CANCELLED = "CANCELLED"
     FAILED = "FAILED"
 
 
@@ -68,18 +72,18 @@ class PaymentStatus(Enum):
 )
 class Payment:
     id: strawberry.ID = strawberry.field(description="The record of the system that owns it.")
-    kind: PaymentKind
+    kind: PaymentKind = strawberry.field(description="A payment, or a refund.")
     method: PaymentMethod | None = strawberry.field(
         description="Null where the record does not say how the money moved (a till "
         "payment by gift card or wallet, say)."
     )
     amount: Money = strawberry.field(description="Negative for a refund.")
-    status: PaymentStatus
+    status: PaymentStatus = strawberry.field(description="Where it stands.")
     channel: Channel = strawberry.field(
         description="Where it happened: a refund of an online order returned in a store is STORE."
     )
     at: datetime = strawberry.field(description="When the money moved.")
-    system: str = strawberry.field(description="The system of record: erp or pos.")
+    system: SourceSystem = strawberry.field(description="The system of record: ERP or POS.")
     order_id: strawberry.ID = strawberry.field(description="The order paid, or returned.")
     refund_of: strawberry.ID | None = strawberry.field(description="A refund's original payment.")
     records: list[strawberry.ID] = strawberry.field(
@@ -105,7 +109,7 @@ class Payment:
             status=PaymentStatus(record.status),
             channel=Channel(record.channel),
             at=record.at,
-            system=record.source,
+            system=SourceSystem(record.source),
             order_id=strawberry.ID(ids.order_id(record.order_source, record.order_id)),
             refund_of=strawberry.ID(ids.make(record.source, record.refund_of))
             if record.refund_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 import strawberry.federation
@@ -30,20 +30,24 @@ from resolvers.inputs import SKU, check
 from resolvers.places import Point, by_id, point_of
 from resolvers.pricing import Quote, quote, running, today
 from resolvers.ready import Ready, when_loaded
-from resolvers.types.common import Channel, Money, NearInput, asked_channel
+from resolvers.types.common import Channel, ChannelArgument, Money, NearInput, asked_channel
 from resolvers.types.location import Location
 from resolvers.types.node import Node
 
 ONLINE_CHANNELS = ("WEB", "APP")
 
 
-@strawberry.type
+@strawberry.type(description="A promotion on a product in a channel (the ERP's line discount).")
 class Promotion:
-    code: str
-    description: str | None
-    discount_percent: float | None
-    channel: Channel | None
-    ends: date | None
+    code: str = strawberry.field(
+        description="Its key in the ERP: `<discount group>/<item>/<starting date>`."
+    )
+    description: str | None = strawberry.field(
+        description="Its text, where the ERP keeps one (NAV's line discounts have none)."
+    )
+    discount_percent: float | None = strawberry.field(description="How much it takes off, %.")
+    channel: Channel | None = strawberry.field(description="The channel it runs in.")
+    ends: date | None = strawberry.field(description="Its last day; null: no end set.")
 
     @classmethod
     def of(cls, record: PromotionRecord) -> Promotion:
@@ -56,33 +60,37 @@ class Promotion:
         )
 
 
-@strawberry.type
+@strawberry.type(description="Goods on their way to a location (the WMS's inbound shipments).")
 class InTransit:
-    quantity: int
-    expected_at: datetime | None
+    quantity: int = strawberry.field(description="Pieces coming.")
+    expected_at: datetime | None = strawberry.field(
+        description="When they are expected; null where the WMS does not say."
+    )
 
 
 @strawberry.type(description="One location's stock of one product.")
 class StockLevel:
-    location: Location
-    on_hand: int | None
-    reserved: int | None
+    location: Location = strawberry.field(description="The store or warehouse.")
+    on_hand: int | None = strawberry.field(description="Pieces there.")
+    reserved: int | None = strawberry.field(description="Of those, held for orders.")
     available: int | None = strawberry.field(
         description="Free to sell here: on hand less reserved, and 0 where this location's "
         "channel does not sell the product (stores: STORE; warehouses: WEB, APP); null "
         "while the ERP, which holds the assortment, is down."
     )
-    in_transit: list[InTransit]
+    in_transit: list[InTransit] = strawberry.field(description="Goods on their way there.")
 
 
-@strawberry.type
+@strawberry.type(description="A store that has the product free to sell.")
 class StoreAvailability:
-    location: Location
-    available: int
-    distance_km: float | None
+    location: Location = strawberry.field(description="The store.")
+    available: int = strawberry.field(description="Pieces free to sell there.")
+    distance_km: float | None = strawberry.field(
+        description="How far it is from `near`, as the crow flies; null without `near`."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Where a product can be bought: online, and in which stores.")
 class Availability:
     online: bool | None = strawberry.field(
         description="Sold online and in stock in a warehouse; null when the WMS is down."
@@ -103,7 +111,7 @@ class Product(Node):
     card's fields are plain synchronous fields: an async resolver costs about ten times
     a plain one in graphql-core, and a listing has hundreds of them."""
 
-    sku: strawberry.ID
+    sku: strawberry.ID = strawberry.field(description="The ERP's item number.")
     item: strawberry.Private[ProductRecord | None] = None
     failure: strawberry.Private[MosaicError | None] = None
 
@@ -152,17 +160,19 @@ class Product(Node):
             info.context.report(info, self.failure)
         return self.item
 
-    @strawberry.field
+    @strawberry.field(description="What it is called (the ERP's description).")
     def name(self) -> str | None:
         item = self._card()
         return item.name if item else None
 
-    @strawberry.field
+    @strawberry.field(description="Its brand, where the ERP keeps one (a mapped field).")
     def brand(self) -> str | None:
         item = self._card()
         return item.brand if item else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="Its item category's code (`categories` lists them; `productSearch` takes one)."
+    )
     def category(self) -> str | None:
         item = self._card()
         return item.category if item else None
@@ -184,7 +194,7 @@ class Product(Node):
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
         graphql_type=Money | None,
     )
-    def price(self, info: Info, channel: Channel | None = None) -> Ready[Money | None]:
+    def price(self, info: Info, channel: ChannelArgument = None) -> Ready[Money | None]:
         return self._quoted(info, channel, lambda q: q.charged)
 
     @strawberry.field(
@@ -193,7 +203,7 @@ class Product(Node):
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
         graphql_type=Money | None,
     )
-    def compare_at_price(self, info: Info, channel: Channel | None = None) -> Ready[Money | None]:
+    def compare_at_price(self, info: Info, channel: ChannelArgument = None) -> Ready[Money | None]:
         return self._quoted(info, channel, lambda q: q.compare_at)
 
     def _quoted(
@@ -214,7 +224,7 @@ class Product(Node):
     @strawberry.field(
         description="Promotions running today in the channel.", graphql_type=list[Promotion]
     )
-    def promotions(self, info: Info, channel: Channel | None = None) -> Ready[list[Promotion]]:
+    def promotions(self, info: Info, channel: ChannelArgument = None) -> Ready[list[Promotion]]:
         wanted = asked_channel(channel, info.context.channel)
 
         def listed(records: list[PromotionRecord]) -> list[Promotion]:
@@ -260,9 +270,12 @@ class Product(Node):
     def availability(
         self,
         info: Info,
-        near: NearInput | None = None,
-        limit: int = 3,
-        channel: Channel | None = None,
+        near: Annotated[
+            NearInput | None,
+            strawberry.argument(description="Where the shopper is: stores nearest first."),
+        ] = None,
+        limit: Annotated[int, strawberry.argument(description="How many stores, at most.")] = 3,
+        channel: ChannelArgument = None,
     ) -> Ready[Availability]:
         point = point_of(near)
         loaders, sku = info.context.loaders, str(self.sku)

@@ -23,6 +23,7 @@ from resolvers.types.location import Location
 from resolvers.types.node import Node
 from resolvers.types.payment import Payment
 from resolvers.types.product import Product
+from resolvers.types.vocabulary import ReturnStatus
 
 if TYPE_CHECKING:
     from resolvers.types.order import Order
@@ -51,7 +52,7 @@ class Return(Node):
     id: strawberry.ID = strawberry.field(
         description="The return's global id (`return:erp:<return order no.>`)."
     )
-    status: str | None = strawberry.field(
+    status: ReturnStatus | None = strawberry.field(
         description="How far the return is: from the ERP's return order (DECISIONS.md)."
     )
     refund: Money | None = strawberry.field(
@@ -100,7 +101,7 @@ class Return(Node):
         """A return order read back from the ERP."""
         return cls(
             id=strawberry.ID(ids.return_id(record.id)),
-            status=record.status,
+            status=ReturnStatus(record.status),
             refund=Money.of(record.total),
             lines=[
                 ReturnLine(

@@ -25,6 +25,7 @@ from resolvers.types.customer import Consent, Customer
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment
 from resolvers.types.returns import Return
+from resolvers.types.vocabulary import OrderStatus, RefusalReason
 
 
 @strawberry.type(
@@ -32,22 +33,29 @@ from resolvers.types.returns import Return
     "(UNKNOWN_SKU, INSUFFICIENT_STOCK, STORE_CLOSED, ...) and a sentence."
 )
 class UserError:
-    code: str
-    message: str
+    code: str = strawberry.field(
+        description="What kind of refusal, for the client to act on: UNKNOWN_SKU, NOT_SOLD, "
+        "INSUFFICIENT_STOCK, STORE_CLOSED, UNKNOWN_LOCATION, UNKNOWN_CUSTOMER, UNKNOWN_ORDER, "
+        "NO_ERP_ACCOUNT, INVALID_INPUT, INVALID_QUANTITY, INVALID_POSTAL_CODE, "
+        "NOT_DELIVERED_THERE, NOT_CANCELLABLE, NOT_RETURNABLE, NOT_IN_ORDER, NOT_IN_CRM, "
+        "EMAIL_TAKEN, IDEMPOTENCY_KEY_REUSED, IN_PROGRESS, ERASURE_INCOMPLETE. A text, not "
+        "an enum: writes gain refusals, and a client must show one it does not know."
+    )
+    message: str = strawberry.field(description="A sentence for a person to read.")
     field: list[str] | None = strawberry.field(
         default=None, description="The input field the refusal is about, as a path."
     )
-    reason: str | None = strawberry.field(
+    reason: RefusalReason | None = strawberry.field(
         default=None,
         description="Why, where a code has several reasons: NOT_RETURNABLE's NOT_FULFILLED "
         "(not shipped or collected), NOT_PAID, ALREADY_RETURNED, MORE_THAN_BOUGHT.",
     )
 
 
-@strawberry.input
+@strawberry.input(description="Pieces of one product.")
 class OrderLineInput:
     sku: strawberry.ID = text(SKU)
-    quantity: int
+    quantity: int = strawberry.field(description="How many pieces.")
 
 
 @strawberry.input(description="A postal address; the postal code says where it is.")
@@ -64,21 +72,23 @@ class AddressInput:
 )
 class PlaceOrderInput:
     customer_id: strawberry.ID = text(CUSTOMER_ID)
-    channel: Channel
+    channel: Channel = strawberry.field(description="The channel it is placed in.")
     idempotency_key: str = text(
         IDEMPOTENCY_KEY,
         description="Chosen by the client, unique per order: the same key again places no "
         "second order and answers the first.",
     )
-    lines: list[OrderLineInput]
+    lines: list[OrderLineInput] = strawberry.field(description="What to order.")
     pickup_location_id: strawberry.ID | None = text(LOCATION_ID, default=None)
-    delivery_address: AddressInput | None = None
+    delivery_address: AddressInput | None = strawberry.field(
+        default=None, description="Where to deliver (in the Netherlands)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What placeOrder did: the order, or why not.")
 class PlaceOrderPayload:
-    order: Order | None
-    errors: list[UserError]
+    order: Order | None = strawberry.field(description="The order placed; null when refused.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused, if it was.")
 
 
 @strawberry.input(
@@ -88,17 +98,19 @@ class PlaceOrderPayload:
 class RegisterReturnInput:
     order_id: strawberry.ID = text(ORDER_ID)
     idempotency_key: str = text(IDEMPOTENCY_KEY)
-    lines: list[OrderLineInput]
+    lines: list[OrderLineInput] = strawberry.field(description="What comes back.")
     location_id: strawberry.ID | None = text(LOCATION_ID, default=None)
     reason: str | None = text(
         RETURN_REASON, description="The ERP's return reason code.", default=None
     )
 
 
-@strawberry.type
+@strawberry.type(description="What registerReturn did: the return, or why not.")
 class ReturnPayload:
-    return_: Return | None = strawberry.field(name="return")
-    errors: list[UserError]
+    return_: Return | None = strawberry.field(
+        name="return", description="The return registered; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(description="Why it was refused, if it was.")
 
 
 @strawberry.input(
@@ -110,20 +122,22 @@ class UpdateCustomerInput:
     name: str | None = text(NAME, default=strawberry.UNSET)
     email: str | None = text(EMAIL, default=strawberry.UNSET)
     phone: str | None = text(PHONE, default=strawberry.UNSET)
-    address: AddressInput | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.field(
+        default=strawberry.UNSET, description="The new postal address; null clears it."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What updateCustomer did: the customer as now, or why not.")
 class UpdateCustomerPayload:
-    customer: Customer | None
-    errors: list[UserError]
+    customer: Customer | None = strawberry.field(description="The customer as they are now.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused, if it was.")
 
 
-@strawberry.type
+@strawberry.type(description="What setConsent did: the consent as now kept, or why not.")
 class SetConsentPayload:
-    consent: Consent | None
-    customer: Customer | None
-    errors: list[UserError]
+    consent: Consent | None = strawberry.field(description="The consent as now kept.")
+    customer: Customer | None = strawberry.field(description="The customer it is about.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused, if it was.")
 
 
 @strawberry.type(description="An online order cancelled before anything of it shipped.")
@@ -131,7 +145,7 @@ class Cancellation:
     order_id: strawberry.ID = strawberry.field(
         description="The order cancelled; the ERP deletes it (NAV has no cancelled status)."
     )
-    status: str = strawberry.field(description="CANCELLED.")
+    status: OrderStatus = strawberry.field(description="CANCELLED.")
     released: int = strawberry.field(
         description="The holds released: each store's or warehouse's goods held for it."
     )
@@ -141,7 +155,9 @@ class Cancellation:
     )
 
 
-@strawberry.type
+@strawberry.type(description="What cancelOrder did: the cancellation, or why not.")
 class CancelOrderPayload:
-    cancellation: Cancellation | None
-    errors: list[UserError]
+    cancellation: Cancellation | None = strawberry.field(
+        description="The cancellation; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(description="Why it was refused, if it was.")
