@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -14,7 +15,9 @@ from graphql import (
     GraphQLObjectType,
     get_named_type,
 )
+from pydantic import ValidationError
 
+from adapters.config import LOYALTY_TIERS, PosConfig
 from resolvers.schema import build_schema
 
 SCHEMA = build_schema()._schema
@@ -91,3 +94,12 @@ def test_the_open_exceptions_are_still_there() -> None:
     """An exception for a field that is gone would hide a new one of the same name."""
     paths = {path for path, _, _ in _members()}
     assert set(OPEN) <= paths
+
+
+def test_the_tiers_the_settings_accept_are_the_schemas() -> None:
+    """A tier the schema cannot name is refused where the retailer configures it."""
+    tiers = SCHEMA.type_map["LoyaltyTier"]
+    assert isinstance(tiers, GraphQLEnumType)
+    assert list(tiers.values) == list(LOYALTY_TIERS)
+    with pytest.raises(ValidationError, match="unknown loyalty tier DIAMOND"):
+        PosConfig(url="http://pos.invalid", tier_thresholds={"GOLD": 7000, "DIAMOND": 9000})
