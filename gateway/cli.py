@@ -104,7 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         "token": _token,
         "schema": _schema,
     }[args.command]
-    return handler(args)
+    try:
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a reader gone away shows here, not at exit
+    except BrokenPipeError:
+        # `mosaic examples | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
 
 
 def _legacy(args: argparse.Namespace) -> int:
