@@ -3,7 +3,7 @@ costs the legacy systems anything.
 
 | limit | where | code |
 |---|---|---|
-| body size | ASGI, before the body is read past the limit (HTTP 413) | PAYLOAD_TOO_LARGE |
+| body size, deadline | ``gateway/body.py``: HTTP 413, 408 | PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT |
 | tokens | the parser stops counting past it | MAX_TOKENS_EXCEEDED |
 | depth | validation (strawberry's QueryDepthLimiter) | MAX_DEPTH_EXCEEDED |
 | aliases | validation (strawberry's MaxAliasesLimiter) | MAX_ALIASES_EXCEEDED |
@@ -48,9 +48,6 @@ from graphql import (
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -79,8 +76,6 @@ LIMIT_CODES = frozenset(
         "INTROSPECTION_DISABLED",
     }
 )
-#: how much of a refused body is read and dropped before the connection is cut
-DRAIN_BYTES = 16 * 1024 * 1024
 #: what graphql-core's parser says when it stops at the token limit
 TOKEN_LIMIT_MESSAGE = "Document contains more than"
 
@@ -345,60 +340,3 @@ class CachedValidation(ValidationCache):
             yield
         else:
             yield from super().on_validate()
-
-
-# --- request body size ---------------------------------------------------------------
-
-
-class BodyLimit:
-    """ASGI middleware: a body larger than ``max_bytes`` is refused with 413 and never
-    reaches the parser (known by its Content-Length at once, a chunked body as soon as
-    it passes the limit). The rest of it is read and dropped, up to DRAIN_BYTES, so that
-    an ordinary client still sending gets to read the 413; a larger one is cut off."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, read=0, more=True)
-            return
-        messages: list[Message] = []
-        size = 0
-        while True:  # read it all (at most max_bytes), then let the app read it again
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, read=size, more=more)
-                return
-            if not more:
-                break
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, *, read: int, more: bool
-    ) -> None:
-        while more and read <= DRAIN_BYTES:
-            chunk = await receive()
-            read += len(chunk.get("body", b""))
-            more = chunk["type"] == "http.request" and bool(chunk.get("more_body", False))
-        reason = f"the request body is larger than {self.max_bytes} bytes"
-        response = JSONResponse(
-            {"errors": [{"message": reason, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-            status_code=413,
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)

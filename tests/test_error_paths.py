@@ -1,0 +1,139 @@
+"""Every way a request can go wrong before GraphQL runs is answered as JSON with a
+code, never as HTTP 500 text/plain, and leaves no traceback in the log: bytes that are
+not UTF-8, JSON nested 100,000 deep, a method /graphql does not take (PUT, HEAD), a
+path that does not exist."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def media(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip()
+
+    def codes(self) -> list[str]:
+        return [e["extensions"]["code"] for e in json.loads(self.body)["errors"]]
+
+    def message(self) -> str:
+        message: str = json.loads(self.body)["errors"][0]["message"]
+        return message
+
+
+def send(url: str, method: str, path: str, body: bytes | None = None, accept: str = JSON) -> Answer:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        headers = {"Accept": accept, "Content-Type": JSON}
+        connection.request(method, path, body=body, headers=headers)
+        answer = connection.getresponse()
+        headers = {name.lower(): value for name, value in answer.getheaders()}
+        return Answer(answer.status, headers, answer.read())
+    finally:
+        connection.close()
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def log() -> Iterator[Records]:
+    """What the gateway and its server log meanwhile (uvicorn's loggers do not reach
+    the root logger, so the handler sits on theirs too)."""
+    records = Records()
+    loggers = [
+        logging.getLogger(),
+        logging.getLogger("uvicorn"),
+        logging.getLogger("uvicorn.error"),
+    ]
+    for logger in loggers:
+        logger.addHandler(records)
+    yield records
+    for logger in loggers:
+        logger.removeHandler(records)
+
+
+def no_traceback(log: Records) -> bool:
+    return not any(
+        r.exc_info or "Traceback" in r.getMessage() or "Exception in ASGI" in r.getMessage()
+        for r in log.records
+    )
+
+
+INVALID_UTF8 = b'{"query": "{ __typename \xff\xfe }"}'
+DEEP_BODY = b"[" * 100_000 + b"]" * 100_000
+DEEP_VARIABLES = b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 40 + b"]" * 40 + b"}}"
+
+
+@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, JSON])
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (INVALID_UTF8, "not valid UTF-8"),
+        (DEEP_BODY, "nests deeper than 32 levels"),
+        (DEEP_VARIABLES, "nests deeper than 32 levels"),
+    ],
+    ids=["invalid-utf-8", "json-100000-deep", "variables-40-deep"],
+)
+def test_a_malformed_body_is_a_coded_400_and_no_traceback(
+    gateway_url: str, log: Records, body: bytes, says: str, accept: str
+) -> None:
+    answer = send(gateway_url, "POST", "/graphql", body, accept)
+    assert answer.status == 400
+    assert answer.media == accept
+    assert answer.codes() == ["BAD_REQUEST"]
+    assert says in answer.message()
+    assert no_traceback(log)
+
+
+def test_json_nested_a_few_levels_is_served(gateway_url: str) -> None:
+    body = b'{"query": "{ __typename }", "variables": {"v": [[[[{"a": [1]}]]]]}}'
+    answer = send(gateway_url, "POST", "/graphql", body)
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("method", ["PUT", "HEAD", "DELETE", "PATCH"])
+def test_a_method_graphql_does_not_take_is_a_coded_405(
+    gateway_url: str, log: Records, method: str
+) -> None:
+    answer = send(gateway_url, method, "/graphql", b"{}")
+    assert answer.status == 405
+    assert answer.media == JSON
+    assert {m.strip() for m in answer.headers["allow"].split(",")} == {"GET", "POST"}
+    if method != "HEAD":  # a HEAD answer has no body, by HTTP's rules
+        assert answer.codes() == ["METHOD_NOT_ALLOWED"]
+    assert no_traceback(log)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD"])
+def test_an_unknown_path_is_a_coded_404(gateway_url: str, log: Records, method: str) -> None:
+    answer = send(gateway_url, method, "/graphq1?x=1", b"{}")
+    assert answer.status == 404
+    assert answer.media == JSON
+    if method != "HEAD":
+        assert answer.codes() == ["NOT_FOUND"]
+        assert "/graphql" in answer.message()
+    assert no_traceback(log)
