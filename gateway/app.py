@@ -247,6 +247,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await app.state.runtime.close()
             app.state.erasures.close()
+            app.state.documents.close()
             observability.close()
 
     app = Starlette(
@@ -257,14 +258,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.erasures = ErasureLog(settings.data_dir / "erasures.sqlite")
     observability = Observability(settings, lambda: getattr(app.state, "runtime", None))
     app.add_middleware(RequestObserver, observability=observability)
+    known = app.state.documents = limits.documents()  # parsed and validated off the loop
     schema = build_schema(
         extensions=[
             # a document seen before is not parsed again (bounded, like validation's)
-            lambda: limits.CachedParse(maxsize=limits.VALIDATION_CACHE_SIZE),
+            limits.parse_extension(settings, known),
             StaleNotes,
             graphql_http.OperationChoice,
             RequestFacts,
-            *limits.extensions(settings),
+            *limits.extensions(settings, known),
             audit.audit_extension(audit.AuditSink(settings.audit_log)),
             # last: the limits and the operation's checks run before it, hit or not
             lambda: ResponseCaching(lambda: getattr(app.state, "runtime", None)),

@@ -5,15 +5,19 @@ costs the legacy systems anything.
 |---|---|---|
 | body size, deadline | ``gateway/body.py``: HTTP 413, 408 | PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT |
 | tokens | the parser stops counting past it | MAX_TOKENS_EXCEEDED |
-| depth | validation (strawberry's QueryDepthLimiter) | MAX_DEPTH_EXCEEDED |
-| aliases | validation (strawberry's MaxAliasesLimiter) | MAX_ALIASES_EXCEEDED |
+| depth | validation (``gateway/complexity.py``) | MAX_DEPTH_EXCEEDED |
+| aliases | validation (``gateway/complexity.py``) | MAX_ALIASES_EXCEEDED |
 | estimated cost | before execution, with the variables | MAX_COST_EXCEEDED |
+| analysis time | the depth and cost walks, each | MAX_ANALYSIS_TIME_EXCEEDED |
 | list arguments | the resolvers (``resolvers/query.py``: 500 keys) | BAD_USER_INPUT |
 
 Batches (a JSON array of operations) are not enabled: strawberry refuses the array as a
 request it cannot read (400). In production introspection is off (INTROSPECTION_DISABLED),
 field suggestions are off, the federation ``_service`` field (the whole SDL) answers only
 role ``service`` (the router), and unexpected errors are masked.
+
+Parsing and validation run on a worker thread (``gateway/documents.py``), so a document
+that takes long to check never holds up the event loop.
 
 The defaults are far above what a real frontend sends: Customer360 is 6 deep, ~100
 tokens, no aliases and costs ~900; ProductListing of 48 products ~1,800.
@@ -22,50 +26,29 @@ tokens, no aliases and costs ~900; ProductListing of 48 products ~1,800.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
 from typing import Any
 
 from graphql import (
+    SKIP,
     ASTValidationRule,
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLList,
-    GraphQLNamedType,
-    GraphQLNonNull,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
-    SelectionSetNode,
     ValidationContext,
-    VariableNode,
-    get_named_type,
+    VisitorAction,
     get_operation_ast,
-    value_from_ast_untyped,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
+from gateway.complexity import UNBOUNDED, AnalysisTooLong, Budget, Complexity
+from gateway.documents import Documents, ParseOffLoop, ValidateOffLoop
 from gateway.settings import Settings
 from resolvers.context import MosaicContext
 
-#: list size assumed for a list field without a size argument (a customer's consents,
-#: an order's lines, a product's stock locations): a typical count, not the worst case
-DEFAULT_LIST_SIZE = 5
-#: arguments that say how many items a field returns: a list's length, or a number
-SIZE_ARGUMENTS = ("skus", "ids", "last", "limit", "first")
 #: codes of every refusal made here (a request error: no field ran)
 LIMIT_CODES = frozenset(
     {
@@ -73,11 +56,15 @@ LIMIT_CODES = frozenset(
         "MAX_ALIASES_EXCEEDED",
         "MAX_TOKENS_EXCEEDED",
         "MAX_COST_EXCEEDED",
+        "MAX_ANALYSIS_TIME_EXCEEDED",
         "INTROSPECTION_DISABLED",
     }
 )
-#: what graphql-core's parser says when it stops at the token limit
-TOKEN_LIMIT_MESSAGE = "Document contains more than"
+#: Distinct documents whose parsed form and validation are remembered, and their text
+#: in all: persisted and GraphiQL-made operations are few, and the bounds keep hostile
+#: unique texts from growing memory.
+DOCUMENT_CACHE_ENTRIES = 1024
+DOCUMENT_CACHE_CHARS = 16 * 1024 * 1024
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -110,108 +97,70 @@ def coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
     return Coded
 
 
-def _coded_rules(extension: AddValidationRules, code: str) -> ExtensionFactory:
-    """A factory of the limiter with its rules coded. The rule classes are made once,
-    here, so every request validates with the same rules and the validation cache can
-    recognise a document it has already checked."""
-    rules = [coded(rule, code) for rule in extension.validation_rules]
-    return lambda: AddValidationRules(rules)
+# --- depth ---------------------------------------------------------------------------
 
 
-class TokenLimit(SchemaExtension):
-    """strawberry's MaxTokensLimiter, with its refusal coded (the parser raises a plain
-    syntax error)."""
+def depth_limit(max_depth: int, budget_s: float) -> type[ASTValidationRule]:
+    """A validation rule refusing operations deeper than ``max_depth``; fragments are
+    walked once each (``gateway/complexity.py``), within the analysis budget."""
 
-    def __init__(self, max_tokens: int) -> None:
-        self.max_tokens = max_tokens
+    class DepthLimit(ASTValidationRule):
+        context: ValidationContext
 
-    def on_operation(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self.max_tokens
-        yield
+        def enter_operation_definition(
+            self, node: OperationDefinitionNode, *_args: object
+        ) -> VisitorAction:
+            context = self.context
+            try:
+                walk = Complexity(context.schema, context.document, Budget(budget_s))
+                depth = walk.depth(node, max_depth)
+            except AnalysisTooLong as too_long:
+                context.report_error(too_long)
+                return SKIP
+            if depth > max_depth:
+                name = node.name.value if node.name else "anonymous"
+                context.report_error(
+                    GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {max_depth}",
+                        [node],
+                        extensions={"code": "MAX_DEPTH_EXCEEDED", "maxDepth": max_depth},
+                    )
+                )
+            return SKIP
 
-    def on_parse(self) -> Iterator[None]:
-        yield
-        for error in self.execution_context.pre_execution_errors or ():
-            if TOKEN_LIMIT_MESSAGE in error.message:
-                error.extensions = {"code": "MAX_TOKENS_EXCEEDED", "maxTokens": self.max_tokens}
+    return DepthLimit
+
+
+def aliases_limit(max_aliases: int, budget_s: float) -> type[ASTValidationRule]:
+    """A validation rule refusing documents with more than ``max_aliases`` aliased
+    fields, counted through fragments without expanding them."""
+
+    class AliasesLimit(ASTValidationRule):
+        context: ValidationContext
+
+        def enter_document(self, node: DocumentNode, *_args: object) -> VisitorAction:
+            context = self.context
+            operations = [d for d in node.definitions if isinstance(d, OperationDefinitionNode)]
+            try:
+                walk = Complexity(context.schema, node, Budget(budget_s))
+                aliases = walk.aliases(operations, max_aliases)
+            except AnalysisTooLong as too_long:
+                context.report_error(too_long)
+                return SKIP
+            if aliases > max_aliases:
+                context.report_error(
+                    GraphQLError(
+                        f"more than {max_aliases} aliases found; at most {max_aliases} "
+                        "are served in one document",
+                        extensions={"code": "MAX_ALIASES_EXCEEDED", "maxAliases": max_aliases},
+                    )
+                )
+            return None
+
+    return AliasesLimit
 
 
 # --- estimated cost ------------------------------------------------------------------
-
-
-class _Estimate:
-    """Objects an operation may resolve: every field counts one, and a list field's
-    selection counts once per item it may return (its size argument, or
-    DEFAULT_LIST_SIZE), so nested lists multiply."""
-
-    def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
-    ) -> None:
-        self.schema = schema
-        self.variables = dict(variables)
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-
-    def operation(self, operation: OperationDefinitionNode) -> int:
-        for definition in operation.variable_definitions or ():
-            name = definition.variable.name.value
-            if name not in self.variables and definition.default_value is not None:
-                self.variables[name] = value_from_ast_untyped(definition.default_value)
-        root = self.schema.get_root_type(operation.operation)
-        return self.selections(root, operation.selection_set, frozenset()) if root else 0
-
-    def selections(
-        self, parent: GraphQLNamedType, selection_set: SelectionSetNode, seen: frozenset[str]
-    ) -> int:
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += self.field(parent, selection, seen)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                kind = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selections(kind or parent, selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in seen:
-                    kind = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self.selections(kind or parent, fragment.selection_set, seen | {name})
-        return total
-
-    def field(self, parent: GraphQLNamedType, node: FieldNode, seen: frozenset[str]) -> int:
-        definition = (
-            parent.fields.get(node.name.value) if isinstance(parent, GraphQLObjectType) else None
-        )
-        if definition is None or node.selection_set is None:
-            return 1
-        field_type = definition.type
-        if isinstance(field_type, GraphQLNonNull):
-            field_type = field_type.of_type
-        size = self.size(definition.args, node) if isinstance(field_type, GraphQLList) else 1
-        children = self.selections(get_named_type(field_type), node.selection_set, seen)
-        return 1 + size * children
-
-    def size(self, arguments: Mapping[str, Any], node: FieldNode) -> int:
-        given = {a.name.value: a.value for a in node.arguments or ()}
-        for name in SIZE_ARGUMENTS:
-            if name in given:
-                value_node = given[name]
-                value = (
-                    self.variables.get(value_node.name.value)
-                    if isinstance(value_node, VariableNode)
-                    else value_from_ast_untyped(value_node, self.variables)
-                )
-            elif name in arguments:
-                value = arguments[name].default_value
-            else:
-                continue
-            if isinstance(value, list):
-                return len(value)
-            if isinstance(value, int):
-                return max(value, 0)
-        return DEFAULT_LIST_SIZE
 
 
 def estimated_cost(
@@ -219,11 +168,16 @@ def estimated_cost(
     document: DocumentNode,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
+    budget: Budget | None = None,
+    bound: int = UNBOUNDED,
 ) -> int:
+    """Objects the operation may resolve (``gateway/complexity.py``), or ``bound + 1``
+    as soon as it is known to pass ``bound``."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0
-    return _Estimate(schema, document, variables or {}).operation(operation)
+    walk = Complexity(schema, document, budget or Budget(float("inf")), variables)
+    return walk.cost(operation, bound)
 
 
 class BeforeExecution(SchemaExtension):
@@ -231,8 +185,9 @@ class BeforeExecution(SchemaExtension):
     before any resolver: the estimated cost, and (in production) ``_service`` for anyone
     but the federation router."""
 
-    def __init__(self, max_cost: int, guard_service: bool) -> None:
+    def __init__(self, max_cost: int, budget_s: float, guard_service: bool) -> None:
         self.max_cost = max_cost
+        self.budget_s = budget_s
         self.guard_service = guard_service
 
     def on_execute(self) -> Iterator[None]:
@@ -248,12 +203,22 @@ class BeforeExecution(SchemaExtension):
         if document is None:
             return None
         schema = context.schema._schema
-        cost = estimated_cost(schema, document, context.operation_name, context.variables)
+        try:
+            cost = estimated_cost(
+                schema,
+                document,
+                context.operation_name,
+                context.variables,
+                Budget(self.budget_s),
+                bound=self.max_cost,
+            )
+        except AnalysisTooLong as too_long:
+            return too_long
         if cost > self.max_cost:
             return GraphQLError(
-                f"the operation may resolve about {cost} objects; at most {self.max_cost} "
-                "are served in one request: ask for fewer items, or split it",
-                extensions={"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": self.max_cost},
+                f"the operation may resolve more than {self.max_cost} objects, the most "
+                "served in one request: ask for fewer items, or split it",
+                extensions={"code": "MAX_COST_EXCEEDED", "maxCost": self.max_cost},
             )
         if self.guard_service and _asks_service(document, context.operation_name):
             caller = context.context
@@ -294,49 +259,34 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
-#: Distinct documents whose validation is remembered; persisted and GraphiQL-made
-#: operations are few, and a bound keeps hostile unique texts from growing memory.
-VALIDATION_CACHE_SIZE = 1024
+def documents() -> Documents:
+    """The parse and validation cache with its worker thread, one per gateway."""
+    return Documents(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_CHARS)
 
 
-def extensions(settings: Settings) -> list[ExtensionFactory]:
+def parse_extension(settings: Settings, known: Documents) -> ExtensionFactory:
+    """Parsing off the event loop, within the token limit; first among the extensions,
+    so every other one sees the parsed document."""
+    return lambda: ParseOffLoop(known, settings.max_tokens)
+
+
+def extensions(settings: Settings, known: Documents) -> list[ExtensionFactory]:
     """The schema extensions that enforce the limits (and production's restrictions)."""
     production = settings.env == "production"
+    budget_s = settings.max_analysis_ms / 1000
+    # the rule classes are made once, so the validation cache can rely on them
+    limit_rules = [
+        depth_limit(settings.max_depth, budget_s),
+        aliases_limit(settings.max_aliases, budget_s),
+    ]
     factories: list[ExtensionFactory] = [
-        lambda: TokenLimit(settings.max_tokens),
-        _coded_rules(QueryDepthLimiter(settings.max_depth), "MAX_DEPTH_EXCEEDED"),
-        _coded_rules(MaxAliasesLimiter(settings.max_aliases), "MAX_ALIASES_EXCEEDED"),
-        lambda: BeforeExecution(settings.max_cost, guard_service=production),
+        lambda: AddValidationRules(limit_rules),
+        lambda: BeforeExecution(settings.max_cost, budget_s, guard_service=production),
     ]
     if production:
         no_introspection = [coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")]
         factories += [lambda: AddValidationRules(no_introspection), MaskUnexpectedErrors]
     # Last, so it sees every rule added above: a document already validated against
     # them is not walked again (validation was the largest CPU cost of a request).
-    factories.append(lambda: CachedValidation(maxsize=VALIDATION_CACHE_SIZE))
+    factories.append(lambda: ValidateOffLoop(known, hide_suggestions=production))
     return factories
-
-
-class CachedParse(ParserCache):
-    """strawberry's parser cache, leaving a document that does not parse (or is over
-    the token limit) to strawberry's own parse, which reports it the usual way, with
-    the limits' codes, instead of failing inside this hook."""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
-        yield
-
-
-class CachedValidation(ValidationCache):
-    """strawberry's validation cache, leaving a refusal made before validation (several
-    operations and no operationName) in place rather than overwriting it."""
-
-    def on_validate(self) -> Iterator[None]:
-        if self.execution_context.pre_execution_errors:
-            yield
-        else:
-            yield from super().on_validate()
