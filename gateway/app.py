@@ -45,6 +45,7 @@ from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from resolvers.context import MosaicContext
+from resolvers.execution import PlainFieldsExecution
 from resolvers.gdpr import ErasureLog
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
@@ -272,6 +273,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             lambda: ResponseCaching(lambda: getattr(app.state, "runtime", None)),
         ],
         production=settings.env == "production",
+        **(
+            {"execution_context_class": limits.quiet(PlainFieldsExecution)}
+            if settings.env == "production"
+            else {}
+        ),
     )
     authenticator = auth.Authenticator.from_settings(settings)
     graphql = MosaicGraphQL(

@@ -41,6 +41,7 @@ from graphql import (
     get_operation_ast,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.execution import Executor
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
@@ -259,6 +260,67 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
+#: What a client is told in production when a source failed: the code and the source
+#: say it all; the source's own words (raw bytes, internal URLs) stay in the log, with
+#: the request id, where ``resolvers/schema.py`` wrote them before this runs.
+NEUTRAL_UPSTREAM_MESSAGES = {
+    "SOURCE_TIMEOUT": "did not answer in time",
+    "SOURCE_UNAVAILABLE": "cannot be reached",
+    "SOURCE_RATE_LIMITED": "is limiting the gateway's requests; try again later",
+    "SOURCE_ERROR": "answered with an error",
+    "SOURCE_BAD_RESPONSE": "answered with something the gateway cannot read",
+    "SOURCE_AUTH_FAILED": "refused the gateway's credentials",
+    "CIRCUIT_OPEN": "has been failing; the gateway is not asking it for a few seconds",
+}
+#: extensions of a source's error a client may see (``retryAfter``: when to ask again)
+UPSTREAM_EXTENSIONS = ("code", "source", "retryAfter")
+
+
+def _from_a_source(error: GraphQLError) -> bool:
+    return (error.extensions or {}).get("code") in NEUTRAL_UPSTREAM_MESSAGES
+
+
+class NeutralUpstreamErrors(MaskErrors):
+    """In production a source's failure says which source and what kind of failure,
+    in the gateway's words, never the source's."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_from_a_source)
+
+    def on_operation(self) -> Iterator[None]:
+        """Also the errors of lists a source left short, which ``resolvers/partial.py``
+        adds to the result after this extension has seen it."""
+        yield from super().on_operation()
+        context = self.execution_context.context
+        if isinstance(context, MosaicContext) and context.partial_errors:
+            context.partial_errors = self._process_errors(context.partial_errors)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        extensions = error.extensions or {}
+        source = extensions.get("source", "a source")
+        neutral = super().anonymise_error(error)
+        neutral.message = f"{source}: {NEUTRAL_UPSTREAM_MESSAGES[extensions['code']]}"
+        neutral.extensions = {k: extensions[k] for k in UPSTREAM_EXTENSIONS if k in extensions}
+        return neutral
+
+
+def quiet(executor: type[Executor[Any]]) -> type[Executor[Any]]:
+    """The executor, without "Did you mean ...?" in the errors of variables that do not
+    coerce (validation gets the same from ``ValidateOffLoop``): in production they would
+    spell out enum values and input fields that introspection no longer shows."""
+
+    class Quiet(executor):  # type: ignore[valid-type, misc]
+        @classmethod
+        def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+            built: list[GraphQLError] | Executor[Any] = super().build(
+                *args, **{**kwargs, "hide_suggestions": True}
+            )
+            return built
+
+    Quiet.__name__ = f"Quiet{executor.__name__}"
+    return Quiet
+
+
 def documents() -> Documents:
     """The parse and validation cache with its worker thread, one per gateway."""
     return Documents(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_CHARS)
@@ -285,7 +347,11 @@ def extensions(settings: Settings, known: Documents) -> list[ExtensionFactory]:
     ]
     if production:
         no_introspection = [coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")]
-        factories += [lambda: AddValidationRules(no_introspection), MaskUnexpectedErrors]
+        factories += [
+            lambda: AddValidationRules(no_introspection),
+            MaskUnexpectedErrors,
+            NeutralUpstreamErrors,
+        ]
     # Last, so it sees every rule added above: a document already validated against
     # them is not walked again (validation was the largest CPU cost of a request).
     factories.append(lambda: ValidateOffLoop(known, hide_suggestions=production))
