@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.gateway_client import graphql
+
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -137,3 +139,13 @@ def test_an_unknown_path_is_a_coded_404(gateway_url: str, log: Records, method: 
         assert answer.codes() == ["NOT_FOUND"]
         assert "/graphql" in answer.message()
     assert no_traceback(log)
+
+
+def test_an_empty_customer_id_is_refused_as_an_id(gateway_url: str) -> None:
+    """``customers(ids: [""])`` is about the id, not about a loyalty card nobody gave."""
+    result = graphql(gateway_url, 'query { customers(ids: [""]) { id } }')
+    assert result["data"] == {"customers": [None]}
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith("'' is not a customer id")
+    assert error["path"] == ["customers"]
