@@ -256,6 +256,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={StarletteHTTPException: _http_error, Exception: _internal_error},
     )
     app.state.settings = settings
+    # /graphql/ is an unknown path (a coded 404), not a redirect a POST cannot follow
+    app.router.redirect_slashes = False
     app.state.erasures = ErasureLog(settings.data_dir / "erasures.sqlite")
     observability = Observability(settings, lambda: getattr(app.state, "runtime", None))
     app.add_middleware(RequestObserver, observability=observability)

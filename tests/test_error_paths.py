@@ -149,3 +149,25 @@ def test_an_empty_customer_id_is_refused_as_an_id(gateway_url: str) -> None:
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["message"].startswith("'' is not a customer id")
     assert error["path"] == ["customers"]
+
+
+@pytest.mark.parametrize(
+    "representation",
+    [
+        "{}",
+        '"x"',
+        '{__typename: "Nope"}',
+        '{__typename: "Query"}',
+        '{__typename: "Product"}',
+        '{__typename: "Customer", email: "a@b.example"}',
+    ],
+)
+def test_an_entity_representation_a_router_could_not_send_is_bad_input(
+    gateway_url: str, log: Records, representation: str
+) -> None:
+    """Found by the fuzz run (bench/fuzz.py): strawberry's ``_entities`` failed with a
+    KeyError or TypeError, an unexpected error with a traceback in the log."""
+    text = f"{{ _entities(representations: [{representation}]) {{ __typename }} }}"
+    result = graphql(gateway_url, text)
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"]
+    assert no_traceback(log)
