@@ -6,7 +6,6 @@ import argparse
 import importlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -278,19 +277,20 @@ def _wait_for_systems(
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Four simulated systems as child processes on free ports, the gateway in this one."""
+    """Four simulated systems as child processes on free ports, the gateway in this one;
+    SIGINT or SIGTERM stops them all and removes their folder (gateway/supervise.py)."""
     import secrets
 
     import uvicorn
 
     from gateway.app import create_app
     from gateway.settings import Settings
+    from gateway.supervise import Supervisor
     from legacy.examples import examples
 
-    workdir = Path(tempfile.mkdtemp(prefix="mosaic-demo-"))
     ports = {name: _free_port() for name in SYSTEMS}
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    try:
+    with Supervisor(prefix="mosaic-demo-") as demo:
+        workdir, children = demo.workdir, demo.children
         for name, port in ports.items():
             children[name] = subprocess.Popen(
                 [
@@ -342,15 +342,11 @@ def _demo(args: argparse.Namespace) -> int:
         else:
             print("  OPEN: no authentication, every caller reads everything")
         print("Ctrl-C stops everything.\n", flush=True)
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="warning")
-    finally:
-        for child in children.values():
-            child.send_signal(signal.SIGINT)
-        for child in children.values():
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        demo.serve(
+            uvicorn.Config(
+                create_app(settings), host="127.0.0.1", port=args.port, log_level="warning"
+            )
+        )
     return 0
 
 
