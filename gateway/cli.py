@@ -142,7 +142,7 @@ def _roles() -> frozenset[str]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gateway import workers
+    from gateway import server, workers
     from gateway.auth import ConfigurationError, check_mode
     from gateway.settings import Settings
 
@@ -155,6 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "app": "gateway.app:create_app",
         "factory": True,
+        "http": server.IMPORT_PATH,  # header deadline, connections per client
         "log_level": "info",
         "access_log": False,  # the gateway logs each request itself, as JSON with its id
     }
@@ -283,6 +284,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from gateway import server
     from gateway.app import create_app
     from gateway.settings import Settings
     from gateway.supervise import Supervisor
@@ -344,7 +346,11 @@ def _demo(args: argparse.Namespace) -> int:
         print("Ctrl-C stops everything.\n", flush=True)
         demo.serve(
             uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=args.port, log_level="warning"
+                create_app(settings),
+                host="127.0.0.1",
+                port=args.port,
+                log_level="warning",
+                http=server.IMPORT_PATH,  # header deadline, connections per client
             )
         )
     return 0

@@ -133,9 +133,12 @@ def coded(
     code: str | None = None,
 ) -> JSONResponse:
     """A refusal as GraphQL over HTTP has errors: JSON, one error, a code."""
-    code = code or HTTP_CODES.get(status, "BAD_REQUEST")
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    body = error_body(message, code or HTTP_CODES.get(status, "BAD_REQUEST"))
     return JSONResponse(body, status, dict(headers or {}), media_type=content_type(media))
+
+
+def error_body(message: str, code: str) -> dict[str, object]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
 def decode_json(data: str | bytes, max_depth: int) -> object:
