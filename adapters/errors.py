@@ -19,6 +19,10 @@ all raise the same types.
     ├── Unauthenticated                UNAUTHENTICATED
     ├── Forbidden                      FORBIDDEN
     └── ConsentRequired                CONSENT_REQUIRED
+
+The gateway's part of the tree: refusals before GraphQL runs, by HTTP status
+(``gateway/graphql_http.py``: HTTP_CODES, e.g. BAD_REQUEST, REQUEST_TIMEOUT), and the
+query limits (``gateway/limits.py``: LIMIT_CODES, e.g. MAX_COST_EXCEEDED).
 """
 
 from __future__ import annotations
