@@ -63,6 +63,7 @@ MEDIA = (
 )
 ACCEPT = ("application/graphql-response+json", "application/json", "*/*", "text/html", "", "x/y")
 
+
 def parse_value(json_text: str) -> ValueNode:
     """A JSON value as a GraphQL literal (object keys unquoted)."""
     return parse_graphql_value(re.sub(r'"(\w+)":', r"\1:", json_text))
@@ -111,7 +112,10 @@ class Tally:
     server_errors: list[dict[str, Any]] = field(default_factory=list)
     uncoded: list[dict[str, Any]] = field(default_factory=list)
     hangs: list[dict[str, Any]] = field(default_factory=list)
+    #: the server answered (a refusal) and hung up before the client had sent its body
+    cut_off: int = 0
     slowest_s: float = 0.0
+    slowest: dict[str, Any] = field(default_factory=dict)
     healthz_asked: int = 0
     healthz_failed: int = 0
     healthz_slowest_s: float = 0.0
@@ -226,7 +230,8 @@ def send(url: str, request: Request) -> tuple[int, bytes, float]:
 def judge(tally: Tally, request: Request, status: int, body: bytes, seconds: float) -> None:
     tally.tried += 1
     tally.statuses[status] += 1
-    tally.slowest_s = max(tally.slowest_s, seconds)
+    if seconds > tally.slowest_s:
+        tally.slowest_s, tally.slowest = seconds, {**request.shown(), "status": status}
     failure = {**request.shown(), "status": status, "answer": body[:500].decode("utf-8", "replace")}
     if status >= 500:
         _keep(tally.server_errors, failure)
@@ -278,7 +283,10 @@ def fuzz(url: str, seconds: float, *, mutations: bool, seed_value: int = 0) -> T
         except TimeoutError:
             _keep(tally.hangs, request.shown())
             return
-        except OSError as error:  # the gateway cut the connection: say so, it is no answer
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, BrokenPipeError | ConnectionResetError):
+                tally.cut_off += 1  # refused early (a 404, 405, 413) with the body unsent
+                return
             _keep(tally.server_errors, {**request.shown(), "status": 0, "answer": repr(error)})
             return
         judge(tally, request, status, body, seconds_taken)
@@ -331,7 +339,9 @@ def report(tally: Tally, minutes: float, log_tracebacks: list[str]) -> dict[str,
         "uncoded_graphql_errors": len(tally.uncoded),
         "hangs": len(tally.hangs),
         "tracebacks_in_log": len(log_tracebacks),
+        "cut_off_while_sending": tally.cut_off,
         "slowest_answer_s": round(tally.slowest_s, 3),
+        "slowest_request": tally.slowest,
         "healthz": {
             "asked": tally.healthz_asked,
             "failed": tally.healthz_failed,
@@ -367,6 +377,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| hangs (no answer within {HANG_S:g} s) | {result['hangs']} |",
             f"| tracebacks in the gateway's log | {result['tracebacks_in_log']} |",
             f"| slowest answer | {result['slowest_answer_s']} s |",
+            "| connections the gateway closed while a refused request's body was still being"
+            f" sent | {result['cut_off_while_sending']} |",
             f"| /healthz asked meanwhile, failed, slowest | {healthz['asked']:,}, "
             f"{healthz['failed']}, {healthz['slowest_s']} s |",
             f"| passed | {'yes' if result['passed'] else 'NO'} |",
