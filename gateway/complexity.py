@@ -128,13 +128,22 @@ class Complexity:
         return deepest
 
     def _fragment_depth(self, spread: FragmentSpreadNode) -> int:
+        return self._once(self._depths, spread, self.walk_fragment_depth)
+
+    def _once(
+        self,
+        memo: dict[str, int],
+        spread: FragmentSpreadNode,
+        walk: Callable[[FragmentDefinitionNode], int],
+    ) -> int:
+        """The spread fragment's figure: walked the first time, remembered after."""
         name = spread.name.value
-        if name not in self._depths:
-            self._depths[name] = 0  # a cycle (refused by validation) adds nothing
+        if name not in memo:
+            memo[name] = 0  # a cycle (refused by validation) adds nothing
             fragment = self.fragments.get(name)
             if fragment is not None:
-                self._depths[name] = self.walk_fragment_depth(fragment)
-        return self._depths[name]
+                memo[name] = walk(fragment)
+        return memo[name]
 
     def walk_fragment_depth(self, fragment: FragmentDefinitionNode) -> int:
         return self._depth(fragment.selection_set)
@@ -168,13 +177,7 @@ class Complexity:
         return total
 
     def _fragment_aliases(self, spread: FragmentSpreadNode) -> int:
-        name = spread.name.value
-        if name not in self._aliases:
-            self._aliases[name] = 0  # a cycle (refused by validation) adds nothing
-            fragment = self.fragments.get(name)
-            if fragment is not None:
-                self._aliases[name] = self.walk_fragment_aliases(fragment)
-        return self._aliases[name]
+        return self._once(self._aliases, spread, self.walk_fragment_aliases)
 
     def walk_fragment_aliases(self, fragment: FragmentDefinitionNode) -> int:
         return self._alias_count(fragment.selection_set)
@@ -224,14 +227,11 @@ class Complexity:
         return min(1 + size * children, self._cap)
 
     def _fragment_cost(self, spread: FragmentSpreadNode, parent: GraphQLNamedType) -> int:
-        name = spread.name.value
-        if name not in self._costs:
-            self._costs[name] = 0  # a cycle (refused by validation) adds nothing
-            fragment = self.fragments.get(name)
-            if fragment is not None:
-                kind = self.schema.get_type(fragment.type_condition.name.value)
-                self._costs[name] = self.walk_fragment_cost(fragment, kind or parent)
-        return self._costs[name]
+        def walk(fragment: FragmentDefinitionNode) -> int:
+            kind = self.schema.get_type(fragment.type_condition.name.value)
+            return self.walk_fragment_cost(fragment, kind or parent)
+
+        return self._once(self._costs, spread, walk)
 
     def walk_fragment_cost(self, fragment: FragmentDefinitionNode, kind: GraphQLNamedType) -> int:
         return self._cost(kind, fragment.selection_set)

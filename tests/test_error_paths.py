@@ -9,33 +9,12 @@ import http.client
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.gateway_client import graphql
-
-JSON = "application/json"
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def media(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip()
-
-    def codes(self) -> list[str]:
-        return [e["extensions"]["code"] for e in json.loads(self.body)["errors"]]
-
-    def message(self) -> str:
-        message: str = json.loads(self.body)["errors"][0]["message"]
-        return message
+from tests.test_graphql_over_http_spec import GRAPHQL_RESPONSE, JSON, Answer
 
 
 def send(url: str, method: str, path: str, body: bytes | None = None, accept: str = JSON) -> Answer:
@@ -49,6 +28,15 @@ def send(url: str, method: str, path: str, body: bytes | None = None, accept: st
         return Answer(answer.status, headers, answer.read())
     finally:
         connection.close()
+
+
+def codes(answer: Answer) -> list[str]:
+    return [e["extensions"]["code"] for e in answer.json["errors"]]
+
+
+def message(answer: Answer) -> str:
+    said: str = answer.json["errors"][0]["message"]
+    return said
 
 
 class Records(logging.Handler):
@@ -105,8 +93,8 @@ def test_a_malformed_body_is_a_coded_400_and_no_traceback(
     answer = send(gateway_url, "POST", "/graphql", body, accept)
     assert answer.status == 400
     assert answer.media == accept
-    assert answer.codes() == ["BAD_REQUEST"]
-    assert says in answer.message()
+    assert codes(answer) == ["BAD_REQUEST"]
+    assert says in message(answer)
     assert no_traceback(log)
 
 
@@ -126,7 +114,7 @@ def test_a_method_graphql_does_not_take_is_a_coded_405(
     assert answer.media == JSON
     assert {m.strip() for m in answer.headers["allow"].split(",")} == {"GET", "POST"}
     if method != "HEAD":  # a HEAD answer has no body, by HTTP's rules
-        assert answer.codes() == ["METHOD_NOT_ALLOWED"]
+        assert codes(answer) == ["METHOD_NOT_ALLOWED"]
     assert no_traceback(log)
 
 
@@ -136,8 +124,8 @@ def test_an_unknown_path_is_a_coded_404(gateway_url: str, log: Records, method: 
     assert answer.status == 404
     assert answer.media == JSON
     if method != "HEAD":
-        assert answer.codes() == ["NOT_FOUND"]
-        assert "/graphql" in answer.message()
+        assert codes(answer) == ["NOT_FOUND"]
+        assert "/graphql" in message(answer)
     assert no_traceback(log)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,8 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _gateway
-from tests.test_graceful_shutdown import free_port, wait_listening
-from tests.test_slow_clients import GUARD_S, HEADERS, answer_then_closed, refused_with
+from tests.test_graceful_shutdown import free_port
+from tests.test_slow_clients import (
+    GUARD_S,
+    HEADERS,
+    answer_then_closed,
+    connect,
+    refused_with,
+    serving,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 1
@@ -70,16 +76,7 @@ def port(systems: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        try:
-            wait_listening(chosen, timeout_s=GUARD_S)
-            yield chosen
-        finally:
-            process.terminate()
-            process.wait(timeout=GUARD_S)
-
-
-def connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=GUARD_S)
+        yield from serving(process, chosen)
 
 
 @pytest.mark.parametrize(

@@ -44,17 +44,21 @@ def port(systems: dict[str, str]) -> Iterator[int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(chosen)], env=env
     )
+    yield from serving(process, chosen)
+
+
+def serving(process: subprocess.Popen[bytes], port: int) -> Iterator[int]:
+    """``port`` once ``process`` listens on it; the process is ended afterwards."""
     try:
-        wait_listening(chosen, timeout_s=GUARD_S)
-        yield chosen
+        wait_listening(port, timeout_s=GUARD_S)
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=GUARD_S)
 
 
 def connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=GUARD_S)
-    return sock
+    return socket.create_connection(("127.0.0.1", port), timeout=GUARD_S)
 
 
 def trickle(sock: socket.socket, data: bytes, every_s: float) -> threading.Thread:
