@@ -29,6 +29,9 @@ TOKENS = {"crm": "bench-crm-token", "pos": "bench-pos-token", "wms": "bench-wms-
 #: is one client, and the per-client rate limit would measure its quota, not the gateway.
 BENCH_SETTINGS = {"MOSAIC_RATE_LIMIT_PER_S": "0"}
 ROOT = Path(__file__).resolve().parent.parent
+#: Base latency per system (ms); each also gets a jitter of JITTER_SHARE of it.
+LATENCY_MS = {"crm": 25.0, "erp": 80.0, "pos": 20.0, "wms": 15.0}
+JITTER_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,11 @@ class Process:
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+
+def bench_latencies() -> dict[str, Latency]:
+    """Each system's latency in a benchmark run: its base, and a share of it as jitter."""
+    return {s: Latency(ms, round(ms * JITTER_SHARE, 3)) for s, ms in LATENCY_MS.items()}
 
 
 def free_port() -> int:

@@ -27,7 +27,8 @@ from typing import Any
 
 from bench import cluster
 from bench.load import LoadResult, closed_loop, graphql_request
-from bench.run import DEFAULT_RESULTS, LATENCY_MS
+from bench.cluster import LATENCY_MS
+from bench.run import DEFAULT_RESULTS
 from gateway.operations import reference_operations
 from legacy.examples import examples
 

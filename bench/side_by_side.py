@@ -1,0 +1,324 @@
+"""``python -m bench --peer hive``: Mosaic and the peer (GraphQL Mesh + Hive Gateway) over
+the same simulated systems, one after the other in one run, with the same load generator
+(wrk), pinning, concurrency and durations.
+
+1. The four systems start as for every run (realistic latency and jitter); the peer's
+   supergraph is composed over them from contracts/.
+2. **Equivalence**: each gateway, cold, answers each compared query once; the answers are
+   compared in their normal form (:mod:`bench.equivalence`). Any difference stops the run
+   before anything is measured, with the differences spelled out.
+3. **Cold**, then **cached**: in each, Mosaic then the peer, each its own process pinned
+   to the gateway's core (the systems and wrk on the other), warmed up, then every compared
+   query at every concurrency. Cold: ``MOSAIC_CACHE=false``; the peer without its response
+   cache. Cached: Mosaic's defaults (cache by freshness, response cache); the peer with its
+   response cache, kept by the same freshness.
+4. Per gateway and query, before its load, a few requests one at a time give the exact
+   upstream calls per request per source (the systems' logs); under load the calls are
+   counted over every request started (answered, and the C still in flight when wrk
+   stopped), as is the gateway's CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import cluster, equivalence, peer, procfs, report_peer, wrk
+from bench.load import smallest_request_ms
+
+COMPARED_DIR = Path(__file__).resolve().parent / "compared"
+#: each compared query and the reference operation whose variables it takes
+COMPARED = {"PeerStockCheck": "StockCheck", "PeerProductListing": "ProductListing"}
+MOSAIC, PEER = "mosaic", peer.NAME
+#: Mosaic's settings per mode; the peer's response cache is on in the cached mode only
+MOSAIC_SETTINGS = {"cold": {"MOSAIC_CACHE": "false"}, "cached": {}}
+MODES = tuple(MOSAIC_SETTINGS)
+#: requests sent one at a time to count each one's upstream calls exactly
+PROBES = 3
+WARMUP_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    size: str
+    seed: int
+    duration_s: float
+    warmup_s: float
+    concurrency: tuple[int, ...]
+    output: Path
+
+
+def compared_bodies(size: str, seed: int, folder: Path) -> dict[str, Path]:
+    """Each compared query's request body, written to ``folder`` for wrk to send."""
+    from legacy.examples import examples
+
+    variables = examples(seed, size)
+    bodies: dict[str, Path] = {}
+    for name, reference in COMPARED.items():
+        document = (COMPARED_DIR / f"{name}.graphql").read_text()
+        body = {
+            "query": document,
+            "operationName": name,
+            "variables": {"skus": variables[reference]["skus"]},
+        }
+        bodies[name] = folder / f"{name}.json"
+        bodies[name].write_text(json.dumps(body))
+    return bodies
+
+
+def _post(url: str, body: Path) -> Any:
+    request = urllib.request.Request(
+        url, body.read_bytes(), {"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def _gateway(
+    name: str,
+    mode: str,
+    systems: Mapping[str, cluster.Process],
+    work: Path,
+    cores: frozenset[int] | None,
+) -> AbstractContextManager[cluster.Process]:
+    if name == MOSAIC:
+        settings = MOSAIC_SETTINGS[mode]
+        return cluster.gateway(f"{MOSAIC}-{mode}", systems, settings, 1, work, cores)
+    return peer.gateway(f"{PEER}-{mode}", mode == "cached", work, cores)
+
+
+def check_equivalence(
+    systems: Mapping[str, cluster.Process],
+    bodies: Mapping[str, Path],
+    work: Path,
+    cores: frozenset[int] | None,
+) -> list[equivalence.Verdict]:
+    answers: dict[str, dict[str, Any]] = {name: {} for name in bodies}
+    for gateway_name in (MOSAIC, PEER):
+        with _gateway(gateway_name, "cold", systems, work, cores) as gateway:
+            for name, body in bodies.items():
+                answers[name][gateway_name] = _post(gateway.url + "/graphql", body)
+    return [equivalence.compare(name, answers[name]) for name in bodies]
+
+
+def _quiet_calls(
+    systems: Mapping[str, cluster.Process], quiet_s: float = 0.3, timeout_s: float = 60
+) -> dict[str, list[dict[str, Any]]]:
+    """The systems' call logs once no new call has come for ``quiet_s``: the gateway has
+    finished what the requests still in flight when the load stopped asked of them."""
+    deadline = time.monotonic() + timeout_s
+    calls = cluster.fetch_calls(systems)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        again = cluster.fetch_calls(systems)
+        if sum(map(len, again.values())) == sum(map(len, calls.values())):
+            return again
+        calls = again
+    return calls
+
+
+def _per_source(calls: Mapping[str, list[dict[str, Any]]], requests: int) -> dict[str, float]:
+    counts = {source: len(found) for source, found in calls.items()}
+    counts["total"] = sum(counts.values())
+    return {s: n / requests if requests else float("nan") for s, n in counts.items()}
+
+
+def _by_operation(calls: Mapping[str, list[dict[str, Any]]], requests: int) -> dict[str, float]:
+    counter: Counter[str] = Counter()
+    for source, found in calls.items():
+        for call in found:
+            action = call.get("action") or ""
+            operation = action.rsplit(":", 1)[-1] if action else call["method"]
+            counter[f"{source} {operation} {call['path']}"] += 1
+    return {op: n / requests for op, n in sorted(counter.items())} if requests else {}
+
+
+def probe_calls(
+    url: str, body: Path, systems: Mapping[str, cluster.Process]
+) -> dict[str, Any]:
+    """Exact upstream calls per request: ``PROBES`` requests, one at a time."""
+    cluster.settle(systems)
+    for _ in range(PROBES):
+        _post(url, body)
+    calls = _quiet_calls(systems)
+    return {
+        "requests": PROBES,
+        "per_source": _per_source(calls, PROBES),
+        "per_operation": _by_operation(calls, PROBES),
+    }
+
+
+def measure(
+    gateway_name: str,
+    mode: str,
+    query: str,
+    concurrency: int,
+    gateway: cluster.Process,
+    body: Path,
+    systems: Mapping[str, cluster.Process],
+    duration_s: float,
+) -> dict[str, Any]:
+    cluster.settle(systems)
+    cpu_before = procfs.cpu_seconds(gateway.pid)
+    result = wrk.run(gateway.url + "/graphql", body, concurrency, duration_s)
+    calls = _quiet_calls(systems)
+    cpu = procfs.cpu_seconds(gateway.pid) - cpu_before
+    # a closed loop always has C requests out: those wrk stopped waiting for were served
+    started = result.requests + concurrency
+    errors = result.failed + result.socket_errors
+    return {
+        "gateway": gateway_name,
+        "mode": mode,
+        "query": query,
+        "concurrency": concurrency,
+        "requests": result.requests,
+        "requests_started": started,
+        "errors": errors,
+        "error_sample": result.sample or None,
+        "elapsed_s": round(result.duration_s, 3),
+        "throughput_rps": result.requests / result.duration_s,
+        "ok_rps": (result.requests - result.failed) / result.duration_s,
+        "latency_ms": result.latency_ms,
+        "cpu_ms_per_request": cpu * 1000 / started,
+        "upstream_calls_per_request": _per_source(calls, started),
+        "peak_rss_mb": procfs.peak_rss(gateway.pid).peak_rss_mb_max,
+    }
+
+
+def _run_gateway(
+    gateway_name: str,
+    mode: str,
+    systems: Mapping[str, cluster.Process],
+    bodies: Mapping[str, Path],
+    plan: Plan,
+    work: Path,
+    layout: procfs.Layout,
+) -> Iterator[dict[str, Any]]:
+    with _gateway(gateway_name, mode, systems, work, layout.gateway) as gateway:
+        url = gateway.url + "/graphql"
+        for body in bodies.values():  # warm: code paths, connections, and in `cached` the caches
+            wrk.run(url, body, WARMUP_CONCURRENCY, plan.warmup_s)
+        smallest = asyncio.run(smallest_request_ms(url))
+        for query, body in bodies.items():
+            probe = probe_calls(url, body, systems)
+            for concurrency in plan.concurrency:
+                cell = measure(
+                    gateway_name, mode, query, concurrency, gateway, body, systems, plan.duration_s
+                )
+                cell["calls_one_at_a_time"] = probe
+                cell["smallest_request_ms"] = smallest
+                _log(_one_line(cell))
+                yield cell
+
+
+def run(plan: Plan, machine: Mapping[str, Any]) -> int:
+    peer.install()
+    wrk.ensure()
+    layout = procfs.plan_layout()
+    procfs.pin(layout.others)  # wrk and the systems inherit it
+    latencies = cluster.bench_latencies()
+    started = time.time()
+    plan.output.mkdir(parents=True, exist_ok=True)
+    _log(f"side by side: {MOSAIC} and {PEER}, {', '.join(MODES)}; {layout.describe()}")
+    with tempfile.TemporaryDirectory(prefix="mosaic-bench-peer-") as tmp:
+        work = Path(tmp)
+        bodies = compared_bodies(plan.size, plan.seed, work)
+        with cluster.simulated_systems(
+            latencies, plan.size, plan.seed, work, layout.others
+        ) as systems:
+            peer.compose(systems, work)
+            verdicts = check_equivalence(systems, bodies, work, layout.gateway)
+            checked = [v.as_json() for v in verdicts]
+            (plan.output / "equivalence.json").write_text(json.dumps(checked, indent=2) + "\n")
+            for verdict in verdicts:
+                _log(f"equivalence of {verdict.query}: {'same' if verdict.same else 'DIFFERENT'}")
+            if not all(v.same for v in verdicts):
+                for verdict in verdicts:
+                    for difference in verdict.differences:
+                        _log(f"  {verdict.query}: {difference}")
+                _log("the gateways do not give the same data: nothing measured")
+                return 1
+            cells = [
+                cell
+                for mode in MODES
+                for gateway_name in (MOSAIC, PEER)
+                for cell in _run_gateway(gateway_name, mode, systems, bodies, plan, work, layout)
+            ]
+    results = {
+        "meta": {
+            "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+            "wall_time_s": round(time.time() - started, 1),
+            "size": plan.size,
+            "seed": plan.seed,
+            "duration_s_per_cell": plan.duration_s,
+            "warmup_s": plan.warmup_s,
+            "concurrency": list(plan.concurrency),
+            "queries": {name: (COMPARED_DIR / f"{name}.graphql").read_text() for name in bodies},
+            "gateways": [MOSAIC, PEER],
+            "modes": {
+                "cold": {MOSAIC: MOSAIC_SETTINGS["cold"], PEER: "response cache off"},
+                "cached": {
+                    MOSAIC: "defaults (cache by freshness, response cache)",
+                    PEER: f"response cache, TTL ms by type {peer.RESPONSE_CACHE_TTL_MS}",
+                },
+            },
+            "peer": _peer_versions(),
+            "load_generator": "wrk, 1 thread, C keep-alive connections, closed loop",
+            "latency_ms": {s: {"latency_ms": v.latency_ms, "jitter_ms": v.jitter_ms} for s, v in latencies.items()},
+            "layout": layout.describe(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "machine": dict(machine),
+        },
+        "equivalence": checked,
+        "cells": cells,
+    }
+    (plan.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    markdown = report_peer.markdown(results)
+    (plan.output / "results.md").write_text(markdown)
+    report_peer.chart(results, plan.output / "chart.png")
+    print(markdown)
+    _log(f"done in {time.time() - started:.0f} s; results in {plan.output}")
+    return 0
+
+
+def _peer_versions() -> dict[str, str]:
+    """The pinned versions of the peer's packages, from its package.json."""
+    manifest = json.loads((peer.PEER_DIR / "package.json").read_text())
+    return dict(manifest["dependencies"])
+
+
+def _one_line(cell: Mapping[str, Any]) -> str:
+    latency = cell["latency_ms"]
+    return (
+        f"[{cell['gateway']} {cell['mode']}] {cell['query']} c={cell['concurrency']}: "
+        f"{cell['requests']} req, {cell['throughput_rps']:.1f} req/s, p50 {latency['p50']:.1f} "
+        f"p99 {latency['p99']:.1f} ms, {cell['cpu_ms_per_request']:.2f} CPU ms/req, "
+        f"{cell['upstream_calls_per_request']['total']:.2f} calls/req, {cell['errors']} errors"
+    )
+
+
+_STARTED = time.monotonic()
+
+
+def _log(message: str) -> None:
+    print(f"{time.monotonic() - _STARTED:6.1f}s {message}", file=sys.stderr, flush=True)
+
+
+def main(plan: Plan, machine: Mapping[str, Any]) -> int:
+    try:
+        return run(plan, machine)
+    except (peer.PeerUnavailable, wrk.WrkUnavailable) as exc:
+        _log(f"the side-by-side run cannot start: {exc}")
+        return 2
