@@ -118,7 +118,9 @@ def _differences(left: Json, right: Json, path: str, names: tuple[str, str]) -> 
             for d in _differences(a, b, f"{path}[{index}]", names)
         ]
     if left != right:
-        return [f"{path}: {names[0]} {_canonical(left)[:200]} != {names[1]} {_canonical(right)[:200]}"]
+        return [
+            f"{path}: {names[0]} {_canonical(left)[:200]} != {names[1]} {_canonical(right)[:200]}"
+        ]
     return []
 
 
@@ -140,9 +142,8 @@ def compare(query: str, answers: Mapping[str, Json]) -> Verdict:
         query=query,
         same=not differences,
         identical=one["data"] == other["data"],
-        differences=differences[:SHOWN] + (
-            [f"... and {len(differences) - SHOWN} more"] if len(differences) > SHOWN else []
-        ),
+        differences=differences[:SHOWN]
+        + ([f"... and {len(differences) - SHOWN} more"] if len(differences) > SHOWN else []),
         empty_levels={first: left_dropped, second: right_dropped},
         values=_leaves(left),
     )

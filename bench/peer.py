@@ -28,7 +28,12 @@ NAME = "hive"
 #: How long the peer's response cache keeps a whole answer, by the freshest-bound type in
 #: it: Mosaic's freshness table (gateway/caching.py): stock 5 s, prices and promotions
 #: 60 s, the product master 10 min.
-RESPONSE_CACHE_TTL_MS = {"default": 600_000, "StockLevel": 5_000, "Money": 60_000, "Promotion": 60_000}
+RESPONSE_CACHE_TTL_MS = {
+    "default": 600_000,
+    "StockLevel": 5_000,
+    "Money": 60_000,
+    "Promotion": 60_000,
+}
 
 
 class PeerUnavailable(RuntimeError):
@@ -100,7 +105,9 @@ def gateway(
         **os.environ,
         "NODE_ENV": "production",
         "PEER_RESPONSE_CACHE": "true" if cached else "false",
-        "PEER_RESPONSE_CACHE_TTL_MS": ",".join(f"{k}={v}" for k, v in RESPONSE_CACHE_TTL_MS.items()),
+        "PEER_RESPONSE_CACHE_TTL_MS": ",".join(
+            f"{k}={v}" for k, v in RESPONSE_CACHE_TTL_MS.items()
+        ),
     }
     argv = [
         _bin("hive-gateway"), "supergraph", str(SUPERGRAPH),

@@ -143,7 +143,7 @@ def chart(results: Mapping[str, Any], path: Path) -> None:
     top = max(meta["concurrency"])
     figure, axes = plt.subplots(len(modes), 2, figsize=(10, 3.6 * len(modes)), squeeze=False)
     width = 0.8 / len(gateways)
-    panels = (
+    panels: Sequence[tuple[str, Callable[[Cell], float]]] = (
         ("answers/s without errors", lambda c: c["ok_rps"]),
         ("gateway CPU ms per request", lambda c: c["cpu_ms_per_request"]),
     )

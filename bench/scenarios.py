@@ -26,8 +26,8 @@ from statistics import median
 from typing import Any
 
 from bench import cluster
-from bench.load import LoadResult, closed_loop, graphql_request
 from bench.cluster import LATENCY_MS
+from bench.load import LoadResult, closed_loop, graphql_request
 from bench.run import DEFAULT_RESULTS
 from gateway.operations import reference_operations
 from legacy.examples import examples

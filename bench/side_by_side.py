@@ -30,13 +30,15 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import cluster, equivalence, peer, procfs, report_peer, wrk
 from bench.load import smallest_request_ms
+from legacy.examples import examples
+from legacy.world import SizeName
 
 COMPARED_DIR = Path(__file__).resolve().parent / "compared"
 #: each compared query and the reference operation whose variables it takes
@@ -52,7 +54,7 @@ WARMUP_CONCURRENCY = 8
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    size: str
+    size: SizeName
     seed: int
     duration_s: float
     warmup_s: float
@@ -60,10 +62,8 @@ class Plan:
     output: Path
 
 
-def compared_bodies(size: str, seed: int, folder: Path) -> dict[str, Path]:
+def compared_bodies(size: SizeName, seed: int, folder: Path) -> dict[str, Path]:
     """Each compared query's request body, written to ``folder`` for wrk to send."""
-    from legacy.examples import examples
-
     variables = examples(seed, size)
     bodies: dict[str, Path] = {}
     for name, reference in COMPARED.items():
@@ -145,9 +145,7 @@ def _by_operation(calls: Mapping[str, list[dict[str, Any]]], requests: int) -> d
     return {op: n / requests for op, n in sorted(counter.items())} if requests else {}
 
 
-def probe_calls(
-    url: str, body: Path, systems: Mapping[str, cluster.Process]
-) -> dict[str, Any]:
+def probe_calls(url: str, body: Path, systems: Mapping[str, cluster.Process]) -> dict[str, Any]:
     """Exact upstream calls per request: ``PROBES`` requests, one at a time."""
     cluster.settle(systems)
     for _ in range(PROBES):
@@ -276,7 +274,7 @@ def run(plan: Plan, machine: Mapping[str, Any]) -> int:
             },
             "peer": _peer_versions(),
             "load_generator": "wrk, 1 thread, C keep-alive connections, closed loop",
-            "latency_ms": {s: {"latency_ms": v.latency_ms, "jitter_ms": v.jitter_ms} for s, v in latencies.items()},
+            "latency_ms": {s: asdict(v) for s, v in latencies.items()},
             "layout": layout.describe(),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "machine": dict(machine),

@@ -58,9 +58,7 @@ def ensure() -> str:
 
 def parse(stdout: str) -> WrkResult:
     """The JSON line ``bench/wrk.lua`` writes when wrk is done."""
-    line = next(
-        (line for line in reversed(stdout.splitlines()) if line.startswith("{")), None
-    )
+    line = next((line for line in reversed(stdout.splitlines()) if line.startswith("{")), None)
     if line is None:
         raise RuntimeError(f"wrk wrote no summary:\n{stdout[-2000:]}")
     raw = json.loads(line)
