@@ -158,6 +158,10 @@ def probe_calls(url: str, body: Path, systems: Mapping[str, cluster.Process]) ->
     }
 
 
+def _systems_cpu(systems: Mapping[str, cluster.Process]) -> float:
+    return sum(procfs.cpu_seconds(process.pid) for process in systems.values())
+
+
 def measure(
     gateway_name: str,
     mode: str,
@@ -170,9 +174,11 @@ def measure(
 ) -> dict[str, Any]:
     cluster.settle(systems)
     cpu_before = procfs.cpu_seconds(gateway.pid)
+    systems_before = _systems_cpu(systems)
     result = wrk.run(gateway.url + "/graphql", body, concurrency, duration_s)
     calls = _quiet_calls(systems)
     cpu = procfs.cpu_seconds(gateway.pid) - cpu_before
+    systems_cpu = _systems_cpu(systems) - systems_before
     # a closed loop always has C requests out: those wrk stopped waiting for were served
     started = result.requests + concurrency
     errors = result.failed + result.socket_errors
@@ -190,6 +196,9 @@ def measure(
         "ok_rps": (result.requests - result.failed) / result.duration_s,
         "latency_ms": result.latency_ms,
         "cpu_ms_per_request": cpu * 1000 / started,
+        # the other core's load: when the systems use most of it, they, not the gateway,
+        # limit the answers per second
+        "systems_cpu_share": systems_cpu / result.duration_s,
         "upstream_calls_per_request": _per_source(calls, started),
         "peak_rss_mb": procfs.peak_rss(gateway.pid).peak_rss_mb_max,
     }
