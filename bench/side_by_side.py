@@ -145,9 +145,32 @@ def _by_operation(calls: Mapping[str, list[dict[str, Any]]], requests: int) -> d
     return {op: n / requests for op, n in sorted(counter.items())} if requests else {}
 
 
-def probe_calls(url: str, body: Path, systems: Mapping[str, cluster.Process]) -> dict[str, Any]:
-    """Exact upstream calls per request: ``PROBES`` requests, one at a time."""
+def quiesce(
+    gateway: cluster.Process,
+    systems: Mapping[str, cluster.Process],
+    window_s: float = 0.5,
+    timeout_s: float = 120,
+) -> None:
+    """Wait until the gateway is idle (it used under 2 % of a core over ``window_s``),
+    then clear the systems' logs once they are quiet: requests a load left behind (wrk
+    stops waiting for the C in flight; a gateway with a queue still serves them for
+    seconds, with pauses between their upstream calls) must not count in the next
+    figures."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = procfs.cpu_seconds(gateway.pid)
+        time.sleep(window_s)
+        if procfs.cpu_seconds(gateway.pid) - before < 0.02 * window_s:
+            break
     cluster.settle(systems)
+
+
+def probe_calls(
+    gateway: cluster.Process, body: Path, systems: Mapping[str, cluster.Process]
+) -> dict[str, Any]:
+    """Exact upstream calls per request: ``PROBES`` requests, one at a time."""
+    url = gateway.url + "/graphql"
+    quiesce(gateway, systems)
     for _ in range(PROBES):
         _post(url, body)
     calls = _quiet_calls(systems)
@@ -172,7 +195,7 @@ def measure(
     systems: Mapping[str, cluster.Process],
     duration_s: float,
 ) -> dict[str, Any]:
-    cluster.settle(systems)
+    quiesce(gateway, systems)
     cpu_before = procfs.cpu_seconds(gateway.pid)
     systems_before = _systems_cpu(systems)
     result = wrk.run(gateway.url + "/graphql", body, concurrency, duration_s)
@@ -219,7 +242,7 @@ def _run_gateway(
             wrk.run(url, body, WARMUP_CONCURRENCY, plan.warmup_s)
         smallest = asyncio.run(smallest_request_ms(url))
         for query, body in bodies.items():
-            probe = probe_calls(url, body, systems)
+            probe = probe_calls(gateway, body, systems)
             for concurrency in plan.concurrency:
                 cell = measure(
                     gateway_name, mode, query, concurrency, gateway, body, systems, plan.duration_s
