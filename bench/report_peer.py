@@ -20,6 +20,7 @@ _FIGURES: Sequence[_Figure] = (
     ("p50 ms", lambda c: c["latency_ms"]["p50"], 1),
     ("p99 ms", lambda c: c["latency_ms"]["p99"], 1),
     ("gateway CPU ms/request", lambda c: c["cpu_ms_per_request"], 2),
+    ("gateway CPU, share of its core", lambda c: c.get("gateway_cpu_share"), 2),
     ("simulated systems' CPU, share of a core", lambda c: c.get("systems_cpu_share"), 2),
     *(
         (

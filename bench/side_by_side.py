@@ -219,8 +219,9 @@ def measure(
         "ok_rps": (result.requests - result.failed) / result.duration_s,
         "latency_ms": result.latency_ms,
         "cpu_ms_per_request": cpu * 1000 / started,
-        # the other core's load: when the systems use most of it, they, not the gateway,
-        # limit the answers per second
+        # each core's use: a gateway under a core's worth is short of work or of its core
+        # (other processes on the machine); systems near one limit the rate themselves
+        "gateway_cpu_share": cpu / result.duration_s,
         "systems_cpu_share": systems_cpu / result.duration_s,
         "upstream_calls_per_request": _per_source(calls, started),
         "peak_rss_mb": procfs.peak_rss(gateway.pid).peak_rss_mb_max,
