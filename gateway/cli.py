@@ -99,10 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources = commands.add_parser("sources", help="the configured legacy systems")
     sources_commands = sources.add_subparsers(dest="sources_command", required=True)
-    sources_commands.add_parser(
+    sources_check = sources_commands.add_parser(
         "check",
         help="connect to each configured system with its credentials and check that every "
         "page, field and endpoint Mosaic uses is there; exit 0 all fine, 1 a problem",
+    )
+    sources_check.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="read MOSAIC_* settings from this file too (the demo writes its own as "
+        "sources.env); the environment still wins",
     )
 
     return parser
@@ -157,7 +164,10 @@ def _sources(args: argparse.Namespace) -> int:
     from gateway import sources_check
     from gateway.settings import Settings
 
-    return sources_check.run(Settings())
+    if args.env_file is not None and not args.env_file.is_file():
+        print(f"mosaic sources check: no such file {args.env_file}", file=sys.stderr)
+        return 2
+    return sources_check.run(Settings(_env_file=args.env_file or ".env"))
 
 
 def _roles() -> frozenset[str]:
@@ -303,6 +313,20 @@ def _wait_for_systems(
     print()
 
 
+def _source_settings(settings: Any) -> str:
+    """The settings that reach the legacy systems, as ``MOSAIC_*`` lines of an env file
+    (the demo's credentials are its own, made for this run)."""
+    lines = []
+    for name, value in settings.model_dump(mode="json", exclude_defaults=True).items():
+        if name.split("_", 1)[0] in SYSTEMS and value is not None:
+            secret = getattr(settings, name)
+            if hasattr(secret, "get_secret_value"):
+                value = secret.get_secret_value()
+            text = f"'{json.dumps(value)}'" if isinstance(value, (dict, list)) else str(value)
+            lines.append(f"MOSAIC_{name.upper()}={text}")
+    return "\n".join(lines) + "\n"
+
+
 def _demo(args: argparse.Namespace) -> int:
     """Four simulated systems as child processes on free ports, the gateway in this one."""
     import secrets
@@ -370,9 +394,12 @@ def _demo(args: argparse.Namespace) -> int:
             graphiql_tokens=tokens,
             data_dir=workdir / "gateway",
         )
+        sources_env = workdir / "sources.env"
+        sources_env.write_text(_source_settings(settings))
         print("\nMosaic demo is up:")
         for name, url in urls.items():
             print(f"  {name.upper():4} {url}")
+        print(f"  sources   mosaic sources check --env-file {sources_env}")
         print(f"  GraphiQL  http://127.0.0.1:{args.port}/graphql")
         print(f"  examples  {examples_file}")
         if tokens:

@@ -27,9 +27,13 @@ async def check(settings: Settings) -> list[Finding]:
     outright is one finding that says why (never a traceback)."""
     sources, sessions = open_sources(settings)
     try:
-        found = await asyncio.gather(
-            *(_guarded(name, getattr(sources, name).check) for name in SOURCE_NAMES)
-        )
+        checks = {
+            "crm": sources.crm.check,
+            "erp": sources.erp.check,
+            "pos": sources.pos.check,
+            "wms": sources.wms.check,
+        }
+        found = await asyncio.gather(*(_guarded(name, checks[name]) for name in SOURCE_NAMES))
     finally:
         for session in sessions:
             await session.close()

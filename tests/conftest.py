@@ -130,9 +130,9 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         erp_url=systems["erp"],
         pos_url=systems["pos"],
         wms_url=systems["wms"],
-        crm_token=CRM_TOKEN,
-        wms_token=WMS_TOKEN,
         **{
+            "crm_token": CRM_TOKEN,
+            "wms_token": WMS_TOKEN,
             "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
             "erp_fields": dict(INSTALLATION_FIELDS),
             **POS_SETTINGS,

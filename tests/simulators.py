@@ -63,11 +63,16 @@ def reset_knobs(url: str) -> None:
     )
 
 
-def call(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """One JSON request to a simulated system's own API: its status and decoded body."""
+def call(
+    url: str, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
+    """One JSON request to a simulated system's own API: its status and decoded body;
+    with ``token``, as its contract asks, a bearer token."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")

@@ -36,6 +36,7 @@ from legacy.world import CONSENT_PURPOSES as WORLD_CONSENT_PURPOSES
 from legacy.world import Address as WorldAddress
 from legacy.world import CrmContact, World
 from tests.conftest import CRM_TOKEN
+from tests.contracts.checks import checks
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
@@ -58,13 +59,15 @@ def _own_server(app: Starlette) -> Iterator[ServerThread]:
 def own_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     """A CRM of this module's own, for writes and faults that would disturb other tests."""
     path = tmp_path_factory.mktemp("crm-own") / "crm.sqlite"
-    yield from _own_server(create_app(world, path, token=CRM_TOKEN))
+    yield from _own_server(create_app(world, path, token=CRM_TOKEN, middleware=checks("crm")))
 
 
 @pytest.fixture(scope="module")
 def limited_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     path = tmp_path_factory.mktemp("crm-limited") / "crm.sqlite"
-    yield from _own_server(create_app(world, path, token=CRM_TOKEN, rate_limit_per_10s=2))
+    yield from _own_server(
+        create_app(world, path, token=CRM_TOKEN, rate_limit_per_10s=2, middleware=checks("crm"))
+    )
 
 
 SHARED_PHONE = "+31612345678"
@@ -92,7 +95,7 @@ def _phone_contact(contact_id: str, phone: str, updated_at: datetime = MOMENT) -
 
 def _crm_of(contacts: list[CrmContact], folder: Path) -> Iterator[ServerThread]:
     world = World(seed=0, size="small", crm_contacts=contacts)
-    yield from _own_server(create_app(world, folder / "crm.sqlite"))
+    yield from _own_server(create_app(world, folder / "crm.sqlite", middleware=checks("crm")))
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +121,13 @@ def unprepared_crm(
 ) -> Iterator[ServerThread]:
     """A portal whose administrator created only some of the custom properties."""
     path = tmp_path_factory.mktemp("crm-unprepared") / "crm.sqlite"
-    app = create_app(world, path, token=CRM_TOKEN, custom_properties=["erp_customer_number"])
+    app = create_app(
+        world,
+        path,
+        token=CRM_TOKEN,
+        custom_properties=["erp_customer_number"],
+        middleware=checks("crm"),
+    )
     yield from _own_server(app)
 
 

@@ -19,6 +19,7 @@ from legacy.common.runner import ServerThread
 from legacy.crm.server import create_app
 from legacy.world import CrmContact, World, build_world
 from tests.conftest import CRM_TOKEN
+from tests.contracts.checks import checks
 
 CONTACTS = "/crm/v3/objects/contacts"
 SEARCHABLE = "hs_searchable_calculated_phone_number"
@@ -63,7 +64,9 @@ def ids_of(answer: Any) -> set[str]:
 @pytest.fixture(scope="module")
 def own_crm(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     path = tmp_path_factory.mktemp("crm-server") / "crm.sqlite"
-    server = ServerThread(create_app(world, path, token=CRM_TOKEN)).start()
+    server = ServerThread(
+        create_app(world, path, token=CRM_TOKEN, middleware=checks("crm"))
+    ).start()
     yield server
     server.stop()
 
@@ -425,10 +428,10 @@ def test_delete_of_an_unknown_contact_is_404(own_crm: ServerThread) -> None:
 def test_writes_survive_a_restart(world: World, tmp_path: Path) -> None:
     path = tmp_path / "crm.sqlite"
     contact = world.crm_contacts[0]
-    first = ServerThread(create_app(world, path)).start()
+    first = ServerThread(create_app(world, path, middleware=checks("crm"))).start()
     call(first.url, "PATCH", f"{CONTACTS}/{contact.id}", {"properties": {"city": "Elst"}})
     first.stop()
-    second = ServerThread(create_app(world, path)).start()
+    second = ServerThread(create_app(world, path, middleware=checks("crm"))).start()
     try:
         answer = call(second.url, "GET", f"{CONTACTS}/{contact.id}?properties=city")[2]
     finally:
@@ -473,7 +476,13 @@ def test_past_the_ten_second_window_the_answer_is_hubspots_429_without_retry_aft
     """HubSpot's documented 429: ``errorType`` RATE_LIMIT, the policy, a correlation id,
     and no ``Retry-After``; the X-HubSpot-RateLimit headers say the window."""
     clock = Clock()
-    app = create_app(world, tmp_path / "crm.sqlite", rate_limit_per_10s=5, clock=clock)
+    app = create_app(
+        world,
+        tmp_path / "crm.sqlite",
+        rate_limit_per_10s=5,
+        clock=clock,
+        middleware=checks("crm"),
+    )
     server = ServerThread(app).start()
     try:
         answers = [call(server.url, "GET", f"{CONTACTS}?limit=1") for _ in range(6)]
@@ -539,7 +548,12 @@ def test_the_properties_api_lists_the_portals_contact_properties(crm_server: Ser
 def test_a_portal_without_a_custom_property_neither_lists_nor_answers_it(
     world: World, tmp_path: Path
 ) -> None:
-    app = create_app(world, tmp_path / "crm.sqlite", custom_properties=["erp_customer_number"])
+    app = create_app(
+        world,
+        tmp_path / "crm.sqlite",
+        custom_properties=["erp_customer_number"],
+        middleware=checks("crm"),
+    )
     server = ServerThread(app).start()
     contact = _with(world, lambda c: c.loyalty_card)
     try:

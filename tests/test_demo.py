@@ -68,3 +68,22 @@ def test_the_demo_says_it_runs_open(demo: str) -> None:
     with urllib.request.urlopen(demo + "/readyz", timeout=10) as response:
         ready = json.loads(response.read())
     assert ready["mode"] == "open"
+
+
+def test_mosaic_sources_check_passes_against_the_demo_with_the_settings_it_prints(
+    demo: str, output: Path
+) -> None:
+    """Issue 14: the demo's systems ask credentials as the products do, and the demo
+    says where its settings are, so an operator can check its sources as their own."""
+    command = next(line for line in output.read_text().splitlines() if "sources check" in line)
+    env_file = command.split("--env-file ", 1)[1].strip()
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "sources", "check", "--env-file", env_file],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = [line for line in done.stdout.splitlines() if not line.startswith(" ")]
+    assert [line.split(" ", 1)[0] for line in verdicts] == ["crm", "erp", "pos", "wms"]
+    assert all(line.endswith(": ok") for line in verdicts)

@@ -21,6 +21,7 @@ import yaml
 from gateway.app import create_app
 from gateway.cli import SYSTEMS, build_parser
 from gateway.settings import Settings
+from legacy.erp.pages import INSTALLATION_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
@@ -215,6 +216,19 @@ def test_the_tokens_match_on_both_sides(services: dict[str, dict[str, Any]], sys
     token = option(started["command"], "--token")
     for replica in gateways(services).values():
         assert replica["environment"][f"MOSAIC_{system.upper()}_TOKEN"] == token
+
+
+def test_the_erp_web_service_user_matches_on_both_sides(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The simulated NAV asks Basic auth, as a NAV web service does, and the gateways
+    send its user; they also map the installation fields the simulated NAV has."""
+    started = next(s for s in legacy_systems(services).values() if s["command"][2] == "erp")
+    for replica in gateways(services).values():
+        environment = replica["environment"]
+        assert environment["MOSAIC_ERP_USERNAME"] == option(started["command"], "--username")
+        assert environment["MOSAIC_ERP_PASSWORD"] == option(started["command"], "--password")
+        assert json.loads(environment["MOSAIC_ERP_FIELDS"]) == dict(INSTALLATION_FIELDS)
 
 
 def test_every_mosaic_variable_is_a_real_setting(services: dict[str, dict[str, Any]]) -> None:

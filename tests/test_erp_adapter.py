@@ -31,6 +31,7 @@ from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.erp.seed import invoice_no
 from legacy.erp.server import create_app
 from legacy.world import World
+from tests.contracts.checks import checks
 from tests.nav import newest_first, placed_at, state
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 
@@ -63,7 +64,9 @@ def knobs(erp_server: ServerThread) -> Iterator[Callable[..., object]]:
 @pytest.fixture
 def spare_erp(world: World, tmp_path: Path) -> Iterator[ServerThread]:
     """A private ERP that a test may stop, start again (same port) or leave hanging."""
-    server = ServerThread(create_app(world, tmp_path / "erp.sqlite", Knobs())).start()
+    server = ServerThread(
+        create_app(world, tmp_path / "erp.sqlite", Knobs(), middleware=checks("erp"))
+    ).start()
     yield server
     server.stop()
 

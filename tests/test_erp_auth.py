@@ -29,6 +29,7 @@ from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.erp.server import create_app
 from legacy.world import World
+from tests.contracts.checks import checks
 from tests.simulators import call_count, clear_calls
 
 CLIENT_ID, SECRET, SCOPE = (
@@ -89,7 +90,8 @@ def business_central(
 ) -> Iterator[str]:
     stand_in, _ = endpoint
     path = tmp_path_factory.mktemp("bc") / "erp.sqlite"
-    server = ServerThread(create_app(world, path, Knobs(), authorize=stand_in.accepts)).start()
+    app = create_app(world, path, Knobs(), authorize=stand_in.accepts, middleware=checks("erp"))
+    server = ServerThread(app).start()
     yield server.url
     server.stop()
 
@@ -163,7 +165,9 @@ async def test_a_wrong_client_secret_is_source_auth_failed_without_the_secret(
 @pytest.fixture(scope="module")
 def nav(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path: Path = tmp_path_factory.mktemp("nav") / "erp.sqlite"
-    app = create_app(world, path, Knobs(), credentials=("MOSAIC", "pa55word"))
+    app = create_app(
+        world, path, Knobs(), credentials=("MOSAIC", "pa55word"), middleware=checks("erp")
+    )
     server = ServerThread(app).start()
     yield server.url
     server.stop()

@@ -24,6 +24,8 @@ from legacy.erp.contract import CONTRACTS, PageContract, render
 from legacy.erp.pages import DEFAULT_SERVICES, EXTENSIONS
 from legacy.erp.server import create_app
 from legacy.world import World
+from tests.contracts.checks import checks
+from tests.contracts.soap import erp_checks
 from tests.simulators import reset_knobs, set_knobs
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -116,7 +118,9 @@ def test_every_page_serves_its_contract_wsdl_zeep_loads_with_the_asked_address(
 def test_a_standard_installation_serves_the_contract_files_as_they_are(
     world: World, tmp_path: Path
 ) -> None:
-    app = create_app(world, tmp_path / "erp.sqlite", Knobs(), extensions={})
+    app = create_app(
+        world, tmp_path / "erp.sqlite", Knobs(), extensions={}, middleware=erp_checks({})
+    )
     server = ServerThread(app).start()
     try:
         for service in DEFAULT_SERVICES.values():
@@ -376,7 +380,13 @@ def test_the_soap_fault_knob_faults_every_call(erp_server: ServerThread) -> None
 def test_an_erp_started_with_credentials_asks_for_them_as_nav_does(
     world: World, tmp_path: Path
 ) -> None:
-    app = create_app(world, tmp_path / "erp.sqlite", Knobs(), credentials=("MOSAIC", "s3cret"))
+    app = create_app(
+        world,
+        tmp_path / "erp.sqlite",
+        Knobs(),
+        credentials=("MOSAIC", "s3cret"),
+        middleware=checks("erp"),
+    )
     server = ServerThread(app).start()
     try:
 

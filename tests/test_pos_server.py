@@ -343,7 +343,7 @@ def test_writes_survive_a_restart(pos: str, world: World, db_path: Path) -> None
         {"idempotency_key": "keep", "changes": [change]},
     )
     expected = levels(pos, count.item_no, count.location_id)
-    restarted = ServerThread(create_app(world, db_path)).start()
+    restarted = ServerThread(create_app(world, db_path, middleware=checks("pos"))).start()
     try:
         assert levels(restarted.url, count.item_no, count.location_id) == expected
         assert expected["IN_STOCK"] == count.on_hand - count.reserved - 1

@@ -14,11 +14,12 @@ ERRORS_AS: dict[str, str] = {"pos": "200"}
 
 
 def checks(source: str, departures: Departures = SUITE) -> list[Middleware]:
-    """The middleware to pass to ``source``'s ``create_app``: its contract check, or
-    nothing while ``contracts/<source>/`` holds no description."""
+    """The middleware to pass to ``source``'s ``create_app``: its contract check. Every
+    simulated system has a description in ``contracts/<source>/``; one missing is an
+    error, never a system left unchecked."""
     if source == "erp":  # NAV's page WSDLs: tests/contracts/soap.py
         return erp_checks(departures=departures)
     found = contract(source, ERRORS_AS.get(source))
     if found is None:
-        return []
+        raise LookupError(f"contracts/{source}/ holds no OpenAPI description")
     return [Middleware(OpenApiCheck, contract=found, departures=departures)]
