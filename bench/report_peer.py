@@ -159,7 +159,7 @@ def chart(results: Mapping[str, Any], path: Path) -> None:
                 ]
                 xs = [q + (index - (len(gateways) - 1) / 2) * width for q in range(len(queries))]
                 bars = axis.bar(xs, values, width, label=gateway)
-                axis.bar_label(bars, fmt="%.1f", fontsize=7)
+                axis.bar_label(bars, fmt="%.3g", fontsize=7)
             axis.set_xticks(range(len(queries)), queries, fontsize=8)
             axis.set_title(f"{mode}, C={top}: {title}", fontsize=9)
             axis.grid(True, axis="y", alpha=0.3)

@@ -66,6 +66,33 @@ async function storeCounts(context, info, skus) {
   }
 }
 
+//: the channel pages Product's fields read: page, the item's field, fixed filters, fields
+const CHANNEL_PAGES = {
+  price: {
+    page: 'SalesPrices',
+    item: 'Item_No',
+    fixed: { Sales_Type: 'Customer_Price_Group' },
+    fields: 'Item_No Sales_Code Unit_Price Starting_Date Ending_Date Currency_Code Minimum_Quantity',
+  },
+  promotions: {
+    page: 'SalesLineDiscounts',
+    item: 'Code',
+    fixed: { Type: 'Item', Sales_Type: 'Customer_Disc_Group' },
+    fields: 'Code Sales_Code Line_Discount_Percent Starting_Date Ending_Date Currency_Code',
+  },
+};
+
+function channelLines(context, info, field, keys) {
+  // the lines of the asked items for the channels' groups: one ReadMultiple
+  const { page, item, fixed, fields } = CHANNEL_PAGES[field];
+  const filter = [
+    { Field: item, Criteria: anyOf(keys) },
+    ...Object.entries(fixed).map(([name, value]) => ({ Field: name, Criteria: value })),
+    { Field: 'Sales_Code', Criteria: CHANNEL_GROUPS },
+  ];
+  return navRows(context, info, page, filter, fields);
+}
+
 function storeLevels(counts) {
   const levels = new Map();
   for (const count of counts) {
@@ -92,7 +119,7 @@ function bySku(rows, sku) {
   return grouped;
 }
 
-function selected(info, name) {
+function selected(info) {
   // which of Product's fields the query asks for (one level, fragments included)
   const fields = new Set();
   const walk = selectionSet => {
@@ -107,7 +134,7 @@ function selected(info, name) {
 }
 
 async function products(_root, { skus }, context, info) {
-  const wanted = selected(info, 'Product');
+  const wanted = selected(info);
   const keys = [...new Set(skus)];
   const items = navRows(context, info, 'ItemCard', [{ Field: 'No', Criteria: anyOf(keys) }], 'No Description Unit_Price');
   const warehouse = wanted.has('stock')
@@ -122,33 +149,8 @@ async function products(_root, { skus }, context, info) {
   const stores = wanted.has('stock')
     ? Promise.all(chunks(keys, SKUS_PER_COUNT_CALL).map(chunk => storeCounts(context, info, chunk)))
     : null;
-  const prices = wanted.has('price')
-    ? navRows(
-        context,
-        info,
-        'SalesPrices',
-        [
-          { Field: 'Item_No', Criteria: anyOf(keys) },
-          { Field: 'Sales_Type', Criteria: 'Customer_Price_Group' },
-          { Field: 'Sales_Code', Criteria: CHANNEL_GROUPS },
-        ],
-        'Item_No Sales_Code Unit_Price Starting_Date Ending_Date Currency_Code Minimum_Quantity',
-      )
-    : null;
-  const discounts = wanted.has('promotions')
-    ? navRows(
-        context,
-        info,
-        'SalesLineDiscounts',
-        [
-          { Field: 'Code', Criteria: anyOf(keys) },
-          { Field: 'Type', Criteria: 'Item' },
-          { Field: 'Sales_Type', Criteria: 'Customer_Disc_Group' },
-          { Field: 'Sales_Code', Criteria: CHANNEL_GROUPS },
-        ],
-        'Code Sales_Code Line_Discount_Percent Starting_Date Ending_Date Currency_Code',
-      )
-    : null;
+  const prices = wanted.has('price') ? channelLines(context, info, 'price', keys) : null;
+  const discounts = wanted.has('promotions') ? channelLines(context, info, 'promotions', keys) : null;
   const [cards, warehouseStock, storeStock, priceRows, discountRows] = await Promise.all([
     items,
     warehouse,
@@ -169,8 +171,8 @@ async function products(_root, { skus }, context, info) {
     ],
     level => level.sku,
   );
-  const pricesOf = bySku(priceRows ?? [], row => row.Item_No);
-  const discountsOf = bySku(discountRows ?? [], row => row.Code);
+  const pricesOf = bySku(priceRows ?? [], row => row[CHANNEL_PAGES.price.item]);
+  const discountsOf = bySku(discountRows ?? [], row => row[CHANNEL_PAGES.promotions.item]);
   return skus.map(sku => {
     const row = card.get(sku);
     if (!row) return null;
