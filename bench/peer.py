@@ -96,15 +96,18 @@ def compose(systems: Mapping[str, cluster.Process], work_dir: Path) -> Path:
 
 @contextmanager
 def gateway(
-    variant: str, cached: bool, work_dir: Path, cores: frozenset[int] | None
+    variant: str, cached: bool, stores: int, work_dir: Path, cores: frozenset[int] | None
 ) -> Iterator[cluster.Process]:
     """Hive Gateway over the composed supergraph, one process (``--fork 1``): JIT on, the
-    one-round Query.products resolver, its response cache when ``cached``."""
+    one-round Query.products resolver (told the merchant's number of ``stores``, as a
+    retailer configures it, to size its Square chunks), its response cache when
+    ``cached``."""
     port = cluster.free_port()
     env = {
         **os.environ,
         "NODE_ENV": "production",
         "PEER_RESPONSE_CACHE": "true" if cached else "false",
+        "PEER_POS_STORES": str(stores),
         "PEER_RESPONSE_CACHE_TTL_MS": ",".join(
             f"{k}={v}" for k, v in RESPONSE_CACHE_TTL_MS.items()
         ),

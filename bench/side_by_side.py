@@ -38,7 +38,7 @@ from typing import Any
 from bench import cluster, equivalence, peer, procfs, report_peer, wrk
 from bench.load import smallest_request_ms
 from legacy.examples import examples
-from legacy.world import SizeName
+from legacy.world import SIZES, SizeName
 
 COMPARED_DIR = Path(__file__).resolve().parent / "compared"
 #: each compared query and the reference operation whose variables it takes
@@ -89,6 +89,7 @@ def _post(url: str, body: Path) -> Any:
 def _gateway(
     name: str,
     mode: str,
+    size: SizeName,
     systems: Mapping[str, cluster.Process],
     work: Path,
     cores: frozenset[int] | None,
@@ -96,10 +97,12 @@ def _gateway(
     if name == MOSAIC:
         settings = MOSAIC_SETTINGS[mode]
         return cluster.gateway(f"{MOSAIC}-{mode}", systems, settings, 1, work, cores)
-    return peer.gateway(f"{PEER}-{mode}", mode == "cached", work, cores)
+    stores = SIZES[size].stores
+    return peer.gateway(f"{PEER}-{mode}", mode == "cached", stores, work, cores)
 
 
 def check_equivalence(
+    size: SizeName,
     systems: Mapping[str, cluster.Process],
     bodies: Mapping[str, Path],
     work: Path,
@@ -107,7 +110,7 @@ def check_equivalence(
 ) -> list[equivalence.Verdict]:
     answers: dict[str, dict[str, Any]] = {name: {} for name in bodies}
     for gateway_name in (MOSAIC, PEER):
-        with _gateway(gateway_name, "cold", systems, work, cores) as gateway:
+        with _gateway(gateway_name, "cold", size, systems, work, cores) as gateway:
             for name, body in bodies.items():
                 answers[name][gateway_name] = _post(gateway.url + "/graphql", body)
     return [equivalence.compare(name, answers[name]) for name in bodies]
@@ -237,7 +240,7 @@ def _run_gateway(
     work: Path,
     layout: procfs.Layout,
 ) -> Iterator[dict[str, Any]]:
-    with _gateway(gateway_name, mode, systems, work, layout.gateway) as gateway:
+    with _gateway(gateway_name, mode, plan.size, systems, work, layout.gateway) as gateway:
         url = gateway.url + "/graphql"
         for body in bodies.values():  # warm: code paths, connections, and in `cached` the caches
             wrk.run(url, body, WARMUP_CONCURRENCY, plan.warmup_s)
@@ -270,7 +273,7 @@ def run(plan: Plan, machine: Mapping[str, Any]) -> int:
             latencies, plan.size, plan.seed, work, layout.others
         ) as systems:
             peer.compose(systems, work)
-            verdicts = check_equivalence(systems, bodies, work, layout.gateway)
+            verdicts = check_equivalence(plan.size, systems, bodies, work, layout.gateway)
             checked = [v.as_json() for v in verdicts]
             (plan.output / "equivalence.json").write_text(json.dumps(checked, indent=2) + "\n")
             for verdict in verdicts:

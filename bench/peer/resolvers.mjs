@@ -18,6 +18,7 @@ const STATES = ['IN_STOCK', 'RESERVED_FOR_SALE'];
 //: the channels' price and discount groups (each named after its channel, as Mosaic's default)
 const CHANNEL_GROUPS = 'WEB|APP|STORE';
 //: SKUs per Square call: a page holds two states at each of the merchant's stores
+//: (PEER_POS_STORES: bench/peer.py passes the simulated world's)
 const SKUS_PER_COUNT_CALL = Math.max(1, Math.floor(PAGE / (STATES.length * Number(process.env.PEER_POS_STORES || 25))));
 
 const literal = value => (/[|&<>=*@()'.\s]/.test(value) || !value ? `'${value.replaceAll("'", "''")}'` : value);
