@@ -80,6 +80,9 @@ def markdown(results: Mapping[str, Any]) -> str:
             f"**{mode}**: {mosaic} {_settings(how[mosaic])}, {peer} {how[peer]}"
             for mode, how in meta["modes"].items()
         ),
+        f"- each figure the median of {meta.get('rounds', 1)} rounds; in each round Mosaic and "
+        f"{peer} in turn, who goes first alternating (both up at once, the one not measured "
+        "idle), so the machine's other work falls on both alike",
         "- calls one at a time: exact, from the systems' logs over a few requests sent one "
         "after another; under load: over every request started (the answered ones and the C "
         "still in flight when wrk stopped), as is the CPU per request",
@@ -115,10 +118,18 @@ def markdown(results: Mapping[str, Any]) -> str:
                         f"| {query} | {concurrency} | {title} | {_num(a, digits)} "
                         f"| {_num(b, digits)} | {_ratio(a, b) if title != 'errors' else ''} |"
                     )
+                lines.append(
+                    f"| {query} | {concurrency} | answers/s without errors, each round "
+                    f"| {_rounds(mine)} | {_rounds(theirs)} | |"
+                )
     lines += ["", "## The compared queries", ""]
     for name, document in meta["queries"].items():
         lines += [f"`{name}`:", "", "```graphql", document.strip(), "```", ""]
     return "\n".join(lines) + "\n"
+
+
+def _rounds(cell: Cell) -> str:
+    return " / ".join(f"{r['ok_rps']:.1f}" for r in cell.get("rounds", []))
 
 
 def _settings(settings: Any) -> str:

@@ -76,6 +76,7 @@ class Options:
     quick: bool
     profile: bool
     peer: str | None
+    rounds: int
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -119,7 +120,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="measure Mosaic side by side with a peer gateway instead (GraphQL Mesh + Hive "
         "Gateway, bench/peer/): the compared queries, cold and cached, with wrk; uses "
-        "--size, --seed, --duration-s, --concurrency, --warmup-s and --output",
+        "--size, --seed, --duration-s, --concurrency, --warmup-s, --rounds and --output",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with --peer: rounds per cell, the two gateways in turn in each (medians shown)",
     )
     parser.add_argument(
         "--quick",
@@ -159,6 +166,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         quick=args.quick,
         profile=args.profile,
         peer=args.peer,
+        rounds=args.rounds,
     )
     if args.quick:
         options = replace(
@@ -191,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             duration_s=options.duration_s,
             warmup_s=options.warmup_s,
             concurrency=options.concurrency,
+            rounds=options.rounds,
             output=options.output,
         )
         return side_by_side.main(plan, machine())

@@ -28,11 +28,12 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from bench import cluster, equivalence, peer, procfs, report_peer, wrk
@@ -50,6 +51,8 @@ MODES = tuple(MOSAIC_SETTINGS)
 #: requests sent one at a time to count each one's upstream calls exactly
 PROBES = 3
 WARMUP_CONCURRENCY = 8
+#: what each round keeps beside the medians
+ROUND_FIGURES = ("ok_rps", "cpu_ms_per_request", "gateway_cpu_share")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class Plan:
     duration_s: float
     warmup_s: float
     concurrency: tuple[int, ...]
+    rounds: int
     output: Path
 
 
@@ -231,30 +235,68 @@ def measure(
     }
 
 
-def _run_gateway(
-    gateway_name: str,
+def median_cell(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One cell from a gateway's rounds of the same measurement: every figure the median
+    of its rounds (nested figures too); what is not a figure from the first round."""
+    first = rounds[0]
+    cell: dict[str, Any] = {}
+    for key, value in first.items():
+        values = [r[key] for r in rounds if key in r]
+        if isinstance(value, Mapping):
+            cell[key] = median_cell(values)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            cell[key] = median(v for v in values if v is not None)
+        else:
+            cell[key] = value
+    return cell
+
+
+def _run_mode(
     mode: str,
     systems: Mapping[str, cluster.Process],
     bodies: Mapping[str, Path],
     plan: Plan,
     work: Path,
     layout: procfs.Layout,
-) -> Iterator[dict[str, Any]]:
-    with _gateway(gateway_name, mode, plan.size, systems, work, layout.gateway) as gateway:
-        url = gateway.url + "/graphql"
-        for body in bodies.values():  # warm: code paths, connections, and in `cached` the caches
-            wrk.run(url, body, WARMUP_CONCURRENCY, plan.warmup_s)
-        smallest = asyncio.run(smallest_request_ms(url))
+) -> list[dict[str, Any]]:
+    """Both gateways up at once on the gateway's core (the one not measured is idle),
+    warmed up, then for each query and concurrency ``plan.rounds`` rounds, each gateway
+    once per round, who goes first alternating: the machine's other work, which pinning
+    does not keep off that core, falls on both alike."""
+    with ExitStack() as stack:
+        gateways = {
+            name: stack.enter_context(
+                _gateway(name, mode, plan.size, systems, work, layout.gateway)
+            )
+            for name in (MOSAIC, PEER)
+        }
+        smallest: dict[str, float] = {}
+        for name, gateway in gateways.items():
+            url = gateway.url + "/graphql"
+            for body in bodies.values():  # code paths, connections; in `cached` the caches
+                wrk.run(url, body, WARMUP_CONCURRENCY, plan.warmup_s)
+            smallest[name] = asyncio.run(smallest_request_ms(url))
+        cells: list[dict[str, Any]] = []
         for query, body in bodies.items():
-            probe = probe_calls(gateway, body, systems)
+            probes = {name: probe_calls(g, body, systems) for name, g in gateways.items()}
             for concurrency in plan.concurrency:
-                cell = measure(
-                    gateway_name, mode, query, concurrency, gateway, body, systems, plan.duration_s
-                )
-                cell["calls_one_at_a_time"] = probe
-                cell["smallest_request_ms"] = smallest
-                _log(_one_line(cell))
-                yield cell
+                rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in gateways}
+                for index in range(plan.rounds):
+                    order = list(gateways)[:: 1 if index % 2 == 0 else -1]
+                    for name in order:
+                        measured = measure(
+                            name, mode, query, concurrency, gateways[name], body, systems,
+                            plan.duration_s,
+                        )  # fmt: skip
+                        _log(f"round {index + 1}: {_one_line(measured)}")
+                        rounds[name].append(measured)
+                for name, measured_rounds in rounds.items():
+                    cell = median_cell(measured_rounds)
+                    cell["rounds"] = [{k: r[k] for k in ROUND_FIGURES} for r in measured_rounds]
+                    cell["calls_one_at_a_time"] = probes[name]
+                    cell["smallest_request_ms"] = smallest[name]
+                    cells.append(cell)
+    return cells
 
 
 def run(plan: Plan, machine: Mapping[str, Any]) -> int:
@@ -287,8 +329,7 @@ def run(plan: Plan, machine: Mapping[str, Any]) -> int:
             cells = [
                 cell
                 for mode in MODES
-                for gateway_name in (MOSAIC, PEER)
-                for cell in _run_gateway(gateway_name, mode, systems, bodies, plan, work, layout)
+                for cell in _run_mode(mode, systems, bodies, plan, work, layout)
             ]
     results = {
         "meta": {
@@ -297,6 +338,7 @@ def run(plan: Plan, machine: Mapping[str, Any]) -> int:
             "size": plan.size,
             "seed": plan.seed,
             "duration_s_per_cell": plan.duration_s,
+            "rounds": plan.rounds,
             "warmup_s": plan.warmup_s,
             "concurrency": list(plan.concurrency),
             "queries": {name: (COMPARED_DIR / f"{name}.graphql").read_text() for name in bodies},

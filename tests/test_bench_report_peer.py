@@ -24,6 +24,7 @@ def cell(gateway: str, mode: str, ok_rps: float, cpu_ms: float, erp: float) -> d
         "upstream_calls_per_request": {"total": 5.0},
         "calls_one_at_a_time": {"per_source": {"erp": erp, "pos": 3.0, "wms": 1.0}},
         "peak_rss_mb": 150.0,
+        "rounds": [{"ok_rps": ok_rps - 1}, {"ok_rps": ok_rps}, {"ok_rps": ok_rps + 2}],
     }
 
 
