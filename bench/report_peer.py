@@ -170,7 +170,8 @@ def chart(results: Mapping[str, Any], path: Path) -> None:
                 ]
                 xs = [q + (index - (len(gateways) - 1) / 2) * width for q in range(len(queries))]
                 bars = axis.bar(xs, values, width, label=gateway)
-                axis.bar_label(bars, fmt="%.3g", fontsize=7)
+                shown = [f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in values]
+                axis.bar_label(bars, labels=shown, fontsize=7)
             axis.set_xticks(range(len(queries)), queries, fontsize=8)
             axis.set_title(f"{mode}, C={top}: {title}", fontsize=9)
             axis.grid(True, axis="y", alpha=0.3)
