@@ -42,7 +42,8 @@ ERP_PAGES: dict[str, str] = {
 #: What an installation may keep in fields of its own (MOSAIC_ERP_FIELDS): our name ->
 #: the logical pages whose field it names. Unmapped, each has a default that never
 #: refuses an order (contracts/erp/README.md): no brand; an item is sold in every
-#: channel; a document or payment is in ``default_channel``; no store; no mirror.
+#: channel; a document or payment is in ``default_channel``; no store; no mirror; no
+#: order came in through a partner (so a partner reads none).
 ERP_FIELDS: dict[str, tuple[str, ...]] = {
     "brand": ("items",),  # the item's brand
     "channels": ("items",),  # the channels that sell the item: "WEB|APP" (| , or spaces)
@@ -50,6 +51,7 @@ ERP_FIELDS: dict[str, tuple[str, ...]] = {
     "payment_channel": ("payments",),  # where a payment or refund happened
     "payment_store": ("payments",),  # the store (POS location id) of a store refund
     "payment_mirror": ("payments",),  # the POS's record of the same refund
+    "order_partner": ("orders", "invoices"),  # the partner an order came in through
 }
 
 

@@ -22,7 +22,7 @@ import phonenumbers
 from adapters.batching import in_chunks, unique
 from adapters.checks import Finding
 from adapters.config import CrmConfig, SourceConfig
-from adapters.errors import BadUpstreamResponse, UpstreamError, UpstreamFault
+from adapters.errors import BadUpstreamResponse, EmailTaken, UpstreamError, UpstreamFault
 from adapters.normalise import email_key
 from adapters.records import Address, Consent, CustomerFragment
 from adapters.rest import JsonClient, probe
@@ -234,10 +234,25 @@ class CrmAdapter:
 
     async def update_contact(self, contact_id: str, properties: dict[str, str]) -> None:
         """Overwrite HubSpot properties of one contact (``""`` clears one). HubSpot's
-        answer tells only what was written, so whoever needs the contact reads it."""
-        await self.client.patch(
-            f"{CONTACTS}/{quote(contact_id, safe='')}", {"properties": properties}
-        )
+        answer tells only what was written, so whoever needs the contact reads it.
+
+        HubSpot refuses a value of a unique property that another contact holds with a
+        409 naming that contact ("Contact already exists. Existing ID: 1001"). Its words
+        never reach a client: an e-mail address is :class:`EmailTaken`, anything else a
+        conflict in neutral words."""
+        try:
+            await self.client.patch(
+                f"{CONTACTS}/{quote(contact_id, safe='')}", {"properties": properties}
+            )
+        except UpstreamFault as exc:
+            if exc.extensions.get("status") != 409:
+                raise
+            if FIELDS["email"] in properties:
+                raise EmailTaken("this e-mail address belongs to another customer") from exc
+            said = {k: v for k, v in exc.extensions.items() if k not in ("code", "source")}
+            raise UpstreamFault(
+                "crm", "HTTP 409: a unique value belongs to another contact", **said
+            ) from exc
 
     async def delete_contact(self, contact_id: str) -> None:
         """Archive one contact. A contact the CRM does not know is gone already, so

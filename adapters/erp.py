@@ -59,7 +59,12 @@ from adapters.erp_records import (
     refunds_applied,
     required,
 )
-from adapters.errors import BadUpstreamResponse, UpstreamAuthFailed, UpstreamFault
+from adapters.errors import (
+    BadUpstreamResponse,
+    UnsendableValue,
+    UpstreamAuthFailed,
+    UpstreamFault,
+)
 from adapters.normalise import email_key
 from adapters.records import (
     CustomerFragment,
@@ -87,7 +92,7 @@ class _Offline(zeep.Transport):
     so zeep must never fetch anything (an import in a WSDL would block the loop)."""
 
     def load(self, url: str) -> bytes:
-        raise BadUpstreamResponse(SOURCE, f"the WSDL refers to {url}; imports are not loaded")
+        raise BadUpstreamResponse(SOURCE, "the WSDL imports another document; none is loaded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +122,7 @@ class Service:
             record = client.get_type(f"ns0:{name}")  # type: ignore[no-untyped-call]
             elements = dict(record.elements)
         except (ZeepError, etree.XMLSyntaxError, ValueError, StopIteration, LookupError) as exc:
-            raise BadUpstreamResponse(SOURCE, f"unusable WSDL at {url}: {exc}") from exc
+            raise BadUpstreamResponse(SOURCE, f"unusable WSDL: {exc}") from exc
         lists = [
             (element_name, element.type)
             for element_name, element in elements.items()
@@ -131,15 +136,23 @@ class Service:
         return cls(client, url, name, actions, frozenset(elements), lines, line_fields)
 
     def request(self, operation: str, arguments: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-        """The envelope and headers of one call, as the WSDL says to make it."""
+        """The envelope and headers of one call, as the WSDL says to make it.
+
+        Two refusals are told apart, and neither is a failure of the ERP (nothing was
+        sent): a *value* the envelope cannot carry (lxml refuses a NUL or another
+        control character: XML has no way to write one) is the caller's, reported as
+        BAD_USER_INPUT; arguments the WSDL does not declare mean the page is not the
+        one Mosaic was written for (``mosaic sources check`` says which)."""
         try:
             envelope = self.client.create_message(  # type: ignore[no-untyped-call]
                 self.client.service, operation, **arguments
             )
             action = self.actions[operation]
-        except (ZeepError, TypeError, ValueError, KeyError) as exc:
+        except ValueError as exc:
+            raise UnsendableValue(SOURCE, str(exc)) from exc
+        except (ZeepError, TypeError, KeyError) as exc:
             raise BadUpstreamResponse(
-                SOURCE, f"the WSDL at {self.url} does not take this {operation}: {exc}"
+                SOURCE, f"the {self.name} WSDL does not take this {operation}: {exc}"
             ) from exc
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
         return etree_to_string(envelope), headers  # type: ignore[no-untyped-call]

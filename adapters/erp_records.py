@@ -29,6 +29,7 @@ from adapters.records import (
     PriceRecord,
     ProductRecord,
     PromotionRecord,
+    discounted,
 )
 from adapters.transport import mapping
 
@@ -93,14 +94,27 @@ def document_total(row: Row, currency: str) -> Money | None:
     return Money(sum((_decimal(line, "Line_Amount") for line in lines), Decimal(0)), currency)
 
 
-def document_lines(row: Row, currency: str) -> tuple[OrderLineRecord, ...]:
+def document_lines(row: Row, currency: str, delivered: str | None) -> tuple[OrderLineRecord, ...]:
     """A document's lines at what the customer pays per piece: the unit price less the
-    line discount (NAV writes the promotion as the line's discount)."""
+    line discount (NAV writes the promotion as the line's discount), with the discount
+    and the price before it kept. ``delivered`` names the line field that counts the
+    pieces handed over (``Quantity_Shipped`` on an order); None: every piece was (a
+    posted invoice) or the document delivers nothing (a return)."""
     result = []
     for line in lines_of(row):
-        price = _decimal(line, "Unit_Price") * (1 - _decimal(line, "Line_Discount_Percent") / 100)
+        regular = Money(_decimal(line, "Unit_Price"), currency)
+        percent = _decimal(line, "Line_Discount_Percent")
         quantity = int(_decimal(line, "Quantity"))
-        result.append(OrderLineRecord(required(line, "No"), quantity, Money(price, currency)))
+        result.append(
+            OrderLineRecord(
+                required(line, "No"),
+                quantity,
+                discounted(regular, percent),
+                discount_percent=percent if percent else None,
+                regular_price=regular if percent else None,
+                delivered=int(_decimal(line, delivered)) if delivered else quantity,
+            )
+        )
     return tuple(result)
 
 
@@ -234,7 +248,8 @@ class NavRecords:
             status=order_state(row),
             location_id=row.get("Location_Code"),
             total=document_total(row, currency),
-            lines=document_lines(row, currency),
+            lines=document_lines(row, currency, "Quantity_Shipped"),
+            partner=self._mapped_field(row, "order_partner"),
         )
 
     def invoiced_order(self, row: Row) -> OrderRecord:
@@ -254,8 +269,9 @@ class NavRecords:
             status="CANCELLED" if _flag(row, "Cancelled") else "COMPLETED",
             location_id=row.get("Location_Code"),
             total=document_total(row, currency),
-            lines=document_lines(row, currency),
+            lines=document_lines(row, currency, None),
             invoice_id=number,
+            partner=self._mapped_field(row, "order_partner"),
         )
 
     def payment(self, row: Row) -> PaymentRecord:

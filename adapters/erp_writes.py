@@ -105,9 +105,11 @@ class ErpWrites:
             raise BadUpstreamResponse(SOURCE, "Create answered no record")
         return mapped("document", _document(page), [_row(result[0])])[0]
 
-    async def delete(self, page: Page, reference: str) -> bool:
-        """Delete the document with this reference; False when there is none."""
-        document = await self.by_reference(page, reference)
+    async def delete(self, page: Page, value: str, by: str = "External_Document_No") -> bool:
+        """Delete the document with this reference (or whose field ``by`` is ``value``);
+        False when there is none."""
+        found = await self.find(page, by, value)
+        document = found[0] if found else None
         if document is None:
             return False
         await self.erp._call(page, "Delete", Key=document.key)
@@ -154,6 +156,7 @@ class ErpWrites:
 
 def _document(page: Page) -> Callable[[Row], ErpDocument]:
     state = order_state if page == "orders" else return_state
+    moved = "Quantity_Shipped" if page == "orders" else "Return_Qty_Received"
 
     def build(row: Row) -> ErpDocument:
         currency = row.get("Currency_Code") or LOCAL_CURRENCY
@@ -167,7 +170,7 @@ def _document(page: Page) -> Callable[[Row], ErpDocument]:
             location_code=row.get("Location_Code"),
             applies_to=row.get("Applies_to_Doc_No"),
             total=document_total(row, currency),
-            lines=document_lines(row, currency),
+            lines=document_lines(row, currency, moved),
             dated=moment(datetime.fromisoformat(dated).date()) if dated else None,
         )
 

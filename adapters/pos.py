@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -92,6 +93,8 @@ REFUND_STATUSES: dict[str, PaymentStatus] = {
 }
 #: Square's order states in Mosaic's words: one spelling of cancelled (DESIGN)
 ORDER_STATES = {"CANCELED": "CANCELLED"}
+#: Square's longest refund reason (PaymentRefund.reason)
+MAX_REASON = 192
 #: ISO 4217 minor-unit digits where they are not 2
 MINOR_DIGITS = {"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JPY": 0, "KRW": 0, "ISK": 0}
 DAYS = {"MON": "Mo", "TUE": "Tu", "WED": "We", "THU": "Th", "FRI": "Fr", "SAT": "Sa", "SUN": "Su"}
@@ -105,6 +108,7 @@ SCOPES = {
     "PAYMENTS_READ": "the tenders' and refunds' details on receipts",
     "INVENTORY_READ": "store stock and its changes (BatchRetrieveInventoryCounts)",
     "INVENTORY_WRITE": "holds and restocking (BatchChangeInventory)",
+    "PAYMENTS_WRITE": "a returned receipt's money back at the till (RefundPayment)",
 }
 
 
@@ -376,6 +380,23 @@ class PosAdapter:
         payload = await self.client.post("/v2/inventory/changes/batch-create", body)
         return self.client.parse("inventory counts", lambda: _stock(_items(payload, "counts")))
 
+    async def refund(
+        self, idempotency_key: str, payment_id: str, amount: Money, reason: str | None
+    ) -> str:
+        """Pay back part of a payment the way it was paid (RefundPayment, linked to the
+        payment: Square returns the money to the payment's source, cash as cash); the
+        refund's id. Sent again with the same key, Square answers the first refund, so
+        it is retried like a read. Square refuses more than the payment has left."""
+        body: Json = {
+            "idempotency_key": idempotency_key,
+            "payment_id": payment_id,
+            "amount_money": _wire_money(amount),
+        }
+        if reason:
+            body["reason"] = reason[:MAX_REASON]
+        payload = await self.client.post("/v2/refunds", body)
+        return str(self.client.parse("refund", lambda: payload["refund"]["id"]))
+
     # mosaic sources check
 
     async def check(self) -> list[Finding]:
@@ -503,6 +524,12 @@ def _money(wire: Json) -> Money:
     return Money(Decimal(amount).scaleb(-digits).quantize(Decimal(10) ** -digits), currency)
 
 
+def _wire_money(money: Money) -> Json:
+    """Major units to Square's integer minor units."""
+    digits = MINOR_DIGITS.get(money.currency, 2)
+    return {"amount": int(money.amount.scaleb(digits)), "currency": money.currency}
+
+
 def _count(quantity: str) -> int:
     """A Square decimal-string quantity of whole pieces."""
     if not isinstance(quantity, str):
@@ -590,6 +617,7 @@ def _loyalty_account(raw: Json, customer: Json | None, config: PosConfig) -> Loy
         family_name=profile.get("family_name"),
         email=profile.get("email_address"),
         phone=profile.get("phone_number") or (raw.get("mapping") or {}).get("phone_number"),
+        has_profile=customer is not None,
     )
 
 
@@ -608,9 +636,16 @@ def _order_line(raw: Json) -> OrderLineRecord | None:
 
 
 def _order(raw: Json) -> OrderRecord:
+    """A receipt. Its goods are handed over when it completes (paid at the till: Square
+    then moves them from ``IN_STOCK`` to ``SOLD``); an open order has handed over none."""
     total = raw.get("total_money")
-    lines = (_order_line(line) for line in raw.get("line_items") or [])
     state = str(raw.get("state") or "OPEN")  # Square's default for an order it was given
+    handed_over = state == "COMPLETED"
+    lines = (
+        replace(line, delivered=line.quantity if handed_over else 0)
+        for raw_line in raw.get("line_items") or []
+        if (line := _order_line(raw_line)) is not None
+    )
     return OrderRecord(
         id=raw["id"],
         source="pos",
@@ -620,7 +655,7 @@ def _order(raw: Json) -> OrderRecord:
         status=ORDER_STATES.get(state, state),
         location_id=raw.get("location_id"),
         total=_money(total) if total else None,
-        lines=tuple(line for line in lines if line is not None),
+        lines=tuple(lines),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 SourceName = Literal["crm", "erp", "pos", "wms"]
@@ -21,6 +21,16 @@ ChannelName = Literal["WEB", "APP", "STORE"]
 class Money:
     amount: Decimal  # major units (euros, not cents)
     currency: str  # ISO 4217
+
+
+CENT = Decimal("0.01")
+
+
+def discounted(money: Money, percent: Decimal) -> Money:
+    """A price less a percentage, to the cent (half up), as NAV computes a line's
+    amount: what one piece costs under a promotion, wherever Mosaic shows or charges it."""
+    amount = (money.amount * (1 - percent / 100)).quantize(CENT, ROUND_HALF_UP)
+    return Money(amount, money.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,7 @@ class LoyaltyAccount:
     family_name: str | None = None
     email: str | None = None
     phone: str | None = None
+    has_profile: bool = True  # False: the customer profile is gone (erased), the account stays
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +148,10 @@ class InTransitRecord:
 class OrderLineRecord:
     sku: str
     quantity: int
-    unit_price: Money | None
+    unit_price: Money | None  # what one piece was charged, any line discount taken off
+    discount_percent: Decimal | None = None  # the line's discount (a promotion), if any
+    regular_price: Money | None = None  # one piece before that discount, if any
+    delivered: int | None = None  # shipped or handed over; None: the system does not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +166,7 @@ class OrderRecord:
     total: Money | None
     lines: tuple[OrderLineRecord, ...] = field(default=())
     invoice_id: str | None = None  # an ERP order's posted sales invoice, once invoiced
+    partner: str | None = None  # the partner it came in through (the ERP's mapped field)
 
 
 #: where an order whose system gives no time sorts among others: last, as the oldest

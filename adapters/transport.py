@@ -89,7 +89,7 @@ async def exchange(
     except aiohttp.ClientConnectionError as exc:
         raise UpstreamUnavailable(source, f"cannot reach it ({type(exc).__name__})") from exc
     except aiohttp.ClientError as exc:
-        raise BadUpstreamResponse(source, f"unreadable HTTP answer ({exc})") from exc
+        raise BadUpstreamResponse(source, f"unreadable HTTP answer ({type(exc).__name__})") from exc
     reply = Reply(status, content_type, payload)
     if status in (401, 403):
         said = reply.says(read_error)

@@ -44,6 +44,12 @@ class Metrics:
             ["operation", "outcome"],
             registry=r,
         )
+        self.partial_answers = Counter(
+            "mosaic_partial_answers",
+            "Answers that arrived without a source's part, by the source that failed",
+            ["source"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
             "mosaic_request_duration_seconds",
             "Time to answer a GraphQL request, by operation name",
@@ -93,6 +99,11 @@ class Metrics:
         label = self._operation_label(operation)
         self.requests.labels(label, outcome).inc()
         self.request_seconds.labels(label).observe(seconds)
+
+    def partial(self, sources: list[str]) -> None:
+        """A partial answer: counted once for each source it went without."""
+        for source in sources:
+            self.partial_answers.labels(source).inc()
 
     def _operation_label(self, operation: str) -> str:
         if operation not in self._operations:

@@ -53,6 +53,7 @@ class RequestRecord:
     upstream: list[UpstreamCall] = field(default_factory=list)
     operation: str | None = None  # set once GraphQL ran the request
     outcome: str | None = None  # ok, partial, error (refused: None)
+    failing_sources: list[str] = field(default_factory=list)  # named by the answer's errors
     started: float = field(default_factory=time.time)  # when the gateway got the request
     answered_from_cache: bool = False  # the whole answer came from the response cache
 
@@ -79,7 +80,7 @@ class RequestFacts(SchemaExtension):
         record = current_request.get()
         if record is not None:
             record.operation = self.execution_context.operation_name or ANONYMOUS
-            record.outcome = _outcome(self.execution_context)
+            record.outcome, record.failing_sources = _outcome(self.execution_context)
 
     def get_results(self) -> dict[str, Any]:
         record = current_request.get()
@@ -88,12 +89,24 @@ class RequestFacts(SchemaExtension):
         return {"upstream": [_listed(call, record.started) for call in record.upstream]}
 
 
-def _outcome(context: ExecutionContext) -> str:
+def _outcome(context: ExecutionContext) -> tuple[str, list[str]]:
+    """ok, partial or error, and the sources the answer's errors name. The errors of
+    sources that failed while their field still answered (``MosaicContext.report``)
+    join the result only after this extension has seen it, so they are counted here
+    too: a merged order history without the POS's receipts is partial, not ok."""
     # with @defer, the result streams: judge it by the part sent first
     result: Any = getattr(context.result, "initial_result", context.result)
+    reported = getattr(context.context, "partial_errors", None) or []
+    errors = [*(getattr(result, "errors", None) or []), *reported]
+    failing = sorted({str(e.extensions["source"]) for e in errors if _source_of(e)})
     if context.pre_execution_errors or result is None or result.data is None:
-        return "error"
-    return "partial" if result.errors else "ok"
+        return "error", failing
+    return ("partial" if errors else "ok"), failing
+
+
+def _source_of(error: Any) -> bool:
+    extensions = getattr(error, "extensions", None)
+    return isinstance(extensions, dict) and bool(extensions.get("source"))
 
 
 def _listed(call: UpstreamCall, request_started: float) -> dict[str, Any]:
@@ -136,6 +149,8 @@ class Observability:
         outcome = record.outcome or "rejected"
         if record.operation is not None or refused:
             self.metrics.request(operation, outcome, seconds)
+        if outcome == "partial":
+            self.metrics.partial(record.failing_sources)
         if path in QUIET_PATHS:
             return
         access_log.info(
@@ -148,6 +163,7 @@ class Observability:
                     "status": status,
                     "operation": record.operation,
                     "outcome": record.outcome if record.operation else None,
+                    "failing_sources": record.failing_sources,
                     "duration_ms": round(seconds * 1000, 1),
                     "upstream_calls": len(record.upstream),
                     "response_cache": record.answered_from_cache,

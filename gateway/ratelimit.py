@@ -21,6 +21,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,12 +48,19 @@ class MemoryBuckets:
     """Token buckets in this process; the least recently seen clients are forgotten
     first (a forgotten client starts with a full bucket, as a new one does)."""
 
-    def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        max_clients: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate, self.burst, self.max_clients = rate, burst, max_clients
+        self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     async def take(self, client: str) -> Decision:
-        now = time.monotonic()
+        now = self._clock()
         tokens, at = self._buckets.pop(client, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - at) * self.rate)
         allowed = tokens >= 1

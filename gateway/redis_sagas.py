@@ -95,9 +95,9 @@ class RedisSagaLog:
         done: Any = await self._redis.eval(_REPLACE, 1, self._key(kind, key), old, new)
         return bool(done)
 
-    async def take(self, saga_id: str, owner: str, until: float) -> bool:
+    async def take(self, saga_id: str, owner: str, until: float, now: float) -> bool:
         taken: Any = await self._redis.eval(
-            _TAKE, 1, self._saga(saga_id), owner, repr(until), repr(time.time()), *UNFINISHED
+            _TAKE, 1, self._saga(saga_id), owner, repr(until), repr(now), *UNFINISHED
         )
         return bool(taken)
 

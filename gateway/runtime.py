@@ -101,6 +101,8 @@ class Runtime:
                 [PosFeed(sources.pos, settings.pos_poll_interval_s), WmsFeed(wms, settings.wms())],
                 lease_s=settings.saga_lease_s,
                 timeout_s=settings.saga_timeout_s,
+                sweep_s=settings.saga_sweep_s or settings.saga_lease_s,
+                max_backoff_s=settings.saga_max_backoff_s,
                 crash_after=settings.saga_crash_after,
             ),
         )

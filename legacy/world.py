@@ -184,6 +184,7 @@ class Order:
     status: str
     location_id: str | None
     lines: list[OrderLine]
+    partner: str | None = None  # an online order made through a partner: its code
 
     @property
     def total(self) -> Decimal:
@@ -448,6 +449,10 @@ WAREHOUSE_SITES = (
     ("WH-NWG", "Distribution centre Nieuwegein", "3439"),
 )
 CONSENT_PURPOSES = ("email_marketing", "personalisation", "analytics")
+#: the partners online orders come in through, by their code in the ERP (NAV codes are
+#: upper case): the tests' API key is acme's, the demo's token demo-partner's
+PARTNERS = ("ACME", "DEMO-PARTNER")
+PARTNER_SHARE = 0.15  # of online orders
 SEGMENTS = ("family", "outdoor", "home_maker", "fashion", "bargain_hunter", "premium")
 #: the retailer's loyalty tiers and the lifetime points that reach each: the demo's and
 #: the tests' ``MOSAIC_POS_TIER_THRESHOLDS`` (Square's loyalty accounts have no tiers)
@@ -509,6 +514,7 @@ def build_world(seed: int = 42, size: SizeName = "default") -> World:
     # Later steps draw from their own generators, so adding one leaves every record
     # made before it exactly as it was.
     _payments(world, random.Random(f"mosaic/{seed}/{size}/payments"))
+    _partners(world, random.Random(f"mosaic/{seed}/{size}/partners"))
     return world
 
 
@@ -714,6 +720,15 @@ def _orders(world: World, rng: random.Random, spec: Size) -> None:
             )
 
 
+def _partners(world: World, rng: random.Random) -> None:
+    """Some online orders come in through partners (a marketplace, a price comparison
+    site's checkout), which later ask for their status. The ERP keeps whose an order
+    is in a field of the order (``legacy/erp/seed.py``)."""
+    for order in world.erp_orders:
+        if rng.random() < PARTNER_SHARE:
+            order.partner = rng.choice(PARTNERS)
+
+
 def _stock(world: World, rng: random.Random) -> None:
     for item in world.items:
         online = "WEB" in item.channels or "APP" in item.channels
@@ -747,7 +762,8 @@ ONLINE_METHODS = ("IDEAL", "CARD", "PAYPAL", "KLARNA")
 ONLINE_SHARES = (55, 75, 90, 100)  # cumulative: iDEAL 55 %, card 20 %, PayPal 15 %, Klarna
 TILL_METHODS = ("PIN", "CARD", "CASH")
 TILL_SHARES = (60, 75, 100)  # cumulative: PIN 60 %, card 15 %, cash 25 %
-RETURN_REASONS = ("WRONG_SIZE", "DEFECTIVE", "NOT_AS_DESCRIBED", "CHANGED_MIND")
+#: NAV return reason codes (Code[10], the length a client's reason is held to as well)
+RETURN_REASONS = ("WRONG SIZE", "DEFECTIVE", "WRONG ITEM", "NOT WANTED")
 ONLINE_RETURN_RATE = 0.03  # of delivered online orders; 45 % of them come back to a store
 STORE_RETURN_RATE = 0.015  # of store receipts
 

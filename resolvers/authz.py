@@ -9,8 +9,9 @@ A field states its policy in its ``extensions``, per role, where it is defined::
 - :func:`guarded` — any field: a rule per role, a default for the roles not named.
 - :func:`personal` — a field of a customer's personal data. Before its own rules, the
   caller must be *admitted* to that customer: a customer to their own record only, a
-  store employee to a customer recognised by loyalty card, marketing and service agents
-  to anyone; partners and anonymous callers never. Admission is checked on every field
+  store employee to a customer recognised by loyalty card, marketing to a customer who
+  granted a consent some field lets it read by, service agents to anyone; partners and
+  anonymous callers never. Admission is checked on every field
   of the customer, so no path (``order -> customer``, a federation ``_entities`` lookup,
   an alias, a fragment) shows what the direct path would refuse: the check is made where
   the data is, not where the query entered.
@@ -27,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from inspect import isawaitable
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +37,7 @@ from strawberry.types.base import StrawberryList
 from strawberry.types.field import StrawberryField
 
 from adapters.errors import ConsentRequired, Forbidden, MosaicError, Unauthenticated
+from adapters.records import OrderRecord
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.identity import Identity
@@ -132,8 +135,10 @@ def global_ids(fragments: Fragments) -> list[str]:
 async def admitted(principal: Principal, record: PersonalRecord) -> bool:
     """May the caller see this person at all (before any field's own rule)?"""
     role = principal.role
-    if role in FULL_ACCESS or role in ("service_agent", "marketing"):
+    if role in FULL_ACCESS or role == "service_agent":
         return True
+    if role == "marketing":
+        return await uses_a_consent(record, role)
     if role == "store_employee":
         return record.via == VIA_LOYALTY_CARD
     if role == "customer":
@@ -151,6 +156,43 @@ async def has_consent(identity: Identity, purpose: str) -> bool:
     )
 
 
+async def uses_a_consent(record: PersonalRecord, role: str) -> bool:
+    """Has the person granted any consent ``role`` reads their data by? The CRM keeps
+    consents: when it failed, that failure is the answer (not "nobody")."""
+    for purpose in purposes(type(record), role):
+        if await has_consent(record.identity, purpose):
+            return True
+    failure = record.identity.failures.get("crm")
+    if failure is not None and (await record.identity.settled("crm")).crm is None:
+        raise failure
+    return False
+
+
+@cache
+def purposes(kind: type, role: str) -> tuple[str, ...]:
+    """The consent purposes ``role`` may read some field of ``kind`` by, as its fields
+    declare them (``NeedsConsent``): marketing reads a customer's name and e-mail by
+    ``email_marketing``, their loyalty and orders by ``personalisation``."""
+    found = {
+        rule.purpose
+        for field in kind.__strawberry_definition__.fields  # type: ignore[attr-defined]
+        for guard in field.extensions
+        if isinstance(guard, Guard) and isinstance(rule := guard.rules.get(role), NeedsConsent)
+    }
+    return tuple(sorted(found))
+
+
+def made_through(principal: Principal, order: OrderRecord) -> bool:
+    """Did this order come in through the calling partner? The ERP says whose an order
+    is in a field its mapping names (``order_partner``; NAV codes are upper case, so
+    without regard to case); an order without one is no partner's."""
+    return bool(
+        order.partner
+        and principal.partner
+        and order.partner.casefold() == principal.partner.casefold()
+    )
+
+
 def refusal(principal: Principal, what: str) -> MosaicError:
     if principal.role == "anonymous":
         return Unauthenticated(f"{what} is not public: send a bearer token or an API key")
@@ -159,18 +201,19 @@ def refusal(principal: Principal, what: str) -> MosaicError:
 
 async def admit(info: Info, record: R | None, what: str) -> R | None:
     """A field's answer that is a person, where the caller may see them; else a refusal
-    (the whole object null, not an object of null fields). A customer asking about
-    anyone but themself is refused alike whether that person exists or not: no oracle
-    of who is a customer."""
+    (the whole object null, not an object of null fields). Where telling "not there"
+    from "not yours" would say who is a customer, the two answers are one: a customer
+    asking about anyone but themself is refused alike whether that person exists or not,
+    and a person marketing may use no consent of is null, exactly as nobody."""
     principal = info.context.principal
     if record is None and principal.role != "customer":
         return None
     if record is None or not await admitted(principal, record):
-        raise (
-            Forbidden(f"{what} is not yours")
-            if principal.role == "customer"
-            else refusal(principal, what)
-        )
+        if principal.role == "customer":
+            raise Forbidden(f"{what} is not yours")
+        if principal.role == "marketing":
+            return None
+        raise refusal(principal, what)
     return record
 
 

@@ -16,26 +16,32 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import strawberry
 
 from adapters.erp_writes import ErpWrites
-from adapters.errors import MosaicError
+from adapters.errors import EmailTaken, MosaicError
 from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
+from resolvers.cancelling import CancelOrder, cancelled, plan_cancel
+from resolvers.cancelling import fingerprint_of as cancel_fingerprint
 from resolvers.context import Info
+from resolvers.erasure import EraseCustomer
+from resolvers.holds import leased
+from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, ORDER_ID, PURPOSE, argument
 from resolvers.live import StockFeed
 from resolvers.ordering import PlaceOrder, placed_order, plan_order
 from resolvers.ordering import fingerprint_of as order_fingerprint
 from resolvers.profile import consent_changes, contact_changes, crm_contact, write_contact
 from resolvers.returning import RegisterReturn, plan_return, registered_return
 from resolvers.returning import fingerprint_of as return_fingerprint
-from resolvers.sagas import SagaEngine, SagaLog
+from resolvers.sagas import Outcome, Refused, SagaEngine, SagaLog
 from resolvers.sources import Sources
 from resolvers.types.customer import Consent
 from resolvers.types.product import Product
 from resolvers.types.writes import (
+    CancelOrderPayload,
     PlaceOrderInput,
     PlaceOrderPayload,
     RegisterReturnInput,
@@ -60,7 +66,6 @@ class Commerce:
     erp: ErpWrites
     sagas: SagaEngine
     feed: StockFeed
-    sweep_s: float
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
@@ -73,6 +78,8 @@ class Commerce:
         *,
         lease_s: float = 30.0,
         timeout_s: float = 60.0,
+        sweep_s: float = 30.0,
+        max_backoff_s: float = 600.0,
         crash_after: str | None = None,
     ) -> Commerce:
         async def invalidate(name: str, keys: Sequence[str]) -> None:
@@ -85,11 +92,19 @@ class Commerce:
                 await invalidate(name, [e.sku for e in events if e.source == source])
 
         erp = ErpWrites(sources.erp)
+        placer = PlaceOrder(sources, erp, invalidate, log)
         sagas = SagaEngine(
             log,
-            [PlaceOrder(sources, erp, invalidate, log), RegisterReturn(sources, erp, invalidate)],
+            [
+                placer,
+                RegisterReturn(sources, erp, invalidate),
+                CancelOrder(erp, placer),
+                EraseCustomer(sources),
+            ],
             lease_s=lease_s,
             timeout_s=timeout_s,
+            sweep_s=sweep_s,
+            max_backoff_s=max_backoff_s,
             crash_after=crash_after,
         )
         return cls(
@@ -97,12 +112,11 @@ class Commerce:
             erp=erp,
             sagas=sagas,
             feed=StockFeed(feeds, on_change),
-            sweep_s=max(lease_s, 0.5),
         )
 
     async def start(self) -> None:
         """Recover what a crash left half done (now, and by a sweep from then on)."""
-        self._tasks.append(asyncio.create_task(self.sagas.sweep(self.sweep_s)))
+        self._tasks.append(asyncio.create_task(self.sagas.sweep()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -161,6 +175,36 @@ class CommerceMutation:
         return PlaceOrderPayload(order=placed_order(replay.answer, products), errors=[])
 
     @strawberry.mutation(
+        description="Cancel an online order nothing of which was shipped or collected: "
+        "the ERP deletes it, the goods held for it are released, and what was paid is "
+        "refunded against its payment. Refusals (NOT_CANCELLABLE, UNKNOWN_ORDER) come "
+        "back in errors. Idempotent by idempotencyKey.",
+        extensions=[guarded(default=DENY, store_employee=ALLOW, service_agent=ALLOW)],
+    )
+    async def cancel_order(
+        self,
+        info: Info,
+        order_id: Annotated[strawberry.ID, argument(ORDER_ID)],
+        idempotency_key: Annotated[str, argument(IDEMPOTENCY_KEY)],
+    ) -> CancelOrderPayload:
+        commerce = _commerce(info)
+        engine = commerce.sagas
+        fingerprint = engine.fingerprint(cancel_fingerprint(str(order_id)))
+        replay = await engine.replay(CancelOrder.kind, idempotency_key, fingerprint)
+        if replay is None:
+            plan, errors = await plan_cancel(
+                info, commerce.sources, engine.log, str(order_id), idempotency_key
+            )
+            if plan is None:
+                return CancelOrderPayload(cancellation=None, errors=errors)
+            replay = await engine.run(CancelOrder.kind, idempotency_key, fingerprint, plan)
+        if replay.refusal is not None:
+            errors = _refused(replay.refusal.code, replay.refusal.message)
+            return CancelOrderPayload(cancellation=None, errors=errors)
+        assert replay.answer is not None
+        return CancelOrderPayload(cancellation=cancelled(replay.answer), errors=[])
+
+    @strawberry.mutation(
         description="Take back lines of any order (online or in store) at any store, or "
         "by post: a return order with the refund in the ERP, the goods back into the "
         "store's stock, the order's status updated. Idempotent by idempotencyKey.",
@@ -172,10 +216,16 @@ class CommerceMutation:
         fingerprint = engine.fingerprint(return_fingerprint(input))
         replay = await engine.replay(RegisterReturn.kind, input.idempotency_key, fingerprint)
         if replay is None:
-            plan, errors = await plan_return(info, commerce.sources, commerce.erp, input)
-            if plan is None:
-                return ReturnPayload(return_=None, errors=errors)
-            replay = await engine.run(RegisterReturn.kind, input.idempotency_key, fingerprint, plan)
+            try:  # one return of an order at a time: each counts the ones before it
+                async with leased(engine.log, [f"return:{input.order_id}"]):
+                    plan, errors = await plan_return(info, commerce.sources, commerce.erp, input)
+                    if plan is None:
+                        return ReturnPayload(return_=None, errors=errors)
+                    replay = await engine.run(
+                        RegisterReturn.kind, input.idempotency_key, fingerprint, plan
+                    )
+            except Refused as busy:
+                replay = Outcome(refusal=busy)
         if replay.refusal is not None:
             errors = _refused(replay.refusal.code, replay.refusal.message)
             return ReturnPayload(return_=None, errors=errors)
@@ -201,7 +251,11 @@ class CommerceMutation:
         errors += found_errors
         if errors or contact_id is None:
             return UpdateCustomerPayload(customer=customer, errors=errors)
-        updated = await write_contact(info, _commerce(info).sources, contact_id, changes)
+        try:
+            updated = await write_contact(info, _commerce(info).sources, contact_id, changes)
+        except EmailTaken as taken:
+            errors = [UserError(code=taken.code, message=taken.message, field=["email"])]
+            return UpdateCustomerPayload(customer=customer, errors=errors)
         return UpdateCustomerPayload(customer=updated, errors=[])
 
     @strawberry.mutation(
@@ -214,8 +268,8 @@ class CommerceMutation:
     async def set_consent(
         self,
         info: Info,
-        customer_id: strawberry.ID,
-        purpose: str,
+        customer_id: Annotated[strawberry.ID, argument(CUSTOMER_ID)],
+        purpose: Annotated[str, argument(PURPOSE)],
         granted: bool,
         valid_until: date | None = None,
     ) -> SetConsentPayload:

@@ -16,7 +16,6 @@ from resolvers.principal import OPEN, PersonalReads, Principal
 
 if TYPE_CHECKING:
     from resolvers.commerce import Commerce
-    from resolvers.gdpr import ErasureLog
     from resolvers.sources import Sources
 
 
@@ -31,7 +30,6 @@ class MosaicContext:
     # The adapters themselves, for writes (reads go through the loaders); None where a
     # context only reads.
     sources: Sources | None = None
-    erasures: ErasureLog | None = None
     # What the omnichannel writes and live stock need (resolvers/commerce.py).
     commerce: Commerce | None = None
     # categories that never drive nor appear in recommendations (Settings)

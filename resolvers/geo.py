@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -36,10 +37,17 @@ def postal_areas() -> dict[str, PostalArea]:
     }
 
 
+#: a Dutch postal code: four digits, the first not 0, and optionally two letters
+#: (``1012 AB``, ``1012ab``, ``1012``); anything else is no Dutch postal code (Berlin's
+#: ``10115`` is not Amsterdam's 1011)
+DUTCH_POSTAL_CODE = re.compile(r"([1-9][0-9]{3}) ?([A-Za-z]{2})?")
+
+
 def locate(postal_code: str) -> PostalArea | None:
-    """The area of a Dutch postal code in any usual spelling ("1012 AB", "1012ab", "1012")."""
-    digits = postal_code.strip()[:4]
-    return postal_areas().get(digits) if digits.isdigit() else None
+    """The area of a Dutch postal code in any usual spelling; None for a code that is
+    not Dutch, or that no area has."""
+    found = DUTCH_POSTAL_CODE.fullmatch(postal_code.strip())
+    return postal_areas().get(found.group(1)) if found else None
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -144,10 +144,17 @@ class Identity:
         self._raise_error()
         return self.fragments
 
-    async def first(self, order: Sequence[str], pick: Callable[[Fragments], T | None]) -> T | None:
+    async def first(
+        self,
+        order: Sequence[str],
+        pick: Callable[[Fragments], T | None],
+        missed: Callable[[UpstreamError], None] | None = None,
+    ) -> T | None:
         """``pick`` from the fragments, in the order of trust ``order``, as soon as the
         answer can no longer change: when every system before the one that gave it is
-        settled. The CRM's value needs only the CRM; the POS is asked only without it."""
+        settled. The CRM's value needs only the CRM; the POS is asked only without it.
+        ``missed`` hears the failure of each more trusted system that could not be
+        asked (its value might have been another): the value is then a fallback."""
         for i in range(len(order)):
             trusted = order[: i + 1]
             found = await self.settled(*trusted)
@@ -155,8 +162,34 @@ class Identity:
                 Fragments(**{s: getattr(found, s) if s in trusted else None for s in PREFERENCE})
             )
             if value is not None:
+                self._tell_unasked(order[:i], missed)
                 return value
+        self._tell_unasked(order, missed)
         return None
+
+    def unasked(self, *systems: str) -> list[UpstreamError]:
+        """The failures of those of ``systems`` that found nothing: what they hold about
+        the person is unknown, so whatever is assembled without them may be short."""
+        return [
+            failure
+            for system in systems
+            if (failure := self.failures.get(system)) is not None
+            and getattr(self.fragments, system) is None
+        ]
+
+    def unlearned(self, name: str) -> list[UpstreamError]:
+        """Why a key (``erp_no``, ``pos_customer``) is not known, if a system that could
+        have told it failed; empty when the systems answered and simply do not know it."""
+        if name in self.known:
+            return []
+        return self.unasked(*KEY_SOURCES[name])
+
+    def _tell_unasked(
+        self, systems: Sequence[str], missed: Callable[[UpstreamError], None] | None
+    ) -> None:
+        if missed is not None:
+            for failure in self.unasked(*systems):
+                missed(failure)
 
     def _any(self) -> bool:
         f = self.fragments

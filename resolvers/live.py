@@ -20,6 +20,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -28,6 +29,7 @@ from adapters.feeds import Feed, StockEvent
 from resolvers import ids
 from resolvers.authz import STOCK_DENIED
 from resolvers.context import Info
+from resolvers.inputs import LOCATION_ID, SKU, argument
 from resolvers.places import directory
 from resolvers.types.location import Location
 
@@ -176,8 +178,8 @@ class LiveSubscription:
     async def stock_changed(
         self,
         info: Info,
-        skus: list[strawberry.ID],
-        location_ids: list[strawberry.ID] | None = None,
+        skus: Annotated[list[strawberry.ID], argument(SKU)],
+        location_ids: Annotated[list[strawberry.ID] | None, argument(LOCATION_ID)] = None,
     ) -> AsyncGenerator[StockChange, None]:
         # The same roles as Product.stock: a subscription must not show what the field
         # refuses (anonymous callers, customers and marketing see no stock levels).

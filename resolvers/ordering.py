@@ -13,12 +13,15 @@ do, so a saga replayed after a crash does exactly what was planned:
   code that has every line free; else split, each line from the nearest location that
   has it; a warehouse's goods are held with a WMS reservation, a store's in the POS.
 
-The saga then creates the sales order in the ERP (its reference in
-``External_Document_No``) and holds the goods, one step per location. A refusal (a
-store sold the last piece meanwhile: the POS adjustment is all-or-nothing and refuses
-to go below zero) undoes what was done: the ERP order is deleted, as NAV cancels an
-order nothing was shipped from (it has no cancelled status). Refusals found while
-planning come back in the payload's ``errors`` and nothing is written.
+The saga then holds the goods, one step per location, and only then creates the
+sales order in the ERP (its reference in ``External_Document_No``). Holding first is
+what keeps contention clean: when many orders race for a store's last piece, the
+losers are refused at the hold (under its lease: ``resolvers/holds.py``) before they
+have written anything, so no sales order is created only to be deleted again. A later
+failure undoes what was done: the holds are released, and an ERP order that may have
+been created is deleted, as NAV cancels an order nothing was shipped from (it has no
+cancelled status). Refusals found while planning come back in the payload's
+``errors`` and nothing is written.
 """
 
 from __future__ import annotations
@@ -34,14 +37,15 @@ import strawberry
 from adapters.erp_writes import ErpWrites, NewDocument
 from adapters.errors import BadUserInput
 from adapters.pos import IN_STOCK, RESERVED, StockMove
-from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord
+from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord, discounted
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.geo import locate
-from resolvers.holds import Invalidate, Leases, StoreHolds, occurred_at, wms_hold, wms_unhold
+from resolvers.holds import Invalidate, StoreHolds, occurred_at, wms_hold, wms_unhold
 from resolvers.identity import start_keys_of_id
 from resolvers.places import Point
-from resolvers.sagas import Json, Results, Step
+from resolvers.pricing import quote, today
+from resolvers.sagas import Json, Results, SagaLog, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Channel
 from resolvers.types.common import Money as MoneyType
@@ -49,6 +53,8 @@ from resolvers.types.order import Order, OrderLine
 from resolvers.types.product import Product
 from resolvers.types.writes import OrderLineInput, PlaceOrderInput, UserError
 
+#: the saga log's index of placing sagas by the ERP order's number
+PLACED = "placed_order"
 MAX_LINES = 50
 MAX_QUANTITY = 999
 Location = tuple[str, str]  # (kind, the owning system's id)
@@ -120,11 +126,13 @@ async def plan_order(
     if request.pickup_location_id is not None:
         pickup, shipments, errors = await _pickup(info, sources, request.pickup_location_id, wanted)
     else:
-        assert request.delivery_address is not None
+        address = request.delivery_address
+        assert address is not None
         pickup = None
-        shipments, errors = await _delivery(
-            info, sources, request.delivery_address.postal_code, wanted
-        )
+        if (address.country or "NL").upper() != "NL":
+            message = "orders are delivered in the Netherlands only"
+            return None, [refusal("NOT_DELIVERED_THERE", message, "deliveryAddress", "country")]
+        shipments, errors = await _delivery(info, sources, address.postal_code, wanted)
     if errors:
         return None, errors
     plan: Json = {
@@ -158,27 +166,36 @@ async def _erp_account(info: Info, customer_id: str) -> tuple[str | None, list[U
 async def _priced_lines(
     info: Info, wanted: dict[str, int], channel: str
 ) -> tuple[list[Json], list[UserError]]:
+    """Each line at what ``Product.price`` shows for the channel today (the one price
+    engine, ``resolvers/pricing.py``): the regular price and the promotion's percentage,
+    which the ERP's sales line gets as its Unit Price and Line Discount %."""
     loaders = info.context.loaders
     skus = list(wanted)
-    items, prices = await asyncio.gather(
-        loaders.item.load_many(skus), loaders.price.load_many([(s, channel) for s in skus])
+    items, prices, promotions = await asyncio.gather(
+        loaders.item.load_many(skus),
+        loaders.price.load_many([(s, channel) for s in skus]),
+        loaders.promotions.load_many(skus),
     )
+    day = today()
     lines: list[Json] = []
     errors: list[UserError] = []
-    for sku, item, price in zip(skus, items, prices, strict=True):
+    for sku, item, price, offers in zip(skus, items, prices, promotions, strict=True):
         if item is None:
             errors.append(refusal("UNKNOWN_SKU", f"no product {sku}", "lines"))
             continue
-        money = price.price if price is not None else item.list_price
-        if item.blocked or channel not in item.channels or money is None:
+        found = quote(item, price, offers, channel, day)
+        if item.blocked or channel not in item.channels or found is None:
             errors.append(refusal("NOT_SOLD", f"{sku} is not sold in the {channel} channel"))
             continue
+        promotion = found.promotion if found.compare_at else None
         lines.append(
             {
                 "sku": sku,
                 "quantity": wanted[sku],
-                "price": str(money.amount),
-                "currency": money.currency,
+                "price": str(found.regular.amount),
+                "currency": found.regular.currency,
+                "discount": str(promotion.discount_percent) if promotion else None,
+                "promotion": promotion.code if promotion else None,
             }
         )
     return lines, errors
@@ -221,7 +238,7 @@ async def _delivery(
 ) -> tuple[list[Json], list[UserError]]:
     area = locate(postal_code)
     if area is None:
-        message = f"unknown Dutch postal code {postal_code!r}"
+        message = f"{postal_code!r} is not a known Dutch postal code"
         return [], [refusal("INVALID_POSTAL_CODE", message, "deliveryAddress", "postalCode")]
     loaders, skus = info.context.loaders, list(wanted)
     stores, warehouses, store_stock, warehouse_stock = await asyncio.gather(
@@ -250,24 +267,28 @@ def _shipment(kind: str, location: str, lines: dict[str, int]) -> Json:
 
 
 class PlaceOrder:
-    """The saga: the ERP's sales order first, then the goods held where they ship from."""
+    """The saga: the goods held where they ship from, then the ERP's sales order."""
 
     kind = "place_order"
 
     def __init__(
-        self, sources: Sources, erp: ErpWrites, invalidate: Invalidate, leases: Leases
+        self, sources: Sources, erp: ErpWrites, invalidate: Invalidate, log: SagaLog
     ) -> None:
         self.sources = sources
         self.erp = erp
         self.invalidate = invalidate
-        self.stores = StoreHolds(sources, invalidate, leases)
+        self.log = log
+        self.stores = StoreHolds(sources, invalidate, log)
 
     def steps(self, plan: Json) -> Sequence[Step]:
         holds = [
-            Step(f"hold:{s['location']}", self._hold(s), self._release(s))
-            for s in plan["shipments"]
+            Step(f"hold:{s['location']}", self._hold(s), self.release(s)) for s in plan["shipments"]
         ]
-        return [Step("erp_order", self._create, self._cancel), *holds]
+        return [
+            *holds,
+            Step("erp_order", self._create, self._cancel),
+            Step("known_by_number", self._index),
+        ]
 
     def answer(self, plan: Json, results: Results) -> Json:
         return {**results["erp_order"], "plan": plan}
@@ -282,13 +303,14 @@ class PlaceOrder:
                 channel=plan["channel"],
                 location_code=pickup["location"] if pickup else None,
                 lines=[
-                    OrderLineRecord(
-                        line["sku"],
-                        line["quantity"],
-                        Money(Decimal(line["price"]), line["currency"]),
-                    )
+                    OrderLineRecord(line["sku"], line["quantity"], _regular(line))
                     for line in plan["lines"]
                 ],
+                discounts={
+                    line["sku"]: Decimal(line["discount"])
+                    for line in plan["lines"]
+                    if line.get("discount")
+                },
             ),
         )
         return {
@@ -301,6 +323,11 @@ class PlaceOrder:
 
     async def _cancel(self, plan: Json, results: Results) -> None:
         await self.erp.delete("orders", order_reference(plan))
+
+    async def _index(self, plan: Json, results: Results) -> None:
+        """The saga found by the order's number, so cancelOrder can release its holds
+        (the ERP's order does not say where its goods are held)."""
+        await self.log.claim_key(PLACED, results["erp_order"]["no"], plan["saga_id"])
 
     def _hold(self, shipment: Json) -> Any:
         async def hold(plan: Json, results: Results) -> Json:
@@ -317,7 +344,9 @@ class PlaceOrder:
 
         return hold
 
-    def _release(self, shipment: Json) -> Any:
+    def release(self, shipment: Json) -> Any:
+        """Undo a shipment's hold (the saga's undo, and cancelOrder's release)."""
+
         async def release(plan: Json, results: Results) -> None:
             key = f"{order_reference(plan)}:{shipment['location']}"
             if shipment["kind"] == "STORE":
@@ -329,6 +358,24 @@ class PlaceOrder:
                 )
 
         return release
+
+
+def _regular(line: Json) -> Money:
+    return Money(Decimal(line["price"]), line["currency"])
+
+
+def _planned_line(line: Json) -> OrderLineRecord:
+    """A planned line as the ERP will read it back: charged the regular price less the
+    promotion's percentage (plans from before issue 17 have no discount)."""
+    regular = _regular(line)
+    percent = Decimal(line["discount"]) if line.get("discount") else None
+    return OrderLineRecord(
+        line["sku"],
+        line["quantity"],
+        discounted(regular, percent) if percent else regular,
+        discount_percent=percent,
+        regular_price=regular if percent else None,
+    )
 
 
 def _store_moves(shipment: Json) -> list[StockMove]:
@@ -351,15 +398,7 @@ def placed_order(answer: Json, products: Mapping[str, Product]) -> Order:
         total=MoneyType(amount=Decimal(answer["total"]), currency=currency)
         if answer["total"]
         else None,
-        lines=[
-            OrderLine(
-                quantity=line["quantity"],
-                unit_price=MoneyType(amount=Decimal(line["price"]), currency=line["currency"]),
-                sku=strawberry.ID(line["sku"]),
-                product=products.get(line["sku"]) or Product(sku=strawberry.ID(line["sku"])),
-            )
-            for line in plan["lines"]
-        ],
+        lines=[OrderLine.of(_planned_line(line), products) for line in plan["lines"]],
         location_ref=ids.location_id("STORE", pickup["location"]) if pickup else None,
         customer_key={"erp_no": plan["customer_no"]},
     )

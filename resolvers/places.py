@@ -45,7 +45,7 @@ def point_of(near: NearInput | None) -> Point | None:
         return Point(near.point.lat, near.point.lon)
     area = locate(near.postal_code or "")
     if area is None:
-        raise BadUserInput(f"unknown Dutch postal code {near.postal_code!r}")
+        raise BadUserInput(f"{near.postal_code!r} is not a known Dutch postal code")
     return Point(area.lat, area.lon)
 
 

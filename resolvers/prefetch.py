@@ -96,11 +96,12 @@ def prefetch_products(
     fragments = info._raw_info.fragments
     for field in (f for product in products for f in _fields(product.selection_set, fragments)):
         name = field.name.value
-        if name == "price":
+        if name in ("price", "compareAtPrice"):  # a promotion may lower the price
             channel = _argument(field, "channel", info)
             asked = getattr(channel, "value", channel) or info.context.channel
             for sku in skus:
                 _start(loaders.price.load((sku, asked)), started)
+            _start(loaders.promotions.load_many(skus), started)
         elif name == "promotions":
             _start(loaders.promotions.load_many(skus), started)
         elif name in ("availability", "stock"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -19,9 +19,20 @@ from resolvers.authz import (
     When,
     admit,
     guarded,
+    made_through,
 )
 from resolvers.context import Info
 from resolvers.identity import start_keys_of_id
+from resolvers.inputs import (
+    CUSTOMER_ID,
+    EMAIL,
+    LOCATION_ID,
+    LOYALTY_CARD,
+    ORDER_ID,
+    SKU,
+    argument,
+    text,
+)
 from resolvers.places import directory, point_of
 from resolvers.prefetch import arrived, prefetch_products
 from resolvers.survivorship import normalise_email
@@ -36,15 +47,15 @@ MAX_KEYS = 500  # longest list argument; a real listing page asks for at most ~1
 
 @strawberry.input(one_of=True, description="Exactly one way to recognise a customer.")
 class CustomerBy:
-    id: strawberry.ID | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    loyalty_card: str | None = strawberry.UNSET
+    id: strawberry.ID | None = text(CUSTOMER_ID, default=strawberry.UNSET)
+    email: str | None = text(EMAIL, default=strawberry.UNSET)
+    loyalty_card: str | None = text(LOYALTY_CARD, default=strawberry.UNSET)
 
 
 def _start_keys(by: CustomerBy) -> dict[str, str]:
-    if by.id:
+    if isinstance(by.id, str):  # given, even empty: an empty id is refused as an id
         return start_keys_of_id(str(by.id))
-    if by.email:
+    if isinstance(by.email, str):
         email = normalise_email(by.email)
         if not email or "@" not in email:
             raise BadUserInput(f"{by.email!r} is not an e-mail address")
@@ -56,7 +67,7 @@ def _start_keys(by: CustomerBy) -> dict[str, str]:
 
 
 async def _customer(info: Info, by: CustomerBy) -> Customer | None:
-    via = VIA_ID if by.id else VIA_EMAIL if by.email else VIA_LOYALTY_CARD
+    via = VIA_ID if isinstance(by.id, str) else VIA_EMAIL if by.email else VIA_LOYALTY_CARD
     found = await Customer.find(info.context.loaders, _start_keys(by), via=via)
     return await admit(info, found, "this customer")
 
@@ -99,7 +110,8 @@ class Query:
         return await _customer(info, by)
 
     @strawberry.field(
-        description="Customers by id, in the order asked; null where unknown.",
+        description="Customers by id, in the order asked; null where unknown. The list is "
+        "null when `ids` is refused (too many).",
         extensions=[
             guarded(
                 default=DENY,
@@ -109,7 +121,9 @@ class Query:
             )
         ],
     )
-    async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
+    async def customers(
+        self, info: Info, ids: Annotated[list[strawberry.ID], argument(CUSTOMER_ID)]
+    ) -> list[Customer | None] | None:
         _check_length("ids", ids)
         found = await asyncio.gather(
             *(_customer(info, CustomerBy(id=i)) for i in ids), return_exceptions=True
@@ -122,7 +136,9 @@ class Query:
         return [c if isinstance(c, Customer) else None for c in found]
 
     @strawberry.field
-    async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
+    async def product(
+        self, info: Info, sku: Annotated[strawberry.ID, argument(SKU)]
+    ) -> Product | None:
         loads = prefetch_products(info, [str(sku)])
         product = await Product.load(info, str(sku))
         await arrived(loads)
@@ -130,8 +146,13 @@ class Query:
             info.context.report(info, product.failure)
         return product if product.item or product.failure else None
 
-    @strawberry.field(description="Products by SKU, in the order asked; null where unknown.")
-    async def products(self, info: Info, skus: list[strawberry.ID]) -> list[Product | None]:
+    @strawberry.field(
+        description="Products by SKU, in the order asked; null where unknown. The list is "
+        "null when `skus` is refused (too many)."
+    )
+    async def products(
+        self, info: Info, skus: Annotated[list[strawberry.ID], argument(SKU)]
+    ) -> list[Product | None] | None:
         _check_length("skus", skus)
         loads = prefetch_products(info, [str(s) for s in skus])
         try:
@@ -147,19 +168,24 @@ class Query:
         ]
 
     @strawberry.field
-    async def location(self, info: Info, id: strawberry.ID) -> Location | None:
+    async def location(
+        self, info: Info, id: Annotated[strawberry.ID, argument(LOCATION_ID)]
+    ) -> Location | None:
         ids.split(str(id), tuple(ids.LOCATION_PREFIXES.values()), "location")
         place = (await directory(info)).get(str(id))
         return Location.of(place) if place else None
 
-    @strawberry.field(description="Stores and warehouses, nearest first when `near` is given.")
+    @strawberry.field(
+        description="Stores and warehouses, nearest first when `near` is given; null when "
+        "`near` or `limit` is refused (an unknown postal code, say)."
+    )
     async def locations(
         self,
         info: Info,
         near: NearInput | None = None,
         limit: int = 10,
         kind: LocationKind | None = None,
-    ) -> list[Location]:
+    ) -> list[Location] | None:
         if not 0 <= limit <= MAX_KEYS:
             raise BadUserInput(f"limit must be between 0 and {MAX_KEYS}")
         point = point_of(near)
@@ -171,8 +197,9 @@ class Query:
         return [Location.of(p) for p in places[:limit]]
 
     @strawberry.field(
-        description="One order from any channel, by its id. A partner reads orders by the "
-        "id it was given (scope orders:read), never who placed them.",
+        description="One order from any channel, by its id. A partner (scope orders:read) "
+        "reads the orders that came in through it, never who placed them; any other id "
+        "is null to it, as an unknown one.",
         extensions=[
             guarded(
                 default=DENY,
@@ -183,11 +210,16 @@ class Query:
             )
         ],
     )
-    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+    async def order(
+        self, info: Info, id: Annotated[strawberry.ID, argument(ORDER_ID)]
+    ) -> Order | None:
         prefix, local = ids.split(str(id), ids.ORDER_PREFIXES, "order")
         loaders = info.context.loaders
         loader = loaders.erp_order if prefix == "erp" else loaders.pos_order
         record = await loader.load(local)
+        principal = info.context.principal
+        if record and principal.role == "partner" and not made_through(principal, record):
+            return None  # not "forbidden": that would say the id is an order
         order = (await Order.many(info, [record]))[0] if record else None
         if info.context.principal.role == "customer":
             await admit(info, await order.placed_by(loaders) if order else None, f"order {id}")
@@ -199,6 +231,6 @@ class Query:
         extensions=[gdpr.subject_or_agent()],
     )
     async def data_subject_report(
-        self, info: Info, customer_id: strawberry.ID
+        self, info: Info, customer_id: Annotated[strawberry.ID, argument(CUSTOMER_ID)]
     ) -> gdpr.DataSubjectReport:
         return await gdpr.report(info, str(customer_id))

@@ -1,36 +1,48 @@
 """``registerReturn``: goods of any order (an ERP online order or a POS receipt) coming
 back at any store, or by post; planned, then registered as a saga.
 
-Planning checks the order (it exists and is completed: an online order is returnable
-once NAV has invoiced it, a store receipt always), the lines (each was on the order,
-and no more comes back than was bought, counting earlier returns) and the store (it
-exists and is open). The saga then:
+What may come back follows the goods and the money (issue 17):
+
+- **the goods**: of each line, what was shipped or handed over (NAV's
+  ``Quantity_Shipped`` on an open order's line, every piece of a posted invoice, every
+  piece of a completed store receipt), less what earlier returns of the order took back
+  (the return orders in the ERP applying to its invoice or naming it). More is refused
+  ``NOT_RETURNABLE`` with a reason: ``NOT_FULFILLED`` (not shipped or collected yet; a
+  cancelled order never was), ``ALREADY_RETURNED``, ``MORE_THAN_BOUGHT``;
+- **the money**: the refund is what the customer paid for those lines (each piece at its
+  line's price, the promotion taken off), at most what the order's payments took less
+  what was refunded or is owed already (``resolvers/refunds.py``), against the payment it
+  refunds, by that payment's method. An order with nothing paid (or nothing left) is
+  refused ``NOT_PAID``.
+
+The saga then:
 
 1. creates the sales return order in the ERP (``SalesReturnOrder``, applying to the
-   order's posted invoice, or naming the store receipt; each line at what the customer
-   paid, with the return reason): the ERP books returns for every channel, so a store
-   receipt's return is recorded there too. The return order is what the customer is
-   owed; NAV pays it out when finance posts the return (credit memo, then refund), and
-   the order's payments show the refund from then on: no standard page takes a ledger
-   entry from outside (``contracts/erp/DECISIONS.md``);
-2. puts the goods back into the store's stock in the POS (from RETURNED_BY_CUSTOMER to
+   order's posted invoice, or naming the order or store receipt; each line at what the
+   customer paid, with the return reason): the ERP books returns for every channel, so a
+   store receipt's return is recorded there too;
+2. checks that the order is not over-returned (below);
+3. pays a store receipt's money back at the till: Square's RefundPayment against the
+   receipt's payment, which returns it the way it was paid (cash as cash). This is the
+   saga's pivot: money paid back is not taken back, so from here on the saga is finished,
+   never undone (``Step.forward``). An online order's refund is paid by NAV's finance when
+   it posts the return order (credit memo, then the refund to the payment's method:
+   ``contracts/erp/DECISIONS.md``); its answer shows it pending against its payment;
+4. puts the goods back into the store's stock in the POS (from RETURNED_BY_CUSTOMER to
    IN_STOCK). Goods sent by post arrive at a warehouse later, where the WMS books them
    in on arrival; that is not part of registering the return.
 
-Between 1 and 2 the saga checks that the order is not over-returned. Planning counted
-the earlier returns, but two returns of the same order with different idempotency keys
-may be planned at the same moment and both pass; so once its own return order exists,
-the saga counts again, every return order of the order included. When more would come
-back than was bought, it undoes its return order and refuses NOT_RETURNABLE. Two
-returns racing for the last unit may thus both be refused (the client asks again);
-goods are never refunded twice.
-
-The restock is last on purpose: it is the one step that cannot be refused, so no later
-failure can ask to take goods back off a shelf they may already have been sold from.
+Returns of one order are serialised (``resolvers/commerce.py`` holds a lease named after
+the order in the saga log around planning and running), so returns at several desks at
+once each count the ones before and all stand. The recount of step 2 stays as the guard
+for when the lease ran out (a saga slower than the lease): once its own return order
+exists, the saga counts every return order of the order again, and when more would come
+back than was delivered it undoes its return order and refuses ``NOT_RETURNABLE``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -39,19 +51,20 @@ import strawberry
 from adapters.erp_writes import ErpWrites, NewDocument
 from adapters.errors import BadUserInput
 from adapters.pos import IN_STOCK, StockMove
-from adapters.records import Money, OrderLineRecord, OrderRecord
+from adapters.records import Money, OrderLineRecord, OrderRecord, PaymentRecord
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.holds import Invalidate, occurred_at, pos_move, pos_unmove
 from resolvers.ordering import check_key, merged_lines, refusal
+from resolvers.refunds import capped, planned, refund_payment, refundable
 from resolvers.sagas import Json, Refused, Results, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Money as MoneyType
+from resolvers.types.payment import Payment
 from resolvers.types.writes import RegisterReturnInput, Return, UserError
 
 FROM_CUSTOMER = "RETURNED_BY_CUSTOMER"
-#: The one order state goods can come back from: delivered, and (online) invoiced.
-RETURNABLE = "COMPLETED"
+NOT_RETURNABLE = "NOT_RETURNABLE"
 
 
 def return_reference(plan: Json) -> str:
@@ -67,6 +80,12 @@ def fingerprint_of(request: RegisterReturnInput) -> Json:
     }
 
 
+def not_returnable(reason: str, message: str, *path: str) -> UserError:
+    refused = refusal(NOT_RETURNABLE, message, *path)
+    refused.reason = reason
+    return refused
+
+
 async def plan_return(
     info: Info, sources: Sources, erp: ErpWrites, request: RegisterReturnInput
 ) -> tuple[Json | None, list[UserError]]:
@@ -78,22 +97,24 @@ async def plan_return(
         source, order_no = ids.split(str(request.order_id), ids.ORDER_PREFIXES, "order")
     except BadUserInput as error:
         return None, [refusal("UNKNOWN_ORDER", error.message, "orderId")]
-    read = sources.erp.orders if source == "erp" else sources.pos.orders
-    order = (await read([order_no])).get(order_no)
+    system = sources.erp if source == "erp" else sources.pos
+    order = (await system.orders([order_no])).get(order_no)
     if order is None:
         return None, [refusal("UNKNOWN_ORDER", f"no order {request.order_id}", "orderId")]
-    if order.status != RETURNABLE:
-        state = (order.status or "unknown").lower().replace("_", " ")
-        message = f"order {request.order_id} is {state}: only completed orders can be returned"
-        return None, [refusal("NOT_RETURNABLE", message, "orderId")]
-    # a return applies to the order's posted invoice; a store receipt is named as it is
+    # a return applies to the order's posted invoice; an order not yet invoiced, or a
+    # store receipt, is named as it is
     applies_to = order.invoice_id or order_no
     location, errors = await _store(info, request.location_id)
-    returned = await _returned(erp, applies_to)
+    (returned, owed), paid = await asyncio.gather(
+        _returned(erp, applies_to), system.payments_by_order([order_no])
+    )
     lines, line_errors = _returnable(order, wanted, returned)
     errors += line_errors
     if errors:
         return None, errors
+    refund, money_errors = _refund(lines, paid.get(order_no, []), owed)
+    if money_errors or refund is None:
+        return None, money_errors
     plan: Json = {
         "order": {
             "source": source,
@@ -107,19 +128,39 @@ async def plan_return(
         "location": location,
         "lines": lines,
         "reason": request.reason,
-        "ordered": _quantities(order),
+        "delivered": _delivered(order),
+        "refund": refund,
     }
     return plan, []
 
 
-async def _returned(erp: ErpWrites, applies_to: str) -> dict[str, int]:
+def _refund(
+    lines: Sequence[Json], payments: Sequence[PaymentRecord], owed: Decimal
+) -> tuple[Json | None, list[UserError]]:
+    """What the lines cost the customer, capped at what is left of what was paid, and
+    the payment it goes against."""
+    currency = lines[0]["currency"]
+    cost = sum((Decimal(line["price"]) * line["quantity"] for line in lines), Decimal(0))
+    money = refundable(payments, owed, currency)
+    if money.payment is None:
+        return None, [not_returnable("NOT_PAID", "nothing was paid for this order", "orderId")]
+    if money.left.amount <= 0:
+        message = "what was paid for this order has been refunded already"
+        return None, [not_returnable("NOT_PAID", message, "orderId")]
+    return planned(money.payment, capped(Money(cost, currency), money)), []
+
+
+async def _returned(erp: ErpWrites, applies_to: str) -> tuple[dict[str, int], Decimal]:
     """Quantities per SKU on the return orders applying to the order's invoice (or
-    naming its receipt); a return undone was deleted, so every one found stands."""
+    naming the order or its receipt), and what they owe in all; a return undone was
+    deleted, so every one found stands."""
     returned: dict[str, int] = {}
+    owed = Decimal(0)
     for document in await erp.find("returns", "Applies_to_Doc_No", applies_to):
+        owed += document.total.amount if document.total else Decimal(0)
         for line in document.lines:
             returned[line.sku] = returned.get(line.sku, 0) + line.quantity
-    return returned
+    return returned, owed
 
 
 async def _store(
@@ -141,33 +182,50 @@ async def _store(
     return local, []
 
 
-def _quantities(order: OrderRecord) -> dict[str, int]:
-    ordered: dict[str, int] = {}
+def _delivered(order: OrderRecord) -> dict[str, int]:
+    """Pieces per SKU shipped or handed over: none of a cancelled order."""
+    delivered: dict[str, int] = {}
     for line in order.lines:
-        ordered[line.sku] = ordered.get(line.sku, 0) + line.quantity
-    return ordered
+        shipped = line.quantity if line.delivered is None else line.delivered
+        delivered[line.sku] = delivered.get(line.sku, 0) + shipped
+    if order.status == "CANCELLED":
+        return dict.fromkeys(delivered, 0)
+    return delivered
 
 
 def _returnable(
     order: OrderRecord, wanted: dict[str, int], returned: dict[str, int]
 ) -> tuple[list[Json], list[UserError]]:
-    ordered = _quantities(order)
+    bought: dict[str, int] = {}
+    for line in order.lines:
+        bought[line.sku] = bought.get(line.sku, 0) + line.quantity
+    delivered = _delivered(order)
     prices = {line.sku: line.unit_price for line in order.lines}
     lines: list[Json] = []
     errors: list[UserError] = []
     for sku, n in wanted.items():
-        left = ordered.get(sku, 0) - returned.get(sku, 0)
-        if sku not in ordered:
+        back = returned.get(sku, 0)
+        if sku not in bought:
             errors.append(refusal("NOT_IN_ORDER", f"{sku} is not on this order", "lines"))
-        elif n > left:
-            message = f"only {max(left, 0)} of {sku} can still be returned"
-            errors.append(refusal("NOT_RETURNABLE", message, "lines"))
+        elif back + n > delivered[sku]:
+            errors.append(_too_many(sku, n, bought[sku], delivered[sku], back))
         else:
             price = prices[sku] or Money(Decimal(0), "EUR")
             lines.append(
                 {"sku": sku, "quantity": n, "price": str(price.amount), "currency": price.currency}
             )
     return lines, errors
+
+
+def _too_many(sku: str, n: int, bought: int, delivered: int, back: int) -> UserError:
+    """Why ``n`` pieces of a line cannot come back, most telling reason first."""
+    left = max(delivered - back, 0)
+    message = f"only {left} of {sku} can still be returned"
+    if back + n <= bought:
+        return not_returnable("NOT_FULFILLED", f"{message}: {bought - delivered} not delivered")
+    if back > 0:
+        return not_returnable("ALREADY_RETURNED", f"{message}: {back} came back already")
+    return not_returnable("MORE_THAN_BOUGHT", f"{message}: {bought} were bought")
 
 
 class RegisterReturn:
@@ -183,12 +241,23 @@ class RegisterReturn:
             Step("erp_return", self._create, self._cancel),
             Step("not_over_returned", self._recount),
         ]
+        refund = _refund_of(plan)
+        if refund is not None and refund["system"] == "pos":
+            steps.append(Step("refund", self._refund, forward=True))
         if plan["location"]:
             steps.append(Step("restock", self._restock, self._unstock))
         return steps
 
     def answer(self, plan: Json, results: Results) -> Json:
-        return {**results["erp_return"], "order_id": ids.make(*_order_key(plan))}
+        return {
+            **results["erp_return"],
+            "order_id": ids.make(*_order_key(plan)),
+            "refund_payment": _refund_of(plan),
+            "refund_record": results.get("refund"),
+            "channel": "STORE" if plan["location"] else plan["order"]["channel"],
+            "location": plan["location"],
+            "at": plan["started_at"],
+        }
 
     async def _create(self, plan: Json, results: Results) -> Json:
         order = plan["order"]
@@ -208,26 +277,37 @@ class RegisterReturn:
                 ],
             ),
         )
-        return {
-            "no": document.no,
-            "status": document.state,
-            "refund": str(document.total.amount) if document.total else None,
-            "currency": document.total.currency if document.total else None,
-        }
+        refund = _refund_of(plan)
+        amount, currency = (
+            (refund["amount"], refund["currency"]) if refund else _money_text(document.total)
+        )
+        return {"no": document.no, "status": document.state, "refund": amount, "currency": currency}
 
     async def _cancel(self, plan: Json, results: Results) -> None:
         await self.erp.delete("returns", return_reference(plan))
 
     async def _recount(self, plan: Json, results: Results) -> None:
-        """Every return order of the order, this one included, within what was bought."""
-        returned = await _returned(self.erp, plan["applies_to"])
-        for sku, bought in plan["ordered"].items():
-            if returned.get(sku, 0) > bought:
+        """Every return order of the order, this one included, within what was delivered."""
+        returned, _ = await _returned(self.erp, plan["applies_to"])
+        delivered_per_sku: dict[str, int] = plan.get("delivered") or plan.get("ordered") or {}
+        for sku, delivered in delivered_per_sku.items():
+            if returned.get(sku, 0) > delivered:
                 raise Refused(
-                    "NOT_RETURNABLE",
+                    NOT_RETURNABLE,
                     f"another return of this order came first: {sku} would come back "
-                    f"{returned[sku]} times, {bought} were bought",
+                    f"{returned[sku]} times, {delivered} were delivered",
                 )
+
+    async def _refund(self, plan: Json, results: Results) -> str:
+        """The receipt's money back at the till, against its payment (the pivot)."""
+        refund = _refund_of(plan)
+        assert refund is not None
+        return await self.sources.pos.refund(
+            return_reference(plan),
+            refund["payment"],
+            Money(Decimal(refund["amount"]), refund["currency"]),
+            plan["reason"],
+        )
 
     async def _restock(self, plan: Json, results: Results) -> None:
         await pos_move(self.sources, self.invalidate, *self._moves(plan), occurred_at(plan))
@@ -241,6 +321,16 @@ class RegisterReturn:
             for line in plan["lines"]
         ]
         return f"{return_reference(plan)}:restock", moves
+
+
+def _refund_of(plan: Json) -> Json | None:
+    """The planned refund (plans logged before issue 17 have none)."""
+    refund: Json | None = plan.get("refund")
+    return refund
+
+
+def _money_text(money: Money | None) -> tuple[str | None, str | None]:
+    return (str(money.amount), money.currency) if money else (None, None)
 
 
 def _order_key(plan: Json) -> tuple[str, str]:
@@ -260,4 +350,26 @@ def registered_return(answer: Json) -> Return:
         if refund
         else None,
         order_id=answer["order_id"],
+        refund_payment=_refund_payment(answer),
+    )
+
+
+def _refund_payment(answer: Json) -> Payment | None:
+    """The refund as a movement of money: COMPLETED once a till paid it (its record is
+    Square's refund), PENDING while an online order's waits for the ERP to post the
+    return order."""
+    planned_refund = answer.get("refund_payment")
+    if not planned_refund:
+        return None
+    record = answer.get("refund_record")
+    return refund_payment(
+        planned_refund,
+        record=ids.make(planned_refund["system"], record)
+        if record
+        else ids.make("erp", answer["no"]),
+        paid=record is not None,
+        order_id=answer["order_id"],
+        channel=answer["channel"],
+        at=answer["at"],
+        store=answer["location"],
     )

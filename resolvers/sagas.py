@@ -8,6 +8,15 @@ happened). A crash is picked up from the log: a saga whose owner stopped renewin
 lease is taken over, at start-up or by a sweep, and finished (the steps not yet done
 are run) or, when finishing fails, undone.
 
+Some steps cannot be undone, only finished: money paid back, a record erased. Such a
+step is ``forward``: once one has begun, the saga is past its pivot and is never undone;
+a step that fails then leaves the saga unfinished, with the failure and the number of
+attempts in the log, and the sweep tries the steps not yet done again, each later than
+the last (``sweep_s``, doubling, at most ``max_backoff_s``) until all are done. Every
+forward step is tried on each attempt, whatever another one answered, so one system
+down holds up only its own step. An erasure is all forward steps; a return's refund is
+its pivot.
+
 That only works when every step is idempotent at its source, so the engine asks that
 of every step: each carries a reference derived from the saga's id (the ERP's
 ``External_Document_No``, the WMS reservation's ``reference``, the POS's
@@ -78,6 +87,7 @@ class Step:
     name: str
     do: Callable[[Json, Results], Awaitable[Any]]
     undo: Callable[[Json, Results], Awaitable[None]] | None = None
+    forward: bool = False  # cannot be undone: once begun, the saga can only be finished
 
 
 class Saga(Protocol):
@@ -106,6 +116,8 @@ class SagaRecord:
     owner: str = ""
     lease_until: float = 0.0
     created_at: float = field(default_factory=time.time)
+    attempts: int = 0  # failed attempts to finish a saga past its pivot
+    failing: dict[str, Json] = field(default_factory=dict)  # step -> {code, message, source}
 
     def dump(self) -> str:
         return json.dumps(asdict(self), default=str, sort_keys=True)
@@ -134,8 +146,9 @@ class SagaLog(Protocol):
         """Map the key to ``new`` if it still maps to ``old``."""
         ...
 
-    async def take(self, saga_id: str, owner: str, until: float) -> bool:
-        """Become the saga's owner if it is unfinished and its lease has run out."""
+    async def take(self, saga_id: str, owner: str, until: float, now: float) -> bool:
+        """Become the saga's owner if it is unfinished and its lease has run out by
+        ``now`` (the engine's clock, epoch seconds)."""
         ...
 
     async def unfinished(self) -> list[str]: ...
@@ -210,11 +223,11 @@ class SqliteSagaLog:
         )
         return cursor.rowcount == 1
 
-    async def take(self, saga_id: str, owner: str, until: float) -> bool:
+    async def take(self, saga_id: str, owner: str, until: float, now: float) -> bool:
         cursor = self._db.execute(
             "UPDATE sagas SET owner = ?, lease_until = ? WHERE id = ? AND state IN (?, ?)"
             " AND lease_until < ?",
-            (owner, until, saga_id, *UNFINISHED, time.time()),
+            (owner, until, saga_id, *UNFINISHED, now),
         )
         return cursor.rowcount == 1
 
@@ -240,12 +253,12 @@ class SqliteSagaLog:
         self._db.close()
 
 
-def _replaceable(record: SagaRecord | None) -> bool:
+def _replaceable(record: SagaRecord | None, now: float) -> bool:
     """A key's saga that another may replace: gone, failed (and undone), or one that
     never started and whose process is gone."""
     if record is None or record.state == "FAILED":
         return True
-    return record.state == "PENDING" and record.lease_until < time.time()
+    return record.state == "PENDING" and record.lease_until < now
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +269,15 @@ class Outcome:
     refusal: Refused | None = None
 
 
+Clock = Callable[[], float]  # epoch seconds
+Sleep = Callable[[float], Awaitable[None]]
+
+
 class SagaEngine:
+    """Runs sagas, and finishes those a crash or a failure past the pivot left behind.
+    ``clock`` and ``sleep`` are passed in so tests can drive leases, backoff and the
+    sweep without waiting."""
+
     def __init__(
         self,
         log: SagaLog,
@@ -264,13 +285,21 @@ class SagaEngine:
         *,
         lease_s: float = 30.0,
         timeout_s: float = 60.0,
+        sweep_s: float = 30.0,
+        max_backoff_s: float = 600.0,
         crash_after: str | None = None,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.log = log
         self.sagas: Mapping[str, Saga] = {saga.kind: saga for saga in sagas}
         self.lease_s = lease_s
         self.timeout_s = timeout_s
+        self.sweep_s = sweep_s
+        self.max_backoff_s = max_backoff_s
         self.crash_after = crash_after
+        self.clock = clock
+        self.sleep = sleep
         self.owner = uuid.uuid4().hex
         self._tasks: set[asyncio.Task[Any]] = set()
         self._driving: set[str] = set()  # saga ids this process drives now
@@ -303,7 +332,8 @@ class SagaEngine:
             plan={**plan, "saga_id": saga_id, "started_at": datetime.now(UTC).isoformat()},
             state="PENDING",
             owner=self.owner,
-            lease_until=time.time() + self.lease_s,
+            lease_until=self.clock() + self.lease_s,
+            created_at=self.clock(),
         )
         await self.log.save(record)
         waited_until = time.monotonic() + self.timeout_s
@@ -312,7 +342,7 @@ class SagaEngine:
             if holder == record.id:
                 return await self._start(record)
             other = await self.log.load(holder)
-            if _replaceable(other):
+            if _replaceable(other, self.clock()):
                 if await self.log.replace_key(kind, key, holder, record.id):
                     return await self._start(record)
                 continue
@@ -320,9 +350,7 @@ class SagaEngine:
             if other.state == "SUCCEEDED" or other.fingerprint != fingerprint:
                 await self.log.delete(record.id)
                 return self._outcome_for(other, fingerprint)
-            if other.id not in self._driving and await self.log.take(
-                other.id, self.owner, time.time() + self.lease_s
-            ):
+            if other.id not in self._driving and await self._take(other.id):
                 with contextlib.suppress(MosaicError):  # its owner is gone: finish it first
                     await self._shielded(await self.log.load(other.id) or other)
                 continue
@@ -332,33 +360,46 @@ class SagaEngine:
             await asyncio.sleep(WAIT_STEP_S)
 
     async def recover(self) -> int:
-        """Finish or undo every saga whose owner stopped renewing its lease; how many."""
+        """Finish or undo every saga whose owner stopped renewing its lease, or whose
+        backoff has passed; how many. Each is claimed through the log first, so two
+        replicas sweeping at once never drive the same saga."""
         recovered = 0
         for saga_id in await self.log.unfinished():
-            if saga_id in self._driving or not await self.log.take(
-                saga_id, self.owner, time.time() + self.lease_s
-            ):
-                continue
-            record = await self.log.load(saga_id)
-            if record is None:
-                continue
-            logger.warning("recovering %s saga %s (%s)", record.kind, record.id, record.state)
-            try:
-                await self._shielded(record)
-            except MosaicError as error:
-                logger.warning("saga %s not recovered yet: %s", record.id, error.message)
-            recovered += 1
+            recovered += await self.finish(saga_id)
         return recovered
 
-    async def sweep(self, every_s: float) -> None:
-        """Recover abandoned sagas now and every ``every_s`` seconds (a replica that died
-        leaves its sagas to the others)."""
+    async def finish(self, saga_id: str) -> bool:
+        """Drive an unfinished saga now if nobody holds it (its owner's lease, or its
+        backoff after a failed attempt, has run out); whether this engine took it."""
+        if saga_id in self._driving or not await self._take(saga_id):
+            return False
+        record = await self.log.load(saga_id)
+        if record is None:
+            return False
+        logger.warning("recovering %s saga %s (%s)", record.kind, record.id, record.state)
+        try:
+            await self._shielded(record)
+        except MosaicError as error:
+            logger.warning("saga %s not finished yet: %s", record.id, error.message)
+        return True
+
+    async def sweep(self) -> None:
+        """Recover abandoned and unfinished sagas now and every ``sweep_s`` seconds (a
+        replica that died leaves its sagas to the others)."""
         while True:
             try:
                 await self.recover()
             except Exception:
                 logger.exception("saga recovery failed")
-            await asyncio.sleep(every_s)
+            await self.sleep(self.sweep_s)
+
+    async def _take(self, saga_id: str) -> bool:
+        now = self.clock()
+        return await self.log.take(saga_id, self.owner, now + self.lease_s, now)
+
+    def backoff(self, attempts: int) -> float:
+        """How long a saga past its pivot waits after its ``attempts``-th failed try."""
+        return float(min(self.max_backoff_s, self.sweep_s * 2 ** max(attempts - 1, 0)))
 
     async def wait_idle(self) -> None:
         """Let sagas in progress reach a logged state (at shutdown)."""
@@ -398,22 +439,27 @@ class SagaEngine:
         return await asyncio.shield(task)
 
     async def _drive(self, record: SagaRecord) -> Outcome:
-        """Run the steps not done yet; on a failure undo the ones begun. A source's
-        failure is raised (after the undo, or with the saga left for recovery)."""
+        """Run the steps not done yet; on a failure undo the ones begun, or, past the
+        pivot, leave the saga for the sweep. A source's failure is raised (after the
+        undo, or with the saga left for recovery)."""
         saga = self.sagas[record.kind]
         steps = list(saga.steps(record.plan))
         failure: MosaicError | None = None
         if record.state == "RUNNING":
+            left: list[MosaicError] = []  # failures of steps past the pivot
             try:
                 for step in steps:
                     if step.name not in record.results:
-                        await self._do(record, step)
+                        left += await self._do(record, step, steps)
             except Refused as refusal:
                 record.error = {"code": refusal.code, "message": refusal.message}
             except MosaicError as error:
                 failure = error
                 record.error = {"code": error.code, "message": error.message}
             else:
+                if left:
+                    await self._unfinished(record)
+                    raise left[0]
                 record.answer = saga.answer(record.plan, record.results)
                 record.state = "SUCCEEDED"
                 await self.log.save(record)
@@ -431,16 +477,46 @@ class SagaEngine:
         why = record.error or {"code": "INTERRUPTED", "message": "the write was undone"}
         return Outcome(refusal=Refused(why["code"], why["message"]))
 
-    async def _do(self, record: SagaRecord, step: Step) -> None:
-        record.lease_until = time.time() + self.lease_s
+    async def _unfinished(self, record: SagaRecord) -> None:
+        """A saga past its pivot with steps that failed: kept RUNNING for the sweep,
+        which tries again after the backoff."""
+        record.attempts += 1
+        record.lease_until = self.clock() + self.backoff(record.attempts)
+        await self.log.save(record)
+        logger.warning(
+            "%s saga %s unfinished after %d attempt(s): %s",
+            record.kind,
+            record.id,
+            record.attempts,
+            ", ".join(record.failing),
+        )
+
+    async def _do(self, record: SagaRecord, step: Step, steps: list[Step]) -> list[MosaicError]:
+        """One step. Past the pivot a source's failure is noted on the step, given back,
+        and the next step is tried; before it, the failure ends the run (and the saga is
+        undone)."""
+        record.lease_until = self.clock() + self.lease_s
         if step.name not in record.started:
             record.started.append(step.name)
         await self.log.save(record)
-        result = await step.do(record.plan, record.results)
+        try:
+            result = await step.do(record.plan, record.results)
+        except MosaicError as error:
+            if not _past_pivot(record, steps):
+                raise
+            record.failing[step.name] = {
+                "code": error.code,
+                "message": error.message,
+                "source": error.extensions.get("source"),
+            }
+            await self.log.save(record)
+            return [error]
         self._maybe_crash(record.kind, step.name, logged=False)
         record.results[step.name] = result
+        record.failing.pop(step.name, None)
         await self.log.save(record)
         self._maybe_crash(record.kind, step.name, logged=True)
+        return []
 
     async def _undo(self, record: SagaRecord, steps: list[Step]) -> None:
         """Undo every step begun, last first. A failure leaves the saga COMPENSATING for
@@ -452,7 +528,7 @@ class SagaEngine:
                 try:
                     await step.undo(record.plan, record.results)
                 except MosaicError:
-                    record.lease_until = time.time() + min(self.lease_s, 5.0)
+                    record.lease_until = self.clock() + min(self.lease_s, 5.0)
                     await self.log.save(record)
                     raise
             record.undone.append(step.name)
@@ -465,3 +541,8 @@ class SagaEngine:
         if self.crash_after == wanted:
             logger.warning("test hook: exiting after %s", wanted)
             os._exit(CRASH_EXIT)
+
+
+def _past_pivot(record: SagaRecord, steps: Sequence[Step]) -> bool:
+    """Whether a forward step has begun: the saga can then only be finished."""
+    return any(step.forward and step.name in record.started for step in steps)

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import strawberry
 import strawberry.federation
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, Info
 
-from adapters.errors import MosaicError
+from adapters.errors import BadUserInput, MosaicError
 from resolvers.commerce import CommerceMutation
 from resolvers.direct_calls import mark_direct_calls
 from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
+from resolvers.inputs import check_arguments
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.operation_state import OperationState
 from resolvers.partial import PartialErrors
 from resolvers.query import Query
+from resolvers.types.common import DateTime
 
 logger = logging.getLogger("mosaic.errors")
 
@@ -55,6 +60,32 @@ class MosaicSchema(strawberry.federation.Schema):
         mark_plain_fields(self._schema)
         mark_direct_calls(self, skip=PLAIN)
 
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """``_entities``: a representation a router could not have sent (not an object,
+        no ``__typename`` of an entity, other fields than its key) is the caller's
+        mistake, refused as such; strawberry's own resolver fails on it unexpectedly
+        (a KeyError, a TypeError: found by bench/fuzz.py)."""
+        for representation in representations:
+            fields = representation if isinstance(representation, dict) else {}
+            name = fields.get("__typename")
+            known = self.schema_converter.type_map.get(name) if isinstance(name, str) else None
+            origin = getattr(getattr(known, "definition", None), "origin", None)
+            resolve = getattr(origin, "resolve_reference", None)
+            if resolve is None:
+                raise BadUserInput(
+                    "each representation must be an object with the __typename of an entity"
+                )
+            keys = {k: v for k, v in fields.items() if k not in ("__typename", "info")}
+            takes = inspect.signature(resolve)
+            try:
+                takes.bind(**keys, **({"info": None} if "info" in takes.parameters else {}))
+            except TypeError as wrong:
+                message = f"a {name} representation carries its key fields only"
+                raise BadUserInput(message) from wrong
+        return super().entities_resolver(info, representations)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -72,6 +103,8 @@ class MosaicSchema(strawberry.federation.Schema):
 #: the root types, each module adding its fields (merge_types keeps them apart)
 Mutation = merge_types("Mutation", (ErasureMutation, CommerceMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
+# every text a client sends is checked against its bound before anything runs
+check_arguments((Query, Mutation, Subscription))
 
 
 def build_schema(
@@ -89,6 +122,7 @@ def build_schema(
         StrawberryConfig(
             enable_experimental_incremental_execution=True,
             disable_field_suggestions=production,
+            scalar_map={datetime: DateTime},
         ),
     )
     return MosaicSchema(

@@ -122,7 +122,27 @@ def erp_read(
     with urllib.request.urlopen(request, timeout=10) as response:
         root = etree.fromstring(response.read())
     records = root.findall(f".//{{{namespace}}}{service}")
-    return [{etree.QName(c).localname: c.text for c in record} for record in records]
+    return [_fields(record) for record in records]
+
+
+def _fields(element: Any) -> dict[str, Any]:
+    """A record's fields as text; a document's lines as a list of such dicts."""
+    return {
+        etree.QName(c).localname: [_fields(line) for line in c] if len(c) else c.text
+        for c in element
+    }
+
+
+def erp_lines(url: str, service: str, no: str) -> list[dict[str, Any]]:
+    """A document's lines, as its page answers them."""
+    (document,) = erp_read(url, service, "No", no)
+    return next(v for v in document.values() if isinstance(v, list))
+
+
+def erp_post(url: str, what: str, **body: Any) -> Any:
+    """NAV's posting of an order, as the warehouse and finance would do it: a
+    ``shipment``, an ``invoice`` or a ``payment`` (legacy/erp/posting.py)."""
+    return _post(f"{url}/__admin/post/{what}", body)
 
 
 def erp_orders(url: str, customer_no: str) -> list[dict[str, Any]]:

@@ -306,7 +306,8 @@ def test_a_customer_cannot_list_another_customer_among_their_own(
 ) -> None:
     query = "query($ids: [ID!]!) { customers(ids: $ids) { id name } }"
     result = graphql(secured_url, query, {"ids": [alice.id, bob.id]}, headers["customer"])
-    assert result["data"] == {"customers": []}
+    # null, not []: the list became nullable with issue 17 (a refused argument nulls it)
+    assert result["data"] == {"customers": None}
     assert refused(result) == {("customers",): "FORBIDDEN"}
 
 
@@ -434,7 +435,14 @@ def test_an_order_does_not_show_a_store_employee_who_placed_it(
 
 
 def _segments_case(everyone: list[Person], consented: bool) -> Person:
-    return next(p for p in everyone if p.consented("personalisation") == consented)
+    """Someone with (or without) the personalisation consent, who has granted e-mail
+    marketing: marketing sees a person with no consent it may use as nobody at all
+    (issue 15, finding 10), so the per-field refusal shows only where one is granted."""
+    return next(
+        p
+        for p in everyone
+        if p.consented("personalisation") == consented and p.consented("email_marketing")
+    )
 
 
 @pytest.mark.parametrize("consented", [True, False])
@@ -467,7 +475,8 @@ def test_an_expired_consent_counts_as_none(
     expired = next(
         p
         for p in everyone
-        if any(
+        if p.consented("email_marketing")  # else nobody to marketing (finding 10)
+        and any(
             c.purpose == "personalisation"
             and c.granted
             and c.valid_until is not None
@@ -481,28 +490,90 @@ def test_an_expired_consent_counts_as_none(
     assert refused(result) == {("customer", "segments"): "CONSENT_REQUIRED"}
 
 
+def _no_usable_consent(everyone: list[Person]) -> Person:
+    return next(
+        p
+        for p in everyone
+        if not p.consented("email_marketing") and not p.consented("personalisation")
+    )
+
+
+@pytest.mark.parametrize("key", ["loyaltyCard", "email", "id"])
+def test_marketing_sees_a_customer_without_a_consent_it_may_use_as_nobody(
+    key: str, secured_url: str, headers: dict[str, dict[str, str]], everyone: list[Person]
+) -> None:
+    """Issue 15, finding 10: marketing got ``{"id": "crm:1001"}`` (and the consents)
+    for a customer who consented to nothing it may use, and null for one who does not
+    exist: an oracle of who is a customer. Both are now null, without an error."""
+    person = _no_usable_consent(everyone)
+    value = {"id": person.id, "loyaltyCard": person.card, "email": person.email}[key]
+    nobody = {"id": "crm:99999999", "loyaltyCard": "0000000000000", "email": "no@one.nl"}[key]
+    found = _customer_by(secured_url, headers["marketing"], **{key: value})
+    unknown = _customer_by(secured_url, headers["marketing"], **{key: nobody})
+    assert found == unknown == {"data": {"customer": None}}
+
+
+def test_marketing_lists_a_customer_without_usable_consent_as_an_unknown_one(
+    secured_url: str, headers: dict[str, dict[str, str]], everyone: list[Person], alice: Person
+) -> None:
+    query = "query($ids: [ID!]!) { customers(ids: $ids) { id } }"
+    ids = [alice.id, _no_usable_consent(everyone).id, "crm:99999999"]
+    result = graphql(secured_url, query, {"ids": ids}, headers["marketing"])
+    assert result == {"data": {"customers": [{"id": alice.id}, None, None]}}
+
+
 # --- partners ------------------------------------------------------------------------
 
 ORDER_FOR_PARTNER = """query($id: ID!) { order(id: $id) {
     id status total { amount } lines { sku quantity } customer { name } } }"""
 
 
+def _orders_through(world: World, partner: str | None) -> list[str]:
+    """Online orders the simulated ERP says came in through ``partner`` (its
+    ``Salesperson_Code``, mapped as ``order_partner``), by id."""
+    return [f"erp:{o.id}" for o in world.erp_orders if o.partner == partner]
+
+
 @pytest.mark.parametrize("credential", ["jwt", "api_key"])
-def test_a_partner_reads_order_fields_but_never_who_placed_it(
-    credential: str, secured_url: str, headers: dict[str, dict[str, str]], bob: Person
+def test_a_partner_reads_its_orders_fields_but_never_who_placed_them(
+    credential: str, secured_url: str, headers: dict[str, dict[str, str]], world: World
 ) -> None:
     sent = headers["partner"] if credential == "jwt" else {"X-API-Key": PARTNER_KEY}
-    result = graphql(secured_url, ORDER_FOR_PARTNER, {"id": bob.erp_orders[0]}, sent)
+    own = _orders_through(world, "ACME")[0]
+    result = graphql(secured_url, ORDER_FOR_PARTNER, {"id": own}, sent)
     order = result["data"]["order"]
-    assert order["id"] == bob.erp_orders[0]
+    assert order["id"] == own
     assert order["status"]
     assert order["lines"]
     assert order["customer"] is None
     assert set(refused(result).values()) == {"FORBIDDEN"}
 
 
-def test_a_partner_without_the_orders_scope_reads_no_order(secured_url: str, bob: Person) -> None:
-    result = graphql(secured_url, ORDER_FOR_PARTNER, {"id": bob.erp_orders[0]}, bearer("partner"))
+@pytest.mark.parametrize("whose", ["another partner's", "no partner's", "a store receipt"])
+def test_a_partner_reads_no_other_order_whatever_the_id(
+    whose: str,
+    secured_url: str,
+    headers: dict[str, dict[str, str]],
+    world: World,
+    bob: Person,
+) -> None:
+    """Issue 15, finding 10: with ``orders:read`` a partner read every order by its
+    sequential id (this test used to expect exactly that of bob's order). An order is
+    the partner's when the ERP says it came in through it; any other id answers as an
+    id that is no order at all: null, without an error."""
+    other = {
+        "another partner's": _orders_through(world, "DEMO-PARTNER")[0],
+        "no partner's": _orders_through(world, None)[0],
+        "a store receipt": bob.pos_orders[0],
+    }[whose]
+    unknown = graphql(secured_url, ORDER_FOR_PARTNER, {"id": "erp:SO9999999"}, headers["partner"])
+    result = graphql(secured_url, ORDER_FOR_PARTNER, {"id": other}, headers["partner"])
+    assert result == unknown == {"data": {"order": None}}
+
+
+def test_a_partner_without_the_orders_scope_reads_no_order(secured_url: str, world: World) -> None:
+    own = _orders_through(world, "ACME")[0]
+    result = graphql(secured_url, ORDER_FOR_PARTNER, {"id": own}, bearer("partner", partner="acme"))
     assert result["data"] == {"order": None}
     assert refused(result) == {("order",): "FORBIDDEN"}
 

@@ -23,6 +23,7 @@ from adapters.config import SourceConfig
 from adapters.crm import CONSENT_PURPOSES, CrmAdapter
 from adapters.errors import (
     BadUpstreamResponse,
+    EmailTaken,
     UpstreamAuthFailed,
     UpstreamFault,
     UpstreamRateLimited,
@@ -439,17 +440,45 @@ async def test_check_with_a_refused_token_says_so_and_nothing_more(
 
 
 async def test_hubspots_error_body_is_read_into_the_error(
+    own_crm: ServerThread, session: aiohttp.ClientSession
+) -> None:
+    """A refusal says HubSpot's category, message and correlation id. (This used to be
+    shown with HubSpot's 409 on a taken e-mail address, whose words name the other
+    contact: those never reach a client now, see the tests below.)"""
+    with pytest.raises(UpstreamFault) as refused:
+        await crm(session, own_crm.url).update_contact("999999999", {"phone": "+31600000000"})
+    extensions = refused.value.extensions
+    assert extensions["status"] == 404
+    assert extensions["upstreamCategory"] == "OBJECT_NOT_FOUND"
+    assert extensions["correlationId"]
+    assert "999999999 does not exist" in refused.value.message
+
+
+async def test_another_contacts_email_is_email_taken_without_whose_it_is(
     own_crm: ServerThread, session: aiohttp.ClientSession, world: World
 ) -> None:
-    """A refusal says HubSpot's category, message and correlation id."""
+    """Issue 15, finding 4: HubSpot's 409 says "Contact already exists. Existing ID:
+    1033"; passed on, it mapped e-mail addresses to customer ids."""
     a, b = world.crm_contacts[30:32]
-    with pytest.raises(UpstreamFault) as refused:
+    with pytest.raises(EmailTaken) as refused:
         await crm(session, own_crm.url).update_contact(a.id, {"email": b.email})
-    extensions = refused.value.extensions
-    assert extensions["status"] == 409
-    assert extensions["upstreamCategory"] == "CONFLICT"
-    assert extensions["correlationId"]
-    assert "Contact already exists" in refused.value.message
+    assert refused.value.extensions == {"code": "EMAIL_TAKEN"}
+    assert b.id not in refused.value.message
+
+
+async def test_any_other_taken_unique_value_is_a_conflict_in_neutral_words(
+    own_crm: ServerThread, session: aiohttp.ClientSession, world: World
+) -> None:
+    a, b = world.crm_contacts[32], next(c for c in world.crm_contacts[33:] if c.loyalty_card)
+    with pytest.raises(UpstreamFault) as refused:
+        await crm(session, own_crm.url).update_contact(
+            a.id, {"loyalty_card_number": b.loyalty_card or ""}
+        )
+    assert refused.value.extensions["status"] == 409
+    assert refused.value.extensions["upstreamCategory"] == "CONFLICT"
+    assert refused.value.extensions["correlationId"]
+    assert b.id not in refused.value.message
+    assert "Existing" not in refused.value.message
 
 
 async def test_refused_credentials_are_auth_failed_asked_once_and_open_the_breaker(

@@ -126,9 +126,10 @@ async def test_a_deferred_fragment_is_a_round_of_its_own(
         "POST /v2/loyalty/accounts/search": 1,
         "POST /v2/orders/search": 3,
     }
-    # the customer, then (deferred) the open orders and the posted invoices (NAV keeps
-    # an invoiced order only as its posted invoice), then their items: 4, each once
-    assert sum(soap.values()) == 4
+    # (deferred) the open orders and the posted invoices (NAV keeps an invoiced order
+    # only as its posted invoice), then their items, prices and the channel's running
+    # promotions (a price today is less its promotion since issue 17): 5, each once
+    assert sum(soap.values()) == 5
     assert set(soap.values()) == {1}
 
 

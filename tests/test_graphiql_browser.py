@@ -100,10 +100,11 @@ def test_graphiql_runs_the_ready_customer360_tab_and_shows_the_customer(
         page.evaluate(f"document.querySelector('{RESULT} .CodeMirror').CodeMirror.getValue()")
     )
     assert shown["data"]["customer"] == expected
-    # debug mode lists every upstream call: Customer360's 11 (CRM 1, POS 5, ERP 5:
-    # test_reference_queries), and on this new gateway the POS's location list, which
+    # debug mode lists every upstream call: Customer360's 12 (CRM 1, POS 5, ERP 6:
+    # test_reference_queries; the sixth is the promotions read a channel's price needs
+    # since issue 17), and on this new gateway the POS's location list, which
     # SearchOrders needs once an hour
-    assert len(shown["extensions"]["upstream"]) == 12
+    assert len(shown["extensions"]["upstream"]) == 13
     page.screenshot(path=tmp_path_factory.mktemp("screens") / "customer360.png")
     assert not errors, errors
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -116,8 +116,9 @@ def test_an_online_order_returned_in_a_store_shows_its_payment_and_refund_once_e
 
 
 def posted(moment: datetime) -> str:
-    """When a ledger entry says money moved: its posting date (NAV keeps no time)."""
-    return datetime.combine(moment.date(), time(), UTC).isoformat()
+    """When a ledger entry says money moved: its posting date (NAV keeps no time), in
+    UTC written with Z (every DateTime since issue 17)."""
+    return datetime.combine(moment.date(), time()).isoformat() + "Z"
 
 
 def _ledger(erp_page: Any, order_no: str, *kinds: str) -> list[Any]:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from gateway.ratelimit import MemoryBuckets
 from gateway.settings import Settings
 from tests.conftest import _gateway
 from tests.gateway_client import post
@@ -74,12 +75,30 @@ def test_clients_have_buckets_of_their_own(limited_url: str) -> None:
     assert statuses(limited_url, BURST, bearer) == [200] * BURST
 
 
-def test_the_bucket_refills_at_the_rate(systems: dict[str, str]) -> None:
-    with gateway(systems, cache=False, rate_limit_per_s=20, rate_limit_burst=1) as url:
+async def test_the_bucket_refills_at_the_rate() -> None:
+    """On the buckets' own clock: one request a second, one at once; a refused client
+    is told how long to wait, and is let in again once that has passed, not before."""
+    now = [100.0]
+    buckets = MemoryBuckets(rate=1.0, burst=1, clock=lambda: now[0])
+    assert (await buckets.take("partner")).allowed
+    refused = await buckets.take("partner")
+    assert not refused.allowed
+    assert refused.retry_after_s == pytest.approx(1.0)
+    now[0] += 0.5
+    assert not (await buckets.take("partner")).allowed
+    now[0] += 0.5
+    assert (await buckets.take("partner")).allowed
+
+
+def test_a_refused_client_is_let_in_again_once_the_bucket_refills(
+    systems: dict[str, str],
+) -> None:
+    with gateway(systems, cache=False, rate_limit_per_s=2, rate_limit_burst=1) as url:
         headers = {"X-API-Key": "partner-refill"}
-        assert statuses(url, 2, headers) == [200, 429]
-        time.sleep(0.06)
-        assert statuses(url, 1, headers) == [200]
+        deadline = time.monotonic() + 10
+        for awaited in (429, 200):  # refused once the bucket is empty, then let in
+            while statuses(url, 1, headers) != [awaited]:
+                assert time.monotonic() < deadline, f"no {awaited} within 10 s"
 
 
 def test_the_default_limit_is_generous() -> None:

@@ -82,13 +82,16 @@ def test_customer360_calls_each_source_once_per_round(
     page, which NAV does not); the profile gives the POS customer id: one loyalty
     account search. Round 3: the account settles the POS: its receipts, one order search
     per 10 stores (Square's SearchOrders takes at most 10 location ids; the old POS
-    searched every store at once). Then the order lines' SKUs: one ERP ItemCard read and
-    one SalesPrices read. So CRM 1, ERP 5, WMS 0, and POS 2 + 3 = 5 where it was 2: the
-    card's extra round (Square's loyalty accounts have no card number) and the stores'
-    chunks. None of it grows with the order history."""
+    searched every store at once). Then the order lines' SKUs: one ERP ItemCard read, one
+    SalesPrices read and one SalesLineDiscounts read, in parallel: the price a channel
+    charges today is its sales price less its running promotion (issue 17's one price
+    engine; before it, prices ignored promotions and this read was not made). So CRM 1,
+    ERP 6, WMS 0, and POS 2 + 3 = 5 where it was 2: the card's extra round (Square's
+    loyalty accounts have no card number) and the stores' chunks. None of it grows with
+    the order history."""
     _, calls = counted(systems, gateway_url, "Customer360", variables["Customer360"])
     assert sum(calls["crm"].values()) == 1
-    assert sum(calls["erp"].values()) == 5
+    assert sum(calls["erp"].values()) == 6
     assert sum(calls["wms"].values()) == 0
     assert calls["pos"] == {
         "POST /v2/customers/search": 1,

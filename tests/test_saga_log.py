@@ -182,7 +182,8 @@ async def test_only_one_replica_takes_over_an_abandoned_saga(log: SagaLog) -> No
         await dead.run("counting", "k6", "f", {"value": 6})
     await asyncio.sleep(0.2)
     (saga_id,) = await log.unfinished()
-    taken = await asyncio.gather(*(log.take(saga_id, f"r{n}", time.time() + 30) for n in range(5)))
+    now = time.time()
+    taken = await asyncio.gather(*(log.take(saga_id, f"r{n}", now + 30, now) for n in range(5)))
     assert sorted(taken) == [False, False, False, False, True]
 
 
@@ -228,3 +229,144 @@ async def test_holds_under_leases_run_one_at_a_time_per_item_and_store(log: Saga
         hold("c", ["pos:S1:X"]),
     )
     assert overlaps == []
+
+
+# --- past the pivot: finished, never undone (issue 17) ------------------------------------
+
+
+class Forward:
+    """Two steps that cannot be undone (an erasure's deletes); ``failing`` makes a step
+    fail until it is taken out."""
+
+    kind = "forward"
+
+    def __init__(self) -> None:
+        self.done: Counter[str] = Counter()
+        self.tried: Counter[str] = Counter()
+        self.failing: set[str] = set()
+
+    def steps(self, plan: Json) -> Sequence[Step]:
+        return [Step(name, self._do(name), forward=True) for name in ("crm", "pos")]
+
+    def answer(self, plan: Json, results: Results) -> Json:
+        return {"results": results}
+
+    def _do(self, name: str) -> Any:
+        async def do(plan: Json, results: Results) -> str:
+            self.tried[name] += 1
+            if name in self.failing:
+                raise UpstreamUnavailable(name, "down")
+            self.done[name] += 1
+            return f"{name}-done"
+
+        return do
+
+
+class Clock:
+    """The engines' time, moved by the test; the sweep's sleep waits for it to move."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.moved = asyncio.Event()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.moved.set()
+
+    async def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        while self.now < until:
+            self.moved.clear()
+            await self.moved.wait()
+
+
+def forward_engine(log: SagaLog, saga: Forward, clock: Clock) -> SagaEngine:
+    return SagaEngine(
+        log,
+        [saga],
+        lease_s=30.0,
+        timeout_s=10.0,
+        sweep_s=10.0,
+        max_backoff_s=40.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+async def test_a_saga_past_its_pivot_is_finished_by_the_sweep_with_doubling_backoff(
+    log: SagaLog,
+) -> None:
+    """A step that fails past the pivot is not undone: the others are still done, the
+    saga stays unfinished with the failure logged, and the sweep tries it again after
+    the sweep interval, doubling after each failed try up to the maximum backoff."""
+    saga, clock = Forward(), Clock()
+    saga.failing = {"crm"}
+    replica = forward_engine(log, saga, clock)
+    with pytest.raises(UpstreamUnavailable):
+        await replica.run("forward", "erase-1", "f", {})
+    assert saga.done == Counter(pos=1)  # one system down holds up only its own step
+    (saga_id,) = await log.unfinished()
+    record = await log.load(saga_id)
+    assert record is not None
+    assert (record.state, record.attempts, list(record.failing)) == ("RUNNING", 1, ["crm"])
+    waits = []
+    for _ in range(4):  # 10, 20, 40, 40 s: each try waits longer, at most the maximum
+        before = saga.tried["crm"]
+        assert await replica.recover() == 0  # not due yet
+        record = await log.load(saga_id)
+        assert record is not None
+        waits.append(round(record.lease_until - clock.now))
+        clock.advance(record.lease_until - clock.now + 0.001)
+        assert await replica.recover() == 1
+        assert saga.tried["crm"] == before + 1
+    assert waits == [10, 20, 40, 40]
+    saga.failing.clear()
+    record = await log.load(saga_id)
+    assert record is not None
+    clock.advance(record.lease_until - clock.now + 0.001)
+    assert await replica.recover() == 1
+    assert await log.unfinished() == []
+    assert saga.done == Counter(pos=1, crm=1)  # each step done once, none undone
+    replay = await replica.replay("forward", "erase-1", "f")
+    assert replay is not None
+    assert replay.answer == {"results": {"crm": "crm-done", "pos": "pos-done"}}
+
+
+async def test_two_replicas_sweeping_at_once_never_finish_the_same_saga_twice(
+    log: SagaLog,
+) -> None:
+    saga, clock = Forward(), Clock()
+    saga.failing = {"crm"}
+    with pytest.raises(UpstreamUnavailable):
+        await forward_engine(log, saga, clock).run("forward", "erase-2", "f", {})
+    saga.failing.clear()
+    clock.advance(3600)
+    replicas = [forward_engine(log, saga, clock) for _ in range(4)]
+    recovered = await asyncio.gather(*(r.recover() for r in replicas))
+    assert sorted(recovered) == [0, 0, 0, 1]
+    assert saga.tried["crm"] == 2
+    assert saga.done == Counter(pos=1, crm=1)
+
+
+async def test_the_sweep_runs_every_interval_of_the_injected_clock(log: SagaLog) -> None:
+    saga, clock = Forward(), Clock()
+    saga.failing = {"crm"}
+    replica = forward_engine(log, saga, clock)
+    with pytest.raises(UpstreamUnavailable):
+        await replica.run("forward", "erase-3", "f", {})
+    saga.failing.clear()
+    sweeping = asyncio.create_task(replica.sweep())
+    try:
+        await asyncio.sleep(0.05)
+        assert saga.done["crm"] == 0  # swept at once, but the saga's backoff has not run out
+        clock.advance(10.5)  # the sweep's next round, and the saga due
+        for _ in range(100):
+            if not await log.unfinished():
+                break
+            await asyncio.sleep(0.01)
+        assert saga.done["crm"] == 1
+    finally:
+        sweeping.cancel()

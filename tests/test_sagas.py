@@ -224,7 +224,9 @@ def test_place_order_with_the_erp_port_closed_is_undone_once_it_is_back(
     assert scene.levels(env) == levels
 
 
-def test_a_store_refusing_the_hold_cancels_the_erp_order(env: Env, world: World) -> None:
+def test_a_store_refusing_the_hold_leaves_no_erp_order(env: Env, world: World) -> None:
+    """The hold comes before the ERP's sales order (issue 17), so a refused hold has
+    nothing in the ERP to cancel."""
     scene = pickup_scene(world, "refused-hold")
     orders = scene.live_orders(env)
     in_stock, reserved = scene.levels(env)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +15,9 @@ import pytest
 from legacy.examples import click_and_collect
 from legacy.world import World
 from tests.fresh import (
+    erp_lines,
     erp_orders,
+    erp_post,
     fresh_systems,
     gateway,
     pos_adjust,
@@ -21,6 +25,7 @@ from tests.fresh import (
     wms_levels,
 )
 from tests.gateway_client import graphql, response_cache_hits, run_reference
+from tests.simulators import call_count, clear_calls
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +62,15 @@ def _stocked_pairs(world: World) -> list[tuple[str, str]]:
     return [(s.item_no, s.location_id) for s in counts]
 
 
-def place(env: dict[str, str], variables: dict[str, Any]) -> dict[str, Any]:
-    result = run_reference(env["gateway"], "ClickAndCollect", variables)
+def payload_of(result: dict[str, Any], mutation: str) -> dict[str, Any]:
+    """A mutation's payload from an answer without GraphQL errors."""
     assert "errors" not in result, result
-    payload: dict[str, Any] = result["data"]["placeOrder"]
+    payload: dict[str, Any] = result["data"][mutation]
     return payload
+
+
+def place(env: dict[str, str], variables: dict[str, Any]) -> dict[str, Any]:
+    return payload_of(run_reference(env["gateway"], "ClickAndCollect", variables), "placeOrder")
 
 
 def test_click_and_collect_runs_as_written_and_holds_the_goods_in_the_store(
@@ -77,7 +86,7 @@ def test_click_and_collect_runs_as_written_and_holds_the_goods_in_the_store(
     assert order["status"] == "PLACED"
     assert order["channel"] == "WEB"
     assert order["pickup"]["location"]["id"] == f"store:{store}"
-    assert order["pickup"]["readyAt"]
+    assert order["pickup"]["readyAt"].endswith("Z")  # UTC, not the store's +01:00
     assert order["total"]["currency"] == "EUR"
     assert pos_levels(env["pos"], sku, store) == (before[0] - 1, before[1] + 1)
     placed = [o for o in erp_orders(env["erp"], _customer_no(world, variables))]
@@ -161,28 +170,34 @@ def test_a_refusal_comes_back_in_errors_and_writes_nothing(
     assert len(erp_orders(env["erp"], customer)) == before
 
 
-def test_two_concurrent_orders_for_the_last_unit_exactly_one_succeeds(
+def test_twelve_concurrent_orders_for_the_last_unit_place_one_and_leave_no_debris(
     env: dict[str, str], world: World
 ) -> None:
-    """Square would reserve the unit twice (its adjustments never refuse): the holds
-    take a lease on the item at the store in the saga log, and the second reads the
-    count after the first has moved it (resolvers/holds.py)."""
-    variables = _order_input(world, "cc-last-a")
+    """Square would reserve the unit twelve times (its adjustments never refuse): the
+    holds take a lease on the item at the store in the saga log, and each reads the
+    count after the one before has moved it (resolvers/holds.py). The hold comes before
+    the ERP's sales order, so the eleven refused never create one (issue 17: they used
+    to create a sales order each and delete it again)."""
+    variables = _order_input(world, "cc-last-0")
     sku, store = _where(variables)
     in_stock, reserved = pos_levels(env["pos"], sku, store)
     pos_adjust(env["pos"], "leave-one", sku, store, in_stock - 1, "WASTE")
     assert pos_levels(env["pos"], sku, store) == (1, reserved)
     customer = _customer_no(world, variables)
     before = erp_orders(env["erp"], customer)  # NAV deletes an undone order: all stand
-    both = [variables, _order_input(world, "cc-last-b")]
-    with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(lambda v: place(env, v), both))
+    racing = [variables, *(_order_input(world, f"cc-last-{n}") for n in range(1, 12))]
+    clear_calls(env["erp"])
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda v: place(env, v), racing))
     placed = [a for a in answers if a["order"]]
     refused = [a for a in answers if not a["order"]]
     assert len(placed) == 1
-    assert [e["code"] for e in refused[0]["errors"]] == ["INSUFFICIENT_STOCK"]
+    assert {e["code"] for a in refused for e in a["errors"]} == {"INSUFFICIENT_STOCK"}
+    assert len(refused) == 11
     assert pos_levels(env["pos"], sku, store) == (0, reserved + 1)
     assert len(erp_orders(env["erp"], customer)) == len(before) + 1
+    calls = call_count(env["erp"])
+    assert (calls["SalesOrder:Create"], calls["SalesOrder:Delete"]) == (1, 0)
 
 
 def test_delivery_of_an_online_only_item_is_held_in_the_nearest_warehouse_that_has_it(
@@ -243,3 +258,134 @@ def test_the_next_read_sees_the_write_despite_the_stock_cache(
 def test_an_order_without_a_way_to_receive_it_is_refused(env: dict[str, str], world: World) -> None:
     payload = place(env, _order_input(world, "cc-nowhere", pickupLocationId=None))
     assert [e["code"] for e in payload["errors"]] == ["INVALID_INPUT"]
+
+
+def test_a_web_promotion_lowers_the_price_shown_and_place_order_charges_what_was_shown(
+    env: dict[str, str], world: World
+) -> None:
+    """DESIGN, Prices (issue 17): price(channel) is what the channel charges today, its
+    promotion applied; compareAtPrice the regular price it lowers. placeOrder charges
+    exactly that, writing the regular price and the promotion's percentage on the ERP's
+    sales line (a real NAV would price the line itself otherwise), and the order line
+    keeps both."""
+    today = datetime.now(UTC).date()
+    promoted = {
+        p.item_no: p
+        for p in world.promotions
+        if p.channel == "WEB" and p.starting_date <= today <= p.ending_date
+    }
+    sku, store = next((s, st) for s, st in _stocked_pairs(world) if s in promoted)
+    query = """query($sku: ID!) { product(sku: $sku) {
+        price(channel: WEB) { amount } compareAtPrice(channel: WEB) { amount } } }"""
+    shown = graphql(env["gateway"], query, {"sku": sku})["data"]["product"]
+    price, regular = (Decimal(shown[k]["amount"]) for k in ("price", "compareAtPrice"))
+    percent = promoted[sku].discount_percent
+    assert price < regular
+    assert price == (regular * (1 - percent / 100)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    variables = _order_input(
+        world,
+        "cc-promoted",
+        lines=[{"sku": sku, "quantity": 1}],
+        pickupLocationId=f"store:{store}",
+    )
+    placed = graphql(env["gateway"], PLACE_WITH_LINES, variables)["data"]["placeOrder"]
+    assert placed["errors"] == []
+    order = placed["order"]
+    assert Decimal(order["total"]["amount"]) == price
+    (line,) = order["lines"]
+    assert Decimal(line["unitPrice"]["amount"]) == price
+    assert Decimal(line["compareAtUnitPrice"]["amount"]) == regular
+    assert Decimal(line["discountPercent"]) == percent
+    (erp_line,) = erp_lines(env["erp"], "SalesOrder", order["id"].split(":")[1])
+    assert Decimal(erp_line["Unit_Price"]) == regular
+    assert Decimal(erp_line["Line_Discount_Percent"]) == percent
+    assert Decimal(erp_line["Line_Amount"]) == price
+    read = graphql(env["gateway"], READ_LINES, {"id": order["id"]})["data"]["order"]
+    assert read["lines"] == order["lines"]  # the order line keeps its price and promotion
+
+
+LINES = "lines { unitPrice { amount } compareAtUnitPrice { amount } discountPercent }"
+PLACE_WITH_LINES = (
+    "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {"
+    f" order {{ id total {{ amount }} {LINES} }} errors {{ code message }} }} }}"
+)
+READ_LINES = f"query($id: ID!) {{ order(id: $id) {{ {LINES} }} }}"
+
+
+@pytest.mark.parametrize(
+    ("address", "field", "code"),
+    [
+        ({"postalCode": "10115"}, "postalCode", "INVALID_POSTAL_CODE"),  # Berlin, not 1011
+        ({"postalCode": "1011", "country": "DE"}, "country", "NOT_DELIVERED_THERE"),
+    ],
+)
+def test_a_delivery_abroad_is_refused_on_its_own_argument(
+    env: dict[str, str], world: World, address: dict[str, str], field: str, code: str
+) -> None:
+    variables = _order_input(
+        world, f"delivery-abroad-{code}", pickupLocationId=None, deliveryAddress=address
+    )
+    mutation = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {"
+    mutation += " order { id } errors { code field } } }"
+    payload = graphql(env["gateway"], mutation, variables)["data"]["placeOrder"]
+    assert payload["order"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        (code, ["deliveryAddress", field])
+    ]
+
+
+# --- cancelOrder (issue 17) -------------------------------------------------------------
+
+CANCEL = """mutation($id: ID!, $key: String!) { cancelOrder(orderId: $id, idempotencyKey: $key) {
+  cancellation { orderId status released
+    refundPayment { status amount { amount } method refundOf } }
+  errors { code message } } }"""
+
+
+def cancel(env: dict[str, str], order_id: str, key: str) -> dict[str, Any]:
+    return payload_of(graphql(env["gateway"], CANCEL, {"id": order_id, "key": key}), "cancelOrder")
+
+
+def test_an_order_not_yet_collected_is_cancelled_its_goods_released_and_its_payment_refunded(
+    env: dict[str, str], world: World
+) -> None:
+    sku, store = _stocked_pairs(world)[2]
+    variables = _order_input(
+        world,
+        "cc-to-cancel",
+        lines=[{"sku": sku, "quantity": 1}],
+        pickupLocationId=f"store:{store}",
+    )
+    before = pos_levels(env["pos"], sku, store)
+    order = place(env, variables)["order"]
+    no = order["id"].split(":")[1]
+    entry = erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])["entry"]
+    assert pos_levels(env["pos"], sku, store) == (before[0] - 1, before[1] + 1)
+    first = cancel(env, order["id"], "cancel-1")
+    assert first == cancel(env, order["id"], "cancel-1")  # the same key: the same answer
+    assert first["errors"] == []
+    assert first["cancellation"] == {
+        "orderId": order["id"],
+        "status": "CANCELLED",
+        "released": 1,
+        "refundPayment": {
+            "status": "PENDING",
+            "amount": {"amount": str(-Decimal(order["total"]["amount"]))},
+            "method": "IDEAL",
+            "refundOf": f"erp:{entry}",
+        },
+    }
+    assert pos_levels(env["pos"], sku, store) == before  # the hold released
+    assert no not in {o["No"] for o in erp_orders(env["erp"], _customer_no(world, variables))}
+
+
+def test_an_order_shipped_cannot_be_cancelled(env: dict[str, str], world: World) -> None:
+    sku, store = _stocked_pairs(world)[3]
+    variables = _order_input(
+        world, "cc-shipped", lines=[{"sku": sku, "quantity": 1}], pickupLocationId=f"store:{store}"
+    )
+    order = place(env, variables)["order"]
+    erp_post(env["erp"], "shipment", order=order["id"].split(":")[1])
+    payload = cancel(env, order["id"], "cancel-shipped")
+    assert payload["cancellation"] is None
+    assert [e["code"] for e in payload["errors"]] == ["NOT_CANCELLABLE"]

@@ -6,21 +6,24 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from legacy.erp.seed import invoice_no
-from legacy.examples import return_in_store
+from legacy.examples import click_and_collect, return_in_store
 from legacy.world import World
 from tests.fresh import (
     crm_contact,
+    erp_post,
     erp_refunds,
     erp_returns,
     fresh_systems,
     gateway,
     pos_levels,
+    pos_sale,
 )
 from tests.gateway_client import graphql, run_reference
 from tests.simulators import set_knobs
@@ -118,8 +121,9 @@ def test_no_more_comes_back_than_was_bought(env: dict[str, str], world: World) -
 def test_two_returns_racing_for_the_same_goods_never_refund_them_twice(
     env: dict[str, str], world: World
 ) -> None:
-    """Both are planned before either is written (the ERP answers slowly), so both pass
-    the planning count; the saga's recount after writing keeps at most one."""
+    """Both take everything back at once (the ERP answers slowly). Returns of one order
+    are serialised (issue 17), so the second counts the first and is refused; the
+    saga's recount after writing stays as the guard should a lease run out."""
     order = _unreturned_online_orders(world)[4]
     everything = order.lines[0].quantity
     both = [_return_of(world, 4, f"ret-race-{side}", everything)[1] for side in "ab"]
@@ -130,7 +134,7 @@ def test_two_returns_racing_for_the_same_goods_never_refund_them_twice(
     finally:
         set_knobs(env["erp"], latency_ms=0.0)
     registered = [a for a in answers if a["return"]]
-    assert len(registered) <= 1
+    assert len(registered) == 1
     for refused in (a for a in answers if not a["return"]):
         assert [e["code"] for e in refused["errors"]] == ["NOT_RETURNABLE"]
     # a return undone is deleted, as NAV has no cancelled return orders
@@ -253,3 +257,167 @@ def test_a_customer_the_crm_does_not_know_cannot_be_updated(
     variables = {"input": {"customerId": f"pos:{member.id}", "phone": "+31600000000"}}
     payload = graphql(env["gateway"], UPDATE, variables)["data"]["updateCustomer"]
     assert [e["code"] for e in payload["errors"]] == ["NOT_IN_CRM"]
+
+
+# --- returns follow the goods and the money (issue 17) ---------------------------------
+
+RETURN = """mutation($input: RegisterReturnInput!) { registerReturn(input: $input) {
+  return { id status refund { amount } refundPayment {
+    kind amount { amount } status method refundOf orderId } }
+  errors { code reason message } } }"""
+PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+  order { id total { amount }
+    lines { sku quantity unitPrice { amount } compareAtUnitPrice { amount } } }
+  errors { code message } } }"""
+
+
+def _placed(env: dict[str, str], world: World, key: str, quantity: int = 1) -> dict[str, Any]:
+    """A click & collect order placed through the gateway on WEB, of a product on a
+    running web promotion where one is stocked, at the store it is stocked in."""
+    variables = copy.deepcopy(click_and_collect(world))
+    today = datetime.now(UTC).date()
+    promoted = {
+        p.item_no
+        for p in world.promotions
+        if p.channel == "WEB" and p.starting_date <= today <= p.ending_date
+    }
+    open_stores = {s.id for s in world.stores if s.active}
+    sku, store = next(
+        (s.item_no, s.location_id)
+        for s in sorted(world.store_stock, key=lambda s: s.item_no not in promoted)
+        if s.location_id in open_stores
+        and s.on_hand - s.reserved >= quantity + 2
+        and s.item_no in {i.no for i in world.items if {"WEB", "STORE"} <= set(i.channels)}
+    )
+    variables["input"].update(
+        idempotencyKey=key,
+        lines=[{"sku": sku, "quantity": quantity}],
+        pickupLocationId=f"store:{store}",
+    )
+    payload = graphql(env["gateway"], PLACE, variables)["data"]["placeOrder"]
+    assert payload["errors"] == [], payload
+    order: dict[str, Any] = payload["order"]
+    order["store"] = store
+    return order
+
+
+def _return(env: dict[str, str], order: dict[str, Any], key: str, n: int = 1) -> dict[str, Any]:
+    line = order["lines"][0]
+    variables = {
+        "input": {
+            "orderId": order["id"],
+            "idempotencyKey": key,
+            "locationId": f"store:{order['store']}",
+            "lines": [{"sku": line["sku"], "quantity": n}],
+            "reason": "NOT WANTED",
+        }
+    }
+    result = graphql(env["gateway"], RETURN, variables)
+    assert "errors" not in result, result
+    payload: dict[str, Any] = result["data"]["registerReturn"]
+    return payload
+
+
+def _refused(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    assert payload["return"] is None
+    return [(e["code"], e["reason"]) for e in payload["errors"]]
+
+
+def test_an_order_not_yet_collected_cannot_be_returned(env: dict[str, str], world: World) -> None:
+    """Issue 17: an order placed, paid and never shipped or collected was taken back
+    and refunded. Nothing of it was delivered: NOT_FULFILLED."""
+    order = _placed(env, world, "ret-uncollected")
+    no = order["id"].split(":")[1]
+    erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"], method="IDEAL")
+    assert _refused(_return(env, order, "ret-uncollected")) == [("NOT_RETURNABLE", "NOT_FULFILLED")]
+    assert erp_returns(env["erp"], no) == []
+
+
+def test_an_order_collected_but_never_paid_is_not_refunded(
+    env: dict[str, str], world: World
+) -> None:
+    order = _placed(env, world, "ret-unpaid")
+    no = order["id"].split(":")[1]
+    erp_post(env["erp"], "shipment", order=no)  # collected at the store
+    assert _refused(_return(env, order, "ret-unpaid")) == [("NOT_RETURNABLE", "NOT_PAID")]
+    assert erp_returns(env["erp"], no) == []
+
+
+def test_a_collected_order_is_refunded_against_its_payment_for_what_was_paid(
+    env: dict[str, str], world: World
+) -> None:
+    """Placed on WEB at its promotion's price, paid by iDEAL, collected (NAV posts the
+    shipment from the store): the return is refunded the price paid (the promotion
+    taken off, not the regular price), against that payment, by iDEAL. The ERP pays it
+    out when it posts the return order, so it is pending until then."""
+    order = _placed(env, world, "ret-collected")
+    no, paid = order["id"].split(":")[1], order["lines"][0]["unitPrice"]["amount"]
+    regular = order["lines"][0]["compareAtUnitPrice"]["amount"]
+    assert Decimal(paid) < Decimal(regular)  # bought at its promotion's price
+    entry = erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])["entry"]
+    erp_post(env["erp"], "shipment", order=no)
+    payload = _return(env, order, "ret-collected")
+    assert payload["errors"] == []
+    back = payload["return"]
+    assert Decimal(back["refund"]["amount"]) == Decimal(paid)
+    assert back["refundPayment"] == {
+        "kind": "REFUND",
+        "amount": {"amount": str(-Decimal(paid))},
+        "status": "PENDING",
+        "method": "IDEAL",
+        "refundOf": f"erp:{entry}",
+        "orderId": order["id"],
+    }
+    (booked,) = erp_returns(env["erp"], no)
+    assert booked["No"] == back["id"][4:]
+
+
+def test_a_store_receipt_is_refunded_at_the_till_the_way_it_was_paid(
+    env: dict[str, str], world: World
+) -> None:
+    """A sale at the till, paid in cash, brought back: Square's RefundPayment pays the
+    cash back against the sale's payment, and the receipt's payments show it."""
+    store = next(s for s in world.store_stock if s.on_hand - s.reserved > 2)
+    receipt = pos_sale(env["pos"], "till-sale-1", store.item_no, store.location_id, cents=1999)
+    order = {
+        "id": f"pos:{receipt['id']}",
+        "store": store.location_id,
+        "lines": [{"sku": store.item_no}],
+    }
+    payload = _return(env, order, "ret-till")
+    assert payload["errors"] == []
+    refund = payload["return"]["refundPayment"]
+    assert (refund["status"], refund["method"], refund["amount"]) == (
+        "COMPLETED",
+        "CASH",
+        {"amount": "-19.99"},
+    )
+    shown = graphql(
+        env["gateway"],
+        "query($id: ID!) { order(id: $id) { payments { id kind amount { amount } refundOf } } }",
+        {"id": order["id"]},
+    )["data"]["order"]["payments"]
+    assert [p["kind"] for p in shown] == ["PAYMENT", "REFUND"]
+    assert refund["refundOf"] == shown[0]["id"]  # against the sale's own payment
+    assert (shown[1]["refundOf"], shown[1]["amount"]) == (shown[0]["id"], {"amount": "-19.99"})
+    again = _return(env, order, "ret-till-again")  # the one piece came back already
+    assert _refused(again) == [("NOT_RETURNABLE", "ALREADY_RETURNED")]
+
+
+def test_eight_concurrent_returns_of_one_piece_each_all_stand_and_a_ninth_is_refused(
+    env: dict[str, str], world: World
+) -> None:
+    """Issue 17: eight returns at once of one order used to refuse each other ("another
+    return came first"). Returns of one order are serialised by a lease in the saga log,
+    so each counts the ones before it: all eight stand, and the ninth piece, never
+    bought, cannot come back."""
+    order = _placed(env, world, "ret-eight", quantity=8)
+    no = order["id"].split(":")[1]
+    erp_post(env["erp"], "payment", order=no, amount=order["total"]["amount"])
+    erp_post(env["erp"], "shipment", order=no)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: _return(env, order, f"ret-eight-{n}"), range(8)))
+    assert [a["errors"] for a in answers] == [[]] * 8
+    assert len({a["return"]["id"] for a in answers}) == 8
+    assert len(erp_returns(env["erp"], no)) == 8
+    assert _refused(_return(env, order, "ret-eight-9")) == [("NOT_RETURNABLE", "ALREADY_RETURNED")]

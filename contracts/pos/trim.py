@@ -33,6 +33,7 @@ OPERATIONS = {
     "CreateOrder": "a sale at the till (tests and the demo's till)",
     "CreatePayment": "paying a till sale, which completes its order",
     "GetPaymentRefund": "the POS's record of a refund, named by the ERP's refund",
+    "RefundPayment": "a store receipt's money back at the till, the way it was paid",
     "BatchRetrieveInventoryCounts": "store stock, and the stock changes followed",
     "BatchChangeInventory": "holding and restocking goods at stores",
     "RetrieveTokenStatus": "mosaic sources check: the access token's scopes",

@@ -13,8 +13,9 @@ that sell the item, ``WEB|APP|STORE``). ``INSTALLATION_FIELDS`` is the mapping t
 tells Mosaic about them (``MOSAIC_ERP_FIELDS``); the demo and most tests set it. The
 channel of a document is kept where NAV retailers keep it without any extension: a
 dimension (shortcut dimension 1 on documents, global dimension 1 on ledger entries),
-and the store of a ledger entry in dimension 2. ``create_app(..., extensions={})``
-serves the pure standard pages.
+and the store of a ledger entry in dimension 2; an order a partner brought in names the
+partner as its salesperson (``Salesperson_Code``, the partner's code).
+``create_app(..., extensions={})`` serves the pure standard pages.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ INSTALLATION_FIELDS: Mapping[str, str] = {
     "payment_channel": "Global_Dimension_1_Code",
     "payment_store": "Global_Dimension_2_Code",
     "payment_mirror": "Description",
+    "order_partner": "Salesperson_Code",
 }
 
 

@@ -148,6 +148,7 @@ def _order(order: Order) -> Row:
         "Currency_Code": LCY,
         "Prices_Including_VAT": 1,
         "Shortcut_Dimension_1_Code": order.channel,
+        "Salesperson_Code": order.partner,
     }
 
 
@@ -163,6 +164,7 @@ def _invoice(order: Order) -> Row:
         "Location_Code": order.location_id,
         "Currency_Code": LCY,
         "Shortcut_Dimension_1_Code": order.channel,
+        "Salesperson_Code": order.partner,
     }
 
 

@@ -27,6 +27,7 @@ import base64
 import binascii
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -35,13 +36,14 @@ from lxml import etree
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from legacy.common.app import simulated_system
 from legacy.common.knobs import Knobs
 from legacy.erp.contract import Field, render
 from legacy.erp.pages import DEFAULT_SERVICES, EXTENSIONS, Service, published
+from legacy.erp.posting import Posting
 from legacy.erp.soap import (
     APPLICATION_FAULT,
     SoapFault,
@@ -292,7 +294,29 @@ def create_app(
         body = f'<discovery xmlns="http://schemas.xmlsoap.org/disco/">{refs}</discovery>'
         return Response(body, media_type=XML)
 
+    posting = Posting(store.conn, {s.page.name: s for s in by_name.values()})
+
+    async def post(request: Request) -> Response:
+        """``/__admin/post/{shipment,invoice,payment}``: NAV's posting, for tests and the
+        demo (legacy/erp/posting.py); a refusal is 409 with NAV's message."""
+        body = await request.json()
+        try:
+            match request.path_params["what"]:
+                case "shipment":
+                    posting.ship(body["order"], body.get("lines"))
+                    return JSONResponse({"order": body["order"]})
+                case "invoice":
+                    return JSONResponse({"invoice": posting.invoice(body["order"])})
+                case "payment":
+                    amount = Decimal(str(body["amount"]))
+                    entry = posting.pay(body["order"], amount, body.get("method", "IDEAL"))
+                    return JSONResponse({"entry": entry})
+        except NavError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"error": "post a shipment, an invoice or a payment"}, 404)
+
     routes = [
+        Route("/__admin/post/{what}", post, methods=["POST"]),
         Route("/WS/{company}/Page/{service}", page, methods=["GET", "POST"]),
         Route("/WS/{company}/Services", discovery, methods=["GET"]),
     ]

@@ -258,7 +258,9 @@ def payment_refund(row: sqlite3.Row) -> Json:
         kind, card_type = TILL_METHODS[row["method"]]
         refund["destination_type"] = kind
         refund["destination_details"] = (
-            {"card_details": {"card": _card(card_type)}} if card_type else {"cash_details": {}}
+            {"card_details": {"card": _card(card_type)}}
+            if card_type
+            else {"cash_details": {"seller_supplied_money": refund["amount_money"]}}
         )
     for field in ("payment_id", "order_id", "reason"):
         if row[field]:

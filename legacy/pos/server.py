@@ -23,6 +23,7 @@ Endpoints (Square's operation names)
     POST   /v2/orders/batch-retrieve           BatchRetrieveOrders (ids <= 100)
     POST   /v2/orders                          CreateOrder (an OPEN order)
     POST   /v2/payments                        CreatePayment (CASH or EXTERNAL)
+    POST   /v2/refunds                         RefundPayment (linked refunds only)
     GET    /v2/refunds/{id}                    GetPaymentRefund
     POST   /v2/inventory/counts/batch-retrieve BatchRetrieveInventoryCounts (limit <= 1000,
                                                ``updated_after``)
@@ -57,10 +58,12 @@ holds the reasons)
   refund with an ``EXTERNAL`` destination naming the ERP's refund (GetPaymentRefund).
 - Inventory count pages of 10,000: gone; at most 1,000, Square's maximum.
 
-What the POS simulates of Square, less than Square: SearchCustomers matches exactly
-only; SearchOrders sorts every field by ``created_at`` (receipts are created, paid and
-closed together); inventory changes are ADJUSTMENTs only; counts are sorted by item
-and store (Square: newest first) so that pages are stable.
+What the POS simulates of Square, less than Square: RefundPayment refunds a payment
+it names (no unlinked refunds), completed at once (Square's card refunds are PENDING
+until the card network confirms); SearchCustomers matches exactly only; SearchOrders
+sorts every field by ``created_at`` (receipts are created, paid and closed together);
+inventory changes are ADJUSTMENTs only; counts are sorted by item and store (Square:
+newest first) so that pages are stable.
 """
 
 from __future__ import annotations
@@ -120,6 +123,22 @@ MAX_LOYALTY_PAGE = 200
 MAX_CUSTOMERS_PAGE = 100
 MAX_CUSTOMER_IDS = 100
 MAX_CHANGES = 100
+MAX_REFUND_KEY = 45  # Square: "Keys are limited to a max of 45 characters"
+REFUND_FIELDS = (
+    "idempotency_key",
+    "amount_money",
+    "app_fee_money",
+    "payment_id",
+    "destination_id",
+    "unlinked",
+    "location_id",
+    "customer_id",
+    "reason",
+    "payment_version_token",
+    "team_member_id",
+    "cash_details",
+    "external_details",
+)
 ORDER_STATES = ("OPEN", "COMPLETED", "CANCELED", "DRAFT")
 COUNT_FIELDS = ("catalog_object_ids", "location_ids", "updated_after", "cursor", "states", "limit")
 #: states goods may come from or go to without being counted here
@@ -419,6 +438,55 @@ class Pos:
         row = self.db.execute("SELECT * FROM payments WHERE id = ?", (payment_id,)).fetchone()
         return {"payment": render.payment(row)}
 
+    def refund_payment(self, body: Json) -> Json:
+        known(body, REFUND_FIELDS)
+        key = text(body, "idempotency_key", required=True) or ""
+        if len(key) > MAX_REFUND_KEY:
+            raise SquareError(
+                f"idempotency_key is longer than {MAX_REFUND_KEY} characters",
+                code="VALUE_TOO_LONG",
+                field="idempotency_key",
+            )
+        return self._once(key, "refunds", lambda: self._refund(body))
+
+    def _refund(self, body: Json) -> Json:
+        """Money back to the payment it refunds, the way it was paid: at most what the
+        payment took less what was refunded of it already."""
+        if body.get("unlinked"):
+            raise SquareError("unlinked refunds are not simulated", code="NOT_IMPLEMENTED")
+        payment_id = text(body, "payment_id", required=True) or ""
+        paid = self.db.execute("SELECT * FROM payments WHERE id = ?", (payment_id,)).fetchone()
+        if paid is None:
+            raise not_found("payment", payment_id)
+        amount = money(body, "amount_money", CURRENCY)
+        refunded = self.db.execute(
+            "SELECT coalesce(sum(amount), 0) FROM refunds WHERE payment_id = ?"
+            " AND status IN ('COMPLETED', 'PENDING')",
+            (payment_id,),
+        ).fetchone()[0]
+        if amount <= 0 or amount > paid["amount"] - refunded:
+            raise SquareError(
+                "amount_money is more than the payment has left to refund",
+                code="REFUND_AMOUNT_INVALID",
+                field="amount_money",
+            )
+        refund_id = f"RF{uuid.uuid4().hex[:10].upper()}"
+        self.db.execute(
+            "INSERT INTO refunds VALUES (?, ?, ?, ?, ?, ?, 'COMPLETED', ?, NULL, ?)",
+            (
+                refund_id,
+                payment_id,
+                paid["order_id"],
+                paid["location_id"],
+                paid["method"],
+                amount,
+                text(body, "reason"),
+                _now(),
+            ),
+        )
+        row = self.db.execute("SELECT * FROM refunds WHERE id = ?", (refund_id,)).fetchone()
+        return {"refund": render.payment_refund(row)}
+
     def refund(self, params: Json) -> Json:
         row = self.db.execute("SELECT * FROM refunds WHERE id = ?", (params["refund_id"],))
         found = row.fetchone()
@@ -678,6 +746,7 @@ def create_app(
         post("/orders/batch-retrieve", pos.batch_retrieve_orders),
         post("/orders", pos.create_order),
         post("/payments", pos.create_payment),
+        post("/refunds", pos.refund_payment),
         get("/refunds/{refund_id}", pos.refund),
         post("/inventory/counts/batch-retrieve", pos.batch_retrieve_counts),
         post("/inventory/changes/batch-create", pos.batch_change_inventory),

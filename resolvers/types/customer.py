@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 import strawberry.federation
 
-from adapters.errors import BadUserInput
+from adapters.errors import BadUserInput, UpstreamError
 from resolvers import ids, survivorship
 from resolvers.authz import (
     DENY,
@@ -22,7 +23,8 @@ from resolvers.authz import (
     personal,
 )
 from resolvers.context import Info
-from resolvers.identity import Identity, start_keys_of_id
+from resolvers.identity import PREFERENCE, Identity, start_keys_of_id
+from resolvers.inputs import CUSTOMER_ID, check
 from resolvers.loaders import Loaders
 from resolvers.purchases import order_history
 from resolvers.recommendations import Recommendation, recommend
@@ -31,6 +33,7 @@ from resolvers.types.common import Address, Channel, asked_channel
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment, payments_of
 
+T = TypeVar("T")
 MAX_ORDERS = 200
 MAX_PAYMENTS = 500
 
@@ -92,6 +95,7 @@ class Customer:
         """A federation router's entity lookup, as ``customer(by: {id})`` and admitted
         the same way. Every representation of one ``_entities`` call starts its search
         in the same round, so N customers are one CRM batch call."""
+        check(str(id), CUSTOMER_ID, ["id"])  # a representation is a client's text
         found = await cls.find(info.context.loaders, start_keys_of_id(str(id)))
         return await admit(info, found, "this customer")
 
@@ -103,32 +107,31 @@ class Customer:
         "id of the fragment that found them.",
         extensions=[personal()],
     )
-    async def id(self) -> strawberry.ID:
-        found = await self.identity.first(("crm", "pos", "erp"), _global_id)
+    async def id(self, info: Info) -> strawberry.ID:
+        found = await self.identity.first(("crm", "pos", "erp"), _global_id, _reporter(info))
         assert found is not None  # a Customer exists only once a fragment was found
         return found
 
     @strawberry.field(extensions=[personal(marketing=NeedsConsent("email_marketing"))])
-    async def name(self) -> str | None:
-        return _value(await self.identity.first(PRECEDENCE["name"], survivorship.name))
+    async def name(self, info: Info) -> str | None:
+        return await self._survivor(info, "name", survivorship.name)
 
     @strawberry.field(
         extensions=[
             personal(store_employee=Mask(mask_email), marketing=NeedsConsent("email_marketing"))
         ]
     )
-    async def email(self) -> str | None:
-        return _value(await self.identity.first(PRECEDENCE["email"], survivorship.email))
+    async def email(self, info: Info) -> str | None:
+        return await self._survivor(info, "email", survivorship.email)
 
     @strawberry.field(extensions=[personal(store_employee=Mask(mask_phone), marketing=DENY)])
-    async def phone(self) -> str | None:
-        return _value(await self.identity.first(PRECEDENCE["phone"], survivorship.phone))
+    async def phone(self, info: Info) -> str | None:
+        return await self._survivor(info, "phone", survivorship.phone)
 
     @strawberry.field(extensions=[personal(store_employee=Mask(mask_address), marketing=DENY)])
-    async def address(self) -> Address | None:
-        return Address.of(
-            _value(await self.identity.first(PRECEDENCE["address"], survivorship.address))
-        )
+    async def address(self, info: Info) -> Address | None:
+        found = await self._survivor(info, "address", survivorship.address)
+        return Address.of(found)
 
     @strawberry.field(
         description="The POS loyalty account.",
@@ -153,10 +156,10 @@ class Customer:
         ]
 
     @strawberry.field(
-        description="Orders from every channel, newest first.",
+        description="Orders from every channel, newest first; null when `last` is refused.",
         extensions=[personal(marketing=NeedsConsent("personalisation"))],
     )
-    async def orders(self, info: Info, last: int = 20) -> list[Order]:
+    async def orders(self, info: Info, last: int = 20) -> list[Order] | None:
         if not 0 <= last <= MAX_ORDERS:
             raise BadUserInput(f"last must be between 0 and {MAX_ORDERS}")
         history = await order_history(info, self.identity)
@@ -164,10 +167,10 @@ class Customer:
 
     @strawberry.field(
         description="Payments and refunds of the customer's orders in every channel, "
-        "each once, newest first.",
+        "each once, newest first; null when `last` is refused.",
         extensions=[personal(marketing=DENY)],
     )
-    async def payments(self, info: Info, last: int = 50) -> list[Payment]:
+    async def payments(self, info: Info, last: int = 50) -> list[Payment] | None:
         if not 0 <= last <= MAX_PAYMENTS:
             raise BadUserInput(f"last must be between 0 and {MAX_PAYMENTS}")
         history = await order_history(info, self.identity)
@@ -206,8 +209,9 @@ class Customer:
         description="Every system holding a record of this customer.",
         extensions=[personal(marketing=DENY)],
     )
-    async def sources(self) -> list[SourceRecord]:
+    async def sources(self, info: Info) -> list[SourceRecord]:
         f = await self._fragments()
+        self._report_unasked(info, *PREFERENCE)
         found = [
             ("crm", f.crm.record_id if f.crm else None),
             ("erp", f.erp.record_id if f.erp else None),
@@ -219,8 +223,9 @@ class Customer:
         description="Which system each golden-record value came from.",
         extensions=[personal(marketing=DENY)],
     )
-    async def provenance(self) -> list[Provenance]:
+    async def provenance(self, info: Info) -> list[Provenance]:
         f = await self._fragments()
+        self._report_unasked(info, *PREFERENCE)
         survivors: dict[str, Survivor[Any] | None] = {
             "name": survivorship.name(f),
             "email": survivorship.email(f),
@@ -233,11 +238,28 @@ class Customer:
             if s is not None
         ]
 
+    async def _survivor(
+        self, info: Info, field: str, pick: Callable[[Fragments], Survivor[T] | None]
+    ) -> T | None:
+        """A golden-record value by its survivorship rule; a more trusted system that
+        could not be asked is reported (the value shown may be a fallback)."""
+        return _value(await self.identity.first(PRECEDENCE[field], pick, _reporter(info)))
+
+    def _report_unasked(self, info: Info, *systems: str) -> None:
+        """Each system that could not be asked is reported on the field: a list of the
+        person's records or of where values came from is never silently short."""
+        for failure in self.identity.unasked(*systems):
+            info.context.report(info, failure)
+
     def _raise_if_failed(self, system: str, found: bool) -> None:
         """A field owned by a system that failed is null with that system's error."""
         failure = self.identity.failures.get(system)
         if failure is not None and not found:
             raise failure
+
+
+def _reporter(info: Info) -> Callable[[UpstreamError], None]:
+    return lambda failure: info.context.report(info, failure)
 
 
 def _value(survivor: Survivor[survivorship.T] | None) -> survivorship.T | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
 @strawberry.type
 class OrderLine:
     quantity: int
-    unit_price: Money | None
+    unit_price: Money | None = strawberry.field(
+        description="What one piece was charged, the promotion applied taken off."
+    )
+    compare_at_unit_price: Money | None = strawberry.field(
+        description="One piece's regular price, where a promotion lowered it; else null."
+    )
+    discount_percent: Decimal | None = strawberry.field(
+        description="The promotion applied to this line (the ERP's line discount), if any."
+    )
     sku: strawberry.ID
     product: Product
 
@@ -38,6 +47,8 @@ class OrderLine:
         return cls(
             quantity=line.quantity,
             unit_price=Money.of(line.unit_price),
+            compare_at_unit_price=Money.of(line.regular_price),
+            discount_percent=line.discount_percent,
             sku=sku,
             product=products.get(line.sku) or Product(sku=sku),
         )

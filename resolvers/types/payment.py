@@ -47,6 +47,13 @@ class PaymentMethod(Enum):
     OTHER = "OTHER"
 
 
+def method_of(text: str | None) -> PaymentMethod | None:
+    """A system's payment method as the schema's: one it does not know is OTHER."""
+    if text is None:
+        return None
+    return PaymentMethod(text) if text in PaymentMethod.__members__ else PaymentMethod.OTHER
+
+
 @strawberry.enum
 class PaymentStatus(Enum):
     PENDING = "PENDING"
@@ -90,14 +97,10 @@ class Payment:
 
     @classmethod
     def of(cls, record: PaymentRecord, records: Iterable[tuple[SourceName, str]]) -> Payment:
-        known = {m.value for m in PaymentMethod}
-        method = record.method
         return cls(
             id=strawberry.ID(ids.make(record.source, record.id)),
             kind=PaymentKind(record.kind),
-            method=None
-            if method is None
-            else PaymentMethod(method if method in known else "OTHER"),
+            method=method_of(record.method),
             amount=Money(amount=record.amount.amount, currency=record.amount.currency),
             status=PaymentStatus(record.status),
             channel=Channel(record.channel),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -19,11 +19,16 @@ from adapters.records import (
     PromotionRecord,
     StockRecord,
 )
+from adapters.records import (
+    Money as MoneyRecord,
+)
 from resolvers import ids
 from resolvers.authz import DENY, STOCK_DENIED, When, guarded
 from resolvers.context import Info
 from resolvers.fetchers import ALL
+from resolvers.inputs import SKU, check
 from resolvers.places import Point, by_id, point_of
+from resolvers.pricing import Quote, quote, running, today
 from resolvers.ready import Ready, when_loaded
 from resolvers.types.common import Channel, Money, NearInput, asked_channel
 from resolvers.types.location import Location
@@ -127,6 +132,7 @@ class Product:
     async def resolve_reference(cls, info: Info, sku: strawberry.ID) -> Product:
         """A federation router's entity lookup: every product of one ``_entities`` call
         shares one ERP batch through the request's loaders."""
+        check(str(sku), SKU, ["sku"])  # a representation is a client's text, like an argument
         return await cls.load(info, str(sku))
 
     def _card(self) -> ProductRecord | None:
@@ -167,37 +173,49 @@ class Product:
         return [Channel(c) for c in item.channels] if item else []
 
     @strawberry.field(
-        description="What the channel charges today: its ERP sales price, else the list price.",
+        description="What the channel charges today for one piece: its ERP sales price "
+        "(else the list price) less the channel's running promotion, to the cent; what "
+        "placeOrder charges (DESIGN: Prices).",
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
         graphql_type=Money | None,
     )
     def price(self, info: Info, channel: Channel | None = None) -> Ready[Money | None]:
-        key = (str(self.sku), asked_channel(channel, info.context.channel))
-        return when_loaded([info.context.loaders.price.load(key)], self._charged)
+        return self._quoted(info, channel, lambda q: q.charged)
 
-    def _charged(self, price: PriceRecord | None) -> Money | None:
-        if price is not None:
-            return Money.of(price.price)
-        item = self._card()
-        return Money.of(item.list_price) if item else None
+    @strawberry.field(
+        description="The channel's regular price, where a running promotion lowers it "
+        "(shown struck through beside price); null when nothing lowers it.",
+        extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
+        graphql_type=Money | None,
+    )
+    def compare_at_price(self, info: Info, channel: Channel | None = None) -> Ready[Money | None]:
+        return self._quoted(info, channel, lambda q: q.compare_at)
+
+    def _quoted(
+        self, info: Info, channel: Channel | None, part: Callable[[Quote], MoneyRecord | None]
+    ) -> Ready[Money | None]:
+        wanted = asked_channel(channel, info.context.channel)
+        loaders, sku = info.context.loaders, str(self.sku)
+
+        def answer(price: PriceRecord | None, promotions: list[PromotionRecord]) -> Money | None:
+            item = self._card() if price is None else self.item
+            found = quote(item, price, promotions, wanted, today())
+            return Money.of(part(found)) if found else None
+
+        return when_loaded(
+            [loaders.price.load((sku, wanted)), loaders.promotions.load(sku)], answer
+        )
 
     @strawberry.field(
         description="Promotions running today in the channel.", graphql_type=list[Promotion]
     )
     def promotions(self, info: Info, channel: Channel | None = None) -> Ready[list[Promotion]]:
         wanted = asked_channel(channel, info.context.channel)
-        today = date.today()
 
-        def running(records: list[PromotionRecord]) -> list[Promotion]:
-            return [
-                Promotion.of(p)
-                for p in records
-                if p.channel == wanted
-                and (p.starts is None or p.starts <= today)
-                and (p.ends is None or today <= p.ends)
-            ]
+        def listed(records: list[PromotionRecord]) -> list[Promotion]:
+            return [Promotion.of(p) for p in running(records, wanted, today())]
 
-        return when_loaded([info.context.loaders.promotions.load(str(self.sku))], running)
+        return when_loaded([info.context.loaders.promotions.load(str(self.sku))], listed)
 
     @strawberry.field(
         description="Every location's stock: warehouses (WMS) and stores (POS).",
@@ -230,8 +248,9 @@ class Product:
         )
 
     @strawberry.field(
-        description="Whether it can be bought online, and the nearest open stores that have it.",
-        graphql_type=Availability,
+        description="Whether it can be bought online, and the nearest open stores that have "
+        "it; null when `near` or `limit` is refused (an unknown postal code, say).",
+        graphql_type=Availability | None,
     )
     def availability(
         self,
