@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -11,11 +12,12 @@ import strawberry
 import strawberry.federation
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, Info
 
-from adapters.errors import MosaicError
+from adapters.errors import BadUserInput, MosaicError
 from resolvers.commerce import CommerceMutation
 from resolvers.direct_calls import mark_direct_calls
 from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
@@ -59,6 +61,32 @@ class MosaicSchema(strawberry.federation.Schema):
         without_type_checks(self._schema)
         mark_plain_fields(self._schema)
         mark_direct_calls(self, skip=PLAIN)
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """``_entities``: a representation a router could not have sent (not an object,
+        no ``__typename`` of an entity, other fields than its key) is the caller's
+        mistake, refused as such; strawberry's own resolver fails on it unexpectedly
+        (a KeyError, a TypeError: found by bench/fuzz.py)."""
+        for representation in representations:
+            fields = representation if isinstance(representation, dict) else {}
+            name = fields.get("__typename")
+            known = self.schema_converter.type_map.get(name) if isinstance(name, str) else None
+            origin = getattr(getattr(known, "definition", None), "origin", None)
+            resolve = getattr(origin, "resolve_reference", None)
+            if resolve is None:
+                raise BadUserInput(
+                    "each representation must be an object with the __typename of an entity"
+                )
+            keys = {k: v for k, v in fields.items() if k not in ("__typename", "info")}
+            takes = inspect.signature(resolve)
+            try:
+                takes.bind(**keys, **({"info": None} if "info" in takes.parameters else {}))
+            except TypeError as wrong:
+                message = f"a {name} representation carries its key fields only"
+                raise BadUserInput(message) from wrong
+        return super().entities_resolver(info, representations)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
