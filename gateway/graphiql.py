@@ -9,7 +9,8 @@ code that was reviewed. ``vendor/`` is generated from the npm registry by
 The page itself carries only data: the ready operations, endpoint and headers as JSON in a
 ``<script type="application/json">`` element that the static start-up script reads. With
 ``tokens`` (one bearer token per role, as ``mosaic demo`` mints them) the script adds a
-role picker that sets the Authorization header of every request. Asset
+role picker to GraphiQL's toolbar that sets the Authorization header of every request;
+the explorer plugin (a query builder over the schema) is bundled with the rest. Asset
 URLs carry a content hash of the static folder, so they can be cached for a year and a
 new build still reaches every browser at once.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import PathLike, StaticFiles
@@ -38,6 +40,9 @@ CONFIG_ELEMENT_ID = "mosaic-graphiql-config"
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 UNVERSIONED_CACHE = "no-cache"
 DEFAULT_ROLE = "store_employee"
+#: the tabs GraphiQL opens on, where present: a customer's whole picture, then a listing
+FIRST_TABS = ("Customer360", "ProductListing")
+KIND_ORDER = ("query", "subscription", "mutation")
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -46,7 +51,8 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="{static}/vendor/graphiql.css?v={version}">
-<style>html, body, #graphiql {{ height: 100%; margin: 0; }}</style>
+<style>html, body, #graphiql {{ height: 100%; margin: 0; }}
+.mosaic-role-initials {{ font-size: 0.8rem; font-weight: 600; letter-spacing: 0.02em; }}</style>
 </head>
 <body>
 <div id="graphiql">Loading GraphiQL&hellip;</div>
@@ -77,13 +83,14 @@ def render_graphiql_page(
     headers: Mapping[str, str] | None = None,
     tokens: Mapping[str, str] | None = None,
 ) -> str:
-    """GraphiQL with one tab per operation (the first one active), posting to `endpoint`;
-    `headers` go with every request and are shown in each tab's headers editor. `tokens`
-    (role -> bearer token) fill a role picker, opened on store_employee where there is
-    one (it can run the reference operations), else on the first role."""
+    """GraphiQL with one tab per operation (in :func:`in_tab_order`, the first active),
+    posting to `endpoint`; `headers` go with every request and are shown in each tab's
+    headers editor. `tokens` (role -> bearer token) fill a role picker in GraphiQL's
+    toolbar, opened on store_employee where there is one (it can run the reference
+    operations), else on the first role."""
     ready = [
         {"name": op.name, "query": op.query, "variables": _pretty(op.variables)}
-        for op in operations
+        for op in in_tab_order(operations)
     ]
     roles = dict(tokens or {})
     role = DEFAULT_ROLE if DEFAULT_ROLE in roles else next(iter(roles), None)
@@ -107,6 +114,33 @@ def render_graphiql_page(
         config_id=CONFIG_ELEMENT_ID,
         config=script_json(config),
     )
+
+
+def in_tab_order(operations: Sequence[ReadyOperation]) -> list[ReadyOperation]:
+    """The tabs as a newcomer meets them: the first a query that only reads (FIRST_TABS),
+    the other queries, subscriptions, and the mutations last, so the first run never
+    writes anything; otherwise in the order given."""
+
+    def rank(item: tuple[int, ReadyOperation]) -> tuple[int, int, int]:
+        index, operation = item
+        first = (
+            FIRST_TABS.index(operation.name) if operation.name in FIRST_TABS else len(FIRST_TABS)
+        )
+        return KIND_ORDER.index(_kind(operation.query)), first, index
+
+    return [operation for _, operation in sorted(enumerate(operations), key=rank)]
+
+
+def _kind(document: str) -> str:
+    """The kind of a document's first operation (query where it cannot be read)."""
+    try:
+        parsed = parse(document)
+    except GraphQLError:
+        return "query"
+    kinds = [
+        d.operation.value for d in parsed.definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    return kinds[0] if kinds else "query"
 
 
 def script_json(data: Any) -> str:

@@ -138,10 +138,37 @@ def test_assets_without_the_current_version_are_revalidated(graphiql_url: str) -
     assert headers["etag"]
 
 
-def test_the_page_opens_one_tab_per_operation_in_the_given_order(graphiql_url: str) -> None:
+def test_the_page_opens_one_tab_per_query_in_the_given_order(graphiql_url: str) -> None:
     config = read_page(f"{graphiql_url}/graphql").config()
     tabs = [(op["name"], op["query"]) for op in config["operations"]]
     assert tabs == [(op.name, op.query) for op in OPERATIONS]
+
+
+def test_graphiql_opens_on_a_query_and_puts_the_mutations_last() -> None:
+    """Issue 18: the first run of a newcomer must not place an order. The operations come
+    as the gateway lists them (by file name: ClickAndCollect first); Customer360 opens,
+    ProductListing follows, other queries keep their order, mutations go last."""
+    given = [
+        ReadyOperation("ClickAndCollect", "mutation ClickAndCollect { placeOrder }", {}),
+        ReadyOperation("CategoryPage", "query CategoryPage { productSearch }", {}),
+        ReadyOperation("ProductListing", "query ProductListing { products }", {}),
+        ReadyOperation("ReturnInStore", "# a return\nmutation ReturnInStore { x }", {}),
+        ReadyOperation("Customer360", "query Customer360 { customer }", {}),
+        ReadyOperation("StockChanged", "subscription StockChanged { stockChanged }", {}),
+        ReadyOperation("Shorthand", "{ __typename }", {}),
+    ]
+    reader = PageReader()
+    reader.feed(render_graphiql_page(given))
+    names = [op["name"] for op in reader.config()["operations"]]
+    assert names == [
+        "Customer360",
+        "ProductListing",
+        "CategoryPage",
+        "Shorthand",
+        "StockChanged",
+        "ClickAndCollect",
+        "ReturnInStore",
+    ]
 
 
 def test_each_tab_has_its_variables_as_pretty_printed_json(graphiql_url: str) -> None:
@@ -173,6 +200,15 @@ def test_a_query_with_a_closing_script_tag_stays_inside_the_data_element(
 def test_the_title_cannot_inject_markup() -> None:
     page = render_graphiql_page(OPERATIONS, title="</title><script>alert(1)</script>")
     assert "<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
+
+
+def test_the_explorer_plugin_is_bundled_with_the_rest() -> None:
+    """Offline like everything else: the query builder is in the vendored bundle, and the
+    page's script adds it to GraphiQL's plugins."""
+    bundle = (STATIC_DIR / "vendor/graphiql.js").read_text()
+    assert "graphiql-explorer" in bundle
+    assert "explorerPlugin" in (STATIC_DIR / "mosaic-graphiql.js").read_text()
+    assert ".graphiql-explorer-root" in (STATIC_DIR / "vendor/graphiql.css").read_text()
 
 
 def test_the_licence_notices_name_the_pinned_packages() -> None:

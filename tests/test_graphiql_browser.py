@@ -128,3 +128,37 @@ def test_a_run_started_as_a_tab_opens_asks_for_that_tabs_operation(
     )
     assert "errors" not in shown, shown["errors"]
     assert shown["data"] == expected
+
+
+def test_graphiql_opens_on_customer360_with_the_mutations_last(
+    page: Page, graphiql_url: str
+) -> None:
+    """The first tab, and the one open, only reads: a newcomer's first run places no
+    order (issue 18: it used to open on ClickAndCollect)."""
+    page.goto(f"{graphiql_url}/graphql")
+    tabs = page.locator(".graphiql-tab-button")
+    expect(tabs.first).to_have_text("Customer360")
+    expect(page.locator(".graphiql-tab-active")).to_contain_text("Customer360")
+    titles = [t.strip() for t in tabs.all_inner_texts()]
+    mutations = ["ClickAndCollect", "ReturnInStore"]
+    assert titles[-len(mutations) :] == mutations
+
+
+def test_the_explorer_builds_a_query_from_the_schema_offline(page: Page, graphiql_url: str) -> None:
+    """The explorer plugin is in the sidebar, from the gateway's own assets, and lists
+    the schema's root fields to tick."""
+    offsite: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            offsite.append(request.url)
+            if not request.url.startswith((graphiql_url, "data:"))
+            else None
+        ),
+    )
+    page.goto(f"{graphiql_url}/graphql")
+    page.locator(".graphiql-sidebar button[aria-label='Show GraphiQL Explorer']").click()
+    explorer = page.locator(".graphiql-explorer-root")
+    expect(explorer).to_contain_text("productSearch", timeout=TIMEOUT_MS)
+    expect(explorer).to_contain_text("customer")
+    assert offsite == []

@@ -1,6 +1,7 @@
 """GraphiQL's role picker: with a development token per role (as ``mosaic demo`` mints
 them), the page asks as the store employee by default (who can run the reference
-operations) and the picker switches the Authorization header of every request.
+operations) and the picker, a menu in GraphiQL's own toolbar, switches the Authorization
+header of every request.
 
 The page's data is read as a browser tokenises it; the picker itself is driven in
 Chromium against a real gateway that requires tokens.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,13 +109,18 @@ def test_the_role_picker_switches_who_graphiql_asks_as(page: Page, demo_url: str
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{demo_url}/graphql")
-    picker = page.locator("#mosaic-role")
-    expect(picker).to_have_value("store_employee")
+    # in GraphiQL's toolbar, beside prettify, merge and copy (issue 18: it was a bare
+    # <select> over the tab bar)
+    picker = page.locator(".graphiql-toolbar button.mosaic-role")
+    expect(picker).to_have_attribute("aria-label", re.compile("^Asking as store_employee"))
+    expect(picker).to_have_text("SE")
     as_employee = _run_customer360(page)
     assert "errors" not in as_employee
     assert as_employee["data"]["customer"]["email"].count("***@") == 1
 
-    picker.select_option("partner")
+    picker.click()
+    page.get_by_text("as partner", exact=False).click()
+    expect(picker).to_have_attribute("aria-label", re.compile("^Asking as partner"))
     page.locator(".result-window").evaluate(
         "element => element.querySelector('.CodeMirror').CodeMirror.setValue('')"
     )

@@ -35,7 +35,11 @@
       storage.setItem('graphiql:variables', props.defaultTabs[0].variables);
     }
   }
-  addRolePicker(config);
+  // The query builder: fields ticked in a tree of the schema write the operation.
+  props.plugins = [bundle.explorerPlugin({ showAttribution: false })];
+  if (Object.keys(config.tokens || {}).length) {
+    props.toolbar = { additionalComponent: RolePicker };
+  }
   var root = bundle.createRoot(document.getElementById('graphiql'));
   root.render(bundle.React.createElement(bundle.GraphiQL, props));
 
@@ -65,29 +69,52 @@
     return names;
   }
 
-  // With a development token per role (`mosaic demo`): a picker of the role to ask as. It
-  // sets the Authorization header in config.headers, which the fetcher reads at every
-  // request; a header typed in a tab's headers editor still wins.
-  function addRolePicker(config) {
-    var roles = Object.keys(config.tokens || {});
-    if (!roles.length) {
-      return;
-    }
-    var picker = document.createElement('select');
-    picker.id = 'mosaic-role';
-    picker.title = 'Ask as this role (a development token per role)';
-    picker.setAttribute('aria-label', 'Role');
-    roles.forEach(function (role) {
-      var option = document.createElement('option');
-      option.value = role;
-      option.textContent = 'as ' + role;
-      option.selected = role === config.role;
-      picker.appendChild(option);
+  // With a development token per role (`mosaic demo`): the role to ask as, a menu in
+  // GraphiQL's own toolbar beside prettify, merge and copy. It sets the Authorization
+  // header in config.headers, which the fetcher reads at every request; a header typed in
+  // a tab's headers editor still wins. The button shows the role's initials.
+  function RolePicker() {
+    var React = bundle.React;
+    var chosen = React.useState(config.role);
+    var role = chosen[0];
+    var choose = chosen[1];
+    var items = Object.keys(config.tokens).map(function (name) {
+      return React.createElement(
+        bundle.ToolbarMenu.Item,
+        {
+          key: name,
+          'data-role': name,
+          'aria-checked': name === role,
+          role: 'menuitemradio',
+          onSelect: function () {
+            config.headers.Authorization = 'Bearer ' + config.tokens[name];
+            choose(name);
+          },
+        },
+        (name === role ? '\u2713 ' : '\u2003') + 'as ' + name
+      );
     });
-    picker.addEventListener('change', function () {
-      config.headers.Authorization = 'Bearer ' + config.tokens[picker.value];
-    });
-    picker.style.cssText = 'position: fixed; top: 10px; right: 60px; z-index: 10; font: inherit;';
-    document.body.appendChild(picker);
+    return React.createElement(
+      bundle.ToolbarMenu,
+      {
+        className: 'mosaic-role',
+        label: 'Asking as ' + role + ': choose the role (a development token each)',
+        button: React.createElement(
+          'span',
+          { className: 'mosaic-role-initials', 'aria-hidden': 'true' },
+          initials(role)
+        ),
+      },
+      items
+    );
+  }
+
+  function initials(role) {
+    return role
+      .split('_')
+      .map(function (word) {
+        return word.charAt(0).toUpperCase();
+      })
+      .join('');
   }
 })();
