@@ -49,6 +49,8 @@ from resolvers.types.common import Address
 FULL_ACCESS = frozenset({"open", "service"})
 #: roles that see no stock levels (Product.stock, and the stockChanged subscription)
 STOCK_DENIED = frozenset({"anonymous", "customer", "marketing"})
+#: roles admitted to no person's data at all (``admitted`` says no to them, always)
+NEVER_ADMITTED = frozenset({"partner", "anonymous"})
 #: the ways a customer can be reached; a store employee needs the first
 VIA_LOYALTY_CARD, VIA_ID, VIA_EMAIL, VIA_ORDER = "loyalty_card", "id", "email", "order"
 
@@ -240,6 +242,19 @@ class Guard(FieldExtension):
         if principal.role in FULL_ACCESS:
             return ALLOW
         return self.rules.get(principal.role, self.default)
+
+    def never_for(self, principal: Principal) -> bool:
+        """Whether the caller can never read this field, whatever the arguments and the
+        data: its rule denies the role, asks a scope the caller lacks, or it is a person's
+        field and the role is admitted to nobody (partners, callers without credentials).
+        Such a field refuses the whole operation before it runs
+        (``resolvers/read_policy.py``) rather than each of its items."""
+        rule = self.rule_for(principal)
+        if isinstance(rule, Deny):
+            return True
+        if isinstance(rule, NeedsScope) and rule.scope not in principal.scopes:
+            return True
+        return self.personal and principal.role in NEVER_ADMITTED
 
     def check(self, info: Info, kwargs: dict[str, Any]) -> None:
         """Refuse as this field would, by the caller and the arguments alone: for a path

@@ -27,6 +27,7 @@ from resolvers.mutation import Mutation as ErasureMutation
 from resolvers.operation_state import OperationState
 from resolvers.partial import PartialErrors
 from resolvers.query import Query
+from resolvers.read_policy import RefuseNeverReadable
 from resolvers.types.common import DateTime
 from resolvers.types.node import without_type_checks
 
@@ -138,6 +139,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[OperationState, PartialErrors, *(extensions or [])],
+        # the read policy last: the gateway's limits refuse a hostile document first
+        extensions=[OperationState, PartialErrors, *(extensions or []), RefuseNeverReadable],
         **options,
     )

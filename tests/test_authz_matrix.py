@@ -99,6 +99,16 @@ def refused(result: dict[str, Any]) -> dict[tuple[Any, ...], str]:
     return {tuple(e.get("path") or ()): e["extensions"]["code"] for e in result.get("errors") or ()}
 
 
+def refused_before_running(result: dict[str, Any]) -> tuple[str, list[str]]:
+    """The one error of an operation refused before it ran because it selects fields
+    the caller may never read (issue 18, resolvers/read_policy.py): its code, and the
+    fields it names. Such an operation has no data at all."""
+    assert "data" not in result, result
+    [error] = result["errors"]
+    assert "path" not in error
+    return error["extensions"]["code"], error["extensions"]["fields"]
+
+
 # --- Customer360 ---------------------------------------------------------------------
 
 
@@ -156,8 +166,39 @@ def test_customer360_is_refused_to_callers_without_customer_access(
     variables: dict[str, dict[str, Any]],
 ) -> None:
     result = ask(secured_url, "Customer360", variables["Customer360"], headers[role])
-    assert result["data"] == {"customer": None}
-    assert refused(result) == {("customer",): code}
+    # neither may ever read a customer: the operation is refused before it runs
+    found, fields = refused_before_running(result)
+    assert found == code
+    assert fields[0] == "Query.customer"
+
+
+def _without(operation: str, *lines: str) -> str:
+    for line in lines:
+        assert f"    {line}\n" in operation, line
+        operation = operation.replace(f"    {line}\n", "", 1)
+    return operation
+
+
+#: what marketing may never read of Customer360: phone, address, the systems' record ids
+NEVER_MARKETINGS = (
+    "phone",
+    "address { street city postalCode country }",
+    "sources { system recordId }",
+)
+
+
+def test_customer360_is_refused_to_marketing_naming_what_it_may_never_read(
+    secured_url: str, headers: dict[str, dict[str, str]], variables: dict[str, dict[str, Any]]
+) -> None:
+    """Issue 18: the operation does not run; one error names the fields and the role
+    (they were nulls and an error each, every system asked first)."""
+    result = ask(secured_url, "Customer360", variables["Customer360"], headers["marketing"])
+    code, fields = refused_before_running(result)
+    assert (code, fields) == (
+        "FORBIDDEN",
+        ["Customer.phone", "Customer.address", "Customer.sources"],
+    )
+    assert "role marketing" in result["errors"][0]["message"]
 
 
 def test_customer360_for_marketing_shows_only_what_consents_and_purpose_allow(
@@ -168,15 +209,14 @@ def test_customer360_for_marketing_shows_only_what_consents_and_purpose_allow(
     alice: Person,
 ) -> None:
     """Name and e-mail need the e-mail-marketing consent, loyalty and purchase history
-    the personalisation consent; phone, address and the systems' record ids are never
-    marketing's."""
-    result = ask(secured_url, "Customer360", variables["Customer360"], headers["marketing"])
+    the personalisation consent (Customer360 without the fields marketing may never
+    read, which refuse the whole operation since issue 18)."""
+    from gateway.operations import reference_operations
+
+    query = _without(reference_operations()["Customer360"], *NEVER_MARKETINGS)
+    result = graphql(secured_url, query, variables["Customer360"], headers=headers["marketing"])
     shown = result["data"]["customer"]
-    expected_errors: dict[tuple[Any, ...], str] = {
-        ("customer", "phone"): "FORBIDDEN",
-        ("customer", "address"): "FORBIDDEN",
-        ("customer", "sources"): "FORBIDDEN",
-    }
+    expected_errors: dict[tuple[Any, ...], str] = {}
     for fields, purpose in (
         (("name", "email"), "email_marketing"),
         (("loyalty",), "personalisation"),
@@ -192,9 +232,6 @@ def test_customer360_for_marketing_shows_only_what_consents_and_purpose_allow(
     else:
         assert shown["orders"] == []
         expected_errors[("customer", "orders")] = "CONSENT_REQUIRED"
-    assert shown["phone"] is None
-    assert shown["address"] is None
-    assert shown["sources"] == []
     assert shown["consents"] == customer360_open["consents"]
     assert shown["id"] == customer360_open["id"]
     assert refused(result) == expected_errors
@@ -233,10 +270,10 @@ def test_stock_check_shows_stock_levels_only_to_staff_partners_and_services(
         assert result == expected
         return
     code = "UNAUTHENTICATED" if role == "anonymous" else "FORBIDDEN"
-    products = result["data"]["products"]
-    assert [p["sku"] for p in products] == [p["sku"] for p in expected["data"]["products"]]
-    assert all(p["stock"] == [] for p in products)
-    assert refused(result) == {("products", i, "stock"): code for i in range(len(products))}
+    # issue 18: one error naming the field and the role, before anything runs (it was
+    # fifty empty stock lists with fifty identical errors, every source asked first)
+    assert refused_before_running(result) == (code, ["Product.stock"])
+    assert role in result["errors"][0]["message"] or role == "anonymous"
 
 
 def test_anonymous_callers_get_web_prices_but_not_other_channels(
@@ -254,10 +291,15 @@ def test_anonymous_callers_get_web_prices_but_not_other_channels(
 # --- customer A's token never reads customer B ----------------------------------------
 
 PROFILE = "id name email phone address { street } loyalty { cardNumber } consents { purpose }"
+#: what marketing may read of a profile at all (phone and address never: issue 18 refuses
+#: an operation selecting them before it runs)
+MARKETING_PROFILE = "id name email loyalty { cardNumber } consents { purpose }"
 
 
-def _customer_by(url: str, headers: dict[str, str], **by: str) -> dict[str, Any]:
-    query = f"query($by: CustomerBy!) {{ customer(by: $by) {{ {PROFILE} }} }}"
+def _customer_by(
+    url: str, headers: dict[str, str], profile: str = PROFILE, **by: str
+) -> dict[str, Any]:
+    query = f"query($by: CustomerBy!) {{ customer(by: $by) {{ {profile} }} }}"
     return graphql(url, query, {"by": by}, headers=headers)
 
 
@@ -508,8 +550,8 @@ def test_marketing_sees_a_customer_without_a_consent_it_may_use_as_nobody(
     person = _no_usable_consent(everyone)
     value = {"id": person.id, "loyaltyCard": person.card, "email": person.email}[key]
     nobody = {"id": "crm:99999999", "loyaltyCard": "0000000000000", "email": "no@one.nl"}[key]
-    found = _customer_by(secured_url, headers["marketing"], **{key: value})
-    unknown = _customer_by(secured_url, headers["marketing"], **{key: nobody})
+    found = _customer_by(secured_url, headers["marketing"], MARKETING_PROFILE, **{key: value})
+    unknown = _customer_by(secured_url, headers["marketing"], MARKETING_PROFILE, **{key: nobody})
     assert found == unknown == {"data": {"customer": None}}
 
 
@@ -525,6 +567,10 @@ def test_marketing_lists_a_customer_without_usable_consent_as_an_unknown_one(
 # --- partners ------------------------------------------------------------------------
 
 ORDER_FOR_PARTNER = """query($id: ID!) { order(id: $id) {
+    id status total { amount } lines { sku quantity } } }"""
+#: the same with who placed it, which a partner may never read (issue 18: refused before
+#: the operation runs; it was the order with a null customer and a FORBIDDEN)
+ORDER_AND_CUSTOMER = """query($id: ID!) { order(id: $id) {
     id status total { amount } lines { sku quantity } customer { name } } }"""
 
 
@@ -545,8 +591,9 @@ def test_a_partner_reads_its_orders_fields_but_never_who_placed_them(
     assert order["id"] == own
     assert order["status"]
     assert order["lines"]
-    assert order["customer"] is None
-    assert set(refused(result).values()) == {"FORBIDDEN"}
+    assert "errors" not in result
+    with_customer = graphql(secured_url, ORDER_AND_CUSTOMER, {"id": own}, sent)
+    assert refused_before_running(with_customer) == ("FORBIDDEN", ["Customer.name"])
 
 
 @pytest.mark.parametrize("whose", ["another partner's", "no partner's", "a store receipt"])
@@ -574,8 +621,8 @@ def test_a_partner_reads_no_other_order_whatever_the_id(
 def test_a_partner_without_the_orders_scope_reads_no_order(secured_url: str, world: World) -> None:
     own = _orders_through(world, "ACME")[0]
     result = graphql(secured_url, ORDER_FOR_PARTNER, {"id": own}, bearer("partner", partner="acme"))
-    assert result["data"] == {"order": None}
-    assert refused(result) == {("order",): "FORBIDDEN"}
+    # without the scope, never: refused before it runs (issue 18)
+    assert refused_before_running(result) == ("FORBIDDEN", ["Query.order"])
 
 
 # --- the declarations, and the audit log ---------------------------------------------
@@ -623,11 +670,19 @@ def test_refused_fields_are_not_audited_as_reads(
     variables: dict[str, dict[str, Any]],
     audit_file: Path,
 ) -> None:
+    from gateway.operations import reference_operations
+
     audit_file.write_text("")
     ask(secured_url, "Customer360", variables["Customer360"], headers["marketing"])
+    # refused before it ran (issue 18): nothing read, nothing audited
+    assert audit_file.read_text() == ""
+    query = _without(reference_operations()["Customer360"], *NEVER_MARKETINGS)
+    result = graphql(secured_url, query, variables["Customer360"], headers=headers["marketing"])
     [record] = [json.loads(line) for line in audit_file.read_text().splitlines()]
     assert record["role"] == "marketing"
-    assert not {"phone", "address", "sources"} & set(record["fields"])
+    refused_here = {path[-1] for path in refused(result)}
+    assert record["fields"]
+    assert not refused_here & set(record["fields"])
 
 
 def test_the_audit_record_names_the_purpose_the_token_gives(
@@ -677,6 +732,14 @@ REFUSED_WRITES = {
     ("store_employee", "updateCustomer"): "FORBIDDEN",
     ("store_employee", "setConsent"): "FORBIDDEN",
 }
+#: the writes a customer may make for themself only: refused at the field, by the
+#: arguments (here: somebody else's id); every other refusal here is of a write the role
+#: may never make, refused before the operation runs (issue 18)
+FOR_ONESELF = {
+    ("customer", "placeOrder"),
+    ("customer", "updateCustomer"),
+    ("customer", "setConsent"),
+}
 
 
 @pytest.mark.parametrize(("role", "write"), sorted(REFUSED_WRITES))
@@ -691,8 +754,12 @@ def test_writes_are_refused_to_roles_that_may_not_make_them(
     for url in systems.values():
         clear_calls(url)
     result = graphql(secured_url, WRITES[write], {"id": bob.id}, headers[role])
-    assert result["data"] is None
-    assert refused(result) == {(write,): REFUSED_WRITES[(role, write)]}
+    if (role, write) in FOR_ONESELF:
+        assert result["data"] is None
+        assert refused(result) == {(write,): REFUSED_WRITES[(role, write)]}
+    else:  # a write the role may never make is refused before the operation runs
+        code = REFUSED_WRITES[(role, write)]
+        assert refused_before_running(result) == (code, [f"Mutation.{write}"])
     assert sum(sum(call_count(url).values()) for url in systems.values()) == 0
 
 
