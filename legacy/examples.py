@@ -115,12 +115,38 @@ def return_in_store(world: World) -> dict[str, Any]:
     store = next(s.id for s in world.stores if s.active)
     return {
         "input": {
-            "orderId": f"erp:{order.id}",
+            "orderId": f"order:erp:{order.id}",
             "locationId": f"store:{store}",
             "idempotencyKey": "example-return-in-store",
             "lines": [{"sku": order.lines[0].item_no, "quantity": 1}],
         }
     }
+
+
+def product_page(world: World) -> dict[str, Any]:
+    """A product sold online and in stores, the one most stores have free, near Utrecht's
+    centre."""
+    sold = {i.no for i in world.items if {"WEB", "STORE"} <= set(i.channels) and not i.blocked}
+    open_stores = {s.id for s in world.stores if s.active}
+    stocked = Counter(
+        s.item_no
+        for s in world.store_stock
+        if s.item_no in sold and s.location_id in open_stores and s.on_hand > s.reserved
+    )
+    sku = max(stocked, key=lambda no: (stocked[no], no))
+    return {"sku": sku, "postalCode": "3511 AB", "channel": "WEB"}
+
+
+def partly_returned(world: World) -> str:
+    """An online order some of whose pieces came back and some can still come back:
+    the return desk shows both."""
+    orders = {o.id: o for o in world.erp_orders}
+    return next(
+        r.order_id
+        for r in world.returns
+        if sum(line.quantity for line in r.lines)
+        < sum(line.quantity for line in orders[r.order_id].lines)
+    )
 
 
 def examples(seed: int = 42, size: SizeName = "default") -> dict[str, dict[str, Any]]:
@@ -132,8 +158,14 @@ def examples(seed: int = 42, size: SizeName = "default") -> dict[str, dict[str, 
         "ProductListing": {"skus": online[:LISTING_SIZE], "postalCode": "3511 AB"},
         "StockCheck": {"skus": everything[:STOCK_CHECK_SIZE]},
         "CustomerPayments": {"card": payments_card(world)},
-        "OrderPayments": {"id": f"erp:{returned_in_store(world).order_id}"},
+        "OrderPayments": {"id": f"order:erp:{returned_in_store(world).order_id}"},
         "Recommendations": {"card": recommendations_card(world), "channel": "STORE", "limit": 5},
         "ClickAndCollect": click_and_collect(world),
         "ReturnInStore": return_in_store(world),
+        # the screens (issue 18)
+        "ProductPage": product_page(world),
+        "CategoryPage": {"category": "SHOES", "first": 12},
+        "OrderHistory": {"customer": {"loyaltyCard": showcase_card(world)}, "first": 10},
+        "StoreTablet": {"card": recommendations_card(world)},
+        "ReturnDesk": {"orderId": f"order:erp:{partly_returned(world)}"},
     }
