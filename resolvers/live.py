@@ -30,7 +30,6 @@ from resolvers import ids
 from resolvers.authz import STOCK_DENIED
 from resolvers.context import Info
 from resolvers.inputs import LOCATION_ID, SKU, argument
-from resolvers.places import directory
 from resolvers.types.location import Location
 from resolvers.types.vocabulary import SourceSystem
 
@@ -142,8 +141,7 @@ class StockChange:
 
     @strawberry.field(description="The store or warehouse it changed at.")
     async def location(self, info: Info) -> Location | None:
-        place = (await directory(info)).get(str(self.location_id))
-        return Location.of(place) if place else None
+        return await Location.at(info, str(self.location_id))
 
     @classmethod
     def of(cls, event: StockEvent) -> StockChange:

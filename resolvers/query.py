@@ -25,7 +25,6 @@ from resolvers.context import Info
 from resolvers.identity import start_keys_of_id
 from resolvers.inputs import (
     CATEGORY,
-    CURSOR,
     CUSTOMER_ID,
     EMAIL,
     LOCATION_ID,
@@ -42,7 +41,7 @@ from resolvers.places import directory, point_of
 from resolvers.prefetch import arrived, prefetch_products
 from resolvers.survivorship import normalise_email
 from resolvers.types.common import Channel, NearInput
-from resolvers.types.connection import MAX_FIRST, Connection
+from resolvers.types.connection import After, Connection, First
 from resolvers.types.customer import Customer
 from resolvers.types.location import Location, LocationKind
 from resolvers.types.node import Node
@@ -131,8 +130,7 @@ async def _product(info: Info, sku: str) -> Product | None:
 
 async def _location(info: Info, id: str) -> Location | None:
     ids.split(id, tuple(ids.LOCATION_PREFIXES.values()), "location")
-    place = (await directory(info)).get(id)
-    return Location.of(place) if place else None
+    return await Location.at(info, id)
 
 
 async def _order(info: Info, id: str) -> Order | None:
@@ -264,12 +262,8 @@ class Query:
         channel: Annotated[
             Channel | None, strawberry.argument(description="Default: the asking channel.")
         ] = None,
-        first: Annotated[
-            int, strawberry.argument(description=f"How many, at most {MAX_FIRST}.")
-        ] = 20,
-        after: Annotated[
-            str | None, argument(CURSOR, "The `endCursor` of the page before.")
-        ] = None,
+        first: First = 20,
+        after: After = None,
     ) -> Connection[Product] | None:
         return await catalogue.search(info, text, category, channel, first, after)
 

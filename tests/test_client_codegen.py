@@ -1,6 +1,6 @@
-"""The client story: graphql-codegen turns ``schema.graphql`` and a screen's operation
-into TypeScript types with Mosaic's scalars mapped, the example compiles against them,
-and its operation answers on the running gateway (``clients/web/README.md``).
+"""The client story: graphql-codegen turns ``schema.graphql`` and the reference operations
+(the screens) into TypeScript types and typed documents with Mosaic's scalars mapped,
+and the example compiles against them (``clients/web/README.md``).
 
 Needs ``npm ci --prefix clients/web`` (``scripts/run-tests`` does it)."""
 
@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from legacy.examples import showcase_card
-from legacy.world import World
-from tests.gateway_client import graphql
+from gateway.operations import reference_operations
 
 WEB = Path(__file__).resolve().parent.parent / "clients" / "web"
 GENERATED = WEB / "src" / "generated" / "graphql.ts"
-EXAMPLE = WEB / "src" / "orderHistory.ts"
 
 
 def _npm(script: str) -> subprocess.CompletedProcess[str]:
@@ -67,23 +64,9 @@ def test_the_example_compiles_against_the_generated_types(generated: str) -> Non
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_the_examples_operation_pages_through_the_history_on_the_gateway(
-    gateway_url: str, world: World
-) -> None:
-    found = re.search(r"/\* GraphQL \*/ `(.*?)`", EXAMPLE.read_text(), re.DOTALL)
-    assert found is not None
-    query = found[1]
-    card = showcase_card(world)
-    first = graphql(gateway_url, query, {"card": card, "first": 5, "after": None})
-    assert "errors" not in first, first
-    page = first["data"]["customer"]["orderHistory"]
-    assert len(page["edges"]) == 5
-    assert page["pageInfo"]["hasNextPage"]
-    after = page["pageInfo"]["endCursor"]
-    second = graphql(gateway_url, query, {"card": card, "first": 5, "after": after})
-    ids = [
-        e["node"]["id"]
-        for p in (first, second)
-        for e in p["data"]["customer"]["orderHistory"]["edges"]
-    ]
-    assert len(set(ids)) == 10
+def test_every_reference_operation_becomes_a_typed_document(generated: str) -> None:
+    """The client sends the gateway's own reference operations (the screens GraphiQL
+    has ready, whose calls the tests count), each with its result and variables types."""
+    for name in reference_operations():
+        assert f"export const {name}Document = " in generated, name
+        assert re.search(rf"export type {name}(Query|Mutation)Variables = ", generated), name

@@ -12,15 +12,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
 from adapters.errors import BadUserInput
+from resolvers.inputs import CURSOR, argument
 
 T = TypeVar("T")
 #: the most edges one page holds; a screen shows a few dozen
 MAX_FIRST = 100
+#: a connection field's arguments, the same on every list
+First = Annotated[int, strawberry.argument(description=f"How many, at most {MAX_FIRST}.")]
+After = Annotated[str | None, argument(CURSOR, "The `endCursor` of the page before.")]
 
 
 @strawberry.type(description="Where a page of a list stands: whether more follow, and from where.")

@@ -24,7 +24,7 @@ from resolvers.authz import (
 )
 from resolvers.context import Info
 from resolvers.identity import PREFERENCE, Identity, start_keys_of_id
-from resolvers.inputs import CURSOR, CUSTOMER_ID, argument, check
+from resolvers.inputs import CUSTOMER_ID, check
 from resolvers.loaders import Loaders
 from resolvers.purchases import (
     HISTORY_SYSTEMS,
@@ -36,9 +36,10 @@ from resolvers.recommendations import Recommendation, recommend
 from resolvers.survivorship import PRECEDENCE, Fragments, Survivor
 from resolvers.types.common import Address, ChannelArgument, asked_channel
 from resolvers.types.connection import (
-    MAX_FIRST,
+    After,
     Connection,
     Edge,
+    First,
     cursor,
     first_checked,
     position,
@@ -217,12 +218,8 @@ class Customer(Node):
     async def order_history(
         self,
         info: Info,
-        first: Annotated[
-            int, strawberry.argument(description=f"How many, at most {MAX_FIRST}.")
-        ] = 20,
-        after: Annotated[
-            str | None, argument(CURSOR, "The `endCursor` of the page before.")
-        ] = None,
+        first: First = 20,
+        after: After = None,
     ) -> Connection[Order] | None:
         size = first_checked(first)
         start = _history_positions(position(after, HISTORY))

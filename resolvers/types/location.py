@@ -9,7 +9,9 @@ import strawberry
 
 from adapters.records import LocationRecord
 from resolvers import ids
+from resolvers.context import Info
 from resolvers.geo import position
+from resolvers.places import directory
 from resolvers.types.common import Address, Coordinates
 from resolvers.types.node import Node
 
@@ -42,6 +44,15 @@ class Location(Node):
         """One Location per place, shared: a stock check lists the same 28 places under
         every product, and the objects are never changed once made."""
         return _location(record)
+
+    @classmethod
+    async def at(cls, info: Info, global_id: str | None) -> Location | None:
+        """The store or warehouse of a global id, from the request's directory; None
+        without an id or where nobody knows the place."""
+        if global_id is None:
+            return None
+        place = (await directory(info)).get(global_id)
+        return cls.of(place) if place else None
 
     @classmethod
     def _make(cls, record: LocationRecord) -> Location:

@@ -147,10 +147,7 @@ class Order(Node):
 
     @strawberry.field(description="The store of an in-store order.")
     async def location(self, info: Info) -> Location | None:
-        if self.location_ref is None:
-            return None
-        place = (await directory(info)).get(self.location_ref)
-        return Location.of(place) if place else None
+        return await Location.at(info, self.location_ref)
 
     @strawberry.field(description="The store an online order is collected at (click & collect).")
     async def pickup(self, info: Info) -> Pickup | None:

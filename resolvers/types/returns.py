@@ -17,7 +17,6 @@ import strawberry
 from adapters.records import OrderRecord, ReturnRecord
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.places import directory
 from resolvers.types.common import Money
 from resolvers.types.location import Location
 from resolvers.types.node import Node
@@ -82,10 +81,7 @@ class Return(Node):
 
     @strawberry.field(description="The store the goods came back at; null: by post.")
     async def location(self, info: Info) -> Location | None:
-        if self.location_ref is None:
-            return None
-        place = (await directory(info)).get(self.location_ref)
-        return Location.of(place) if place else None
+        return await Location.at(info, self.location_ref)
 
     @strawberry.field(description="The order the goods came from, as it is now.")
     async def order(

@@ -1,66 +1,45 @@
 // A screen's data layer written against the generated types: the compiler checks the
-// operation's shape, the scalars' types and that every order status has a label.
-import type {
-  OrderHistoryQuery,
-  OrderHistoryQueryVariables,
-  OrderStatus,
+// operation's shape, the scalars' types and that every order status has a label. The
+// operations are the gateway's reference operations (gateway/operations/*.graphql),
+// generated into typed documents: what is sent is what the tests count calls for.
+import { print } from "graphql";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import {
+  OrderHistoryDocument,
+  ReturnDeskDocument,
+  type OrderHistoryQuery,
+  type OrderHistoryQueryVariables,
+  type OrderStatus,
+  type ReturnDeskQuery,
 } from "./generated/graphql";
 
 type History = NonNullable<NonNullable<OrderHistoryQuery["customer"]>["orderHistory"]>;
 export type OrderRow = History["edges"][number]["node"];
+type DeskLine = NonNullable<ReturnDeskQuery["order"]>["lines"][number];
 
-/** The order history screen: a customer's orders from every channel, a page at a time.
- * graphql-codegen finds the operation by its GraphQL comment. */
-export const ORDER_HISTORY = /* GraphQL */ `
-  query OrderHistory($card: String!, $first: Int!, $after: String) {
-    customer(by: { loyaltyCard: $card }) {
-      id
-      name
-      orderHistory(first: $first, after: $after) {
-        edges {
-          cursor
-          node {
-            id
-            channel
-            status
-            placedAt
-            total {
-              amount
-              currency
-            }
-            lines {
-              sku
-              quantity
-              returnableQuantity
-              product {
-                name
-              }
-            }
-          }
-        }
-        pageInfo {
-          hasNextPage
-          endCursor
-        }
-      }
-    }
-  }
-`;
-
-/** One page of the history; `after` is the previous page's `pageInfo.endCursor`. */
-export async function orderHistoryPage(
+/** Any operation, typed by its document: its variables in, its result out. */
+export async function request<Result, Variables>(
   endpoint: string,
-  variables: OrderHistoryQueryVariables,
+  document: TypedDocumentNode<Result, Variables>,
+  variables: Variables,
   headers: Record<string, string> = {},
-): Promise<OrderHistoryQuery> {
+): Promise<Result> {
   const response = await fetch(endpoint, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json", ...headers },
-    body: JSON.stringify({ query: ORDER_HISTORY, variables }),
+    body: JSON.stringify({ query: print(document), variables }),
   });
-  const body = (await response.json()) as { data?: OrderHistoryQuery; errors?: unknown[] };
+  const body = (await response.json()) as { data?: Result; errors?: unknown[] };
   if (!body.data) throw new Error(`no data: ${JSON.stringify(body.errors)}`);
   return body.data;
+}
+
+/** One page of the history; `after` is the previous page's `pageInfo.endCursor`. */
+export function orderHistoryPage(
+  endpoint: string,
+  variables: OrderHistoryQueryVariables,
+): Promise<OrderHistoryQuery> {
+  return request(endpoint, OrderHistoryDocument, variables);
 }
 
 /** What the shopper reads for each state: a new state fails to compile until it has one. */
@@ -95,9 +74,15 @@ export function price(money: OrderRow["total"]): string {
   return `${money.currency} ${amount}`;
 }
 
-/** An order's lines that can still come back (the return desk's question). */
-export function returnable(order: OrderRow): { sku: string; pieces: number }[] {
-  return order.lines
+/** The return desk's question: which lines of the order can still come back, how many. */
+export async function returnable(
+  endpoint: string,
+  orderId: string,
+  headers: Record<string, string> = {},
+): Promise<{ sku: string; pieces: number }[]> {
+  const found = await request(endpoint, ReturnDeskDocument, { orderId }, headers);
+  const lines: DeskLine[] = found.order?.lines ?? [];
+  return lines
     .filter((line) => (line.returnableQuantity ?? 0) > 0)
     .map((line) => ({ sku: line.sku, pieces: line.returnableQuantity ?? 0 }));
 }
