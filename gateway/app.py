@@ -239,6 +239,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             lambda: ResponseCaching(lambda: getattr(app.state, "runtime", None)),
         ],
         production=settings.env == "production",
+        executor=settings.executor,
     )
     authenticator = auth.Authenticator.from_settings(settings)
     graphql = MosaicGraphQL(

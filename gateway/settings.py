@@ -221,6 +221,11 @@ class Settings(BaseSettings):
     max_cost: int = Field(default=50_000, ge=1)
     # Largest request body, refused with 413 before it is read further.
     max_body_bytes: int = Field(default=256 * 1024, ge=1)
+    # The executor: "fast" is the engine (resolvers/engine/, which uses graphql-core's
+    # and strawberry's internals: its README names them); "standard" is strawberry's own
+    # execution, never loading the engine: the same answers, more CPU per request, for
+    # when an upgrade breaks the engine. /readyz says which runs.
+    executor: Literal["fast", "standard"] = "fast"
     # Garbage collection at start-up (gateway/process.py): the start-up heap frozen out
     # of the collector's scans, the youngest generation scanned every this many
     # allocations (Python's default: 700). 0 leaves Python's defaults.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 import strawberry.federation
@@ -17,8 +17,6 @@ from strawberry.types import ExecutionContext
 
 from adapters.errors import MosaicError
 from resolvers.commerce import CommerceMutation
-from resolvers.direct_calls import mark_direct_calls
-from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
 from resolvers.inputs import check_arguments
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
@@ -28,6 +26,9 @@ from resolvers.query import Query
 from resolvers.types.common import DateTime
 
 logger = logging.getLogger("mosaic.errors")
+
+#: ``fast``: the engine (resolvers/engine/); ``standard``: strawberry's own execution
+Executor = Literal["fast", "standard"]
 
 
 def error_code(error: GraphQLError, execution_context: ExecutionContext | None) -> str:
@@ -51,12 +52,6 @@ class MosaicSchema(strawberry.federation.Schema):
     """A federation v2 subgraph schema (``_service``, ``_entities`` for Customer and
     Product), so Mosaic can join a company supergraph; standalone clients see it as a
     plain schema with two extra root fields."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("execution_context_class", PlainFieldsExecution)
-        super().__init__(*args, **kwargs)
-        mark_plain_fields(self._schema)
-        mark_direct_calls(self, skip=PLAIN)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -83,11 +78,14 @@ def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] | None = None,
     *,
     production: bool = False,
+    executor: Executor = "fast",
     **options: Any,
 ) -> strawberry.Schema:
     """The schema, with the gateway's extensions (classes or factories, one instance
     per request). ``production`` turns off field suggestions ("did you mean ...?"),
-    which would spell out the schema that introspection no longer shows."""
+    which would spell out the schema that introspection no longer shows. ``executor``
+    (``MOSAIC_EXECUTOR``): the engine, or strawberry's own execution on an unmarked
+    schema, which never imports the engine; both give the same answers."""
     # @defer: the slow parts (ERP prices, order history) arrive after the fast ones
     options.setdefault(
         "config",
@@ -97,10 +95,18 @@ def build_schema(
             scalar_map={datetime: DateTime},
         ),
     )
-    return MosaicSchema(
+    if executor == "fast":
+        # imported here alone, so a standard schema never loads the engine
+        from resolvers import engine
+
+        options.setdefault("execution_context_class", engine.Execution)
+    schema = MosaicSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[OperationState, PartialErrors, *(extensions or [])],
         **options,
     )
+    if executor == "fast":
+        engine.mark(schema)
+    return schema

@@ -31,6 +31,8 @@ WMS_TOKEN = "test-wms-token"
 #: the POS settings every test gateway has: the world's loyalty tiers, and stock changes
 #: polled often enough for a test to hear of one at once
 POS_SETTINGS: dict[str, Any] = {"pos_tier_thresholds": TIER_THRESHOLDS, "pos_poll_interval_s": 0.05}
+#: the executors (MOSAIC_EXECUTOR) whose answers must be the same
+EXECUTORS = ("fast", "standard")
 
 
 @pytest.fixture(autouse=True)
@@ -155,6 +157,22 @@ def gateway_url(systems: dict[str, str]) -> Iterator[str]:
     """The real gateway on uvicorn in front of the four simulated systems, with the
     cross-request cache off, so every request shows its own upstream calls."""
     yield from _gateway(systems, cache=False)
+
+
+@pytest.fixture(scope="session")
+def standard_gateway_url(systems: dict[str, str]) -> Iterator[str]:
+    """The same gateway under ``MOSAIC_EXECUTOR=standard``: strawberry's own execution,
+    without the engine (resolvers/engine/)."""
+    yield from _gateway(systems, cache=False, executor="standard")
+
+
+@pytest.fixture(params=EXECUTORS)
+def each_executor_url(
+    request: pytest.FixtureRequest, gateway_url: str, standard_gateway_url: str
+) -> str:
+    """The session's gateway (cache off) under each executor in turn: a test that takes
+    it runs under both, and its expectations hold for both answers alike."""
+    return gateway_url if request.param == "fast" else standard_gateway_url
 
 
 @pytest.fixture(scope="session")

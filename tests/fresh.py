@@ -76,6 +76,14 @@ def gateway(servers: dict[str, ServerThread], data_dir: Path, **extra: Any) -> I
         server.stop()
 
 
+@contextmanager
+def fresh_env(world: World, folder: Path, **extra: Any) -> Iterator[dict[str, str]]:
+    """Fresh systems with a gateway in front of them (``extra``: its settings): the
+    gateway's URL under ``"gateway"``, each system's under its name."""
+    with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw", **extra) as url:
+        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
+
+
 def eventually(check: Callable[[], bool], timeout_s: float = 20.0, what: str = "") -> None:
     """Wait until ``check()`` holds (a recovery that runs in the background)."""
     deadline = time.monotonic() + timeout_s

@@ -19,7 +19,7 @@ import pytest
 
 from legacy.examples import click_and_collect
 from legacy.world import World
-from tests.fresh import fresh_systems, gateway, pos_sale
+from tests.fresh import fresh_env, pos_sale
 from tests.gateway_client import run_reference
 
 TIMEOUT_S = 15.0
@@ -32,9 +32,8 @@ SUBSCRIPTION = """subscription($skus: [ID!]!, $at: [ID!]) {
 
 @pytest.fixture(scope="module")
 def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    folder = tmp_path_factory.mktemp("subscription")
-    with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw") as url:
-        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
+    with fresh_env(world, tmp_path_factory.mktemp("subscription")) as env:
+        yield env
 
 
 def _sku_and_store(world: World) -> tuple[str, str]:
