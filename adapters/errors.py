@@ -22,6 +22,10 @@ all raise the same types.
     ├── ConsentRequired                CONSENT_REQUIRED
     ├── EmailTaken                     EMAIL_TAKEN: another customer has that address
     └── ErasureIncomplete              ERASURE_INCOMPLETE: an erasure under way
+
+The gateway's part of the tree: refusals before GraphQL runs, by HTTP status
+(``gateway/graphql_http.py``: HTTP_CODES, e.g. BAD_REQUEST, REQUEST_TIMEOUT), and the
+query limits (``gateway/limits.py``: LIMIT_CODES, e.g. MAX_COST_EXCEEDED).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from cross_web import HTTPException
 from graphql import parse, validate
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -32,7 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from adapters.errors import Unauthenticated
 from adapters.resilience import deadline
-from gateway import audit, auth, defer, graphql_http, limits
+from gateway import audit, auth, body, defer, graphql_http, limits
 from gateway.extensions import ResponseCaching, StaleNotes
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
@@ -64,6 +65,10 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         self._app = app
         self._page = page
         self._authenticator = authenticator
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict UTF-8 and a nesting limit: a malformed body is a 400 with a code."""
+        return graphql_http.decode_json(data, self._app.state.settings.max_json_depth)
 
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the standard library on large answers
@@ -198,6 +203,25 @@ def _graphiql_page(settings: Settings, schema: strawberry.Schema) -> str:
     return render_graphiql_page(operations, tokens=settings.graphiql_tokens)
 
 
+async def _http_error(request: Request, error: Exception) -> Response:
+    """An unknown path or a method a route does not take, as JSON with a code."""
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        message = f"{request.url.path} does not take {request.method}; it takes {allowed}"
+    elif error.status_code == 404:
+        message = f"nothing is served at {request.url.path}; GraphQL is at /graphql"
+    else:
+        message = error.detail
+    return graphql_http.coded(error.status_code, message, headers=error.headers)
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    """A bug in Mosaic: a coded JSON answer; Starlette then raises the error again, so
+    the server logs it with its traceback."""
+    return graphql_http.coded(500, "unexpected error; the gateway's log has the details")
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     auth.check_mode(settings)  # production never runs open
@@ -220,26 +244,35 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await app.state.runtime.close()
+            app.state.documents.close()
             observability.close()
 
-    app = Starlette(lifespan=lifespan)
+    app = Starlette(
+        lifespan=lifespan,
+        exception_handlers={StarletteHTTPException: _http_error, Exception: _internal_error},
+    )
     app.state.settings = settings
+    # /graphql/ is an unknown path (a coded 404), not a redirect a POST cannot follow
+    app.router.redirect_slashes = False
     observability = Observability(settings, lambda: getattr(app.state, "runtime", None))
     app.add_middleware(RequestObserver, observability=observability)
+    known = app.state.documents = limits.documents()  # parsed and validated off the loop
     schema = build_schema(
         extensions=[
             # a document seen before is not parsed again (bounded, like validation's)
-            lambda: limits.CachedParse(maxsize=limits.VALIDATION_CACHE_SIZE),
+            limits.parse_extension(settings, known),
             StaleNotes,
             graphql_http.OperationChoice,
             RequestFacts,
-            *limits.extensions(settings),
+            *limits.extensions(settings, known),
             audit.audit_extension(audit.AuditSink(settings.audit_log)),
             # last: the limits and the operation's checks run before it, hit or not
             lambda: ResponseCaching(lambda: getattr(app.state, "runtime", None)),
         ],
         production=settings.env == "production",
         executor=settings.executor,
+        # production's coercion errors say no "Did you mean ...?", whichever executor runs
+        adapt_execution=limits.quiet if settings.env == "production" else None,
     )
     authenticator = auth.Authenticator.from_settings(settings)
     graphql = MosaicGraphQL(
@@ -259,15 +292,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     # who is asking (gateway/auth.py): 401 for a bad credential, before anything is parsed
     gate = auth.AuthGate(graphql, authenticator)
-    for route in [
-        Route(
-            "/graphql",
-            RateLimited(
-                limits.BodyLimit(gate, settings.max_body_bytes),  # 413 before parsing
-                lambda: app.state.runtime.limiter,
-            ),
-            methods=["GET", "POST"],
+    graphql_route = Route(
+        "/graphql",
+        RateLimited(
+            # 413 before parsing, 408 for a body that does not arrive
+            body.BodyLimit(gate, settings.max_body_bytes, settings.body_timeout_s),
+            lambda: app.state.runtime.limiter,
         ),
+        methods=["GET", "POST"],
+    )
+    graphql_route.methods = {"GET", "POST"}  # Starlette adds HEAD to GET; GraphQL has none
+    for route in [
+        graphql_route,
         # subscriptions over a WebSocket; the caller from its handshake's headers
         WebSocketRoute("/graphql", gate),
         Route("/healthz", healthz),

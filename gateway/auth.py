@@ -53,6 +53,13 @@ OPEN_WARNING = (
 )
 
 
+#: Production's floors for shared credentials. HS256 is HMAC-SHA256: a key shorter than
+#: the hash (32 bytes, RFC 7518 section 3.2) can be searched offline from one token. An
+#: API key of 24 random characters is some 140 bits; a shorter one can be guessed.
+MIN_HS256_SECRET_BYTES = 32
+MIN_API_KEY_CHARS = 24
+
+
 class ConfigurationError(RuntimeError):
     """The settings cannot run safely; the message says what to set."""
 
@@ -64,12 +71,31 @@ def auth_configured(settings: Settings) -> bool:
 
 
 def check_mode(settings: Settings) -> None:
-    """Production never runs open."""
-    if settings.env == "production" and not auth_configured(settings):
+    """Production never runs open, nor with a credential that can be guessed."""
+    if settings.env != "production":
+        return
+    if not auth_configured(settings):
         raise ConfigurationError(
             "MOSAIC_ENV=production needs authentication: set MOSAIC_JWT_SECRET, "
             "MOSAIC_JWKS_URL, MOSAIC_API_KEYS or MOSAIC_API_KEYS_FILE. Refusing to start "
             "open, where every caller could read every customer."
+        )
+    secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
+    if secret is not None and len(secret) < MIN_HS256_SECRET_BYTES:
+        raise ConfigurationError(
+            f"MOSAIC_JWT_SECRET is {len(secret)} bytes; production needs at least "
+            f"{MIN_HS256_SECRET_BYTES} random bytes for HS256 (e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    short = [
+        grant.partner
+        for key, grant in load_api_keys(settings).items()
+        if len(key) < MIN_API_KEY_CHARS
+    ]
+    if short:
+        raise ConfigurationError(
+            f"the API keys of {', '.join(sorted(short))} are shorter than "
+            f"{MIN_API_KEY_CHARS} characters; production needs longer random keys"
         )
 
 

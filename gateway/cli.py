@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import signal
+import os
 import socket
 import subprocess
 import sys
@@ -127,13 +127,20 @@ def main(argv: list[str] | None = None) -> int:
         "sources": _sources,
     }[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # inside the try: a reader gone away shows here, not at exit
     except ValidationError as exc:
         # a setting that cannot be right stops start-up with one line per setting
         for error in exc.errors():
             name = "MOSAIC_" + "_".join(str(part) for part in error["loc"][:1]).upper()
             print(f"mosaic: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `mosaic examples | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
 
 
 def _legacy(args: argparse.Namespace) -> int:
@@ -179,7 +186,7 @@ def _roles() -> frozenset[str]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gateway import workers
+    from gateway import server, workers
     from gateway.auth import ConfigurationError, check_mode
     from gateway.settings import Settings
 
@@ -192,6 +199,7 @@ def _serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "app": "gateway.app:create_app",
         "factory": True,
+        "http": server.IMPORT_PATH,  # header deadline, connections per client
         "log_level": "info",
         "access_log": False,  # the gateway logs each request itself, as JSON with its id
     }
@@ -328,22 +336,24 @@ def _source_settings(settings: Any) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Four simulated systems as child processes on free ports, the gateway in this one."""
+    """Four simulated systems as child processes on free ports, the gateway in this one;
+    SIGINT or SIGTERM stops them all and removes their folder (gateway/supervise.py)."""
     import secrets
 
     import uvicorn
 
+    from gateway import server
     from gateway.app import create_app
     from gateway.settings import Settings
+    from gateway.supervise import Supervisor
     from legacy.erp.pages import INSTALLATION_FIELDS
     from legacy.examples import examples
     from legacy.world import TIER_THRESHOLDS
 
-    workdir = Path(tempfile.mkdtemp(prefix="mosaic-demo-"))
     ports = {name: _free_port() for name in SYSTEMS}
     erp_password = secrets.token_urlsafe(16)  # the simulated NAV's web service user's
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    try:
+    with Supervisor(prefix="mosaic-demo-") as demo:
+        workdir, children = demo.workdir, demo.children
         for name, port in ports.items():
             children[name] = subprocess.Popen(
                 [
@@ -408,15 +418,15 @@ def _demo(args: argparse.Namespace) -> int:
         else:
             print("  OPEN: no authentication, every caller reads everything")
         print("Ctrl-C stops everything.\n", flush=True)
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="warning")
-    finally:
-        for child in children.values():
-            child.send_signal(signal.SIGINT)
-        for child in children.values():
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        demo.serve(
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=args.port,
+                log_level="warning",
+                http=server.IMPORT_PATH,  # header deadline, connections per client
+            )
+        )
     return 0
 
 

@@ -13,9 +13,10 @@ and a mutation over GET a 405.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import re
+from collections.abc import Iterator, Mapping
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode
 from starlette.responses import JSONResponse, Response
@@ -55,15 +56,24 @@ REQUEST_ERROR_CODES = (
     | LIMIT_CODES  # query limits and production's refusals (gateway/limits.py)
 )
 
-#: ``extensions.code`` of the refusals that happen before GraphQL runs.
+#: ``extensions.code`` of the refusals that happen before GraphQL runs, by HTTP status:
+#: the gateway's part of the error tree (``adapters/errors.py`` points here). Every
+#: answer the gateway gives is JSON with one of these codes, unknown paths and a bug
+#: included; none is plain text.
 HTTP_CODES = {
     400: "BAD_REQUEST",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    500: "INTERNAL_SERVER_ERROR",
 }
+#: a JSON string, escapes included: what may hold brackets that are not nesting
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST_PAIR = re.compile(r"\[\]|\{\}")
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -114,6 +124,59 @@ def status_for(media: str, result: ExecutionResult) -> int:
     return 400 if codes <= REQUEST_ERROR_CODES else 500
 
 
+def coded(
+    status: int,
+    message: str,
+    *,
+    media: str = JSON,
+    headers: Mapping[str, str] | None = None,
+    code: str | None = None,
+) -> JSONResponse:
+    """A refusal as GraphQL over HTTP has errors: JSON, one error, a code."""
+    body = error_body(message, code or HTTP_CODES.get(status, "BAD_REQUEST"))
+    return JSONResponse(body, status, dict(headers or {}), media_type=content_type(media))
+
+
+def error_body(message: str, code: str) -> dict[str, object]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def decode_json(data: str | bytes, max_depth: int) -> object:
+    """A request's JSON: UTF-8 (RFC 8259), nested at most ``max_depth`` deep. Malformed
+    bytes and deep nesting are the client's errors (400), never the parser's crash;
+    orjson stops at 1,024 levels by itself, so even the depth check's input is bounded."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise HTTPException(
+                400, f"the body is not valid UTF-8 (byte {error.start} cannot be decoded)"
+            ) from error
+    deeper = HTTPException(400, f"the JSON nests deeper than {max_depth} levels")
+    try:
+        value = orjson.loads(data)  # other JSONDecodeErrors: strawberry's 400 for bad JSON
+    except orjson.JSONDecodeError as error:
+        if error.msg.startswith("depth limit"):
+            raise deeper from error
+        raise
+    if _nests_deeper(data, max_depth):
+        raise deeper
+    return value
+
+
+def _nests_deeper(text: str, limit: int) -> bool:
+    """Whether JSON already known to be well-formed nests deeper than ``limit``: its
+    strings dropped, its brackets kept, one level of innermost pairs removed per pass.
+    Each pass is one scan in C, so even 100,000 siblings cost a pass, not a Python loop
+    over every value."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _INNERMOST_PAIR.sub("", brackets)
+    return bool(brackets)
+
+
 def refusal(error: HTTPException, method: str, media: str) -> Response:
     """The GraphQL response to a request refused before GraphQL ran: an error with a
     code. A mutation over GET is a 405 (the spec's MUST; POST is the method to use); an
@@ -128,14 +191,12 @@ def refusal(error: HTTPException, method: str, media: str) -> Response:
     if isinstance(cause, CannotGetOperationTypeError):
         code = "OPERATION_RESOLUTION_FAILURE"
         status = 400 if media == GRAPHQL_RESPONSE else 200
-    body: dict[str, Any] = {"errors": [{"message": error.reason, "extensions": {"code": code}}]}
-    return JSONResponse(body, status, headers, media_type=content_type(media))
+    return coded(status, error.reason, media=media, headers=headers, code=code)
 
 
 def not_acceptable() -> Response:
     message = f"this endpoint answers in {GRAPHQL_RESPONSE} or {JSON}; say so in Accept"
-    body = {"errors": [{"message": message, "extensions": {"code": HTTP_CODES[406]}}]}
-    return JSONResponse(body, 406, media_type=content_type(JSON))
+    return coded(406, message)
 
 
 class OperationChoice(SchemaExtension):

@@ -46,12 +46,14 @@ async def readiness(runtime: Runtime) -> dict[str, object]:
     urls = runtime.settings.source_urls()
     reachable = await asyncio.gather(*(_reachable(u) for u in urls.values()))
     guards = runtime.guards
+    # production does not tell anyone who asks where the internal systems live
+    shown = runtime.settings.env != "production"
     return {
         "status": "ready",
         **describe(runtime.settings),  # open or authenticated (gateway/auth.py)
         "executor": runtime.settings.executor,  # fast or standard (MOSAIC_EXECUTOR)
         "sources": {
-            name: {"url": url, "reachable": up, **guards[name].state()}
+            name: {**({"url": url} if shown else {}), "reachable": up, **guards[name].state()}
             for (name, url), up in zip(urls.items(), reachable, strict=True)
         },
     }

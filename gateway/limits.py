@@ -3,17 +3,21 @@ costs the legacy systems anything.
 
 | limit | where | code |
 |---|---|---|
-| body size | ASGI, before the body is read past the limit (HTTP 413) | PAYLOAD_TOO_LARGE |
+| body size, deadline | ``gateway/body.py``: HTTP 413, 408 | PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT |
 | tokens | the parser stops counting past it | MAX_TOKENS_EXCEEDED |
-| depth | validation (strawberry's QueryDepthLimiter) | MAX_DEPTH_EXCEEDED |
-| aliases | validation (strawberry's MaxAliasesLimiter) | MAX_ALIASES_EXCEEDED |
+| depth | validation (``gateway/complexity.py``) | MAX_DEPTH_EXCEEDED |
+| aliases | validation (``gateway/complexity.py``) | MAX_ALIASES_EXCEEDED |
 | estimated cost | before execution, with the variables | MAX_COST_EXCEEDED |
+| analysis time | the depth and cost walks, each | MAX_ANALYSIS_TIME_EXCEEDED |
 | list arguments | the resolvers (``resolvers/query.py``: 500 keys) | BAD_USER_INPUT |
 
 Batches (a JSON array of operations) are not enabled: strawberry refuses the array as a
 request it cannot read (400). In production introspection is off (INTROSPECTION_DISABLED),
 field suggestions are off, the federation ``_service`` field (the whole SDL) answers only
 role ``service`` (the router), and unexpected errors are masked.
+
+Parsing and validation run on a worker thread (``gateway/documents.py``), so a document
+that takes long to check never holds up the event loop.
 
 The defaults are far above what a real frontend sends: Customer360 is 6 deep, ~100
 tokens, no aliases and costs ~900; ProductListing of 48 products ~1,800.
@@ -22,53 +26,30 @@ tokens, no aliases and costs ~900; ProductListing of 48 products ~1,800.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
 from typing import Any
 
 from graphql import (
+    SKIP,
     ASTValidationRule,
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLList,
-    GraphQLNamedType,
-    GraphQLNonNull,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
-    SelectionSetNode,
     ValidationContext,
-    VariableNode,
-    get_named_type,
+    VisitorAction,
     get_operation_ast,
-    value_from_ast_untyped,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.execution import Executor
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
+from gateway.complexity import UNBOUNDED, AnalysisTooLong, Budget, Complexity
+from gateway.documents import Documents, ParseOffLoop, ValidateOffLoop
 from gateway.settings import Settings
 from resolvers.context import MosaicContext
 
-#: list size assumed for a list field without a size argument (a customer's consents,
-#: an order's lines, a product's stock locations): a typical count, not the worst case
-DEFAULT_LIST_SIZE = 5
-#: arguments that say how many items a field returns: a list's length, or a number
-SIZE_ARGUMENTS = ("skus", "ids", "last", "limit", "first")
 #: codes of every refusal made here (a request error: no field ran)
 LIMIT_CODES = frozenset(
     {
@@ -76,13 +57,15 @@ LIMIT_CODES = frozenset(
         "MAX_ALIASES_EXCEEDED",
         "MAX_TOKENS_EXCEEDED",
         "MAX_COST_EXCEEDED",
+        "MAX_ANALYSIS_TIME_EXCEEDED",
         "INTROSPECTION_DISABLED",
     }
 )
-#: how much of a refused body is read and dropped before the connection is cut
-DRAIN_BYTES = 16 * 1024 * 1024
-#: what graphql-core's parser says when it stops at the token limit
-TOKEN_LIMIT_MESSAGE = "Document contains more than"
+#: Distinct documents whose parsed form and validation are remembered, and their text
+#: in all: persisted and GraphiQL-made operations are few, and the bounds keep hostile
+#: unique texts from growing memory.
+DOCUMENT_CACHE_ENTRIES = 1024
+DOCUMENT_CACHE_CHARS = 16 * 1024 * 1024
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -115,108 +98,70 @@ def coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
     return Coded
 
 
-def _coded_rules(extension: AddValidationRules, code: str) -> ExtensionFactory:
-    """A factory of the limiter with its rules coded. The rule classes are made once,
-    here, so every request validates with the same rules and the validation cache can
-    recognise a document it has already checked."""
-    rules = [coded(rule, code) for rule in extension.validation_rules]
-    return lambda: AddValidationRules(rules)
+# --- depth ---------------------------------------------------------------------------
 
 
-class TokenLimit(SchemaExtension):
-    """strawberry's MaxTokensLimiter, with its refusal coded (the parser raises a plain
-    syntax error)."""
+def depth_limit(max_depth: int, budget_s: float) -> type[ASTValidationRule]:
+    """A validation rule refusing operations deeper than ``max_depth``; fragments are
+    walked once each (``gateway/complexity.py``), within the analysis budget."""
 
-    def __init__(self, max_tokens: int) -> None:
-        self.max_tokens = max_tokens
+    class DepthLimit(ASTValidationRule):
+        context: ValidationContext
 
-    def on_operation(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self.max_tokens
-        yield
+        def enter_operation_definition(
+            self, node: OperationDefinitionNode, *_args: object
+        ) -> VisitorAction:
+            context = self.context
+            try:
+                walk = Complexity(context.schema, context.document, Budget(budget_s))
+                depth = walk.depth(node, max_depth)
+            except AnalysisTooLong as too_long:
+                context.report_error(too_long)
+                return SKIP
+            if depth > max_depth:
+                name = node.name.value if node.name else "anonymous"
+                context.report_error(
+                    GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {max_depth}",
+                        [node],
+                        extensions={"code": "MAX_DEPTH_EXCEEDED", "maxDepth": max_depth},
+                    )
+                )
+            return SKIP
 
-    def on_parse(self) -> Iterator[None]:
-        yield
-        for error in self.execution_context.pre_execution_errors or ():
-            if TOKEN_LIMIT_MESSAGE in error.message:
-                error.extensions = {"code": "MAX_TOKENS_EXCEEDED", "maxTokens": self.max_tokens}
+    return DepthLimit
+
+
+def aliases_limit(max_aliases: int, budget_s: float) -> type[ASTValidationRule]:
+    """A validation rule refusing documents with more than ``max_aliases`` aliased
+    fields, counted through fragments without expanding them."""
+
+    class AliasesLimit(ASTValidationRule):
+        context: ValidationContext
+
+        def enter_document(self, node: DocumentNode, *_args: object) -> VisitorAction:
+            context = self.context
+            operations = [d for d in node.definitions if isinstance(d, OperationDefinitionNode)]
+            try:
+                walk = Complexity(context.schema, node, Budget(budget_s))
+                aliases = walk.aliases(operations, max_aliases)
+            except AnalysisTooLong as too_long:
+                context.report_error(too_long)
+                return SKIP
+            if aliases > max_aliases:
+                context.report_error(
+                    GraphQLError(
+                        f"more than {max_aliases} aliases found; at most {max_aliases} "
+                        "are served in one document",
+                        extensions={"code": "MAX_ALIASES_EXCEEDED", "maxAliases": max_aliases},
+                    )
+                )
+            return None
+
+    return AliasesLimit
 
 
 # --- estimated cost ------------------------------------------------------------------
-
-
-class _Estimate:
-    """Objects an operation may resolve: every field counts one, and a list field's
-    selection counts once per item it may return (its size argument, or
-    DEFAULT_LIST_SIZE), so nested lists multiply."""
-
-    def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
-    ) -> None:
-        self.schema = schema
-        self.variables = dict(variables)
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-
-    def operation(self, operation: OperationDefinitionNode) -> int:
-        for definition in operation.variable_definitions or ():
-            name = definition.variable.name.value
-            if name not in self.variables and definition.default_value is not None:
-                self.variables[name] = value_from_ast_untyped(definition.default_value)
-        root = self.schema.get_root_type(operation.operation)
-        return self.selections(root, operation.selection_set, frozenset()) if root else 0
-
-    def selections(
-        self, parent: GraphQLNamedType, selection_set: SelectionSetNode, seen: frozenset[str]
-    ) -> int:
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += self.field(parent, selection, seen)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                kind = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selections(kind or parent, selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in seen:
-                    kind = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self.selections(kind or parent, fragment.selection_set, seen | {name})
-        return total
-
-    def field(self, parent: GraphQLNamedType, node: FieldNode, seen: frozenset[str]) -> int:
-        definition = (
-            parent.fields.get(node.name.value) if isinstance(parent, GraphQLObjectType) else None
-        )
-        if definition is None or node.selection_set is None:
-            return 1
-        field_type = definition.type
-        if isinstance(field_type, GraphQLNonNull):
-            field_type = field_type.of_type
-        size = self.size(definition.args, node) if isinstance(field_type, GraphQLList) else 1
-        children = self.selections(get_named_type(field_type), node.selection_set, seen)
-        return 1 + size * children
-
-    def size(self, arguments: Mapping[str, Any], node: FieldNode) -> int:
-        given = {a.name.value: a.value for a in node.arguments or ()}
-        for name in SIZE_ARGUMENTS:
-            if name in given:
-                value_node = given[name]
-                value = (
-                    self.variables.get(value_node.name.value)
-                    if isinstance(value_node, VariableNode)
-                    else value_from_ast_untyped(value_node, self.variables)
-                )
-            elif name in arguments:
-                value = arguments[name].default_value
-            else:
-                continue
-            if isinstance(value, list):
-                return len(value)
-            if isinstance(value, int):
-                return max(value, 0)
-        return DEFAULT_LIST_SIZE
 
 
 def estimated_cost(
@@ -224,11 +169,16 @@ def estimated_cost(
     document: DocumentNode,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
+    budget: Budget | None = None,
+    bound: int = UNBOUNDED,
 ) -> int:
+    """Objects the operation may resolve (``gateway/complexity.py``), or ``bound + 1``
+    as soon as it is known to pass ``bound``."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0
-    return _Estimate(schema, document, variables or {}).operation(operation)
+    walk = Complexity(schema, document, budget or Budget(float("inf")), variables)
+    return walk.cost(operation, bound)
 
 
 class BeforeExecution(SchemaExtension):
@@ -236,8 +186,9 @@ class BeforeExecution(SchemaExtension):
     before any resolver: the estimated cost, and (in production) ``_service`` for anyone
     but the federation router."""
 
-    def __init__(self, max_cost: int, guard_service: bool) -> None:
+    def __init__(self, max_cost: int, budget_s: float, guard_service: bool) -> None:
         self.max_cost = max_cost
+        self.budget_s = budget_s
         self.guard_service = guard_service
 
     def on_execute(self) -> Iterator[None]:
@@ -253,12 +204,22 @@ class BeforeExecution(SchemaExtension):
         if document is None:
             return None
         schema = context.schema._schema
-        cost = estimated_cost(schema, document, context.operation_name, context.variables)
+        try:
+            cost = estimated_cost(
+                schema,
+                document,
+                context.operation_name,
+                context.variables,
+                Budget(self.budget_s),
+                bound=self.max_cost,
+            )
+        except AnalysisTooLong as too_long:
+            return too_long
         if cost > self.max_cost:
             return GraphQLError(
-                f"the operation may resolve about {cost} objects; at most {self.max_cost} "
-                "are served in one request: ask for fewer items, or split it",
-                extensions={"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": self.max_cost},
+                f"the operation may resolve more than {self.max_cost} objects, the most "
+                "served in one request: ask for fewer items, or split it",
+                extensions={"code": "MAX_COST_EXCEEDED", "maxCost": self.max_cost},
             )
         if self.guard_service and _asks_service(document, context.operation_name):
             caller = context.context
@@ -299,106 +260,99 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
-#: Distinct documents whose validation is remembered; persisted and GraphiQL-made
-#: operations are few, and a bound keeps hostile unique texts from growing memory.
-VALIDATION_CACHE_SIZE = 1024
+#: What a client is told in production when a source failed: the code and the source
+#: say it all; the source's own words (raw bytes, internal URLs) stay in the log, with
+#: the request id, where ``resolvers/schema.py`` wrote them before this runs.
+NEUTRAL_UPSTREAM_MESSAGES = {
+    "SOURCE_TIMEOUT": "did not answer in time",
+    "SOURCE_UNAVAILABLE": "cannot be reached",
+    "SOURCE_RATE_LIMITED": "is limiting the gateway's requests; try again later",
+    "SOURCE_ERROR": "answered with an error",
+    "SOURCE_BAD_RESPONSE": "answered with something the gateway cannot read",
+    "SOURCE_AUTH_FAILED": "refused the gateway's credentials",
+    "CIRCUIT_OPEN": "has been failing; the gateway is not asking it for a few seconds",
+}
+#: extensions of a source's error a client may see (``retryAfter``: when to ask again)
+UPSTREAM_EXTENSIONS = ("code", "source", "retryAfter")
 
 
-def extensions(settings: Settings) -> list[ExtensionFactory]:
+def _from_a_source(error: GraphQLError) -> bool:
+    return (error.extensions or {}).get("code") in NEUTRAL_UPSTREAM_MESSAGES
+
+
+class NeutralUpstreamErrors(MaskErrors):
+    """In production a source's failure says which source and what kind of failure,
+    in the gateway's words, never the source's."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_from_a_source)
+
+    def on_operation(self) -> Iterator[None]:
+        """Also the errors of lists a source left short, which ``resolvers/partial.py``
+        adds to the result after this extension has seen it."""
+        yield from super().on_operation()
+        context = self.execution_context.context
+        if isinstance(context, MosaicContext) and context.partial_errors:
+            context.partial_errors = self._process_errors(context.partial_errors)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        extensions = error.extensions or {}
+        source = extensions.get("source", "a source")
+        neutral = super().anonymise_error(error)
+        neutral.message = f"{source}: {NEUTRAL_UPSTREAM_MESSAGES[extensions['code']]}"
+        neutral.extensions = {k: extensions[k] for k in UPSTREAM_EXTENSIONS if k in extensions}
+        return neutral
+
+
+def quiet(executor: type[Executor[Any]]) -> type[Executor[Any]]:
+    """The executor, without "Did you mean ...?" in the errors of variables that do not
+    coerce (validation gets the same from ``ValidateOffLoop``): in production they would
+    spell out enum values and input fields that introspection no longer shows."""
+
+    class Quiet(executor):  # type: ignore[valid-type, misc]
+        @classmethod
+        def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+            built: list[GraphQLError] | Executor[Any] = super().build(
+                *args, **{**kwargs, "hide_suggestions": True}
+            )
+            return built
+
+    Quiet.__name__ = f"Quiet{executor.__name__}"
+    return Quiet
+
+
+def documents() -> Documents:
+    """The parse and validation cache with its worker thread, one per gateway."""
+    return Documents(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_CHARS)
+
+
+def parse_extension(settings: Settings, known: Documents) -> ExtensionFactory:
+    """Parsing off the event loop, within the token limit; first among the extensions,
+    so every other one sees the parsed document."""
+    return lambda: ParseOffLoop(known, settings.max_tokens)
+
+
+def extensions(settings: Settings, known: Documents) -> list[ExtensionFactory]:
     """The schema extensions that enforce the limits (and production's restrictions)."""
     production = settings.env == "production"
+    budget_s = settings.max_analysis_ms / 1000
+    # the rule classes are made once, so the validation cache can rely on them
+    limit_rules = [
+        depth_limit(settings.max_depth, budget_s),
+        aliases_limit(settings.max_aliases, budget_s),
+    ]
     factories: list[ExtensionFactory] = [
-        lambda: TokenLimit(settings.max_tokens),
-        _coded_rules(QueryDepthLimiter(settings.max_depth), "MAX_DEPTH_EXCEEDED"),
-        _coded_rules(MaxAliasesLimiter(settings.max_aliases), "MAX_ALIASES_EXCEEDED"),
-        lambda: BeforeExecution(settings.max_cost, guard_service=production),
+        lambda: AddValidationRules(limit_rules),
+        lambda: BeforeExecution(settings.max_cost, budget_s, guard_service=production),
     ]
     if production:
         no_introspection = [coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")]
-        factories += [lambda: AddValidationRules(no_introspection), MaskUnexpectedErrors]
+        factories += [
+            lambda: AddValidationRules(no_introspection),
+            MaskUnexpectedErrors,
+            NeutralUpstreamErrors,
+        ]
     # Last, so it sees every rule added above: a document already validated against
     # them is not walked again (validation was the largest CPU cost of a request).
-    factories.append(lambda: CachedValidation(maxsize=VALIDATION_CACHE_SIZE))
+    factories.append(lambda: ValidateOffLoop(known, hide_suggestions=production))
     return factories
-
-
-class CachedParse(ParserCache):
-    """strawberry's parser cache, leaving a document that does not parse (or is over
-    the token limit) to strawberry's own parse, which reports it the usual way, with
-    the limits' codes, instead of failing inside this hook."""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
-        yield
-
-
-class CachedValidation(ValidationCache):
-    """strawberry's validation cache, leaving a refusal made before validation (several
-    operations and no operationName) in place rather than overwriting it."""
-
-    def on_validate(self) -> Iterator[None]:
-        if self.execution_context.pre_execution_errors:
-            yield
-        else:
-            yield from super().on_validate()
-
-
-# --- request body size ---------------------------------------------------------------
-
-
-class BodyLimit:
-    """ASGI middleware: a body larger than ``max_bytes`` is refused with 413 and never
-    reaches the parser (known by its Content-Length at once, a chunked body as soon as
-    it passes the limit). The rest of it is read and dropped, up to DRAIN_BYTES, so that
-    an ordinary client still sending gets to read the 413; a larger one is cut off."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, read=0, more=True)
-            return
-        messages: list[Message] = []
-        size = 0
-        while True:  # read it all (at most max_bytes), then let the app read it again
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, read=size, more=more)
-                return
-            if not more:
-                break
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, *, read: int, more: bool
-    ) -> None:
-        while more and read <= DRAIN_BYTES:
-            chunk = await receive()
-            read += len(chunk.get("body", b""))
-            more = chunk["type"] == "http.request" and bool(chunk.get("more_body", False))
-        reason = f"the request body is larger than {self.max_bytes} bytes"
-        response = JSONResponse(
-            {"errors": [{"message": reason, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-            status_code=413,
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)

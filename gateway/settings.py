@@ -221,6 +221,24 @@ class Settings(BaseSettings):
     max_cost: int = Field(default=50_000, ge=1)
     # Largest request body, refused with 413 before it is read further.
     max_body_bytes: int = Field(default=256 * 1024, ge=1)
+    # Deepest nesting of arrays and objects in a request's JSON (variables, extensions);
+    # a real one nests a few levels. Deeper is refused with 400 before it is used.
+    max_json_depth: int = Field(default=32, ge=2)
+    # Milliseconds the depth and cost analysis of one document may take; past it the request
+    # is refused (MAX_ANALYSIS_TIME_EXCEEDED). The analysis is linear in the document,
+    # so only a hostile one can come near it.
+    max_analysis_ms: float = Field(default=100.0, gt=0)
+
+    # Slow clients (README, "Slow clients"). Seconds from a request's headers to the end
+    # of its body: a body not fully arrived by then is answered 408 and its connection
+    # closed. The gateway's own check, whatever server or proxy is in front.
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    # `mosaic serve` and the demo: seconds a connection may take to send a request's
+    # headers (from its first byte, or from the connection's start) before it is answered
+    # 408 and closed, and open connections per client address (0: no limit; behind a
+    # proxy every connection comes from the proxy, so set 0 there and let the proxy count).
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    max_connections_per_client: int = Field(default=64, ge=0)
     # The executor: "fast" is the engine (resolvers/engine/, which uses graphql-core's
     # and strawberry's internals: its README names them); "standard" is strawberry's own
     # execution, never loading the engine: the same answers, more CPU per request, for

@@ -53,9 +53,9 @@ class CustomerBy:
 
 
 def _start_keys(by: CustomerBy) -> dict[str, str]:
-    if by.id:
+    if isinstance(by.id, str):  # given, even empty: an empty id is refused as an id
         return start_keys_of_id(str(by.id))
-    if by.email:
+    if isinstance(by.email, str):
         email = normalise_email(by.email)
         if not email or "@" not in email:
             raise BadUserInput(f"{by.email!r} is not an e-mail address")
@@ -67,7 +67,7 @@ def _start_keys(by: CustomerBy) -> dict[str, str]:
 
 
 async def _customer(info: Info, by: CustomerBy) -> Customer | None:
-    via = VIA_ID if by.id else VIA_EMAIL if by.email else VIA_LOYALTY_CARD
+    via = VIA_ID if isinstance(by.id, str) else VIA_EMAIL if by.email else VIA_LOYALTY_CARD
     found = await Customer.find(info.context.loaders, _start_keys(by), via=via)
     return await admit(info, found, "this customer")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -10,12 +11,15 @@ from typing import Any, Literal
 import strawberry
 import strawberry.federation
 from graphql import GraphQLError
+from graphql.execution import Executor
 from strawberry.extensions import SchemaExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, Info
 
-from adapters.errors import MosaicError
+from adapters.errors import BadUserInput, MosaicError
 from resolvers.commerce import CommerceMutation
 from resolvers.inputs import check_arguments
 from resolvers.live import LiveSubscription
@@ -28,7 +32,9 @@ from resolvers.types.common import DateTime
 logger = logging.getLogger("mosaic.errors")
 
 #: ``fast``: the engine (resolvers/engine/); ``standard``: strawberry's own execution
-Executor = Literal["fast", "standard"]
+ExecutorName = Literal["fast", "standard"]
+#: a change to the execution context class, whichever it is (production's, gateway/limits.py)
+AdaptExecution = Callable[[type[Executor[Any]]], type[Executor[Any]]]
 
 
 def error_code(error: GraphQLError, execution_context: ExecutionContext | None) -> str:
@@ -52,6 +58,32 @@ class MosaicSchema(strawberry.federation.Schema):
     """A federation v2 subgraph schema (``_service``, ``_entities`` for Customer and
     Product), so Mosaic can join a company supergraph; standalone clients see it as a
     plain schema with two extra root fields."""
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """``_entities``: a representation a router could not have sent (not an object,
+        no ``__typename`` of an entity, other fields than its key) is the caller's
+        mistake, refused as such; strawberry's own resolver fails on it unexpectedly
+        (a KeyError, a TypeError: found by bench/fuzz.py)."""
+        for representation in representations:
+            fields = representation if isinstance(representation, dict) else {}
+            name = fields.get("__typename")
+            known = self.schema_converter.type_map.get(name) if isinstance(name, str) else None
+            origin = getattr(getattr(known, "definition", None), "origin", None)
+            resolve = getattr(origin, "resolve_reference", None)
+            if resolve is None:
+                raise BadUserInput(
+                    "each representation must be an object with the __typename of an entity"
+                )
+            keys = {k: v for k, v in fields.items() if k not in ("__typename", "info")}
+            takes = inspect.signature(resolve)
+            try:
+                takes.bind(**keys, **({"info": None} if "info" in takes.parameters else {}))
+            except TypeError as wrong:
+                message = f"a {name} representation carries its key fields only"
+                raise BadUserInput(message) from wrong
+        return super().entities_resolver(info, representations)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -78,14 +110,17 @@ def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] | None = None,
     *,
     production: bool = False,
-    executor: Executor = "fast",
+    executor: ExecutorName = "fast",
+    adapt_execution: AdaptExecution | None = None,
     **options: Any,
 ) -> strawberry.Schema:
     """The schema, with the gateway's extensions (classes or factories, one instance
     per request). ``production`` turns off field suggestions ("did you mean ...?"),
     which would spell out the schema that introspection no longer shows. ``executor``
     (``MOSAIC_EXECUTOR``): the engine, or strawberry's own execution on an unmarked
-    schema, which never imports the engine; both give the same answers."""
+    schema, which never imports the engine; both give the same answers.
+    ``adapt_execution`` changes the execution context class the executor uses (or the
+    one given as ``execution_context_class``)."""
     # @defer: the slow parts (ERP prices, order history) arrive after the fast ones
     options.setdefault(
         "config",
@@ -95,16 +130,21 @@ def build_schema(
             scalar_map={datetime: DateTime},
         ),
     )
+    execution: type[Executor[Any]] = StrawberryGraphQLCoreExecutionContext
     if executor == "fast":
         # imported here alone, so a standard schema never loads the engine
         from resolvers import engine
 
-        options.setdefault("execution_context_class", engine.Execution)
+        execution = engine.Execution
+    execution = options.pop("execution_context_class", execution)
+    if adapt_execution is not None:
+        execution = adapt_execution(execution)
     schema = MosaicSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[OperationState, PartialErrors, *(extensions or [])],
+        execution_context_class=execution,
         **options,
     )
     if executor == "fast":

@@ -23,7 +23,7 @@ from resolvers.context import MosaicContext
 from resolvers.engine.execution import PlainFieldsExecution
 from resolvers.loaders import Loaders
 from resolvers.ready import when_loaded
-from resolvers.schema import Executor, build_schema
+from resolvers.schema import ExecutorName, build_schema
 from tests.conftest import EXECUTORS, SEED, SIZE, gateway_settings
 
 
@@ -70,15 +70,15 @@ def noting(
 
 
 #: prefetching is the resolvers' own: it holds under either executor
-NOTING: dict[Executor, type[StrawberryGraphQLCoreExecutionContext]] = {
+NOTING: dict[ExecutorName, type[StrawberryGraphQLCoreExecutionContext]] = {
     "fast": noting(PlainFieldsExecution),
     "standard": noting(StrawberryGraphQLCoreExecutionContext),
 }
 
 
 @pytest.fixture(params=EXECUTORS)
-def executor(request: pytest.FixtureRequest) -> Executor:
-    name: Executor = request.param
+def executor(request: pytest.FixtureRequest) -> ExecutorName:
+    name: ExecutorName = request.param
     return name
 
 
@@ -91,7 +91,7 @@ async def runtime(systems: dict[str, str]) -> AsyncIterator[Runtime]:
 
 async def awaited_paths(
     runtime: Runtime,
-    executor: Executor,
+    executor: ExecutorName,
     name: str,
     document: str | None = None,
     variables: Any = None,
@@ -108,7 +108,7 @@ async def awaited_paths(
 
 
 async def test_nothing_below_customer360s_orders_is_awaited(
-    runtime: Runtime, executor: Executor
+    runtime: Runtime, executor: ExecutorName
 ) -> None:
     paths = await awaited_paths(runtime, executor, "Customer360")
     assert ["customer", "orders"] in paths
@@ -117,7 +117,7 @@ async def test_nothing_below_customer360s_orders_is_awaited(
 
 @pytest.mark.parametrize("name", ["StockCheck", "ProductListing"])
 async def test_nothing_below_a_product_list_is_awaited(
-    runtime: Runtime, executor: Executor, name: str
+    runtime: Runtime, executor: ExecutorName, name: str
 ) -> None:
     paths = await awaited_paths(runtime, executor, name)
     assert paths == [["products"]]
@@ -128,7 +128,7 @@ async def test_nothing_below_a_product_list_is_awaited(
     [("", "price(channel: STORE)"), (", $channel: Channel!", "price(channel: $channel)")],
 )
 async def test_a_selection_through_fragments_and_variables_is_prefetched_too(
-    runtime: Runtime, executor: Executor, declared: str, price: str
+    runtime: Runtime, executor: ExecutorName, declared: str, price: str
 ) -> None:
     document = (
         f"query($skus: [ID!]!{declared}) {{ products(skus: $skus) {{ ...card }} }} "

@@ -1,0 +1,126 @@
+"""The deployment's nginx (docker/nginx.conf, Debian's nginx on loopback) ends slow
+clients before a gateway replica sees them: headers that do not arrive in time close
+the connection, a body that stops arriving is a coded 408, one address has at most its
+share of requests in progress (a coded 429), and a trickled body reaches the gateway
+only once it is whole. The configuration is the deployment's own file, with the
+replicas' addresses and its timeouts and bound made small enough for a test."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _gateway
+from tests.test_graceful_shutdown import free_port
+from tests.test_slow_clients import (
+    GUARD_S,
+    HEADERS,
+    answer_then_closed,
+    connect,
+    refused_with,
+    serving,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 1
+MOST = 4
+
+
+def local_config(deployed: str, gateway_port: int, port: int) -> str:
+    """The deployment's nginx.conf, pointed at one local replica and made quick."""
+    config = re.sub(
+        r"(\n\s*server gateway-\d:8000[^\n]*)+",
+        f"\n        server 127.0.0.1:{gateway_port};",
+        deployed,
+    )
+    replacements = {
+        "listen 80;": f"listen 127.0.0.1:{port};",
+        "client_header_timeout 10s;": f"client_header_timeout {TIMEOUT_S}s;",
+        "client_body_timeout 10s;": f"client_body_timeout {TIMEOUT_S}s;",
+        "limit_conn mosaic_per_client 64;": f"limit_conn mosaic_per_client {MOST};",
+        "access_log /dev/stdout json;": "access_log off;",
+    }
+    for deployed_text, local in replacements.items():
+        assert deployed_text in config, deployed_text
+        config = config.replace(deployed_text, local)
+    return config
+
+
+@pytest.fixture(scope="module")
+def port(systems: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "Debian's nginx: scripts/run-tests installs it"
+    work = tmp_path_factory.mktemp("nginx")
+    chosen = free_port()
+    for url in _gateway(systems, cache=False, rate_limit_per_s=0.0):
+        gateway_port = int(url.rsplit(":", 1)[1])
+        deployed = (ROOT / "docker" / "nginx.conf").read_text()
+        (work / "nginx.conf").write_text(local_config(deployed, gateway_port, chosen))
+        process = subprocess.Popen(
+            [
+                nginx,
+                "-p",
+                str(work),
+                "-c",
+                str(work / "nginx.conf"),
+                "-g",
+                f"daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        yield from serving(process, chosen)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [HEADERS, HEADERS + b"Content-Length: 1000\r\n\r\n" + b"{" * 10],
+    ids=["headers-half-sent", "body-stopped"],
+)
+def test_a_request_that_stops_arriving_is_cut_off(port: int, sent: bytes) -> None:
+    with connect(port) as sock:
+        sock.sendall(sent)
+        started = time.monotonic()
+        assert sock.recv(65536) == b""  # nginx hangs up without an answer (a 408 in its log)
+        assert time.monotonic() - started < GUARD_S
+
+
+def test_a_body_too_large_is_a_coded_413(port: int) -> None:
+    with connect(port) as sock:
+        sock.sendall(HEADERS + b"Content-Length: 1000000\r\n\r\n")
+        refused_with(sock, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_an_address_has_at_most_its_share_of_requests_in_progress(port: int) -> None:
+    waiting = [connect(port) for _ in range(MOST)]
+    try:
+        for sock in waiting:  # headers complete, body pending: each a request in progress
+            sock.sendall(HEADERS + b"Content-Length: 1000\r\n\r\n")
+        time.sleep(0.2)  # nginx reads them (no condition to await from outside)
+        with connect(port) as one_more:
+            one_more.sendall(b"GET /healthz HTTP/1.1\r\nHost: mosaic\r\nConnection: close\r\n\r\n")
+            status, answer = answer_then_closed(one_more)
+        assert status == 429
+        assert answer["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    finally:
+        for sock in waiting:
+            sock.close()
+
+
+def test_a_whole_body_sent_in_pieces_is_served(port: int) -> None:
+    body = json.dumps({"query": "{ __typename }"}).encode()
+    with connect(port) as sock:
+        sock.sendall(HEADERS + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for piece in (body[:10], body[10:]):
+            sock.sendall(piece)
+            time.sleep(TIMEOUT_S / 4)
+        status, answer = answer_then_closed(sock)
+    assert status == 200
+    assert answer == {"data": {"__typename": "Query"}}
