@@ -31,7 +31,7 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from adapters.errors import Unauthenticated
+from adapters.errors import PersistedQueryError, Unauthenticated
 from adapters.resilience import deadline
 from gateway import audit, auth, body, defer, graphql_http, limits
 from gateway.extensions import ResponseCaching, StaleNotes
@@ -39,7 +39,6 @@ from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
 from gateway.observability import Observability, RequestFacts, RequestObserver
 from gateway.operations import load_examples, reference_operations
-from gateway.persisted import PersistedQueryError
 from gateway.process import tune_garbage_collection
 from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
@@ -185,7 +184,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         except HTTPException as exc:
             response = graphql_http.refusal(exc, request.method, media)
         except PersistedQueryError as exc:
-            response = exc.response(graphql_http.content_type(media))
+            response = graphql_http.coded(exc.status, exc.message, media=media, code=exc.code)
         if response.media_type == graphql_http.JSON:  # a GraphQL response, not the IDE
             response.headers["content-type"] = graphql_http.content_type(media)
             response.status_code = getattr(request.state, "graphql_status", 200)

@@ -35,7 +35,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.errors import Unauthenticated
+from adapters.errors import ConfigurationError, Unauthenticated
 from gateway.settings import ApiKey, Settings
 from resolvers.principal import ANONYMOUS, OPEN, ROLES, Principal
 from resolvers.types.common import Channel
@@ -58,10 +58,6 @@ OPEN_WARNING = (
 #: API key of 24 random characters is some 140 bits; a shorter one can be guessed.
 MIN_HS256_SECRET_BYTES = 32
 MIN_API_KEY_CHARS = 24
-
-
-class ConfigurationError(RuntimeError):
-    """The settings cannot run safely; the message says what to set."""
 
 
 def auth_configured(settings: Settings) -> bool:

@@ -186,8 +186,9 @@ def _roles() -> frozenset[str]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from adapters.errors import ConfigurationError
     from gateway import server, workers
-    from gateway.auth import ConfigurationError, check_mode
+    from gateway.auth import check_mode
     from gateway.settings import Settings
 
     try:

@@ -19,7 +19,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
-from adapters.errors import BadUserInput, MosaicError
+from adapters.errors import BadUserInput, ErrorCode, MosaicError
 from resolvers.commerce import CommerceMutation
 from resolvers.inputs import check_arguments
 from resolvers.live import LiveSubscription
@@ -46,12 +46,12 @@ def error_code(error: GraphQLError, execution_context: ExecutionContext | None) 
     if error.extensions and "code" in error.extensions:
         return str(error.extensions["code"])
     if execution_context is not None and execution_context.graphql_document is None:
-        return "GRAPHQL_PARSE_FAILED"
+        return ErrorCode.GRAPHQL_PARSE_FAILED
     if not error.path and error.message.startswith("Variable '$"):
-        return "BAD_USER_INPUT"
+        return ErrorCode.BAD_USER_INPUT
     if original is None and not error.path:
-        return "GRAPHQL_VALIDATION_FAILED"
-    return "INTERNAL_SERVER_ERROR"
+        return ErrorCode.GRAPHQL_VALIDATION_FAILED
+    return ErrorCode.INTERNAL_SERVER_ERROR
 
 
 class MosaicSchema(strawberry.federation.Schema):
@@ -93,7 +93,7 @@ class MosaicSchema(strawberry.federation.Schema):
         for error in errors:
             code = error_code(error, execution_context)
             error.extensions = {**(error.extensions or {}), "code": code}
-            if code == "INTERNAL_SERVER_ERROR":
+            if code == ErrorCode.INTERNAL_SERVER_ERROR:
                 logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
             else:
                 logger.info("%s at %s: %s", code, error.path, error.message)

@@ -28,8 +28,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from adapters.errors import ConfigurationError
 from gateway.app import create_app
-from gateway.auth import ConfigurationError
 from gateway.cli import main
 from gateway.settings import Settings
 from legacy.common.runner import ServerThread

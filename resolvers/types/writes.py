@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from adapters.errors import PayloadCode
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.inputs import (
@@ -27,13 +28,16 @@ from resolvers.types.customer import Consent, Customer
 from resolvers.types.order import Order
 from resolvers.types.payment import Payment
 
+# the payload codes (adapters/errors.py) made the GraphQL enum UserErrorCode, in place
+strawberry.enum(PayloadCode, name="UserErrorCode", description="Why a write was refused.")
+
 
 @strawberry.type(
     description="Why a write was refused, for the client to show: a code "
     "(UNKNOWN_SKU, INSUFFICIENT_STOCK, STORE_CLOSED, ...) and a sentence."
 )
 class UserError:
-    code: str
+    code: PayloadCode
     message: str
     field: list[str] | None = strawberry.field(
         default=None, description="The input field the refusal is about, as a path."
