@@ -60,11 +60,14 @@ class Bound:
     source: str
     token: bool = False
     prefixes: tuple[str, ...] = ()
+    required: bool = False  # an empty value names nothing (a SKU): refused, not looked up
 
     def problem(self, value: str) -> str | None:
         """What is wrong with ``value``, or None when it fits."""
         if len(value) > self.max_length:
             return f"is longer than {self.max_length} characters"
+        if self.required and not value.strip():
+            return "is empty"
         refused = _REFUSED.search(value)
         if refused:
             return f"holds a control character (U+{ord(refused.group()):04X})"
@@ -92,7 +95,7 @@ CITY = Bound(30, _nav("Customer.City / Sales Header.Ship-to City", "Text", 30))
 POSTAL_CODE = Bound(20, _nav("Customer.Post Code / Sales Header.Ship-to Post Code", "Code", 20))
 COUNTRY = Bound(10, _nav("Customer.Country/Region Code", "Code", 10), token=True)
 RETURN_REASON = Bound(10, _nav("Sales Line.Return Reason Code", "Code", 10))
-SKU = Bound(20, _nav("Item.No.", "Code", 20), token=True)
+SKU = Bound(20, _nav("Item.No.", "Code", 20), token=True, required=True)
 LOYALTY_CARD = Bound(100, "Square Customer.reference_id, maxLength 100", token=True)
 CUSTOMER_ID = Bound(
     4 + 191,
