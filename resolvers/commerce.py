@@ -26,7 +26,7 @@ from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
 from resolvers.cancelling import CancelOrder, cancelled, plan_cancel
 from resolvers.cancelling import fingerprint_of as cancel_fingerprint
-from resolvers.context import Info
+from resolvers.context import Info, Services
 from resolvers.erasure import EraseCustomer
 from resolvers.holds import leased
 from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, ORDER_ID, PURPOSE, argument
@@ -129,7 +129,7 @@ class Commerce:
         await self.sagas.log.close()
 
 
-def _commerce(info: Info) -> Commerce:
+def _commerce(info: Info) -> Services:
     commerce = info.context.commerce
     if commerce is None:
         raise MosaicError("writes are not available in this context")

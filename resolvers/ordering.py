@@ -38,9 +38,9 @@ from adapters.erp_writes import ErpWrites, NewDocument
 from adapters.errors import BadUserInput, PayloadCode
 from adapters.pos import IN_STOCK, RESERVED, StockMove
 from adapters.records import LocationRecord, Money, OrderLineRecord, StockRecord, discounted
+from geodata import locate
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.geo import locate
 from resolvers.holds import Invalidate, StoreHolds, occurred_at, wms_hold, wms_unhold
 from resolvers.identity import start_keys_of_id
 from resolvers.places import Point

@@ -141,7 +141,8 @@ def delivery_scene(world: World, key: str) -> OrderScene:
 
 
 def _nearest_warehouse_with(world: World, sku: str) -> str:
-    from resolvers.geo import distance_km, locate
+    from geodata import locate
+    from resolvers.geo import distance_km
 
     area = locate("9711")
     assert area is not None
