@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +32,7 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from adapters.cache import Clock
 from adapters.errors import PersistedQueryError, Unauthenticated
 from adapters.resilience import deadline
 from gateway import audit, auth, body, defer, graphql_http, limits
@@ -221,13 +223,14 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return graphql_http.coded(500, "unexpected error; the gateway's log has the details")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock = time.time) -> Starlette:
+    """The gateway; ``clock`` is its caches' (tests move it instead of waiting)."""
     settings = settings or Settings()
     auth.check_mode(settings)  # production never runs open
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.runtime = Runtime.start(settings)
+        app.state.runtime = Runtime.start(settings, clock)
         await app.state.runtime.commerce.start()  # recovers sagas a crash left half done
         observability.start(app.state.runtime)
         tune_garbage_collection(settings.gc_young_threshold)

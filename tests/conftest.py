@@ -7,7 +7,8 @@ exactly as the adapters would meet the real systems; nothing is mocked.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,10 +144,13 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
     )
 
 
-def _gateway(systems: dict[str, str], **settings: Any) -> Iterator[str]:
+def _gateway(
+    systems: dict[str, str], clock: Callable[[], float] = time.time, **settings: Any
+) -> Iterator[str]:
+    """A gateway for these systems on uvicorn; ``clock``: its caches' (tests.timing)."""
     from gateway.app import create_app
 
-    app = create_app(gateway_settings(systems, **settings))
+    app = create_app(gateway_settings(systems, **settings), clock=clock)
     server = ServerThread(app).start()
     yield server.url
     server.stop()

@@ -10,9 +10,8 @@ from __future__ import annotations
 import base64
 import importlib
 import json
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,15 +81,6 @@ def fresh_env(world: World, folder: Path, **extra: Any) -> Iterator[dict[str, st
     gateway's URL under ``"gateway"``, each system's under its name."""
     with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw", **extra) as url:
         yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
-
-
-def eventually(check: Callable[[], bool], timeout_s: float = 20.0, what: str = "") -> None:
-    """Wait until ``check()`` holds (a recovery that runs in the background)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {what}")
-        time.sleep(0.1)
 
 
 # --- asking the systems directly -------------------------------------------------------

@@ -17,6 +17,8 @@ from gateway.operations import reference_operations
 from legacy.examples import examples
 from tests.test_graceful_shutdown import free_port, wait_listening
 
+pytestmark = pytest.mark.process  # `mosaic demo` as a process
+
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -17,6 +17,8 @@ import pytest
 
 from tests.test_graceful_shutdown import free_port, wait_listening
 
+pytestmark = pytest.mark.process  # `mosaic demo` stopped by signals
+
 #: how long anything here may take before the test calls it a hang
 GUARD_S = 60.0
 

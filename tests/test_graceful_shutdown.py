@@ -11,10 +11,14 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from legacy.examples import examples
 from tests.conftest import CRM_TOKEN, SEED, SIZE, WMS_TOKEN
 from tests.gateway_client import run_reference
 from tests.simulators import reset_knobs, set_knobs
+
+pytestmark = pytest.mark.process  # `mosaic serve` stopped by SIGTERM
 
 
 def free_port() -> int:

@@ -28,6 +28,8 @@ from tests.test_slow_clients import (
     serving,
 )
 
+pytestmark = pytest.mark.process  # nginx in front of the gateway
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 1
 MOST = 4

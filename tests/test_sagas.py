@@ -35,7 +35,6 @@ from tests.conftest import CRM_TOKEN, WMS_TOKEN
 from tests.fresh import (
     erp_orders,
     erp_returns,
-    eventually,
     fresh_systems,
     gateway,
     pos_levels,
@@ -43,6 +42,7 @@ from tests.fresh import (
 )
 from tests.gateway_client import codes, run_reference
 from tests.simulators import reset_knobs, set_knobs
+from tests.timing import poll_until
 
 LEASE_S = 1.0
 
@@ -205,7 +205,7 @@ def test_place_order_failing_at_each_step_leaves_nothing_half_done(
     assert codes(result) == ["SOURCE_ERROR"]
     assert result["errors"][0]["extensions"]["source"] == system
     reset_knobs(env.url(system))
-    eventually(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
+    poll_until(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
     assert scene.live_orders(env) == orders
     assert scene.levels(env) == levels
 
@@ -220,7 +220,7 @@ def test_place_order_with_the_erp_port_closed_is_undone_once_it_is_back(
     result = run_reference(env.gateway, "ClickAndCollect", scene.variables)
     assert "SOURCE_UNAVAILABLE" in codes(result)
     env.servers["erp"].start()
-    eventually(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
+    poll_until(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
     assert scene.live_orders(env) == orders
     assert scene.levels(env) == levels
 
@@ -250,7 +250,7 @@ def test_register_return_failing_at_each_step_leaves_nothing_half_done(
     result = run_reference(env.gateway, "ReturnInStore", scene.variables)
     assert codes(result) == ["SOURCE_ERROR"]
     reset_knobs(env.url(system))
-    eventually(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
+    poll_until(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
     assert scene.state(env) == before
     again = run_reference(env.gateway, "ReturnInStore", scene.variables)  # the key is free
     assert again["data"]["registerReturn"]["errors"] == []
@@ -335,10 +335,11 @@ def _crash_then_recover(
     assert unfinished(tmp_path) == 1
     restarted = _spawn(env, tmp_path, None)
     spawned.append(restarted)
-    eventually(lambda: unfinished(tmp_path) == 0, what="recovered at start-up")
+    poll_until(lambda: unfinished(tmp_path) == 0, what="recovered at start-up")
     return run_reference(restarted.url, operation, variables)
 
 
+@pytest.mark.process  # gateways killed and restarted
 @pytest.mark.parametrize("logged", [True, False], ids=["logged", "unlogged"])
 @pytest.mark.parametrize("step", ["erp_order", "hold"])
 def test_a_gateway_killed_between_order_steps_finishes_the_order_on_restart(
@@ -361,6 +362,7 @@ def test_a_gateway_killed_between_order_steps_finishes_the_order_on_restart(
     assert scene.levels(env) == (in_stock - 1, reserved + 1)  # held once, not twice
 
 
+@pytest.mark.process  # gateways killed and restarted
 @pytest.mark.parametrize("step", ["erp_return", "restock:unlogged"])
 def test_a_gateway_killed_between_return_steps_finishes_the_return_on_restart(
     env: Env, world: World, spawned: list[GatewayProcess], tmp_path: Path, step: str

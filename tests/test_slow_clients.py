@@ -21,6 +21,8 @@ import pytest
 
 from tests.test_graceful_shutdown import free_port, gateway_environment, wait_listening
 
+pytestmark = pytest.mark.process  # `mosaic serve` against slow clients
+
 HEADER_TIMEOUT_S = 0.5
 BODY_TIMEOUT_S = 1.0
 MOST_CONNECTIONS = 4

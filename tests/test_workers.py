@@ -19,7 +19,10 @@ import pytest
 from gateway.workers import BALANCED
 from tests.test_graceful_shutdown import free_port, gateway_environment, wait_listening
 
-pytestmark = pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux's")
+pytestmark = [
+    pytest.mark.process,  # `mosaic serve` with worker processes
+    pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux's"),
+]
 WORKERS = 2
 CLIENTS = 32
 
