@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_graceful_shutdown import free_port, wait_listening
+from tests.timing import poll_until
 
 pytestmark = pytest.mark.process  # `mosaic demo` stopped by signals
 
@@ -35,10 +35,7 @@ class Demo:
         return [int(child) for child in listed]
 
     def wait_for_output(self, text: str) -> None:
-        deadline = time.monotonic() + GUARD_S
-        while text not in self.output.read_text():
-            assert time.monotonic() < deadline, self.output.read_text()
-            time.sleep(0.05)
+        poll_until(lambda: text in self.output.read_text(), GUARD_S, what=text)
 
 
 def alive(pid: int) -> bool:
@@ -95,8 +92,5 @@ def test_a_second_signal_kills_at_once(demo: Demo) -> None:
     demo.wait_for_output("a second signal kills it at once")
     demo.process.send_signal(signal.SIGTERM)
     assert demo.process.wait(timeout=GUARD_S) == 128 + signal.SIGTERM
-    deadline = time.monotonic() + GUARD_S
-    while any(alive(pid) for pid in children):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    poll_until(lambda: not any(alive(pid) for pid in children), GUARD_S, what="children gone")
     assert list(demo.tmp.iterdir()) == []

@@ -313,14 +313,15 @@ async def test_the_sweep_runs_every_interval_of_the_injected_clock(log: SagaLog)
         await replica.run("forward", "erase-3", "f", {})
     saga.failing.clear()
     sweeping = asyncio.create_task(replica.sweep())
+
+    async def finished() -> bool:
+        return not await log.unfinished()
+
     try:
-        await asyncio.sleep(0.05)
+        await poll_until_async(lambda: clock.sleeping, what="the sweep's first round")
         assert saga.done["crm"] == 0  # swept at once, but the saga's backoff has not run out
         clock.advance(10.5)  # the sweep's next round, and the saga due
-        for _ in range(100):
-            if not await log.unfinished():
-                break
-            await asyncio.sleep(0.01)
+        await poll_until_async(finished, what="the sweep finishes the saga")
         assert saga.done["crm"] == 1
     finally:
         sweeping.cancel()

@@ -17,7 +17,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -296,15 +295,17 @@ def _spawn(env: Env, data_dir: Path, crash_after: str | None) -> GatewayProcess:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def serving() -> bool:
+        assert process.poll() is None, "the gateway exited"
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return GatewayProcess(process, url)
+                return True
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return False
+
+    poll_until(serving, 30, what="the gateway serves")
+    return GatewayProcess(process, url)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ class ManualClock:
 
     def __init__(self, start: float | None = None) -> None:
         self.now = time.time() if start is None else start
+        self.sleeping = 0  # sleeps waiting for the clock to move
         self._moved: asyncio.Event | None = None
 
     def __call__(self) -> float:
@@ -41,10 +42,14 @@ class ManualClock:
 
     async def sleep(self, seconds: float) -> None:
         until = self.now + seconds
-        while self.now < until:
-            self._moved = self._moved or asyncio.Event()
-            self._moved.clear()
-            await self._moved.wait()
+        self.sleeping += 1
+        try:
+            while self.now < until:
+                self._moved = self._moved or asyncio.Event()
+                self._moved.clear()
+                await self._moved.wait()
+        finally:
+            self.sleeping -= 1
 
 
 def poll_until(check: Callable[[], T | None], timeout_s: float = 10.0, what: str = "") -> T:
