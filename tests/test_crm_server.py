@@ -440,6 +440,7 @@ def test_writes_survive_a_restart(world: World, tmp_path: Path) -> None:
     assert answer["properties"] == {"city": "Elst"}
 
 
+@pytest.mark.slow  # builds the default-size world
 def test_the_default_world_loads_in_under_3_seconds(tmp_path: Path) -> None:
     world = build_world(42, "default")
     started = time.perf_counter()

@@ -191,6 +191,7 @@ RETURN_STEPS = {
 }
 
 
+@pytest.mark.slow  # the undo waits for the sweep (every second here)
 @pytest.mark.parametrize("step", list(ORDER_STEPS))
 def test_place_order_failing_at_each_step_leaves_nothing_half_done(
     env: Env, world: World, step: str
@@ -209,6 +210,7 @@ def test_place_order_failing_at_each_step_leaves_nothing_half_done(
     assert scene.levels(env) == levels
 
 
+@pytest.mark.slow  # the undo waits for the sweep (every second here)
 def test_place_order_with_the_erp_port_closed_is_undone_once_it_is_back(
     env: Env, world: World
 ) -> None:
@@ -238,6 +240,7 @@ def test_a_store_refusing_the_hold_leaves_no_erp_order(env: Env, world: World) -
     assert scene.levels(env) == (in_stock, reserved)
 
 
+@pytest.mark.slow  # the undo waits for the sweep (every second here)
 @pytest.mark.parametrize("step", list(RETURN_STEPS))
 def test_register_return_failing_at_each_step_leaves_nothing_half_done(
     env: Env, world: World, step: str
