@@ -127,9 +127,12 @@ def systems(
 
 
 def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
-    """The gateway's settings for these systems, with its own data directory."""
+    """The gateway's settings for these systems, with its own data directory unless
+    ``settings`` name one."""
     from gateway.settings import Settings
 
+    if "data_dir" not in settings:
+        settings["data_dir"] = Path(tempfile.mkdtemp(prefix="mosaic-gateway-"))
     return Settings(
         crm_url=systems["crm"],
         erp_url=systems["erp"],
@@ -138,7 +141,6 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         **{
             "crm_token": CRM_TOKEN,
             "wms_token": WMS_TOKEN,
-            "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
             "erp_fields": dict(INSTALLATION_FIELDS),
             **POS_SETTINGS,
             **settings,
