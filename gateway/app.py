@@ -1,9 +1,11 @@
 """The gateway's ASGI app: GraphQL over HTTP at /graphql (GraphiQL for browsers),
-/healthz, /readyz and /metrics."""
+/healthz, /readyz and /metrics; / leads to /graphql."""
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,6 +37,7 @@ from adapters.errors import Unauthenticated
 from adapters.resilience import deadline
 from gateway import audit, auth, body, defer, graphql_http, limits
 from gateway.extensions import ResponseCaching, StaleNotes
+from gateway.first_steps import first_steps_routes
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
 from gateway.observability import Observability, RequestFacts, RequestObserver
@@ -44,6 +47,7 @@ from gateway.process import tune_garbage_collection
 from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.settings_problems import SettingsProblem, load, unknown_variables
 from resolvers.context import MosaicContext
 from resolvers.execution import PlainFieldsExecution
 from resolvers.loaders import Loaders
@@ -223,8 +227,19 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return graphql_http.coded(500, "unexpected error; the gateway's log has the details")
 
 
+def _settings_or_exit() -> Settings:
+    """The settings uvicorn's factory call reads: a bad one is one line and exit 2, as
+    for every `mosaic` command, not a traceback from inside uvicorn."""
+    try:
+        return load()
+    except SettingsProblem as problem:
+        for line in problem.lines:
+            print(f"mosaic: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or Settings()
+    settings = settings or _settings_or_exit()
     auth.check_mode(settings)  # production never runs open
 
     @asynccontextmanager
@@ -233,6 +248,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await app.state.runtime.commerce.start()  # recovers sagas a crash left half done
         observability.start(app.state.runtime)
         tune_garbage_collection(settings.gc_young_threshold)
+        for warning in unknown_variables(os.environ):
+            logger.warning(warning)
         mode = auth.describe(settings)
         if mode["mode"] == "open":
             logger.warning(
@@ -312,6 +329,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", observability.metrics.endpoint),
+        *first_steps_routes(settings),
         *static_routes(),
     ]:
         app.router.routes.append(route)
