@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from gateway.ports import PortTaken, claim, free_port
+from gateway.ports import PortTaken, claim, for_serving, free_port
 from gateway.settings_problems import SettingsProblem, load, unknown_variables
 
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
@@ -498,7 +498,7 @@ def _demo(args: argparse.Namespace) -> int:
                 log_level="warning",
                 http=server.IMPORT_PATH,  # header deadline, connections per client
             ),
-            sockets=[listener],
+            sockets=[for_serving(listener)],
         )
     return 0
 

@@ -20,19 +20,32 @@ class PortTaken(Exception):
 
 def claim(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` (not listening yet: uvicorn's ``sockets=`` starts
-    that), or PortTaken. SO_REUSEADDR, as uvicorn sets it: a port a stopped demo left in
-    TIME_WAIT can be had again at once, one that something listens on cannot."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    that, after ``for_serving``), or PortTaken.
+
+    Bound without SO_REUSEADDR, the port is ours alone: Linux lets nobody else bind it,
+    with or without that option. Only when that fails is SO_REUSEADDR tried, which
+    succeeds where nothing listens and what holds the port are the closed connections
+    of a server just stopped (TIME_WAIT): a demo restarted at once is not refused."""
+    for reuse in (False, True):
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse))
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            sock.close()
+            if error.errno != errno.EADDRINUSE:
+                raise PortTaken(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        else:
+            return sock
+    raise PortTaken(
+        f"port {port} on {host} is taken by another program; choose another with --port"
+    )
+
+
+def for_serving(sock: socket.socket) -> socket.socket:
+    """Just before the server listens: SO_REUSEADDR, which its connections inherit, so
+    those it leaves in TIME_WAIT when it stops do not keep the next start off the port."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise PortTaken(
-                f"port {port} on {host} is taken by another program; choose another with --port"
-            ) from None
-        raise PortTaken(f"cannot listen on {host}:{port}: {error.strerror}") from None
     return sock
 
 

@@ -105,8 +105,11 @@ def _secret(name: str, field: FieldInfo) -> bool:
 
 
 def _shown(value: Any) -> str:
+    """The value given, quoted as text when it came as text (the environment's always
+    does), cut short when long."""
     text = value if isinstance(value, str) else repr(value)
-    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "...")
+    cut = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+    return repr(cut) if isinstance(value, str) else cut
 
 
 def _members(annotation: Any) -> tuple[Any, ...]:
