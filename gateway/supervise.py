@@ -10,6 +10,9 @@ ends the process before any cleanup) never comes into play: signals are this mod
 The children run in process groups of their own, so a terminal's Ctrl-C (sent to the
 whole foreground group) reaches this process alone: a child stopped twice, by the
 terminal and by the supervisor, would be cut short mid-shutdown and print tracebacks.
+A child is asked to stop with SIGTERM: a serving one shuts down as on Ctrl-C, and one
+still importing or seeding its data simply ends, where SIGINT's KeyboardInterrupt would
+print a traceback from wherever it happened to be.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ class Supervisor:
     def _stop_children(self) -> None:
         for child in self.children.values():
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.send_signal(signal.SIGTERM)
         for child in self.children.values():
             try:
                 child.wait(timeout=CHILD_GRACE_S)

@@ -8,8 +8,8 @@ import argparse
 import json
 import socket
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -93,7 +93,7 @@ def test_a_claimed_port_is_nobody_elses_and_refuses_connections_until_served() -
         port = held.getsockname()[1]
         with pytest.raises(PortTaken, match=f"port {port} on 127.0.0.1 is taken"):
             claim("127.0.0.1", port)
-        with socket.socket() as other, pytest.raises(OSError):
+        with socket.socket() as other, pytest.raises(OSError, match="Address already in use"):
             other.bind(("127.0.0.1", port))
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
