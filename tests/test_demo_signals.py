@@ -54,7 +54,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def start(tmp_path: Path, port: int) -> Demo:
+def start(tmp_path: Path, port: int, *options: str, **environ: str) -> Demo:
     """A small demo whose temporary folder is made under its own TMPDIR, in a process
     group of its own (as a terminal's foreground job)."""
     tmp = tmp_path / "tmp"
@@ -62,10 +62,11 @@ def start(tmp_path: Path, port: int) -> Demo:
     output, errors = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with output.open("wb") as out, errors.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "demo", "--size", "small", "--port", str(port)],
+            [sys.executable, "-m", "gateway.cli", "demo", "--size", "small", "--port", str(port)]
+            + list(options),
             stdout=out,
             stderr=err,
-            env={**os.environ, "TMPDIR": str(tmp)},
+            env={**os.environ, **environ, "TMPDIR": str(tmp)},
             start_new_session=True,
         )
     return Demo(process, tmp, output, errors)
