@@ -13,6 +13,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 import pytest
@@ -45,14 +46,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthDemo]:
         started.process.wait(timeout=GUARD_S)
 
 
-def ask(demo: AuthDemo, query: str, token: str) -> dict[str, object]:
+def ask(demo: AuthDemo, query: str, token: str) -> dict[str, Any]:
     request = urllib.request.Request(
         demo.url + "/graphql",
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        answer: dict[str, object] = json.loads(response.read())
+        answer: dict[str, Any] = json.loads(response.read())
         return answer
 
 
@@ -84,9 +85,7 @@ def test_a_token_minted_as_the_demo_says_is_accepted_by_it(demo: AuthDemo) -> No
         demo, f'{{ customer(by: {{id: "{customer}"}}) {{ id name }} }}', minted.stdout.strip()
     )
     assert "errors" not in answer
-    assert answer["data"] == {
-        "customer": {"id": customer, "name": answer["data"]["customer"]["name"]}
-    }  # type: ignore[index]
+    assert answer["data"]["customer"]["id"] == customer
 
 
 def test_the_demo_with_auth_says_it_authenticates(demo: AuthDemo) -> None:
