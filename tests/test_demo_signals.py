@@ -62,8 +62,17 @@ def start(tmp_path: Path, port: int, *options: str, **environ: str) -> Demo:
     output, errors = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with output.open("wb") as out, errors.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "demo", "--size", "small", "--port", str(port)]
-            + list(options),
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "demo",
+                "--size",
+                "small",
+                "--port",
+                str(port),
+                *options,
+            ],
             stdout=out,
             stderr=err,
             env={**os.environ, **environ, "TMPDIR": str(tmp)},
