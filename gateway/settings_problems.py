@@ -83,10 +83,12 @@ def _line(error: Mapping[str, Any]) -> str:
     field = Settings.model_fields[str(name)]
     variable = PREFIX + str(name).upper()
     secret = _secret(str(name), field)
-    shown = "" if secret or path else f"={_shown(error['input'])}"
-    where = "" if secret or not path else " (at " + ".".join(str(p) for p in path) + ")"
     if error["type"] == "value_error":  # a validator's own sentence says what is wrong
-        return f"{variable}{shown}: {error['msg'].removeprefix('Value error, ')}"
+        return f"{variable}: {error['msg'].removeprefix('Value error, ')}"
+    # what the operator typed (a variable's text), unless it is a secret
+    typed = isinstance(error["input"], str) and not (secret or path)
+    shown = f"={_shown(error['input'])}" if typed else ""
+    where = "" if secret or not path else " (at " + ".".join(str(p) for p in path) + ")"
     return f"{variable}{shown}: {error['msg'].lower()}{where}; expects {expects(field)}"
 
 
@@ -104,12 +106,9 @@ def _secret(name: str, field: FieldInfo) -> bool:
     return name in SECRET_KEYED or SecretStr in _members(field.annotation)
 
 
-def _shown(value: Any) -> str:
-    """The value given, quoted as text when it came as text (the environment's always
-    does), cut short when long."""
-    text = value if isinstance(value, str) else repr(value)
-    cut = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
-    return repr(cut) if isinstance(value, str) else cut
+def _shown(text: str) -> str:
+    """The text given, quoted, cut short when long."""
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "...")
 
 
 def _members(annotation: Any) -> tuple[Any, ...]:

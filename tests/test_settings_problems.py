@@ -32,8 +32,8 @@ def test_a_bad_number_names_the_variable_the_value_and_what_it_expects() -> None
 
 
 def test_a_value_out_of_bounds_says_the_bounds() -> None:
-    [line] = problem(refresh_ahead=2)
-    assert line.startswith("MOSAIC_REFRESH_AHEAD=2: ")
+    [line] = problem(refresh_ahead="2")
+    assert line.startswith("MOSAIC_REFRESH_AHEAD='2': ")
     assert line.endswith("expects a number at least 0 and less than 1")
 
 
@@ -45,12 +45,12 @@ def test_a_closed_choice_lists_the_choices() -> None:
 
 def test_a_validators_own_sentence_is_kept() -> None:
     [line] = problem(erp_pages={"stock": "ItemStock"})
-    assert line.startswith("MOSAIC_ERP_PAGES=")
+    assert line.startswith("MOSAIC_ERP_PAGES: ")
     assert "unknown ERP page stock; the pages are items, customers" in line
 
 
 def test_each_bad_setting_is_one_line() -> None:
-    lines = problem(crm_timeout_s="abc", retries=-1)
+    lines = problem(crm_timeout_s="abc", retries="-1")
     assert [line.split("=", 1)[0] for line in lines] == ["MOSAIC_CRM_TIMEOUT_S", "MOSAIC_RETRIES"]
 
 
