@@ -29,6 +29,9 @@ TOKENS = {"crm": "bench-crm-token", "pos": "bench-pos-token", "wms": "bench-wms-
 #: is one client, and the per-client rate limit would measure its quota, not the gateway.
 BENCH_SETTINGS = {"MOSAIC_RATE_LIMIT_PER_S": "0"}
 ROOT = Path(__file__).resolve().parent.parent
+#: Base latency per system (ms); each also gets a jitter of JITTER_SHARE of it.
+LATENCY_MS = {"crm": 25.0, "erp": 80.0, "pos": 20.0, "wms": 15.0}
+JITTER_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,11 @@ class Process:
         return self.popen.pid
 
 
+def bench_latencies() -> dict[str, Latency]:
+    """Each system's latency in a benchmark run: its base, and a share of it as jitter."""
+    return {s: Latency(ms, round(ms * JITTER_SHARE, 3)) for s, ms in LATENCY_MS.items()}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -72,19 +80,21 @@ def _pinned(cores: frozenset[int] | None) -> Any:
     return lambda: os.sched_setaffinity(0, cores)
 
 
-def _start(
+def start(
     name: str,
     argv: list[str],
     port: int,
     log_dir: Path,
     env: Mapping[str, str] | None = None,
     cores: frozenset[int] | None = None,
+    cwd: Path = ROOT,
 ) -> Process:
+    """``argv`` started in ``cwd``, its output in ``log_dir``, pinned before it runs."""
     log_path = log_dir / f"{name}.log"
     log = log_path.open("ab")
     popen = subprocess.Popen(
         argv,
-        cwd=ROOT,
+        cwd=cwd,
         env=dict(env) if env is not None else None,
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -95,7 +105,7 @@ def _start(
     return Process(name=name, url=f"http://127.0.0.1:{port}", popen=popen, log=log_path)
 
 
-def _stop(process: Process) -> None:
+def stop(process: Process) -> None:
     if process.popen.poll() is None:
         process.popen.send_signal(signal.SIGINT)
         try:
@@ -126,10 +136,10 @@ def simulated_systems(
                 "--db", str(work_dir / f"{name}.sqlite"),
                 *(["--token", TOKENS[name]] if name in TOKENS else []),
             ]  # fmt: skip
-            systems[name] = _start(name, argv, port, work_dir, cores=cores)
-            stack.callback(_stop, systems[name])
+            systems[name] = start(name, argv, port, work_dir, cores=cores)
+            stack.callback(stop, systems[name])
         for process in systems.values():
-            _wait_for(process, "/__admin/knobs", timeout_s=180)
+            wait_for(process, "/__admin/knobs", timeout_s=180)
         yield systems
 
 
@@ -158,15 +168,15 @@ def gateway(
         sys.executable, "-m", "gateway.cli", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
-    process = _start(f"gateway-{name}", argv, port, work_dir, env=env, cores=cores)
+    process = start(f"gateway-{name}", argv, port, work_dir, env=env, cores=cores)
     try:
-        _wait_for(process, "/readyz", timeout_s=120)
+        wait_for(process, "/readyz", timeout_s=120)
         yield process
     finally:
-        _stop(process)
+        stop(process)
 
 
-def _wait_for(process: Process, path: str, timeout_s: float) -> None:
+def wait_for(process: Process, path: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:

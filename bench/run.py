@@ -28,7 +28,7 @@ from pathlib import Path
 from statistics import mean, median
 from typing import Any, Literal
 
-from bench import analysis, cluster, procfs, profile, report
+from bench import analysis, cluster, procfs, profile, report, side_by_side
 from bench.load import (
     LoadResult,
     Request,
@@ -52,9 +52,6 @@ VARIANTS: dict[str, dict[str, str]] = {
     BASELINE: {"MOSAIC_BATCHING": "false", "MOSAIC_CACHE": "false"},
 }
 
-#: Base latency per system (ms); each also gets a jitter of JITTER_SHARE of it.
-LATENCY_MS = {"crm": 25.0, "erp": 80.0, "pos": 20.0, "wms": 15.0}
-JITTER_SHARE = 0.1
 #: The smoke run's variants: cold, so every request shows batching against the baseline
 #: and has a critical path (a cached answer has none).
 QUICK_VARIANTS = ("mosaic-nocache", BASELINE)
@@ -78,6 +75,8 @@ class Options:
     output: Path
     quick: bool
     profile: bool
+    peer: str | None
+    rounds: int
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -109,7 +108,26 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--max-requests", type=int, default=100_000, help="per cell")
     parser.add_argument("--warmup-s", type=float, default=2.0, help="per variant, unmeasured")
-    parser.add_argument("--output", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"default {DEFAULT_RESULTS.name}/ ({DEFAULT_RESULTS.name}/peer/ with --peer)",
+    )
+    parser.add_argument(
+        "--peer",
+        choices=(side_by_side.PEER,),
+        default=None,
+        help="measure Mosaic side by side with a peer gateway instead (GraphQL Mesh + Hive "
+        "Gateway, bench/peer/): the compared queries, cold and cached, with wrk; uses "
+        "--size, --seed, --duration-s, --concurrency, --warmup-s, --rounds and --output",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with --peer: rounds per cell, the two gateways in turn in each (medians shown)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -144,9 +162,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         max_requests=args.max_requests,
         warmup_s=args.warmup_s,
         queries=tuple(queries),
-        output=args.output,
+        output=args.output or (DEFAULT_RESULTS / "peer" if args.peer else DEFAULT_RESULTS),
         quick=args.quick,
         profile=args.profile,
+        peer=args.peer,
+        rounds=args.rounds,
     )
     if args.quick:
         options = replace(
@@ -172,6 +192,17 @@ def workloads(size: Size, seed: int) -> dict[str, list[Request]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
+    if options.peer:
+        plan = side_by_side.Plan(
+            size=options.size,
+            seed=options.seed,
+            duration_s=options.duration_s,
+            warmup_s=options.warmup_s,
+            concurrency=options.concurrency,
+            rounds=options.rounds,
+            output=options.output,
+        )
+        return side_by_side.main(plan, machine())
     layout = procfs.plan_layout(shared=options.layout == "shared")
     host = machine()  # before pinning, which narrows what this process sees
     procfs.pin(layout.others)  # this process is the load generator; children inherit
@@ -182,9 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(options.variants)} variants x {cells_per_variant} cells x "
         f"{options.duration_s:g} s; {layout.describe()}"
     )
-    latencies = {
-        s: cluster.Latency(ms, round(ms * JITTER_SHARE, 3)) for s, ms in LATENCY_MS.items()
-    }
+    latencies = cluster.bench_latencies()
     started = time.time()
     cells: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mosaic-bench-") as tmp:

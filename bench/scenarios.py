@@ -26,8 +26,9 @@ from statistics import median
 from typing import Any
 
 from bench import cluster
+from bench.cluster import LATENCY_MS
 from bench.load import LoadResult, closed_loop, graphql_request
-from bench.run import DEFAULT_RESULTS, LATENCY_MS
+from bench.run import DEFAULT_RESULTS
 from gateway.operations import reference_operations
 from legacy.examples import examples
 

@@ -33,6 +33,42 @@ from gateway.settings import Settings
 #: the class's import path, for uvicorn's ``http`` option (``mosaic serve``'s workers)
 IMPORT_PATH = "gateway.server:GuardedHttpProtocol"
 REASONS = {408: b"Request Timeout", 429: b"Too Many Requests"}
+#: how long a closed connection still reads (and drops) what its client sends
+LINGER_S = 2.0
+
+
+class LingeringTransport:
+    """A connection's transport that closes as careful servers do (nginx's "lingering
+    close"): the answer is sent and the writing side shut (the client reads it to its
+    end), while whatever the client is still sending (the rest of a body refused with
+    408) is read and dropped for up to ``LINGER_S``. Closed at once instead, a socket
+    with unread data answers the client's next bytes with a reset, and the client may
+    lose the answer it was sent; so a refused client saw "connection reset", not 408."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self.lingering = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        if self.lingering or self._transport.is_closing():
+            return
+        self.lingering = True
+        if not self._transport.can_write_eof():
+            self._transport.close()
+            return
+        self._transport.write_eof()
+        self._transport.resume_reading()  # drained, not left for a reset
+        self._loop.call_later(LINGER_S, self._transport.close)
+
+    def closed_by_client(self) -> None:
+        self._transport.close()
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -58,6 +94,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = self._closing = LingeringTransport(transport, self.loop)  # type: ignore[assignment]
         header_timeout_s, most = self._limits()
         address = self.client[0] if self.client else None
         if address is not None and most:
@@ -68,6 +105,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.open_by_client[address] += 1
             self._counted_as = address
         self._arm(header_timeout_s)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._closing.lingering:  # else: what a refused client still sends
+            super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self._closing.lingering:  # the client has read its answer and is done
+            self._closing.closed_by_client()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -47,6 +47,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,10 +168,16 @@ class SagaLog(Protocol):
 
 class SqliteSagaLog:
     """The saga log in one SQLite file. Replicas on one host may share the file: every
-    change is one statement, and SQLite serialises writers."""
+    change is one statement, and SQLite serialises writers.
+
+    Every statement runs on the log's own thread, never on the event loop: a commit
+    waits for the disk (an fsync), and a writer may wait up to ``busy_timeout`` for
+    another replica's lock; either would stall every request the process serves (the
+    fuzz run once saw /healthz wait 2 s behind a write)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="saga-log")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
@@ -191,66 +198,76 @@ class SqliteSagaLog:
             """
         )
 
+    async def _run(self, sql: str, args: Sequence[Any] = ()) -> tuple[int, list[Any]]:
+        """One statement on the log's thread: the rows it changed, and its rows."""
+
+        def statement() -> tuple[int, list[Any]]:
+            cursor = self._db.execute(sql, args)
+            return cursor.rowcount, cursor.fetchall()
+
+        return await asyncio.get_running_loop().run_in_executor(self._thread, statement)
+
     async def save(self, record: SagaRecord) -> None:
-        self._db.execute(
+        await self._run(
             "INSERT OR REPLACE INTO sagas VALUES (?, ?, ?, ?, ?)",
             (record.id, record.state, record.owner, record.lease_until, record.dump()),
         )
 
     async def load(self, saga_id: str) -> SagaRecord | None:
-        row = self._db.execute("SELECT body FROM sagas WHERE id = ?", (saga_id,)).fetchone()
-        return SagaRecord.load(row[0]) if row else None
+        _, rows = await self._run("SELECT body FROM sagas WHERE id = ?", (saga_id,))
+        return SagaRecord.load(rows[0][0]) if rows else None
 
     async def delete(self, saga_id: str) -> None:
-        self._db.execute("DELETE FROM sagas WHERE id = ?", (saga_id,))
+        await self._run("DELETE FROM sagas WHERE id = ?", (saga_id,))
 
     async def get_key(self, kind: str, key: str) -> str | None:
-        row = self._db.execute(
+        _, rows = await self._run(
             "SELECT saga_id FROM idempotency_keys WHERE kind = ? AND key = ?", (kind, key)
-        ).fetchone()
-        return str(row[0]) if row else None
+        )
+        return str(rows[0][0]) if rows else None
 
     async def claim_key(self, kind: str, key: str, saga_id: str) -> str:
-        self._db.execute(
+        await self._run(
             "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?)", (kind, key, saga_id)
         )
         return await self.get_key(kind, key) or saga_id
 
     async def replace_key(self, kind: str, key: str, old: str, new: str) -> bool:
-        cursor = self._db.execute(
+        changed, _ = await self._run(
             "UPDATE idempotency_keys SET saga_id = ? WHERE kind = ? AND key = ? AND saga_id = ?",
             (new, kind, key, old),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def take(self, saga_id: str, owner: str, until: float, now: float) -> bool:
-        cursor = self._db.execute(
+        changed, _ = await self._run(
             "UPDATE sagas SET owner = ?, lease_until = ? WHERE id = ? AND state IN (?, ?)"
             " AND lease_until < ?",
             (owner, until, saga_id, *UNFINISHED, now),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def unfinished(self) -> list[str]:
-        rows = self._db.execute(
+        _, rows = await self._run(
             "SELECT id FROM sagas WHERE state IN (?, ?) ORDER BY rowid", UNFINISHED
         )
         return [row[0] for row in rows]
 
     async def lease(self, name: str, owner: str, until: float) -> bool:
-        cursor = self._db.execute(
+        changed, _ = await self._run(
             "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
             " SET owner = excluded.owner, until = excluded.until"
             " WHERE leases.until < ? OR leases.owner = excluded.owner",
             (name, owner, until, time.time()),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def unlease(self, name: str, owner: str) -> None:
-        self._db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+        await self._run("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
     async def close(self) -> None:
-        self._db.close()
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
+        self._thread.shutdown()
 
 
 def _replaceable(record: SagaRecord | None, now: float) -> bool:

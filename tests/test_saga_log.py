@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -370,3 +371,35 @@ async def test_the_sweep_runs_every_interval_of_the_injected_clock(log: SagaLog)
         assert saga.done["crm"] == 1
     finally:
         sweeping.cancel()
+
+
+async def test_the_sqlite_log_waits_for_its_disk_and_locks_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """A write waits while another replica holds the file's write lock (up to SQLite's
+    busy timeout), and every commit waits for the disk; the gateway's other requests
+    must not wait with it (the fuzz run once saw /healthz held 2 s behind a write)."""
+    path = tmp_path / "sagas.sqlite"
+    log = SqliteSagaLog(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another replica mid-write: the lock is taken
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    writing = asyncio.create_task(log.lease("sku@store", "owner", time.time() + 30))
+    try:
+        while ticks < 1_000:  # the loop turns while the write waits for the lock
+            assert not writing.done()
+            await asyncio.sleep(0)
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(writing, timeout=10)
+    finally:
+        ticker.cancel()
+        other.close()
+        await log.close()

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -124,6 +125,23 @@ def test_a_body_not_arrived_by_its_deadline_is_answered_408(
         else:
             trickle(sock, body, every_s)  # 200 B/s: 20 s for the whole body
         refused_with(sock, 408, "REQUEST_TIMEOUT")
+
+
+def test_a_client_still_sending_when_refused_reads_its_408_not_a_reset(port: int) -> None:
+    """The server shuts its side and drops what still comes (a lingering close): closed
+    outright with the client's bytes unread, its socket would answer them with a reset,
+    and the client would lose the 408 it was sent (3 times in 10 before the fix)."""
+
+    def refused_while_sending() -> int:
+        with connect(port) as sock:
+            sock.sendall(HEADERS + b"Content-Length: 10000000\r\n\r\n")
+            trickle(sock, b"x" * 1_000_000, 0.0005)  # still sending when the deadline hits
+            return answer_then_closed(sock)[0]
+
+    for _ in range(2):
+        with ThreadPoolExecutor(MOST_CONNECTIONS) as clients:
+            statuses = list(clients.map(lambda _: refused_while_sending(), range(MOST_CONNECTIONS)))
+        assert statuses == [408] * MOST_CONNECTIONS
 
 
 def test_a_kept_alive_connection_gets_a_new_header_deadline_per_request(port: int) -> None:
