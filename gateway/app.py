@@ -1,9 +1,11 @@
 """The gateway's ASGI app: GraphQL over HTTP at /graphql (GraphiQL for browsers),
-/healthz, /readyz and /metrics."""
+/healthz, /readyz and /metrics; / leads to /graphql."""
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +39,7 @@ from adapters.errors import PersistedQueryError, Unauthenticated
 from adapters.resilience import deadline
 from gateway import audit, auth, body, defer, graphql_http, limits
 from gateway.extensions import ResponseCaching, StaleNotes
+from gateway.first_steps import first_steps_routes
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
 from gateway.observability import Observability, RequestFacts, RequestObserver
@@ -45,6 +48,7 @@ from gateway.process import tune_garbage_collection
 from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.settings_problems import SettingsProblem, load, unknown_variables
 from resolvers.context import MosaicContext
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
@@ -223,9 +227,20 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return graphql_http.coded(500, "unexpected error; the gateway's log has the details")
 
 
+def _settings_or_exit() -> Settings:
+    """The settings uvicorn's factory call reads: a bad one is one line and exit 2, as
+    for every `mosaic` command, not a traceback from inside uvicorn."""
+    try:
+        return load()
+    except SettingsProblem as problem:
+        for line in problem.lines:
+            print(f"mosaic: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = time.time) -> Starlette:
     """The gateway; ``clock`` is its caches' (tests move it instead of waiting)."""
-    settings = settings or Settings()
+    settings = settings or _settings_or_exit()
     auth.check_mode(settings)  # production never runs open
 
     @asynccontextmanager
@@ -234,6 +249,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
         await app.state.runtime.commerce.start()  # recovers sagas a crash left half done
         observability.start(app.state.runtime)
         tune_garbage_collection(settings.gc_young_threshold)
+        for warning in unknown_variables(os.environ):
+            logger.warning(warning)
         mode = auth.describe(settings)
         if mode["mode"] == "open":
             logger.warning(
@@ -311,6 +328,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", observability.metrics.endpoint),
+        *first_steps_routes(settings),
         *static_routes(),
     ]:
         app.router.routes.append(route)

@@ -252,7 +252,9 @@ def mint_token(
     audience: str | None = None,
     issuer: str | None = None,
 ) -> str:
-    """An HS256 token, as an identity provider would issue it (development and tests)."""
+    """An HS256 token, as an identity provider would issue it (development and tests);
+    claims the gateway would refuse (a customer's token without the customer) raise
+    Unauthenticated instead: the rules are ``principal_of``'s, stated once."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(sorted(ROLES))}")
     now = int(time.time())
@@ -274,6 +276,7 @@ def mint_token(
     claims.update({name: value for name, value in optional.items() if value})
     if scopes:
         claims["scopes"] = list(scopes)
+    principal_of(claims)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
