@@ -40,13 +40,18 @@ ABSENT: Any = object()
 REFRESH_FAILURES_KEPT = 10_000
 
 
+#: the cache's clock: wall-clock seconds, as entries may be shared by replicas (Redis);
+#: passed in, so tests move it instead of waiting out a TTL
+Clock = Callable[[], float]
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     value: Any
-    stored_at: float  # time.time() when fetched from the source
+    stored_at: float  # the clock's time when fetched from the source
 
-    def age(self) -> float:
-        return time.time() - self.stored_at
+    def age(self, now: float) -> float:
+        return now - self.stored_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +98,11 @@ class ReadLog:
     complete: bool = True
 
     def note(
-        self, layer: str, entries: Mapping[str, tuple[Hashable, Entry]], freshness: Freshness
+        self,
+        layer: str,
+        entries: Mapping[str, tuple[Hashable, Entry]],
+        freshness: Freshness,
+        now: float,
     ) -> None:
         seen = self.stored.setdefault(layer, {})
         keys = self.keys.setdefault(layer, {})
@@ -102,7 +111,7 @@ class ReadLog:
             keys[stored_key] = key
             self.fresh_until = min(self.fresh_until, entry.stored_at + freshness.ttl_s)
             self.refresh_from = min(self.refresh_from, freshness.refresh_at(entry.stored_at))
-        if self.fresh_until <= time.time():  # a stale entry stood in for a failing source
+        if self.fresh_until <= now:  # a stale entry stood in for a failing source
             self.complete = False
 
 
@@ -125,12 +134,13 @@ class CacheStore(Protocol):
 class MemoryStore:
     """An in-process LRU; the default, and what the embedded demo uses."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self, max_entries: int = 100_000, clock: Clock = time.time) -> None:
         self.max_entries = max_entries
+        self._clock = clock
         self._data: OrderedDict[tuple[str, str], tuple[Entry, float]] = OrderedDict()
 
     async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Entry]:
-        now = time.time()
+        now = self._clock()
         found: dict[str, Entry] = {}
         for key in keys:
             item = self._data.get((namespace, key))
@@ -168,8 +178,10 @@ class SharedFetch(Generic[K, V]):
         store: CacheStore,
         window_s: float = 0.0,
         key_str: Callable[[K], str] = str,
+        clock: Clock = time.time,
     ) -> None:
         self.name = name
+        self.clock = clock
         self.source = source
         self._fetch = fetch
         self.freshness = freshness
@@ -189,7 +201,8 @@ class SharedFetch(Generic[K, V]):
     async def __call__(self, keys: Sequence[K]) -> dict[K, V]:
         distinct = list(dict.fromkeys(keys))
         cached = await self._cached(distinct)
-        entries = {k: e for k, e in cached.items() if e.age() < self.freshness.ttl_s}
+        now = self.clock()
+        entries = {k: e for k, e in cached.items() if e.age(now) < self.freshness.ttl_s}
         self.hits += len(entries)
         self.refresh((k, e.stored_at) for k, e in entries.items())
         wanted = [k for k in distinct if k not in entries]
@@ -205,6 +218,7 @@ class SharedFetch(Generic[K, V]):
                     self.name,
                     {self._key_str(k): (k, e) for k, e in entries.items()},
                     self.freshness,
+                    self.clock(),
                 )
             else:
                 log.complete = False
@@ -217,7 +231,7 @@ class SharedFetch(Generic[K, V]):
         of its own, so no request's deadline bounds it and none is charged for its call."""
         if not self.freshness.refresh_ahead_s:
             return
-        now = time.time()
+        now = self.clock()
         due = [
             (key, stored_at)
             for key, stored_at in entries
@@ -263,16 +277,15 @@ class SharedFetch(Generic[K, V]):
         """The fetched entry, or the cached one standing in for a failing source."""
         if not isinstance(result, BaseException):
             return result
+        age = cached.age(self.clock()) if cached is not None else math.inf
         if (
             isinstance(result, UpstreamError)
             and cached is not None
-            and cached.age() < self.freshness.max_stale_s
+            and age < self.freshness.max_stale_s
         ):
             notices = stale_served.get()
             if notices is not None:
-                notices.append(
-                    StaleNotice(self.name, self.source, result.code, round(cached.age(), 1))
-                )
+                notices.append(StaleNotice(self.name, self.source, result.code, round(age, 1)))
             return cached
         raise result
 
@@ -311,7 +324,7 @@ class SharedFetch(Generic[K, V]):
             if not isinstance(error, Exception):
                 raise
             return
-        now = time.time()
+        now = self.clock()
         entries = {k: Entry(found.get(k, ABSENT), now) for k in keys}
         keep = self.freshness.ttl_s + self.freshness.max_stale_s
         if keep > 0:

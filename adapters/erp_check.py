@@ -9,14 +9,35 @@ refused password, a page not published or a mapped field missing is one clear li
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Collection
+from typing import Protocol
 
 from adapters.checks import Finding
-from adapters.config import ERP_FIELDS
+from adapters.config import ERP_FIELDS, ErpConfig
 from adapters.errors import UpstreamAuthFailed, UpstreamError, UpstreamUnavailable
 
-if TYPE_CHECKING:
-    from adapters.erp import ErpAdapter, Service
+
+class Service(Protocol):
+    """A page service as its WSDL describes it (adapters/erp.py: Service)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def actions(self) -> Collection[str]: ...
+    @property
+    def fields(self) -> Collection[str]: ...
+    @property
+    def line_fields(self) -> Collection[str]: ...
+
+
+class ErpAdapter(Protocol):
+    """What the check reads of the ERP adapter (adapters/erp.py: ErpAdapter, which calls
+    the check): protocols, so the two modules do not import each other."""
+
+    @property
+    def config(self) -> ErpConfig: ...
+    async def service(self, page: str, timeout_s: float) -> Service: ...
+
 
 SOURCE = "erp"
 

@@ -1,12 +1,12 @@
-"""Every error Mosaic reports, drawn as one hierarchy with its GraphQL code.
+"""Every error Mosaic reports and every code it answers with, drawn as one tree.
 
 graphql-core copies an original exception's ``extensions`` onto the GraphQLError it
 wraps, so raising one of these anywhere in a resolver is enough for the client to see
 ``extensions.code`` (and ``extensions.source`` for upstream failures). The module sits in
 the lowest layer that every other layer imports, so adapters, resolvers and the gateway
-all raise the same types.
+all raise the same types and write the same codes.
 
-    MosaicError
+    MosaicError                        an error in a response's ``errors``: ErrorCode
     ├── UpstreamError                  a legacy system failed us        (source set)
     │   ├── UpstreamTimeout            SOURCE_TIMEOUT
     │   ├── UpstreamUnavailable        SOURCE_UNAVAILABLE
@@ -21,16 +21,31 @@ all raise the same types.
     ├── Forbidden                      FORBIDDEN
     ├── ConsentRequired                CONSENT_REQUIRED
     ├── EmailTaken                     EMAIL_TAKEN: another customer has that address
-    └── ErasureIncomplete              ERASURE_INCOMPLETE: an erasure under way
+    ├── ErasureIncomplete              ERASURE_INCOMPLETE: an erasure under way
+    ├── ConfigurationError             CONFIGURATION_INVALID: the settings cannot run
+    │                                  safely (stops start-up; no client sees it)
+    └── PersistedQueryError            refused before GraphQL runs (gateway/persisted.py
+                                       answers them with their HTTP status)
+        ├── PersistedQueryNotFound     PERSISTED_QUERY_NOT_FOUND
+        ├── PersistedQueryNotSupported PERSISTED_QUERY_NOT_SUPPORTED
+        ├── PersistedQueryNotInList    PERSISTED_QUERY_NOT_IN_LIST
+        └── BadPersistedQuery          BAD_REQUEST
+    Refused                            a write refused for a reason the client must
+                                       hear: its payload's ``errors`` (PayloadCode)
 
-The gateway's part of the tree: refusals before GraphQL runs, by HTTP status
-(``gateway/graphql_http.py``: HTTP_CODES, e.g. BAD_REQUEST, REQUEST_TIMEOUT), and the
-query limits (``gateway/limits.py``: LIMIT_CODES, e.g. MAX_COST_EXCEEDED).
+The gateway's part of the tree answers before any of these are raised: refusals before
+GraphQL runs, by HTTP status (``gateway/graphql_http.py``: HTTP_CODES, e.g. BAD_REQUEST,
+REQUEST_TIMEOUT) or by rate (RATE_LIMITED), graphql-core's own errors by the phase that
+raised them (``resolvers/schema.py``: error_code), and the query limits
+(``gateway/limits.py``: LIMIT_CODES, e.g. MAX_COST_EXCEEDED). Their codes are
+:class:`ErrorCode`'s too: every code a client can meet is one of :class:`ErrorCode` or
+:class:`PayloadCode` (``tests/test_error_codes.py`` holds the source to it).
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any, ClassVar
 
 #: What names a place on the network in a text: a URL, or an IPv4 address (with a
@@ -47,10 +62,86 @@ def without_addresses(text: str) -> str:
     return _ADDRESS.sub("<address>", text)
 
 
+class ErrorCode(StrEnum):
+    """``extensions.code`` of an error in a response's ``errors``: every one there is."""
+
+    # a legacy system failed us (UpstreamError; ``extensions.source`` names it)
+    SOURCE_TIMEOUT = "SOURCE_TIMEOUT"
+    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
+    SOURCE_RATE_LIMITED = "SOURCE_RATE_LIMITED"
+    SOURCE_ERROR = "SOURCE_ERROR"
+    SOURCE_BAD_RESPONSE = "SOURCE_BAD_RESPONSE"
+    SOURCE_AUTH_FAILED = "SOURCE_AUTH_FAILED"
+    CIRCUIT_OPEN = "CIRCUIT_OPEN"
+    # the caller: who they are, what they may read, what they sent
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    ERASURE_INCOMPLETE = "ERASURE_INCOMPLETE"
+    # a bug in Mosaic (its details masked in production), or settings that cannot run
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    CONFIGURATION_INVALID = "CONFIGURATION_INVALID"
+    # graphql-core's own errors, by the phase that raised them
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
+    # the query limits (gateway/limits.py)
+    MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
+    MAX_ALIASES_EXCEEDED = "MAX_ALIASES_EXCEEDED"
+    MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
+    MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
+    MAX_ANALYSIS_TIME_EXCEEDED = "MAX_ANALYSIS_TIME_EXCEEDED"
+    INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+    # refused before GraphQL runs: by HTTP status (gateway/graphql_http.py: HTTP_CODES),
+    # by rate (gateway/ratelimit.py), persisted operations (gateway/persisted.py)
+    BAD_REQUEST = "BAD_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMITED = "RATE_LIMITED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
+
+
+class PayloadCode(StrEnum):
+    """Why a write was refused, in its payload's ``errors`` (``UserError.code``, the
+    GraphQL enum ``UserErrorCode``): refusals a client is meant to show, not failures."""
+
+    # the input
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_POSTAL_CODE = "INVALID_POSTAL_CODE"
+    UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    UNKNOWN_LOCATION = "UNKNOWN_LOCATION"
+    # what the systems hold
+    NOT_IN_CRM = "NOT_IN_CRM"
+    NO_ERP_ACCOUNT = "NO_ERP_ACCOUNT"
+    NOT_SOLD = "NOT_SOLD"
+    NOT_DELIVERED_THERE = "NOT_DELIVERED_THERE"
+    STORE_CLOSED = "STORE_CLOSED"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    NOT_IN_ORDER = "NOT_IN_ORDER"
+    NOT_RETURNABLE = "NOT_RETURNABLE"
+    NOT_CANCELLABLE = "NOT_CANCELLABLE"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    ERASURE_INCOMPLETE = "ERASURE_INCOMPLETE"
+    # the write itself (resolvers/sagas.py)
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IN_PROGRESS = "IN_PROGRESS"
+    INTERRUPTED = "INTERRUPTED"
+
+
 class MosaicError(Exception):
     """Base of every error a client may see; ``code`` becomes ``extensions.code``."""
 
-    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    code: ClassVar[ErrorCode | PayloadCode] = ErrorCode.INTERNAL_SERVER_ERROR
 
     def __init__(self, message: str, **extensions: Any) -> None:
         super().__init__(message)
@@ -58,10 +149,21 @@ class MosaicError(Exception):
         self.extensions: dict[str, Any] = {"code": self.code, **extensions}
 
 
+class Refused(Exception):
+    """A write refused for a reason the client must hear (too little stock): a saga
+    refused is undone, and the client gets ``code`` and ``message`` in the payload's
+    ``errors``, not in the response's."""
+
+    def __init__(self, code: PayloadCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class UpstreamError(MosaicError):
     """A legacy system did not give us a usable answer; names the system in ``source``."""
 
-    code = "SOURCE_ERROR"
+    code = ErrorCode.SOURCE_ERROR
 
     def __init__(self, source: str, message: str, **extensions: Any) -> None:
         super().__init__(f"{source}: {without_addresses(message)}", source=source, **extensions)
@@ -69,29 +171,29 @@ class UpstreamError(MosaicError):
 
 
 class UpstreamTimeout(UpstreamError):
-    code = "SOURCE_TIMEOUT"
+    code = ErrorCode.SOURCE_TIMEOUT
 
 
 class UpstreamUnavailable(UpstreamError):
     """Connection refused or dropped: the system is not there."""
 
-    code = "SOURCE_UNAVAILABLE"
+    code = ErrorCode.SOURCE_UNAVAILABLE
 
 
 class UpstreamRateLimited(UpstreamError):
-    code = "SOURCE_RATE_LIMITED"
+    code = ErrorCode.SOURCE_RATE_LIMITED
 
 
 class UpstreamFault(UpstreamError):
     """The system answered with an error of its own (HTTP 5xx, SOAP fault)."""
 
-    code = "SOURCE_ERROR"
+    code = ErrorCode.SOURCE_ERROR
 
 
 class BadUpstreamResponse(UpstreamError):
     """The system answered, but with something we cannot read (garbage, wrong shape)."""
 
-    code = "SOURCE_BAD_RESPONSE"
+    code = ErrorCode.SOURCE_BAD_RESPONSE
 
 
 class UpstreamAuthFailed(UpstreamError):
@@ -99,15 +201,15 @@ class UpstreamAuthFailed(UpstreamError):
     wrong or a token was revoked, so asking again cannot help, and every caller would
     meet the same refusal."""
 
-    code = "SOURCE_AUTH_FAILED"
+    code = ErrorCode.SOURCE_AUTH_FAILED
 
 
 class CircuitOpen(UpstreamError):
-    code = "CIRCUIT_OPEN"
+    code = ErrorCode.CIRCUIT_OPEN
 
 
 class BadUserInput(MosaicError):
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
 
 
 class UnsendableValue(BadUserInput):
@@ -126,19 +228,19 @@ class ErasureIncomplete(MosaicError):
     """An erasure of the customer has begun and is not finished: some of their records
     are still held (``extensions.pending``: the steps left, each system and record)."""
 
-    code = "ERASURE_INCOMPLETE"
+    code = ErrorCode.ERASURE_INCOMPLETE
 
 
 class Unauthenticated(MosaicError):
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
 
 
 class Forbidden(MosaicError):
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
 
 
 class ConsentRequired(MosaicError):
-    code = "CONSENT_REQUIRED"
+    code = ErrorCode.CONSENT_REQUIRED
 
 
 class EmailTaken(MosaicError):
@@ -146,4 +248,50 @@ class EmailTaken(MosaicError):
     its e-mail is unique per contact). Whose it is is never said: "Existing ID: 1001"
     would let anyone map e-mail addresses to customer ids."""
 
-    code = "EMAIL_TAKEN"
+    code = PayloadCode.EMAIL_TAKEN
+
+
+class ConfigurationError(MosaicError):
+    """The settings cannot run safely (production without authentication); the message
+    says what to set. Raised at start-up, which it stops: no client ever sees it."""
+
+    code = ErrorCode.CONFIGURATION_INVALID
+
+
+class PersistedQueryError(MosaicError):
+    """A persisted-operation request answered without running anything, with
+    ``status`` (gateway/persisted.py)."""
+
+    code = ErrorCode.BAD_REQUEST
+    status: ClassVar[int] = 400
+
+
+class PersistedQueryNotFound(PersistedQueryError):
+    """The hash is not known (yet): Apollo's client then sends the document with it. It
+    recognises the message, not the code: both as Apollo spells them, with a 200."""
+
+    code = ErrorCode.PERSISTED_QUERY_NOT_FOUND
+    status = 200
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotFound")
+
+
+class PersistedQueryNotSupported(PersistedQueryError):
+    """Automatic persisted queries are switched off (``MOSAIC_PERSISTED_QUERIES``)."""
+
+    code = ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED
+    status = 200
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotSupported")
+
+
+class PersistedQueryNotInList(PersistedQueryError):
+    """Only trusted documents run, and this is not one of them."""
+
+    code = ErrorCode.PERSISTED_QUERY_NOT_IN_LIST
+
+
+class BadPersistedQuery(PersistedQueryError):
+    """The ``persistedQuery`` extension is malformed, or its hash not the document's."""

@@ -113,6 +113,7 @@ class Breaker:
 
     threshold: int
     open_s: float
+    clock: Clock = time.monotonic  # the guard's; tests move it instead of waiting
     state: BreakerState = "closed"
     failures: int = 0
     opened_at: float = 0.0
@@ -120,7 +121,7 @@ class Breaker:
 
     def admit(self, source: str) -> None:
         if self.state == "open":
-            if time.monotonic() - self.opened_at < self.open_s:
+            if self.clock() - self.opened_at < self.open_s:
                 raise CircuitOpen(source, "circuit open after repeated failures")
             self.state = "half_open"
         if self.state == "half_open":
@@ -134,7 +135,7 @@ class Breaker:
     def failure(self) -> None:
         self.failures += 1
         if self.state == "half_open" or self.failures >= self.threshold:
-            self.state, self.opened_at = "open", time.monotonic()
+            self.state, self.opened_at = "open", self.clock()
         self.probing = False
 
     def release(self) -> None:
@@ -172,7 +173,7 @@ class SourceGuard:
         self.source = source
         self.timeout_s = timeout_s
         self.config = config or GuardConfig()
-        self.breaker = Breaker(self.config.failure_threshold, self.config.open_s)
+        self.breaker = Breaker(self.config.failure_threshold, self.config.open_s, clock)
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
         self._waiting = 0
         self.in_flight = 0

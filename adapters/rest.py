@@ -9,6 +9,7 @@ timeout, a 429, a 5xx, an HTML error page or a body that is not JSON becomes the
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.resilience import SourceGuard
+from adapters.resilience import Clock, SourceGuard
 from adapters.transport import exchange, mapping
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class JsonClient:
         session: aiohttp.ClientSession,
         config: SourceConfig,
         read_error: ErrorReader | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.source = source
         self.session = session
@@ -60,7 +62,7 @@ class JsonClient:
         self.headers = auth_headers(config)
         # the source's own error bodies (HubSpot's, Square's, the WMS's) by its name
         self.read_error = read_error or READERS.get(source)
-        self.guard = SourceGuard(source, config.timeout_s, config.guard)
+        self.guard = SourceGuard(source, config.timeout_s, config.guard, clock=clock)
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return await self.request("GET", path, params=params)

@@ -1,9 +1,12 @@
 """The gateway's ASGI app: GraphQL over HTTP at /graphql (GraphiQL for browsers),
-/healthz, /readyz and /metrics."""
+/healthz, /readyz and /metrics; / leads to /graphql."""
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,21 +34,22 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from adapters.errors import Unauthenticated
+from adapters.cache import Clock
+from adapters.errors import PersistedQueryError, Unauthenticated
 from adapters.resilience import deadline
 from gateway import audit, auth, body, defer, graphql_http, limits
 from gateway.extensions import ResponseCaching, StaleNotes
+from gateway.first_steps import first_steps_routes
 from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.health import healthz, readyz
 from gateway.observability import Observability, RequestFacts, RequestObserver
 from gateway.operations import load_examples, reference_operations
-from gateway.persisted import PersistedQueryError
 from gateway.process import tune_garbage_collection
 from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.settings_problems import SettingsProblem, load, unknown_variables
 from resolvers.context import MosaicContext
-from resolvers.execution import PlainFieldsExecution
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
 from resolvers.types.common import Channel
@@ -186,7 +190,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         except HTTPException as exc:
             response = graphql_http.refusal(exc, request.method, media)
         except PersistedQueryError as exc:
-            response = exc.response(graphql_http.content_type(media))
+            response = graphql_http.coded(exc.status, exc.message, media=media, code=exc.code)
         if response.media_type == graphql_http.JSON:  # a GraphQL response, not the IDE
             response.headers["content-type"] = graphql_http.content_type(media)
             response.status_code = getattr(request.state, "graphql_status", 200)
@@ -223,16 +227,30 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return graphql_http.coded(500, "unexpected error; the gateway's log has the details")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or Settings()
+def _settings_or_exit() -> Settings:
+    """The settings uvicorn's factory call reads: a bad one is one line and exit 2, as
+    for every `mosaic` command, not a traceback from inside uvicorn."""
+    try:
+        return load()
+    except SettingsProblem as problem:
+        for line in problem.lines:
+            print(f"mosaic: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = time.time) -> Starlette:
+    """The gateway; ``clock`` is its caches' (tests move it instead of waiting)."""
+    settings = settings or _settings_or_exit()
     auth.check_mode(settings)  # production never runs open
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.runtime = Runtime.start(settings)
+        app.state.runtime = Runtime.start(settings, clock)
         await app.state.runtime.commerce.start()  # recovers sagas a crash left half done
         observability.start(app.state.runtime)
         tune_garbage_collection(settings.gc_young_threshold)
+        for warning in unknown_variables(os.environ):
+            logger.warning(warning)
         mode = auth.describe(settings)
         if mode["mode"] == "open":
             logger.warning(
@@ -271,11 +289,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             lambda: ResponseCaching(lambda: getattr(app.state, "runtime", None)),
         ],
         production=settings.env == "production",
-        **(
-            {"execution_context_class": limits.quiet(PlainFieldsExecution)}
-            if settings.env == "production"
-            else {}
-        ),
+        executor=settings.executor,
+        # production's coercion errors say no "Did you mean ...?", whichever executor runs
+        adapt_execution=limits.quiet if settings.env == "production" else None,
     )
     authenticator = auth.Authenticator.from_settings(settings)
     graphql = MosaicGraphQL(
@@ -312,6 +328,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", observability.metrics.endpoint),
+        *first_steps_routes(settings),
         *static_routes(),
     ]:
         app.router.routes.append(route)

@@ -35,7 +35,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.errors import Unauthenticated
+from adapters.errors import ConfigurationError, Unauthenticated
 from gateway.settings import ApiKey, Settings
 from resolvers.principal import ANONYMOUS, OPEN, ROLES, Principal
 from resolvers.types.common import Channel
@@ -58,10 +58,6 @@ OPEN_WARNING = (
 #: API key of 24 random characters is some 140 bits; a shorter one can be guessed.
 MIN_HS256_SECRET_BYTES = 32
 MIN_API_KEY_CHARS = 24
-
-
-class ConfigurationError(RuntimeError):
-    """The settings cannot run safely; the message says what to set."""
 
 
 def auth_configured(settings: Settings) -> bool:
@@ -256,7 +252,9 @@ def mint_token(
     audience: str | None = None,
     issuer: str | None = None,
 ) -> str:
-    """An HS256 token, as an identity provider would issue it (development and tests)."""
+    """An HS256 token, as an identity provider would issue it (development and tests);
+    claims the gateway would refuse (a customer's token without the customer) raise
+    Unauthenticated instead: the rules are ``principal_of``'s, stated once."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(sorted(ROLES))}")
     now = int(time.time())
@@ -278,6 +276,7 @@ def mint_token(
     claims.update({name: value for name, value in optional.items() if value})
     if scopes:
         claims["scopes"] = list(scopes)
+    principal_of(claims)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

@@ -12,11 +12,12 @@ every replica serves what any of them fetched.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from redis.asyncio import Redis
 
-from adapters.cache import CacheStore, Freshness, MemoryStore, SharedFetch
+from adapters.cache import CacheStore, Clock, Freshness, MemoryStore, SharedFetch
 from adapters.records import (
     CategoryRecord,
     CustomerFragment,
@@ -89,9 +90,9 @@ VALUE_TYPES: dict[str, Any] = {
 }
 
 
-def cache_store(redis: Redis | None) -> CacheStore:
+def cache_store(redis: Redis | None, clock: Clock = time.time) -> CacheStore:
     """Redis when the gateway has one (shared by replicas), else this process's LRU."""
-    return RedisStore(redis, VALUE_TYPES) if redis is not None else MemoryStore()
+    return RedisStore(redis, VALUE_TYPES) if redis is not None else MemoryStore(clock=clock)
 
 
 def freshness_for(name: str, settings: Settings) -> Freshness:
@@ -101,13 +102,16 @@ def freshness_for(name: str, settings: Settings) -> Freshness:
 
 
 def shared_fetchers(
-    sources: Sources, settings: Settings, store: CacheStore | None = None
+    sources: Sources,
+    settings: Settings,
+    store: CacheStore | None = None,
+    clock: Clock = time.time,
 ) -> tuple[Fetchers, dict[str, SharedFetch[object, object]]]:
     """The fetchers with the cross-request layer in front of each (or none when the
     cache is switched off), and the layers by name for invalidation and metrics."""
     if not settings.cache:
         return Fetchers.of(sources), {}
-    store = store or MemoryStore()
+    store = store or MemoryStore(clock=clock)
     layers: dict[str, SharedFetch[object, object]] = {}
 
     def wrap(name: str, source: str, fetch: Fetch) -> Fetch:
@@ -118,6 +122,7 @@ def shared_fetchers(
             freshness_for(name, settings),
             store,
             window_s=settings.batch_window_ms / 1000,
+            clock=clock,
         )
         layers[name] = layer
         return layer

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
+
+from gateway.ports import PortTaken, claim, for_serving, free_port
+from gateway.settings_problems import SettingsProblem, load, unknown_variables
 
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
 #: the credentials `mosaic demo` starts its simulated systems with, and gives the gateway
@@ -22,25 +26,35 @@ DEMO_TOKENS = {"crm": "demo-crm-token", "pos": "demo-pos-token", "wms": "demo-wm
 DEMO_ERP_USER = "MOSAIC"  # the simulated NAV's web service user (a password per run)
 
 
+SIZE_HELP = "how much seeded data: small (quick to start) or default (the benchmark's)"
+SEED_HELP = "seed of the seeded world; the same size and seed give the same data everywhere"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Every command and its options (docker/ checks its services' commands with it)."""
+    """Every command and its options, each with its help (docker/ and deploy/ check their
+    commands with it; tests/test_cli.py checks every option says what it does)."""
     parser = argparse.ArgumentParser(prog="mosaic", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="simulated systems + gateway + GraphiQL")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--size", choices=("small", "default"), default="default")
-    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--port", type=int, default=8000, help="the gateway's port on 127.0.0.1 (default 8000)"
+    )
+    demo.add_argument("--size", choices=("small", "default"), default="default", help=SIZE_HELP)
+    demo.add_argument("--seed", type=int, default=42, help=SEED_HELP)
     demo.add_argument(
         "--auth",
         action="store_true",
-        help="authentication on: a demo secret and a token per role, picked in GraphiQL "
-        "(default: open, as DESIGN's development mode, so curl needs no token)",
+        help="authentication on: tokens signed with MOSAIC_JWT_SECRET (else a secret of "
+        "this run), one per role, picked in GraphiQL (default: open, for development, so "
+        "curl needs no token)",
     )
 
     serve = commands.add_parser("serve", help="the gateway alone, against configured sources")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument(
         "--workers",
         type=int,
@@ -50,15 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     legacy = commands.add_parser("legacy", help="run one simulated legacy system")
-    legacy.add_argument("system", choices=sorted(SYSTEMS))
-    legacy.add_argument("--host", default="127.0.0.1")
+    legacy.add_argument("system", choices=sorted(SYSTEMS), help="which system to run")
+    legacy.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+    )
     legacy.add_argument("--port", type=int, default=None, help="default: 8101..8104")
-    legacy.add_argument("--size", choices=("small", "default"), default="default")
-    legacy.add_argument("--seed", type=int, default=42)
+    legacy.add_argument("--size", choices=("small", "default"), default="default", help=SIZE_HELP)
+    legacy.add_argument("--seed", type=int, default=42, help=SEED_HELP)
     legacy.add_argument("--db", type=Path, default=None, help="SQLite file (kept if it exists)")
-    legacy.add_argument("--latency-ms", type=float, default=0.0)
-    legacy.add_argument("--jitter-ms", type=float, default=0.0)
-    legacy.add_argument("--error-rate", type=float, default=0.0)
+    legacy.add_argument(
+        "--latency-ms", type=float, default=0.0, help="added to every answer (a slow system)"
+    )
+    legacy.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="random extra latency, up to this much"
+    )
+    legacy.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of requests answered 500 (0..1)"
+    )
     legacy.add_argument(
         "--token",
         default=None,
@@ -69,18 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("--password", help="that user's password; both or neither")
 
     ex = commands.add_parser("examples", help="working variables for the reference operations")
-    ex.add_argument("--size", choices=("small", "default"), default="default")
-    ex.add_argument("--seed", type=int, default=42)
+    ex.add_argument("--size", choices=("small", "default"), default="default", help=SIZE_HELP)
+    ex.add_argument("--seed", type=int, default=42, help=SEED_HELP)
+    ex.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write them to this file (what MOSAIC_EXAMPLES_FILE names) instead of printing",
+    )
 
     token = commands.add_parser(
         "token", help="mint a development bearer token (HS256 with MOSAIC_JWT_SECRET)"
     )
-    token.add_argument("--role", required=True, choices=sorted(_roles()))
-    token.add_argument("--customer", help="the customer's own id (role customer), e.g. crm:1001")
+    token.add_argument("--role", required=True, choices=sorted(_roles()), help="who the caller is")
+    token.add_argument(
+        "--customer", help="the customer's own id, required for role customer (e.g. crm:1001)"
+    )
     token.add_argument("--store", help="a store employee's store, e.g. store:LOC-001")
-    token.add_argument("--channel", choices=("WEB", "APP", "STORE"))
+    token.add_argument(
+        "--channel",
+        choices=("WEB", "APP", "STORE"),
+        help="the asking channel (default: the request's X-Channel header, else WEB)",
+    )
     token.add_argument("--partner", help="the partner's name (role partner)")
-    token.add_argument("--scope", action="append", default=[], help="repeat for more")
+    token.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="a scope granted, e.g. orders:read; repeat for more",
+    )
     token.add_argument("--subject", help="sub claim (default: the customer, or dev-<role>)")
     token.add_argument("--purpose", help="what the reads are for (the audit log's purpose)")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
@@ -89,13 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="the GraphQL contract")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_commands.add_parser("export", help="print (or write) the schema SDL")
-    export.add_argument("--output", type=Path, default=None)
+    export.add_argument(
+        "--output", type=Path, default=None, help="write it to this file instead of printing"
+    )
     check = schema_commands.add_parser(
         "check",
         help="compare the code's schema with the published contract; exit 0 identical, "
-        "1 breaking, 2 dangerous, 3 safe changes only",
+        "1 breaking, 2 dangerous, 3 safe changes only, 4 no contract to read",
     )
-    check.add_argument("--contract", type=Path, default=Path("schema.graphql"))
+    check.add_argument(
+        "--contract",
+        type=Path,
+        default=None,
+        help="the published SDL (default: schema.graphql here, else the one beside the code)",
+    )
 
     sources = commands.add_parser("sources", help="the configured legacy systems")
     sources_commands = sources.add_subparsers(dest="sources_command", required=True)
@@ -129,12 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = handler(args)
         sys.stdout.flush()  # inside the try: a reader gone away shows here, not at exit
-    except ValidationError as exc:
+    except SettingsProblem as problem:
         # a setting that cannot be right stops start-up with one line per setting
-        for error in exc.errors():
-            name = "MOSAIC_" + "_".join(str(part) for part in error["loc"][:1]).upper()
-            print(f"mosaic: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        for line in problem.lines:
+            print(f"mosaic: {line}", file=sys.stderr)
         return 2
+    except PortTaken as taken:
+        print(f"mosaic {args.command}: {taken}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Ctrl-C before (or outside) a command's own signal handling: stopping is no error
+        return 128 + signal.SIGINT
     except BrokenPipeError:
         # `mosaic examples | head`: the reader has what it wanted. Point stdout at
         # /dev/null so the interpreter's own flush at exit does not fail again.
@@ -169,12 +220,14 @@ def _legacy(args: argparse.Namespace) -> int:
 
 def _sources(args: argparse.Namespace) -> int:
     from gateway import sources_check
-    from gateway.settings import Settings
 
     if args.env_file is not None and not args.env_file.is_file():
         print(f"mosaic sources check: no such file {args.env_file}", file=sys.stderr)
         return 2
-    return sources_check.run(Settings(_env_file=args.env_file or ".env"))
+    settings = load(_env_file=args.env_file or ".env")
+    for warning in unknown_variables(os.environ):
+        print(f"mosaic: {warning}", file=sys.stderr)
+    return sources_check.run(settings)
 
 
 def _roles() -> frozenset[str]:
@@ -186,15 +239,16 @@ def _roles() -> frozenset[str]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from adapters.errors import ConfigurationError
     from gateway import server, workers
-    from gateway.auth import ConfigurationError, check_mode
-    from gateway.settings import Settings
+    from gateway.auth import check_mode
 
     try:
-        check_mode(Settings())
+        check_mode(load())
     except ConfigurationError as error:
         print(f"mosaic serve: {error}", file=sys.stderr)
         return 2
+    claim(args.host, args.port).close()  # taken: one line now, not a log after start-up
 
     options: dict[str, Any] = {
         "app": "gateway.app:create_app",
@@ -212,22 +266,26 @@ def _serve(args: argparse.Namespace) -> int:
 def _examples(args: argparse.Namespace) -> int:
     from legacy.examples import examples
 
-    print(json.dumps(examples(args.seed, args.size), indent=2))
+    text = json.dumps(examples(args.seed, args.size), indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
 def _token(args: argparse.Namespace) -> int:
+    from adapters.errors import Unauthenticated
     from gateway.auth import mint_token
-    from gateway.settings import Settings
 
-    settings = Settings()
+    settings = load()
     configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     secret = args.secret or configured
     if not secret:
         print("mosaic token: set MOSAIC_JWT_SECRET (or pass --secret)", file=sys.stderr)
         return 2
-    print(
-        mint_token(
+    try:
+        token = mint_token(
             secret,
             args.role,
             subject=args.subject,
@@ -241,14 +299,19 @@ def _token(args: argparse.Namespace) -> int:
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
         )
-    )
+    except Unauthenticated as refused:  # a token the gateway would refuse is not minted
+        print(
+            f"mosaic token: not minted, the gateway would refuse it: {refused.message}",
+            file=sys.stderr,
+        )
+        return 2
+    print(token)
     return 0
 
 
-def _demo_tokens(secret: str, seed: int, size: Any) -> dict[str, str]:
-    """A development token per role for the demo's GraphiQL: the store employee works
-    in the first store, the customer is the one Customer360 shows."""
-    from gateway.auth import mint_token
+def _demo_claims(seed: int, size: Any) -> dict[str, dict[str, Any]]:
+    """The claims of a development token per role for the demo's GraphiQL: the store
+    employee works in the first store, the customer is the one Customer360 shows."""
     from legacy.examples import showcase_card
     from legacy.world import build_world
     from resolvers import ids
@@ -257,8 +320,7 @@ def _demo_tokens(secret: str, seed: int, size: Any) -> dict[str, str]:
     card = showcase_card(world)
     customer = next(c for c in world.crm_contacts if c.loyalty_card == card)
     store = ids.location_id("STORE", next(s.id for s in world.stores if s.active))
-    ttl = 7 * 24 * 3600  # a demo runs for a while
-    claims: dict[str, dict[str, Any]] = {
+    return {
         "store_employee": {"store": store, "channel": "STORE"},
         "customer": {"customer": ids.make("crm", customer.id), "channel": "APP"},
         "service_agent": {},
@@ -266,7 +328,6 @@ def _demo_tokens(secret: str, seed: int, size: Any) -> dict[str, str]:
         "partner": {"partner": "demo-partner", "scopes": ["orders:read"]},
         "service": {},
     }
-    return {role: mint_token(secret, role, ttl_s=ttl, **extra) for role, extra in claims.items()}
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -282,13 +343,6 @@ def _schema(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(sdl)
     return 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _listening(port: int) -> bool:
@@ -337,22 +391,30 @@ def _source_settings(settings: Any) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     """Four simulated systems as child processes on free ports, the gateway in this one;
-    SIGINT or SIGTERM stops them all and removes their folder (gateway/supervise.py)."""
+    SIGINT or SIGTERM stops them all and removes their folder (gateway/supervise.py).
+    The gateway's port is claimed first, before anything starts: taken, the demo says so
+    in one line; held, it is never one of the free ports the systems are given."""
+    listener = claim("127.0.0.1", args.port)  # before the imports, too: a quick refusal
     import secrets
 
     import uvicorn
 
     from gateway import server
     from gateway.app import create_app
-    from gateway.settings import Settings
+    from gateway.auth import mint_token
     from gateway.supervise import Supervisor
     from legacy.erp.pages import INSTALLATION_FIELDS
     from legacy.examples import examples
     from legacy.world import TIER_THRESHOLDS
 
-    ports = {name: _free_port() for name in SYSTEMS}
+    configured = load()  # the operator's MOSAIC_* settings: a bad one stops us here
+    # --auth signs with the operator's MOSAIC_JWT_SECRET, so `mosaic token` works with
+    # the demo; without one, with a secret of this run (printed, for the same reason)
+    own_secret = configured.jwt_secret.get_secret_value() if configured.jwt_secret else None
+    secret = (own_secret or secrets.token_urlsafe(32)) if args.auth else None
+    ports = {name: free_port() for name in SYSTEMS}
     erp_password = secrets.token_urlsafe(16)  # the simulated NAV's web service user's
-    with Supervisor(prefix="mosaic-demo-") as demo:
+    with listener, Supervisor(prefix="mosaic-demo-") as demo:
         workdir, children = demo.workdir, demo.children
         for name, port in ports.items():
             children[name] = subprocess.Popen(
@@ -376,18 +438,25 @@ def _demo(args: argparse.Namespace) -> int:
                         if name == "erp"
                         else ()
                     ),
-                ]
+                ],
+                # a terminal's Ctrl-C goes to its whole process group: the children stay
+                # out of it, so they are stopped once, by the supervisor, not twice
+                process_group=0,
             )
         examples_file = workdir / "examples.json"
         examples_file.write_text(json.dumps(examples(args.seed, args.size), indent=2))
         _wait_for_systems(ports, children, timeout_s=180)
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        # a secret of this run only; GraphiQL offers a token per role signed with it
-        secret = secrets.token_urlsafe(32) if args.auth else None
-        tokens = _demo_tokens(secret, args.seed, args.size) if secret else {}
+        claims = _demo_claims(args.seed, args.size) if secret else {}
+        ttl = 7 * 24 * 3600  # a demo runs for a while
+        tokens = (
+            {role: mint_token(secret, role, ttl_s=ttl, **c) for role, c in claims.items()}
+            if secret
+            else {}
+        )
         tokens_file = workdir / "tokens.json"
         tokens_file.write_text(json.dumps(tokens, indent=2))
-        settings = Settings(
+        settings = load(
             crm_url=urls["crm"],
             erp_url=urls["erp"],
             pos_url=urls["pos"],
@@ -406,26 +475,31 @@ def _demo(args: argparse.Namespace) -> int:
         )
         sources_env = workdir / "sources.env"
         sources_env.write_text(_source_settings(settings))
+        gateway = f"http://127.0.0.1:{args.port}"
         print("\nMosaic demo is up:")
         for name, url in urls.items():
             print(f"  {name.upper():4} {url}")
         print(f"  sources   mosaic sources check --env-file {sources_env}")
-        print(f"  GraphiQL  http://127.0.0.1:{args.port}/graphql")
-        print(f"  examples  {examples_file}")
-        if tokens:
+        print(f"  GraphiQL  {gateway}/graphql")
+        print(f"  examples  {gateway}/examples (also in {examples_file})")
+        if secret:
             print(f"  tokens    {tokens_file} (one per role; GraphiQL has a role picker)")
             print(f"  TOKEN={tokens['store_employee']}")
+            mint = f"mosaic token --role customer --customer {claims['customer']['customer']}"
+            if own_secret:
+                print(f"  mint      {mint}  (signs with your MOSAIC_JWT_SECRET, as the demo)")
+            else:
+                print(f"  mint      MOSAIC_JWT_SECRET={secret} {mint}")
         else:
             print("  OPEN: no authentication, every caller reads everything")
         print("Ctrl-C stops everything.\n", flush=True)
         demo.serve(
             uvicorn.Config(
                 create_app(settings),
-                host="127.0.0.1",
-                port=args.port,
                 log_level="warning",
                 http=server.IMPORT_PATH,  # header deadline, connections per client
-            )
+            ),
+            sockets=[for_serving(listener)],
         )
     return 0
 

@@ -41,6 +41,8 @@ from graphql import (
     value_from_ast_untyped,
 )
 
+from adapters.errors import ErrorCode
+
 #: list size assumed for a list field without a size argument (a customer's consents,
 #: an order's lines, a product's stock locations): a typical count, not the worst case
 DEFAULT_LIST_SIZE = 5
@@ -59,7 +61,10 @@ class AnalysisTooLong(GraphQLError):
         super().__init__(
             f"the operation could not be analysed within {budget_s * 1000:g} ms: "
             "it is too complex to serve",
-            extensions={"code": "MAX_ANALYSIS_TIME_EXCEEDED", "maxAnalysisMs": budget_s * 1000},
+            extensions={
+                "code": ErrorCode.MAX_ANALYSIS_TIME_EXCEEDED,
+                "maxAnalysisMs": budget_s * 1000,
+            },
         )
 
 

@@ -26,10 +26,12 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from adapters.errors import ErrorCode
+
 #: what graphql-core's parser says when it stops at the token limit
 TOKEN_LIMIT_MESSAGE = "Document contains more than"
 #: refusals that say nothing lasting about the document (the machine was busy): not kept
-NOT_KEPT = frozenset({"MAX_ANALYSIS_TIME_EXCEEDED"})
+NOT_KEPT = frozenset({ErrorCode.MAX_ANALYSIS_TIME_EXCEEDED})
 #: rules strawberry adds to every validation (strawberry.schema.schema.validate_document)
 STRAWBERRY_RULES: tuple[type[ASTValidationRule], ...] = (
     MaybeNullValidationRule,
@@ -111,7 +113,7 @@ def _parse(text: str, max_tokens: int) -> DocumentNode | GraphQLError:
         return parse(text, max_tokens=max_tokens)
     except GraphQLError as error:
         limited = TOKEN_LIMIT_MESSAGE in error.message
-        code = "MAX_TOKENS_EXCEEDED" if limited else "GRAPHQL_PARSE_FAILED"
+        code = ErrorCode.MAX_TOKENS_EXCEEDED if limited else ErrorCode.GRAPHQL_PARSE_FAILED
         error.extensions = {"code": code, **({"maxTokens": max_tokens} if limited else {})}
         return error
 

@@ -3,7 +3,6 @@ answered, beside the data, and answering from the response cache."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, cast
@@ -54,8 +53,7 @@ class ResponseCaching(SchemaExtension):
         if cache is None or key is None:
             yield
             return
-        now = time.time()
-        answer = await cache.get(key, now)
+        answer = await cache.get(key, cache.clock())
         if answer is not None:
             data = cast(dict[str, Any], answer.data)  # orjson writes the Fragment as is
             self.execution_context.result = GraphQLExecutionResult(data=data)

@@ -25,6 +25,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from adapters.errors import ErrorCode
 from gateway.limits import LIMIT_CODES
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -47,10 +48,10 @@ SERVED = {
 REQUEST_ERROR_CODES = (
     frozenset(
         {
-            "GRAPHQL_PARSE_FAILED",
-            "GRAPHQL_VALIDATION_FAILED",
-            "BAD_USER_INPUT",
-            "OPERATION_RESOLUTION_FAILURE",
+            ErrorCode.GRAPHQL_PARSE_FAILED,
+            ErrorCode.GRAPHQL_VALIDATION_FAILED,
+            ErrorCode.BAD_USER_INPUT,
+            ErrorCode.OPERATION_RESOLUTION_FAILURE,
         }
     )
     | LIMIT_CODES  # query limits and production's refusals (gateway/limits.py)
@@ -61,14 +62,14 @@ REQUEST_ERROR_CODES = (
 #: answer the gateway gives is JSON with one of these codes, unknown paths and a bug
 #: included; none is plain text.
 HTTP_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    408: "REQUEST_TIMEOUT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    500: "INTERNAL_SERVER_ERROR",
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    408: ErrorCode.REQUEST_TIMEOUT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    500: ErrorCode.INTERNAL_SERVER_ERROR,
 }
 #: a JSON string, escapes included: what may hold brackets that are not nesting
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -133,7 +134,7 @@ def coded(
     code: str | None = None,
 ) -> JSONResponse:
     """A refusal as GraphQL over HTTP has errors: JSON, one error, a code."""
-    body = error_body(message, code or HTTP_CODES.get(status, "BAD_REQUEST"))
+    body = error_body(message, code or HTTP_CODES.get(status, ErrorCode.BAD_REQUEST))
     return JSONResponse(body, status, dict(headers or {}), media_type=content_type(media))
 
 
@@ -187,9 +188,9 @@ def refusal(error: HTTPException, method: str, media: str) -> Response:
         method == "GET" and cause.operation_type == OperationType.MUTATION
     ):
         status, headers = 405, {"Allow": "POST"}
-    code = HTTP_CODES.get(status, "BAD_REQUEST")
+    code = HTTP_CODES.get(status, ErrorCode.BAD_REQUEST)
     if isinstance(cause, CannotGetOperationTypeError):
-        code = "OPERATION_RESOLUTION_FAILURE"
+        code = ErrorCode.OPERATION_RESOLUTION_FAILURE
         status = 400 if media == GRAPHQL_RESPONSE else 200
     return coded(status, error.reason, media=media, headers=headers, code=code)
 
@@ -214,7 +215,7 @@ class OperationChoice(SchemaExtension):
                 context.pre_execution_errors = [
                     GraphQLError(
                         "the document has several operations: name one in operationName",
-                        extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
+                        extensions={"code": ErrorCode.OPERATION_RESOLUTION_FAILURE},
                     )
                 ]
         yield

@@ -2,7 +2,8 @@
 
 ``/healthz``: the process is alive. ``/readyz``: it can serve; 200 even when a legacy
 system is down (partial answers are still answers), with each source's state in the
-body, so an orchestrator does not pull every replica when the ERP is down.
+body, so an orchestrator does not pull every replica when the ERP is down, and the
+executor in use (``MOSAIC_EXECUTOR``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ async def readiness(runtime: Runtime) -> dict[str, object]:
     return {
         "status": "ready",
         **describe(runtime.settings),  # open or authenticated (gateway/auth.py)
+        "executor": runtime.settings.executor,  # fast or standard (MOSAIC_EXECUTOR)
         "sources": {
             name: {**({"url": url} if shown else {}), "reachable": up, **guards[name].state()}
             for (name, url), up in zip(urls.items(), reachable, strict=True)

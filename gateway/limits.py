@@ -45,6 +45,7 @@ from graphql.execution import Executor
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
+from adapters.errors import ErrorCode
 from gateway.complexity import UNBOUNDED, AnalysisTooLong, Budget, Complexity
 from gateway.documents import Documents, ParseOffLoop, ValidateOffLoop
 from gateway.settings import Settings
@@ -53,12 +54,12 @@ from resolvers.context import MosaicContext
 #: codes of every refusal made here (a request error: no field ran)
 LIMIT_CODES = frozenset(
     {
-        "MAX_DEPTH_EXCEEDED",
-        "MAX_ALIASES_EXCEEDED",
-        "MAX_TOKENS_EXCEEDED",
-        "MAX_COST_EXCEEDED",
-        "MAX_ANALYSIS_TIME_EXCEEDED",
-        "INTROSPECTION_DISABLED",
+        ErrorCode.MAX_DEPTH_EXCEEDED,
+        ErrorCode.MAX_ALIASES_EXCEEDED,
+        ErrorCode.MAX_TOKENS_EXCEEDED,
+        ErrorCode.MAX_COST_EXCEEDED,
+        ErrorCode.MAX_ANALYSIS_TIME_EXCEEDED,
+        ErrorCode.INTROSPECTION_DISABLED,
     }
 )
 #: Distinct documents whose parsed form and validation are remembered, and their text
@@ -124,7 +125,7 @@ def depth_limit(max_depth: int, budget_s: float) -> type[ASTValidationRule]:
                     GraphQLError(
                         f"'{name}' exceeds maximum operation depth of {max_depth}",
                         [node],
-                        extensions={"code": "MAX_DEPTH_EXCEEDED", "maxDepth": max_depth},
+                        extensions={"code": ErrorCode.MAX_DEPTH_EXCEEDED, "maxDepth": max_depth},
                     )
                 )
             return SKIP
@@ -153,7 +154,10 @@ def aliases_limit(max_aliases: int, budget_s: float) -> type[ASTValidationRule]:
                     GraphQLError(
                         f"more than {max_aliases} aliases found; at most {max_aliases} "
                         "are served in one document",
-                        extensions={"code": "MAX_ALIASES_EXCEEDED", "maxAliases": max_aliases},
+                        extensions={
+                            "code": ErrorCode.MAX_ALIASES_EXCEEDED,
+                            "maxAliases": max_aliases,
+                        },
                     )
                 )
             return None
@@ -219,7 +223,7 @@ class BeforeExecution(SchemaExtension):
             return GraphQLError(
                 f"the operation may resolve more than {self.max_cost} objects, the most "
                 "served in one request: ask for fewer items, or split it",
-                extensions={"code": "MAX_COST_EXCEEDED", "maxCost": self.max_cost},
+                extensions={"code": ErrorCode.MAX_COST_EXCEEDED, "maxCost": self.max_cost},
             )
         if self.guard_service and _asks_service(document, context.operation_name):
             caller = context.context
@@ -227,7 +231,7 @@ class BeforeExecution(SchemaExtension):
             if role not in ("service", "open"):
                 return GraphQLError(  # the SDL is the schema introspection would show
                     "_service (the schema) answers only the federation router (role service)",
-                    extensions={"code": "INTROSPECTION_DISABLED"},
+                    extensions={"code": ErrorCode.INTROSPECTION_DISABLED},
                 )
         return None
 
@@ -244,7 +248,7 @@ def _asks_service(document: DocumentNode, operation_name: str | None) -> bool:
 
 
 def _unexpected(error: GraphQLError) -> bool:
-    return (error.extensions or {}).get("code") == "INTERNAL_SERVER_ERROR"
+    return (error.extensions or {}).get("code") == ErrorCode.INTERNAL_SERVER_ERROR
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -256,7 +260,7 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR}
         return masked
 
 
@@ -264,13 +268,13 @@ class MaskUnexpectedErrors(MaskErrors):
 #: say it all; the source's own words (raw bytes, internal URLs) stay in the log, with
 #: the request id, where ``resolvers/schema.py`` wrote them before this runs.
 NEUTRAL_UPSTREAM_MESSAGES = {
-    "SOURCE_TIMEOUT": "did not answer in time",
-    "SOURCE_UNAVAILABLE": "cannot be reached",
-    "SOURCE_RATE_LIMITED": "is limiting the gateway's requests; try again later",
-    "SOURCE_ERROR": "answered with an error",
-    "SOURCE_BAD_RESPONSE": "answered with something the gateway cannot read",
-    "SOURCE_AUTH_FAILED": "refused the gateway's credentials",
-    "CIRCUIT_OPEN": "has been failing; the gateway is not asking it for a few seconds",
+    ErrorCode.SOURCE_TIMEOUT: "did not answer in time",
+    ErrorCode.SOURCE_UNAVAILABLE: "cannot be reached",
+    ErrorCode.SOURCE_RATE_LIMITED: "is limiting the gateway's requests; try again later",
+    ErrorCode.SOURCE_ERROR: "answered with an error",
+    ErrorCode.SOURCE_BAD_RESPONSE: "answered with something the gateway cannot read",
+    ErrorCode.SOURCE_AUTH_FAILED: "refused the gateway's credentials",
+    ErrorCode.CIRCUIT_OPEN: "has been failing; the gateway is not asking it for a few seconds",
 }
 #: extensions of a source's error a client may see (``retryAfter``: when to ask again)
 UPSTREAM_EXTENSIONS = ("code", "source", "retryAfter")
@@ -346,7 +350,9 @@ def extensions(settings: Settings, known: Documents) -> list[ExtensionFactory]:
         lambda: BeforeExecution(settings.max_cost, budget_s, guard_service=production),
     ]
     if production:
-        no_introspection = [coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")]
+        no_introspection = [
+            coded(NoSchemaIntrospectionCustomRule, ErrorCode.INTROSPECTION_DISABLED)
+        ]
         factories += [
             lambda: AddValidationRules(no_introspection),
             MaskUnexpectedErrors,

@@ -28,32 +28,19 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.responses import JSONResponse
 from strawberry.http import GraphQLRequestData
+
+from adapters.errors import (
+    BadPersistedQuery,
+    PersistedQueryNotFound,
+    PersistedQueryNotInList,
+    PersistedQueryNotSupported,
+)
 
 logger = logging.getLogger("mosaic.persisted")
 
 APQ_VERSION = 1
 SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class PersistedQueryError(Exception):
-    """A persisted-operation request the gateway answers without running anything."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def response(self, content_type: str) -> JSONResponse:
-        body = {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
-        return JSONResponse(body, self.status, media_type=content_type)
-
-
-def not_found() -> PersistedQueryError:
-    # Apollo Client recognises the message, not the code: keep both as Apollo spells them.
-    return PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound", 200)
 
 
 def sha256(document: str) -> str:
@@ -145,24 +132,21 @@ class PersistedQueries:
         digest = digest or sha256(query or "")
         document = self._trusted.get(digest)
         if document is None or (query is not None and query != document):
-            raise PersistedQueryError(
-                "PERSISTED_QUERY_NOT_IN_LIST",
-                "this gateway runs trusted documents only, and this is not one of them",
+            raise PersistedQueryNotInList(
+                "this gateway runs trusted documents only, and this is not one of them"
             )
         return document
 
     async def _automatic(self, digest: str, query: str | None) -> str:
         if self._store is None:
-            raise PersistedQueryError(
-                "PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported", 200
-            )
+            raise PersistedQueryNotSupported()
         if query is None:
             document = await self._store.get(digest)
             if document is None:
-                raise not_found()
+                raise PersistedQueryNotFound()
             return document
         if sha256(query) != digest:
-            raise PersistedQueryError("BAD_REQUEST", "provided sha does not match query")
+            raise BadPersistedQuery("provided sha does not match query")
         await self._store.put(digest, query)
         return query
 
@@ -172,10 +156,8 @@ def _asked_hash(extensions: dict[str, Any] | None) -> str | None:
     if asked is None:
         return None
     if not isinstance(asked, dict) or asked.get("version") != APQ_VERSION:
-        raise PersistedQueryError(
-            "BAD_REQUEST", f"persistedQuery must be {{version: {APQ_VERSION}, sha256Hash}}"
-        )
+        raise BadPersistedQuery(f"persistedQuery must be {{version: {APQ_VERSION}, sha256Hash}}")
     digest = asked.get("sha256Hash")
     if not isinstance(digest, str) or not SHA256.fullmatch(digest):
-        raise PersistedQueryError("BAD_REQUEST", "sha256Hash must be 64 lowercase hex digits")
+        raise BadPersistedQuery("sha256Hash must be 64 lowercase hex digits")
     return digest

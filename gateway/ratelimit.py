@@ -31,6 +31,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapters.errors import ErrorCode
+
 logger = logging.getLogger("mosaic.ratelimit")
 
 
@@ -133,7 +135,7 @@ def too_many_requests(retry_after_s: float) -> JSONResponse:
         "errors": [
             {
                 "message": f"too many requests: retry after {seconds} s",
-                "extensions": {"code": "RATE_LIMITED", "retryAfterS": seconds},
+                "extensions": {"code": ErrorCode.RATE_LIMITED, "retryAfterS": seconds},
             }
         ]
     }

@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from adapters.cache import ReadLog, SharedFetch
+from adapters.cache import Clock, ReadLog, SharedFetch
 
 
 @dataclass(slots=True)
@@ -60,8 +60,14 @@ class ResponseCache:
     single flight, as the cross-request cache has one for each upstream read.
     """
 
-    def __init__(self, max_bytes: int, layers: Mapping[str, SharedFetch[Any, Any]]) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        layers: Mapping[str, SharedFetch[Any, Any]],
+        clock: Clock = time.time,
+    ) -> None:
         self.max_bytes = max_bytes
+        self.clock = clock  # the cache layers' clock: an answer is as fresh as its entries
         self._layers = layers
         self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
         self._renewing: dict[Hashable, asyncio.Future[Answer | None]] = {}
@@ -105,7 +111,7 @@ class ResponseCache:
         if data is not None and log is not None:
             encoded = orjson.dumps(data)
             answer = Answer(orjson.Fragment(encoded), len(encoded), log)
-            if log.fresh_until > time.time() and answer.size <= self.max_bytes:
+            if log.fresh_until > self.clock() and answer.size <= self.max_bytes:
                 self._keep(key, answer)
         renewing = self._renewing.pop(key, None)
         if renewing is not None and not renewing.done():

@@ -8,12 +8,13 @@ holds what replicas share (cache, persisted queries, rate limits); it too connec
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import aiohttp
 from redis.asyncio import Redis
 
-from adapters.cache import SharedFetch
+from adapters.cache import Clock, SharedFetch
 from adapters.crm import CrmAdapter
 from adapters.erp import ErpAdapter
 from adapters.feeds import PosFeed, WmsFeed
@@ -77,11 +78,12 @@ class Runtime:
         }
 
     @classmethod
-    def start(cls, settings: Settings) -> Runtime:
+    def start(cls, settings: Settings, clock: Clock = time.time) -> Runtime:
+        """``clock``: the caches' (tests move it instead of waiting out a TTL)."""
         sources, sessions = open_sources(settings)
         wms = sessions[SOURCE_NAMES.index("wms")]
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        fetchers, layers = shared_fetchers(sources, settings, cache_store(redis))
+        fetchers, layers = shared_fetchers(sources, settings, cache_store(redis, clock), clock)
         return cls(
             settings=settings,
             sessions=sessions,
@@ -91,7 +93,7 @@ class Runtime:
             redis=redis,
             persisted=_persisted(settings, redis),
             limiter=rate_limiter(redis, settings.rate_limit_per_s, settings.rate_limit_burst),
-            responses=ResponseCache(int(settings.response_cache_mb * 1_000_000), layers)
+            responses=ResponseCache(int(settings.response_cache_mb * 1_000_000), layers, clock)
             if layers and settings.response_cache_mb > 0
             else None,
             commerce=Commerce.create(

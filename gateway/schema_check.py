@@ -14,25 +14,38 @@ Exit codes, most serious first, so CI can tell them apart:
 - 1: breaking changes;
 - 2: dangerous changes, none breaking;
 - 3: only safe changes (or only descriptions, directives applied, ordering):
-  run ``mosaic schema export --output schema.graphql`` and commit the new contract.
+  run ``mosaic schema export --output schema.graphql`` and commit the new contract;
+- 4: there is no contract to compare with (missing, unreadable, not SDL): one line says
+  which file, or where it was looked for.
+
+Without ``--contract`` the contract is ``schema.graphql`` in the current directory, else
+the one beside the code (a checkout's root), so the command works from anywhere in a
+checkout; an installed package has none and says where it looked.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from graphql import (
+    GraphQLError,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
     build_schema,
+    is_specified_scalar_type,
 )
 from graphql.utilities import find_breaking_changes, find_dangerous_changes
 
 from resolvers.schema import build_schema as build_code_schema
 
-IDENTICAL, BREAKING, DANGEROUS, SAFE = 0, 1, 2, 3
+IDENTICAL, BREAKING, DANGEROUS, SAFE, NO_CONTRACT = 0, 1, 2, 3, 4
+CONTRACT = "schema.graphql"
+#: where the contract is looked for without --contract: here, then beside the code
+PLACES = (Path(CONTRACT), Path(__file__).resolve().parent.parent / CONTRACT)
 FIELDED = (GraphQLObjectType, GraphQLInterfaceType)
 
 
@@ -91,7 +104,9 @@ def _additions(old: GraphQLSchema, new: GraphQLSchema) -> list[str]:
     found: list[str] = []
     for name, kind in new.type_map.items():
         before = old.type_map.get(name)
-        if name.startswith("__"):
+        if name.startswith("__") or is_specified_scalar_type(kind):
+            # Int, Float, String, Boolean, ID: every schema has them, whether or not its
+            # SDL happens to mention them; a first use is no new type
             continue
         if before is None:
             found.append(f"TYPE_ADDED: {name} was added.")
@@ -109,8 +124,27 @@ def _additions(old: GraphQLSchema, new: GraphQLSchema) -> list[str]:
     return found
 
 
-def check(contract: Path) -> int:
-    """Print the differences between the code and ``contract``; the exit code above."""
-    diff = compare(contract.read_text(), build_code_schema().as_str())
+def check(contract: Path | None, places: Sequence[Path] = PLACES) -> int:
+    """Print the differences between the code and ``contract`` (None: the first of
+    ``places`` that exists); the exit code above."""
+    if contract is None:
+        contract = next((place for place in places if place.is_file()), None)
+        if contract is None:
+            looked = ", ".join(str(place.resolve()) for place in places)
+            return _no_contract(f"no {CONTRACT} found (looked at {looked}); pass --contract FILE")
+    try:
+        published = contract.read_text()
+        _read(published)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        return _no_contract(f"cannot read the contract {contract}: {reason}")
+    except GraphQLError as error:
+        return _no_contract(f"the contract {contract} is not GraphQL SDL: {error.message}")
+    diff = compare(published, build_code_schema().as_str())
     print(diff.report(str(contract)), end="")
     return diff.exit_code
+
+
+def _no_contract(line: str) -> int:
+    print(f"mosaic schema check: {line}", file=sys.stderr)
+    return NO_CONTRACT

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from adapters.errors import ErrorCode
 from gateway.graphql_http import HTTP_CODES, error_body
 from gateway.settings import Settings
 
@@ -100,7 +101,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if address is not None and most:
             if self.open_by_client[address] >= most:
                 message = f"{most} connections from your address are open already; close one"
-                self._refuse(429, message, "RATE_LIMITED")
+                self._refuse(429, message, ErrorCode.RATE_LIMITED)
                 return
             self.open_by_client[address] += 1
             self._counted_as = address

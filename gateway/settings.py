@@ -239,6 +239,11 @@ class Settings(BaseSettings):
     # proxy every connection comes from the proxy, so set 0 there and let the proxy count).
     header_timeout_s: float = Field(default=10.0, gt=0)
     max_connections_per_client: int = Field(default=64, ge=0)
+    # The executor: "fast" is the engine (resolvers/engine/, which uses graphql-core's
+    # and strawberry's internals: its README names them); "standard" is strawberry's own
+    # execution, never loading the engine: the same answers, more CPU per request, for
+    # when an upgrade breaks the engine. /readyz says which runs.
+    executor: Literal["fast", "standard"] = "fast"
     # Garbage collection at start-up (gateway/process.py): the start-up heap frozen out
     # of the collector's scans, the youngest generation scanned every this many
     # allocations (Python's default: 700). 0 leaves Python's defaults.

@@ -7,6 +7,12 @@ CHILD_GRACE_S), the folder is removed. A second signal while that happens kills 
 children at once, removes the folder and exits. uvicorn is run on a thread so that its
 own signal handling (it re-raises the signal after shutting down, which for SIGTERM
 ends the process before any cleanup) never comes into play: signals are this module's.
+The children run in process groups of their own, so a terminal's Ctrl-C (sent to the
+whole foreground group) reaches this process alone: a child stopped twice, by the
+terminal and by the supervisor, would be cut short mid-shutdown and print tracebacks.
+A child is asked to stop with SIGTERM: a serving one shuts down as on Ctrl-C, and one
+still importing or seeding its data simply ends, where SIGINT's KeyboardInterrupt would
+print a traceback from wherever it happened to be.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -65,11 +72,15 @@ class Supervisor:
                 signal.signal(previous, handler)  # type: ignore[arg-type]
         return kind is Stopped
 
-    def serve(self, config: uvicorn.Config) -> None:
-        """Runs the gateway until a signal arrives (or the server ends by itself)."""
+    def serve(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        """Runs the gateway on ``sockets`` (bound before anything was started: see
+        gateway/ports.py) until a signal arrives (or the server ends by itself)."""
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, name="mosaic-demo-gateway", daemon=True
+            target=self._server.run,
+            kwargs={"sockets": sockets},
+            name="mosaic-demo-gateway",
+            daemon=True,
         )
         self._thread.start()
         while self._thread.is_alive():
@@ -92,7 +103,7 @@ class Supervisor:
     def _stop_children(self) -> None:
         for child in self.children.values():
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.send_signal(signal.SIGTERM)
         for child in self.children.values():
             try:
                 child.wait(timeout=CHILD_GRACE_S)

@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Literal
 
-from resolvers.geo import PostalArea, locate, postal_areas
+from geodata import PostalArea, locate, postal_areas
 
 SizeName = Literal["small", "default"]
 

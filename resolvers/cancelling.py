@@ -26,7 +26,7 @@ from typing import Any
 import strawberry
 
 from adapters.erp_writes import ErpWrites
-from adapters.errors import BadUserInput
+from adapters.errors import BadUserInput, PayloadCode
 from adapters.records import OrderRecord, PaymentRecord
 from resolvers import ids
 from resolvers.context import Info
@@ -52,19 +52,19 @@ async def plan_cancel(
     try:
         system, order_no = ids.order_key(order_id)
     except BadUserInput as error:
-        return None, [refusal("UNKNOWN_ORDER", error.message, "orderId")]
+        return None, [refusal(PayloadCode.UNKNOWN_ORDER, error.message, "orderId")]
     if errors:
         return None, errors
     if system != "erp":
         message = "a store receipt was completed at the till: return it instead"
-        return None, [refusal("NOT_CANCELLABLE", message, "orderId")]
+        return None, [refusal(PayloadCode.NOT_CANCELLABLE, message, "orderId")]
     order = (await sources.erp.orders([order_no])).get(order_no)
     if order is None:
-        return None, [refusal("UNKNOWN_ORDER", f"no order {order_id}", "orderId")]
+        return None, [refusal(PayloadCode.UNKNOWN_ORDER, f"no order {order_id}", "orderId")]
     if order.status not in CANCELLABLE or any(line.delivered for line in order.lines):
         state = order.status.lower().replace("_", " ")
         message = f"order {order_id} is {state}: only an order nothing was shipped of"
-        return None, [refusal("NOT_CANCELLABLE", message, "orderId")]
+        return None, [refusal(PayloadCode.NOT_CANCELLABLE, message, "orderId")]
     placing = await log.get_key(PLACED, order_no)
     record = await log.load(placing) if placing else None
     paid = (await sources.erp.payments_by_order([order_no])).get(order_no, [])

@@ -21,12 +21,12 @@ from typing import Annotated, Any, Protocol
 import strawberry
 
 from adapters.erp_writes import ErpWrites
-from adapters.errors import EmailTaken, MosaicError
+from adapters.errors import EmailTaken, MosaicError, PayloadCode, Refused
 from adapters.feeds import Feed, StockEvent
 from resolvers.authz import ALLOW, DENY, guarded, own
 from resolvers.cancelling import CancelOrder, cancelled, plan_cancel
 from resolvers.cancelling import fingerprint_of as cancel_fingerprint
-from resolvers.context import Info
+from resolvers.context import Info, Services
 from resolvers.erasure import EraseCustomer
 from resolvers.holds import leased
 from resolvers.inputs import CUSTOMER_ID, IDEMPOTENCY_KEY, ORDER_ID, argument
@@ -36,7 +36,7 @@ from resolvers.ordering import fingerprint_of as order_fingerprint
 from resolvers.profile import consent_changes, contact_changes, crm_contact, write_contact
 from resolvers.returning import RegisterReturn, plan_return, registered_return
 from resolvers.returning import fingerprint_of as return_fingerprint
-from resolvers.sagas import Outcome, Refused, SagaEngine, SagaLog
+from resolvers.sagas import Outcome, SagaEngine, SagaLog
 from resolvers.sources import Sources
 from resolvers.types.customer import Consent
 from resolvers.types.product import Product
@@ -130,14 +130,14 @@ class Commerce:
         await self.sagas.log.close()
 
 
-def _commerce(info: Info) -> Commerce:
+def _commerce(info: Info) -> Services:
     commerce = info.context.commerce
     if commerce is None:
         raise MosaicError("writes are not available in this context")
     return commerce
 
 
-def _refused(code: str, message: str) -> list[UserError]:
+def _refused(code: PayloadCode, message: str) -> list[UserError]:
     return [UserError(code=code, message=message)]
 
 
@@ -265,7 +265,9 @@ class CommerceMutation:
         try:
             updated = await write_contact(info, _commerce(info).sources, contact_id, changes)
         except EmailTaken as taken:
-            errors = [UserError(code=taken.code, message=taken.message, field=["email"])]
+            errors = [
+                UserError(code=PayloadCode.EMAIL_TAKEN, message=taken.message, field=["email"])
+            ]
             return UpdateCustomerPayload(customer=customer, errors=errors)
         return UpdateCustomerPayload(customer=updated, errors=[])
 

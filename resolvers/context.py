@@ -4,8 +4,10 @@ asking and what personal data they read; the adapters and logs writes need."""
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from graphql import GraphQLError
 from strawberry.types import Info as StrawberryInfo
@@ -15,8 +17,33 @@ from resolvers.loaders import Loaders
 from resolvers.principal import OPEN, PersonalReads, Principal
 
 if TYPE_CHECKING:
-    from resolvers.commerce import Commerce
+    from adapters.erp_writes import ErpWrites
+    from adapters.feeds import StockEvent
+    from resolvers.sagas import SagaEngine
     from resolvers.sources import Sources
+
+
+class StockChanges(Protocol):
+    """Live stock changes to subscribe to (resolvers/live.py: StockFeed)."""
+
+    def subscribe(
+        self, skus: frozenset[str], locations: frozenset[str] | None
+    ) -> AbstractAsyncContextManager[asyncio.Queue[StockEvent]]: ...
+
+
+class Services(Protocol):
+    """What the omnichannel writes and live stock need, as the context carries them
+    (resolvers/commerce.py: Commerce, made at start-up). A protocol, so this module,
+    which every resolver imports, imports none of the writes' modules."""
+
+    @property
+    def sources(self) -> Sources: ...
+    @property
+    def erp(self) -> ErpWrites: ...
+    @property
+    def sagas(self) -> SagaEngine: ...
+    @property
+    def feed(self) -> StockChanges: ...
 
 
 @dataclass(slots=True)
@@ -31,7 +58,7 @@ class MosaicContext:
     # context only reads.
     sources: Sources | None = None
     # What the omnichannel writes and live stock need (resolvers/commerce.py).
-    commerce: Commerce | None = None
+    commerce: Services | None = None
     # categories that never drive nor appear in recommendations (Settings)
     sensitive_categories: frozenset[str] = frozenset({"HEALTH"})
     # a WebSocket client's connection_init payload (strawberry sets it), where browsers,

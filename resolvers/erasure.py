@@ -41,7 +41,7 @@ from typing import Any
 
 import strawberry
 
-from adapters.errors import BadUserInput, ErasureIncomplete, MosaicError
+from adapters.errors import BadUserInput, ErasureIncomplete, MosaicError, PayloadCode
 from resolvers import ids
 from resolvers.context import Info
 from resolvers.identity import Identity, start_keys_of_id
@@ -242,7 +242,7 @@ async def _progress(
         if done and saga.answer
         else None,
         steps=steps,
-        errors=[UserError(code="ERASURE_INCOMPLETE", message=incomplete(left).message)]
+        errors=[UserError(code=PayloadCode.ERASURE_INCOMPLETE, message=incomplete(left).message)]
         if left
         else [],
     )

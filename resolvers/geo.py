@@ -1,53 +1,12 @@
-"""Dutch postal codes to coordinates, and distances between coordinates.
-
-The table is the real centroid of every 4-digit Dutch postal code, from GeoNames
-(geonames.org, CC BY 4.0). Shipping it means no geocoding service is called, which
-keeps personal addresses inside the retailer's walls and answers in microseconds.
-"""
+"""Where places are, and distances between them: a place's own coordinates, else the
+centre of its Dutch postal area (``geodata``: GeoNames' centroids, CC BY 4.0)."""
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 from adapters.records import LocationRecord
-
-
-@dataclass(frozen=True, slots=True)
-class PostalArea:
-    postal_code: str
-    city: str
-    lat: float
-    lon: float
-
-
-@cache
-def postal_areas() -> dict[str, PostalArea]:
-    """All 4-digit postal areas, keyed by code; read once per process."""
-    raw = json.loads(resources.files(__package__).joinpath("netherlands_pc4.json").read_text())
-    return {
-        row["zipcode"]: PostalArea(
-            row["zipcode"], row["name"], float(row["latitude"]), float(row["longitude"])
-        )
-        for row in raw
-    }
-
-
-#: a Dutch postal code: four digits, the first not 0, and optionally two letters
-#: (``1012 AB``, ``1012ab``, ``1012``); anything else is no Dutch postal code (Berlin's
-#: ``10115`` is not Amsterdam's 1011)
-DUTCH_POSTAL_CODE = re.compile(r"([1-9][0-9]{3}) ?([A-Za-z]{2})?")
-
-
-def locate(postal_code: str) -> PostalArea | None:
-    """The area of a Dutch postal code in any usual spelling; None for a code that is
-    not Dutch, or that no area has."""
-    found = DUTCH_POSTAL_CODE.fullmatch(postal_code.strip())
-    return postal_areas().get(found.group(1)) if found else None
+from geodata import locate
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

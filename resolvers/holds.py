@@ -29,9 +29,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from datetime import datetime
 from typing import Protocol
 
-from adapters.errors import UpstreamError
+from adapters.errors import PayloadCode, Refused, UpstreamError
 from adapters.pos import IN_STOCK, RESERVED, StockMove
-from resolvers.sagas import Json, Refused
+from resolvers.sagas import Json
 from resolvers.sources import Sources
 
 Invalidate = Callable[[str, Sequence[str]], Awaitable[None]]
@@ -71,7 +71,7 @@ async def leased(leases: Leases, names: Iterable[str]) -> AsyncIterator[None]:
             give_up = time.monotonic() + HOLD_LEASE_S
             while not await leases.lease(name, owner, time.time() + HOLD_LEASE_S):
                 if time.monotonic() >= give_up:
-                    raise Refused("IN_PROGRESS", "another write is holding this stock")
+                    raise Refused(PayloadCode.IN_PROGRESS, "another write is holding this stock")
                 await asyncio.sleep(LEASE_STEP_S)
             taken.append(name)
         yield
@@ -111,7 +111,9 @@ class StoreHolds:
                 wanted[pair] = wanted.get(pair, 0) + m.quantity
             short = sorted({pair[0] for pair, n in wanted.items() if have.get(pair, 0) < n})
             if short:
-                raise Refused("INSUFFICIENT_STOCK", f"too little stock of {', '.join(short)}")
+                raise Refused(
+                    PayloadCode.INSUFFICIENT_STOCK, f"too little stock of {', '.join(short)}"
+                )
             await pos_move(self.sources, self.invalidate, key, moves, at)
 
     async def release(self, key: str, moves: Sequence[StockMove], at: datetime) -> None:
@@ -152,7 +154,7 @@ async def wms_hold(
         return await sources.wms.reserve(sku, site, quantity, reference)
     except UpstreamError as error:
         if refused_for_stock(error):
-            raise Refused("INSUFFICIENT_STOCK", f"too little stock of {sku}") from error
+            raise Refused(PayloadCode.INSUFFICIENT_STOCK, f"too little stock of {sku}") from error
         raise
     finally:
         await invalidate("warehouse_stock", [sku])

@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.erp_writes import ErpWrites, NewDocument
-from adapters.errors import BadUserInput
+from adapters.errors import BadUserInput, PayloadCode
 from adapters.pos import IN_STOCK, RESERVED, StockMove
 from adapters.records import (
     Address,
@@ -44,9 +44,9 @@ from adapters.records import (
     StockRecord,
     discounted,
 )
+from geodata import locate
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.geo import locate
 from resolvers.holds import Invalidate, StoreHolds, occurred_at, wms_hold, wms_unhold
 from resolvers.identity import start_keys_of_id
 from resolvers.places import Point
@@ -64,7 +64,7 @@ MAX_QUANTITY = 999
 Location = tuple[str, str]  # (kind, the owning system's id)
 
 
-def refusal(code: str, message: str, *path: str | int) -> UserError:
+def refusal(code: PayloadCode, message: str, *path: str | int) -> UserError:
     return UserError(code=code, message=message, field=[str(p) for p in path] or None)
 
 
@@ -79,21 +79,21 @@ def merged_lines(
     """Quantities per SKU (a SKU on two lines counts once, added up), and bad lines."""
     errors: list[UserError] = []
     if not lines:
-        errors.append(refusal("INVALID_INPUT", "at least one line is needed", "lines"))
+        errors.append(refusal(PayloadCode.INVALID_INPUT, "at least one line is needed", "lines"))
     if len(lines) > MAX_LINES:
-        errors.append(refusal("INVALID_INPUT", f"at most {MAX_LINES} lines", "lines"))
+        errors.append(refusal(PayloadCode.INVALID_INPUT, f"at most {MAX_LINES} lines", "lines"))
     wanted: dict[str, int] = {}
     for n, line in enumerate(lines):
         if not 1 <= line.quantity <= max_quantity:
             message = f"quantity must be 1 to {max_quantity}"
-            errors.append(refusal("INVALID_QUANTITY", message, "lines", n, "quantity"))
+            errors.append(refusal(PayloadCode.INVALID_QUANTITY, message, "lines", n, "quantity"))
         wanted[str(line.sku)] = wanted.get(str(line.sku), 0) + line.quantity
     return wanted, errors
 
 
 def check_key(key: str) -> list[UserError]:
     if not key.strip() or len(key) > 200:
-        return [refusal("INVALID_INPUT", "idempotencyKey must be 1 to 200 characters")]
+        return [refusal(PayloadCode.INVALID_INPUT, "idempotencyKey must be 1 to 200 characters")]
     return []
 
 
@@ -118,7 +118,7 @@ async def plan_order(
     errors += check_key(request.idempotency_key)
     if (request.pickup_location_id is None) == (request.delivery_address is None):
         message = "give either pickupLocationId (click & collect) or deliveryAddress"
-        errors.append(refusal("INVALID_INPUT", message))
+        errors.append(refusal(PayloadCode.INVALID_INPUT, message))
     if errors:
         return None, errors
     channel = request.channel.value
@@ -135,7 +135,9 @@ async def plan_order(
         pickup = None
         if (address.country or "NL").upper() != "NL":
             message = "orders are delivered in the Netherlands only"
-            return None, [refusal("NOT_DELIVERED_THERE", message, "deliveryAddress", "country")]
+            return None, [
+                refusal(PayloadCode.NOT_DELIVERED_THERE, message, "deliveryAddress", "country")
+            ]
         shipments, errors = await _delivery(info, sources, address.postal_code, wanted)
     if errors:
         return None, errors
@@ -174,14 +176,16 @@ async def _erp_account(info: Info, customer_id: str) -> tuple[str | None, list[U
     try:
         known = start_keys_of_id(customer_id)
     except BadUserInput as error:
-        return None, [refusal("UNKNOWN_CUSTOMER", error.message, "customerId")]
+        return None, [refusal(PayloadCode.UNKNOWN_CUSTOMER, error.message, "customerId")]
     customer = await Customer.find(info.context.loaders, known)
     if customer is None:
-        return None, [refusal("UNKNOWN_CUSTOMER", f"no customer {customer_id}", "customerId")]
+        return None, [
+            refusal(PayloadCode.UNKNOWN_CUSTOMER, f"no customer {customer_id}", "customerId")
+        ]
     erp_no: str | None = await customer.identity.key("erp_no")
     if erp_no is None:
         message = "the customer has no account in the ERP to order on"
-        return None, [refusal("NO_ERP_ACCOUNT", message, "customerId")]
+        return None, [refusal(PayloadCode.NO_ERP_ACCOUNT, message, "customerId")]
     return erp_no, []
 
 
@@ -203,11 +207,13 @@ async def _priced_lines(
     errors: list[UserError] = []
     for sku, item, price, offers in zip(skus, items, prices, promotions, strict=True):
         if item is None:
-            errors.append(refusal("UNKNOWN_SKU", f"no product {sku}", "lines"))
+            errors.append(refusal(PayloadCode.UNKNOWN_SKU, f"no product {sku}", "lines"))
             continue
         found = quote(item, price, offers, channel, day)
         if item.blocked or channel not in item.channels or found is None:
-            errors.append(refusal("NOT_SOLD", f"{sku} is not sold in the {channel} channel"))
+            errors.append(
+                refusal(PayloadCode.NOT_SOLD, f"{sku} is not sold in the {channel} channel")
+            )
             continue
         promotion = found.promotion if found.compare_at else None
         lines.append(
@@ -238,20 +244,20 @@ async def _pickup(
     try:
         prefix, local = ids.split(location_id, ("store", "warehouse"), "location")
     except BadUserInput as error:
-        return None, [], [refusal("UNKNOWN_LOCATION", error.message, "pickupLocationId")]
+        return None, [], [refusal(PayloadCode.UNKNOWN_LOCATION, error.message, "pickupLocationId")]
     stores = {s.id: s for s in await info.context.loaders.all_stores()}
     store: LocationRecord | None = stores.get(local) if prefix == "store" else None
     if store is None:
         message = f"{location_id} is not a store to pick up at"
-        return None, [], [refusal("UNKNOWN_LOCATION", message, "pickupLocationId")]
+        return None, [], [refusal(PayloadCode.UNKNOWN_LOCATION, message, "pickupLocationId")]
     if not store.active:
         message = f"{store.name} is closed"
-        return None, [], [refusal("STORE_CLOSED", message, "pickupLocationId")]
+        return None, [], [refusal(PayloadCode.STORE_CLOSED, message, "pickupLocationId")]
     free = _free(await sources.pos.stock(list(wanted), [local]))
     short = _short(free, local, wanted)
     if short:
         message = f"{store.name} has too little of {', '.join(short)}"
-        return None, [], [refusal("INSUFFICIENT_STOCK", message, "lines")]
+        return None, [], [refusal(PayloadCode.INSUFFICIENT_STOCK, message, "lines")]
     return {"location": local}, [_shipment("STORE", local, wanted)], []
 
 
@@ -261,7 +267,9 @@ async def _delivery(
     area = locate(postal_code)
     if area is None:
         message = f"{postal_code!r} is not a known Dutch postal code"
-        return [], [refusal("INVALID_POSTAL_CODE", message, "deliveryAddress", "postalCode")]
+        return [], [
+            refusal(PayloadCode.INVALID_POSTAL_CODE, message, "deliveryAddress", "postalCode")
+        ]
     loaders, skus = info.context.loaders, list(wanted)
     stores, warehouses, store_stock, warehouse_stock = await asyncio.gather(
         loaders.all_stores(),
@@ -279,7 +287,9 @@ async def _delivery(
     for sku, n in wanted.items():
         place = next((p for p in places if free.get((p.id, sku), 0) >= n), None)
         if place is None:
-            return [], [refusal("INSUFFICIENT_STOCK", f"too little of {sku} anywhere", "lines")]
+            return [], [
+                refusal(PayloadCode.INSUFFICIENT_STOCK, f"too little of {sku} anywhere", "lines")
+            ]
         split.setdefault(place, {})[sku] = n
     return [_shipment(p.kind, p.id, lines) for p, lines in split.items()], []
 

@@ -9,9 +9,10 @@ from functools import lru_cache
 
 from adapters.errors import BadUserInput
 from adapters.records import LocationRecord
+from geodata import locate
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.geo import distance_km, locate, position
+from resolvers.geo import distance_km, position
 from resolvers.ready import settle
 from resolvers.types.common import NearInput
 

@@ -9,43 +9,34 @@ way. Same calls, one round fewer. The root then waits for them too (they are in 
 same round, so this costs no time): the fields below find their loads done and answer
 as plain values (:mod:`resolvers.ready`) instead of a few hundred awaitables.
 
-The selection is read from graphql-core's own nodes: strawberry's ``selected_fields``
-would convert the whole subtree, arguments included, to its own types on every call.
+The selection is read through strawberry's public ``Info.selected_fields``, so this
+works the same under either executor (``MOSAIC_EXECUTOR``) and touches no internals.
+It converts the selection below the field, arguments included, each time a list is
+prefetched (once per request for a listing, once per customer for order histories):
+about 40 microseconds for ProductListing's or Customer360's selection, a fifth of a
+percent of such a request's CPU.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
-    SelectionSetNode,
-    VariableNode,
-    value_from_ast_untyped,
-)
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from resolvers.context import Info
 from resolvers.fetchers import ALL
 from resolvers.loaders import Loaders
 
-Fragments = Mapping[str, FragmentDefinitionNode]
 
-
-def _fields(selection_set: SelectionSetNode | None, fragments: Fragments) -> Iterator[FieldNode]:
+def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
     """The fields selected, through fragments and inline fragments."""
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode):
+    for selection in selections:
+        if isinstance(selection, SelectedField):
             yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _fields(selection.selection_set, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            yield from _fields(fragment.selection_set if fragment else None, fragments)
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            yield from _fields(selection.selections)
 
 
 def _start(future: asyncio.Future[Any], started: list[asyncio.Future[Any]]) -> None:
@@ -55,34 +46,17 @@ def _start(future: asyncio.Future[Any], started: list[asyncio.Future[Any]]) -> N
     started.append(future)
 
 
-def _below(info: Info, path: Sequence[str]) -> list[FieldNode]:
+def _below(info: Info, path: Sequence[str]) -> list[SelectedField]:
     """The fields selected under ``path`` (field names) below the current field."""
-    fragments = info._raw_info.fragments
-    fields: list[FieldNode] = list(info._raw_info.field_nodes)
+    fields = list(_fields(info.selected_fields))
     for name in path:
-        fields = [
-            f
-            for parent in fields
-            for f in _fields(parent.selection_set, fragments)
-            if f.name.value == name
-        ]
+        fields = [f for parent in fields for f in _fields(parent.selections) if f.name == name]
     return fields
 
 
 def selected(info: Info, path: Sequence[str]) -> bool:
     """Whether the selection below the current field reaches ``path`` (field names)."""
     return bool(_below(info, path))
-
-
-def _argument(field: FieldNode, name: str, info: Info) -> Any:
-    """An argument's value as the client gave it (a variable's value, a literal's),
-    None when not given."""
-    for argument in field.arguments or ():
-        if argument.name.value == name:
-            if isinstance(argument.value, VariableNode):
-                return info.variable_values.get(argument.value.name.value)
-            return value_from_ast_untyped(argument.value)
-    return None
 
 
 def prefetch_products(
@@ -98,11 +72,10 @@ def prefetch_products(
     if not products:
         return started
     _start(loaders.item.load_many(skus), started)
-    fragments = info._raw_info.fragments
-    for field in (f for product in products for f in _fields(product.selection_set, fragments)):
-        name = field.name.value
+    for field in (f for product in products for f in _fields(product.selections)):
+        name = field.name
         if name in ("price", "compareAtPrice"):  # a promotion may lower the price
-            channel = _argument(field, "channel", info)
+            channel = field.arguments.get("channel")
             asked = getattr(channel, "value", channel) or info.context.channel
             for sku in skus:
                 _start(loaders.price.load((sku, asked)), started)

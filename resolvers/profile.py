@@ -15,7 +15,7 @@ from datetime import date
 
 from strawberry import UNSET
 
-from adapters.errors import BadUserInput
+from adapters.errors import BadUserInput, PayloadCode
 from resolvers.context import Info
 from resolvers.fetchers import Fetchers
 from resolvers.identity import start_keys_of_id
@@ -41,15 +41,19 @@ async def crm_contact(
     try:
         known = start_keys_of_id(customer_id)
     except BadUserInput as error:
-        return None, None, [refusal("UNKNOWN_CUSTOMER", error.message, "customerId")]
+        return None, None, [refusal(PayloadCode.UNKNOWN_CUSTOMER, error.message, "customerId")]
     customer = await Customer.find(info.context.loaders, known)
     if customer is None:
-        return None, None, [refusal("UNKNOWN_CUSTOMER", f"no customer {customer_id}", "customerId")]
+        return (
+            None,
+            None,
+            [refusal(PayloadCode.UNKNOWN_CUSTOMER, f"no customer {customer_id}", "customerId")],
+        )
     fragments = await customer.identity.complete()
     contact_id = fragments.crm.record_id if fragments.crm else None
     if contact_id is None:
         message = "the CRM has no record of this customer to change"
-        return customer, None, [refusal("NOT_IN_CRM", message, "customerId")]
+        return customer, None, [refusal(PayloadCode.NOT_IN_CRM, message, "customerId")]
     return customer, contact_id, []
 
 
@@ -61,13 +65,13 @@ def contact_changes(request: UpdateCustomerInput) -> tuple[dict[str, str], list[
     if request.name is not UNSET:
         first, _, last = (request.name or "").strip().partition(" ")
         if not first:
-            errors.append(refusal("INVALID_INPUT", "a name cannot be empty", "name"))
+            errors.append(refusal(PayloadCode.INVALID_INPUT, "a name cannot be empty", "name"))
         changes.update(firstname=first, lastname=last.strip())
     if request.email is not UNSET:
         email = normalise_email(request.email or "")
         if email and "@" not in email:
             message = f"{request.email!r} is no e-mail address"
-            errors.append(refusal("INVALID_INPUT", message, "email"))
+            errors.append(refusal(PayloadCode.INVALID_INPUT, message, "email"))
         changes["email"] = email or ""
     if request.phone is not UNSET:
         changes["phone"] = (request.phone or "").strip()
@@ -81,7 +85,7 @@ def contact_changes(request: UpdateCustomerInput) -> tuple[dict[str, str], list[
         }
         changes.update({ADDRESS_PROPERTIES[k]: (v or "").strip() for k, v in values.items()})
     if not changes and not errors:
-        errors.append(refusal("INVALID_INPUT", "nothing to change"))
+        errors.append(refusal(PayloadCode.INVALID_INPUT, "nothing to change"))
     return changes, errors
 
 

@@ -50,7 +50,7 @@ from decimal import Decimal
 import strawberry
 
 from adapters.erp_writes import ErpWrites, NewDocument
-from adapters.errors import BadUserInput
+from adapters.errors import BadUserInput, PayloadCode, Refused
 from adapters.pos import IN_STOCK, StockMove
 from adapters.records import Money, OrderLineRecord, OrderRecord, PaymentRecord
 from resolvers import ids, returnable
@@ -58,7 +58,7 @@ from resolvers.context import Info
 from resolvers.holds import Invalidate, occurred_at, pos_move, pos_unmove
 from resolvers.ordering import check_key, merged_lines, refusal
 from resolvers.refunds import capped, planned, refund_payment, refundable
-from resolvers.sagas import Json, Refused, Results, Step
+from resolvers.sagas import Json, Results, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Money as MoneyType
 from resolvers.types.payment import Payment
@@ -67,7 +67,6 @@ from resolvers.types.vocabulary import RefusalReason, ReturnStatus
 from resolvers.types.writes import RegisterReturnInput, UserError
 
 FROM_CUSTOMER = "RETURNED_BY_CUSTOMER"
-NOT_RETURNABLE = "NOT_RETURNABLE"
 
 
 def return_reference(plan: Json) -> str:
@@ -84,7 +83,7 @@ def fingerprint_of(request: RegisterReturnInput) -> Json:
 
 
 def not_returnable(reason: str, message: str, *path: str) -> UserError:
-    refused = refusal(NOT_RETURNABLE, message, *path)
+    refused = refusal(PayloadCode.NOT_RETURNABLE, message, *path)
     refused.reason = RefusalReason(reason)
     return refused
 
@@ -99,11 +98,11 @@ async def plan_return(
     try:
         source, order_no = ids.order_key(str(request.order_id))
     except BadUserInput as error:
-        return None, [refusal("UNKNOWN_ORDER", error.message, "orderId")]
+        return None, [refusal(PayloadCode.UNKNOWN_ORDER, error.message, "orderId")]
     system = sources.erp if source == "erp" else sources.pos
     order = (await system.orders([order_no])).get(order_no)
     if order is None:
-        return None, [refusal("UNKNOWN_ORDER", f"no order {request.order_id}", "orderId")]
+        return None, [refusal(PayloadCode.UNKNOWN_ORDER, f"no order {request.order_id}", "orderId")]
     # a return applies to the order's posted invoice; an order not yet invoiced, or a
     # store receipt, is named as it is
     applies_to = order.invoice_id or order_no
@@ -171,14 +170,14 @@ async def _store(
     try:
         prefix, local = ids.split(str(location_id), ("store", "warehouse"), "location")
     except BadUserInput as error:
-        return None, [refusal("UNKNOWN_LOCATION", error.message, "locationId")]
+        return None, [refusal(PayloadCode.UNKNOWN_LOCATION, error.message, "locationId")]
     stores = {s.id: s for s in await info.context.loaders.all_stores()}
     store = stores.get(local) if prefix == "store" else None
     if store is None:
         message = f"{location_id} is not a store that takes returns"
-        return None, [refusal("UNKNOWN_LOCATION", message, "locationId")]
+        return None, [refusal(PayloadCode.UNKNOWN_LOCATION, message, "locationId")]
     if not store.active:
-        return None, [refusal("STORE_CLOSED", f"{store.name} is closed", "locationId")]
+        return None, [refusal(PayloadCode.STORE_CLOSED, f"{store.name} is closed", "locationId")]
     return local, []
 
 
@@ -195,7 +194,7 @@ def _returnable(
     for sku, n in wanted.items():
         back = returned.get(sku, 0)
         if sku not in bought:
-            errors.append(refusal("NOT_IN_ORDER", f"{sku} is not on this order", "lines"))
+            errors.append(refusal(PayloadCode.NOT_IN_ORDER, f"{sku} is not on this order", "lines"))
         elif back + n > shipped[sku]:
             errors.append(_too_many(sku, n, bought[sku], shipped[sku], back))
         else:
@@ -284,7 +283,7 @@ class RegisterReturn:
         for sku, delivered in delivered_per_sku.items():
             if returned.get(sku, 0) > delivered:
                 raise Refused(
-                    NOT_RETURNABLE,
+                    PayloadCode.NOT_RETURNABLE,
                     f"another return of this order came first: {sku} would come back "
                     f"{returned[sku]} times, {delivered} were delivered",
                 )

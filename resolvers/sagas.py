@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from adapters.errors import MosaicError
+from adapters.errors import MosaicError, PayloadCode, Refused
 from adapters.resilience import deadline
 
 logger = logging.getLogger("mosaic.sagas")
@@ -65,16 +65,6 @@ UNFINISHED: tuple[State, ...] = ("RUNNING", "COMPENSATING")
 CRASH_EXIT = 70
 #: how often a request waiting for another with the same key looks again
 WAIT_STEP_S = 0.05
-
-
-class Refused(Exception):
-    """A source refused a step for a reason the client must hear (too little stock): the
-    saga is undone, and the client gets ``code`` and ``message`` in the payload."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 Results = dict[str, Any]  # step name -> what its ``do`` answered (JSON)
@@ -373,7 +363,9 @@ class SagaEngine:
                 continue
             if time.monotonic() > waited_until:
                 await self.log.delete(record.id)
-                return Outcome(refusal=Refused("IN_PROGRESS", "a request with this key runs"))
+                return Outcome(
+                    refusal=Refused(PayloadCode.IN_PROGRESS, "a request with this key runs")
+                )
             await asyncio.sleep(WAIT_STEP_S)
 
     async def recover(self) -> int:
@@ -429,7 +421,8 @@ class SagaEngine:
         if record.fingerprint != fingerprint:
             return Outcome(
                 refusal=Refused(
-                    "IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for another request"
+                    PayloadCode.IDEMPOTENCY_KEY_REUSED,
+                    "this idempotency key was used for another request",
                 )
             )
         return Outcome(answer=record.answer)
@@ -491,8 +484,10 @@ class SagaEngine:
             raise
         if failure is not None:
             raise failure
-        why = record.error or {"code": "INTERRUPTED", "message": "the write was undone"}
-        return Outcome(refusal=Refused(why["code"], why["message"]))
+        why = record.error or {}
+        if why.get("code") in PayloadCode.__members__:  # refused, not undone after a failure
+            return Outcome(refusal=Refused(PayloadCode(why["code"]), why["message"]))
+        return Outcome(refusal=Refused(PayloadCode.INTERRUPTED, "the write was undone"))
 
     async def _unfinished(self, record: SagaRecord) -> None:
         """A saga past its pivot with steps that failed: kept RUNNING for the sweep,

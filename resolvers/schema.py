@@ -6,21 +6,21 @@ import inspect
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 import strawberry.federation
 from graphql import GraphQLError
+from graphql.execution import Executor
 from strawberry.extensions import SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
-from adapters.errors import BadUserInput, MosaicError
+from adapters.errors import BadUserInput, ErrorCode, MosaicError
 from resolvers.commerce import CommerceMutation
-from resolvers.direct_calls import mark_direct_calls
-from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
 from resolvers.inputs import check_arguments
 from resolvers.live import LiveSubscription
 from resolvers.mutation import Mutation as ErasureMutation
@@ -29,9 +29,13 @@ from resolvers.partial import PartialErrors
 from resolvers.query import Query
 from resolvers.read_policy import RefuseNeverReadable
 from resolvers.types.common import DateTime
-from resolvers.types.node import without_type_checks
 
 logger = logging.getLogger("mosaic.errors")
+
+#: ``fast``: the engine (resolvers/engine/); ``standard``: strawberry's own execution
+ExecutorName = Literal["fast", "standard"]
+#: a change to the execution context class, whichever it is (production's, gateway/limits.py)
+AdaptExecution = Callable[[type[Executor[Any]]], type[Executor[Any]]]
 
 
 def error_code(error: GraphQLError, execution_context: ExecutionContext | None) -> str:
@@ -43,25 +47,18 @@ def error_code(error: GraphQLError, execution_context: ExecutionContext | None) 
     if error.extensions and "code" in error.extensions:
         return str(error.extensions["code"])
     if execution_context is not None and execution_context.graphql_document is None:
-        return "GRAPHQL_PARSE_FAILED"
+        return ErrorCode.GRAPHQL_PARSE_FAILED
     if not error.path and error.message.startswith("Variable '$"):
-        return "BAD_USER_INPUT"
+        return ErrorCode.BAD_USER_INPUT
     if original is None and not error.path:
-        return "GRAPHQL_VALIDATION_FAILED"
-    return "INTERNAL_SERVER_ERROR"
+        return ErrorCode.GRAPHQL_VALIDATION_FAILED
+    return ErrorCode.INTERNAL_SERVER_ERROR
 
 
 class MosaicSchema(strawberry.federation.Schema):
     """A federation v2 subgraph schema (``_service``, ``_entities`` for Customer and
     Product), so Mosaic can join a company supergraph; standalone clients see it as a
     plain schema with two extra root fields."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("execution_context_class", PlainFieldsExecution)
-        super().__init__(*args, **kwargs)
-        without_type_checks(self._schema)
-        mark_plain_fields(self._schema)
-        mark_direct_calls(self, skip=PLAIN)
 
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]
@@ -97,7 +94,7 @@ class MosaicSchema(strawberry.federation.Schema):
         for error in errors:
             code = error_code(error, execution_context)
             error.extensions = {**(error.extensions or {}), "code": code}
-            if code == "INTERNAL_SERVER_ERROR":
+            if code == ErrorCode.INTERNAL_SERVER_ERROR:
                 logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
             else:
                 logger.info("%s at %s: %s", code, error.path, error.message)
@@ -121,11 +118,17 @@ def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] | None = None,
     *,
     production: bool = False,
+    executor: ExecutorName = "fast",
+    adapt_execution: AdaptExecution | None = None,
     **options: Any,
 ) -> strawberry.Schema:
     """The schema, with the gateway's extensions (classes or factories, one instance
     per request). ``production`` turns off field suggestions ("did you mean ...?"),
-    which would spell out the schema that introspection no longer shows."""
+    which would spell out the schema that introspection no longer shows. ``executor``
+    (``MOSAIC_EXECUTOR``): the engine, or strawberry's own execution on an unmarked
+    schema, which never imports the engine; both give the same answers.
+    ``adapt_execution`` changes the execution context class the executor uses (or the
+    one given as ``execution_context_class``)."""
     # @defer: the slow parts (ERP prices, order history) arrive after the fast ones
     options.setdefault(
         "config",
@@ -135,11 +138,24 @@ def build_schema(
             scalar_map={datetime: DateTime},
         ),
     )
-    return MosaicSchema(
+    execution: type[Executor[Any]] = StrawberryGraphQLCoreExecutionContext
+    if executor == "fast":
+        # imported here alone, so a standard schema never loads the engine
+        from resolvers import engine
+
+        execution = engine.Execution
+    execution = options.pop("execution_context_class", execution)
+    if adapt_execution is not None:
+        execution = adapt_execution(execution)
+    schema = MosaicSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         # the read policy last: the gateway's limits refuse a hostile document first
         extensions=[OperationState, PartialErrors, *(extensions or []), RefuseNeverReadable],
+        execution_context_class=execution,
         **options,
     )
+    if executor == "fast":
+        engine.mark(schema)
+    return schema

@@ -7,7 +7,8 @@ exactly as the adapters would meet the real systems; nothing is mocked.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,10 @@ WMS_TOKEN = "test-wms-token"
 #: the POS settings every test gateway has: the world's loyalty tiers, and stock changes
 #: polled often enough for a test to hear of one at once
 POS_SETTINGS: dict[str, Any] = {"pos_tier_thresholds": TIER_THRESHOLDS, "pos_poll_interval_s": 0.05}
+#: the executors (MOSAIC_EXECUTOR) whose answers must be the same; a module run again
+#: under the standard executor is left out of the quick run (tests/test_executors.py
+#: compares the two there)
+EXECUTORS = ("fast", pytest.param("standard", marks=pytest.mark.slow))
 
 
 @pytest.fixture(autouse=True)
@@ -122,9 +127,12 @@ def systems(
 
 
 def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
-    """The gateway's settings for these systems, with its own data directory."""
+    """The gateway's settings for these systems, with its own data directory unless
+    ``settings`` name one."""
     from gateway.settings import Settings
 
+    if "data_dir" not in settings:
+        settings["data_dir"] = Path(tempfile.mkdtemp(prefix="mosaic-gateway-"))
     return Settings(
         crm_url=systems["crm"],
         erp_url=systems["erp"],
@@ -133,7 +141,6 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
         **{
             "crm_token": CRM_TOKEN,
             "wms_token": WMS_TOKEN,
-            "data_dir": Path(tempfile.mkdtemp(prefix="mosaic-gateway-")),
             "erp_fields": dict(INSTALLATION_FIELDS),
             **POS_SETTINGS,
             **settings,
@@ -141,10 +148,13 @@ def gateway_settings(systems: dict[str, str], **settings: Any) -> Settings:
     )
 
 
-def _gateway(systems: dict[str, str], **settings: Any) -> Iterator[str]:
+def _gateway(
+    systems: dict[str, str], clock: Callable[[], float] = time.time, **settings: Any
+) -> Iterator[str]:
+    """A gateway for these systems on uvicorn; ``clock``: its caches' (tests.timing)."""
     from gateway.app import create_app
 
-    app = create_app(gateway_settings(systems, **settings))
+    app = create_app(gateway_settings(systems, **settings), clock=clock)
     server = ServerThread(app).start()
     yield server.url
     server.stop()
@@ -155,6 +165,22 @@ def gateway_url(systems: dict[str, str]) -> Iterator[str]:
     """The real gateway on uvicorn in front of the four simulated systems, with the
     cross-request cache off, so every request shows its own upstream calls."""
     yield from _gateway(systems, cache=False)
+
+
+@pytest.fixture(scope="session")
+def standard_gateway_url(systems: dict[str, str]) -> Iterator[str]:
+    """The same gateway under ``MOSAIC_EXECUTOR=standard``: strawberry's own execution,
+    without the engine (resolvers/engine/)."""
+    yield from _gateway(systems, cache=False, executor="standard")
+
+
+@pytest.fixture(params=EXECUTORS)
+def each_executor_url(
+    request: pytest.FixtureRequest, gateway_url: str, standard_gateway_url: str
+) -> str:
+    """The session's gateway (cache off) under each executor in turn: a test that takes
+    it runs under both, and its expectations hold for both answers alike."""
+    return gateway_url if request.param == "fast" else standard_gateway_url
 
 
 @pytest.fixture(scope="session")

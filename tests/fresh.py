@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import importlib
 import json
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +22,8 @@ from lxml import etree
 
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
-from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import World
-from tests.conftest import CRM_TOKEN, POS_SETTINGS, WMS_TOKEN
+from tests.conftest import CRM_TOKEN, WMS_TOKEN, gateway_settings
 from tests.contracts.checks import checks
 
 SYSTEMS = ("crm", "erp", "pos", "wms")
@@ -46,43 +45,29 @@ def fresh_systems(world: World, folder: Path) -> Iterator[dict[str, ServerThread
             servers[name] = ServerThread(app).start()
         yield servers
     finally:
-        for server in servers.values():
-            server.stop()
-
-
-def gateway_settings(servers: dict[str, ServerThread], data_dir: Path, **extra: Any) -> Any:
-    from gateway.settings import Settings
-
-    return Settings(
-        crm_url=servers["crm"].url,
-        erp_url=servers["erp"].url,
-        pos_url=servers["pos"].url,
-        wms_url=servers["wms"].url,
-        crm_token=CRM_TOKEN,
-        wms_token=WMS_TOKEN,
-        data_dir=data_dir,
-        **{"erp_fields": dict(INSTALLATION_FIELDS), **POS_SETTINGS, **extra},
-    )
+        # together: each may wait up to a second for its kept-alive connections
+        with ThreadPoolExecutor(len(SYSTEMS)) as stopping:
+            list(stopping.map(ServerThread.stop, servers.values()))
 
 
 @contextmanager
 def gateway(servers: dict[str, ServerThread], data_dir: Path, **extra: Any) -> Iterator[str]:
     from gateway.app import create_app
 
-    server = ServerThread(create_app(gateway_settings(servers, data_dir, **extra))).start()
+    urls = {name: server.url for name, server in servers.items()}
+    server = ServerThread(create_app(gateway_settings(urls, data_dir=data_dir, **extra))).start()
     try:
         yield server.url
     finally:
         server.stop()
 
 
-def eventually(check: Callable[[], bool], timeout_s: float = 20.0, what: str = "") -> None:
-    """Wait until ``check()`` holds (a recovery that runs in the background)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {what}")
-        time.sleep(0.1)
+@contextmanager
+def fresh_env(world: World, folder: Path, **extra: Any) -> Iterator[dict[str, str]]:
+    """Fresh systems with a gateway in front of them (``extra``: its settings): the
+    gateway's URL under ``"gateway"``, each system's under its name."""
+    with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw", **extra) as url:
+        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
 
 
 # --- asking the systems directly -------------------------------------------------------

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections import Counter
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.operations import reference_operations
+from tests.simulators import call_count, clear_calls
 
 
 def post(
@@ -45,6 +47,18 @@ def graphql(
 
 def run_reference(url: str, name: str, variables: dict[str, Any]) -> dict[str, Any]:
     return graphql(url, reference_operations()[name], variables)
+
+
+def counted(
+    systems: dict[str, str], url: str, name: str, variables: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Counter[str]]]:
+    """The operation's calls, once the gateway knows the POS's location ids (read once
+    an hour, as SearchOrders needs them: ``adapters.pos``)."""
+    run_reference(url, name, variables)
+    for system_url in systems.values():
+        clear_calls(system_url)
+    result = run_reference(url, name, variables)
+    return result, {source: call_count(u) for source, u in systems.items()}
 
 
 def codes(result: dict[str, Any]) -> list[str]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+
+from tests.timing import poll_until
 
 
 def _free_port() -> int:
@@ -38,15 +39,16 @@ def redis_server(folder: Path) -> Iterator[str]:
     url = f"redis://127.0.0.1:{port}/0"
     try:
         with redis.Redis.from_url(url) as client:
-            deadline = time.monotonic() + 10
-            while True:
+
+            def answers() -> bool:
+                if process.poll() is not None:
+                    raise RuntimeError("redis-server did not start")
                 try:
-                    client.ping()
-                    break
+                    return bool(client.ping())
                 except redis.ConnectionError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("redis-server did not start") from None
-                    time.sleep(0.02)
+                    return False
+
+            poll_until(answers, 10, what="redis-server answers")
         yield url
     finally:
         process.terminate()

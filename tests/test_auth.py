@@ -28,8 +28,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from adapters.errors import ConfigurationError
 from gateway.app import create_app
-from gateway.auth import ConfigurationError
 from gateway.cli import main
 from gateway.settings import Settings
 from legacy.common.runner import ServerThread
@@ -308,11 +308,18 @@ def test_mosaic_serve_in_production_without_authentication_exits_with_the_reason
     assert "Refusing to start open" in capsys.readouterr().err
 
 
-def test_production_starts_with_api_keys_from_a_file(tmp_path: Any) -> None:
+def test_production_starts_with_api_keys_from_a_file_and_admits_only_those_keys(
+    systems: dict[str, str], tmp_path: Any
+) -> None:
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps(API_KEYS))
-    app = create_app(Settings(env="production", api_keys_file=keys, data_dir=tmp_path))
-    assert app is not None
+    for url in _gateway(systems, cache=False, env="production", api_keys_file=keys):
+        status, result = ask(url, PUBLIC_QUERY, **{"X-API-Key": PARTNER_KEY})
+        assert status == 200
+        assert "errors" not in result
+        status, result = ask(url, PUBLIC_QUERY, **{"X-API-Key": "not-in-the-file"})
+        assert status == 401
+        assert [e["extensions"]["code"] for e in result["errors"]] == ["UNAUTHENTICATED"]
 
 
 def test_a_token_for_an_rs256_key_is_not_accepted_when_no_jwks_is_configured(

@@ -25,7 +25,7 @@ from resolvers.authz import Guard
 from resolvers.schema import build_schema
 from resolvers.types.customer import Customer
 from tests.auth_tokens import API_KEYS, PARTNER_KEY, SECRET, Person, bearer, people, store_of
-from tests.conftest import SEED, SIZE, _gateway
+from tests.conftest import EXECUTORS, SEED, SIZE, _gateway
 from tests.gateway_client import graphql, run_reference
 from tests.simulators import call_count, clear_calls
 
@@ -47,10 +47,19 @@ def audit_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("audit") / "audit.jsonl"
 
 
-@pytest.fixture(scope="module")
-def secured_url(systems: dict[str, str], audit_file: Path) -> Iterator[str]:
+@pytest.fixture(scope="module", params=EXECUTORS)
+def secured_url(
+    request: pytest.FixtureRequest, systems: dict[str, str], audit_file: Path
+) -> Iterator[str]:
+    """The secured gateway under each executor in turn: every expectation of the matrix
+    holds for both (the open answers it is held against come from the fast one)."""
     yield from _gateway(
-        systems, cache=False, jwt_secret=SECRET, api_keys=API_KEYS, audit_log=audit_file
+        systems,
+        cache=False,
+        jwt_secret=SECRET,
+        api_keys=API_KEYS,
+        audit_log=audit_file,
+        executor=request.param,
     )
 
 

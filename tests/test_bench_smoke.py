@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.bench  # the benchmark's quick run, against real servers
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ("Customer360", "ProductListing", "StockCheck", "Mixed")
 VARIANTS = ("mosaic-nocache", "baseline")  # cold: every request has a critical path

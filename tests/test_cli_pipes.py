@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.process  # `mosaic` commands writing into pipes
+
 
 @pytest.mark.parametrize(
     "command", [["examples", "--size", "small"], ["schema", "export"]], ids=" ".join

@@ -20,6 +20,7 @@ from legacy.crm.server import create_app
 from legacy.world import CrmContact, World, build_world
 from tests.conftest import CRM_TOKEN
 from tests.contracts.checks import checks
+from tests.timing import ManualClock
 
 CONTACTS = "/crm/v3/objects/contacts"
 SEARCHABLE = "hs_searchable_calculated_phone_number"
@@ -439,6 +440,7 @@ def test_writes_survive_a_restart(world: World, tmp_path: Path) -> None:
     assert answer["properties"] == {"city": "Elst"}
 
 
+@pytest.mark.slow  # builds the default-size world
 def test_the_default_world_loads_in_under_3_seconds(tmp_path: Path) -> None:
     world = build_world(42, "default")
     started = time.perf_counter()
@@ -462,20 +464,12 @@ def test_the_admin_endpoints_need_no_token(crm_server: ServerThread) -> None:
     assert call(crm_server.url, "GET", "/__admin/knobs", token=None)[0] == 200
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_past_the_ten_second_window_the_answer_is_hubspots_429_without_retry_after(
     world: World, tmp_path: Path
 ) -> None:
     """HubSpot's documented 429: ``errorType`` RATE_LIMIT, the policy, a correlation id,
     and no ``Retry-After``; the X-HubSpot-RateLimit headers say the window."""
-    clock = Clock()
+    clock = ManualClock(0.0)
     app = create_app(
         world,
         tmp_path / "crm.sqlite",
@@ -509,7 +503,7 @@ def test_search_has_its_own_limit_per_second_and_not_the_ten_second_one(
 ) -> None:
     """The OpenAPI file exempts search from the ten-secondly limit; HubSpot limits it
     per second instead."""
-    clock = Clock()
+    clock = ManualClock(0.0)
     app = create_app(
         world,
         tmp_path / "crm.sqlite",

@@ -16,6 +16,7 @@ from adapters.erp import ErpAdapter
 from legacy.world import World
 from tests.gateway_client import graphql
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+from tests.timing import ManualClock, poll_until_async
 
 NAMES = "query($skus: [ID!]!) { products(skus: $skus) { sku name price { amount } } }"
 
@@ -102,16 +103,24 @@ async def test_a_read_near_the_end_of_freshness_is_refetched_behind_it(
     no call: the key never expired for its readers."""
     async with aiohttp.ClientSession() as session:
         erp = ErpAdapter(session, ErpConfig(url=erp_server.url))
+        clock = ManualClock()
         freshness = Freshness(ttl_s=1.0, refresh_ahead_s=0.4)
-        items = SharedFetch("item", "erp", erp.items, freshness, MemoryStore())
+        store = MemoryStore(clock=clock)
+        items = SharedFetch("item", "erp", erp.items, freshness, store, clock=clock)
         sku = world.items[131].no
         clear_calls(erp_server.url)
         first = await items([sku])
-        await asyncio.sleep(0.7)
+        clock.advance(0.7)
         assert await items([sku]) == first
-        await asyncio.sleep(0.2)  # the refetch runs behind the read
+        refetched_at = clock()
+
+        async def refetched() -> bool:  # the refetch runs behind the read
+            entry = (await store.get_many("item", [sku])).get(sku)
+            return entry is not None and entry.stored_at == refetched_at
+
+        await poll_until_async(refetched)
         assert erp_calls(erp_server.url, "ItemCard") == 2
-        await asyncio.sleep(0.3)
+        clock.advance(0.5)
         assert await items([sku]) == first
         assert erp_calls(erp_server.url, "ItemCard") == 2
 
@@ -124,21 +133,30 @@ async def test_a_failed_refresh_is_not_tried_again_for_the_same_entry(
     async with aiohttp.ClientSession() as session:
         erp = ErpAdapter(session, ErpConfig(url=erp_server.url))
         fetched: list[Sequence[str]] = []
+        answered: list[Sequence[str]] = []
 
         async def counted(keys: Sequence[str]) -> Any:
             fetched.append(keys)
-            return await erp.items(keys)
+            try:
+                return await erp.items(keys)
+            finally:
+                answered.append(keys)
 
+        clock = ManualClock()
         freshness = Freshness(ttl_s=1.0, refresh_ahead_s=0.6)
-        items = SharedFetch("item", "erp", counted, freshness, MemoryStore())
+        store = MemoryStore(clock=clock)
+        items = SharedFetch("item", "erp", counted, freshness, store, clock=clock)
         sku = world.items[132].no
         first = await items([sku])
         set_knobs(erp_server.url, fault="error500")
         try:
-            await asyncio.sleep(0.5)
+            clock.advance(0.5)
             for _ in range(3):
                 assert await items([sku]) == first
-                await asyncio.sleep(0.1)
+                # the refresh the first read started has failed before the next read
+                await poll_until_async(lambda: len(answered) == 2)
+                clock.advance(0.1)
+            await asyncio.sleep(0.05)  # a refresh a later read started would have asked
         finally:
             reset_knobs(erp_server.url)
         assert fetched == [[sku], [sku]]

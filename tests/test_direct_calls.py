@@ -1,5 +1,5 @@
 """Sync resolvers with arguments or field extensions, called directly
-(resolvers/direct_calls.py), answer exactly as strawberry's own calls do: the same
+(resolvers/engine/direct_calls.py), answer exactly as strawberry's own calls do: the same
 arguments converted the same way, the same extensions around them, the same errors at
 the same paths; and the arguments are converted once per field node, not per object."""
 
@@ -15,8 +15,8 @@ from strawberry.extensions import FieldExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
-from resolvers.direct_calls import DIRECT, mark_direct_calls
-from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
+from resolvers.engine.direct_calls import DIRECT, mark_direct_calls
+from resolvers.engine.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
 from tests.test_plain_fields import SeesEveryField
 
 BUILT: list[str] = []

@@ -1,9 +1,10 @@
-"""docker/ holds what a platform team runs: the image, a compose file with two gateway
-replicas behind nginx, Redis and the four simulated systems, and the Kubernetes probes.
-No Docker engine runs here, so these tests read the files and check that they fit the
-code: every command parses as a real `mosaic` command, every MOSAIC_* variable is a
-real setting, every probe and healthcheck hits a route the gateway serves, and the
-ports, names and users agree with each other.
+"""docker/ holds what a platform team runs: the image, and a compose file with two
+gateway replicas behind nginx, Redis, the four simulated systems and the examples
+GraphiQL offers for their data. No Docker engine runs here, so these tests read the
+files and check that they fit the code: every command parses as a real `mosaic`
+command, every MOSAIC_* variable is a real setting, every healthcheck hits a route the
+gateway serves, and the ports, names, volumes and users agree with each other.
+(deploy/kubernetes/ has its own: tests/test_kubernetes.py.)
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def dockerfile() -> list[tuple[str, str]]:
-    """The final stage's instructions, continuation lines joined."""
+def final_stage() -> list[tuple[str, str]]:
+    """The Dockerfile's final stage's instructions, continuation lines joined."""
     text = re.sub(r"\\\n\s*", " ", (DOCKER / "Dockerfile").read_text())
     instructions = [
         tuple(line.split(maxsplit=1))
@@ -51,6 +51,11 @@ def dockerfile() -> list[tuple[str, str]]:
     ]
     last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
     return [(keyword, args) for keyword, args in instructions[last_from:]]
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> list[tuple[str, str]]:
+    return final_stage()
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +73,11 @@ def legacy_systems(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
     return {
         name: s for name, s in services.items() if s.get("command", [])[:2] == ["mosaic", "legacy"]
     }
+
+
+def jobs(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Services that run once and end (others wait for them to complete)."""
+    return {name: s for name, s in services.items() if s.get("restart") == "no"}
 
 
 def option(command: list[str], name: str) -> str:
@@ -132,7 +142,7 @@ def test_the_build_context_lets_in_every_copied_folder() -> None:
 def test_every_command_is_a_mosaic_command_that_parses(services: dict[str, dict[str, Any]]) -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     ours = [s for s in services.values() if s.get("image", "").startswith("mosaic-gateway")]
-    assert len(ours) == 6  # two gateways, four simulated systems
+    assert len(ours) == 7  # two gateways, four simulated systems, the examples job
     for service in ours:
         command = service["command"]
         assert command[0] in scripts
@@ -177,7 +187,37 @@ def test_the_gateways_serve_on_the_port_nginx_and_their_healthchecks_use(
 
 def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
-        assert service.get("healthcheck", {}).get("test"), name
+        if name not in jobs(services):
+            assert service.get("healthcheck", {}).get("test"), name
+
+
+def test_graphiql_gets_examples_for_the_simulated_systems_data(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], dockerfile: list[tuple[str, str]]
+) -> None:
+    """GraphiQL's tabs used to open with empty variables: no examples file. A job
+    writes one for the systems' world into a volume, and the replicas wait for it."""
+    [(name, job)] = jobs(services).items()
+    command = job["command"]
+    assert command[:2] == ["mosaic", "examples"]
+    systems = legacy_systems(services).values()
+    world = {(option(s["command"], "--size"), option(s["command"], "--seed")) for s in systems}
+    assert world == {(option(command, "--size"), option(command, "--seed"))}
+    written = Path(option(command, "--output"))
+    [(volume, folder)] = [m.split(":")[:2] for m in job["volumes"]]
+    assert written.parent == Path(folder)
+    assert volume in compose["volumes"]
+    for replica in gateways(services).values():
+        assert replica["depends_on"][name]["condition"] == "service_completed_successfully"
+        assert f"{volume}:{folder}:ro" in replica["volumes"]
+        assert Path(replica["environment"]["MOSAIC_EXAMPLES_FILE"]) == written
+    # a fresh volume takes the owner of the image's folder: the image's user may write it
+    [user] = [args for keyword, args in dockerfile if keyword == "USER"]
+    uid = user.split(":")[0]
+    assert any(
+        f"install -d -o {uid} -g {uid} {folder}" in args
+        for keyword, args in dockerfile
+        if keyword == "RUN"
+    )
 
 
 def test_the_four_simulated_systems_run_one_world_on_their_own_ports(
@@ -236,36 +276,3 @@ def test_every_mosaic_variable_is_a_real_setting(services: dict[str, dict[str, A
     for replica in gateways(services).values():
         unknown = {k for k in replica["environment"] if k.startswith("MOSAIC_")} - settings
         assert not unknown
-
-
-# --- Kubernetes --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def deployment() -> dict[str, Any]:
-    text = (DOCKER / "k8s-probes.md").read_text()
-    [block] = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    manifest: dict[str, Any] = yaml.safe_load(block)
-    return manifest
-
-
-def test_kubernetes_probes_liveness_at_healthz_and_readiness_at_readyz(
-    deployment: dict[str, Any],
-) -> None:
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
-    assert {"/healthz", "/readyz", "/metrics"} <= served_paths()
-    [port] = container["ports"]
-    assert port["containerPort"] == GATEWAY_PORT
-    build_parser().parse_args(container["args"][1:])
-
-
-def test_kubernetes_runs_the_image_as_its_non_root_user(
-    deployment: dict[str, Any], dockerfile: list[tuple[str, str]]
-) -> None:
-    security = deployment["spec"]["template"]["spec"]["securityContext"]
-    [user] = [args for keyword, args in dockerfile if keyword == "USER"]
-    assert security["runAsNonRoot"] is True
-    assert str(security["runAsUser"]) == user.split(":")[0]

@@ -31,6 +31,7 @@ from legacy.erp.server import create_app
 from legacy.world import World
 from tests.contracts.checks import checks
 from tests.simulators import call_count, clear_calls
+from tests.timing import ManualClock
 
 CLIENT_ID, SECRET, SCOPE = (
     "mosaic-gateway",
@@ -66,14 +67,6 @@ class TokenEndpoint:
     def accepts(self, request: Request) -> bool:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         return scheme == "Bearer" and value in self.issued
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +106,7 @@ async def test_a_token_is_fetched_once_kept_and_renewed_before_it_expires(
     session: aiohttp.ClientSession, business_central: str, endpoint: tuple[TokenEndpoint, str]
 ) -> None:
     stand_in, token_url = endpoint
-    clock = Clock()
+    clock = ManualClock(1000.0)
     erp = ErpAdapter(session, oauth(business_central, token_url), clock=clock)
     assert sorted(await erp.items(["10001"])) == ["10001"]
     await erp.customers(["C20000"])
@@ -136,7 +129,7 @@ async def test_a_token_the_erp_refuses_is_dropped_and_the_next_call_gets_another
     session: aiohttp.ClientSession, business_central: str, endpoint: tuple[TokenEndpoint, str]
 ) -> None:
     stand_in, token_url = endpoint
-    erp = ErpAdapter(session, oauth(business_central, token_url), clock=Clock())
+    erp = ErpAdapter(session, oauth(business_central, token_url), clock=ManualClock(1000.0))
     await erp.items(["10001"])
     stand_in.issued.clear()  # revoked
     with pytest.raises(UpstreamAuthFailed):
@@ -152,7 +145,7 @@ async def test_a_wrong_client_secret_is_source_auth_failed_without_the_secret(
     config = oauth(business_central, token_url, client_secret=SecretStr("not-it"))
     clear_calls(business_central)
     with pytest.raises(UpstreamAuthFailed) as refused:
-        await ErpAdapter(session, config, clock=Clock()).items(["10001"])
+        await ErpAdapter(session, config, clock=ManualClock(1000.0)).items(["10001"])
     assert refused.value.extensions == {"code": "SOURCE_AUTH_FAILED", "source": "erp"}
     assert "not-it" not in str(refused.value)
     assert "not-it" not in repr(config)

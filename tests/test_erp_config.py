@@ -31,6 +31,7 @@ def test_a_partial_page_override_keeps_every_other_page() -> None:
     assert pages == {**ERP_PAGES, "items": "Items"}
 
 
+@pytest.mark.process  # `mosaic serve` as a process
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
     [

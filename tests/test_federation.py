@@ -97,6 +97,7 @@ def _through_router(url: str, query: str, **variables: Any) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.process  # Apollo's router and a subgraph in Node
 def test_a_router_query_joins_mosaics_products_with_another_subgraphs_reviews(
     router_url: str, skus: list[str], world: World
 ) -> None:
@@ -118,6 +119,7 @@ def test_a_router_query_joins_mosaics_products_with_another_subgraphs_reviews(
         ]
 
 
+@pytest.mark.process  # Apollo's router in Node
 def test_a_router_query_resolves_products_and_customers_through_mosaics_entities(
     router_url: str, skus: list[str], authors: list[str], world: World
 ) -> None:

@@ -18,6 +18,8 @@ from bench.fuzz import fuzz
 from tests.conftest import _gateway
 from tests.test_error_paths import Records, log, no_traceback  # noqa: F401  (a fixture)
 
+pytestmark = pytest.mark.slow  # a fuzz run of twenty seconds
+
 SECONDS = 20.0
 
 

@@ -30,9 +30,9 @@ from resolvers.erasure import ANONYMISED_NAME
 # expectations below spell them as GraphQL does (ERP, LOYALTY_ACCOUNT, DELETED).
 from tests.auth_tokens import SECRET, Person, bearer, people
 from tests.conftest import CRM_TOKEN, _gateway
-from tests.fresh import eventually
 from tests.gateway_client import graphql
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+from tests.timing import poll_until
 
 REPORT = """query($id: ID!) { dataSubjectReport(customerId: $id) {
     customerId records { system recordId kind fields { name value } erasable retailerAction }
@@ -410,8 +410,8 @@ def test_an_erasure_with_the_pos_failing_is_finished_by_the_sweep_without_its_ke
     finally:
         reset_knobs(fresh["pos"])
 
-    eventually(lambda: pos_card_holders(fresh, person.card) == [], what="the sweep deletes")
-    eventually(lambda: "errors" not in report(url, person.id), what="the erasure completes")
+    poll_until(lambda: pos_card_holders(fresh, person.card) == [], what="the sweep deletes")
+    poll_until(lambda: "errors" not in report(url, person.id), what="the erasure completes")
     after = report(url, person.id)["data"]["dataSubjectReport"]
     assert [(r["kind"], r["erasable"]) for r in after["records"]] == [("LOYALTY_ACCOUNT", False)]
     done = graphql(url, PROGRESS, {"id": person.id, "key": "erase-midway"}, AGENT)

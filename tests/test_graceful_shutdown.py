@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
+import urllib.request
 from typing import Any
+
+import pytest
 
 from legacy.examples import examples
 from tests.conftest import CRM_TOKEN, SEED, SIZE, WMS_TOKEN
 from tests.gateway_client import run_reference
 from tests.simulators import reset_knobs, set_knobs
+from tests.timing import poll_until
+
+pytestmark = pytest.mark.process  # `mosaic serve` stopped by SIGTERM
 
 
 def free_port() -> int:
@@ -25,14 +31,20 @@ def free_port() -> int:
 
 
 def wait_listening(port: int, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
+            return False
+
+    poll_until(listening, timeout_s, what=f"something listens on {port}")
+
+
+def erp_calls_in_flight(url: str) -> int:
+    with urllib.request.urlopen(url + "/readyz", timeout=5) as reply:
+        count: int = json.loads(reply.read())["sources"]["erp"]["in_flight"]
+        return count
 
 
 def gateway_environment(systems: dict[str, str], **settings: str) -> dict[str, str]:
@@ -75,7 +87,8 @@ def test_a_request_in_flight_completes_after_sigterm(systems: dict[str, str]) ->
             )
         )
         client.start()
-        time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}"
+        poll_until(lambda: erp_calls_in_flight(url), what="the request is in flight")
         gateway.send_signal(signal.SIGTERM)
         client.join(timeout=20)
         # uvicorn re-raises the signal once it has shut down gracefully

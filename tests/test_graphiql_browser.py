@@ -21,6 +21,8 @@ from legacy.examples import examples
 from tests.conftest import SEED, SIZE, _gateway
 from tests.gateway_client import run_reference
 
+pytestmark = pytest.mark.browser  # GraphiQL in Chromium
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
     "--no-sandbox",

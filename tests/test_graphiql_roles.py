@@ -26,6 +26,8 @@ from tests.auth_tokens import SECRET, store_of, token
 from tests.conftest import SEED, SIZE, _gateway
 from tests.test_graphiql import PageReader
 
+pytestmark = pytest.mark.browser  # GraphiQL's role picker in Chromium
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 OPERATION = ReadyOperation("Hello", "{ __typename }", {})

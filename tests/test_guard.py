@@ -17,19 +17,24 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.resilience import GuardConfig, deadline
+from adapters.resilience import Clock, GuardConfig, deadline
 from adapters.rest import JsonClient
 from tests.conftest import WMS_TOKEN
 from tests.simulators import calls, reset_knobs, set_knobs
+from tests.timing import ManualClock, poll_until_async
 
 QUERY = ("/api/v1/stock/query", {"skus": ["10000"]})
 
 
 def client(
-    session: aiohttp.ClientSession, url: str, timeout_s: float = 2.0, **guard: float
+    session: aiohttp.ClientSession,
+    url: str,
+    timeout_s: float = 2.0,
+    clock: Clock = time.monotonic,
+    **guard: float,
 ) -> JsonClient:
     config = SourceConfig(url=url, timeout_s=timeout_s, token=WMS_TOKEN, guard=GuardConfig(**guard))
-    return JsonClient("wms", session, config)
+    return JsonClient("wms", session, config, clock=clock)
 
 
 async def test_the_breaker_opens_after_its_threshold_and_stops_calling(
@@ -51,7 +56,8 @@ async def test_the_breaker_opens_after_its_threshold_and_stops_calling(
 async def test_the_breaker_half_opens_and_closes_when_the_source_returns(
     wms: str, session: aiohttp.ClientSession
 ) -> None:
-    wms_client = client(session, wms, retries=0, failure_threshold=2, open_s=0.3)
+    clock = ManualClock()
+    wms_client = client(session, wms, clock=clock, retries=0, failure_threshold=2, open_s=5)
     set_knobs(wms, fault="error500")
     for _ in range(2):
         with pytest.raises(UpstreamFault):
@@ -59,7 +65,7 @@ async def test_the_breaker_half_opens_and_closes_when_the_source_returns(
     reset_knobs(wms)
     with pytest.raises(CircuitOpen):
         await wms_client.post(*QUERY)
-    await asyncio.sleep(0.35)
+    clock.advance(5)
     assert await wms_client.post(*QUERY)
     assert wms_client.guard.state()["breaker"] == "closed"
     assert len(calls(wms)) == 3
@@ -68,11 +74,12 @@ async def test_the_breaker_half_opens_and_closes_when_the_source_returns(
 async def test_a_failed_probe_opens_the_breaker_again(
     wms: str, session: aiohttp.ClientSession
 ) -> None:
-    wms_client = client(session, wms, retries=0, failure_threshold=1, open_s=0.2)
+    clock = ManualClock()
+    wms_client = client(session, wms, clock=clock, retries=0, failure_threshold=1, open_s=5)
     set_knobs(wms, fault="error500")
     with pytest.raises(UpstreamFault):
         await wms_client.post(*QUERY)
-    await asyncio.sleep(0.25)
+    clock.advance(5)
     with pytest.raises(UpstreamFault):
         await wms_client.post(*QUERY)
     with pytest.raises(CircuitOpen):
@@ -86,7 +93,7 @@ async def test_reads_are_retried_and_succeed_when_the_fault_clears(
     wms_client = client(session, wms, retries=3, backoff_s=0.2, retry_budget=1.0)
     set_knobs(wms, fault="error500")
     call = asyncio.ensure_future(wms_client.post(*QUERY))
-    await asyncio.sleep(0.05)
+    await poll_until_async(lambda: calls(wms), what="the first attempt failed")
     reset_knobs(wms)
     assert await call
     assert len(calls(wms)) >= 2

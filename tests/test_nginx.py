@@ -28,18 +28,17 @@ from tests.test_slow_clients import (
     serving,
 )
 
+pytestmark = pytest.mark.process  # nginx in front of the gateway
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 1
 MOST = 4
 
 
-def local_config(deployed: str, gateway_port: int, port: int) -> str:
-    """The deployment's nginx.conf, pointed at one local replica and made quick."""
-    config = re.sub(
-        r"(\n\s*server gateway-\d:8000[^\n]*)+",
-        f"\n        server 127.0.0.1:{gateway_port};",
-        deployed,
-    )
+def local_config(deployed: str, gateway_ports: list[int], port: int) -> str:
+    """The deployment's nginx.conf, pointed at local replicas and made quick."""
+    replicas = "".join(f"\n        server 127.0.0.1:{p};" for p in gateway_ports)
+    config = re.sub(r"(\n\s*server gateway-\d:8000[^\n]*)+", replicas, deployed)
     replacements = {
         "listen 80;": f"listen 127.0.0.1:{port};",
         "client_header_timeout 10s;": f"client_header_timeout {TIMEOUT_S}s;",
@@ -53,30 +52,41 @@ def local_config(deployed: str, gateway_port: int, port: int) -> str:
     return config
 
 
+def nginx(work: Path, gateway_urls: list[str], **replacements: str) -> Iterator[int]:
+    """Debian's nginx on a free port with the deployment's configuration in front of
+    ``gateway_urls`` (``replacements``: more of the deployed text made local)."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(binary).exists(), "Debian's nginx: scripts/run-tests installs it"
+    chosen = free_port()
+    config = local_config(
+        (ROOT / "docker" / "nginx.conf").read_text(),
+        [int(url.rsplit(":", 1)[1]) for url in gateway_urls],
+        chosen,
+    )
+    for deployed_text, local in replacements.items():
+        assert deployed_text in config, deployed_text
+        config = config.replace(deployed_text, local)
+    (work / "nginx.conf").write_text(config)
+    process = subprocess.Popen(
+        [
+            binary,
+            "-p",
+            str(work),
+            "-c",
+            str(work / "nginx.conf"),
+            "-g",
+            f"daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield from serving(process, chosen)
+
+
 @pytest.fixture(scope="module")
 def port(systems: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "Debian's nginx: scripts/run-tests installs it"
-    work = tmp_path_factory.mktemp("nginx")
-    chosen = free_port()
     for url in _gateway(systems, cache=False, rate_limit_per_s=0.0):
-        gateway_port = int(url.rsplit(":", 1)[1])
-        deployed = (ROOT / "docker" / "nginx.conf").read_text()
-        (work / "nginx.conf").write_text(local_config(deployed, gateway_port, chosen))
-        process = subprocess.Popen(
-            [
-                nginx,
-                "-p",
-                str(work),
-                "-c",
-                str(work / "nginx.conf"),
-                "-g",
-                f"daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        yield from serving(process, chosen)
+        yield from nginx(tmp_path_factory.mktemp("nginx"), [url])
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,9 @@ calls are counted at the simulated systems and compared with what the gateway re
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -21,6 +20,7 @@ from legacy.examples import examples
 from tests.conftest import SEED, SIZE, _gateway
 from tests.gateway_client import graphql, run_reference
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+from tests.timing import poll_until
 
 T = TypeVar("T")
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -84,16 +84,6 @@ def by_label(series: Series, name: str, label: str) -> Counter[str]:
         if n == name:
             counted[dict(labels)[label]] += int(value)
     return counted
-
-
-def eventually(read: Callable[[], T | None], timeout_s: float = 5.0) -> T:
-    """What ``read`` finds once it finds something: the server logs and ends its spans
-    just after the client has the response."""
-    deadline = time.monotonic() + timeout_s
-    while (found := read()) is None:
-        assert time.monotonic() < deadline, "nothing appeared"
-        time.sleep(0.05)
-    return found
 
 
 # --- Prometheus -------------------------------------------------------------------------
@@ -252,7 +242,7 @@ def test_each_request_is_one_json_log_line_with_its_id_and_upstream_calls(
         entries = [json.loads(text) for text in err.splitlines() if "log-line-1" in text]
         return next((e for e in entries if e["logger"] == "mosaic.access"), None)
 
-    entry = eventually(line)
+    entry = poll_until(line)
     assert entry["request_id"] == "log-line-1"
     assert entry["operation"] == "Customer360"
     assert entry["status"] == 200
@@ -294,7 +284,7 @@ def test_the_console_exporter_prints_a_request_span_with_a_child_per_upstream_ca
         customer360(url, variables["Customer360"])  # WSDLs loaded
         capsys.readouterr()
         customer360(url, variables["Customer360"], {"traceparent": TRACEPARENT})
-        server = eventually(request_span)
+        server = poll_until(request_span)
     assert server["context"]["trace_id"] == f"0x{TRACE_ID}"
     assert server["attributes"]["graphql.operation.name"] == "Customer360"
     children = [s for s in printed if s["parent_id"] == server["context"]["span_id"]]
@@ -332,7 +322,7 @@ def test_an_answer_without_a_sources_part_is_logged_partial_naming_it_and_counte
         entries = [json.loads(text) for text in err.splitlines() if "partial-line-1" in text]
         return next((e for e in entries if e["logger"] == "mosaic.access"), None)
 
-    entry = eventually(line)
+    entry = poll_until(line)
     assert (entry["outcome"], entry["failing_sources"]) == ("partial", ["pos"])
     after = total(scrape(gateway_url), "mosaic_partial_answers_total", source="pos")
     assert after == before + 1

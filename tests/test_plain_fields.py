@@ -1,4 +1,4 @@
-"""The short way for plain fields (resolvers/execution.py) answers exactly as
+"""The short way for plain fields (resolvers/engine/execution.py) answers exactly as
 graphql-core's own execution does: same data, same errors at the same paths, and it
 steps aside for every field that is not a plain attribute and for a schema extension
 that wraps every resolver."""
@@ -16,7 +16,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from resolvers.authz import DENY, guarded
-from resolvers.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
+from resolvers.engine.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
 
 
 @strawberry.enum

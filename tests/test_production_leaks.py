@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.auth_tokens import SECRET, bearer
-from tests.conftest import _gateway
+from tests.conftest import EXECUTORS, _gateway
 from tests.gateway_client import graphql
 from tests.simulators import reset_knobs, set_knobs
 
@@ -38,14 +38,16 @@ TYPOS = {
 QUIET_GUARD = {"retries": 0, "breaker_failure_threshold": 1000}
 
 
-@pytest.fixture(scope="module")
-def production_url(systems: dict[str, str]) -> Iterator[str]:
+@pytest.fixture(scope="module", params=EXECUTORS)
+def production_url(request: pytest.FixtureRequest, systems: dict[str, str]) -> Iterator[str]:
+    """A production gateway under each executor in turn: both keep quiet alike."""
     yield from _gateway(
         systems,
         cache=False,
         env="production",
         jwt_secret=SECRET,
         rate_limit_per_s=0.0,
+        executor=request.param,
         **QUIET_GUARD,
     )
 

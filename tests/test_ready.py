@@ -1,6 +1,7 @@
 """Fields that answer now when their loads are done (resolvers/ready.py), and the
 parents that make sure they are: below a prefetching parent nothing is awaited, so
-the hundreds of fields of an order history or a stock check complete as plain values.
+the hundreds of fields of an order history or a stock check complete as plain values,
+under either executor (prefetching is the resolvers' own, resolvers/prefetch.py).
 """
 
 from __future__ import annotations
@@ -9,20 +10,21 @@ import asyncio
 import operator
 from collections.abc import AsyncIterator
 from inspect import isawaitable
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from adapters.errors import UpstreamUnavailable
 from gateway.operations import reference_operations
 from gateway.runtime import Runtime
 from legacy.examples import examples
 from resolvers.context import MosaicContext
-from resolvers.execution import PlainFieldsExecution
+from resolvers.engine.execution import PlainFieldsExecution
 from resolvers.loaders import Loaders
 from resolvers.ready import when_loaded
-from resolvers.schema import build_schema
-from tests.conftest import SEED, SIZE, gateway_settings
+from resolvers.schema import ExecutorName, build_schema
+from tests.conftest import EXECUTORS, SEED, SIZE, gateway_settings
 
 
 def done(value: Any) -> asyncio.Future[Any]:
@@ -50,15 +52,34 @@ async def test_a_failed_load_is_the_fields_error_when_not_partial() -> None:
         when_loaded([done(2), failed], operator.add)
 
 
-class AwaitedPaths(PlainFieldsExecution):
-    """Notes the path of every field whose resolver gave an awaitable."""
+#: the path of every field whose resolver gave an awaitable, in the last execution
+AWAITED: list[list[str | int]] = []
 
-    paths: ClassVar[list[list[str | int]]] = []
 
-    async def complete_awaitable_value(self, *args: Any) -> Any:
-        path = args[3]
-        AwaitedPaths.paths.append(path.as_list())
-        return await super().complete_awaitable_value(*args)
+def noting(
+    base: type[StrawberryGraphQLCoreExecutionContext],
+) -> type[StrawberryGraphQLCoreExecutionContext]:
+    """``base``, noting in :data:`AWAITED` every field whose resolver gave an awaitable."""
+
+    class Noting(base):  # type: ignore[valid-type,misc]
+        async def complete_awaitable_value(self, *args: Any) -> Any:
+            AWAITED.append(args[3].as_list())
+            return await super().complete_awaitable_value(*args)
+
+    return Noting
+
+
+#: prefetching is the resolvers' own: it holds under either executor
+NOTING: dict[ExecutorName, type[StrawberryGraphQLCoreExecutionContext]] = {
+    "fast": noting(PlainFieldsExecution),
+    "standard": noting(StrawberryGraphQLCoreExecutionContext),
+}
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> ExecutorName:
+    name: ExecutorName = request.param
+    return name
 
 
 @pytest.fixture
@@ -69,28 +90,36 @@ async def runtime(systems: dict[str, str]) -> AsyncIterator[Runtime]:
 
 
 async def awaited_paths(
-    runtime: Runtime, name: str, document: str | None = None, variables: Any = None
+    runtime: Runtime,
+    executor: ExecutorName,
+    name: str,
+    document: str | None = None,
+    variables: Any = None,
 ) -> list[list[str | int]]:
-    AwaitedPaths.paths = []
-    schema = build_schema(execution_context_class=AwaitedPaths)
+    AWAITED.clear()
+    schema = build_schema(executor=executor, execution_context_class=NOTING[executor])
     result = await schema.execute(
         document or reference_operations()[name],
         variable_values=variables or examples(SEED, SIZE)[name],
         context_value=MosaicContext(loaders=Loaders(runtime.fetchers)),
     )
     assert not result.errors
-    return AwaitedPaths.paths
+    return list(AWAITED)
 
 
-async def test_nothing_below_customer360s_orders_is_awaited(runtime: Runtime) -> None:
-    paths = await awaited_paths(runtime, "Customer360")
+async def test_nothing_below_customer360s_orders_is_awaited(
+    runtime: Runtime, executor: ExecutorName
+) -> None:
+    paths = await awaited_paths(runtime, executor, "Customer360")
     assert ["customer", "orders"] in paths
     assert [p for p in paths if p[:2] == ["customer", "orders"] and len(p) > 2] == []
 
 
 @pytest.mark.parametrize("name", ["StockCheck", "ProductListing"])
-async def test_nothing_below_a_product_list_is_awaited(runtime: Runtime, name: str) -> None:
-    paths = await awaited_paths(runtime, name)
+async def test_nothing_below_a_product_list_is_awaited(
+    runtime: Runtime, executor: ExecutorName, name: str
+) -> None:
+    paths = await awaited_paths(runtime, executor, name)
     assert paths == [["products"]]
 
 
@@ -99,7 +128,7 @@ async def test_nothing_below_a_product_list_is_awaited(runtime: Runtime, name: s
     [("", "price(channel: STORE)"), (", $channel: Channel!", "price(channel: $channel)")],
 )
 async def test_a_selection_through_fragments_and_variables_is_prefetched_too(
-    runtime: Runtime, declared: str, price: str
+    runtime: Runtime, executor: ExecutorName, declared: str, price: str
 ) -> None:
     document = (
         f"query($skus: [ID!]!{declared}) {{ products(skus: $skus) {{ ...card }} }} "
@@ -107,5 +136,6 @@ async def test_a_selection_through_fragments_and_variables_is_prefetched_too(
         "promotions { code } } }"
     )
     skus = examples(SEED, SIZE)["ProductListing"]["skus"]
-    paths = await awaited_paths(runtime, "", document, {"skus": skus, "channel": "APP"})
+    variables = {"skus": skus, "channel": "APP"}
+    paths = await awaited_paths(runtime, executor, "", document, variables)
     assert paths == [["products"]]  # each product's price was the one prefetched

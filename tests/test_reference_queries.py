@@ -18,8 +18,8 @@ import pytest
 from legacy.examples import examples, showcase_card
 from legacy.world import World
 from tests.conftest import SEED, SIZE
-from tests.gateway_client import run_reference
-from tests.simulators import call_count, calls, clear_calls, reset_knobs, set_knobs
+from tests.gateway_client import counted
+from tests.simulators import calls, reset_knobs, set_knobs
 
 
 @pytest.fixture(scope="module")
@@ -34,24 +34,12 @@ STORE_CHUNKS = math.ceil(STORES / 10)
 SKUS_PER_COUNT_CALL = 1000 // (2 * STORES)  # IN_STOCK and RESERVED_FOR_SALE at each store
 
 
-def counted(
-    systems: dict[str, str], url: str, name: str, variables: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Counter[str]]]:
-    """The operation's calls, once the gateway knows the POS's location ids (read once
-    an hour, as SearchOrders needs them: ``adapters.pos``)."""
-    run_reference(url, name, variables)
-    for system_url in systems.values():
-        clear_calls(system_url)
-    result = run_reference(url, name, variables)
-    return result, {name: call_count(u) for name, u in systems.items()}
-
-
 def test_customer360_answers_from_crm_pos_and_erp_without_errors(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
-    result, _ = counted(systems, gateway_url, "Customer360", variables["Customer360"])
+    result, _ = counted(systems, each_executor_url, "Customer360", variables["Customer360"])
     assert "errors" not in result
     customer = result["data"]["customer"]
     assert customer["id"].startswith("crm:")
@@ -74,7 +62,7 @@ def test_customer360_answers_from_crm_pos_and_erp_without_errors(
 
 def test_customer360_calls_each_source_once_per_round(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """Round 1: the card is searched in the CRM (one search) and in Square's customer
@@ -93,7 +81,7 @@ def test_customer360_calls_each_source_once_per_round(
     ERP 6, WMS 0, and POS 2 + 3 = 5 where it was 2: the card's extra round (Square's
     loyalty accounts have no card number) and the stores' chunks. None of it grows with
     the order history."""
-    _, calls = counted(systems, gateway_url, "Customer360", variables["Customer360"])
+    _, calls = counted(systems, each_executor_url, "Customer360", variables["Customer360"])
     assert sum(calls["crm"].values()) == 1
     assert sum(calls["erp"].values()) == 6
     assert sum(calls["wms"].values()) == 0
@@ -107,7 +95,7 @@ def test_customer360_calls_each_source_once_per_round(
 
 def test_customer360_calls_do_not_grow_with_the_order_history(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     world: World,
 ) -> None:
     """The customer with the fewest orders costs as many calls as the one with most."""
@@ -123,7 +111,7 @@ def test_customer360_calls_do_not_grow_with_the_order_history(
     totals = []
     for card in (few.loyalty_card, many_card):
         result, calls = counted(
-            systems, gateway_url, "Customer360", {"card": card, "channel": "STORE"}
+            systems, each_executor_url, "Customer360", {"card": card, "channel": "STORE"}
         )
         assert "errors" not in result
         totals.append(
@@ -139,10 +127,10 @@ def test_customer360_calls_do_not_grow_with_the_order_history(
 
 def test_product_listing_answers_with_prices_promotions_and_nearest_stores(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
-    result, _ = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
+    result, _ = counted(systems, each_executor_url, "ProductListing", variables["ProductListing"])
     assert "errors" not in result
     products = result["data"]["products"]
     assert len(products) == 48
@@ -161,7 +149,7 @@ def test_product_listing_answers_with_prices_promotions_and_nearest_stores(
 
 def test_product_listing_calls_each_source_once_per_round(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """One round, all in parallel: the 48 SKUs' item cards (one ERP ItemCard read),
@@ -172,7 +160,7 @@ def test_product_listing_calls_each_source_once_per_round(
     chunks go in parallel rather than one page after another (the old POS took 10,000 a
     page). So ERP 3, WMS 1, CRM 0 for 1 or 48 SKUs alike, and POS 1 + ceil(SKUs / 20): 4
     for 48 SKUs, 2 for one."""
-    _, calls = counted(systems, gateway_url, "ProductListing", variables["ProductListing"])
+    _, calls = counted(systems, each_executor_url, "ProductListing", variables["ProductListing"])
     skus = len(variables["ProductListing"]["skus"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
@@ -181,7 +169,7 @@ def test_product_listing_calls_each_source_once_per_round(
         "wms": 1,
     }
     one = dict(variables["ProductListing"], skus=variables["ProductListing"]["skus"][:1])
-    _, single = counted(systems, gateway_url, "ProductListing", one)
+    _, single = counted(systems, each_executor_url, "ProductListing", one)
     assert {s: sum(c.values()) for s, c in single.items()} == {
         **{s: sum(c.values()) for s, c in calls.items()},
         "pos": 2,
@@ -190,10 +178,10 @@ def test_product_listing_calls_each_source_once_per_round(
 
 def test_stock_check_lists_warehouses_and_stores_with_goods_in_transit(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
-    result, _ = counted(systems, gateway_url, "StockCheck", variables["StockCheck"])
+    result, _ = counted(systems, each_executor_url, "StockCheck", variables["StockCheck"])
     assert "errors" not in result
     levels = [s for p in result["data"]["products"] for s in p["stock"]]
     assert {s["location"]["kind"] for s in levels} == {"STORE", "WAREHOUSE"}
@@ -203,7 +191,7 @@ def test_stock_check_lists_warehouses_and_stores_with_goods_in_transit(
 
 def test_stock_check_calls_each_source_once_per_round(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """One round, all in parallel: one ERP ItemCard read; one WMS stock query, one WMS
@@ -211,7 +199,7 @@ def test_stock_check_calls_each_source_once_per_round(
     in chunks of 20 SKUs (a page of Square's 1,000 counts holds 20 SKUs at 25 stores in
     two states). So ERP 1, WMS 3, CRM 0, POS 1 + 3 for 50 SKUs (it was 2: the old POS
     answered 10,000 counts a page)."""
-    _, calls = counted(systems, gateway_url, "StockCheck", variables["StockCheck"])
+    _, calls = counted(systems, each_executor_url, "StockCheck", variables["StockCheck"])
     skus = len(variables["StockCheck"]["skus"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
@@ -227,7 +215,7 @@ def test_stock_check_calls_each_source_once_per_round(
 @pytest.mark.parametrize("name", ["ProductListing", "StockCheck"])
 def test_product_lists_make_every_call_in_one_round(
     systems: dict[str, str],
-    gateway_url: str,
+    each_executor_url: str,
     variables: dict[str, dict[str, Any]],
     name: str,
 ) -> None:
@@ -239,7 +227,7 @@ def test_product_lists_make_every_call_in_one_round(
     arrival of the store stock's later chunks that much later."""
     set_knobs(systems["erp"], latency_ms=500)
     try:
-        result, _ = counted(systems, gateway_url, name, variables[name])
+        result, _ = counted(systems, each_executor_url, name, variables[name])
     finally:
         reset_knobs(systems["erp"])
     assert "errors" not in result

@@ -196,6 +196,7 @@ async def test_retry_after_beyond_the_deadline_fails_at_once_as_rate_limited(
     assert len(calls(wms)) == 1
 
 
+@pytest.mark.slow  # waits out a two-second Retry-After
 async def test_an_http_date_retry_after_is_honoured_while_it_fits_the_deadline(
     wms: str, session: aiohttp.ClientSession
 ) -> None:
@@ -233,6 +234,7 @@ def limited_crm(world: World, tmp_path: Path) -> Iterator[str]:
     server.stop()
 
 
+@pytest.mark.slow  # backs off against two searches a second
 async def test_lookups_past_hubspots_search_limit_all_answer_after_backing_off(
     limited_crm: str, session: aiohttp.ClientSession, world: World
 ) -> None:

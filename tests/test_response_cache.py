@@ -10,7 +10,6 @@ are read from ``/metrics``, calls at the systems.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from legacy.world import World
 from tests.conftest import SEED, SIZE, _gateway
 from tests.gateway_client import graphql, response_cache_hits, run_reference
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
+from tests.timing import ManualClock, poll_until
 
 SHORT_STOCK_S = 0.5
 STOCK = "query($skus: [ID!]!) { products(skus: $skus) { sku stock { available } } }"
@@ -29,21 +29,40 @@ PRICES = "query($skus: [ID!]!) { products(skus: $skus) { sku price { amount } } 
 
 
 @pytest.fixture(scope="module")
-def gateway(systems: dict[str, str]) -> Iterator[str]:
-    """Defaults, but stock fresh for half a second, so expiry is quick to see."""
-    short = dict.fromkeys(("store_stock", "warehouse_stock", "inbound"), SHORT_STOCK_S)
-    yield from _gateway(systems, cache=True, cache_ttl_s=short)
+def clock() -> ManualClock:
+    """The caches' time in this module's gateways, moved by the tests."""
+    return ManualClock()
 
 
 @pytest.fixture(scope="module")
-def ahead_gateway(systems: dict[str, str]) -> Iterator[str]:
+def gateway(systems: dict[str, str], clock: ManualClock) -> Iterator[str]:
+    """Defaults, but stock fresh for half a second, so expiry is quick to see."""
+    short = dict.fromkeys(("store_stock", "warehouse_stock", "inbound"), SHORT_STOCK_S)
+    yield from _gateway(systems, clock, cache=True, cache_ttl_s=short)
+
+
+@pytest.fixture(scope="module")
+def ahead_gateway(systems: dict[str, str], clock: ManualClock) -> Iterator[str]:
     """Stock fresh for 2 s and refreshed ahead in its last 0.8 s (from 1.2 s on)."""
     stock = dict.fromkeys(("store_stock", "warehouse_stock", "inbound"), 2.0)
-    yield from _gateway(systems, cache=True, cache_ttl_s=stock, refresh_ahead=0.4)
+    yield from _gateway(systems, clock, cache=True, cache_ttl_s=stock, refresh_ahead=0.4)
 
 
 def calls(systems: dict[str, str]) -> int:
     return sum(sum(call_count(url).values()) for url in systems.values())
+
+
+#: the reads of stock levels, by system: what a refresh of stock asks again
+STOCK_READS = {
+    "wms": ("POST /api/v1/stock/query", "POST /api/v1/inbound/query"),
+    "pos": ("POST /v2/inventory/counts/batch-retrieve",),
+}
+
+
+def stock_asked(systems: dict[str, str]) -> dict[str, int]:
+    """Calls of each stock read since the systems' logs were cleared."""
+    asked = {name: call_count(systems[name]) for name in STOCK_READS}
+    return {read: asked[name][read] for name, reads in STOCK_READS.items() for read in reads}
 
 
 def thrice(url: str, query: str, variables: dict[str, Any], **headers: str) -> list[Any]:
@@ -66,12 +85,12 @@ def test_a_query_asked_again_is_answered_without_running_it(
 
 
 def test_an_answer_is_not_given_once_a_value_it_holds_is_stale(
-    gateway: str, systems: dict[str, str], world: World
+    gateway: str, systems: dict[str, str], world: World, clock: ManualClock
 ) -> None:
     skus = {"skus": [item.no for item in world.items[5:8]]}
     answers = thrice(gateway, STOCK, skus)
     assert all(product["stock"] for product in answers[-1]["data"]["products"])
-    time.sleep(SHORT_STOCK_S + 0.2)
+    clock.advance(SHORT_STOCK_S + 0.2)
     before = response_cache_hits(gateway)
     for url in systems.values():
         clear_calls(url)
@@ -81,14 +100,14 @@ def test_an_answer_is_not_given_once_a_value_it_holds_is_stale(
 
 
 async def test_clients_asking_while_an_answer_is_renewed_wait_for_that_one_run(
-    gateway: str, systems: dict[str, str], world: World
+    gateway: str, systems: dict[str, str], world: World, clock: ManualClock
 ) -> None:
     """Ten clients ask for a stock check whose kept answer has just expired, while the
     WMS takes 300 ms: the first runs the query again, the other nine get its answer
     instead of each resolving it too."""
     skus = {"skus": [item.no for item in world.items[10:12]]}
     thrice(gateway, STOCK, skus)
-    await asyncio.sleep(SHORT_STOCK_S + 0.2)
+    clock.advance(SHORT_STOCK_S + 0.2)
     set_knobs(systems["wms"], latency_ms=300)
     before = response_cache_hits(gateway)
     try:
@@ -140,18 +159,25 @@ def test_an_answer_with_errors_is_not_kept(gateway: str, world: World) -> None:
 
 
 def test_an_answer_asked_near_its_end_is_rebuilt_from_refetched_values_before_it_expires(
-    ahead_gateway: str, systems: dict[str, str], world: World
+    ahead_gateway: str, systems: dict[str, str], world: World, clock: ManualClock
 ) -> None:
     """A hit at 1.4 s is given the kept answer and starts refetching its stock; at 2.3 s
     the first stock has expired, yet the answer is built again from the refetched
     values with no call to any system (without the refresh, WMS and POS are asked)."""
     skus = {"skus": [item.no for item in world.items[30:33]]}
+    for url in systems.values():
+        clear_calls(url)
     kept = graphql(ahead_gateway, STOCK, skus)
-    time.sleep(1.4)
+    stock_calls = stock_asked(systems)  # what reading the stock takes
+    assert all(stock_calls.values())
+    for url in systems.values():
+        clear_calls(url)
+    clock.advance(1.4)
     before = response_cache_hits(ahead_gateway)
     assert graphql(ahead_gateway, STOCK, skus) == kept
     assert response_cache_hits(ahead_gateway) == before + 1
-    time.sleep(0.9)
+    poll_until(lambda: stock_asked(systems) == stock_calls, what="the refetch behind the hit")
+    clock.advance(0.9)
     for url in systems.values():
         clear_calls(url)
     assert graphql(ahead_gateway, STOCK, skus) == kept

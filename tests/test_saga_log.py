@@ -9,23 +9,21 @@ loopback, skipped where none is installed.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
 import sqlite3
-import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from adapters.errors import UpstreamUnavailable
+from adapters.errors import PayloadCode, Refused, UpstreamUnavailable
 from gateway.redis_sagas import RedisSagaLog
 from resolvers.holds import leased
-from resolvers.sagas import Json, Refused, Results, SagaEngine, SagaLog, SqliteSagaLog, Step
+from resolvers.sagas import Json, Results, SagaEngine, SagaLog, SqliteSagaLog, Step
+from tests.timing import ManualClock, poll_until_async
 
 
 class Counting:
@@ -62,32 +60,6 @@ class Counting:
         return undo
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SagaLog]:
     if request.param == "sqlite":
@@ -101,8 +73,10 @@ async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[S
     await redis.aclose()
 
 
-def engine(log: SagaLog, saga: Counting, lease_s: float = 30.0) -> SagaEngine:
-    return SagaEngine(log, [saga], lease_s=lease_s, timeout_s=10.0)
+def engine(
+    log: SagaLog, saga: Counting, lease_s: float = 30.0, clock: ManualClock | None = None
+) -> SagaEngine:
+    return SagaEngine(log, [saga], lease_s=lease_s, timeout_s=10.0, clock=clock or ManualClock())
 
 
 async def test_a_saga_runs_its_steps_once_and_answers_its_key_again(log: SagaLog) -> None:
@@ -139,7 +113,7 @@ async def test_a_failed_step_undoes_the_steps_begun_and_frees_the_key(log: SagaL
 
 async def test_a_refusal_is_answered_after_the_undo(log: SagaLog) -> None:
     saga = Counting()
-    saga.fail_at = ("second", Refused("INSUFFICIENT_STOCK", "sold out"))
+    saga.fail_at = ("second", Refused(PayloadCode.INSUFFICIENT_STOCK, "sold out"))
     outcome = await engine(log, saga).run("counting", "k3", "f", {"value": 3})
     assert outcome.refusal is not None
     assert outcome.refusal.code == "INSUFFICIENT_STOCK"
@@ -155,15 +129,15 @@ async def test_a_key_reused_for_another_request_is_refused(log: SagaLog) -> None
 
 
 async def test_a_replica_finishes_the_saga_of_a_replica_that_died(log: SagaLog) -> None:
-    saga = Counting()
-    dead = engine(log, saga, lease_s=0.2)
+    saga, clock = Counting(), ManualClock()
+    dead = engine(log, saga, lease_s=0.2, clock=clock)
     saga.fail_at = ("second", asyncio.CancelledError())  # the process stops mid-saga
     with pytest.raises(asyncio.CancelledError):
         await dead.run("counting", "k5", "f", {"value": 5})
     assert len(await log.unfinished()) == 1
-    survivor = engine(log, saga)
+    survivor = engine(log, saga, clock=clock)
     assert await survivor.recover() == 0  # its lease has not run out yet
-    await asyncio.sleep(0.3)
+    clock.advance(0.3)
     assert await survivor.recover() == 1
     assert await log.unfinished() == []
     assert saga.done == Counter(first=1, second=1)
@@ -176,14 +150,14 @@ async def test_a_replica_finishes_the_saga_of_a_replica_that_died(log: SagaLog) 
 
 
 async def test_only_one_replica_takes_over_an_abandoned_saga(log: SagaLog) -> None:
-    saga = Counting()
-    dead = engine(log, saga, lease_s=0.1)
+    saga, clock = Counting(), ManualClock()
+    dead = engine(log, saga, lease_s=0.1, clock=clock)
     saga.fail_at = ("first", asyncio.CancelledError())
     with pytest.raises(asyncio.CancelledError):
         await dead.run("counting", "k6", "f", {"value": 6})
-    await asyncio.sleep(0.2)
+    clock.advance(0.2)  # its lease has run out
     (saga_id,) = await log.unfinished()
-    now = time.time()
+    now = clock()
     taken = await asyncio.gather(*(log.take(saga_id, f"r{n}", now + 30, now) for n in range(5)))
     assert sorted(taken) == [False, False, False, False, True]
 
@@ -206,8 +180,8 @@ async def test_a_lease_is_held_by_one_owner_until_it_is_given_up(log: SagaLog) -
 async def test_a_lease_whose_holder_died_is_free_when_its_term_ends(log: SagaLog) -> None:
     assert await log.lease("pos:LOC-001:10001", "gone", time.time() + 0.2)
     assert not await log.lease("pos:LOC-001:10001", "b", time.time() + 30)
-    await asyncio.sleep(0.3)
-    assert await log.lease("pos:LOC-001:10001", "b", time.time() + 30)
+    # the term is the log's own time (Redis expires the key itself): taken once it ends
+    await poll_until_async(lambda: log.lease("pos:LOC-001:10001", "b", time.time() + 30))
 
 
 async def test_holds_under_leases_run_one_at_a_time_per_item_and_store(log: SagaLog) -> None:
@@ -263,28 +237,7 @@ class Forward:
         return do
 
 
-class Clock:
-    """The engines' time, moved by the test; the sweep's sleep waits for it to move."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.moved = asyncio.Event()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.moved.set()
-
-    async def sleep(self, seconds: float) -> None:
-        until = self.now + seconds
-        while self.now < until:
-            self.moved.clear()
-            await self.moved.wait()
-
-
-def forward_engine(log: SagaLog, saga: Forward, clock: Clock) -> SagaEngine:
+def forward_engine(log: SagaLog, saga: Forward, clock: ManualClock) -> SagaEngine:
     return SagaEngine(
         log,
         [saga],
@@ -303,7 +256,7 @@ async def test_a_saga_past_its_pivot_is_finished_by_the_sweep_with_doubling_back
     """A step that fails past the pivot is not undone: the others are still done, the
     saga stays unfinished with the failure logged, and the sweep tries it again after
     the sweep interval, doubling after each failed try up to the maximum backoff."""
-    saga, clock = Forward(), Clock()
+    saga, clock = Forward(), ManualClock()
     saga.failing = {"crm"}
     replica = forward_engine(log, saga, clock)
     with pytest.raises(UpstreamUnavailable):
@@ -339,7 +292,7 @@ async def test_a_saga_past_its_pivot_is_finished_by_the_sweep_with_doubling_back
 async def test_two_replicas_sweeping_at_once_never_finish_the_same_saga_twice(
     log: SagaLog,
 ) -> None:
-    saga, clock = Forward(), Clock()
+    saga, clock = Forward(), ManualClock()
     saga.failing = {"crm"}
     with pytest.raises(UpstreamUnavailable):
         await forward_engine(log, saga, clock).run("forward", "erase-2", "f", {})
@@ -353,21 +306,22 @@ async def test_two_replicas_sweeping_at_once_never_finish_the_same_saga_twice(
 
 
 async def test_the_sweep_runs_every_interval_of_the_injected_clock(log: SagaLog) -> None:
-    saga, clock = Forward(), Clock()
+    saga, clock = Forward(), ManualClock()
     saga.failing = {"crm"}
     replica = forward_engine(log, saga, clock)
     with pytest.raises(UpstreamUnavailable):
         await replica.run("forward", "erase-3", "f", {})
     saga.failing.clear()
     sweeping = asyncio.create_task(replica.sweep())
+
+    async def finished() -> bool:
+        return not await log.unfinished()
+
     try:
-        await asyncio.sleep(0.05)
+        await poll_until_async(lambda: clock.sleeping, what="the sweep's first round")
         assert saga.done["crm"] == 0  # swept at once, but the saga's backoff has not run out
         clock.advance(10.5)  # the sweep's next round, and the saga due
-        for _ in range(100):
-            if not await log.unfinished():
-                break
-            await asyncio.sleep(0.01)
+        await poll_until_async(finished, what="the sweep finishes the saga")
         assert saga.done["crm"] == 1
     finally:
         sweeping.cancel()

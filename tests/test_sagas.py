@@ -17,7 +17,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -35,7 +34,6 @@ from tests.conftest import CRM_TOKEN, WMS_TOKEN
 from tests.fresh import (
     erp_orders,
     erp_returns,
-    eventually,
     fresh_systems,
     gateway,
     pos_levels,
@@ -43,6 +41,7 @@ from tests.fresh import (
 )
 from tests.gateway_client import codes, run_reference
 from tests.simulators import reset_knobs, set_knobs
+from tests.timing import poll_until
 
 LEASE_S = 1.0
 
@@ -141,7 +140,8 @@ def delivery_scene(world: World, key: str) -> OrderScene:
 
 
 def _nearest_warehouse_with(world: World, sku: str) -> str:
-    from resolvers.geo import distance_km, locate
+    from geodata import locate
+    from resolvers.geo import distance_km
 
     area = locate("9711")
     assert area is not None
@@ -191,6 +191,7 @@ RETURN_STEPS = {
 }
 
 
+@pytest.mark.slow  # the undo waits for the sweep (every second here)
 @pytest.mark.parametrize("step", list(ORDER_STEPS))
 def test_place_order_failing_at_each_step_leaves_nothing_half_done(
     env: Env, world: World, step: str
@@ -204,11 +205,12 @@ def test_place_order_failing_at_each_step_leaves_nothing_half_done(
     assert codes(result) == ["SOURCE_ERROR"]
     assert result["errors"][0]["extensions"]["source"] == system
     reset_knobs(env.url(system))
-    eventually(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
+    poll_until(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
     assert scene.live_orders(env) == orders
     assert scene.levels(env) == levels
 
 
+@pytest.mark.slow  # the undo waits for the sweep (every second here)
 def test_place_order_with_the_erp_port_closed_is_undone_once_it_is_back(
     env: Env, world: World
 ) -> None:
@@ -219,7 +221,7 @@ def test_place_order_with_the_erp_port_closed_is_undone_once_it_is_back(
     result = run_reference(env.gateway, "ClickAndCollect", scene.variables)
     assert "SOURCE_UNAVAILABLE" in codes(result)
     env.servers["erp"].start()
-    eventually(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
+    poll_until(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
     assert scene.live_orders(env) == orders
     assert scene.levels(env) == levels
 
@@ -238,6 +240,7 @@ def test_a_store_refusing_the_hold_leaves_no_erp_order(env: Env, world: World) -
     assert scene.levels(env) == (in_stock, reserved)
 
 
+@pytest.mark.slow  # the undo waits for the sweep (every second here)
 @pytest.mark.parametrize("step", list(RETURN_STEPS))
 def test_register_return_failing_at_each_step_leaves_nothing_half_done(
     env: Env, world: World, step: str
@@ -249,7 +252,7 @@ def test_register_return_failing_at_each_step_leaves_nothing_half_done(
     result = run_reference(env.gateway, "ReturnInStore", scene.variables)
     assert codes(result) == ["SOURCE_ERROR"]
     reset_knobs(env.url(system))
-    eventually(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
+    poll_until(lambda: unfinished(env.data_dir) == 0, what="the saga is undone")
     assert scene.state(env) == before
     again = run_reference(env.gateway, "ReturnInStore", scene.variables)  # the key is free
     assert again["data"]["registerReturn"]["errors"] == []
@@ -295,15 +298,17 @@ def _spawn(env: Env, data_dir: Path, crash_after: str | None) -> GatewayProcess:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def serving() -> bool:
+        assert process.poll() is None, "the gateway exited"
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return GatewayProcess(process, url)
+                return True
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return False
+
+    poll_until(serving, 30, what="the gateway serves")
+    return GatewayProcess(process, url)
 
 
 @pytest.fixture
@@ -334,10 +339,11 @@ def _crash_then_recover(
     assert unfinished(tmp_path) == 1
     restarted = _spawn(env, tmp_path, None)
     spawned.append(restarted)
-    eventually(lambda: unfinished(tmp_path) == 0, what="recovered at start-up")
+    poll_until(lambda: unfinished(tmp_path) == 0, what="recovered at start-up")
     return run_reference(restarted.url, operation, variables)
 
 
+@pytest.mark.process  # gateways killed and restarted
 @pytest.mark.parametrize("logged", [True, False], ids=["logged", "unlogged"])
 @pytest.mark.parametrize("step", ["erp_order", "hold"])
 def test_a_gateway_killed_between_order_steps_finishes_the_order_on_restart(
@@ -360,6 +366,7 @@ def test_a_gateway_killed_between_order_steps_finishes_the_order_on_restart(
     assert scene.levels(env) == (in_stock - 1, reserved + 1)  # held once, not twice
 
 
+@pytest.mark.process  # gateways killed and restarted
 @pytest.mark.parametrize("step", ["erp_return", "restock:unlogged"])
 def test_a_gateway_killed_between_return_steps_finishes_the_return_on_restart(
     env: Env, world: World, spawned: list[GatewayProcess], tmp_path: Path, step: str

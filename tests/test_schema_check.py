@@ -4,12 +4,22 @@ the code's schema against an edited copy of the contract in a temporary file."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import main
-from gateway.schema_check import BREAKING, DANGEROUS, IDENTICAL, SAFE
+from gateway.schema_check import (
+    BREAKING,
+    DANGEROUS,
+    IDENTICAL,
+    NO_CONTRACT,
+    SAFE,
+    compare,
+)
+from gateway.schema_check import check as check_contract
 from resolvers.schema import build_schema
 
 
@@ -91,3 +101,62 @@ def test_a_description_change_alone_still_asks_for_a_new_export(
     code, report = check(tmp_path / "schema.graphql", contract, capsys)
     assert code == SAFE
     assert "Only descriptions" in report
+
+
+def test_scalars_every_schema_has_are_never_added() -> None:
+    """A contract that did not mention Float yet has it all the same (GraphQL's own
+    scalars); only the field that first uses it is new."""
+    diff = compare("type Query { a: String }", "type Query { a: String b: Float c: ID }")
+    assert diff.safe == [
+        "FIELD_ADDED: Field Query.b was added.",
+        "FIELD_ADDED: Field Query.c was added.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("contract", "said"),
+    [
+        ("missing.graphql", "cannot read the contract {path}: No such file or directory"),
+        (".", "cannot read the contract {path}: Is a directory"),
+        ("not-sdl.graphql", "the contract {path} is not GraphQL SDL: Syntax Error"),
+    ],
+    ids=["missing", "a folder", "not SDL"],
+)
+def test_a_contract_that_cannot_be_read_is_exit_4_and_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], contract: str, said: str
+) -> None:
+    """Exit 1 means "breaking": a CI step must tell a broken contract from a missing one."""
+    (tmp_path / "not-sdl.graphql").write_text("type {")
+    path = tmp_path / contract
+    assert main(["schema", "check", "--contract", str(path)]) == NO_CONTRACT
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("mosaic schema check: " + said.format(path=path))
+    assert captured.err.count("\n") == 1
+
+
+def test_without_a_contract_anywhere_it_says_where_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    places = [tmp_path / "here" / "schema.graphql", tmp_path / "code" / "schema.graphql"]
+    assert check_contract(None, places) == NO_CONTRACT
+    assert capsys.readouterr().err == (
+        f"mosaic schema check: no schema.graphql found (looked at {places[0]}, {places[1]}); "
+        "pass --contract FILE\n"
+    )
+
+
+@pytest.mark.process  # `mosaic schema check` as a process
+@pytest.mark.parametrize("given", [True, False], ids=["--contract", "beside the code"])
+def test_it_works_from_any_directory(tmp_path: Path, given: bool) -> None:
+    contract = Path(__file__).resolve().parent.parent / "schema.graphql"
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "schema", "check"]
+        + (["--contract", str(contract)] if given else []),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (IDENTICAL, "")
+    assert done.stdout == f"The code serves exactly the contract in {contract}.\n"

@@ -20,6 +20,8 @@ from legacy.world import World
 from tests.conftest import gateway_settings
 from tests.contracts.checks import checks
 
+pytestmark = pytest.mark.process  # `mosaic sources check` as a process
+
 ERP_USER, ERP_PASSWORD = "MOSAIC-WS", "s3cret-web-service-key"
 
 

@@ -3,7 +3,6 @@ response says so, with the value's age."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,25 +11,33 @@ import pytest
 from legacy.world import World
 from tests.gateway_client import graphql
 from tests.simulators import reset_knobs, set_knobs
+from tests.timing import ManualClock
 
 NAMES = "query($skus: [ID!]!) { products(skus: $skus) { sku name price { amount } } }"
 
 
 @pytest.fixture(scope="module")
-def short_lived_gateway(systems: dict[str, str]) -> Iterator[str]:
+def clock() -> ManualClock:
+    """The caches' time in this module's gateway, moved by the tests."""
+    return ManualClock()
+
+
+@pytest.fixture(scope="module")
+def short_lived_gateway(systems: dict[str, str], clock: ManualClock) -> Iterator[str]:
     """A gateway whose product and price cache entries expire after 0.2 s."""
     from tests.conftest import _gateway
 
-    yield from _gateway(systems, cache=True, cache_ttl_s={"item": 0.2, "price": 0.2}, retries=0)
+    ttl = {"item": 0.2, "price": 0.2}
+    yield from _gateway(systems, clock, cache=True, cache_ttl_s=ttl, retries=0)
 
 
 def test_an_expired_value_stands_in_for_a_failing_source_marked_stale(
-    short_lived_gateway: str, systems: dict[str, str], world: World
+    short_lived_gateway: str, systems: dict[str, str], world: World, clock: ManualClock
 ) -> None:
     wanted = {"skus": [item.no for item in world.items[140:143]]}
     fresh = graphql(short_lived_gateway, NAMES, wanted)
     assert "errors" not in fresh
-    time.sleep(0.3)
+    clock.advance(0.3)
     set_knobs(systems["erp"], fault="error500")
     try:
         fallback = graphql(short_lived_gateway, NAMES, wanted)
@@ -50,14 +57,14 @@ def test_a_fresh_answer_carries_no_stale_marker(short_lived_gateway: str, world:
 
 
 def test_an_answer_standing_on_stale_values_is_never_given_again_whole(
-    short_lived_gateway: str, systems: dict[str, str], world: World
+    short_lived_gateway: str, systems: dict[str, str], world: World, clock: ManualClock
 ) -> None:
     """Five clients ask while the ERP fails slowly: the first renews the expired kept
     answer with stale values, the others wait for it; none may be handed that answer
     whole, which would come without the stale marker (and outlive its freshness)."""
     wanted = {"skus": [item.no for item in world.items[150:152]]}
     assert "errors" not in graphql(short_lived_gateway, NAMES, wanted)  # kept
-    time.sleep(0.3)
+    clock.advance(0.3)
     set_knobs(systems["erp"], fault="error500", latency_ms=200)
     try:
         with ThreadPoolExecutor(5) as pool:

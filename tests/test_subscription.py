@@ -19,8 +19,10 @@ import pytest
 
 from legacy.examples import click_and_collect
 from legacy.world import World
-from tests.fresh import fresh_systems, gateway, pos_sale
+from tests.fresh import fresh_env, pos_sale
 from tests.gateway_client import run_reference
+from tests.simulators import call_count, clear_calls
+from tests.timing import poll_until_async
 
 TIMEOUT_S = 15.0
 SUBSCRIPTION = """subscription($skus: [ID!]!, $at: [ID!]) {
@@ -32,9 +34,8 @@ SUBSCRIPTION = """subscription($skus: [ID!]!, $at: [ID!]) {
 
 @pytest.fixture(scope="module")
 def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    folder = tmp_path_factory.mktemp("subscription")
-    with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw") as url:
-        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
+    with fresh_env(world, tmp_path_factory.mktemp("subscription")) as env:
+        yield env
 
 
 def _sku_and_store(world: World) -> tuple[str, str]:
@@ -56,6 +57,7 @@ async def ws_subscription(
         await ws.send_json({"type": "connection_init"})
         assert (await ws.receive_json(timeout=TIMEOUT_S))["type"] == "connection_ack"
         variables = {"skus": [sku], "at": [f"store:{store}"]}
+        _clear(env)
         await ws.send_json(
             {
                 "id": "1",
@@ -63,8 +65,24 @@ async def ws_subscription(
                 "payload": {"query": SUBSCRIPTION, "variables": variables},
             }
         )
-        await asyncio.sleep(0.5)  # the gateway starts following the feeds
+        await _following(env)
         yield ws
+
+
+def _clear(env: dict[str, str]) -> None:
+    for system in ("pos", "wms"):
+        clear_calls(env[system])
+
+
+async def _following(env: dict[str, str]) -> None:
+    """Until the gateway has learned where both feeds stand (each answered its first
+    poll since the logs were cleared): a change from then on reaches the subscriber."""
+
+    def polled() -> bool:
+        pos, wms = call_count(env["pos"]), call_count(env["wms"])
+        return bool(pos["POST /v2/inventory/counts/batch-retrieve"] and wms["GET /api/v1/events"])
+
+    await poll_until_async(lambda: asyncio.to_thread(polled), what="the feeds followed")
 
 
 async def _next(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -111,13 +129,14 @@ async def test_a_store_sale_reaches_a_server_sent_events_subscriber(
     sku, store = _sku_and_store(world)
     body = {"query": SUBSCRIPTION, "variables": {"skus": [sku], "at": None}}
     headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
+    _clear(env)
     async with (
         aiohttp.ClientSession() as session,
         session.post(env["gateway"] + "/graphql", json=body, headers=headers) as response,
     ):
         assert response.status == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        await asyncio.sleep(0.5)
+        await _following(env)
         await asyncio.to_thread(pos_sale, env["pos"], "till-sale-sse", sku, store)
         event = await asyncio.wait_for(_sse_next(response), TIMEOUT_S)
     change = event["data"]["stockChanged"]

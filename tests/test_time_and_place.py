@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from geodata import locate
 from legacy.examples import examples
-from resolvers.geo import locate
 from tests.conftest import SEED, SIZE
 from tests.gateway_client import codes, graphql, run_reference
 

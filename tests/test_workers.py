@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,8 +17,12 @@ import pytest
 
 from gateway.workers import BALANCED
 from tests.test_graceful_shutdown import free_port, gateway_environment, wait_listening
+from tests.timing import poll_until
 
-pytestmark = pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux's")
+pytestmark = [
+    pytest.mark.process,  # `mosaic serve` with worker processes
+    pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux's"),
+]
 WORKERS = 2
 CLIENTS = 32
 
@@ -73,9 +76,7 @@ def gateway(systems: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], 
     )
     try:
         wait_listening(port)
-        deadline = time.monotonic() + 20
-        while len(workers(process.pid, port)) < WORKERS and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll_until(lambda: len(workers(process.pid, port)) == WORKERS, 20, what="every worker")
         yield process, port
     finally:
         if process.poll() is None:

@@ -14,12 +14,12 @@ import pytest
 
 from legacy.examples import click_and_collect
 from legacy.world import World
+from tests.conftest import EXECUTORS
 from tests.fresh import (
     erp_lines,
     erp_orders,
     erp_post,
-    fresh_systems,
-    gateway,
+    fresh_env,
     pos_adjust,
     pos_levels,
     wms_levels,
@@ -28,11 +28,15 @@ from tests.gateway_client import graphql, response_cache_hits, run_reference
 from tests.simulators import call_count, clear_calls
 
 
-@pytest.fixture(scope="module")
-def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="module", params=EXECUTORS)
+def env(
+    request: pytest.FixtureRequest, world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """Fresh systems and a gateway under each executor in turn: every write answers
+    alike under both."""
     folder = tmp_path_factory.mktemp("writes-orders")
-    with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw") as url:
-        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
+    with fresh_env(world, folder, executor=request.param) as env:
+        yield env
 
 
 def _order_input(world: World, key: str, **changes: Any) -> dict[str, Any]:

@@ -15,13 +15,13 @@ import pytest
 from legacy.erp.seed import invoice_no
 from legacy.examples import click_and_collect, return_in_store
 from legacy.world import World
+from tests.conftest import EXECUTORS
 from tests.fresh import (
     crm_contact,
     erp_post,
     erp_refunds,
     erp_returns,
-    fresh_systems,
-    gateway,
+    fresh_env,
     pos_levels,
     pos_sale,
 )
@@ -29,11 +29,15 @@ from tests.gateway_client import graphql, run_reference
 from tests.simulators import set_knobs
 
 
-@pytest.fixture(scope="module")
-def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="module", params=EXECUTORS)
+def env(
+    request: pytest.FixtureRequest, world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """Fresh systems and a gateway under each executor in turn: every write answers
+    alike under both."""
     folder = tmp_path_factory.mktemp("writes-returns")
-    with fresh_systems(world, folder) as servers, gateway(servers, folder / "gw") as url:
-        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
+    with fresh_env(world, folder, executor=request.param) as env:
+        yield env
 
 
 def _return_input(world: World, key: str, **changes: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from legacy.world import World
 from resolvers.inputs import BOUNDS, STREET, Bound, TextPath, check_arguments, texts
 from resolvers.schema import Mutation as SchemaMutation
 from tests.auth_tokens import SECRET, bearer
-from tests.fresh import SYSTEMS, crm_contact, fresh_systems, gateway
+from tests.fresh import SYSTEMS, crm_contact, fresh_env
 from tests.gateway_client import graphql
 from tests.simulators import call_count, clear_calls
 
@@ -35,12 +35,8 @@ UPDATE = """mutation($input: UpdateCustomerInput!) {
 
 @pytest.fixture(scope="module")
 def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    folder = tmp_path_factory.mktemp("written-text")
-    with (
-        fresh_systems(world, folder) as servers,
-        gateway(servers, folder / "gw", jwt_secret=SECRET) as url,
-    ):
-        yield {"gateway": url, **{name: s.url for name, s in servers.items()}}
+    with fresh_env(world, tmp_path_factory.mktemp("written-text"), jwt_secret=SECRET) as env:
+        yield env
 
 
 # --- finding 4: the e-mail oracle ------------------------------------------------------

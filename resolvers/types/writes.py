@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from adapters.errors import PayloadCode
 from resolvers.inputs import (
     CITY,
     COUNTRY,
@@ -27,19 +28,18 @@ from resolvers.types.payment import Payment
 from resolvers.types.returns import Return
 from resolvers.types.vocabulary import OrderStatus, RefusalReason
 
+# the payload codes (adapters/errors.py) made the GraphQL enum UserErrorCode, in place
+strawberry.enum(PayloadCode, name="UserErrorCode", description="Why a write was refused.")
+
 
 @strawberry.type(
     description="Why a write was refused, for the client to show: a code "
     "(UNKNOWN_SKU, INSUFFICIENT_STOCK, STORE_CLOSED, ...) and a sentence."
 )
 class UserError:
-    code: str = strawberry.field(
-        description="What kind of refusal, for the client to act on: UNKNOWN_SKU, NOT_SOLD, "
-        "INSUFFICIENT_STOCK, STORE_CLOSED, UNKNOWN_LOCATION, UNKNOWN_CUSTOMER, UNKNOWN_ORDER, "
-        "NO_ERP_ACCOUNT, INVALID_INPUT, INVALID_QUANTITY, INVALID_POSTAL_CODE, "
-        "NOT_DELIVERED_THERE, NOT_CANCELLABLE, NOT_RETURNABLE, NOT_IN_ORDER, NOT_IN_CRM, "
-        "EMAIL_TAKEN, IDEMPOTENCY_KEY_REUSED, IN_PROGRESS, ERASURE_INCOMPLETE. A text, not "
-        "an enum: writes gain refusals, and a client must show one it does not know."
+    code: PayloadCode = strawberry.field(
+        description="What kind of refusal, for the client to act on. Writes gain refusals: "
+        "a client shows the message of a code it does not know."
     )
     message: str = strawberry.field(description="A sentence for a person to read.")
     field: list[str] | None = strawberry.field(

@@ -46,7 +46,7 @@ from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
-from resolvers.direct_calls import DIRECT, Direct, converted_arguments, strawberry_info
+from resolvers.engine.direct_calls import DIRECT, Direct, converted_arguments, strawberry_info
 from resolvers.memo import ByIdentity
 
 #: where a field's plan is kept, in the graphql-core field's own ``extensions``
@@ -281,7 +281,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
-        """A resolver called through its field's extensions (:mod:`resolvers.direct_calls`),
+        """A resolver called through its field's extensions (:mod:`resolvers.engine.direct_calls`),
         its result completed by the field's shape, its errors handled as graphql-core's
         ``execute_field`` handles them."""
         info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, path)
