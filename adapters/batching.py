@@ -12,6 +12,9 @@ R = TypeVar("R")
 
 #: Keys in the chunk whose upstream call is being made (0 outside a batch), so the
 #: source's guard can report batch sizes without every adapter passing them along.
+#: Ambient on purpose, unlike a request's account of its reads (``adapters.cache.Served``,
+#: passed in): it is set and read inside one chunk's own task, never carried back up to
+#: the request, and only labels what the guard's observers see.
 chunk_keys: contextvars.ContextVar[int] = contextvars.ContextVar("mosaic_chunk_keys", default=0)
 
 

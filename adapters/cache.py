@@ -11,9 +11,13 @@ every request that finds it expired wait for the source. When the source fails, 
 older than its TTL but within ``max_stale_s`` may stand in for it; the request is told,
 with the value's age.
 
-A request may also ask for a :class:`ReadLog` of what it read: the entries it was
-answered from, so a whole answer built only from cache entries can be kept and given
-again while each of them is still the one in the store (``gateway/response_cache.py``).
+Each call may carry the request's :class:`Served`, its account of what its reads were
+served from: the stale values that stood in (the gateway lists them in the response),
+and, when asked for, a :class:`ReadLog` of the entries the answer was built from, so a
+whole answer built only from cache entries can be kept and given again while each of
+them is still the one in the store (``gateway/response_cache.py``). The account is
+passed in with the keys by the request's loaders, never found in ambient state: this
+layer is shared by every request, and each call says whose it is.
 """
 
 from __future__ import annotations
@@ -64,12 +68,6 @@ class StaleNotice:
     age_s: float
 
 
-#: Stale values served during the current request; the gateway reports them.
-stale_served: contextvars.ContextVar[list[StaleNotice] | None] = contextvars.ContextVar(
-    "mosaic_stale_served", default=None
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Freshness:
     ttl_s: float  # served from cache without a call while younger than this; 0: live
@@ -115,8 +113,15 @@ class ReadLog:
             self.complete = False
 
 
-#: The read log of the current request, when something (the response cache) wants it.
-reads: contextvars.ContextVar[ReadLog | None] = contextvars.ContextVar("mosaic_reads", default=None)
+@dataclass(slots=True)
+class Served:
+    """One request's account of what its reads were served from, kept on the request's
+    loaders and handed to every read they make: the cached values that stood in for a
+    failing source (the response lists them), and the read log, when something (the
+    response cache) asked for one by setting it."""
+
+    stale: list[StaleNotice] = field(default_factory=list)
+    log: ReadLog | None = None
 
 
 class CacheStore(Protocol):
@@ -198,7 +203,9 @@ class SharedFetch(Generic[K, V]):
         self.hits = 0
         self.misses = 0
 
-    async def __call__(self, keys: Sequence[K]) -> dict[K, V]:
+    async def __call__(self, keys: Sequence[K], served: Served | None = None) -> dict[K, V]:
+        """The values of ``keys`` found; ``served``, the asking request's account (none:
+        nobody keeps one), learns what they were served from."""
         distinct = list(dict.fromkeys(keys))
         cached = await self._cached(distinct)
         now = self.clock()
@@ -210,8 +217,8 @@ class SharedFetch(Generic[K, V]):
         if wanted:
             results = await asyncio.gather(*(self._join(k) for k in wanted), return_exceptions=True)
             for key, result in zip(wanted, results, strict=True):
-                entries[key] = self._settle(key, result, cached.get(key))
-        log = reads.get()
+                entries[key] = self._settle(key, result, cached.get(key), served)
+        log = served.log if served is not None else None
         if log is not None:
             if self.freshness.ttl_s > 0:  # every entry is in the store: fresh or fetched
                 log.note(
@@ -273,7 +280,9 @@ class SharedFetch(Generic[K, V]):
         found = await self._store.get_many(self.name, list(by_str))
         return {by_str[s]: entry for s, entry in found.items()}
 
-    def _settle(self, key: K, result: Entry | BaseException, cached: Entry | None) -> Entry:
+    def _settle(
+        self, key: K, result: Entry | BaseException, cached: Entry | None, served: Served | None
+    ) -> Entry:
         """The fetched entry, or the cached one standing in for a failing source."""
         if not isinstance(result, BaseException):
             return result
@@ -283,9 +292,8 @@ class SharedFetch(Generic[K, V]):
             and cached is not None
             and age < self.freshness.max_stale_s
         ):
-            notices = stale_served.get()
-            if notices is not None:
-                notices.append(StaleNotice(self.name, self.source, result.code, round(age, 1)))
+            if served is not None:
+                served.stale.append(StaleNotice(self.name, self.source, result.code, round(age, 1)))
             return cached
         raise result
 

@@ -35,7 +35,7 @@ from adapters.records import (
 )
 from adapters.redis_store import RedisStore
 from gateway.settings import Settings
-from resolvers.fetchers import Fetch, Fetchers
+from resolvers.fetchers import Fetch, Fetchers, Read
 from resolvers.sources import Sources
 
 LIVE = Freshness(ttl_s=0.0)
@@ -114,7 +114,7 @@ def shared_fetchers(
     store = store or MemoryStore(clock=clock)
     layers: dict[str, SharedFetch[object, object]] = {}
 
-    def wrap(name: str, source: str, fetch: Fetch) -> Fetch:
+    def wrap(name: str, source: str, fetch: Fetch) -> Read:
         layer: SharedFetch[object, object] = SharedFetch(
             name,
             source,

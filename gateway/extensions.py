@@ -3,7 +3,7 @@ answered, beside the data, and answering from the response cache."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, cast
 
@@ -12,7 +12,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from adapters.cache import ReadLog, StaleNotice, reads, stale_served
+from adapters.cache import ReadLog
 from gateway.observability import current_request
 from resolvers.context import MosaicContext
 
@@ -23,18 +23,14 @@ if TYPE_CHECKING:
 class StaleNotes(SchemaExtension):
     """Lists, under ``extensions.stale``, every cached value that stood in for a failing
     source in this response, with the source, the failure and the value's age, so a
-    client can tell a fresh answer from a fallback."""
-
-    def on_operation(self) -> Iterator[None]:
-        self._notices: list[StaleNotice] = []
-        token = stale_served.set(self._notices)
-        try:
-            yield
-        finally:
-            stale_served.reset(token)
+    client can tell a fresh answer from a fallback. The reads note them in the account
+    the operation's loaders keep (``adapters.cache.Served``), new for each operation."""
 
     def get_results(self) -> dict[str, Any]:
-        return {"stale": [asdict(n) for n in self._notices]} if self._notices else {}
+        context = self.execution_context.context
+        if not isinstance(context, MosaicContext) or not context.loaders.served.stale:
+            return {}
+        return {"stale": [asdict(n) for n in context.loaders.served.stale]}
 
 
 class ResponseCaching(SchemaExtension):
@@ -49,7 +45,11 @@ class ResponseCaching(SchemaExtension):
         runtime = self._runtime()
         cache = runtime.responses if runtime is not None else None
         context = self.execution_context.context
-        key = _key(self.execution_context, context) if cache is not None else None
+        key = (
+            _key(self.execution_context, context)
+            if cache is not None and isinstance(context, MosaicContext)
+            else None
+        )
         if cache is None or key is None:
             yield
             return
@@ -62,8 +62,8 @@ class ResponseCaching(SchemaExtension):
                 record.answered_from_cache = True
             yield
             return
-        log = ReadLog()
-        token = reads.set(log)
+        served = context.loaders.served  # noted there by every read this operation makes
+        log = served.log = ReadLog()
         keepable = False
         try:
             yield
@@ -75,18 +75,16 @@ class ResponseCaching(SchemaExtension):
                 and _built_from_cache_alone(log, context)
             )
         finally:
-            reads.reset(token)
+            served.log = None
             result = self.execution_context.result
             done = result.data if keepable and isinstance(result, GraphQLExecutionResult) else None
             cache.ran(key, done, log)
 
 
-def _key(execution: Any, context: object) -> Hashable | None:
+def _key(execution: Any, context: MosaicContext) -> Hashable | None:
     """Who asks what: the document, operation and variables, the caller and the channel.
     None for anything but a query, or variables that will not encode."""
-    if execution.operation_type is not OperationType.QUERY or not isinstance(
-        context, MosaicContext
-    ):
+    if execution.operation_type is not OperationType.QUERY:
         return None
     try:
         variables = orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS)
@@ -101,7 +99,7 @@ def _key(execution: Any, context: object) -> Hashable | None:
     )
 
 
-def _built_from_cache_alone(log: ReadLog, context: object) -> bool:
+def _built_from_cache_alone(log: ReadLog, context: MosaicContext) -> bool:
     """Every value came through the cross-request cache (every read of the schema goes
     through a named fetcher, ``resolvers/fetchers.py``, and so through it) and was fresh
     when read; nothing personal was read, no source failed under a field that still
@@ -109,7 +107,6 @@ def _built_from_cache_alone(log: ReadLog, context: object) -> bool:
     return (
         log.complete
         and bool(log.stored)
-        and isinstance(context, MosaicContext)
         and not context.partial_errors
         and not context.personal_reads.reads
     )

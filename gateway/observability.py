@@ -8,6 +8,11 @@ DataLoaders' tasks inherit the request's context), the GraphQL extension notes t
 operation and its outcome, and the middleware logs and counts the whole when the
 response is sent. A call that the cross-request cache layer makes for several
 concurrent requests is listed under the one that triggered it.
+
+A context variable, where the GraphQL results of a request travel on its context (the
+read account, ``adapters.cache.Served``): the record spans the whole HTTP exchange, not
+only GraphQL (refusals, probes, every log line's request id), and the guards that add
+the upstream calls to it sit inside the adapters, below any request context.
 """
 
 from __future__ import annotations

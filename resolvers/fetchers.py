@@ -3,7 +3,9 @@ the keys found out.
 
 Naming each read once lets the gateway put its cross-request layer (cache by
 freshness, single flight, batching window) in front of any of them without the schema
-knowing, and keeps the per-request loaders a plain table over these functions.
+knowing, and keeps the per-request loaders a plain table over these functions. The
+loaders hand each read their request's account (``adapters.cache.Served``), where that
+layer notes what served it; a read without the layer has nothing to note.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.batching import grouped
+from adapters.cache import Served
 from resolvers.sources import Sources
 
+#: an adapter's batch read: keys in, the keys found out
 Fetch = Callable[[Sequence[Any]], Awaitable[Mapping[Any, Any]]]
-#: (name, source, fetch) -> the fetch to use; the identity unless the gateway wraps it
-Wrap = Callable[[str, str, Fetch], Fetch]
+#: a read as the loaders make it: the keys, and the asking request's account
+Read = Callable[[Sequence[Any], Served], Awaitable[Mapping[Any, Any]]]
+#: (name, source, fetch) -> the read to make; the gateway's cross-request layer, say
+Wrap = Callable[[str, str, Fetch], Read]
 
 ALL = "all"  # the one key of key-less reads (the store list, the warehouse list)
 
@@ -41,6 +47,11 @@ def _whole(fetch: Callable[[], Awaitable[list[Any]]]) -> Fetch:
     return whole
 
 
+def _direct(name: str, source: str, fetch: Fetch) -> Read:
+    """The read straight from the source: nothing between to account for."""
+    return lambda keys, served: fetch(keys)
+
+
 def _each(fetch: Callable[[Any], Awaitable[Any]]) -> Fetch:
     """A read that takes one key a call (a search), the keys of a batch in parallel."""
 
@@ -53,38 +64,38 @@ def _each(fetch: Callable[[Any], Awaitable[Any]]) -> Fetch:
 
 @dataclass(frozen=True, slots=True)
 class Fetchers:
-    crm_contact: Fetch
-    crm_by_card: Fetch
-    crm_by_email: Fetch
-    crm_by_erp_no: Fetch
-    erp_customer: Fetch
-    erp_customer_by_email: Fetch
-    pos_by_card: Fetch
-    pos_by_customer: Fetch
-    pos_by_email: Fetch
-    erp_orders_of: Fetch
-    pos_orders_of: Fetch
-    erp_order: Fetch
-    pos_order: Fetch
-    erp_order_by_invoice: Fetch
-    erp_returns_of: Fetch
-    erp_return: Fetch
-    erp_payments: Fetch
-    pos_payments: Fetch
-    item: Fetch
-    item_search: Fetch
-    categories: Fetch
-    items_in_category: Fetch
-    price: Fetch
-    promotions: Fetch
-    store_stock: Fetch
-    warehouse_stock: Fetch
-    inbound: Fetch
-    stores: Fetch
-    warehouses: Fetch
+    crm_contact: Read
+    crm_by_card: Read
+    crm_by_email: Read
+    crm_by_erp_no: Read
+    erp_customer: Read
+    erp_customer_by_email: Read
+    pos_by_card: Read
+    pos_by_customer: Read
+    pos_by_email: Read
+    erp_orders_of: Read
+    pos_orders_of: Read
+    erp_order: Read
+    pos_order: Read
+    erp_order_by_invoice: Read
+    erp_returns_of: Read
+    erp_return: Read
+    erp_payments: Read
+    pos_payments: Read
+    item: Read
+    item_search: Read
+    categories: Read
+    items_in_category: Read
+    price: Read
+    promotions: Read
+    store_stock: Read
+    warehouse_stock: Read
+    inbound: Read
+    stores: Read
+    warehouses: Read
 
     @classmethod
-    def of(cls, sources: Sources, wrap: Wrap | None = None) -> Fetchers:
+    def of(cls, sources: Sources, wrap: Wrap = _direct) -> Fetchers:
         crm, erp, pos, wms = sources.crm, sources.erp, sources.pos, sources.wms
         table: dict[str, tuple[str, Fetch]] = {
             "crm_contact": ("crm", crm.contacts),
@@ -117,9 +128,4 @@ class Fetchers:
             "stores": ("pos", _whole(pos.locations)),
             "warehouses": ("wms", _whole(wms.warehouses)),
         }
-        return cls(
-            **{
-                name: wrap(name, source, fetch) if wrap else fetch
-                for name, (source, fetch) in table.items()
-            }
-        )
+        return cls(**{name: wrap(name, source, fetch) for name, (source, fetch) in table.items()})

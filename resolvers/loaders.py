@@ -2,7 +2,9 @@
 
 A loader is made per request, so its cache never serves one client another's data and
 never outlives the request; caching across requests is the separate, explicit layer
-the gateway may put into the fetchers (``resolvers.fetchers``).
+the gateway may put into the fetchers (``resolvers.fetchers``). The loaders keep the
+request's account of what its reads were served from (``served``: stale stand-ins, the
+read log) and hand it to every read, so the gateway finds it on the request's context.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
+from adapters.cache import Served
 from adapters.errors import MosaicError
-from resolvers.fetchers import ALL, Fetch, Fetchers
+from resolvers.fetchers import ALL, Fetchers, Read
 from resolvers.memo import ByIdentity
 
 #: What a loader answers for a key its source does not know, per fetcher; lists are
@@ -36,13 +39,13 @@ LIST_VALUED = {
 }
 
 
-def _loader(fetch: Fetch, default: Any, batching: bool) -> DataLoader[Hashable, Any]:
+def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoader[Hashable, Any]:
     """``batching=False`` sends every key on its own: the naive gateway the benchmark
     measures Mosaic against, one upstream call per object."""
 
     async def batch(keys: list[Hashable]) -> list[Any]:
         try:
-            found = await fetch(keys)
+            found = await read(keys, served)
         except MosaicError as error:
             # Per key, so the loader remembers the failure for this request: every
             # field that needs these keys gets the error without asking the source again.
@@ -57,6 +60,7 @@ class Loaders:
 
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
         self._fetchers, self._batching = fetchers, batching
+        self.served = Served()
         self._indexes: ByIdentity[dict[str, Any]] = ByIdentity()
 
     def __getattr__(self, name: str) -> DataLoader[Hashable, Any]:
@@ -65,12 +69,13 @@ class Loaders:
         if name not in Fetchers.__dataclass_fields__:
             raise AttributeError(name)
         default: list[Any] | None = [] if name in LIST_VALUED else None
-        loader = _loader(getattr(self._fetchers, name), default, self._batching)
+        loader = _loader(getattr(self._fetchers, name), self.served, default, self._batching)
         setattr(self, name, loader)
         return loader
 
     def fresh(self) -> Loaders:
-        """New loaders on the same fetchers: for the next operation of a connection."""
+        """New loaders on the same fetchers, with a new account: for the next operation
+        of a connection."""
         return Loaders(self._fetchers, batching=self._batching)
 
     def indexed(self, index: Callable[..., dict[str, Any]], *parts: object) -> dict[str, Any]:

@@ -3,11 +3,18 @@ response says so, with the value's age."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import aiohttp
 import pytest
 
+from adapters.cache import Freshness, MemoryStore, ReadLog, Served, SharedFetch
+from adapters.config import ErpConfig
+from adapters.erp import ErpAdapter
+from adapters.resilience import GuardConfig
 from legacy.world import World
 from tests.gateway_client import graphql
 from tests.simulators import reset_knobs, set_knobs
@@ -74,3 +81,44 @@ def test_an_answer_standing_on_stale_values_is_never_given_again_whole(
     finally:
         reset_knobs(systems["erp"])
     assert all(answer["extensions"]["stale"] for answer in answers)
+
+
+async def test_a_stand_in_is_told_to_the_request_that_read_it_and_to_no_other(
+    erp_server: Any, world: World
+) -> None:
+    """The shared layer learns whose read it answers from the account the read hands it
+    (a request's loaders hand theirs), not from ambient state: two requests reading an
+    expired key at once while the ERP fails share the one failed call, and each one's
+    account lists the stand-in; a third, reading a fresh key at the same moment, has
+    none, and only the account that asked for a read log gets one."""
+    async with aiohttp.ClientSession() as session:
+        erp = ErpAdapter(session, ErpConfig(url=erp_server.url, guard=GuardConfig(retries=0)))
+        clock = ManualClock()
+        freshness = Freshness(ttl_s=1.0, max_stale_s=60.0)
+        items = SharedFetch(
+            "item", "erp", erp.items, freshness, MemoryStore(clock=clock), clock=clock
+        )
+        expired, fresh = world.items[160].no, world.items[161].no
+        await items([expired])
+        clock.advance(2.0)
+        await items([fresh])
+        first, second, third = Served(), Served(), Served(log=ReadLog())
+        set_knobs(erp_server.url, fault="error500")
+        try:
+            answers = await asyncio.gather(
+                items([expired], first), items([expired], second), items([fresh], third)
+            )
+        finally:
+            reset_knobs(erp_server.url)
+    assert answers[0] == answers[1]
+    assert expired in answers[0]
+    assert fresh in answers[2]
+    told = [(n.cache, n.source, n.code, n.age_s) for n in first.stale]
+    assert told == [("item", "erp", "SOURCE_ERROR", 2.0)]
+    assert second.stale == first.stale
+    assert third.stale == []
+    assert first.log is None
+    assert second.log is None
+    assert third.log is not None
+    assert third.log.complete
+    assert set(third.log.stored["item"]) == {fresh}
