@@ -53,6 +53,7 @@ from resolvers.context import MosaicContext
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
 from resolvers.types.common import Channel
+from resolvers.types.customer import Customer
 
 logger = logging.getLogger("mosaic.gateway")
 CHANNELS = {c.value for c in Channel}
@@ -89,6 +90,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         channel = (principal.channel or request.headers.get("x-channel", "WEB")).strip().upper()
         return MosaicContext(
             loaders=Loaders(runtime.fetchers, batching=runtime.settings.batching),
+            customers=Customer,
             channel=channel if channel in CHANNELS else "WEB",
             principal=principal,
             sources=runtime.sources,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from inspect import isawaitable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from strawberry.extensions import FieldExtension
 from strawberry.types.base import StrawberryList
@@ -40,7 +40,7 @@ from adapters.errors import ConsentRequired, Forbidden, MosaicError, Unauthentic
 from adapters.records import OrderRecord
 from resolvers import ids
 from resolvers.context import Info
-from resolvers.identity import Identity
+from resolvers.identity import Identity, PersonalRecord
 from resolvers.principal import ROLES, Principal
 from resolvers.survivorship import Fragments
 from resolvers.types.common import Address
@@ -108,14 +108,6 @@ def own(customer_id: Callable[[dict[str, Any]], object]) -> When:
         lambda info, args: str(customer_id(args)) == info.context.principal.customer,
         "for another customer",
     )
-
-
-class PersonalRecord(Protocol):
-    """What a type holding one person's data gives the checks: the person's fragments
-    and how the request reached them."""
-
-    identity: Identity
-    via: str
 
 
 R = TypeVar("R", bound=PersonalRecord)

@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from strawberry.types import Info as StrawberryInfo
 
 from adapters.errors import MosaicError
+from resolvers.identity import PersonalRecord
 from resolvers.loaders import Loaders
 from resolvers.principal import OPEN, PersonalReads, Principal
 
@@ -29,6 +30,18 @@ class StockChanges(Protocol):
     def subscribe(
         self, skus: frozenset[str], locations: frozenset[str] | None
     ) -> AbstractAsyncContextManager[asyncio.Queue[StockEvent]]: ...
+
+
+class Customers(Protocol):
+    """Finds a person from keys a record of theirs names (an order's customer number),
+    reached ``via`` that record: the Customer type (resolvers/types/customer.py), which
+    the gateway passes in. Carried by the context because a customer lists their
+    orders, so the customer's type imports the order's, which cannot import it back to
+    say who placed an order."""
+
+    async def find(
+        self, loaders: Loaders, known: dict[str, str], via: str
+    ) -> PersonalRecord | None: ...
 
 
 class Services(Protocol):
@@ -49,6 +62,7 @@ class Services(Protocol):
 @dataclass(slots=True)
 class MosaicContext:
     loaders: Loaders
+    customers: Customers  # who placed an order (resolvers/types/order.py)
     channel: str = "WEB"  # from the token's channel claim or X-Channel; default WEB
     partial_errors: list[GraphQLError] = field(default_factory=list)
     # The default is open mode (everything allowed); the gateway always sets the caller.

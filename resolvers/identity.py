@@ -17,7 +17,7 @@ import asyncio
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from adapters.errors import UpstreamError
 from adapters.records import CustomerFragment, LoyaltyAccount
@@ -323,3 +323,12 @@ class Identity:
                 self.known[name] = value
                 if name in self._learned:
                     self._learned[name].set_result(None)
+
+
+class PersonalRecord(Protocol):
+    """What a type holding one person's data gives the checks (resolvers/authz.py) and
+    the context's ``customers`` gives back: the person's fragments and how the request
+    reached them."""
+
+    identity: Identity
+    via: str

@@ -45,9 +45,8 @@ from resolvers.types.connection import After, Connection, First
 from resolvers.types.customer import Customer
 from resolvers.types.location import Location, LocationKind
 from resolvers.types.node import Node
-from resolvers.types.order import Order
+from resolvers.types.order import Order, Return
 from resolvers.types.product import Product
-from resolvers.types.returns import Return
 
 MAX_KEYS = 500  # longest list argument; a real listing page asks for at most ~100
 
@@ -143,7 +142,7 @@ async def _order(info: Info, id: str) -> Order | None:
         return None  # not "forbidden": that would say the id is an order
     order = (await Order.many(info, [record]))[0] if record else None
     if principal.role == "customer":
-        await admit(info, await order.placed_by(loaders) if order else None, f"order {id}")
+        await admit(info, await order.placed_by(info.context) if order else None, f"order {id}")
     return order
 
 
@@ -153,7 +152,7 @@ async def _return(info: Info, id: str) -> Return | None:
     found = Return.of(record) if record else None
     if info.context.principal.role == "customer":
         order = await found.order(info) if found else None
-        placed_by = await order.placed_by(info.context.loaders) if order else None
+        placed_by = await order.placed_by(info.context) if order else None
         await admit(info, placed_by, f"return {id}")
     return found
 

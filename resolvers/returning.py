@@ -61,8 +61,8 @@ from resolvers.refunds import capped, planned, refund_payment, refundable
 from resolvers.sagas import Json, Results, Step
 from resolvers.sources import Sources
 from resolvers.types.common import Money as MoneyType
+from resolvers.types.order import Return, ReturnLine
 from resolvers.types.payment import Payment
-from resolvers.types.returns import Return, ReturnLine
 from resolvers.types.vocabulary import RefusalReason, ReturnStatus
 from resolvers.types.writes import RegisterReturnInput, UserError
 

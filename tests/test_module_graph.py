@@ -21,12 +21,6 @@ MAY_IMPORT = {
 }
 #: the command line starts the simulated systems (`mosaic legacy`, `mosaic demo`)
 STARTS_THE_SIMULATORS = {"gateway.cli"}
-#: The one cycle left, by name, with why: GraphQL's Customer lists its orders and an
-#: Order names who placed it, each type in its own module (strawberry.lazy, a type-only
-#: import and one inside a function). The types are one unit and go into one module when
-#: resolvers/ is laid out by concern (issue 16's layout step, after issue 18's types
-#: land). Listed here so that it cannot grow unseen, and must be struck once it is gone.
-KNOWN_CYCLES = [frozenset({"resolvers.types.customer", "resolvers.types.order"})]
 
 
 def modules() -> dict[str, Path]:
@@ -114,12 +108,17 @@ def test_the_graph_counts_type_only_and_deferred_imports() -> None:
     edges = graph()
     # resolvers/schema.py imports the engine inside build_schema only
     assert "resolvers.engine" in edges["resolvers.schema"]
-    # resolvers/types/order.py imports Customer for type checkers only (KNOWN_CYCLES)
-    assert "resolvers.types.customer" in edges["resolvers.types.order"]
+    # resolvers/context.py imports the saga engine for type checkers only
+    assert "resolvers.sagas" in edges["resolvers.context"]
 
 
 def test_no_module_imports_itself_back_through_others() -> None:
-    assert sorted(map(sorted, cycles(graph()))) == sorted(map(sorted, KNOWN_CYCLES))
+    """None at all: GraphQL's types refer to each other both ways (a customer lists their
+    orders, an order names who placed it), but a module does not; a back reference goes
+    by the schema's lazy name and a Protocol the context carries (resolvers/types/
+    order.py: ``customer``), or the two types share one module (an order and its
+    returns)."""
+    assert cycles(graph()) == []
 
 
 def test_each_layer_imports_only_the_layers_below_it() -> None:

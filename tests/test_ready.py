@@ -24,6 +24,7 @@ from resolvers.engine.execution import PlainFieldsExecution
 from resolvers.loaders import Loaders
 from resolvers.ready import when_loaded
 from resolvers.schema import ExecutorName, build_schema
+from resolvers.types.customer import Customer
 from tests.conftest import EXECUTORS, SEED, SIZE, gateway_settings
 
 
@@ -101,7 +102,7 @@ async def awaited_paths(
     result = await schema.execute(
         document or reference_operations()[name],
         variable_values=variables or examples(SEED, SIZE)[name],
-        context_value=MosaicContext(loaders=Loaders(runtime.fetchers)),
+        context_value=MosaicContext(loaders=Loaders(runtime.fetchers), customers=Customer),
     )
     assert not result.errors
     return list(AWAITED)

@@ -1,4 +1,17 @@
-"""Orders from every channel in one type: ERP online orders and POS store receipts."""
+"""Orders from every channel in one type: ERP online orders and POS store receipts; and
+their returns, the ERP's sales return orders, whichever channel the goods came back in.
+An order lists its returns and a return names its order, so the two types live in one
+module.
+
+A return is answered in two ways with one type: by ``registerReturn`` (from its saga's
+answer: the lines it registered, the refund it planned) and read back from the ERP (an
+order's ``returns``, ``node(id:)``: the return order's lines with what has been
+received so far).
+
+Who placed an order is found through the request's context (``MosaicContext.customers``,
+the Customer type the gateway passes in): a customer lists their orders, so the
+customer's module imports this one and this one cannot import it back.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +19,15 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 
 from adapters.records import OrderLineRecord, OrderRecord, ReturnRecord
 from resolvers import ids, returnable
 from resolvers.authz import DENY, VIA_ORDER, admit, guarded
-from resolvers.context import Info
+from resolvers.context import Info, MosaicContext
+from resolvers.identity import PersonalRecord
 from resolvers.pickup import ready_at
 from resolvers.places import directory
 from resolvers.prefetch import arrived, prefetch_products, selected
@@ -23,12 +37,13 @@ from resolvers.types.location import Location
 from resolvers.types.node import Node
 from resolvers.types.payment import Payment, payments_of
 from resolvers.types.product import Product
-from resolvers.types.vocabulary import OrderStatus
+from resolvers.types.vocabulary import OrderStatus, ReturnStatus
 
-if TYPE_CHECKING:
-    from resolvers.loaders import Loaders
-    from resolvers.types.customer import Customer
-    from resolvers.types.returns import Return
+#: The Customer type by name, for the schema, which resolves it when it is built: a
+#: customer lists their orders, so that module imports this one and never the reverse
+#: (a value for the schema, not a type for checkers: they know the Python side as a
+#: PersonalRecord).
+PLACED_BY: Any = Annotated["Customer", strawberry.lazy("resolvers.types.customer")]  # noqa: F821
 
 
 @strawberry.type(description="One line of an order: pieces of one product at one price.")
@@ -86,6 +101,121 @@ class Pickup:
     )
 
 
+@strawberry.type(description="Pieces of one SKU coming back.")
+class ReturnLine:
+    sku: strawberry.ID = strawberry.field(description="The product's SKU.")
+    quantity: int = strawberry.field(description="Pieces coming back.")
+    received: int | None = strawberry.field(
+        description="Pieces the retailer has received so far (the ERP's Return Qty. "
+        "Received); null on a return just registered."
+    )
+    unit_refund: Money | None = strawberry.field(
+        description="What one piece pays back: what the customer paid for it."
+    )
+    reason: str | None = strawberry.field(description="The ERP's return reason code, if any.")
+
+    @strawberry.field(description="The product coming back.")
+    async def product(self, info: Info) -> Product:
+        return await Product.load(info, str(self.sku))
+
+
+@strawberry.type(description="A return: the ERP's return order with the refund it books.")
+class Return(Node):
+    id: strawberry.ID = strawberry.field(
+        description="The return's global id (`return:erp:<return order no.>`)."
+    )
+    status: ReturnStatus | None = strawberry.field(
+        description="How far the return is: from the ERP's return order (DECISIONS.md)."
+    )
+    refund: Money | None = strawberry.field(
+        description="What is paid back: what the customer paid for the lines (promotions "
+        "taken off), at most what is left of what the order's payments took; read back "
+        "from the ERP, the return order's total."
+    )
+    refund_payment: Payment | None = strawberry.field(
+        default=None,
+        description="The refund as money moving, as `registerReturn` answers it: against "
+        "the payment it refunds (refundOf), by that payment's method. A store receipt's "
+        "is paid at the till (COMPLETED); an online order's is PENDING until the ERP posts "
+        "the return order. Null on a return read back from the ERP: its order's payments "
+        "show the refund once it is posted.",
+    )
+    lines: list[ReturnLine] = strawberry.field(
+        default_factory=list, description="What comes back, line by line."
+    )
+    registered_at: datetime | None = strawberry.field(
+        default=None, description="When the return was registered (the ERP's document date)."
+    )
+    location_ref: strawberry.Private[str | None] = None
+    # the global id of the order the goods came from, where known; else found from
+    # the document the return order applies to
+    order_id: strawberry.Private[str | None] = None
+    record: strawberry.Private[ReturnRecord | None] = None
+
+    @strawberry.field(description="The store the goods came back at; null: by post.")
+    async def location(self, info: Info) -> Location | None:
+        return await Location.at(info, self.location_ref)
+
+    @strawberry.field(description="The order the goods came from, as it is now.")
+    async def order(self, info: Info) -> Order | None:
+        record = await _order_of(info, self.order_id, self.record)
+        return (await Order.many(info, [record]))[0] if record else None
+
+    @classmethod
+    def of(cls, record: ReturnRecord, order_id: str | None = None) -> Return:
+        """A return order read back from the ERP."""
+        return cls(
+            id=strawberry.ID(ids.return_id(record.id)),
+            status=ReturnStatus(record.status),
+            refund=Money.of(record.total),
+            lines=[
+                ReturnLine(
+                    sku=strawberry.ID(line.sku),
+                    quantity=line.quantity,
+                    received=line.delivered,
+                    unit_refund=Money.of(line.unit_price),
+                    reason=reason,
+                )
+                for line, reason in zip(record.lines, record.reasons, strict=False)
+            ],
+            registered_at=record.registered_at,
+            location_ref=ids.location_id("STORE", record.location_id)
+            if record.location_id
+            else None,
+            order_id=order_id,
+            record=record,
+        )
+
+
+async def _order_of(
+    info: Info, order_id: str | None, record: ReturnRecord | None
+) -> OrderRecord | None:
+    """The order a return came from: by its id where known, else by the document its
+    return order applies to (a posted invoice, an order's number, or a store receipt)."""
+    loaders = info.context.loaders
+    found: OrderRecord | None
+    if order_id is not None:
+        system, local = ids.order_key(order_id)
+        found = await (loaders.erp_order if system == "erp" else loaders.pos_order).load(local)
+        return found
+    if record is None or record.applies_to is None:
+        return None
+    if record.applies_to_invoice:
+        found = await loaders.erp_order_by_invoice.load(record.applies_to)
+        return found
+    found = await loaders.erp_order.load(record.applies_to)
+    if found is None:  # no order of that number: a store receipt's return
+        found = await loaders.pos_order.load(record.applies_to)
+    return found
+
+
+def returns_of(order_id: str, found: Sequence[Sequence[ReturnRecord]]) -> list[Return]:
+    """An order's returns, oldest first, from what its documents' loads found."""
+    records = {back.id: back for backs in found for back in backs}
+    ordered = sorted(records.values(), key=lambda r: r.id)
+    return [Return.of(record, order_id) for record in ordered]
+
+
 @strawberry.type(description="An order from any channel; `channel` says which.")
 class Order(Node):
     id: strawberry.ID = strawberry.field(
@@ -110,20 +240,17 @@ class Order(Node):
 
     @strawberry.field(
         description="Who placed the order, where the caller may see them: the "
-        "customer's fields are guarded as on every other path to a customer."
+        "customer's fields are guarded as on every other path to a customer.",
+        graphql_type=PLACED_BY | None,
     )
-    async def customer(
-        self, info: Info
-    ) -> Annotated[Customer, strawberry.lazy("resolvers.types.customer")] | None:
-        return await admit(info, await self.placed_by(info.context.loaders), "who placed it")
+    async def customer(self, info: Info) -> PersonalRecord | None:
+        return await admit(info, await self.placed_by(info.context), "who placed it")
 
-    async def placed_by(self, loaders: Loaders) -> Customer | None:
-        # imported here: a customer's type lists their orders, so it imports this module
-        from resolvers.types.customer import Customer
-
+    async def placed_by(self, context: MosaicContext) -> PersonalRecord | None:
+        """The customer who placed it, found by the context's Customer type."""
         if self.customer_key is None:
             return None
-        return await Customer.find(loaders, self.customer_key, via=VIA_ORDER)
+        return await context.customers.find(context.loaders, self.customer_key, VIA_ORDER)
 
     @strawberry.field(
         description="Its payments, and refunds from returns in any channel, each once, "
@@ -137,11 +264,9 @@ class Order(Node):
         description="Its returns, in any channel, oldest first (the ERP's return orders "
         "applying to it).",
         extensions=[guarded(partner=DENY)],
-        graphql_type=list[Annotated["Return", strawberry.lazy("resolvers.types.returns")]],
+        graphql_type=list[Return],
     )
     def returns(self, info: Info) -> Ready[list[Return]]:
-        from resolvers.types.returns import returns_of
-
         loads = _returns_loads(info, self.record)
         return when_loaded(loads, lambda *found: returns_of(str(self.id), found))
 

@@ -23,9 +23,8 @@ from resolvers.inputs import (
 )
 from resolvers.types.common import Channel
 from resolvers.types.customer import Consent, Customer
-from resolvers.types.order import Order
+from resolvers.types.order import Order, Return
 from resolvers.types.payment import Payment
-from resolvers.types.returns import Return
 from resolvers.types.vocabulary import OrderStatus, RefusalReason
 
 # the payload codes (adapters/errors.py) made the GraphQL enum UserErrorCode, in place
