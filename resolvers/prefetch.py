@@ -15,6 +15,10 @@ It converts the selection below the field, arguments included, each time a list 
 prefetched (once per request for a listing, once per customer for order histories):
 about 40 microseconds for ProductListing's or Customer360's selection, a fifth of a
 percent of such a request's CPU.
+
+What each product field loads is not restated here: the fields declare it
+(``resolvers/types/product.py: FIELD_LOADS``, :mod:`resolvers.field_loads`), and this
+module starts what the selected fields declare, for every SKU of the list at once.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from typing import Any
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from resolvers.context import Info
-from resolvers.fetchers import ALL
 from resolvers.loaders import Loaders
+from resolvers.types.product import FIELD_LOADS
 
 
 def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
@@ -73,22 +77,12 @@ def prefetch_products(
         return started
     _start(loaders.item.load_many(skus), started)
     for field in (f for product in products for f in _fields(product.selections)):
-        name = field.name
-        if name in ("price", "compareAtPrice"):  # a promotion may lower the price
+        declared = FIELD_LOADS.get(field.name, ())
+        if declared:
             channel = field.arguments.get("channel")
             asked = getattr(channel, "value", channel) or info.context.channel
-            for sku in skus:
-                _start(loaders.price.load((sku, asked)), started)
-            _start(loaders.promotions.load_many(skus), started)
-        elif name == "promotions":
-            _start(loaders.promotions.load_many(skus), started)
-        elif name in ("availability", "stock"):
-            _start(loaders.warehouse_stock.load_many(skus), started)
-            _start(loaders.store_stock.load_many(skus), started)
-            _start(loaders.stores.load(ALL), started)
-            if name == "stock":
-                _start(loaders.inbound.load_many(skus), started)
-                _start(loaders.warehouses.load(ALL), started)
+            for load in declared:
+                _start(load.many(loaders, skus, asked), started)
     return started
 
 

@@ -25,7 +25,7 @@ from adapters.records import (
 from resolvers import ids
 from resolvers.authz import DENY, STOCK_DENIED, When, guarded
 from resolvers.context import Info
-from resolvers.fetchers import ALL
+from resolvers.field_loads import Load, by_key_and_channel, declared, loads, whole
 from resolvers.inputs import SKU, check
 from resolvers.places import Point, by_id, point_of
 from resolvers.pricing import Quote, quote, running, today
@@ -35,6 +35,22 @@ from resolvers.types.location import Location
 from resolvers.types.node import Node
 
 ONLINE_CHANNELS = ("WEB", "APP")
+
+# What the Product fields that read beyond the item card load (resolvers/field_loads.py),
+# each in the order its field reads them; the fields declare them in their metadata.
+#: a quoted price: the channel's price and the promotions that may lower it
+QUOTE = (Load("price", by_key_and_channel), Load("promotions"))
+PROMOTIONS = (Load("promotions"),)
+#: every location's stock: counts, shipments on their way, and the places themselves
+STOCK = (
+    Load("warehouse_stock"),
+    Load("store_stock"),
+    Load("inbound"),
+    Load("stores", whole),
+    Load("warehouses", whole),
+)
+#: online in a warehouse, and the stores that have it
+AVAILABILITY = (Load("warehouse_stock"), Load("store_stock"), Load("stores", whole))
 
 
 @strawberry.type(description="A promotion on a product in a channel (the ERP's line discount).")
@@ -193,6 +209,7 @@ class Product(Node):
         "placeOrder charges (DESIGN: Prices).",
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
         graphql_type=Money | None,
+        metadata=loads(*QUOTE),
     )
     def price(self, info: Info, channel: ChannelArgument = None) -> Ready[Money | None]:
         return self._quoted(info, channel, lambda q: q.charged)
@@ -202,6 +219,7 @@ class Product(Node):
         "(shown struck through beside price); null when nothing lowers it.",
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
         graphql_type=Money | None,
+        metadata=loads(*QUOTE),
     )
     def compare_at_price(self, info: Info, channel: ChannelArgument = None) -> Ready[Money | None]:
         return self._quoted(info, channel, lambda q: q.compare_at)
@@ -217,12 +235,12 @@ class Product(Node):
             found = quote(item, price, promotions, wanted, today())
             return Money.of(part(found)) if found else None
 
-        return when_loaded(
-            [loaders.price.load((sku, wanted)), loaders.promotions.load(sku)], answer
-        )
+        return when_loaded([load.one(loaders, sku, wanted) for load in QUOTE], answer)
 
     @strawberry.field(
-        description="Promotions running today in the channel.", graphql_type=list[Promotion]
+        description="Promotions running today in the channel.",
+        graphql_type=list[Promotion],
+        metadata=loads(*PROMOTIONS),
     )
     def promotions(self, info: Info, channel: ChannelArgument = None) -> Ready[list[Promotion]]:
         wanted = asked_channel(channel, info.context.channel)
@@ -230,12 +248,14 @@ class Product(Node):
         def listed(records: list[PromotionRecord]) -> list[Promotion]:
             return [Promotion.of(p) for p in running(records, wanted, today())]
 
-        return when_loaded([info.context.loaders.promotions.load(str(self.sku))], listed)
+        loaders, sku = info.context.loaders, str(self.sku)
+        return when_loaded([load.one(loaders, sku, wanted) for load in PROMOTIONS], listed)
 
     @strawberry.field(
         description="Every location's stock: warehouses (WMS) and stores (POS).",
         extensions=[guarded(**dict.fromkeys(STOCK_DENIED, DENY))],
         graphql_type=list[StockLevel],
+        metadata=loads(*STOCK),
     )
     def stock(self, info: Info) -> Ready[list[StockLevel]]:
         loaders, sku = info.context.loaders, str(self.sku)
@@ -250,22 +270,16 @@ class Product(Node):
             places = loaders.indexed(by_id, *locations)
             return _levels(selling, warehouse, store, inbound, places)
 
+        channel = info.context.channel  # the same stock in every channel
         return when_loaded(
-            [
-                loaders.warehouse_stock.load(sku),
-                loaders.store_stock.load(sku),
-                loaders.inbound.load(sku),
-                loaders.stores.load(ALL),
-                loaders.warehouses.load(ALL),
-            ],
-            levels,
-            partial=info,
+            [load.one(loaders, sku, channel) for load in STOCK], levels, partial=info
         )
 
     @strawberry.field(
         description="Whether it can be bought online, and the nearest open stores that have "
         "it; null when `near` or `limit` is refused (an unknown postal code, say).",
         graphql_type=Availability | None,
+        metadata=loads(*AVAILABILITY),
     )
     def availability(
         self,
@@ -291,14 +305,12 @@ class Product(Node):
             return _availability(item, wanted, point, limit, warehouse, store, places)
 
         return when_loaded(
-            [
-                loaders.warehouse_stock.load(sku),
-                loaders.store_stock.load(sku),
-                loaders.stores.load(ALL),
-            ],
-            available,
-            partial=info,
+            [load.one(loaders, sku, wanted) for load in AVAILABILITY], available, partial=info
         )
+
+
+#: what each Product field that loads beyond the item card loads, by its GraphQL name
+FIELD_LOADS = declared(Product)
 
 
 def _levels(

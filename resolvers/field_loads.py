@@ -1,0 +1,81 @@
+"""What a field loads, declared on the field itself.
+
+A field that reads more than its object carries (a product's price, its stock) states
+its loads once, in its metadata (``strawberry.field(metadata=loads(...))``), and makes
+them through that declaration; :mod:`resolvers.prefetch` reads the same declarations
+to start a whole list's loads before the list's objects answer. So a new field cannot
+load something prefetch does not know of: ``tests/test_product_loads.py`` resolves
+every Product field and fails when one reads anything it does not declare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiodataloader import DataLoader
+from strawberry.schema.name_converter import NameConverter
+from strawberry.types.base import get_object_definition
+
+from adapters.batching import unique
+from resolvers.fetchers import ALL, Fetchers
+from resolvers.loaders import Loaders
+
+#: where a field's metadata keeps its loads
+METADATA_KEY = "mosaic.loads"
+
+#: a load's key from the object's key and the channel asked
+Key = Callable[[str, str], Hashable]
+
+
+def by_key(key: str, channel: str) -> Hashable:
+    return key
+
+
+def by_key_and_channel(key: str, channel: str) -> Hashable:
+    return (key, channel)
+
+
+def whole(key: str, channel: str) -> Hashable:
+    """A key-less read's one key (the store list): the same for every object."""
+    return ALL
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One load a field makes: the loader (named like its fetcher) and its key."""
+
+    loader: str
+    key: Key = by_key
+
+    def __post_init__(self) -> None:
+        if self.loader not in Fetchers.__dataclass_fields__:
+            raise ValueError(f"no loader is called {self.loader!r}")
+
+    def one(self, loaders: Loaders, key: str, channel: str) -> asyncio.Future[Any]:
+        """The load for one object, as its field awaits it."""
+        loader: DataLoader[Hashable, Any] = getattr(loaders, self.loader)
+        return loader.load(self.key(key, channel))
+
+    def many(self, loaders: Loaders, keys: Iterable[str], channel: str) -> asyncio.Future[Any]:
+        """The loads for a list of objects, started together (prefetch)."""
+        loader: DataLoader[Hashable, Any] = getattr(loaders, self.loader)
+        return loader.load_many(unique(self.key(key, channel) for key in keys))
+
+
+def loads(*declared: Load) -> dict[str, tuple[Load, ...]]:
+    """A field's metadata saying what it loads, in the order it reads them."""
+    return {METADATA_KEY: declared}
+
+
+def declared(cls: type) -> Mapping[str, tuple[Load, ...]]:
+    """The loads a strawberry type's fields declare, by the fields' GraphQL names (as
+    strawberry's default name converter, which the schema uses, gives them)."""
+    names = NameConverter()
+    return {
+        names.from_field(field): field.metadata[METADATA_KEY]
+        for field in get_object_definition(cls, strict=True).fields
+        if METADATA_KEY in field.metadata
+    }
