@@ -17,8 +17,9 @@ about 40 microseconds for ProductListing's or Customer360's selection, a fifth o
 percent of such a request's CPU.
 
 What each product field loads is not restated here: the fields declare it
-(``resolvers/types/product.py: FIELD_LOADS``, :mod:`resolvers.field_loads`), and this
-module starts what the selected fields declare, for every SKU of the list at once.
+(:mod:`resolvers.field_loads`, in ``resolvers/types/product.py``), and this module
+starts what the selected fields declare, as the request's schema holds them, for every
+SKU of the list at once.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from typing import Any
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from resolvers.context import Info
+from resolvers.field_loads import declared
 from resolvers.loaders import Loaders
-from resolvers.types.product import FIELD_LOADS
 
 
 def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
@@ -76,12 +77,12 @@ def prefetch_products(
     if not products:
         return started
     _start(loaders.item.load_many(skus), started)
+    product_loads = declared(info.schema, "Product")
     for field in (f for product in products for f in _fields(product.selections)):
-        declared = FIELD_LOADS.get(field.name, ())
-        if declared:
+        if field.name in product_loads:
             channel = field.arguments.get("channel")
             asked = getattr(channel, "value", channel) or info.context.channel
-            for load in declared:
+            for load in product_loads[field.name]:
                 _start(load.many(loaders, skus, asked), started)
     return started
 

@@ -16,11 +16,10 @@ from gateway.runtime import Runtime
 from legacy.world import World
 from resolvers.context import MosaicContext
 from resolvers.fetchers import Fetch, Fetchers, Read
-from resolvers.field_loads import Load
+from resolvers.field_loads import Load, declared
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema
 from resolvers.types.customer import Customer
-from resolvers.types.product import FIELD_LOADS
 from tests.conftest import gateway_settings
 
 FIELDS = """{ __type(name: "Product") { fields { name type { ...named } } } }
@@ -29,6 +28,8 @@ fragment named on __Type { kind ofType { kind ofType { kind ofType { kind } } } 
 #: what is read is what the field itself loads
 ENTITY = "query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Product { %s } } }"
 LISTED = "query($skus: [ID!]!) { products(skus: $skus) { %s } }"
+#: what each Product field declares it loads, by its GraphQL name
+FIELD_LOADS = declared(build_schema(), "Product")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from adapters.records import (
 from resolvers import ids
 from resolvers.authz import DENY, STOCK_DENIED, When, guarded
 from resolvers.context import Info
-from resolvers.field_loads import Load, by_key_and_channel, declared, loads, whole
+from resolvers.field_loads import Load, by_key_and_channel, loads, whole
 from resolvers.inputs import SKU, check
 from resolvers.places import Point, by_id, point_of
 from resolvers.pricing import Quote, quote, running, today
@@ -307,10 +307,6 @@ class Product(Node):
         return when_loaded(
             [load.one(loaders, sku, wanted) for load in AVAILABILITY], available, partial=info
         )
-
-
-#: what each Product field that loads beyond the item card loads, by its GraphQL name
-FIELD_LOADS = declared(Product)
 
 
 def _levels(
