@@ -13,29 +13,16 @@ every replica serves what any of them fetched.
 from __future__ import annotations
 
 import time
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, get_args
 
 from redis.asyncio import Redis
 
 from adapters.cache import CacheStore, Clock, Freshness, MemoryStore, SharedFetch
-from adapters.records import (
-    CategoryRecord,
-    CustomerFragment,
-    InTransitRecord,
-    ItemPage,
-    LocationRecord,
-    LoyaltyAccount,
-    OrderRecord,
-    PaymentRecord,
-    PriceRecord,
-    ProductRecord,
-    PromotionRecord,
-    ReturnRecord,
-    StockRecord,
-)
 from adapters.redis_store import RedisStore
 from gateway.settings import Settings
 from resolvers.fetchers import Fetch, Fetchers, Read
+from resolvers.loaders import VALUES
 from resolvers.sources import Sources
 
 LIVE = Freshness(ttl_s=0.0)
@@ -55,39 +42,18 @@ FRESHNESS: dict[str, Freshness] = {
 }
 
 
-#: fetcher name -> what one key's value is, so a shared store gives back the very
-#: records it was given (and validates them on the way).
-VALUE_TYPES: dict[str, Any] = {
-    "crm_contact": CustomerFragment,
-    "crm_by_card": CustomerFragment,
-    "crm_by_email": CustomerFragment,
-    "crm_by_erp_no": CustomerFragment,
-    "erp_customer": CustomerFragment,
-    "erp_customer_by_email": CustomerFragment,
-    "pos_by_card": LoyaltyAccount,
-    "pos_by_customer": LoyaltyAccount,
-    "pos_by_email": LoyaltyAccount,
-    "erp_orders_of": list[OrderRecord],
-    "pos_orders_of": list[OrderRecord],
-    "erp_order": OrderRecord,
-    "pos_order": OrderRecord,
-    "erp_order_by_invoice": OrderRecord,
-    "erp_returns_of": list[ReturnRecord],
-    "erp_return": ReturnRecord,
-    "erp_payments": list[PaymentRecord],
-    "pos_payments": list[PaymentRecord],
-    "item": ProductRecord,
-    "items_in_category": list[ProductRecord],
-    "item_search": ItemPage,
-    "categories": list[CategoryRecord],
-    "price": PriceRecord,
-    "promotions": list[PromotionRecord],
-    "store_stock": list[StockRecord],
-    "warehouse_stock": list[StockRecord],
-    "inbound": list[InTransitRecord],
-    "stores": list[LocationRecord],
-    "warehouses": list[LocationRecord],
-}
+def _stored(value: Any) -> Any:
+    """What a store keeps of a loader's value: of an ``X | None``, the ``X`` (a key the
+    source does not know is kept as absent, not as None)."""
+    if isinstance(value, UnionType):
+        (kept,) = (t for t in get_args(value) if t is not NoneType)
+        return kept
+    return value
+
+
+#: fetcher name -> what one key's value is, as its loader declares it, so a shared
+#: store gives back the very records it was given (and validates them on the way)
+VALUE_TYPES: dict[str, Any] = {name: _stored(value) for name, value in VALUES.items()}
 
 
 def cache_store(redis: Redis | None, clock: Clock = time.time) -> CacheStore:

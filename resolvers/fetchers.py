@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from adapters.batching import grouped
@@ -62,37 +61,9 @@ def _each(fetch: Callable[[Any], Awaitable[Any]]) -> Fetch:
     return each
 
 
-@dataclass(frozen=True, slots=True)
-class Fetchers:
-    crm_contact: Read
-    crm_by_card: Read
-    crm_by_email: Read
-    crm_by_erp_no: Read
-    erp_customer: Read
-    erp_customer_by_email: Read
-    pos_by_card: Read
-    pos_by_customer: Read
-    pos_by_email: Read
-    erp_orders_of: Read
-    pos_orders_of: Read
-    erp_order: Read
-    pos_order: Read
-    erp_order_by_invoice: Read
-    erp_returns_of: Read
-    erp_return: Read
-    erp_payments: Read
-    pos_payments: Read
-    item: Read
-    item_search: Read
-    categories: Read
-    items_in_category: Read
-    price: Read
-    promotions: Read
-    store_stock: Read
-    warehouse_stock: Read
-    inbound: Read
-    stores: Read
-    warehouses: Read
+class Fetchers(dict[str, Read]):
+    """Every read by name (named like the request's loaders, which declare each one's
+    key and value type: ``resolvers/loaders.py``), from the source it asks."""
 
     @classmethod
     def of(cls, sources: Sources, wrap: Wrap = _direct) -> Fetchers:
@@ -128,4 +99,4 @@ class Fetchers:
             "stores": ("pos", _whole(pos.locations)),
             "warehouses": ("wms", _whole(wms.warehouses)),
         }
-        return cls(**{name: wrap(name, source, fetch) for name, (source, fetch) in table.items()})
+        return cls({name: wrap(name, source, fetch) for name, (source, fetch) in table.items()})

@@ -21,8 +21,8 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types.base import StrawberryObjectDefinition
 
 from adapters.batching import unique
-from resolvers.fetchers import ALL, Fetchers
-from resolvers.loaders import Loaders
+from resolvers.fetchers import ALL
+from resolvers.loaders import VALUES, Loaders
 
 #: where a field's metadata keeps its loads
 METADATA_KEY = "mosaic.loads"
@@ -52,7 +52,7 @@ class Load:
     key: Key = by_key
 
     def __post_init__(self) -> None:
-        if self.loader not in Fetchers.__dataclass_fields__:
+        if self.loader not in VALUES:
             raise ValueError(f"no loader is called {self.loader!r}")
 
     def one(self, loaders: Loaders, key: str, channel: str) -> asyncio.Future[Any]:

@@ -5,38 +5,41 @@ never outlives the request; caching across requests is the separate, explicit la
 the gateway may put into the fetchers (``resolvers.fetchers``). The loaders keep the
 request's account of what its reads were served from (``served``: stale stand-ins, the
 read log) and hand it to every read, so the gateway finds it on the request's context.
+
+Each read's key and value type is stated once, as its loader's declaration at the end
+of :class:`Loaders`: type checkers hold the resolvers to it, an unknown key of a
+list-valued read is an empty list rather than null (DESIGN: lists are non-null), and
+the gateway's shared cache store learns from it what it keeps (``VALUES``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from aiodataloader import DataLoader
 
 from adapters.cache import Served
 from adapters.errors import MosaicError
+from adapters.records import (
+    CategoryRecord,
+    CustomerFragment,
+    InTransitRecord,
+    ItemPage,
+    ItemSearch,
+    LocationRecord,
+    LoyaltyAccount,
+    OrderRecord,
+    PaymentRecord,
+    PriceRecord,
+    ProductRecord,
+    PromotionRecord,
+    ReturnRecord,
+    StockRecord,
+)
 from resolvers.fetchers import ALL, Fetchers, Read
 from resolvers.memo import ByIdentity
-
-#: What a loader answers for a key its source does not know, per fetcher; lists are
-#: empty rather than null (DESIGN: lists are non-null).
-LIST_VALUED = {
-    "erp_orders_of",
-    "pos_orders_of",
-    "erp_returns_of",
-    "erp_payments",
-    "pos_payments",
-    "items_in_category",
-    "categories",
-    "promotions",
-    "store_stock",
-    "warehouse_stock",
-    "inbound",
-    "stores",
-    "warehouses",
-}
 
 
 def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoader[Hashable, Any]:
@@ -56,7 +59,7 @@ def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoa
 
 
 class Loaders:
-    """All loaders of one request, one per fetcher and named like it."""
+    """All loaders of one request, one per read and named like it."""
 
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
         self._fetchers, self._batching = fetchers, batching
@@ -66,10 +69,10 @@ class Loaders:
     def __getattr__(self, name: str) -> DataLoader[Hashable, Any]:
         """A loader is made when a request first asks for it: most requests use a few
         of the two dozen, and making them all was a tenth of a small request's CPU."""
-        if name not in Fetchers.__dataclass_fields__:
+        if name not in VALUES:
             raise AttributeError(name)
         default: list[Any] | None = [] if name in LIST_VALUED else None
-        loader = _loader(getattr(self._fetchers, name), self.served, default, self._batching)
+        loader = _loader(self._fetchers[name], self.served, default, self._batching)
         setattr(self, name, loader)
         return loader
 
@@ -89,33 +92,43 @@ class Loaders:
     async def all_warehouses(self) -> Any:
         return await self.warehouses.load(ALL)
 
-    # Declared for type checkers; made on first use by __getattr__.
-    crm_contact: DataLoader[Hashable, Any]
-    crm_by_card: DataLoader[Hashable, Any]
-    crm_by_email: DataLoader[Hashable, Any]
-    crm_by_erp_no: DataLoader[Hashable, Any]
-    erp_customer: DataLoader[Hashable, Any]
-    erp_customer_by_email: DataLoader[Hashable, Any]
-    pos_by_card: DataLoader[Hashable, Any]
-    pos_by_customer: DataLoader[Hashable, Any]
-    pos_by_email: DataLoader[Hashable, Any]
-    erp_orders_of: DataLoader[Hashable, Any]
-    pos_orders_of: DataLoader[Hashable, Any]
-    erp_order: DataLoader[Hashable, Any]
-    pos_order: DataLoader[Hashable, Any]
-    erp_order_by_invoice: DataLoader[Hashable, Any]
-    erp_returns_of: DataLoader[Hashable, Any]
-    erp_return: DataLoader[Hashable, Any]
-    erp_payments: DataLoader[Hashable, Any]
-    pos_payments: DataLoader[Hashable, Any]
-    item: DataLoader[Hashable, Any]
-    item_search: DataLoader[Hashable, Any]
-    categories: DataLoader[Hashable, Any]
-    items_in_category: DataLoader[Hashable, Any]
-    price: DataLoader[Hashable, Any]
-    promotions: DataLoader[Hashable, Any]
-    store_stock: DataLoader[Hashable, Any]
-    warehouse_stock: DataLoader[Hashable, Any]
-    inbound: DataLoader[Hashable, Any]
-    stores: DataLoader[Hashable, Any]
-    warehouses: DataLoader[Hashable, Any]
+    # Every read's key and value type (made on first use by __getattr__).
+    crm_contact: DataLoader[str, CustomerFragment | None]
+    crm_by_card: DataLoader[str, CustomerFragment | None]
+    crm_by_email: DataLoader[str, CustomerFragment | None]
+    crm_by_erp_no: DataLoader[str, CustomerFragment | None]
+    erp_customer: DataLoader[str, CustomerFragment | None]
+    erp_customer_by_email: DataLoader[str, CustomerFragment | None]
+    pos_by_card: DataLoader[str, LoyaltyAccount | None]
+    pos_by_customer: DataLoader[str, LoyaltyAccount | None]
+    pos_by_email: DataLoader[str, LoyaltyAccount | None]
+    erp_orders_of: DataLoader[str, list[OrderRecord]]
+    pos_orders_of: DataLoader[str, list[OrderRecord]]
+    erp_order: DataLoader[str, OrderRecord | None]
+    pos_order: DataLoader[str, OrderRecord | None]
+    erp_order_by_invoice: DataLoader[str, OrderRecord | None]
+    erp_returns_of: DataLoader[str, list[ReturnRecord]]
+    erp_return: DataLoader[str, ReturnRecord | None]
+    erp_payments: DataLoader[str, list[PaymentRecord]]
+    pos_payments: DataLoader[str, list[PaymentRecord]]
+    item: DataLoader[str, ProductRecord | None]
+    item_search: DataLoader[ItemSearch, ItemPage]  # a search always answers a page
+    categories: DataLoader[str, list[CategoryRecord]]
+    items_in_category: DataLoader[str, list[ProductRecord]]
+    price: DataLoader[tuple[str, str], PriceRecord | None]
+    promotions: DataLoader[str, list[PromotionRecord]]
+    store_stock: DataLoader[str, list[StockRecord]]
+    warehouse_stock: DataLoader[str, list[StockRecord]]
+    inbound: DataLoader[str, list[InTransitRecord]]
+    stores: DataLoader[str, list[LocationRecord]]
+    warehouses: DataLoader[str, list[LocationRecord]]
+
+
+#: each read's value as its loader answers a key, from the declarations above
+VALUES: dict[str, Any] = {
+    name: get_args(hint)[1]
+    for name, hint in get_type_hints(Loaders).items()
+    if get_origin(hint) is DataLoader
+}
+#: the reads whose loaders answer a key the source does not know with an empty list
+LIST_VALUED = frozenset(name for name, value in VALUES.items() if get_origin(value) is list)

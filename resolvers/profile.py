@@ -17,8 +17,8 @@ from strawberry import UNSET
 
 from adapters.errors import BadUserInput, PayloadCode
 from resolvers.context import Info
-from resolvers.fetchers import Fetchers
 from resolvers.identity import start_keys_of_id
+from resolvers.loaders import VALUES
 from resolvers.ordering import refusal
 from resolvers.sources import Sources
 from resolvers.survivorship import normalise_email
@@ -105,6 +105,6 @@ async def write_contact(
     loaders forget what they read before the write)."""
     await sources.crm.update_contact(contact_id, properties)
     loaders = info.context.loaders
-    for name in Fetchers.__dataclass_fields__:
+    for name in VALUES:
         getattr(loaders, name).clear_all()
     return await Customer.find(loaders, {"crm_id": contact_id})

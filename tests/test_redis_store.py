@@ -17,9 +17,10 @@ from adapters.erp import ErpAdapter
 from adapters.pos import PosAdapter
 from adapters.redis_store import RedisStore
 from gateway.caching import VALUE_TYPES
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 from legacy.world import World
-from resolvers.fetchers import Fetchers
+from tests.conftest import gateway_settings
 from tests.redis_server import _free_port
 
 
@@ -30,10 +31,17 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def test_every_fetcher_has_a_value_type() -> None:
-    """A read the schema adds without declaring its value type would fail to cache in
-    Redis; this catches it where it is added."""
-    assert set(VALUE_TYPES) == set(Fetchers.__dataclass_fields__)
+async def test_every_read_has_a_typed_loader_and_so_a_value_type(
+    systems: dict[str, str],
+) -> None:
+    """A read the fetch table adds without declaring its loader's key and value type
+    (resolvers/loaders.py) would fail to cache in Redis; this catches it where it is
+    added, and a declaration left behind by a read that is gone."""
+    runtime = Runtime.start(gateway_settings(systems, cache=False))
+    try:
+        assert set(runtime.fetchers) == set(VALUE_TYPES)
+    finally:
+        await runtime.close()
 
 
 async def test_records_from_the_systems_come_back_equal(
