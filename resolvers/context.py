@@ -1,6 +1,8 @@
-"""What every resolver of one request can reach: its loaders, the asking channel, and
-the errors of sources that failed while the field itself could still answer; who is
-asking and what personal data they read; the adapters and logs writes need."""
+"""What every resolver of one request can reach: its loaders (with the request's account
+of what its reads were served from), the asking channel, and the errors of sources that
+failed while the field itself could still answer; who is asking and what personal data
+they read; the Customer type, for an order's way back to who placed it; the adapters and
+logs writes need."""
 
 from __future__ import annotations
 
