@@ -252,6 +252,7 @@ def _sources(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> int:
     from gateway.settings.listing import listing, markdown
+    from gateway.settings.names import CONFIG_FILE
 
     if args.markdown:
         sys.stdout.write(markdown())
@@ -262,7 +263,7 @@ def _config(args: argparse.Namespace) -> int:
     settings = load(_env_file=args.env_file or ".env")
     for warning in unknown_variables(os.environ):
         print(f"mosaic: {warning}", file=sys.stderr)
-    sys.stdout.write(listing(settings))
+    sys.stdout.write(listing(settings, os.environ.get(CONFIG_FILE)))
     return 0
 
 

@@ -14,16 +14,24 @@ from pydantic import SecretStr
 from pydantic_core import to_jsonable_python
 
 from gateway.settings.model import Settings
-from gateway.settings.names import settings_of
+from gateway.settings.names import CONFIG_FILE, settings_of
 
 MASK = "********"
+CONFIG_FILE_MEANING = (
+    "a TOML file of settings, each keyed by its variable's name without MOSAIC_, in lower "
+    "case (crm_timeout_s = 7.5); the environment and the .env file win over it"
+)
 WIDTH = 88
 
 
-def listing(settings: Settings) -> str:
-    """Every setting, group by group: ``MOSAIC_X=value (default d)`` where it is set,
-    ``MOSAIC_X=d (default)`` where not, then what it means."""
-    lines: list[str] = []
+def listing(settings: Settings, config_file: str | None) -> str:
+    """Every setting, group by group: ``MOSAIC_MAX_DEPTH=8 (default 12)`` where set,
+    ``MOSAIC_MAX_DEPTH=12 (default)`` where not, then what it means; first the TOML file."""
+    given = f"{config_file} (default none)" if config_file else "none (default)"
+    lines = [f"{CONFIG_FILE}={given}"]
+    lines += textwrap.wrap(
+        CONFIG_FILE_MEANING, WIDTH, initial_indent="    ", subsequent_indent="    "
+    )
     group = None
     for setting in settings_of(Settings):
         if setting.path[0] != group and len(setting.path) > 1:
