@@ -241,13 +241,20 @@ def _legacy(args: argparse.Namespace) -> int:
 def _sources(args: argparse.Namespace) -> int:
     from gateway import sources_check
 
-    if args.env_file is not None and not args.env_file.is_file():
-        print(f"mosaic sources check: no such file {args.env_file}", file=sys.stderr)
-        return 2
-    settings = load(_env_file=args.env_file or ".env")
+    settings = _settings_with(args.env_file, "mosaic sources check")
+    return 2 if settings is None else sources_check.run(settings)
+
+
+def _settings_with(env_file: Path | None, command: str) -> Settings | None:
+    """The settings, ``env_file``'s too (else ./.env's, if there), each unknown MOSAIC_*
+    variable warned about; None, said in one line, when ``env_file`` is not there."""
+    if env_file is not None and not env_file.is_file():
+        print(f"{command}: no such file {env_file}", file=sys.stderr)
+        return None
+    settings = load(_env_file=env_file or ".env")
     for warning in unknown_variables(os.environ):
         print(f"mosaic: {warning}", file=sys.stderr)
-    return sources_check.run(settings)
+    return settings
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -257,12 +264,9 @@ def _config(args: argparse.Namespace) -> int:
     if args.markdown:
         sys.stdout.write(markdown())
         return 0
-    if args.env_file is not None and not args.env_file.is_file():
-        print(f"mosaic config: no such file {args.env_file}", file=sys.stderr)
+    settings = _settings_with(args.env_file, "mosaic config")
+    if settings is None:
         return 2
-    settings = load(_env_file=args.env_file or ".env")
-    for warning in unknown_variables(os.environ):
-        print(f"mosaic: {warning}", file=sys.stderr)
     sys.stdout.write(listing(settings, os.environ.get(CONFIG_FILE)))
     return 0
 
