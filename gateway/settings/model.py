@@ -462,7 +462,8 @@ class Settings(BaseSettings):
 
     crm: CrmSettings = Field(
         default=CrmSettings(url="http://127.0.0.1:8101"),
-        description="the CRM (HubSpot); the URL is `mosaic legacy crm`'s",
+        description="the CRM (HubSpot); the URL is `mosaic legacy crm`'s, and HubSpot's "
+        "search takes 100 values",
     )
     erp: ErpSettings = Field(
         default=ErpSettings(
