@@ -75,6 +75,12 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         """Strict UTF-8 and a nesting limit: a malformed body is a 400 with a code."""
         return graphql_http.decode_json(data, self._app.state.settings.limits.max_json_depth)
 
+    def parse_json(self, data: str | bytes) -> object:
+        """A request, its variables and its extensions are JSON objects (a batch is a
+        list of them); strawberry reads their keys without checking, so any other value
+        must be refused here as the client's error."""
+        return graphql_http.json_object(super().parse_json(data))
+
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the standard library on large answers
         (a StockCheck is some 100 kB), and the scalars already arrive as strings. A
