@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings_problems import SettingsProblem, load, unknown_variables
+from gateway.settings import SettingsProblem, load, unknown_variables
 from tests.test_graceful_shutdown import free_port, wait_listening
 
 GUARD_S = 30
