@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     cache: bool = True
     # Per-read TTL overrides in seconds, e.g. {"price": 30, "store_stock": 2}.
     cache_ttl_s: dict[str, float] = Field(default_factory=dict)
+    # Reference data, in seconds (DESIGN: places are fresh for 1 h): how long the cache
+    # keeps the store list (Square's locations) and the warehouse list, and how long the
+    # POS adapter keeps the location ids that Square's inventory pages and order searches
+    # are planned on; those ids are kept even with cache=false, as configuration would
+    # be. 0 reads them again whenever they are needed.
+    reference_ttl_s: float = Field(default=3600.0, ge=0)
     # The share of each TTL, at its end, in which a read still gets the cached value
     # but also starts a refetch in the background: a key read all the time is renewed
     # before it expires, and no request waits for the source. 0 switches it off.
@@ -321,6 +327,7 @@ class Settings(BaseSettings):
             square_version=self.pos_square_version,
             card_field=None if self.pos_card_field == "none" else self.pos_card_field,
             tier_thresholds=self.pos_tier_thresholds,
+            reference_ttl_s=self.reference_ttl_s,
         )
 
     def wms(self) -> SourceConfig:
