@@ -236,7 +236,10 @@ class Product(Node):
         return when_loaded([info.context.loaders.promotions.load(str(self.sku))], listed)
 
     @strawberry.field(
-        description="Every location's stock: warehouses (WMS) and stores (POS).",
+        description="Every location's stock: warehouses (WMS) and stores (POS); with "
+        "`inTransit` selected, also each location awaiting goods it has none of. Only what "
+        "the selection shows is read: a location's id and kind come with its stock, its "
+        "other fields from the store and warehouse lists.",
         extensions=[guarded(**dict.fromkeys(STOCK_DENIED, DENY))],
         graphql_type=list[StockLevel],
     )
