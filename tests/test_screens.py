@@ -231,8 +231,8 @@ def test_the_store_tablet_calls_each_source_once_per_round(
     categories (the second ItemCard read); round 6 the candidates' store stock (50 SKUs
     at most at 25 stores, planned at one count per item and store: 2 pages of Square's
     1,000, where it was 3 of 20 SKUs until issue 19) with the store list, and the
-    suggestions' STORE prices and line discounts. The history's page needs no read of its own: its orders are the
-    ones the suggestions read."""
+    suggestions' STORE prices and line discounts. The history's page needs no read of
+    its own: its orders are the ones the suggestions read."""
     _, calls = counted(systems, gateway_url, "StoreTablet", variables["StoreTablet"])
     assert _totals(calls) == {
         "crm": {"POST /crm/v3/objects/contacts/batch/read": 1},
