@@ -264,6 +264,20 @@ async def test_the_location_ids_are_read_once_an_hour(
     assert call_count(pos_url) == {LOCATIONS: 2, ORDER_SEARCH: 3 * STORE_CHUNKS}
 
 
+async def test_the_location_ids_are_kept_for_the_reference_ttl(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    """MOSAIC_REFERENCE_TTL_S sets how long they are kept; the count pages are planned
+    on them too, so store stock asks for them no more often."""
+    now = [0.0]
+    pos = PosAdapter(session, PosConfig(url=pos_url, reference_ttl_s=60), clock=lambda: now[0])
+    skus = [item.no for item in world.items[:3]]
+    for moment in (0.0, 59.0, 61.0):
+        now[0] = moment
+        await pos.stock(skus)
+    assert call_count(pos_url) == {LOCATIONS: 2, COUNTS: 3}
+
+
 async def test_orders_by_customer_split_at_squares_limit_of_10_customers(
     session: aiohttp.ClientSession, pos_url: str, world: World
 ) -> None:
