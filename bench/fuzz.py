@@ -397,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--keep-log",
+        type=Path,
+        help="copy the gateway's log here (to read what was slow, e.g. with "
+        "PYTHONASYNCIODEBUG=1 set, which logs every callback that held the loop over 0.1 s)",
+    )
     args = parser.parse_args(argv)
     quiet = dict.fromkeys(("crm", "erp", "pos", "wms"), Latency(0.0, 0.0))
     with TemporaryDirectory(prefix="mosaic-fuzz-") as work:
@@ -407,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         ):
             tally = fuzz(served.url, args.minutes * 60, mutations=True, seed_value=args.seed)
         log = served.log.read_text(errors="replace")
+    if args.keep_log:
+        args.keep_log.write_text(log)
     result = report(tally, args.minutes, tracebacks(log))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fuzz.json").write_text(json.dumps(result, indent=2) + "\n")

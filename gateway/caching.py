@@ -100,9 +100,9 @@ def cache_store(redis: Redis | None, clock: Clock = time.time) -> CacheStore:
 
 def freshness_for(name: str, settings: Settings) -> Freshness:
     policy = FRESHNESS.get(name, LIVE)
-    usual = settings.reference_ttl_s if name in REFERENCE_DATA else policy.ttl_s
-    ttl = settings.cache_ttl_s.get(name, usual)
-    return Freshness(ttl, policy.max_stale_s, refresh_ahead_s=ttl * settings.refresh_ahead)
+    usual = settings.caching.reference_ttl_s if name in REFERENCE_DATA else policy.ttl_s
+    ttl = settings.caching.ttl_s.get(name, usual)
+    return Freshness(ttl, policy.max_stale_s, refresh_ahead_s=ttl * settings.caching.refresh_ahead)
 
 
 def shared_fetchers(
@@ -113,7 +113,7 @@ def shared_fetchers(
 ) -> tuple[Fetchers, dict[str, SharedFetch[object, object]]]:
     """The fetchers with the cross-request layer in front of each (or none when the
     cache is switched off), and the layers by name for invalidation and metrics."""
-    if not settings.cache:
+    if not settings.caching.enabled:
         return Fetchers.of(sources), {}
     store = store or MemoryStore(clock=clock)
     layers: dict[str, SharedFetch[object, object]] = {}
@@ -125,7 +125,7 @@ def shared_fetchers(
             fetch,
             freshness_for(name, settings),
             store,
-            window_s=settings.batch_window_ms / 1000,
+            window_s=settings.caching.batch_window_ms / 1000,
             clock=clock,
         )
         layers[name] = layer

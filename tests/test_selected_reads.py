@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from adapters.config import PosConfig
 from gateway.caching import freshness_for
 from legacy.examples import examples
 from tests.conftest import SEED, SIZE, gateway_settings
@@ -182,4 +183,4 @@ def test_reference_data_is_fresh_for_its_own_setting(systems: dict[str, str]) ->
     assert freshness_for("stores", kept).ttl_s == 120
     assert freshness_for("warehouses", kept).ttl_s == 30
     assert freshness_for("store_stock", kept).ttl_s == 5
-    assert kept.pos().reference_ttl_s == 120
+    assert kept.adapter_config(PosConfig, kept.pos).reference_ttl_s == 120
