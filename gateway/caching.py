@@ -37,9 +37,12 @@ FRESHNESS: dict[str, Freshness] = {
     "store_stock": Freshness(ttl_s=5, max_stale_s=60),  # stock: 5 s
     "warehouse_stock": Freshness(ttl_s=5, max_stale_s=60),
     "inbound": Freshness(ttl_s=5, max_stale_s=300),
-    "stores": Freshness(ttl_s=3_600, max_stale_s=86_400),  # places: 1 h
-    "warehouses": Freshness(ttl_s=3_600, max_stale_s=86_400),
+    # places: reference data, fresh for settings.reference_ttl_s (DESIGN: 1 h)
+    "stores": Freshness(ttl_s=0, max_stale_s=86_400),
+    "warehouses": Freshness(ttl_s=0, max_stale_s=86_400),
 }
+#: the reads whose TTL is ``settings.reference_ttl_s`` (MOSAIC_REFERENCE_TTL_S)
+REFERENCE_DATA = frozenset({"stores", "warehouses"})
 
 
 def _stored(value: Any) -> Any:
@@ -63,7 +66,8 @@ def cache_store(redis: Redis | None, clock: Clock = time.time) -> CacheStore:
 
 def freshness_for(name: str, settings: Settings) -> Freshness:
     policy = FRESHNESS.get(name, LIVE)
-    ttl = settings.caching.ttl_s.get(name, policy.ttl_s)
+    usual = settings.caching.reference_ttl_s if name in REFERENCE_DATA else policy.ttl_s
+    ttl = settings.caching.ttl_s.get(name, usual)
     return Freshness(ttl, policy.max_stale_s, refresh_ahead_s=ttl * settings.caching.refresh_ahead)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from aiodataloader import DataLoader
 
@@ -40,6 +40,8 @@ from adapters.records import (
 )
 from resolvers.fetchers import ALL, Fetchers, Read
 from resolvers.memo import ByIdentity
+
+T = TypeVar("T")
 
 
 def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoader[Hashable, Any]:
@@ -65,6 +67,7 @@ class Loaders:
         self._fetchers, self._batching = fetchers, batching
         self.served = Served()
         self._indexes: ByIdentity[dict[str, Any]] = ByIdentity()
+        self._plans: dict[Hashable, Any] = {}
 
     def __getattr__(self, name: str) -> DataLoader[Hashable, Any]:
         """A loader is made when a request first asks for it: most requests use a few
@@ -85,6 +88,15 @@ class Loaders:
         """``index(*parts)``, built once per request for the lists the loaders gave:
         every product of a listing looks its stores up in the same one."""
         return self._indexes.get(index, *parts)
+
+    def planned(self, key: Hashable, plan: Callable[[], T]) -> T:
+        """``plan()``, worked out once per request for ``key``: what a field at one place
+        in the answer reads follows from its selection, the same for every object of a
+        list (and the next operation of a connection gets fresh loaders)."""
+        if key not in self._plans:
+            self._plans[key] = plan()
+        found: T = self._plans[key]
+        return found
 
     async def all_stores(self) -> Any:
         return await self.stores.load(ALL)

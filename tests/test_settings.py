@@ -80,6 +80,7 @@ GIVEN: dict[str, tuple[str, str, Any]] = {
     "MOSAIC_BREAKER_OPEN_S": ("1.5", "resilience.breaker_open_s", 1.5),
     "MOSAIC_CACHE": ("false", "caching.enabled", False),
     "MOSAIC_CACHE_TTL_S": ('{"price": 30}', "caching.ttl_s", {"price": 30.0}),
+    "MOSAIC_REFERENCE_TTL_S": ("120", "caching.reference_ttl_s", 120.0),
     "MOSAIC_REFRESH_AHEAD": ("0.4", "caching.refresh_ahead", 0.4),
     "MOSAIC_RESPONSE_CACHE_MB": ("0", "caching.response_cache_mb", 0.0),
     "MOSAIC_BATCHING": ("false", "caching.batching", False),

@@ -221,6 +221,15 @@ class CacheSettings(Group):
         alias="cache_ttl_s",
         description='per-read TTL overrides in seconds (`{"price": 30, "store_stock": 2}`)',
     )
+    reference_ttl_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="reference data, in seconds (places change rarely: fresh for an hour): how "
+        "long the cache keeps the store list (Square's locations) and the warehouse list, "
+        "and how long the POS adapter keeps the location ids its inventory pages and order "
+        "searches are planned on (kept even with `MOSAIC_CACHE=false`, as configuration "
+        "would be); 0: read again whenever needed",
+    )
     refresh_ahead: float = Field(
         default=0.2,
         ge=0,
@@ -525,5 +534,6 @@ class Settings(BaseSettings):
         """The adapter's configuration (``kind``) for ``source``: the settings the two
         share by name, and the guard these settings give the source."""
         shared = {name: getattr(source, name) for name in type(source).model_fields}
+        shared["reference_ttl_s"] = self.caching.reference_ttl_s  # places, for the POS
         shared = {name: value for name, value in shared.items() if name in kind.model_fields}
         return kind.model_validate({**shared, "guard": self.resilience.guard(source)})

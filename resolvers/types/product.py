@@ -25,9 +25,10 @@ from adapters.records import (
 from resolvers import ids
 from resolvers.authz import DENY, STOCK_DENIED, When, guarded
 from resolvers.context import Info
-from resolvers.field_loads import Load, by_key_and_channel, loads, whole
+from resolvers.field_loads import Declared, Load, by_key_and_channel, declare, whole
 from resolvers.inputs import SKU, check
 from resolvers.places import Point, by_id, point_of
+from resolvers.prefetch import field_reads, product_reads
 from resolvers.pricing import Quote, quote, running, today
 from resolvers.ready import Ready, when_loaded
 from resolvers.types.common import Channel, ChannelArgument, Money, NearInput, asked_channel
@@ -36,21 +37,27 @@ from resolvers.types.node import Node
 
 ONLINE_CHANNELS = ("WEB", "APP")
 
-# What the Product fields that read beyond the item card load (resolvers/field_loads.py),
-# each in the order its field reads them; the fields declare them in their metadata.
+# What the Product fields that read beyond the item card may load (resolvers/field_loads.py),
+# each in the order its field reads them; stock and availability with the rule that picks
+# what their selection needs (product_reads). The fields declare them in their metadata.
 #: a quoted price: the channel's price and the promotions that may lower it
-QUOTE = (Load("price", by_key_and_channel), Load("promotions"))
-PROMOTIONS = (Load("promotions"),)
+QUOTE = Declared((Load("price", by_key_and_channel), Load("promotions")))
+PROMOTIONS = Declared((Load("promotions"),))
 #: every location's stock: counts, shipments on their way, and the places themselves
-STOCK = (
-    Load("warehouse_stock"),
-    Load("store_stock"),
-    Load("inbound"),
-    Load("stores", whole),
-    Load("warehouses", whole),
+STOCK = Declared(
+    (
+        Load("warehouse_stock"),
+        Load("store_stock"),
+        Load("inbound"),
+        Load("stores", whole),
+        Load("warehouses", whole),
+    ),
+    needs=product_reads,
 )
 #: online in a warehouse, and the stores that have it
-AVAILABILITY = (Load("warehouse_stock"), Load("store_stock"), Load("stores", whole))
+AVAILABILITY = Declared(
+    (Load("warehouse_stock"), Load("store_stock"), Load("stores", whole)), needs=product_reads
+)
 
 
 @strawberry.type(description="A promotion on a product in a channel (the ERP's line discount).")
@@ -209,7 +216,7 @@ class Product(Node):
         "placeOrder charges (DESIGN: Prices).",
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
         graphql_type=Money | None,
-        metadata=loads(*QUOTE),
+        metadata=declare(QUOTE),
     )
     def price(self, info: Info, channel: ChannelArgument = None) -> Ready[Money | None]:
         return self._quoted(info, channel, lambda q: q.charged)
@@ -219,7 +226,7 @@ class Product(Node):
         "(shown struck through beside price); null when nothing lowers it.",
         extensions=[guarded(anonymous=When(_web_price, "in another channel than WEB"))],
         graphql_type=Money | None,
-        metadata=loads(*QUOTE),
+        metadata=declare(QUOTE),
     )
     def compare_at_price(self, info: Info, channel: ChannelArgument = None) -> Ready[Money | None]:
         return self._quoted(info, channel, lambda q: q.compare_at)
@@ -235,12 +242,12 @@ class Product(Node):
             found = quote(item, price, promotions, wanted, today())
             return Money.of(part(found)) if found else None
 
-        return when_loaded([load.one(loaders, sku, wanted) for load in QUOTE], answer)
+        return when_loaded([load.one(loaders, sku, wanted) for load in QUOTE.loads], answer)
 
     @strawberry.field(
         description="Promotions running today in the channel.",
         graphql_type=list[Promotion],
-        metadata=loads(*PROMOTIONS),
+        metadata=declare(PROMOTIONS),
     )
     def promotions(self, info: Info, channel: ChannelArgument = None) -> Ready[list[Promotion]]:
         wanted = asked_channel(channel, info.context.channel)
@@ -249,17 +256,21 @@ class Product(Node):
             return [Promotion.of(p) for p in running(records, wanted, today())]
 
         loaders, sku = info.context.loaders, str(self.sku)
-        return when_loaded([load.one(loaders, sku, wanted) for load in PROMOTIONS], listed)
+        return when_loaded([load.one(loaders, sku, wanted) for load in PROMOTIONS.loads], listed)
 
     @strawberry.field(
-        description="Every location's stock: warehouses (WMS) and stores (POS).",
+        description="Every location's stock: warehouses (WMS) and stores (POS); with "
+        "`inTransit` selected, also each location awaiting goods it has none of. Only what "
+        "the selection shows is read: a location's id and kind come with its stock, its "
+        "other fields from the store and warehouse lists.",
         extensions=[guarded(**dict.fromkeys(STOCK_DENIED, DENY))],
         graphql_type=list[StockLevel],
-        metadata=loads(*STOCK),
+        metadata=declare(STOCK),
     )
     def stock(self, info: Info) -> Ready[list[StockLevel]]:
         loaders, sku = info.context.loaders, str(self.sku)
         selling = _selling_kinds(self._card_or_report(info))
+        reads = field_reads(info, STOCK)
 
         def levels(
             warehouse: list[StockRecord] | None,
@@ -267,19 +278,21 @@ class Product(Node):
             inbound: list[InTransitRecord] | None,
             *locations: list[LocationRecord] | None,
         ) -> list[StockLevel]:
-            places = loaders.indexed(by_id, *locations)
+            places = loaders.indexed(by_id, *locations) if "stores" in reads else None
             return _levels(selling, warehouse, store, inbound, places)
 
         channel = info.context.channel  # the same stock in every channel
         return when_loaded(
-            [load.one(loaders, sku, channel) for load in STOCK], levels, partial=info
+            [load.one_if(reads, loaders, sku, channel) for load in STOCK.loads],
+            levels,
+            partial=info,
         )
 
     @strawberry.field(
         description="Whether it can be bought online, and the nearest open stores that have "
         "it; null when `near` or `limit` is refused (an unknown postal code, say).",
         graphql_type=Availability | None,
-        metadata=loads(*AVAILABILITY),
+        metadata=declare(AVAILABILITY),
     )
     def availability(
         self,
@@ -295,6 +308,7 @@ class Product(Node):
         loaders, sku = info.context.loaders, str(self.sku)
         item = self._card_or_report(info)
         wanted = asked_channel(channel, info.context.channel)
+        reads = field_reads(info, AVAILABILITY)
 
         def available(
             warehouse: list[StockRecord] | None,
@@ -305,7 +319,9 @@ class Product(Node):
             return _availability(item, wanted, point, limit, warehouse, store, places)
 
         return when_loaded(
-            [load.one(loaders, sku, wanted) for load in AVAILABILITY], available, partial=info
+            [load.one_if(reads, loaders, sku, wanted) for load in AVAILABILITY.loads],
+            available,
+            partial=info,
         )
 
 
@@ -314,13 +330,15 @@ def _levels(
     warehouse: list[StockRecord] | None,
     store: list[StockRecord] | None,
     inbound: list[InTransitRecord] | None,
-    places: dict[str, LocationRecord],
+    places: dict[str, LocationRecord] | None,
 ) -> list[StockLevel]:
     """Each location's level, with what is on its way there; a location that has none
-    of it but awaits a shipment is listed too."""
+    of it but awaits a shipment is listed too (when shipments were read). ``places``:
+    the directory, where the selection needs it (else None: each location is known by
+    its id alone, and none is left out for being missing from a directory)."""
     transit: dict[str, list[InTransit]] = {}
     for shipment in inbound or ():
-        transit.setdefault(_location_of(shipment.location_id, places), []).append(
+        transit.setdefault(_location_of(shipment.location_id, places or {}), []).append(
             InTransit(quantity=shipment.quantity, expected_at=shipment.expected_at)
         )
     levels = []
@@ -330,10 +348,12 @@ def _levels(
     ]
     for kind, count in counts:
         global_id = ids.location_id(kind, count.location_id)
-        if global_id in places:
+        if places is None or global_id in places:
             levels.append(
                 StockLevel(
-                    location=Location.of(places[global_id]),
+                    location=Location.of(places[global_id])
+                    if places is not None
+                    else Location.known_by_id(kind, global_id),
                     on_hand=count.on_hand,
                     reserved=count.reserved,
                     available=None
@@ -351,7 +371,7 @@ def _levels(
             in_transit=shipments,
         )
         for gid, shipments in transit.items()
-        if gid in places
+        if places is not None and gid in places
     )
     return levels
 
