@@ -230,6 +230,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         self._converted: ByIdentity[dict[str, Any]] = ByIdentity()
         self._settled_types: dict[type, bool] = {}
         self._shapes: ByIdentity[Shape] = ByIdentity()
+        self._below: dict[int, tuple[FieldDetailsList, GraphQLObjectType, _Selection | None]] = {}
 
     def execute_fields(
         self,
@@ -295,9 +296,22 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         # a grouped field set is made for one parent type: it alone is the key
         return self._field_plans.get(lambda g: _selection(parent_type, g), grouped_field_set)
 
-    def _fields_now(
-        self, object_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet, source: Any
-    ) -> Any:
+    def _selection_below(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _Selection | None:
+        """The selection of an object field's objects where they may be completed at once
+        (every field a plain attribute, no deferred fragment), else None; worked out once
+        per field node and type, as every object of a list shares them."""
+        known = self._below.get(id(field_details_list))
+        if known is None or known[1] is not object_type:
+            grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+            selection = None if defer_usages else self._selection(object_type, grouped)
+            at_once = selection if selection is not None and selection.attributes else None
+            # the list is kept with its plan: its id cannot be reused meanwhile
+            known = self._below[id(field_details_list)] = (field_details_list, object_type, at_once)
+        return known[2]
+
+    def _fields_now(self, selection: _Selection, source: Any) -> Any:
         """An object whose selected fields are all plain attributes, completed at once:
         its leaves coerced on the spot, its objects and lists of objects likewise, all
         the way down, with no path, no call and no awaitable. ``_LONG`` as soon as
@@ -306,9 +320,6 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         fragment): the caller then completes it the usual way, which reads the
         attributes again and reports what there is to report. A StockCheck's 1,500
         stock levels with their locations are such objects."""
-        selection = self._selection(object_type, grouped_field_set)
-        if not selection.attributes:
-            return _LONG
         results: dict[str, Any] = {}
         for name, details, _, plan in selection.entries:
             shape = cast("Plain", plan).shape
@@ -344,7 +355,12 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
     def _object_now(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList, value: Any
     ) -> Any:
-        """An object value completed at once (``_fields_now``), or ``_LONG``; its type's
+        """An object value completed at once (``_fields_now``), or ``_LONG``."""
+        selection = self._selection_below(object_type, field_details_list)
+        return _LONG if selection is None else self._one_now(object_type, selection, value)
+
+    def _one_now(self, object_type: GraphQLObjectType, selection: _Selection, value: Any) -> Any:
+        """``value`` completed at once if it is an object of ``object_type``: its type's
         ``is_type_of``, if any, asked as graphql-core asks it (strawberry's needs no
         resolve info)."""
         if not self._settled(value):
@@ -352,8 +368,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         is_type_of = object_type.is_type_of
         if is_type_of is not None and is_type_of(value, cast("Any", None)) is not True:
             return _LONG
-        grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
-        return _LONG if defer_usages else self._fields_now(object_type, grouped, value)
+        return self._fields_now(selection, value)
 
     def _items_now(
         self, item_type: GraphQLOutputType, field_details_list: FieldDetailsList, items: Any
@@ -361,13 +376,16 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         """A list of objects completed at once, each item by ``_object_now``; a null
         item where the list allows one. ``_LONG`` when any item needs the long way."""
         object_type = cast("GraphQLObjectType", _nullable(item_type))
+        selection = self._selection_below(object_type, field_details_list)
+        if selection is None:
+            return _LONG
         nullable = not is_non_null_type(item_type)
         completed: list[Any] = []
         for item in items:
             if item is None and nullable:
                 completed.append(None)
                 continue
-            now = self._object_now(object_type, field_details_list, item)
+            now = self._one_now(object_type, selection, item)
             if now is _LONG:
                 return _LONG
             completed.append(now)
@@ -677,11 +695,11 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[dict[str, Any]]:
         """An object's selected fields, as graphql-core's ``complete_object_value``
         does them for a type without ``is_type_of`` (deferred fragments included)."""
-        grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
-        if position_context is None and not defer_usages:
-            now = self._fields_now(object_type, grouped, value)
+        if position_context is None:
+            now = self._object_now(object_type, field_details_list, value)
             if now is not _LONG:
                 return cast("dict[str, Any]", now)
+        grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         return self.execute_collected_subfields(
             object_type, value, path, grouped, defer_usages, position_context
         )
