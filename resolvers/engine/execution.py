@@ -46,6 +46,13 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
 from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
+from graphql.type.scalars import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    serialize_id,
+    serialize_int,
+    serialize_string,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
@@ -58,6 +65,10 @@ PLAIN = "mosaic-plain-field"
 SHAPE = "mosaic-field-shape"
 #: the leaf values coerced inline; anything else is completed the long way
 _SIMPLE = frozenset({str, int, float, bool})
+#: graphql-core's own coercions that give back a value of one type as it is (an Int
+#: one within 32 bits): a String or ID is answered without a call
+_AS_IS: dict[object, type] = {serialize_string: str, serialize_id: str, serialize_int: int}
+_MIN_INT, _MAX_INT = GRAPHQL_MIN_INT, GRAPHQL_MAX_INT
 #: beside those, the values a whole object completed at once may hold in a leaf (money's
 #: amounts, dates): never an error, never awaitable
 _SETTLED_LEAVES = _SIMPLE | {Decimal, date, datetime}
@@ -84,6 +95,8 @@ class Shape(NamedTuple):
     # (``PlainFieldsExecution._fields_now``), and the item type of a list of such
     at_once: GraphQLObjectType | None = None
     items_at_once: GraphQLOutputType | None = None
+    # the Python type a String or ID (str) or an Int (int, if 32-bit) answers as it is
+    as_is: type | None = None
 
 
 class Plain(NamedTuple):
@@ -125,6 +138,7 @@ def _shape(where: str, type_: GraphQLOutputType) -> Shape:
         item_type,
         _at_once(inner),
         items_at_once,
+        _AS_IS.get(getattr(leaf, "coerce_output_value", None)),
     )
 
 
@@ -183,8 +197,9 @@ class _Selection(NamedTuple):
     entries: list[_Entry]
     # every field a plain attribute: the object may be completed at once, and its
     # fields read again should it need the long way (a method may make something new
-    # each time it is called, an awaitable say, so a selection with one is not)
-    attributes: bool
+    # each time it is called, an awaitable say, so a selection with one is not);
+    # then each field's response name, nodes, read and shape, else empty
+    attributes: list[tuple[str, FieldDetailsList, Callable[[Any], Any], Shape]]
 
 
 def _selection(parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Selection:
@@ -195,8 +210,12 @@ def _selection(parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSe
         field = parent_type.fields.get(details[0].node.name.value)
         plan = field.extensions.get(PLAIN) if field is not None else None
         entries.append((name, details, field, plan))
-    attributes = all(plan is not None and isinstance(plan.read, attrgetter) for *_, plan in entries)
-    return _Selection(entries, attributes)
+    attributes: list[tuple[str, FieldDetailsList, Callable[[Any], Any], Shape]] = [
+        (name, details, plan.read, plan.shape)
+        for name, details, _, plan in entries
+        if plan is not None and isinstance(plan.read, attrgetter)
+    ]
+    return _Selection(entries, attributes if len(attributes) == len(entries) else [])
 
 
 def _leaf_now(shape: Shape, value: Any, simple: frozenset[type] = _SIMPLE) -> Any:
@@ -321,11 +340,13 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         attributes again and reports what there is to report. A StockCheck's 1,500
         stock levels with their locations are such objects."""
         results: dict[str, Any] = {}
-        for name, details, _, plan in selection.entries:
-            shape = cast("Plain", plan).shape
+        for name, details, read, shape in selection.attributes:
             try:
-                value = cast("Plain", plan).read(source)
-                if value is None or value is Undefined:
+                value = read(source)
+                kind = type(value)
+                if kind is shape.as_is and (kind is str or _MIN_INT <= value <= _MAX_INT):
+                    now = value
+                elif value is None or value is Undefined:
                     if shape.non_null:
                         return _LONG
                     now = None
