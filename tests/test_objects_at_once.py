@@ -75,6 +75,13 @@ class Query:
         return [stock]
 
     @strawberry.field
+    def huge(self) -> list[Stock]:
+        """A count beyond 32 bits, which Int cannot represent."""
+        stock = stocks()[0]
+        stock.count = 2**31
+        return [stock]
+
+    @strawberry.field
     def lost(self) -> list[Stock]:
         """An error and an awaitable among a list's objects."""
         stock = stocks()[0]
@@ -123,6 +130,7 @@ async def test_objects_with_dates_decimals_and_typed_interfaces_answer_the_same(
         ("{ wrong { count site { code } } }", ["wrong", 0, "site"]),
         ("{ nothing { count strict { code } } }", ["nothing", 0, "strict", 1]),
         ("{ lost { count sites { code } } }", ["lost", 0, "sites", 1]),
+        ("{ huge { count site { code } } }", ["huge", 0, "count"]),
     ],
 )
 async def test_what_cannot_be_completed_at_once_is_the_same_error(
