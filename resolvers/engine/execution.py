@@ -17,6 +17,15 @@ type has no ``is_type_of`` goes straight to its fields, without the resolve info
 the chain of completion calls graphql-core walks for every item (StockCheck: 18.0 ->
 10.2 ms of CPU, everything loaded). Whatever is not plain in them (a null, an error,
 an awaitable) is completed by graphql-core as before.
+
+And one level further: an object whose selected fields are all plain attributes (a
+stock level: its location, on hand, reserved; the location: its id) is completed at
+once, with the objects and lists of objects under it, by one loop per object that
+makes no path, no call per field and asks nothing of graphql-core (``_fields_now``).
+Strawberry's own ``is_type_of`` (a type with interfaces, ``Location``) is asked as
+graphql-core asks it. Anything in such an object that is not plain sends the whole
+object the usual way (StockCheck, cold: 23 -> 17 ms of CPU per request with the
+other changes of the same measure; see bench/results/profile/).
 """
 
 from __future__ import annotations
