@@ -37,6 +37,14 @@ def chunked(keys: Sequence[K], size: int) -> list[Sequence[K]]:
     return [keys[i : i + size] for i in range(0, len(keys), size)]
 
 
+def even_size(count: int, most: int) -> int:
+    """The chunk size that splits ``count`` keys into as few chunks of at most ``most``
+    as can be, all about as large: 50 keys by at most 40 are two of 25, not 40 and 10
+    (a source answers a call in the time its largest chunk takes)."""
+    parts = max(1, -(-count // most))
+    return max(1, -(-count // parts))
+
+
 async def in_chunks(
     keys: Iterable[K], size: int, fetch: Callable[[Sequence[K]], Awaitable[list[R]]]
 ) -> list[R]:

@@ -163,6 +163,8 @@ class PosConfig(SourceConfig):
     square_version: str = Field(default=SQUARE_VERSION, pattern=r"^\d{4}-\d{2}-\d{2}$")
     card_field: Literal["reference_id"] | None = "reference_id"
     tier_thresholds: dict[str, int] = Field(default_factory=dict)
+    #: how long the merchant's location ids are kept (reference data: DESIGN's 1 h)
+    reference_ttl_s: float = Field(default=3600.0, ge=0)
 
     @model_validator(mode="after")
     def _thresholds_are_points(self) -> PosConfig:

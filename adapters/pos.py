@@ -16,11 +16,11 @@ What a real Square takes more calls for than our old POS did (contracts/pos/READ
   name, contact and card read with BulkRetrieveCustomers (in parallel where the ids are
   known together, in a second round after a phone search).
 - SearchOrders needs ``location_ids``, at most 10: the merchant's location ids are read
-  with ListLocations (kept for :data:`LOCATIONS_TTL_S`), and each chunk of customers is
-  asked once per 10 locations, in parallel.
-- Inventory counts come in pages of at most 1,000, so store stock is asked in chunks of
-  SKUs whose counts fit in a page (two states at every store), in parallel; a chunk
-  that still overflows follows its cursor.
+  with ListLocations (reference data, kept for ``config.reference_ttl_s``), and each
+  chunk of customers is asked once per 10 locations, in parallel.
+- Inventory counts come in pages of at most 1,000, so store stock is asked in
+  ceil(SKUs x stores / 1,000) calls in parallel, each a page's worth of items and
+  stores; a call whose page still fills follows its cursor.
 - Payments are the orders' ``tenders`` and till refunds the orders' ``refunds``
   (BatchRetrieveOrders): Square lists payments by time and location only.
 - The tier is Mosaic's, from ``lifetime_points`` and the configured thresholds.
@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from adapters.batching import chunked, grouped, in_chunks, unique
+from adapters.batching import chunked, even_size, grouped, in_chunks, unique
 from adapters.checks import Finding
 from adapters.config import PosConfig
 from adapters.errors import BadUpstreamResponse, MosaicError, UpstreamFault
@@ -72,7 +72,6 @@ LOCATIONS_PER_ORDER_SEARCH = 10  # SearchOrders: at most 10 location ids
 ORDER_PAGE = 1000
 ORDERS_PER_RETRIEVE = 100  # BatchRetrieveOrders: at most 100 order ids
 COUNT_PAGE = 1000  # BatchRetrieveInventoryCounts' largest page
-LOCATIONS_TTL_S = 3600.0  # stores open and close rarely (DESIGN: stores are fresh for 1 h)
 MAX_PAGES = 100  # a cursor that never ends is the source's bug, not a reason to loop
 #: Square's inventory states that make up Mosaic's stock: reserved goods leave IN_STOCK
 IN_STOCK, RESERVED = "IN_STOCK", "RESERVED_FOR_SALE"
@@ -150,9 +149,11 @@ class PosAdapter:
         return found
 
     async def location_ids(self) -> list[str]:
-        """The merchant's location ids, as SearchOrders needs them: read once an hour,
-        by one call however many ask at once."""
-        if self._location_ids and self._clock() - self._location_ids[0] < LOCATIONS_TTL_S:
+        """The merchant's location ids, as SearchOrders and the count pages need them:
+        reference data, read once per ``config.reference_ttl_s`` (DESIGN: stores are
+        fresh for 1 h), by one call however many ask at once."""
+        fresh_for = self.config.reference_ttl_s
+        if self._location_ids and self._clock() - self._location_ids[0] < fresh_for:
             return self._location_ids[1]
         if self._reading_locations is None:
             self._reading_locations = asyncio.ensure_future(self.locations())
@@ -329,21 +330,39 @@ class PosAdapter:
         self, skus: Sequence[str], location_ids: Sequence[str] | None = None
     ) -> list[StockRecord]:
         """Store stock of ``skus`` (at ``location_ids``, default every store): one record
-        per item and store that tracks it. Chunks of SKUs whose counts (two states at
-        each store) fit in one page, in parallel."""
-        if (location_ids is not None and not location_ids) or not skus:
+        per item and store that tracks it, in ceil(SKUs x stores / page) calls, in
+        parallel.
+
+        Square keeps a count per item, store and state the goods have been in, and
+        RESERVED_FOR_SALE only where some were ever held, so the calls are planned at
+        one count per item and store: the SKUs spread evenly over as few calls as keep
+        each within a page (50 SKUs at 25 stores: two calls of 25, not 40 and 10), the
+        stores split as well where they are more than a page. A call whose counts
+        still fill its page (many held) follows its cursor."""
+        distinct = unique(skus)
+        if (location_ids is not None and not location_ids) or not distinct:
             return []
-        stores = len(unique(location_ids)) if location_ids else len(await self.location_ids())
-        per_call = max(1, self.count_page // (len(STOCK_STATES) * max(stores, 1)))
+        stores = unique(location_ids) if location_ids is not None else await self.location_ids()
+        if location_ids is None and len(stores) <= self.count_page:
+            groups: list[Sequence[str] | None] = [None]  # every store: no filter needed
+        else:
+            groups = [*chunked(stores, self.count_page)]
 
-        async def fetch(chunk: Sequence[str]) -> list[StockRecord]:
-            body: Json = {"catalog_object_ids": list(chunk), "states": list(STOCK_STATES)}
-            if location_ids is not None:
-                body["location_ids"] = unique(location_ids)
-            raws = await self.counts(body)
-            return self.client.parse("inventory count", lambda: _stock(raws))
+        async def at(group: Sequence[str] | None) -> list[StockRecord]:
+            width = max(len(stores if group is None else group), 1)
+            size = even_size(len(distinct), self._chunk(max(1, self.count_page // width)))
 
-        return await in_chunks(skus, self._chunk(per_call), fetch)
+            async def fetch(chunk: Sequence[str]) -> list[StockRecord]:
+                body: Json = {"catalog_object_ids": list(chunk), "states": list(STOCK_STATES)}
+                if group is not None:
+                    body["location_ids"] = list(group)
+                raws = await self.counts(body)
+                return self.client.parse("inventory count", lambda: _stock(raws))
+
+            return await in_chunks(distinct, size, fetch)
+
+        parts = await asyncio.gather(*(at(group) for group in groups))
+        return [record for part in parts for record in part]
 
     async def counts(self, body: Json) -> list[Json]:
         """Every inventory count a BatchRetrieveInventoryCounts ``body`` asks for."""

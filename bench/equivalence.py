@@ -7,9 +7,10 @@ The normal form keeps what the data says and drops what only the wire does:
   every list inside a product (stock levels, promotions) is a set, sorted;
 - money amounts are decimals (Mosaic writes ``"89.90"``, the peer's NAV reader ``89.9``);
 - a stock level with nothing on hand and nothing reserved says what no level says: none
-  of it there. Mosaic today lists a location that awaits a shipment even when the query
-  does not ask about shipments (it reads them anyway; issue 19 item 3 ends that read),
-  the peer reads no shipments. The count of such levels on each side is reported.
+  of it there. Until issue 19 item 3 Mosaic listed a location awaiting a shipment even
+  when the query did not ask about shipments (it read them anyway); it now reads them
+  only for ``inTransit``, and the peer reads none. The count of such levels on each side
+  is reported.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import re
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -262,8 +262,14 @@ def fuzz(url: str, seconds: float, *, mutations: bool, seed_value: int = 0) -> T
     /healthz; the tally of what came back."""
     tally = Tally()
     until = time.monotonic() + seconds
-    done = threading.Event()
-    prober = threading.Thread(target=_probe_healthz, args=(url, tally, done), daemon=True)
+    # the prober in a process of its own: a thread here would wait for the GIL while
+    # hypothesis draws, and time the fuzzer instead of the gateway
+    spawn = multiprocessing.get_context("spawn")
+    done = spawn.Event()
+    asked, failed, slowest = spawn.Value("i", 0), spawn.Value("i", 0), spawn.Value("d", 0.0)
+    prober = spawn.Process(
+        target=_probe_healthz, args=(url, asked, failed, slowest, done), daemon=True
+    )
     prober.start()
 
     @seed(seed_value)
@@ -297,20 +303,23 @@ def fuzz(url: str, seconds: float, *, mutations: bool, seed_value: int = 0) -> T
     finally:
         done.set()
         prober.join(timeout=HANG_S)
+    tally.healthz_asked, tally.healthz_failed = asked.value, failed.value
+    tally.healthz_slowest_s = slowest.value
     return tally
 
 
-def _probe_healthz(url: str, tally: Tally, done: threading.Event) -> None:
+def _probe_healthz(url: str, asked: Any, failed: Any, slowest: Any, done: Any) -> None:
+    """Asks /healthz every HEALTHZ_EVERY_S until ``done``; counts into the shared values."""
     while not done.wait(HEALTHZ_EVERY_S):
         started = time.monotonic()
-        tally.healthz_asked += 1
+        asked.value += 1
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=HANG_S) as answer:
                 ok = answer.status == 200
         except OSError:
             ok = False
-        tally.healthz_failed += not ok
-        tally.healthz_slowest_s = max(tally.healthz_slowest_s, time.monotonic() - started)
+        failed.value += not ok
+        slowest.value = max(slowest.value, time.monotonic() - started)
 
 
 # --- the long run ------------------------------------------------------------------------
@@ -397,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--keep-log",
+        type=Path,
+        help="copy the gateway's log here (to read what was slow, e.g. with "
+        "PYTHONASYNCIODEBUG=1 set, which logs every callback that held the loop over 0.1 s)",
+    )
     args = parser.parse_args(argv)
     quiet = dict.fromkeys(("crm", "erp", "pos", "wms"), Latency(0.0, 0.0))
     with TemporaryDirectory(prefix="mosaic-fuzz-") as work:
@@ -407,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         ):
             tally = fuzz(served.url, args.minutes * 60, mutations=True, seed_value=args.seed)
         log = served.log.read_text(errors="replace")
+    if args.keep_log:
+        args.keep_log.write_text(log)
     result = report(tally, args.minutes, tracebacks(log))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fuzz.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -47,10 +47,10 @@ from gateway.operations import load_examples, reference_operations
 from gateway.process import tune_garbage_collection
 from gateway.ratelimit import RateLimited
 from gateway.runtime import Runtime
-from gateway.settings import Settings
-from gateway.settings_problems import SettingsProblem, load, unknown_variables
+from gateway.settings import Settings, SettingsProblem, load, unknown_variables
 from resolvers.context import MosaicContext
 from resolvers.loaders import Loaders
+from resolvers.sagas import AfterStep
 from resolvers.schema import build_schema
 from resolvers.types.common import Channel
 
@@ -73,7 +73,13 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict UTF-8 and a nesting limit: a malformed body is a 400 with a code."""
-        return graphql_http.decode_json(data, self._app.state.settings.max_json_depth)
+        return graphql_http.decode_json(data, self._app.state.settings.limits.max_json_depth)
+
+    def parse_json(self, data: str | bytes) -> object:
+        """A request, its variables and its extensions are JSON objects (a batch is a
+        list of them); strawberry reads their keys without checking, so any other value
+        must be refused here as the client's error."""
+        return graphql_http.json_object(super().parse_json(data))
 
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the standard library on large answers
@@ -88,7 +94,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         principal = auth.principal_from(request)  # gateway/auth.py's AuthGate found them
         channel = (principal.channel or request.headers.get("x-channel", "WEB")).strip().upper()
         return MosaicContext(
-            loaders=Loaders(runtime.fetchers, batching=runtime.settings.batching),
+            loaders=Loaders(runtime.fetchers, batching=runtime.settings.caching.batching),
             channel=channel if channel in CHANNELS else "WEB",
             principal=principal,
             sources=runtime.sources,
@@ -185,7 +191,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             return
         media = request.state.media = media or graphql_http.JSON
         try:
-            with deadline(self._app.state.settings.request_timeout_s):
+            with deadline(self._app.state.settings.resilience.request_timeout_s):
                 response = await self.run(request)
         except HTTPException as exc:
             response = graphql_http.refusal(exc, request.method, media)
@@ -205,7 +211,7 @@ def _graphiql_page(settings: Settings, schema: strawberry.Schema) -> str:
         for name, text in reference_operations().items()
         if not validate(schema._schema, parse(text))
     ]
-    return render_graphiql_page(operations, tokens=settings.graphiql_tokens)
+    return render_graphiql_page(operations, tokens=settings.auth.graphiql_tokens)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -238,14 +244,20 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = time.time) -> Starlette:
-    """The gateway; ``clock`` is its caches' (tests move it instead of waiting)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = time.time,
+    after_step: AfterStep | None = None,
+) -> Starlette:
+    """The gateway; ``clock`` is its caches' (tests move it instead of waiting), and
+    ``after_step`` is called after each saga step (the crash tests exit there)."""
     settings = settings or _settings_or_exit()
     auth.check_mode(settings)  # production never runs open
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.runtime = Runtime.start(settings, clock)
+        app.state.runtime = Runtime.start(settings, clock, after_step)
         await app.state.runtime.commerce.start()  # recovers sagas a crash left half done
         observability.start(app.state.runtime)
         tune_garbage_collection(settings.gc_young_threshold)
@@ -284,7 +296,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
             graphql_http.OperationChoice,
             RequestFacts,
             *limits.extensions(settings, known),
-            audit.audit_extension(audit.AuditSink(settings.audit_log)),
+            audit.audit_extension(audit.AuditSink(settings.auth.audit_log)),
             # last: the limits and the operation's checks run before it, hit or not
             lambda: ResponseCaching(lambda: getattr(app.state, "runtime", None)),
         ],
@@ -315,7 +327,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
         "/graphql",
         RateLimited(
             # 413 before parsing, 408 for a body that does not arrive
-            body.BodyLimit(gate, settings.max_body_bytes, settings.body_timeout_s),
+            body.BodyLimit(gate, settings.limits.max_body_bytes, settings.limits.body_timeout_s),
             lambda: app.state.runtime.limiter,
         ),
         methods=["GET", "POST"],

@@ -62,7 +62,10 @@ MIN_API_KEY_CHARS = 24
 
 def auth_configured(settings: Settings) -> bool:
     return bool(
-        settings.jwt_secret or settings.jwks_url or settings.api_keys or settings.api_keys_file
+        settings.auth.jwt_secret
+        or settings.auth.jwks_url
+        or settings.auth.api_keys
+        or settings.auth.api_keys_file
     )
 
 
@@ -76,7 +79,9 @@ def check_mode(settings: Settings) -> None:
             "MOSAIC_JWKS_URL, MOSAIC_API_KEYS or MOSAIC_API_KEYS_FILE. Refusing to start "
             "open, where every caller could read every customer."
         )
-    secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
+    secret = (
+        settings.auth.jwt_secret.get_secret_value().encode() if settings.auth.jwt_secret else None
+    )
     if secret is not None and len(secret) < MIN_HS256_SECRET_BYTES:
         raise ConfigurationError(
             f"MOSAIC_JWT_SECRET is {len(secret)} bytes; production needs at least "
@@ -102,9 +107,9 @@ def describe(settings: Settings) -> dict[str, object]:
     credentials = [
         name
         for name, on in (
-            ("jwt-hs256", settings.jwt_secret),
-            ("jwt-rs256-jwks", settings.jwks_url),
-            ("api-keys", settings.api_keys or settings.api_keys_file),
+            ("jwt-hs256", settings.auth.jwt_secret),
+            ("jwt-rs256-jwks", settings.auth.jwks_url),
+            ("api-keys", settings.auth.api_keys or settings.auth.api_keys_file),
         )
         if on
     ]
@@ -112,9 +117,9 @@ def describe(settings: Settings) -> dict[str, object]:
 
 
 def load_api_keys(settings: Settings) -> dict[str, ApiKey]:
-    keys = dict(settings.api_keys)
-    if settings.api_keys_file:
-        raw = json.loads(settings.api_keys_file.read_text())
+    keys = dict(settings.auth.api_keys)
+    if settings.auth.api_keys_file:
+        raw = json.loads(settings.auth.api_keys_file.read_text())
         keys.update({key: ApiKey.model_validate(grant) for key, grant in raw.items()})
     return keys
 
@@ -132,14 +137,16 @@ class Authenticator:
     def from_settings(cls, settings: Settings) -> Authenticator:
         return cls(
             configured=auth_configured(settings),
-            secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
-            jwks=jwt.PyJWKClient(
-                settings.jwks_url, lifespan=JWKS_LIFESPAN_S, timeout=JWKS_TIMEOUT_S
-            )
-            if settings.jwks_url
+            secret=settings.auth.jwt_secret.get_secret_value()
+            if settings.auth.jwt_secret
             else None,
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            jwks=jwt.PyJWKClient(
+                settings.auth.jwks_url, lifespan=JWKS_LIFESPAN_S, timeout=JWKS_TIMEOUT_S
+            )
+            if settings.auth.jwks_url
+            else None,
+            audience=settings.auth.jwt_audience,
+            issuer=settings.auth.jwt_issuer,
             api_keys=load_api_keys(settings),
         )
 

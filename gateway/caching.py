@@ -50,9 +50,12 @@ FRESHNESS: dict[str, Freshness] = {
     "store_stock": Freshness(ttl_s=5, max_stale_s=60),  # stock: 5 s
     "warehouse_stock": Freshness(ttl_s=5, max_stale_s=60),
     "inbound": Freshness(ttl_s=5, max_stale_s=300),
-    "stores": Freshness(ttl_s=3_600, max_stale_s=86_400),  # places: 1 h
-    "warehouses": Freshness(ttl_s=3_600, max_stale_s=86_400),
+    # places: reference data, fresh for settings.reference_ttl_s (DESIGN: 1 h)
+    "stores": Freshness(ttl_s=0, max_stale_s=86_400),
+    "warehouses": Freshness(ttl_s=0, max_stale_s=86_400),
 }
+#: the reads whose TTL is ``settings.reference_ttl_s`` (MOSAIC_REFERENCE_TTL_S)
+REFERENCE_DATA = frozenset({"stores", "warehouses"})
 
 
 #: fetcher name -> what one key's value is, so a shared store gives back the very
@@ -97,8 +100,9 @@ def cache_store(redis: Redis | None, clock: Clock = time.time) -> CacheStore:
 
 def freshness_for(name: str, settings: Settings) -> Freshness:
     policy = FRESHNESS.get(name, LIVE)
-    ttl = settings.cache_ttl_s.get(name, policy.ttl_s)
-    return Freshness(ttl, policy.max_stale_s, refresh_ahead_s=ttl * settings.refresh_ahead)
+    usual = settings.caching.reference_ttl_s if name in REFERENCE_DATA else policy.ttl_s
+    ttl = settings.caching.ttl_s.get(name, usual)
+    return Freshness(ttl, policy.max_stale_s, refresh_ahead_s=ttl * settings.caching.refresh_ahead)
 
 
 def shared_fetchers(
@@ -109,7 +113,7 @@ def shared_fetchers(
 ) -> tuple[Fetchers, dict[str, SharedFetch[object, object]]]:
     """The fetchers with the cross-request layer in front of each (or none when the
     cache is switched off), and the layers by name for invalidation and metrics."""
-    if not settings.cache:
+    if not settings.caching.enabled:
         return Fetchers.of(sources), {}
     store = store or MemoryStore(clock=clock)
     layers: dict[str, SharedFetch[object, object]] = {}
@@ -121,7 +125,7 @@ def shared_fetchers(
             fetch,
             freshness_for(name, settings),
             store,
-            window_s=settings.batch_window_ms / 1000,
+            window_s=settings.caching.batch_window_ms / 1000,
             clock=clock,
         )
         layers[name] = layer

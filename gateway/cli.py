@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from gateway.ports import PortTaken, claim, for_serving, free_port
-from gateway.settings_problems import SettingsProblem, load, unknown_variables
+from gateway.settings import Settings, SettingsProblem, load, unknown_variables
 
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
 #: the credentials `mosaic demo` starts its simulated systems with, and gives the gateway
@@ -158,6 +159,24 @@ def build_parser() -> argparse.ArgumentParser:
         "sources.env); the environment still wins",
     )
 
+    config = commands.add_parser(
+        "config",
+        help="every setting: its MOSAIC_* variable, default, current value where set "
+        "(secrets masked) and meaning, from the settings' model",
+    )
+    config.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="read MOSAIC_* settings from this file too (default: .env, if there); the "
+        "environment still wins",
+    )
+    config.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the table of variables, defaults and meanings the README shows, instead",
+    )
+
     return parser
 
 
@@ -171,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "token": _token,
         "schema": _schema,
         "sources": _sources,
+        "config": _config,
     }[args.command]
     try:
         code = handler(args)
@@ -221,13 +241,34 @@ def _legacy(args: argparse.Namespace) -> int:
 def _sources(args: argparse.Namespace) -> int:
     from gateway import sources_check
 
-    if args.env_file is not None and not args.env_file.is_file():
-        print(f"mosaic sources check: no such file {args.env_file}", file=sys.stderr)
-        return 2
-    settings = load(_env_file=args.env_file or ".env")
+    settings = _settings_with(args.env_file, "mosaic sources check")
+    return 2 if settings is None else sources_check.run(settings)
+
+
+def _settings_with(env_file: Path | None, command: str) -> Settings | None:
+    """The settings, ``env_file``'s too (else ./.env's, if there), each unknown MOSAIC_*
+    variable warned about; None, said in one line, when ``env_file`` is not there."""
+    if env_file is not None and not env_file.is_file():
+        print(f"{command}: no such file {env_file}", file=sys.stderr)
+        return None
+    settings = load(_env_file=env_file or ".env")
     for warning in unknown_variables(os.environ):
         print(f"mosaic: {warning}", file=sys.stderr)
-    return sources_check.run(settings)
+    return settings
+
+
+def _config(args: argparse.Namespace) -> int:
+    from gateway.settings.listing import listing, markdown
+    from gateway.settings.names import CONFIG_FILE
+
+    if args.markdown:
+        sys.stdout.write(markdown())
+        return 0
+    settings = _settings_with(args.env_file, "mosaic config")
+    if settings is None:
+        return 2
+    sys.stdout.write(listing(settings, os.environ.get(CONFIG_FILE)))
+    return 0
 
 
 def _roles() -> frozenset[str]:
@@ -279,7 +320,7 @@ def _token(args: argparse.Namespace) -> int:
     from gateway.auth import mint_token
 
     settings = load()
-    configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    configured = settings.auth.jwt_secret.get_secret_value() if settings.auth.jwt_secret else None
     secret = args.secret or configured
     if not secret:
         print("mosaic token: set MOSAIC_JWT_SECRET (or pass --secret)", file=sys.stderr)
@@ -296,8 +337,8 @@ def _token(args: argparse.Namespace) -> int:
             scopes=args.scope,
             purpose=args.purpose,
             ttl_s=args.ttl,
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=settings.auth.jwt_audience,
+            issuer=settings.auth.jwt_issuer,
         )
     except Unauthenticated as refused:  # a token the gateway would refuse is not minted
         print(
@@ -375,18 +416,13 @@ def _wait_for_systems(
     print()
 
 
-def _source_settings(settings: Any) -> str:
+def _source_settings(settings: Settings) -> str:
     """The settings that reach the legacy systems, as ``MOSAIC_*`` lines of an env file
     (the demo's credentials are its own, made for this run)."""
-    lines = []
-    for name, value in settings.model_dump(mode="json", exclude_defaults=True).items():
-        if name.split("_", 1)[0] in SYSTEMS and value is not None:
-            secret = getattr(settings, name)
-            if hasattr(secret, "get_secret_value"):
-                value = secret.get_secret_value()
-            text = f"'{json.dumps(value)}'" if isinstance(value, (dict, list)) else str(value)
-            lines.append(f"MOSAIC_{name.upper()}={text}")
-    return "\n".join(lines) + "\n"
+    from gateway.settings.listing import variables
+
+    given = variables(settings, SYSTEMS).items()
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in given)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -410,7 +446,9 @@ def _demo(args: argparse.Namespace) -> int:
     configured = load()  # the operator's MOSAIC_* settings: a bad one stops us here
     # --auth signs with the operator's MOSAIC_JWT_SECRET, so `mosaic token` works with
     # the demo; without one, with a secret of this run (printed, for the same reason)
-    own_secret = configured.jwt_secret.get_secret_value() if configured.jwt_secret else None
+    own_secret = (
+        configured.auth.jwt_secret.get_secret_value() if configured.auth.jwt_secret else None
+    )
     secret = (own_secret or secrets.token_urlsafe(32)) if args.auth else None
     ports = {name: free_port() for name in SYSTEMS}
     erp_password = secrets.token_urlsafe(16)  # the simulated NAV's web service user's

@@ -165,6 +165,19 @@ def decode_json(data: str | bytes, max_depth: int) -> object:
     return value
 
 
+_JSON_KINDS = {bool: "true or false", int: "a number", float: "a number", str: "a string"}
+_JSON_KINDS[type(None)] = "null"
+
+
+def json_object(value: object) -> object:
+    """``value`` if it is a JSON object or a list of objects, else the client's 400."""
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        kind = "a list of other values" if isinstance(value, list) else _JSON_KINDS[type(value)]
+        raise HTTPException(400, f"expected a JSON object (or a list of them), not {kind}")
+    return value
+
+
 def _nests_deeper(text: str, limit: int) -> bool:
     """Whether JSON already known to be well-formed nests deeper than ``limit``: its
     strings dropped, its brackets kept, one level of innermost pairs removed per pass.

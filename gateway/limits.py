@@ -333,21 +333,21 @@ def documents() -> Documents:
 def parse_extension(settings: Settings, known: Documents) -> ExtensionFactory:
     """Parsing off the event loop, within the token limit; first among the extensions,
     so every other one sees the parsed document."""
-    return lambda: ParseOffLoop(known, settings.max_tokens)
+    return lambda: ParseOffLoop(known, settings.limits.max_tokens)
 
 
 def extensions(settings: Settings, known: Documents) -> list[ExtensionFactory]:
     """The schema extensions that enforce the limits (and production's restrictions)."""
     production = settings.env == "production"
-    budget_s = settings.max_analysis_ms / 1000
+    budget_s = settings.limits.max_analysis_ms / 1000
     # the rule classes are made once, so the validation cache can rely on them
     limit_rules = [
-        depth_limit(settings.max_depth, budget_s),
-        aliases_limit(settings.max_aliases, budget_s),
+        depth_limit(settings.limits.max_depth, budget_s),
+        aliases_limit(settings.limits.max_aliases, budget_s),
     ]
     factories: list[ExtensionFactory] = [
         lambda: AddValidationRules(limit_rules),
-        lambda: BeforeExecution(settings.max_cost, budget_s, guard_service=production),
+        lambda: BeforeExecution(settings.limits.max_cost, budget_s, guard_service=production),
     ]
     if production:
         no_introspection = [

@@ -15,6 +15,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from adapters.cache import Clock, SharedFetch
+from adapters.config import CrmConfig, ErpConfig, PosConfig, SourceConfig
 from adapters.crm import CrmAdapter
 from adapters.erp import ErpAdapter
 from adapters.feeds import PosFeed, WmsFeed
@@ -29,7 +30,7 @@ from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
 from resolvers.commerce import Commerce
 from resolvers.fetchers import Fetchers
-from resolvers.sagas import SagaLog, SqliteSagaLog
+from resolvers.sagas import AfterStep, SagaLog, SqliteSagaLog
 from resolvers.sources import Sources
 
 #: the sources, in the order every listing of them follows
@@ -45,10 +46,10 @@ def open_sources(settings: Settings) -> tuple[Sources, list[aiohttp.ClientSessio
     """An adapter per source on a pooled session of its own (the caller closes them)."""
     crm, erp, pos, wms = sessions = [_session() for _ in SOURCE_NAMES]
     sources = Sources(
-        crm=CrmAdapter(crm, settings.crm()),
-        erp=ErpAdapter(erp, settings.erp()),
-        pos=PosAdapter(pos, settings.pos()),
-        wms=WmsAdapter(wms, settings.wms()),
+        crm=CrmAdapter(crm, settings.adapter_config(CrmConfig, settings.crm)),
+        erp=ErpAdapter(erp, settings.adapter_config(ErpConfig, settings.erp)),
+        pos=PosAdapter(pos, settings.adapter_config(PosConfig, settings.pos)),
+        wms=WmsAdapter(wms, settings.adapter_config(SourceConfig, settings.wms)),
     )
     return sources, sessions
 
@@ -78,8 +79,11 @@ class Runtime:
         }
 
     @classmethod
-    def start(cls, settings: Settings, clock: Clock = time.time) -> Runtime:
-        """``clock``: the caches' (tests move it instead of waiting out a TTL)."""
+    def start(
+        cls, settings: Settings, clock: Clock = time.time, after_step: AfterStep | None = None
+    ) -> Runtime:
+        """``clock``: the caches' (tests move it instead of waiting out a TTL);
+        ``after_step``: called after each saga step (tests kill the process there)."""
         sources, sessions = open_sources(settings)
         wms = sessions[SOURCE_NAMES.index("wms")]
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -92,20 +96,27 @@ class Runtime:
             layers=layers,
             redis=redis,
             persisted=_persisted(settings, redis),
-            limiter=rate_limiter(redis, settings.rate_limit_per_s, settings.rate_limit_burst),
-            responses=ResponseCache(int(settings.response_cache_mb * 1_000_000), layers, clock)
-            if layers and settings.response_cache_mb > 0
+            limiter=rate_limiter(
+                redis, settings.limits.rate_limit_per_s, settings.limits.rate_limit_burst
+            ),
+            responses=ResponseCache(
+                int(settings.caching.response_cache_mb * 1_000_000), layers, clock
+            )
+            if layers and settings.caching.response_cache_mb > 0
             else None,
             commerce=Commerce.create(
                 sources,
                 _saga_log(settings, redis),
                 layers,
-                [PosFeed(sources.pos, settings.pos_poll_interval_s), WmsFeed(wms, settings.wms())],
-                lease_s=settings.saga_lease_s,
-                timeout_s=settings.saga_timeout_s,
-                sweep_s=settings.saga_sweep_s or settings.saga_lease_s,
-                max_backoff_s=settings.saga_max_backoff_s,
-                crash_after=settings.saga_crash_after,
+                [
+                    PosFeed(sources.pos, settings.pos.poll_interval_s),
+                    WmsFeed(wms, settings.adapter_config(SourceConfig, settings.wms)),
+                ],
+                lease_s=settings.sagas.lease_s,
+                timeout_s=settings.sagas.timeout_s,
+                sweep_s=settings.sagas.sweep_s or settings.sagas.lease_s,
+                max_backoff_s=settings.sagas.max_backoff_s,
+                after_step=after_step,
             ),
         )
 

@@ -89,8 +89,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _limits(cls) -> tuple[float, int]:
         if cls.header_timeout_s is None or cls.max_connections_per_client is None:
             settings = Settings()
-            cls.header_timeout_s = settings.header_timeout_s
-            cls.max_connections_per_client = settings.max_connections_per_client
+            cls.header_timeout_s = settings.server.header_timeout_s
+            cls.max_connections_per_client = settings.server.max_connections_per_client
         return cls.header_timeout_s, cls.max_connections_per_client
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -36,7 +36,7 @@ from resolvers.ordering import fingerprint_of as order_fingerprint
 from resolvers.profile import consent_changes, contact_changes, crm_contact, write_contact
 from resolvers.returning import RegisterReturn, plan_return, registered_return
 from resolvers.returning import fingerprint_of as return_fingerprint
-from resolvers.sagas import Outcome, SagaEngine, SagaLog
+from resolvers.sagas import AfterStep, Outcome, SagaEngine, SagaLog
 from resolvers.sources import Sources
 from resolvers.types.customer import Consent
 from resolvers.types.product import Product
@@ -81,7 +81,7 @@ class Commerce:
         timeout_s: float = 60.0,
         sweep_s: float = 30.0,
         max_backoff_s: float = 600.0,
-        crash_after: str | None = None,
+        after_step: AfterStep | None = None,
     ) -> Commerce:
         async def invalidate(name: str, keys: Sequence[str]) -> None:
             layer = layers.get(name)
@@ -106,7 +106,7 @@ class Commerce:
             timeout_s=timeout_s,
             sweep_s=sweep_s,
             max_backoff_s=max_backoff_s,
-            crash_after=crash_after,
+            after_step=after_step,
         )
         return cls(
             sources=sources,

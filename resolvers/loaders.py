@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
 from adapters.errors import MosaicError
 from resolvers.fetchers import ALL, Fetch, Fetchers
 from resolvers.memo import ByIdentity
+
+T = TypeVar("T")
 
 #: What a loader answers for a key its source does not know, per fetcher; lists are
 #: empty rather than null (DESIGN: lists are non-null).
@@ -58,6 +60,7 @@ class Loaders:
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
         self._fetchers, self._batching = fetchers, batching
         self._indexes: ByIdentity[dict[str, Any]] = ByIdentity()
+        self._plans: dict[Hashable, Any] = {}
 
     def __getattr__(self, name: str) -> DataLoader[Hashable, Any]:
         """A loader is made when a request first asks for it: most requests use a few
@@ -77,6 +80,15 @@ class Loaders:
         """``index(*parts)``, built once per request for the lists the loaders gave:
         every product of a listing looks its stores up in the same one."""
         return self._indexes.get(index, *parts)
+
+    def planned(self, key: Hashable, plan: Callable[[], T]) -> T:
+        """``plan()``, worked out once per request for ``key``: what a field at one place
+        in the answer reads follows from its selection, the same for every object of a
+        list (and the next operation of a connection gets fresh loaders)."""
+        if key not in self._plans:
+            self._plans[key] = plan()
+        found: T = self._plans[key]
+        return found
 
     async def all_stores(self) -> Any:
         return await self.stores.load(ALL)

@@ -7,7 +7,7 @@ the stock of the asking channel, and suggests from that:
 
 - only with the customer's valid consent for personalisation (CRM); without it the
   field is null with ``CONSENT_REQUIRED``;
-- categories configured as sensitive (``Settings.sensitive_categories``, default
+- categories configured as sensitive (``MOSAIC_SENSITIVE_CATEGORIES``, default
   HEALTH) never drive a suggestion nor appear in one;
 - broad rather than narrowly segmented: same-category items the customer has not
   bought, from the (at most five) categories they bought most in, at most two per

@@ -29,10 +29,9 @@ answers every later request with that key the same way; one that failed (and was
 undone) leaves the key free for another attempt, which is a new saga with new
 references. Two requests with one key at once: the second waits for the first.
 
-Test hook: ``MOSAIC_SAGA_CRASH_AFTER=<kind>:<step>`` makes the process exit (status
-:data:`CRASH_EXIT`) right after that step is done and logged, and
-``<kind>:<step>:unlogged`` right after it is done but before it is logged, the worst
-moment. Tests kill the gateway this way and check that a restart recovers.
+``after_step``, when given, is called right after each step is done but before it is
+logged, the worst moment, and again once it is logged: the crash tests pass one in that
+kills the process there (tests/crashing_gateway.py) and check that a restart recovers.
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 import time
 import uuid
@@ -62,12 +60,13 @@ Json = dict[str, Any]
 #: PENDING: logged, not yet holding its key (never run, never recovered)
 State = Literal["PENDING", "RUNNING", "COMPENSATING", "SUCCEEDED", "FAILED"]
 UNFINISHED: tuple[State, ...] = ("RUNNING", "COMPENSATING")
-CRASH_EXIT = 70
 #: how often a request waiting for another with the same key looks again
 WAIT_STEP_S = 0.05
 
 
 Results = dict[str, Any]  # step name -> what its ``do`` answered (JSON)
+#: called with a saga's kind, a step's name, and whether the step is logged yet
+AfterStep = Callable[[str, str, bool], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +293,7 @@ class SagaEngine:
         timeout_s: float = 60.0,
         sweep_s: float = 30.0,
         max_backoff_s: float = 600.0,
-        crash_after: str | None = None,
+        after_step: AfterStep | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -304,7 +303,7 @@ class SagaEngine:
         self.timeout_s = timeout_s
         self.sweep_s = sweep_s
         self.max_backoff_s = max_backoff_s
-        self.crash_after = crash_after
+        self.after_step = after_step
         self.clock = clock
         self.sleep = sleep
         self.owner = uuid.uuid4().hex
@@ -523,11 +522,11 @@ class SagaEngine:
             }
             await self.log.save(record)
             return [error]
-        self._maybe_crash(record.kind, step.name, logged=False)
+        self._after(record.kind, step.name, logged=False)
         record.results[step.name] = result
         record.failing.pop(step.name, None)
         await self.log.save(record)
-        self._maybe_crash(record.kind, step.name, logged=True)
+        self._after(record.kind, step.name, logged=True)
         return []
 
     async def _undo(self, record: SagaRecord, steps: list[Step]) -> None:
@@ -548,11 +547,9 @@ class SagaEngine:
         record.state = "FAILED"
         await self.log.save(record)
 
-    def _maybe_crash(self, kind: str, step: str, *, logged: bool) -> None:
-        wanted = f"{kind}:{step}" + ("" if logged else ":unlogged")
-        if self.crash_after == wanted:
-            logger.warning("test hook: exiting after %s", wanted)
-            os._exit(CRASH_EXIT)
+    def _after(self, kind: str, step: str, *, logged: bool) -> None:
+        if self.after_step is not None:
+            self.after_step(kind, step, logged)
 
 
 def _past_pivot(record: SagaRecord, steps: Sequence[Step]) -> bool:

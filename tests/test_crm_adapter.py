@@ -384,16 +384,18 @@ async def test_the_private_app_token_goes_as_hubspots_documentation_says(
 
 
 def test_the_tokens_are_secrets_and_have_no_default_outside_the_demo() -> None:
+    from adapters.config import CrmConfig, SourceConfig
     from gateway.settings import Settings
 
-    assert Settings().crm_token is None
-    assert Settings().wms_token is None
+    assert Settings().crm.token is None
+    assert Settings().wms.token is None
     configured = Settings(crm_token="pat-eu1-secret", wms_token="wms-secret")
     assert "pat-eu1-secret" not in repr(configured)
     assert "wms-secret" not in repr(configured)
-    assert configured.crm().token is not None
-    assert configured.crm().token.get_secret_value() == "pat-eu1-secret"
-    assert "wms-secret" not in repr(configured.wms())
+    crm = configured.adapter_config(CrmConfig, configured.crm)
+    assert crm.token is not None
+    assert crm.token.get_secret_value() == "pat-eu1-secret"
+    assert "wms-secret" not in repr(configured.adapter_config(SourceConfig, configured.wms))
 
 
 # --- mosaic sources check ---------------------------------------------------------------

@@ -22,6 +22,7 @@ import yaml
 from gateway.app import create_app
 from gateway.cli import SYSTEMS, build_parser
 from gateway.settings import Settings
+from gateway.settings.names import settings_of
 from legacy.erp.pages import INSTALLATION_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,7 +273,7 @@ def test_the_erp_web_service_user_matches_on_both_sides(
 
 
 def test_every_mosaic_variable_is_a_real_setting(services: dict[str, dict[str, Any]]) -> None:
-    settings = {f"MOSAIC_{name.upper()}" for name in Settings.model_fields}
+    settings = {setting.variable for setting in settings_of(Settings)}
     for replica in gateways(services).values():
         unknown = {k for k in replica["environment"] if k.startswith("MOSAIC_")} - settings
         assert not unknown

@@ -27,7 +27,8 @@ from tests.contracts.soap import erp_checks
 
 
 def test_a_partial_page_override_keeps_every_other_page() -> None:
-    pages = Settings(erp_pages={"items": "Items"}).erp().pages
+    settings = Settings(erp_pages={"items": "Items"})
+    pages = settings.adapter_config(ErpConfig, settings.erp).pages
     assert pages == {**ERP_PAGES, "items": "Items"}
 
 
@@ -58,7 +59,7 @@ def test_an_unknown_page_or_field_stops_start_up_with_one_line_naming_it(
 def test_credentials_are_secrets_and_one_way_to_sign_in() -> None:
     settings = Settings(erp_username="MOSAIC", erp_password=SecretStr("pa55word"))
     assert "pa55word" not in repr(settings)
-    assert "pa55word" not in repr(settings.erp())
+    assert "pa55word" not in repr(settings.adapter_config(ErpConfig, settings.erp))
     with pytest.raises(ValidationError, match="not both"):
         ErpConfig(
             url="-",

@@ -84,8 +84,24 @@ DEEP_VARIABLES = b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 40 
         (INVALID_UTF8, "not valid UTF-8"),
         (DEEP_BODY, "nests deeper than 32 levels"),
         (DEEP_VARIABLES, "nests deeper than 32 levels"),
+        (b"true", "expected a JSON object (or a list of them), not true or false"),
+        (b"-0.3333333333333333", "not a number"),
+        (b'"{ __typename }"', "not a string"),
+        (b"null", "not null"),
+        (b"[1, 2]", "not a list of other values"),
     ],
-    ids=["invalid-utf-8", "json-100000-deep", "variables-40-deep"],
+    ids=[
+        "invalid-utf-8",
+        "json-100000-deep",
+        "variables-40-deep",
+        # found by the fuzz run: strawberry reads a request's keys without checking it is
+        # an object, so any other JSON value was a 500 with a traceback
+        "a-boolean",
+        "a-number",
+        "a-string",
+        "null",
+        "a-list-of-numbers",
+    ],
 )
 def test_a_malformed_body_is_a_coded_400_and_no_traceback(
     gateway_url: str, log: Records, body: bytes, says: str, accept: str

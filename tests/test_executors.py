@@ -105,8 +105,9 @@ def test_the_standard_executor_serves_every_reference_operation_without_the_engi
     gateway_url: str, variables: dict[str, dict[str, Any]]
 ) -> None:
     """A process in which importing resolvers.engine fails, told MOSAIC_EXECUTOR=standard
-    through its environment, runs all eight operations against fresh systems: the
-    reads answer exactly as the fast gateway of the session does, the writes succeed."""
+    through its environment, runs every reference operation (the reads first) against
+    fresh systems: the reads answer exactly as the fast gateway of the session does, the
+    writes succeed."""
     child = subprocess.run(
         [sys.executable, "-m", "tests.without_engine"],
         cwd=ROOT,

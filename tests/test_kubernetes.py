@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
-from pydantic import SecretStr
 
 from gateway.cli import build_parser
 from gateway.health import PROBE_TIMEOUT_S
 from gateway.settings import Settings
+from gateway.settings.names import by_name, settings_of
 from tests.test_docker import DOCKER, GATEWAY_PORT, final_stage, served_paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ def environment(deployment: dict[str, Any]) -> dict[str, dict[str, str]]:
 def test_every_mosaic_variable_is_a_real_setting(
     deployment: dict[str, Any], tmp_path: Path
 ) -> None:
-    settings = {f"MOSAIC_{name.upper()}" for name in Settings.model_fields}
+    settings = {setting.variable for setting in settings_of(Settings)}
     given = {name for values in environment(deployment).values() for name in values}
     assert {name for name in given if name.startswith("MOSAIC_")} - settings == set()
     # and each value is one the setting takes, read as the pods read it (JSON included)
@@ -126,11 +126,7 @@ def test_every_mosaic_variable_is_a_real_setting(
 
 
 def test_credentials_are_in_the_secret_and_only_there(deployment: dict[str, Any]) -> None:
-    secrets = {
-        f"MOSAIC_{name.upper()}"
-        for name, field in Settings.model_fields.items()
-        if SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
-    }
+    secrets = {setting.variable for setting in settings_of(Settings) if setting.secret}
     sources = environment(deployment)
     assert set(sources["ConfigMap"]) & secrets == set()
     assert {"MOSAIC_JWT_SECRET", "MOSAIC_CRM_TOKEN", "MOSAIC_POS_TOKEN"} <= set(sources["Secret"])
@@ -209,7 +205,7 @@ def test_a_stopping_pod_finishes_its_longest_request(deployment: dict[str, Any])
     [container] = pod["containers"]
     pause = container["lifecycle"]["preStop"]["exec"]["command"]
     seconds = float(re.findall(r"time\.sleep\((\d+(?:\.\d+)?)\)", shlex.join(pause))[0])
-    timeout = Settings.model_fields["request_timeout_s"].default
+    timeout = by_name(Settings)["request_timeout_s"].default
     assert pod["terminationGracePeriodSeconds"] > seconds + timeout
 
 
@@ -228,7 +224,7 @@ def test_the_pods_run_as_the_images_non_root_user(
     assert str(security["runAsUser"]) == user.split(":")[0]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     mounted = {m["mountPath"] for m in container["volumeMounts"]}
-    assert f"/app/{Settings.model_fields['data_dir'].default}" in mounted  # WORKDIR /app
+    assert f"/app/{by_name(Settings)['data_dir'].default}" in mounted  # WORKDIR /app
 
 
 def test_metrics_are_scraped_from_every_pod(deployment: dict[str, Any]) -> None:

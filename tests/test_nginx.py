@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,7 @@ from tests.test_slow_clients import (
     refused_with,
     serving,
 )
+from tests.timing import poll_until
 
 pytestmark = pytest.mark.process  # nginx in front of the gateway
 
@@ -108,20 +110,30 @@ def test_a_body_too_large_is_a_coded_413(port: int) -> None:
         refused_with(sock, 413, "PAYLOAD_TOO_LARGE")
 
 
+def _healthz(port: int) -> tuple[int, dict[str, Any]]:
+    with connect(port) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: mosaic\r\nConnection: close\r\n\r\n")
+        return answer_then_closed(sock)
+
+
 def test_an_address_has_at_most_its_share_of_requests_in_progress(port: int) -> None:
     waiting = [connect(port) for _ in range(MOST)]
     try:
         for sock in waiting:  # headers complete, body pending: each a request in progress
             sock.sendall(HEADERS + b"Content-Length: 1000\r\n\r\n")
-        time.sleep(0.2)  # nginx reads them (no condition to await from outside)
-        with connect(port) as one_more:
-            one_more.sendall(b"GET /healthz HTTP/1.1\r\nHost: mosaic\r\nConnection: close\r\n\r\n")
-            status, answer = answer_then_closed(one_more)
-        assert status == 429
+        # once nginx has read them all, one more is refused
+        def refused() -> dict[str, Any] | None:
+            status, answer = _healthz(port)
+            return answer if status == 429 else None
+
+        answer = poll_until(refused, timeout_s=30, what="the request over the share refused")
         assert answer["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     finally:
         for sock in waiting:
             sock.close()
+    # and once they are gone, the address has its share back (the next test needs it)
+    poll_until(lambda: _healthz(port)[0] == 200, timeout_s=30, what="the share back")
+
 
 
 def test_a_whole_body_sent_in_pieces_is_served(port: int) -> None:

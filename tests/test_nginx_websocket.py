@@ -98,5 +98,5 @@ async def test_a_quiet_subscription_through_nginx_hears_of_a_sale(
         while (message := await ws.receive_json(timeout=TIMEOUT_S))["type"] != "next":
             assert message["type"] in ("ping", "pong"), message
         change = message["payload"]["data"]["stockChanged"]
-        assert (change["sku"], change["locationId"], change["source"]) == (sku, store, "pos")
+        assert (change["sku"], change["locationId"], change["source"]) == (sku, store, "POS")
         assert time.monotonic() - sold_at < TIMEOUT_S

@@ -264,6 +264,20 @@ async def test_the_location_ids_are_read_once_an_hour(
     assert call_count(pos_url) == {LOCATIONS: 2, ORDER_SEARCH: 3 * STORE_CHUNKS}
 
 
+async def test_the_location_ids_are_kept_for_the_reference_ttl(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    """MOSAIC_REFERENCE_TTL_S sets how long they are kept; the count pages are planned
+    on them too, so store stock asks for them no more often."""
+    now = [0.0]
+    pos = PosAdapter(session, PosConfig(url=pos_url, reference_ttl_s=60), clock=lambda: now[0])
+    skus = [item.no for item in world.items[:3]]
+    for moment in (0.0, 59.0, 61.0):
+        now[0] = moment
+        await pos.stock(skus)
+    assert call_count(pos_url) == {LOCATIONS: 2, COUNTS: 3}
+
+
 async def test_orders_by_customer_split_at_squares_limit_of_10_customers(
     session: aiohttp.ClientSession, pos_url: str, world: World
 ) -> None:
@@ -334,10 +348,13 @@ def world_stock(world: World, skus: set[str], stores: set[str] | None = None) ->
 async def test_store_stock_matches_the_stores_counts_in_chunks_that_fill_a_page(
     session: aiohttp.ClientSession, pos_url: str, world: World
 ) -> None:
-    """Square answers at most 1,000 counts a page; a SKU has up to two at each of the
-    25 stores, so 20 SKUs fill a page: 30 SKUs are two calls, in parallel (after the
-    location list that says how many stores there are)."""
-    skus = [item.no for item in world.items[:30]]
+    """Square answers at most 1,000 counts a page, and has a count per item, store and
+    state the goods were ever in: IN_STOCK, and RESERVED_FOR_SALE only where some were
+    held. So calls are planned at one count per item and store: 60 SKUs at 25 stores
+    are 1,500, two calls of 30 in parallel (after the location list that says how many
+    stores there are). Until issue 19 they were planned at two counts, 20 SKUs a call:
+    three calls."""
+    skus = [item.no for item in world.items[:60]]
     found = await adapter(session, pos_url).stock([*skus, *skus[:5], "99999"])
     assert len(found) == len(set(found))
     assert set(found) == world_stock(world, set(skus))
@@ -359,21 +376,41 @@ async def test_store_stock_at_chosen_stores_only(
 async def test_store_stock_calls_grow_with_the_skus_asked_not_with_the_counts_answered(
     session: aiohttp.ClientSession, pos_url: str, world: World
 ) -> None:
+    """100 SKUs at 25 stores: 2,500 counts planned, three calls of 34, 33 and 33 SKUs
+    (it was five of 20 until issue 19); none of them needs a second page."""
     skus = [item.no for item in world.items[:100]]  # thousands of counts
     found = await adapter(session, pos_url, max_batch=100).stock(skus)
     assert set(found) == world_stock(world, set(skus))
-    assert call_count(pos_url) == {LOCATIONS: 1, COUNTS: math.ceil(100 / 20)}
+    assert call_count(pos_url) == {LOCATIONS: 1, COUNTS: math.ceil(100 * 25 / 1000)}
+
+
+async def test_store_stock_splits_the_stores_too_when_they_are_more_than_a_page(
+    session: aiohttp.ClientSession, pos_url: str, world: World
+) -> None:
+    """With a page of 10 counts, 25 stores are three groups of at most 10 (Square's
+    location_ids), each asked for one SKU a call: 3 SKUs are 9 calls in parallel, and
+    more when a group's page fills with held goods (its cursor followed)."""
+    skus = [item.no for item in world.items[:3]]
+    pos = adapter(session, pos_url)
+    pos.count_page = 10
+    found = await pos.stock(skus)
+    assert set(found) == world_stock(world, set(skus))
+    assert call_count(pos_url)[COUNTS] >= 3 * math.ceil(len(world.stores) / 10)
 
 
 async def test_store_stock_follows_the_cursor_to_the_last_page(
     session: aiohttp.ClientSession, pos_url: str, world: World
 ) -> None:
-    skus = [item.no for item in world.items[:40]]
+    """A call is planned at one count per item and store; one whose goods were held
+    as well has more counts than that, and follows its cursor. With a page of 7 counts
+    at 3 stores, two SKUs a call: 20 SKUs are 10 calls, and more pages than that."""
+    skus = [item.no for item in world.items[:20]]
+    stores = [s.id for s in world.stores[:3]]
     pos = adapter(session, pos_url, max_batch=100)
-    pos.count_page = 7  # a chunk of 1 SKU still takes several pages of 7 counts
-    found = await pos.stock(skus, [s.id for s in world.stores])
-    assert set(found) == world_stock(world, set(skus))
-    assert call_count(pos_url)[COUNTS] > 2 * len(skus)
+    pos.count_page = 7
+    found = await pos.stock(skus, stores)
+    assert set(found) == world_stock(world, set(skus), set(stores))
+    assert call_count(pos_url)[COUNTS] > 10
 
 
 # --- credentials and version ----------------------------------------------------

@@ -103,5 +103,5 @@ def test_a_refused_client_is_let_in_again_once_the_bucket_refills(
 def test_the_default_limit_is_generous() -> None:
     """50 requests a second and 100 at once: more than a busy app screen asks."""
     settings = Settings()
-    assert settings.rate_limit_per_s >= 50
-    assert settings.rate_limit_burst >= 100
+    assert settings.limits.rate_limit_per_s >= 50
+    assert settings.limits.rate_limit_burst >= 100

@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.cache import ABSENT, Entry
+from adapters.config import ErpConfig, PosConfig
 from adapters.erp import ErpAdapter
 from adapters.pos import PosAdapter
 from adapters.redis_store import RedisStore
@@ -42,7 +43,8 @@ async def test_records_from_the_systems_come_back_equal(
     """Products (money, tuples of channels), order histories (lists of orders with
     lines, dates) and a miss, each through Redis and back."""
     settings = Settings(erp_url=systems["erp"], pos_url=systems["pos"])
-    erp, pos = ErpAdapter(session, settings.erp()), PosAdapter(session, settings.pos())
+    erp = ErpAdapter(session, settings.adapter_config(ErpConfig, settings.erp))
+    pos = PosAdapter(session, settings.adapter_config(PosConfig, settings.pos))
     sku = world.items[0].no
     customer = next(o.customer_ref for o in world.erp_orders if o.customer_ref)
     values = {

@@ -31,7 +31,16 @@ def variables() -> dict[str, dict[str, Any]]:
 #: takes at most 10 location ids, an inventory count page at most 1,000 counts.
 STORES = 25  # the small world's stores
 STORE_CHUNKS = math.ceil(STORES / 10)
-SKUS_PER_COUNT_CALL = 1000 // (2 * STORES)  # IN_STOCK and RESERVED_FOR_SALE at each store
+COUNT_PAGE = 1000
+
+
+def count_pages(skus: int) -> int:
+    """Square's count calls for ``skus`` at every store, in parallel: planned at one
+    count per item and store (Square has a RESERVED_FOR_SALE count only where goods were
+    ever held), as few calls as keep each within a page, the SKUs spread evenly. Until
+    issue 19 they were planned at two counts per item and store (20 SKUs a call):
+    ceil(SKUs / 20), 3 for 48 or 50 SKUs where this is 2."""
+    return math.ceil(skus * STORES / COUNT_PAGE)
 
 
 def test_customer360_answers_from_crm_pos_and_erp_without_errors(
@@ -154,18 +163,18 @@ def test_product_listing_calls_each_source_once_per_round(
 ) -> None:
     """One round, all in parallel: the 48 SKUs' item cards (one ERP ItemCard read),
     their prices and promotions (one SalesPrices and one SalesLineDiscounts read), one
-    WMS stock query, one POS locations list, and the store stock in chunks of 20 SKUs:
-    Square answers at most 1,000 inventory counts a page, and a SKU has up to two
-    (IN_STOCK, RESERVED_FOR_SALE) at each of 25 stores, so 20 SKUs fill a page and the
-    chunks go in parallel rather than one page after another (the old POS took 10,000 a
-    page). So ERP 3, WMS 1, CRM 0 for 1 or 48 SKUs alike, and POS 1 + ceil(SKUs / 20): 4
-    for 48 SKUs, 2 for one."""
+    WMS stock query (for `online`), one POS locations list (`nearest`: which stores are
+    open, and where) and the store stock in count pages of Square's 1,000: 48 SKUs at
+    25 stores are 1,200 counts planned, two calls of 24 SKUs in parallel rather than one
+    page after another (the old POS took 10,000 a page; until issue 19 three calls of
+    20 SKUs, planned at two counts per item and store). So ERP 3, WMS 1, CRM 0 for 1 or
+    48 SKUs alike, and POS 1 + 2 = 3 for 48 SKUs (it was 4), 1 + 1 for one."""
     _, calls = counted(systems, each_executor_url, "ProductListing", variables["ProductListing"])
     skus = len(variables["ProductListing"]["skus"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
         "erp": 3,
-        "pos": 1 + math.ceil(skus / SKUS_PER_COUNT_CALL),
+        "pos": 1 + count_pages(skus),
         "wms": 1,
     }
     one = dict(variables["ProductListing"], skus=variables["ProductListing"]["skus"][:1])
@@ -195,21 +204,22 @@ def test_stock_check_calls_each_source_once_per_round(
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """One round, all in parallel: one ERP ItemCard read; one WMS stock query, one WMS
-    inbound query and one WMS warehouse list; one POS locations list and the store stock
-    in chunks of 20 SKUs (a page of Square's 1,000 counts holds 20 SKUs at 25 stores in
-    two states). So ERP 1, WMS 3, CRM 0, POS 1 + 3 for 50 SKUs (it was 2: the old POS
-    answered 10,000 counts a page)."""
+    inbound query (`inTransit`) and one WMS warehouse list (a location's name and city);
+    one POS locations list (likewise) and the store stock in count pages of Square's
+    1,000: 50 SKUs at 25 stores are 1,250 counts planned, two calls of 25 SKUs. So ERP
+    1, WMS 3, CRM 0, POS 1 + 2 for 50 SKUs (it was 1 + 3 until issue 19, planned at two
+    counts per item and store; 2 before that: the old POS answered 10,000 a page). The
+    selection asks for everything the lists and shipments give; the compared query
+    below asks for none of it."""
     _, calls = counted(systems, each_executor_url, "StockCheck", variables["StockCheck"])
     skus = len(variables["StockCheck"]["skus"])
     assert {s: sum(c.values()) for s, c in calls.items()} == {
         "crm": 0,
         "erp": 1,
-        "pos": 1 + math.ceil(skus / SKUS_PER_COUNT_CALL),
+        "pos": 1 + count_pages(skus),
         "wms": 3,
     }
-    assert calls["pos"]["POST /v2/inventory/counts/batch-retrieve"] == math.ceil(
-        skus / SKUS_PER_COUNT_CALL
-    )
+    assert calls["pos"]["POST /v2/inventory/counts/batch-retrieve"] == count_pages(skus)
 
 
 @pytest.mark.parametrize("name", ["ProductListing", "StockCheck"])

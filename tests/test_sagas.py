@@ -5,8 +5,8 @@ Faults come from the simulators' knobs (``fault_only`` aims one at a single step
 calls) or from really closing a system's port. A failed saga undoes what it did at once,
 or, when the undo itself cannot reach a system, from the saga log once the system is
 back (the sweep runs every ``saga_lease_s``, one second here). The crash tests run the
-gateway as a subprocess with the test hook ``MOSAIC_SAGA_CRASH_AFTER`` and start it
-again on the same saga log.
+gateway as a subprocess that exits after a chosen step (tests/crashing_gateway.py: the
+hook is passed in, never a setting) and start ``mosaic serve`` again on the same saga log.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from legacy.erp.seed import invoice_no
 from legacy.examples import click_and_collect, return_in_store
 from legacy.world import World
 from tests.conftest import CRM_TOKEN, WMS_TOKEN
+from tests.crashing_gateway import CRASH_EXIT
 from tests.fresh import (
     erp_orders,
     erp_returns,
@@ -289,10 +290,13 @@ def _spawn(env: Env, data_dir: Path, crash_after: str | None) -> GatewayProcess:
         "MOSAIC_DATA_DIR": str(data_dir),
         "MOSAIC_SAGA_LEASE_S": str(LEASE_S),
     }
-    if crash_after:
-        variables["MOSAIC_SAGA_CRASH_AFTER"] = crash_after
+    command = (
+        ["-m", "tests.crashing_gateway", str(port), crash_after]
+        if crash_after
+        else ["-m", "gateway.cli", "serve", "--port", str(port)]
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+        [sys.executable, *command],
         env={**os.environ, **variables},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -335,7 +339,7 @@ def _crash_then_recover(
     spawned.append(doomed)
     with pytest.raises((ConnectionError, urllib.error.URLError)):  # dropped: no answer
         run_reference(doomed.url, operation, variables)
-    assert doomed.process.wait(timeout=10) == 70
+    assert doomed.process.wait(timeout=10) == CRASH_EXIT
     assert unfinished(tmp_path) == 1
     restarted = _spawn(env, tmp_path, None)
     spawned.append(restarted)

@@ -229,9 +229,10 @@ def test_the_store_tablet_calls_each_source_once_per_round(
     round 3 the receipts (one SearchOrders per 10 stores); round 4 the item cards of
     everything bought (for the suggestions' categories); round 5 the items of those
     categories (the second ItemCard read); round 6 the candidates' store stock (50 SKUs
-    at most, 20 a page: 3) with the store list, and the suggestions' STORE prices and
-    line discounts. The history's page needs no read of its own: its orders are the
-    ones the suggestions read."""
+    at most at 25 stores, planned at one count per item and store: 2 pages of Square's
+    1,000, where it was 3 of 20 SKUs until issue 19) with the store list, and the
+    suggestions' STORE prices and line discounts. The history's page needs no read of
+    its own: its orders are the ones the suggestions read."""
     _, calls = counted(systems, gateway_url, "StoreTablet", variables["StoreTablet"])
     assert _totals(calls) == {
         "crm": {"POST /crm/v3/objects/contacts/batch/read": 1},
@@ -247,7 +248,7 @@ def test_the_store_tablet_calls_each_source_once_per_round(
             "POST /v2/customers/search": 1,
             "POST /v2/loyalty/accounts/search": 1,
             "POST /v2/orders/search": STORE_CHUNKS,
-            "POST /v2/inventory/counts/batch-retrieve": 3,
+            "POST /v2/inventory/counts/batch-retrieve": 2,
             "GET /v2/locations": 1,
         },
         "wms": {},

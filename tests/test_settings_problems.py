@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings_problems import SettingsProblem, load, unknown_variables
+from gateway.settings import SettingsProblem, load, unknown_variables
 from tests.test_graceful_shutdown import free_port, wait_listening
 
 GUARD_S = 30
@@ -46,7 +46,7 @@ def test_a_closed_choice_lists_the_choices() -> None:
 def test_a_validators_own_sentence_is_kept() -> None:
     [line] = problem(erp_pages={"stock": "ItemStock"})
     assert line.startswith("MOSAIC_ERP_PAGES: ")
-    assert "unknown ERP page stock; the pages are items, customers" in line
+    assert "unknown ERP page stock; the pages are items, categories, customers" in line
 
 
 def test_each_bad_setting_is_one_line() -> None:

@@ -4,7 +4,6 @@ exits non-zero on a problem."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gateway.settings.listing import variables
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World
@@ -47,15 +47,8 @@ def environment(systems: dict[str, str], erp_url: str, **overrides: Any) -> dict
         erp_password=ERP_PASSWORD,
         **overrides,
     )
-    dumped = settings.model_dump(mode="json", exclude_defaults=True)
-    for name in ("crm_token", "wms_token", "pos_token", "erp_password"):
-        secret = getattr(settings, name, None)
-        if secret is not None:
-            dumped[name] = secret.get_secret_value()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_")}
-    for name, value in dumped.items():
-        env[f"MOSAIC_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    return env
+    return {**env, **variables(settings)}
 
 
 def verdicts(report: str) -> dict[str, str]:

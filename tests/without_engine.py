@@ -28,6 +28,11 @@ ORDER = (
     "CustomerPayments",
     "OrderPayments",
     "Recommendations",
+    "ProductPage",
+    "CategoryPage",
+    "OrderHistory",
+    "StoreTablet",
+    "ReturnDesk",
     "ClickAndCollect",
     "ReturnInStore",
 )

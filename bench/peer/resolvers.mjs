@@ -10,16 +10,19 @@
 // Mosaic's shapes and rules are followed where the compared queries show them: location
 // ids `warehouse:<site>` and `store:<location>`; a store's on hand is Square's IN_STOCK
 // plus RESERVED_FOR_SALE, its reserved the latter; the price in force today of the
-// channel's customer price group, else the item card's unit price; the line discounts
-// of the channel's discount group running today.
+// channel's customer price group, else the item card's unit price, less the largest line
+// discount of the channel's discount group running today (to the cent, half up, as NAV
+// rounds a sales line); the promotions are those line discounts.
 
 const PAGE = 1000; // Square's largest page of inventory counts; NAV's page read here
 const STATES = ['IN_STOCK', 'RESERVED_FOR_SALE'];
 //: the channels' price and discount groups (each named after its channel, as Mosaic's default)
 const CHANNEL_GROUPS = 'WEB|APP|STORE';
-//: SKUs per Square call: a page holds two states at each of the merchant's stores
-//: (PEER_POS_STORES: bench/peer.py passes the simulated world's)
-const SKUS_PER_COUNT_CALL = Math.max(1, Math.floor(PAGE / (STATES.length * Number(process.env.PEER_POS_STORES || 25))));
+//: SKUs per Square call, planned as Mosaic plans them: a row per item at each of the
+//: merchant's stores (RESERVED_FOR_SALE rows exist only where goods were held; a page
+//: that fills anyway has its cursor followed). PEER_POS_STORES: bench/peer.py passes the
+//: simulated world's.
+const SKUS_PER_COUNT_CALL = Math.max(1, Math.floor(PAGE / Number(process.env.PEER_POS_STORES || 25)));
 
 const literal = value => (/[|&<>=*@()'.\s]/.test(value) || !value ? `'${value.replaceAll("'", "''")}'` : value);
 const anyOf = values => [...new Set(values)].map(literal).join('|');
@@ -151,7 +154,7 @@ async function products(_root, { skus }, context, info) {
     ? Promise.all(chunks(keys, SKUS_PER_COUNT_CALL).map(chunk => storeCounts(context, info, chunk)))
     : null;
   const prices = wanted.has('price') ? channelLines(context, info, 'price', keys) : null;
-  const discounts = wanted.has('promotions') ? channelLines(context, info, 'promotions', keys) : null;
+  const discounts = wanted.has('promotions') || wanted.has('price') ? channelLines(context, info, 'promotions', keys) : null;
   const [cards, warehouseStock, storeStock, priceRows, discountRows] = await Promise.all([
     items,
     warehouse,
@@ -200,7 +203,25 @@ function price(product, { channel }) {
   );
   lines.sort((a, b) => (noDate(a.Starting_Date) ? '' : a.Starting_Date).localeCompare(noDate(b.Starting_Date) ? '' : b.Starting_Date));
   const chosen = lines.length ? lines[lines.length - 1].Unit_Price : product.listPrice;
-  return chosen ? { amount: chosen, currency: 'EUR' } : null;
+  if (!chosen) return null;
+  const best = Math.max(0, ...promotions(product, { channel }).map(p => p.discountPercent));
+  return { amount: best > 0 ? discounted(chosen, String(best)) : chosen, currency: 'EUR' };
+}
+
+// `amount` less `percent` %, to the cent, half up, in exact decimal arithmetic
+function discounted(amount, percent) {
+  const [units, scale] = decimal(amount);
+  const [pct, pctScale] = decimal(percent);
+  const numerator = units * (100n * pctScale - pct) * 100n;
+  const denominator = scale * 100n * pctScale;
+  const cents = (2n * numerator + denominator) / (2n * denominator);
+  return `${cents / 100n}.${String(cents % 100n).padStart(2, '0')}`;
+}
+
+// a decimal text as an integer and its power of ten: '12.5' -> [125n, 10n]
+function decimal(text) {
+  const [whole, fraction = ''] = String(text).split('.');
+  return [BigInt(whole + fraction), 10n ** BigInt(fraction.length)];
 }
 
 function promotions(product, { channel }) {

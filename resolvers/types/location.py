@@ -46,6 +46,12 @@ class Location(Node):
         return _location(record)
 
     @classmethod
+    def known_by_id(cls, kind: str, global_id: str) -> Location:
+        """A location known by its id alone, for a selection that asks nothing else of
+        it (``stock { location { id } }``): no directory is read to make it."""
+        return _known_by_id(kind, global_id)
+
+    @classmethod
     async def at(cls, info: Info, global_id: str | None) -> Location | None:
         """The store or warehouse of a global id, from the request's directory; None
         without an id or where nobody knows the place."""
@@ -71,3 +77,17 @@ class Location(Node):
 @lru_cache(maxsize=4096)
 def _location(record: LocationRecord) -> Location:
     return Location._make(record)
+
+
+@lru_cache(maxsize=4096)
+def _known_by_id(kind: str, global_id: str) -> Location:
+    return Location(
+        id=strawberry.ID(global_id),
+        kind=LocationKind(kind),
+        name=None,
+        city=None,
+        address=None,
+        coordinates=None,
+        opening_hours=None,
+        open=None,
+    )

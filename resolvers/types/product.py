@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -27,7 +28,9 @@ from resolvers.authz import DENY, STOCK_DENIED, When, guarded
 from resolvers.context import Info
 from resolvers.fetchers import ALL
 from resolvers.inputs import SKU, check
+from resolvers.loaders import Loaders
 from resolvers.places import Point, by_id, point_of
+from resolvers.prefetch import field_reads
 from resolvers.pricing import Quote, quote, running, today
 from resolvers.ready import Ready, when_loaded
 from resolvers.types.common import Channel, ChannelArgument, Money, NearInput, asked_channel
@@ -233,13 +236,17 @@ class Product(Node):
         return when_loaded([info.context.loaders.promotions.load(str(self.sku))], listed)
 
     @strawberry.field(
-        description="Every location's stock: warehouses (WMS) and stores (POS).",
+        description="Every location's stock: warehouses (WMS) and stores (POS); with "
+        "`inTransit` selected, also each location awaiting goods it has none of. Only what "
+        "the selection shows is read: a location's id and kind come with its stock, its "
+        "other fields from the store and warehouse lists.",
         extensions=[guarded(**dict.fromkeys(STOCK_DENIED, DENY))],
         graphql_type=list[StockLevel],
     )
     def stock(self, info: Info) -> Ready[list[StockLevel]]:
         loaders, sku = info.context.loaders, str(self.sku)
         selling = _selling_kinds(self._card_or_report(info))
+        reads = field_reads(info)
 
         def levels(
             warehouse: list[StockRecord] | None,
@@ -247,16 +254,16 @@ class Product(Node):
             inbound: list[InTransitRecord] | None,
             *locations: list[LocationRecord] | None,
         ) -> list[StockLevel]:
-            places = loaders.indexed(by_id, *locations)
+            places = loaders.indexed(by_id, *locations) if "stores" in reads else None
             return _levels(selling, warehouse, store, inbound, places)
 
         return when_loaded(
             [
-                loaders.warehouse_stock.load(sku),
-                loaders.store_stock.load(sku),
-                loaders.inbound.load(sku),
-                loaders.stores.load(ALL),
-                loaders.warehouses.load(ALL),
+                _read(loaders, reads, "warehouse_stock", sku),
+                _read(loaders, reads, "store_stock", sku),
+                _read(loaders, reads, "inbound", sku),
+                _read(loaders, reads, "stores", ALL),
+                _read(loaders, reads, "warehouses", ALL),
             ],
             levels,
             partial=info,
@@ -281,6 +288,7 @@ class Product(Node):
         loaders, sku = info.context.loaders, str(self.sku)
         item = self._card_or_report(info)
         wanted = asked_channel(channel, info.context.channel)
+        reads = field_reads(info)
 
         def available(
             warehouse: list[StockRecord] | None,
@@ -292,13 +300,25 @@ class Product(Node):
 
         return when_loaded(
             [
-                loaders.warehouse_stock.load(sku),
-                loaders.store_stock.load(sku),
-                loaders.stores.load(ALL),
+                _read(loaders, reads, "warehouse_stock", sku),
+                _read(loaders, reads, "store_stock", sku),
+                _read(loaders, reads, "stores", ALL),
             ],
             available,
             partial=info,
         )
+
+
+def _read(loaders: Loaders, reads: frozenset[str], name: str, key: str) -> asyncio.Future[Any]:
+    """The load of ``name`` where the field's selection reads it (``reads``), else one
+    already done with nothing: what the selection does not show is not asked of any
+    source."""
+    if name in reads:
+        load: asyncio.Future[Any] = getattr(loaders, name).load(key)
+        return load
+    unread: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    unread.set_result(None)
+    return unread
 
 
 def _levels(
@@ -306,13 +326,15 @@ def _levels(
     warehouse: list[StockRecord] | None,
     store: list[StockRecord] | None,
     inbound: list[InTransitRecord] | None,
-    places: dict[str, LocationRecord],
+    places: dict[str, LocationRecord] | None,
 ) -> list[StockLevel]:
     """Each location's level, with what is on its way there; a location that has none
-    of it but awaits a shipment is listed too."""
+    of it but awaits a shipment is listed too (when shipments were read). ``places``:
+    the directory, where the selection needs it (else None: each location is known by
+    its id alone, and none is left out for being missing from a directory)."""
     transit: dict[str, list[InTransit]] = {}
     for shipment in inbound or ():
-        transit.setdefault(_location_of(shipment.location_id, places), []).append(
+        transit.setdefault(_location_of(shipment.location_id, places or {}), []).append(
             InTransit(quantity=shipment.quantity, expected_at=shipment.expected_at)
         )
     levels = []
@@ -322,10 +344,12 @@ def _levels(
     ]
     for kind, count in counts:
         global_id = ids.location_id(kind, count.location_id)
-        if global_id in places:
+        if places is None or global_id in places:
             levels.append(
                 StockLevel(
-                    location=Location.of(places[global_id]),
+                    location=Location.of(places[global_id])
+                    if places is not None
+                    else Location.known_by_id(kind, global_id),
                     on_hand=count.on_hand,
                     reserved=count.reserved,
                     available=None
@@ -343,7 +367,7 @@ def _levels(
             in_transit=shipments,
         )
         for gid, shipments in transit.items()
-        if gid in places
+        if places is not None and gid in places
     )
     return levels
 

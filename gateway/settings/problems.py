@@ -1,7 +1,7 @@
 """What is wrong with the operator's settings, said in one line each, before anything starts.
 
 pydantic's own report of a bad value is a traceback around a list of errors keyed by
-field names; an operator set ``MOSAIC_CRM_TIMEOUT_S``, not ``crm_timeout_s``. Here each
+field names; an operator set ``MOSAIC_CRM_TIMEOUT_S``, not ``crm.timeout_s``. Here each
 problem becomes one line that names the variable, shows what it was given (never for a
 secret) and says what it expects. A ``MOSAIC_*`` variable that no setting reads is
 ignored by pydantic; here it is named, with the setting it was probably meant to be.
@@ -25,13 +25,11 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import SettingsError
 
-from gateway.settings import Settings
+from gateway.settings.model import Settings
+from gateway.settings.names import CONFIG_FILE, PREFIX, Setting, by_name, settings_of
 
-PREFIX = "MOSAIC_"
 #: variables read outside the settings' fields: the TOML file's name
-OTHER_VARIABLES = frozenset({"MOSAIC_CONFIG_FILE"})
-#: fields whose keys are secrets themselves (a partner's API key): no path is shown
-SECRET_KEYED = frozenset({"api_keys"})
+OTHER_VARIABLES = frozenset({CONFIG_FILE})
 #: the longest given value a line repeats
 SHOWN_CHARS = 40
 
@@ -47,9 +45,9 @@ class SettingsProblem(Exception):
 def load(**given: Any) -> Settings:
     """The settings from the environment, the files and ``given``; a bad value raises
     SettingsProblem with one line per problem (pydantic's errors never reach the operator)."""
-    config_file = os.environ.get("MOSAIC_CONFIG_FILE")
+    config_file = os.environ.get(CONFIG_FILE)
     if config_file and not Path(config_file).is_file():
-        raise SettingsProblem([f"MOSAIC_CONFIG_FILE={config_file}: no such file"])
+        raise SettingsProblem([f"{CONFIG_FILE}={config_file}: no such file"])
     try:
         return Settings(**given)
     except ValidationError as error:
@@ -57,13 +55,13 @@ def load(**given: Any) -> Settings:
     except SettingsError as error:
         raise SettingsProblem([_unparsed(error)]) from None
     except tomllib.TOMLDecodeError as error:
-        raise SettingsProblem([f"MOSAIC_CONFIG_FILE={config_file}: not TOML ({error})"]) from None
+        raise SettingsProblem([f"{CONFIG_FILE}={config_file}: not TOML ({error})"]) from None
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """A warning for each ``MOSAIC_*`` variable no setting reads, with the nearest
     real name when there is one (``MOSAIC_CRM_ULR``: did you mean ``MOSAIC_CRM_URL``?)."""
-    known = sorted({PREFIX + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES)
+    known = sorted({setting.variable for setting in settings_of(Settings)} | OTHER_VARIABLES)
     warnings = []
     for name in sorted(n for n in environ if n.startswith(PREFIX) and n not in known):
         nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
@@ -78,11 +76,21 @@ def expects(field: FieldInfo) -> str:
     return " ".join([_kind(field.annotation), " and ".join(bounds)]).strip()
 
 
+def _setting(loc: tuple[int | str, ...]) -> tuple[Setting | None, list[int | str]]:
+    """The setting an error's location is in (``("crm", "timeout_s")``: the CRM's
+    timeout), and the path inside its value; None for a whole group given wrong."""
+    for setting in settings_of(Settings):
+        if loc[: len(setting.path)] == setting.path:
+            return setting, list(loc[len(setting.path) :])
+    return None, list(loc)
+
+
 def _line(error: Mapping[str, Any]) -> str:
-    name, *path = error["loc"]
-    field = Settings.model_fields[str(name)]
-    variable = PREFIX + str(name).upper()
-    secret = _secret(str(name), field)
+    setting, path = _setting(tuple(error["loc"]))
+    if setting is None:  # a TOML table or keyword given as a whole group, not an object
+        return f"{'.'.join(map(str, path))}: {error['msg'].lower()}"
+    field, variable = setting.field, setting.variable
+    secret = setting.secret
     if error["type"] == "value_error":  # a validator's own sentence says what is wrong
         return f"{variable}: {error['msg'].removeprefix('Value error, ')}"
     # what the operator typed (a variable's text), unless it is a secret
@@ -95,15 +103,11 @@ def _line(error: Mapping[str, Any]) -> str:
 def _unparsed(error: SettingsError) -> str:
     """pydantic-settings could not even read the value: JSON that does not parse."""
     found = re.search(r'field "(\w+)"', str(error))
-    if found is None or found[1] not in Settings.model_fields:
+    setting = by_name(Settings).get(found[1]) if found else None
+    if setting is None:
         return str(error)
-    field = Settings.model_fields[found[1]]
     cause = f" ({error.__cause__})" if error.__cause__ else ""
-    return f"{PREFIX}{found[1].upper()}: not valid JSON{cause}; expects {expects(field)}"
-
-
-def _secret(name: str, field: FieldInfo) -> bool:
-    return name in SECRET_KEYED or SecretStr in _members(field.annotation)
+    return f"{setting.variable}: not valid JSON{cause}; expects {expects(setting.field)}"
 
 
 def _shown(text: str) -> str:
