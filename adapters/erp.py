@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -509,12 +509,42 @@ class ErpAdapter:
 
 
 def _row(element: etree._Element) -> Row:
-    """A record element as field -> text; a nested list (a document's lines) as rows."""
-    row: Row = {}
-    for child in element:
-        name = child.tag.rpartition("}")[2]
-        row[name] = [_row(line) for line in child] if len(child) else child.text
-    return row
+    """A record element as a row: field -> text, a nested list (a document's lines) as
+    rows."""
+    return _Fields(element)
+
+
+class _Fields(Mapping[str, Any]):
+    """A record element read as a row, each field when it is asked for (by its local
+    name: NAV's field names are unique within a record). An item card has 64 fields
+    and a mapping reads ten of them: making a Python object of every field of every
+    record first was most of the cost of a reply (50 item cards: 1.9 of 2.7 ms)."""
+
+    __slots__ = ("_element",)
+
+    def __init__(self, element: etree._Element) -> None:
+        self._element = element
+
+    def __getitem__(self, name: str) -> Any:
+        for child in self._element.iterchildren(f"{{*}}{name}"):
+            return _value(child)
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        for child in self._element.iterchildren(f"{{*}}{name}"):
+            return _value(child)
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        return (etree.QName(child).localname for child in self._element.iterchildren("{*}*"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._element.iterchildren("{*}*"))
+
+
+def _value(field: etree._Element) -> Any:
+    """A field's text (None when empty), or its elements as rows (a document's lines)."""
+    return [_row(line) for line in field] if len(field) else field.text
 
 
 def _newest_first(orders: list[OrderRecord]) -> list[OrderRecord]:

@@ -11,7 +11,7 @@ NAV's fields is decided in ``contracts/erp/DECISIONS.md`` and done here, in
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -39,7 +39,7 @@ SOURCE = "erp"
 LOCAL_CURRENCY = "EUR"
 CHANNELS: tuple[ChannelName, ...] = ("WEB", "APP", "STORE")
 
-Row = dict[str, Any]  # NAV field -> its text (None when empty); a lines element -> list[Row]
+Row = Mapping[str, Any]  # NAV field -> its text (None when empty); a lines element -> list[Row]
 T = TypeVar("T")
 
 

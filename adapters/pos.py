@@ -550,9 +550,12 @@ def _wire_money(money: Money) -> Json:
 
 
 def _count(quantity: str) -> int:
-    """A Square decimal-string quantity of whole pieces."""
+    """A Square decimal-string quantity of whole pieces. Most are plain digits (``"23"``),
+    read as they are; a stock check reads a thousand of them."""
     if not isinstance(quantity, str):
         raise TypeError(f"quantity {quantity!r} is not a string")
+    if quantity.isascii() and quantity.isdigit():
+        return int(quantity)
     value = Decimal(quantity)
     if value != value.to_integral_value():
         raise ValueError(f"quantity {quantity!r} is not whole")

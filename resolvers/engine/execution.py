@@ -17,13 +17,27 @@ type has no ``is_type_of`` goes straight to its fields, without the resolve info
 the chain of completion calls graphql-core walks for every item (StockCheck: 18.0 ->
 10.2 ms of CPU, everything loaded). Whatever is not plain in them (a null, an error,
 an awaitable) is completed by graphql-core as before.
+
+And one level further: an object whose selected fields are all plain attributes (a
+stock level: its location, on hand, reserved; the location: its id) is completed at
+once, with the objects and lists of objects under it, by one loop per object that
+makes no path, no call per field and asks nothing of graphql-core (``_fields_now``).
+Strawberry's own ``is_type_of`` (a type with interfaces, ``Location``) is asked as
+graphql-core asks it. Anything in such an object that is not plain sends the whole
+object the usual way. The peer-equivalent StockCheck, cold, at concurrency 64: 22.4 ->
+19.1 ms of CPU per request; 17.2 with the ERP's rows read field by field, the plan
+worked out once per field and strings and ints taken as they are
+(bench/results/profile/cold-cpu.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
+from types import CoroutineType, GeneratorType
 from typing import Any, NamedTuple, cast
 
 from graphql import (
@@ -43,6 +57,13 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
 from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
+from graphql.type.scalars import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    serialize_id,
+    serialize_int,
+    serialize_string,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
@@ -55,8 +76,17 @@ PLAIN = "mosaic-plain-field"
 SHAPE = "mosaic-field-shape"
 #: the leaf values coerced inline; anything else is completed the long way
 _SIMPLE = frozenset({str, int, float, bool})
+#: graphql-core's own coercions that give back a value of one type as it is (an Int
+#: one within 32 bits): a String or ID is answered without a call
+_AS_IS: dict[object, type] = {serialize_string: str, serialize_id: str, serialize_int: int}
+_MIN_INT, _MAX_INT = GRAPHQL_MIN_INT, GRAPHQL_MAX_INT
+#: beside those, the values a whole object completed at once may hold in a leaf (money's
+#: amounts, dates): never an error, never awaitable
+_SETTLED_LEAVES = _SIMPLE | {Decimal, date, datetime}
 #: "not read yet": a plain field's value is read (again) on the long way
 _AGAIN = object()
+#: "not at once": something in the object needs the long way (see ``_fields_now``)
+_LONG = object()
 
 
 class Shape(NamedTuple):
@@ -72,6 +102,12 @@ class Shape(NamedTuple):
     object_type: GraphQLObjectType | None = None
     # the item type (as declared, non-null or not) of a list of such objects
     item_type: GraphQLOutputType | None = None
+    # the object type of an object field whose values may be completed at once
+    # (``PlainFieldsExecution._fields_now``), and the item type of a list of such
+    at_once: GraphQLObjectType | None = None
+    items_at_once: GraphQLOutputType | None = None
+    # the Python type a String or ID (str) or an Int (int, if 32-bit) answers as it is
+    as_is: type | None = None
 
 
 class Plain(NamedTuple):
@@ -103,7 +139,18 @@ def _shape(where: str, type_: GraphQLOutputType) -> Shape:
     leaf = inner if is_leaf_type(inner) else None
     items = inner.of_type if isinstance(inner, GraphQLList) else None
     item_type = items if items is not None and _object(_nullable(items)) else None
-    return Shape(leaf, non_null, where, _names(leaf), _object(inner), item_type)
+    items_at_once = items if items is not None and _at_once(_nullable(items)) else None
+    return Shape(
+        leaf,
+        non_null,
+        where,
+        _names(leaf),
+        _object(inner),
+        item_type,
+        _at_once(inner),
+        items_at_once,
+        _AS_IS.get(getattr(leaf, "coerce_output_value", None)),
+    )
 
 
 def _reader(definition: StrawberryField, field: GraphQLField) -> Callable[[Any], Any] | None:
@@ -133,6 +180,19 @@ def _object(type_: GraphQLOutputType) -> GraphQLObjectType | None:
     return None
 
 
+def _at_once(type_: GraphQLOutputType) -> GraphQLObjectType | None:
+    """An object type whose values may be completed at once: without ``is_type_of``,
+    or with strawberry's own (made for a type with interfaces, ``Location`` say: an
+    ``isinstance`` that needs no resolve info). A type's own ``is_type_of`` may want
+    the info: its values are checked the long way."""
+    if not isinstance(type_, GraphQLObjectType):
+        return None
+    definition = type_.extensions.get("strawberry-definition")
+    if type_.is_type_of is None or getattr(definition, "is_type_of", True) is None:
+        return type_
+    return None
+
+
 def _names(leaf: GraphQLLeafType | None) -> dict[Enum, str] | None:
     members = getattr(leaf, "wrapped_cls", None)
     if leaf is None or not isinstance(members, type) or not issubclass(members, Enum):
@@ -144,7 +204,16 @@ def _names(leaf: GraphQLLeafType | None) -> dict[Enum, str] | None:
 _Entry = tuple[str, FieldDetailsList, GraphQLField | None, Plain | None]
 
 
-def _entries(parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> list[_Entry]:
+class _Selection(NamedTuple):
+    entries: list[_Entry]
+    # every field a plain attribute: the object may be completed at once, and its
+    # fields read again should it need the long way (a method may make something new
+    # each time it is called, an awaitable say, so a selection with one is not);
+    # then each field's response name, nodes, read and shape, else empty
+    attributes: list[tuple[str, FieldDetailsList, Callable[[Any], Any], Shape]]
+
+
+def _selection(parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Selection:
     """Each field of a selection with its plan; worked out once per operation, as
     graphql-core hands every object of a list the same grouped field set."""
     entries: list[_Entry] = []
@@ -152,7 +221,31 @@ def _entries(parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet)
         field = parent_type.fields.get(details[0].node.name.value)
         plan = field.extensions.get(PLAIN) if field is not None else None
         entries.append((name, details, field, plan))
-    return entries
+    attributes: list[tuple[str, FieldDetailsList, Callable[[Any], Any], Shape]] = [
+        (name, details, plan.read, plan.shape)
+        for name, details, _, plan in entries
+        if plan is not None and isinstance(plan.read, attrgetter)
+    ]
+    return _Selection(entries, attributes if len(attributes) == len(entries) else [])
+
+
+def _leaf_now(shape: Shape, value: Any, simple: frozenset[type] = _SIMPLE) -> Any:
+    """A leaf coerced on the spot: an enum member, or a value of the ``simple`` types
+    (strings and numbers); ``_AGAIN`` for any other value (a null, an error, an
+    awaitable), which takes the long way."""
+    if shape.names is not None and isinstance(value, Enum):
+        return shape.names.get(value, _AGAIN)
+    if type(value) in simple:
+        coerced = cast("GraphQLLeafType", shape.leaf).coerce_output_value(value)
+        if coerced is not None and coerced is not Undefined:
+            return coerced
+    return _AGAIN
+
+
+def _streamed(field_details_list: FieldDetailsList) -> bool:
+    """Whether a list field carries a directive (``@stream``), which the short ways
+    leave to graphql-core."""
+    return any(details.node.directives for details in field_details_list)
 
 
 class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
@@ -163,8 +256,11 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         # a schema extension with a ``resolve`` hook wraps every field: no short way
         wrapped = self.middleware_manager is not None and self.middleware_manager.middlewares
         self.short_way = not wrapped
-        self._field_plans: ByIdentity[list[_Entry]] = ByIdentity()
+        self._field_plans: ByIdentity[_Selection] = ByIdentity()
         self._converted: ByIdentity[dict[str, Any]] = ByIdentity()
+        self._settled_types: dict[type, bool] = {}
+        self._shapes: ByIdentity[Shape] = ByIdentity()
+        self._below: dict[int, tuple[FieldDetailsList, GraphQLObjectType, _Selection | None]] = {}
 
     def execute_fields(
         self,
@@ -186,24 +282,18 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         awaitable_fields: list[str] = []
         try:
             # a grouped field set is made for one parent type: it alone is the key
-            plans = self._field_plans.get(lambda g: _entries(parent_type, g), grouped_field_set)
-            for name, details, field, plan in plans:
+            selection = self._selection(parent_type, grouped_field_set)
+            for name, details, field, plan in selection.entries:
                 leaf = plan.shape.leaf if plan is not None else None
                 if plan is not None and leaf is not None:
-                    names = plan.shape.names
                     try:
                         value = plan.read(source_value)
-                        if names is not None and isinstance(value, Enum):
-                            if value in names:
-                                results[name] = names[value]
-                                continue
-                        elif type(value) in _SIMPLE:
-                            coerced = leaf.coerce_output_value(value)
-                            if coerced is not None and coerced is not Undefined:
-                                results[name] = coerced
-                                continue
+                        now = _leaf_now(plan.shape, value)
                     except Exception:  # read again below, the long way, which reports it
-                        value = _AGAIN
+                        value = now = _AGAIN
+                    if now is not _AGAIN:
+                        results[name] = now
+                        continue
                 field_path = Path(path, name, parent_type.name)
                 if plan is None or field is None:
                     result = self.execute_field(
@@ -229,6 +319,124 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                 self.settle_in_background([results[f] for f in awaitable_fields])
             raise
         return cast("AwaitableOrValue[dict[str, Any]]", self._gathered(results, awaitable_fields))
+
+    def _selection(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> _Selection:
+        # a grouped field set is made for one parent type: it alone is the key
+        return self._field_plans.get(lambda g: _selection(parent_type, g), grouped_field_set)
+
+    def _selection_below(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _Selection | None:
+        """The selection of an object field's objects where they may be completed at once
+        (every field a plain attribute, no deferred fragment), else None; worked out once
+        per field node and type, as every object of a list shares them."""
+        known = self._below.get(id(field_details_list))
+        if known is None or known[1] is not object_type:
+            grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+            selection = None if defer_usages else self._selection(object_type, grouped)
+            at_once = selection if selection is not None and selection.attributes else None
+            # the list is kept with its plan: its id cannot be reused meanwhile
+            known = self._below[id(field_details_list)] = (field_details_list, object_type, at_once)
+        return known[2]
+
+    def _fields_now(self, selection: _Selection, source: Any) -> Any:
+        """An object whose selected fields are all plain attributes, completed at once:
+        its leaves coerced on the spot, its objects and lists of objects likewise, all
+        the way down, with no path, no call and no awaitable. ``_LONG`` as soon as
+        anything in it needs more (a field that is no plain attribute, a null where
+        none may be, a value to coerce the long way, an error, an awaitable, a deferred
+        fragment): the caller then completes it the usual way, which reads the
+        attributes again and reports what there is to report. A StockCheck's 1,500
+        stock levels with their locations are such objects."""
+        results: dict[str, Any] = {}
+        for name, details, read, shape in selection.attributes:
+            try:
+                value = read(source)
+                kind = type(value)
+                if kind is shape.as_is and (kind is str or _MIN_INT <= value <= _MAX_INT):
+                    now = value
+                elif value is None or value is Undefined:
+                    if shape.non_null:
+                        return _LONG
+                    now = None
+                elif shape.leaf is not None:
+                    now = _leaf_now(shape, value, _SETTLED_LEAVES)
+                else:
+                    now = self._value_now(shape, details, value)
+            except Exception:
+                return _LONG
+            if now is _AGAIN or now is _LONG:
+                return _LONG
+            results[name] = now
+        return results
+
+    def _value_now(self, shape: Shape, field_details_list: FieldDetailsList, value: Any) -> Any:
+        """An object or a list of objects (not null) completed at once, or ``_LONG``."""
+        if shape.at_once is not None:
+            return self._object_now(shape.at_once, field_details_list, value)
+        if (
+            shape.items_at_once is not None
+            and type(value) in (list, tuple)
+            and not _streamed(field_details_list)
+        ):
+            return self._items_now(shape.items_at_once, field_details_list, value)
+        return _LONG
+
+    def _object_now(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList, value: Any
+    ) -> Any:
+        """An object value completed at once (``_fields_now``), or ``_LONG``."""
+        selection = self._selection_below(object_type, field_details_list)
+        return _LONG if selection is None else self._one_now(object_type, selection, value)
+
+    def _one_now(self, object_type: GraphQLObjectType, selection: _Selection, value: Any) -> Any:
+        """``value`` completed at once if it is an object of ``object_type``: its type's
+        ``is_type_of``, if any, asked as graphql-core asks it (strawberry's needs no
+        resolve info)."""
+        if not self._settled(value):
+            return _LONG
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None and is_type_of(value, cast("Any", None)) is not True:
+            return _LONG
+        return self._fields_now(selection, value)
+
+    def _items_now(
+        self, item_type: GraphQLOutputType, field_details_list: FieldDetailsList, items: Any
+    ) -> Any:
+        """A list of objects completed at once, each item by ``_object_now``; a null
+        item where the list allows one. ``_LONG`` when any item needs the long way."""
+        object_type = cast("GraphQLObjectType", _nullable(item_type))
+        selection = self._selection_below(object_type, field_details_list)
+        if selection is None:
+            return _LONG
+        nullable = not is_non_null_type(item_type)
+        completed: list[Any] = []
+        for item in items:
+            if item is None and nullable:
+                completed.append(None)
+                continue
+            now = self._one_now(object_type, selection, item)
+            if now is _LONG:
+                return _LONG
+            completed.append(now)
+        return completed
+
+    def _settled(self, value: Any) -> bool:
+        """Neither null, nor an error, nor an awaitable: an object to complete now.
+        Known per type: an instance is awaitable through its type's ``__await__``
+        (a type that answers attributes itself, ``__getattr__``, is never known)."""
+        kind = type(value)
+        known = self._settled_types.get(kind)
+        if known is None:
+            known = value is not None and not (
+                issubclass(kind, Exception | CoroutineType | GeneratorType)
+                or hasattr(kind, "__await__")
+                or hasattr(kind, "__getattr__")
+            )
+            self._settled_types[kind] = known
+        return known
 
     @classmethod
     def _gathered(cls, values: Any, awaitable_keys: list[Any]) -> Any:
@@ -368,6 +576,10 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                 if shape.names is not None and isinstance(value, Enum) and value in shape.names:
                     return shape.names[value]
                 return self.complete_leaf_value(shape.leaf, value)
+            if position_context is None:
+                now = self._value_now(shape, field_details_list, value)
+                if now is not _LONG:
+                    return now
             completed: AwaitableOrValue[Any]
             if shape.object_type is not None:
                 completed = self._complete_object(
@@ -376,7 +588,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             elif (
                 shape.item_type is not None
                 and type(value) in (list, tuple)
-                and not any(details.node.directives for details in field_details_list)
+                and not _streamed(field_details_list)
             ):
                 completed = self._complete_items(
                     shape.item_type,
@@ -410,8 +622,19 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> AwaitableOrValue[Any]:
-        """graphql-core's completion, with objects (a list's items above all) taken
-        straight to their fields when their type has no ``is_type_of`` to ask."""
+        """graphql-core's completion, with an object or a list of objects completed at
+        once where it can be (a resolver's list of stock levels, say), else objects (a
+        list's items above all) taken straight to their fields when their type has no
+        ``is_type_of`` to ask."""
+        if self.short_way and position_context is None and result is not None:
+            shape = self._shapes.get(lambda type_: _shape(str(type_), type_), return_type)
+            now = (
+                _LONG
+                if shape.leaf is not None
+                else self._value_now(shape, field_details_list, result)
+            )
+            if now is not _LONG:
+                return now
         inner = _nullable(return_type)
         if (
             self.short_way
@@ -504,6 +727,10 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[dict[str, Any]]:
         """An object's selected fields, as graphql-core's ``complete_object_value``
         does them for a type without ``is_type_of`` (deferred fragments included)."""
+        if position_context is None:
+            now = self._object_now(object_type, field_details_list, value)
+            if now is not _LONG:
+                return cast("dict[str, Any]", now)
         grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         return self.execute_collected_subfields(
             object_type, value, path, grouped, defer_usages, position_context
