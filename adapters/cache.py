@@ -15,8 +15,8 @@ Each call may carry the request's :class:`Served`, its account of what its reads
 served from: the stale values that stood in (the gateway lists them in the response),
 and, when asked for, a :class:`ReadLog` of the entries the answer was built from, so a
 whole answer built only from cache entries can be kept and given again while each of
-them is still the one in the store (``gateway/response_cache.py``). The account is
-passed in with the keys by the request's loaders, never found in ambient state: this
+them is still the one in the store (``gateway/caching/response_cache.py``). The account
+is passed in with the keys by the request's loaders, never found in ambient state: this
 layer is shared by every request, and each call says whose it is.
 """
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from adapters.records import ChannelName
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 
 
 class SourceConfig(BaseModel):

@@ -19,13 +19,13 @@ from urllib.parse import quote
 import aiohttp
 import phonenumbers
 
-from adapters.batching import in_chunks, unique
 from adapters.checks import Finding
 from adapters.config import CrmConfig, SourceConfig
 from adapters.errors import BadUpstreamResponse, EmailTaken, UpstreamError, UpstreamFault
 from adapters.normalise import email_key
 from adapters.records import Address, Consent, CustomerFragment
-from adapters.rest import JsonClient, probe
+from adapters.transport.batching import in_chunks, unique
+from adapters.transport.rest import JsonClient, probe
 
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH_READ = f"{CONTACTS}/batch/read"

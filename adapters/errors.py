@@ -24,7 +24,8 @@ all raise the same types and write the same codes.
     ├── ErasureIncomplete              ERASURE_INCOMPLETE: an erasure under way
     ├── ConfigurationError             CONFIGURATION_INVALID: the settings cannot run
     │                                  safely (stops start-up; no client sees it)
-    └── PersistedQueryError            refused before GraphQL runs (gateway/persisted.py
+    └── PersistedQueryError            refused before GraphQL runs
+    (gateway/security/persisted.py
                                        answers them with their HTTP status)
         ├── PersistedQueryNotFound     PERSISTED_QUERY_NOT_FOUND
         ├── PersistedQueryNotSupported PERSISTED_QUERY_NOT_SUPPORTED
@@ -34,12 +35,13 @@ all raise the same types and write the same codes.
                                        hear: its payload's ``errors`` (PayloadCode)
 
 The gateway's part of the tree answers before any of these are raised: refusals before
-GraphQL runs, by HTTP status (``gateway/graphql_http.py``: HTTP_CODES, e.g. BAD_REQUEST,
-REQUEST_TIMEOUT) or by rate (RATE_LIMITED), graphql-core's own errors by the phase that
-raised them (``resolvers/schema.py``: error_code), and the query limits
-(``gateway/limits.py``: LIMIT_CODES, e.g. MAX_COST_EXCEEDED). Their codes are
-:class:`ErrorCode`'s too: every code a client can meet is one of :class:`ErrorCode` or
-:class:`PayloadCode` (``tests/test_error_codes.py`` holds the source to it).
+GraphQL runs, by HTTP status (``gateway/http/graphql_http.py``: HTTP_CODES, e.g.
+BAD_REQUEST, REQUEST_TIMEOUT) or by rate (RATE_LIMITED), graphql-core's own errors by
+the phase that raised them (``resolvers/graphql/schema.py``: error_code), and the query
+limits (``gateway/security/limits.py``: LIMIT_CODES, e.g. MAX_COST_EXCEEDED). Their
+codes are :class:`ErrorCode`'s too: every code a client can meet is one of
+:class:`ErrorCode` or :class:`PayloadCode` (``tests/test_error_codes.py`` holds the
+source to it).
 """
 
 from __future__ import annotations
@@ -86,15 +88,16 @@ class ErrorCode(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
-    # the query limits (gateway/limits.py)
+    # the query limits (gateway/security/limits.py)
     MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
     MAX_ALIASES_EXCEEDED = "MAX_ALIASES_EXCEEDED"
     MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
     MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
     MAX_ANALYSIS_TIME_EXCEEDED = "MAX_ANALYSIS_TIME_EXCEEDED"
     INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
-    # refused before GraphQL runs: by HTTP status (gateway/graphql_http.py: HTTP_CODES),
-    # by rate (gateway/ratelimit.py), persisted operations (gateway/persisted.py)
+    # refused before GraphQL runs: by HTTP status (gateway/http/graphql_http.py:
+    # HTTP_CODES), by rate (gateway/security/ratelimit.py), persisted operations
+    # (gateway/security/persisted.py)
     BAD_REQUEST = "BAD_REQUEST"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -132,7 +135,7 @@ class PayloadCode(StrEnum):
     NOT_CANCELLABLE = "NOT_CANCELLABLE"
     EMAIL_TAKEN = "EMAIL_TAKEN"
     ERASURE_INCOMPLETE = "ERASURE_INCOMPLETE"
-    # the write itself (resolvers/sagas.py)
+    # the write itself (resolvers/commerce/sagas.py)
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IN_PROGRESS = "IN_PROGRESS"
     INTERRUPTED = "INTERRUPTED"
@@ -216,8 +219,8 @@ class UnsendableValue(BadUserInput):
     """A value the adapter refused to put on the wire (a NUL in a SOAP request: XML
     cannot carry it), found before anything was sent. The client's value is at fault,
     not the source: nothing reached it, so this never counts towards its circuit
-    breaker or retries. The schema refuses such values first (``resolvers.inputs``);
-    this is the last line, for what slips past."""
+    breaker or retries. The schema refuses such values first
+    (``resolvers.graphql.inputs``); this is the last line, for what slips past."""
 
     def __init__(self, source: str, message: str) -> None:
         super().__init__(f"{source} cannot take this value: {without_addresses(message)}")
@@ -260,7 +263,7 @@ class ConfigurationError(MosaicError):
 
 class PersistedQueryError(MosaicError):
     """A persisted-operation request answered without running anything, with
-    ``status`` (gateway/persisted.py)."""
+    ``status`` (gateway/security/persisted.py)."""
 
     code = ErrorCode.BAD_REQUEST
     status: ClassVar[int] = 400

@@ -30,8 +30,8 @@ import orjson
 from adapters.config import SourceConfig
 from adapters.errors import BadUpstreamResponse, UpstreamFault
 from adapters.pos import STOCK_STATES, PosAdapter
-from adapters.rest import auth_headers
-from adapters.transport import exchange, mapping
+from adapters.transport.exchange import exchange, mapping
+from adapters.transport.rest import auth_headers
 
 Json = dict[str, Any]
 #: seconds a poll may take beyond the time the system was asked to hold it open

@@ -41,7 +41,6 @@ from urllib.parse import quote
 
 import aiohttp
 
-from adapters.batching import chunked, even_size, grouped, in_chunks, unique
 from adapters.checks import Finding
 from adapters.config import PosConfig
 from adapters.errors import BadUpstreamResponse, MosaicError, UpstreamFault
@@ -58,7 +57,8 @@ from adapters.records import (
     PaymentStatus,
     StockRecord,
 )
-from adapters.rest import JsonClient
+from adapters.transport.batching import chunked, even_size, grouped, in_chunks, unique
+from adapters.transport.rest import JsonClient
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -377,8 +377,8 @@ class PosAdapter:
     ) -> list[StockRecord]:
         """Move goods between inventory states at stores. Square applies every move, even
         one that takes a count below zero (the hold that may fail is Mosaic's own:
-        ``resolvers.holds``). Sent again with the same key and body, it answers the first
-        result without moving anything twice, so it is retried like a read."""
+        ``resolvers.commerce.holds``). Sent again with the same key and body, it answers
+        the first result without moving anything twice, so it is retried like a read."""
         body = {
             "idempotency_key": idempotency_key,
             "changes": [
@@ -603,7 +603,8 @@ def _next(day: str) -> str:
 
 def _location(raw: Json) -> LocationRecord:
     """A store; ``coordinates``, ``address``, ``business_hours`` are optional at Square
-    (a store without coordinates is placed by its postal code: ``resolvers.places``)."""
+    (a store without coordinates is placed by its postal code:
+    ``resolvers.catalogue.places``)."""
     address = raw.get("address") or {}
     coordinates = raw.get("coordinates") or {}
     latitude, longitude = coordinates.get("latitude"), coordinates.get("longitude")

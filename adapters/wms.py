@@ -15,12 +15,12 @@ from urllib.parse import quote
 
 import aiohttp
 
-from adapters.batching import in_chunks
 from adapters.checks import Finding
 from adapters.config import SourceConfig
 from adapters.errors import UpstreamFault
 from adapters.records import Address, InTransitRecord, LocationRecord, StockRecord
-from adapters.rest import STOPPERS, JsonClient, probe
+from adapters.transport.batching import in_chunks
+from adapters.transport.rest import STOPPERS, JsonClient, probe
 
 Json = dict[str, Any]
 

@@ -137,7 +137,7 @@ def _graphql_post(document: Any) -> Request:
 def schema_requests(mutations: bool) -> st.SearchStrategy[Request]:
     """Documents from the schema: valid ones (every field, argument and input the
     schema has, with values of their types) and invalid ones (values of wrong types)."""
-    from resolvers.schema import build_schema  # the served schema: schema.graphql has
+    from resolvers.graphql.schema import build_schema  # the served schema: schema.graphql has
     # federation directives graphql-core cannot build on its own
 
     schema = build_schema()._schema

@@ -26,8 +26,8 @@ SUPERGRAPH = BUILD / "supergraph.graphql"
 STAMP = PEER_DIR / "node_modules" / ".mosaic-bench-lockfile"
 NAME = "hive"
 #: How long the peer's response cache keeps a whole answer, by the freshest-bound type in
-#: it: Mosaic's freshness table (gateway/caching.py): stock 5 s, prices and promotions
-#: 60 s, the product master 10 min.
+#: it: Mosaic's freshness table (gateway/caching/policy.py): stock 5 s, prices and
+#: promotions 60 s, the product master 10 min.
 RESPONSE_CACHE_TTL_MS = {
     "default": 600_000,
     "StockLevel": 5_000,

@@ -36,24 +36,25 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from adapters.cache import Clock
 from adapters.errors import PersistedQueryError, Unauthenticated
-from adapters.resilience import deadline
-from gateway import audit, auth, body, defer, graphql_http, limits
-from gateway.extensions import ResponseCaching, StaleNotes
-from gateway.first_steps import first_steps_routes
-from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
-from gateway.health import healthz, readyz
-from gateway.observability import Observability, RequestFacts, RequestObserver
+from adapters.transport.resilience import deadline
+from gateway.caching.extensions import ResponseCaching, StaleNotes
+from gateway.http import body, defer, graphql_http
+from gateway.http.first_steps import first_steps_routes
+from gateway.http.graphiql import ReadyOperation, render_graphiql_page, static_routes
+from gateway.http.health import healthz, readyz
+from gateway.observability.requests import Observability, RequestFacts, RequestObserver
 from gateway.operations import load_examples, reference_operations
-from gateway.process import tune_garbage_collection
-from gateway.ratelimit import RateLimited
-from gateway.runtime import Runtime
+from gateway.process.runtime import Runtime
+from gateway.process.tuning import tune_garbage_collection
+from gateway.security import audit, auth, limits
+from gateway.security.ratelimit import RateLimited
 from gateway.settings import Settings, SettingsProblem, load, unknown_variables
-from resolvers.context import MosaicContext
-from resolvers.loaders import Loaders
-from resolvers.sagas import AfterStep
-from resolvers.schema import build_schema
-from resolvers.types.common import Channel
-from resolvers.types.customer import Customer
+from resolvers.commerce.sagas import AfterStep
+from resolvers.graphql.context import MosaicContext
+from resolvers.graphql.schema import build_schema
+from resolvers.graphql.types.common import Channel
+from resolvers.graphql.types.customer import Customer
+from resolvers.loading.loaders import Loaders
 
 logger = logging.getLogger("mosaic.gateway")
 CHANNELS = {c.value for c in Channel}
@@ -92,7 +93,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> MosaicContext:
         runtime: Runtime = self._app.state.runtime
-        principal = auth.principal_from(request)  # gateway/auth.py's AuthGate found them
+        principal = auth.principal_from(request)  # gateway/security/auth.py's AuthGate found them
         channel = (principal.channel or request.headers.get("x-channel", "WEB")).strip().upper()
         return MosaicContext(
             loaders=Loaders(runtime.fetchers, batching=runtime.settings.caching.batching),
@@ -139,7 +140,8 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         sub_response: Response,
     ) -> Any:
         """``@defer``: the deferred parts stream as ``multipart/mixed`` to a client that
-        accepts it; any other client gets the whole answer at once (gateway/defer.py)."""
+        accepts it; any other client gets the whole answer at once
+        (gateway/http/defer.py)."""
         result = await super().execute_operation(
             request=request,
             request_adapter=request_adapter,
@@ -163,14 +165,14 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             if not isinstance(item.operation_name, str | None):
                 raise HTTPException(400, "`operationName` must be a string or null")
             item.operation_name = item.operation_name or None
-            await self._app.state.runtime.persisted.resolve(item)  # gateway/persisted.py
+            await self._app.state.runtime.persisted.resolve(item)  # gateway/security/persisted.py
         return data
 
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         """A request refused before execution has no ``data``; its status code depends
-        on the media type the client accepts (gateway/graphql_http.py)."""
+        on the media type the client accepts (gateway/http/graphql_http.py)."""
         response = await super().process_result(request, result)
         if graphql_http.refused_before_execution(result):
             response.pop("data", None)
@@ -323,7 +325,8 @@ def create_app(
             GRAPHQL_SSE_PROTOCOL,
         ),
     )
-    # who is asking (gateway/auth.py): 401 for a bad credential, before anything is parsed
+    # who is asking (gateway/security/auth.py): 401 for a bad credential, before
+    # anything is parsed
     gate = auth.AuthGate(graphql, authenticator)
     graphql_route = Route(
         "/graphql",

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from gateway.ports import PortTaken, claim, for_serving, free_port
+from gateway.process.ports import PortTaken, claim, for_serving, free_port
 from gateway.settings import Settings, SettingsProblem, load, unknown_variables
 
 SYSTEMS: dict[str, int] = {"crm": 8101, "erp": 8102, "pos": 8103, "wms": 8104}
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="processes; on Linux each listens on its own SO_REUSEPORT socket, so the "
-        "kernel spreads connections evenly over them (gateway/workers.py)",
+        "kernel spreads connections evenly over them (gateway/process/workers.py)",
     )
 
     legacy = commands.add_parser("legacy", help="run one simulated legacy system")
@@ -272,7 +272,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _roles() -> frozenset[str]:
-    from resolvers.principal import ROLES
+    from resolvers.privacy.principal import ROLES
 
     return ROLES
 
@@ -281,8 +281,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from adapters.errors import ConfigurationError
-    from gateway import server, workers
-    from gateway.auth import check_mode
+    from gateway.http import server
+    from gateway.process import workers
+    from gateway.security.auth import check_mode
 
     try:
         check_mode(load())
@@ -317,7 +318,7 @@ def _examples(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     from adapters.errors import Unauthenticated
-    from gateway.auth import mint_token
+    from gateway.security.auth import mint_token
 
     settings = load()
     configured = settings.auth.jwt_secret.get_secret_value() if settings.auth.jwt_secret else None
@@ -355,7 +356,7 @@ def _demo_claims(seed: int, size: Any) -> dict[str, dict[str, Any]]:
     employee works in the first store, the customer is the one Customer360 shows."""
     from legacy.examples import showcase_card
     from legacy.world import build_world
-    from resolvers import ids
+    from resolvers.graphql import ids
 
     world = build_world(seed, size)
     card = showcase_card(world)
@@ -376,7 +377,7 @@ def _schema(args: argparse.Namespace) -> int:
         from gateway.schema_check import check
 
         return check(args.contract)
-    from resolvers.schema import build_schema
+    from resolvers.graphql.schema import build_schema
 
     sdl = build_schema().as_str() + "\n"
     if args.output:
@@ -427,7 +428,7 @@ def _source_settings(settings: Settings) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     """Four simulated systems as child processes on free ports, the gateway in this one;
-    SIGINT or SIGTERM stops them all and removes their folder (gateway/supervise.py).
+    SIGINT or SIGTERM stops them all and removes their folder (gateway/demo.py).
     The gateway's port is claimed first, before anything starts: taken, the demo says so
     in one line; held, it is never one of the free ports the systems are given."""
     listener = claim("127.0.0.1", args.port)  # before the imports, too: a quick refusal
@@ -435,10 +436,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from gateway import server
     from gateway.app import create_app
-    from gateway.auth import mint_token
-    from gateway.supervise import Supervisor
+    from gateway.demo import Supervisor
+    from gateway.http import server
+    from gateway.security.auth import mint_token
     from legacy.erp.pages import INSTALLATION_FIELDS
     from legacy.examples import examples
     from legacy.world import TIER_THRESHOLDS

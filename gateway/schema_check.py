@@ -40,7 +40,7 @@ from graphql import (
 )
 from graphql.utilities import find_breaking_changes, find_dangerous_changes
 
-from resolvers.schema import build_schema as build_code_schema
+from resolvers.graphql.schema import build_schema as build_code_schema
 
 IDENTICAL, BREAKING, DANGEROUS, SAFE, NO_CONTRACT = 0, 1, 2, 3, 4
 CONTRACT = "schema.graphql"

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from adapters.checks import Finding
 from adapters.errors import MosaicError
-from gateway.runtime import SOURCE_NAMES, open_sources
+from gateway.process.runtime import SOURCE_NAMES, open_sources
 from gateway.settings import Settings
 
 #: exit status when every finding is fine, and when at least one is not

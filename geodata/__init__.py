@@ -2,11 +2,11 @@
 GeoNames (geonames.org, CC BY 4.0), and the lookup of a postal code in any usual
 spelling.
 
-Shared by the gateway (distances to stores, delivery addresses: ``resolvers/geo.py``)
-and the simulated systems (where their stores and customers live: ``legacy/world.py``),
-which import nothing else of each other. Shipping the table means no geocoding service
-is called, which keeps personal addresses inside the retailer's walls and answers in
-microseconds.
+Shared by the gateway (distances to stores, delivery addresses:
+``resolvers/catalogue/geo.py``) and the simulated systems (where their stores and
+customers live: ``legacy/world.py``), which import nothing else of each other. Shipping
+the table means no geocoding service is called, which keeps personal addresses inside
+the retailer's walls and answers in microseconds.
 """
 
 from __future__ import annotations

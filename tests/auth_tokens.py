@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gateway.auth import mint_token
+from gateway.security.auth import mint_token
 from legacy.examples import showcase_card
 from legacy.world import CrmContact, World
 

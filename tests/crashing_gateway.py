@@ -15,10 +15,10 @@ import sys
 
 import uvicorn
 
-from gateway import server
 from gateway.app import create_app
+from gateway.http import server
 from gateway.settings import load
-from resolvers.sagas import AfterStep
+from resolvers.commerce.sagas import AfterStep
 
 CRASH_EXIT = 70
 

@@ -248,8 +248,8 @@ def test_another_scheme_an_empty_token_or_an_unknown_api_key_is_refused_with_401
 
 def test_without_a_credential_the_catalogue_answers_and_customers_do_not(url: str) -> None:
     """Since issue 18 a field a caller may never read refuses the whole operation before
-    it runs (resolvers/read_policy.py): the catalogue alone answers, and with a customer
-    beside it nothing runs, with one error naming the field."""
+    it runs (resolvers/privacy/read_policy.py): the catalogue alone answers, and with a
+    customer beside it nothing runs, with one error naming the field."""
     assert len(graphql(url, "{ locations(limit: 2) { id name } }")["data"]["locations"]) == 2
     result = graphql(url, "{ locations(limit: 2) { id name } " + PRIVATE_QUERY[1:])
     assert "data" not in result

@@ -5,7 +5,7 @@ The open gateway of the session (no authentication) answers the same queries as 
 reference: a role that may read a field gets exactly the open answer for it, a masked
 field the open answer masked, and a refused field null (an empty list for a list) with
 its error at its path. Which role gets what is declared next to each field
-(``resolvers/authz.py``); these tests read the answers as a client would.
+(``resolvers/privacy/authz.py``); these tests read the answers as a client would.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from strawberry.utils.str_converters import to_camel_case
 
 from legacy.examples import examples
 from legacy.world import World
-from resolvers.authz import Guard
-from resolvers.schema import build_schema
-from resolvers.types.customer import Customer
+from resolvers.graphql.schema import build_schema
+from resolvers.graphql.types.customer import Customer
+from resolvers.privacy.authz import Guard
 from tests.auth_tokens import API_KEYS, PARTNER_KEY, SECRET, Person, bearer, people, store_of
 from tests.conftest import EXECUTORS, SEED, SIZE, _gateway
 from tests.gateway_client import graphql, run_reference
@@ -110,8 +110,8 @@ def refused(result: dict[str, Any]) -> dict[tuple[Any, ...], str]:
 
 def refused_before_running(result: dict[str, Any]) -> tuple[str, list[str]]:
     """The one error of an operation refused before it ran because it selects fields
-    the caller may never read (issue 18, resolvers/read_policy.py): its code, and the
-    fields it names. Such an operation has no data at all."""
+    the caller may never read (issue 18, resolvers/privacy/read_policy.py): its code,
+    and the fields it names. Such an operation has no data at all."""
     assert "data" not in result, result
     [error] = result["errors"]
     assert "path" not in error

@@ -154,7 +154,7 @@ def test_a_bad_page_request_is_refused_on_the_field(
 
 
 def test_a_cursor_of_another_list_is_refused(gateway_url: str) -> None:
-    from resolvers.types.connection import cursor
+    from resolvers.graphql.types.connection import cursor
 
     other = cursor("orderHistory", {"erp": None})
     result = graphql(gateway_url, SEARCH, {"first": 5, "after": other})

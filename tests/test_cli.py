@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from gateway.cli import build_parser, main
-from gateway.ports import PortTaken, claim, for_serving
+from gateway.process.ports import PortTaken, claim, for_serving
 from legacy.examples import examples
 from tests.auth_tokens import SECRET
 
@@ -44,7 +44,7 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
 def test_a_customer_token_without_the_customer_is_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The gateway refuses such a token (gateway/auth.py); minting one helps nobody."""
+    """The gateway refuses such a token (gateway/security/auth.py); minting one helps nobody."""
     assert main(["token", "--role", "customer", "--secret", SECRET]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 
 from adapters.config import ErpConfig
-from adapters.erp import ErpAdapter
+from adapters.erp.adapter import ErpAdapter
 from adapters.errors import UnsendableValue, UpstreamFault, without_addresses
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from legacy.common.runner import ServerThread
 from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.world import World

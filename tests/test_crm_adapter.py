@@ -30,7 +30,7 @@ from adapters.errors import (
     UpstreamTimeout,
 )
 from adapters.records import Address, Consent, CustomerFragment
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from legacy.common.runner import ServerThread
 from legacy.crm.server import create_app
 from legacy.world import CONSENT_PURPOSES as WORLD_CONSENT_PURPOSES

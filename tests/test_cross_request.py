@@ -12,7 +12,7 @@ import aiohttp
 
 from adapters.cache import Freshness, MemoryStore, SharedFetch
 from adapters.config import ErpConfig
-from adapters.erp import ErpAdapter
+from adapters.erp.adapter import ErpAdapter
 from legacy.world import World
 from tests.gateway_client import graphql
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs

@@ -1,7 +1,7 @@
-"""The document cache (gateway/documents.py): what clients send again is parsed once,
-and a flood of texts sent once each keeps no parsed trees in memory, so the garbage
-collector's full passes stay short (the fuzz run's stalls of a second and more were
-passes over 1,024 kept trees)."""
+"""The document cache (gateway/http/documents.py): what clients send again is parsed
+once, and a flood of texts sent once each keeps no parsed trees in memory, so the
+garbage collector's full passes stay short (the fuzz run's stalls of a second and more
+were passes over 1,024 kept trees)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from graphql import DocumentNode
 
-from gateway.documents import Documents
-from gateway.limits import DOCUMENT_CACHE_CHARS, DOCUMENT_CACHE_ENTRIES
+from gateway.http.documents import Documents
+from gateway.security.limits import DOCUMENT_CACHE_CHARS, DOCUMENT_CACHE_ENTRIES
 
 MAX_TOKENS = 15_000
 

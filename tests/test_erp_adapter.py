@@ -13,10 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-import adapters.erp
+import adapters.erp.adapter
 from adapters.config import ErpConfig
-from adapters.erp import ErpAdapter
-from adapters.erp_records import NavRecords, mapped
+from adapters.erp.adapter import ErpAdapter
+from adapters.erp.records import NavRecords, mapped
 from adapters.errors import (
     BadUpstreamResponse,
     UpstreamFault,
@@ -24,7 +24,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.erp.pages import INSTALLATION_FIELDS
@@ -122,7 +122,7 @@ async def test_a_result_larger_than_a_page_is_read_through_bookmarks(
     posted = sum(
         1 for o in world.erp_orders if o.customer_ref == customer and state(o) == "COMPLETED"
     ) + sum(1 for o in world.erp_orders if o.customer_ref == customer and o.status == "CANCELLED")
-    monkeypatch.setattr(adapters.erp, "PAGE_SIZE", 3)
+    monkeypatch.setattr(adapters.erp.adapter, "PAGE_SIZE", 3)
     found = await adapter.orders_by_customer([customer])
     assert len(found[customer]) == n
     assert len({order.id for order in found[customer]}) == n

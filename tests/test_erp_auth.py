@@ -21,10 +21,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.config import ErpConfig
-from adapters.erp import ErpAdapter
-from adapters.erp_auth import RENEW_BEFORE_S
+from adapters.erp.adapter import ErpAdapter
+from adapters.erp.auth import RENEW_BEFORE_S
 from adapters.errors import CircuitOpen, UpstreamAuthFailed
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.erp.server import create_app

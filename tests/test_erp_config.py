@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from adapters.config import ERP_PAGES, ErpConfig
-from adapters.erp import ErpAdapter
+from adapters.erp.adapter import ErpAdapter
 from gateway.settings import Settings
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from adapters.errors import ErrorCode, MosaicError, PayloadCode
-from resolvers.schema import build_schema
+from resolvers.graphql.schema import build_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the gateway's own code (the simulated systems in legacy/ speak their products' codes)

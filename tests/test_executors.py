@@ -23,7 +23,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gateway.operations import reference_operations
 from legacy.examples import examples
-from resolvers.schema import build_schema
+from resolvers.graphql.schema import build_schema
 from tests.conftest import SEED, SIZE
 from tests.gateway_client import counted
 from tests.without_engine import ORDER
@@ -81,7 +81,7 @@ def test_every_reference_read_answers_alike_under_both_with_the_same_calls(
     variables: dict[str, dict[str, Any]],
 ) -> None:
     """Data, errors (message, path, code) and each source operation's call count alike:
-    prefetching is the resolvers' own (resolvers/prefetch.py reads the selection
+    prefetching is the resolvers' own (resolvers/loading/prefetch.py reads the selection
     through strawberry's public API), so the standard executor makes the same calls in
     the same rounds."""
     fast, fast_calls = counted(systems, gateway_url, name, variables[name])

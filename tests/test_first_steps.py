@@ -11,7 +11,7 @@ import pytest
 from starlette.routing import Route
 
 from gateway.app import create_app
-from gateway.first_steps import EXAMPLES_PATH
+from gateway.http.first_steps import EXAMPLES_PATH
 from gateway.settings import Settings
 
 STRONG = "s" * 32

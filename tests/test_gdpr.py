@@ -20,11 +20,11 @@ import aiohttp
 import pytest
 
 from adapters.config import ErpConfig
-from adapters.erp import ErpAdapter
+from adapters.erp.adapter import ErpAdapter
 from legacy.common.knobs import Knobs
 from legacy.common.runner import ServerThread
 from legacy.world import World
-from resolvers.erasure import ANONYMISED_NAME
+from resolvers.privacy.erasure import ANONYMISED_NAME
 
 # Since issue 18 systems, record kinds, erasure actions and states are enums: the
 # expectations below spell them as GraphQL does (ERP, LOYALTY_ACCOUNT, DELETED).

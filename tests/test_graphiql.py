@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from gateway.graphiql import (
+from gateway.http.graphiql import (
     CONFIG_ELEMENT_ID,
     STATIC_DIR,
     ReadyOperation,

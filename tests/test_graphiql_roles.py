@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from gateway.graphiql import ReadyOperation, render_graphiql_page
+from gateway.http.graphiql import ReadyOperation, render_graphiql_page
 from legacy.examples import examples
 from legacy.world import World
 from tests.auth_tokens import SECRET, store_of, token

@@ -17,8 +17,8 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.resilience import Clock, GuardConfig, deadline
-from adapters.rest import JsonClient
+from adapters.transport.resilience import Clock, GuardConfig, deadline
+from adapters.transport.rest import JsonClient
 from tests.conftest import WMS_TOKEN
 from tests.simulators import calls, reset_knobs, set_knobs
 from tests.timing import ManualClock, poll_until_async

@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 import pytest
 from graphql import GraphQLError, parse
 
-from gateway.graphql_http import GRAPHQL_RESPONSE, HTTP_CODES
-from gateway.limits import MaskUnexpectedErrors, estimated_cost
+from gateway.http.graphql_http import GRAPHQL_RESPONSE, HTTP_CODES
 from gateway.operations import reference_operations
+from gateway.security.limits import MaskUnexpectedErrors, estimated_cost
 from legacy.examples import examples
-from resolvers.schema import build_schema
+from resolvers.graphql.schema import build_schema
 from tests.auth_tokens import SECRET, bearer
 from tests.conftest import SEED, SIZE, _gateway
 from tests.gateway_client import graphql

@@ -15,8 +15,8 @@ import pytest
 
 from adapters.errors import UpstreamUnavailable
 from adapters.records import CustomerFragment, LoyaltyAccount
-from resolvers.identity import Identity
-from resolvers.loaders import Loaders
+from resolvers.golden.identity import Identity
+from resolvers.loading.loaders import Loaders
 
 CRM = CustomerFragment(
     source="crm", record_id="7", first_name="Ada", email="ada@example.com", erp_customer_no="C7"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from gateway.cli import build_parser
-from gateway.health import PROBE_TIMEOUT_S
+from gateway.http.health import PROBE_TIMEOUT_S
 from gateway.settings import Settings
 from gateway.settings.names import by_name, settings_of
 from tests.test_docker import DOCKER, GATEWAY_PORT, final_stage, served_paths

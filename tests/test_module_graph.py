@@ -106,18 +106,18 @@ def test_the_cycle_finder_finds_a_type_only_cycle_and_nothing_else() -> None:
 
 def test_the_graph_counts_type_only_and_deferred_imports() -> None:
     edges = graph()
-    # resolvers/schema.py imports the engine inside build_schema only
-    assert "resolvers.engine" in edges["resolvers.schema"]
-    # resolvers/context.py imports the saga engine for type checkers only
-    assert "resolvers.sagas" in edges["resolvers.context"]
+    # resolvers/graphql/schema.py imports the engine inside build_schema only
+    assert "resolvers.engine" in edges["resolvers.graphql.schema"]
+    # resolvers/graphql/context.py imports the saga engine for type checkers only
+    assert "resolvers.commerce.sagas" in edges["resolvers.graphql.context"]
 
 
 def test_no_module_imports_itself_back_through_others() -> None:
     """None at all: GraphQL's types refer to each other both ways (a customer lists their
     orders, an order names who placed it), but a module does not; a back reference goes
-    by the schema's lazy name and a Protocol the context carries (resolvers/types/
-    order.py: ``customer``), or the two types share one module (an order and its
-    returns)."""
+    by the schema's lazy name and a Protocol the context carries
+    (resolvers/graphql/types/order.py: ``customer``), or the two types share one module
+    (an order and its returns)."""
     assert cycles(graph()) == []
 
 

@@ -1,5 +1,6 @@
 """``node(id:)`` finds any object with a global id, as the field that finds its kind
-would find it, under that field's rules; ids carry their kind (``resolvers/ids.py``)."""
+would find it, under that field's rules; ids carry their kind
+(``resolvers/graphql/ids.py``)."""
 
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def test_a_refused_cursor_nulls_only_the_history(gateway_url: str, world: World)
 
 
 def _other_lists_cursor() -> str:
-    from resolvers.types.connection import cursor
+    from resolvers.graphql.types.connection import cursor
 
     return cursor("productSearch", "27;1;1;")
 

@@ -16,9 +16,9 @@ import pytest
 import zeep
 
 from adapters.config import ErpConfig, PosConfig
-from adapters.erp import ErpAdapter
+from adapters.erp.adapter import ErpAdapter
 from adapters.pos import PosAdapter
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from legacy.erp.pages import INSTALLATION_FIELDS
 from legacy.erp.seed import invoice_no
 from legacy.examples import payments_card, returned_in_store

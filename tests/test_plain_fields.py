@@ -15,8 +15,8 @@ from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from resolvers.authz import DENY, guarded
 from resolvers.engine.execution import PLAIN, PlainFieldsExecution, mark_plain_fields
+from resolvers.privacy.authz import DENY, guarded
 
 
 @strawberry.enum

@@ -32,7 +32,7 @@ from adapters.errors import (
 )
 from adapters.pos import PosAdapter
 from adapters.records import StockRecord
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from legacy.common.runner import ServerThread
 from legacy.pos.server import create_app
 from legacy.world import TIER_THRESHOLDS, Order, PosCustomer, World

@@ -14,7 +14,7 @@ import pytest
 from adapters.checks import Finding
 from adapters.config import PosConfig
 from adapters.pos import SCOPES, PosAdapter
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from legacy.common.runner import ServerThread
 from legacy.pos.server import create_app
 from legacy.world import TIER_THRESHOLDS, World

@@ -16,7 +16,7 @@ from adapters import pos
 from adapters.config import PosConfig
 from adapters.records import Address, LocationRecord, Money
 from legacy.world import TIER_THRESHOLDS
-from resolvers.geo import position
+from resolvers.catalogue.geo import position
 
 SPEC = Path(__file__).parent.parent / "contracts" / "pos" / "square.json"
 CONFIG = PosConfig(url="-", tier_thresholds=TIER_THRESHOLDS)

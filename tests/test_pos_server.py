@@ -242,7 +242,7 @@ def test_a_repeated_idempotency_key_changes_stock_once(pos: str, world: World) -
 
 def test_an_adjustment_below_zero_is_applied_as_square_applies_it(pos: str, world: World) -> None:
     """Square has no conditional adjustment: a count may go negative. The hold that
-    may fail is Mosaic's own (resolvers/holds.py)."""
+    may fail is Mosaic's own (resolvers/commerce/holds.py)."""
     count = stocked(world, 2)
     before = levels(pos, count.item_no, count.location_id)
     status, _ = call(

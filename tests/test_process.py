@@ -1,5 +1,6 @@
-"""Process-wide tuning at start-up (gateway/process.py): the garbage collector leaves
-start-up's objects out of its scans and scans the youngest generation less often."""
+"""Process-wide tuning at start-up (gateway/process/tuning.py): the garbage collector
+leaves start-up's objects out of its scans and scans the youngest generation less
+often."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.app import create_app
-from gateway.process import tune_garbage_collection
+from gateway.process.tuning import tune_garbage_collection
 from legacy.common.runner import ServerThread
 from tests.conftest import gateway_settings
 

@@ -1,5 +1,5 @@
-"""Each Product field declares what it may load (resolvers/field_loads.py), and prefetch
-starts what the selected fields declare (of stock and availability, what their
+"""Each Product field declares what it may load (resolvers/loading/field_loads.py), and
+prefetch starts what the selected fields declare (of stock and availability, what their
 selection needs): a field that loads something it does not declare fails here, so a
 new field cannot silently miss prefetch (and cost a list one more round)."""
 
@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from adapters.cache import Served
-from gateway.runtime import Runtime
+from gateway.process.runtime import Runtime
 from legacy.world import World
-from resolvers.context import MosaicContext
-from resolvers.fetchers import Fetch, Fetchers, Read
-from resolvers.field_loads import Load, declared
-from resolvers.loaders import Loaders
-from resolvers.schema import build_schema
-from resolvers.types.customer import Customer
+from resolvers.graphql.context import MosaicContext
+from resolvers.graphql.schema import build_schema
+from resolvers.graphql.types.customer import Customer
+from resolvers.loading.fetchers import Fetch, Fetchers, Read
+from resolvers.loading.field_loads import Load, declared
+from resolvers.loading.loaders import Loaders
 from tests.conftest import gateway_settings
 
 FIELDS = """{ __type(name: "Product") { fields { name type { ...named } } } }

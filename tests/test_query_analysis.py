@@ -18,8 +18,8 @@ from itertools import count
 import pytest
 from graphql import FragmentDefinitionNode, GraphQLNamedType, GraphQLSchema, parse
 
-from gateway.complexity import AnalysisTooLong, Budget, Complexity
-from resolvers.schema import build_schema
+from gateway.security.complexity import AnalysisTooLong, Budget, Complexity
+from resolvers.graphql.schema import build_schema
 from tests.auth_tokens import SECRET, bearer
 from tests.conftest import _gateway
 from tests.test_hostile_requests import query, send

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from gateway.ratelimit import MemoryBuckets
+from gateway.security.ratelimit import MemoryBuckets
 from gateway.settings import Settings
 from tests.conftest import _gateway
 from tests.gateway_client import post

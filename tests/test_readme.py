@@ -13,7 +13,7 @@ import pytest
 
 from gateway.cli import build_parser
 from legacy.world import build_world
-from resolvers import ids
+from resolvers.graphql import ids
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -1,7 +1,8 @@
-"""Fields that answer now when their loads are done (resolvers/ready.py), and the
-parents that make sure they are: below a prefetching parent nothing is awaited, so
+"""Fields that answer now when their loads are done (resolvers/loading/ready.py), and
+the parents that make sure they are: below a prefetching parent nothing is awaited, so
 the hundreds of fields of an order history or a stock check complete as plain values,
-under either executor (prefetching is the resolvers' own, resolvers/prefetch.py).
+under either executor (prefetching is the resolvers' own,
+resolvers/loading/prefetch.py).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from adapters.errors import UpstreamUnavailable
 from gateway.operations import reference_operations
-from gateway.runtime import Runtime
+from gateway.process.runtime import Runtime
 from legacy.examples import examples
-from resolvers.context import MosaicContext
 from resolvers.engine.execution import PlainFieldsExecution
-from resolvers.loaders import Loaders
-from resolvers.ready import when_loaded
-from resolvers.schema import ExecutorName, build_schema
-from resolvers.types.customer import Customer
+from resolvers.graphql.context import MosaicContext
+from resolvers.graphql.schema import ExecutorName, build_schema
+from resolvers.graphql.types.customer import Customer
+from resolvers.loading.loaders import Loaders
+from resolvers.loading.ready import when_loaded
 from tests.conftest import EXECUTORS, SEED, SIZE, gateway_settings
 
 

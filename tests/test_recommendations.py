@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from legacy.world import CrmContact, World
-from resolvers.recommendations import MAX_CATEGORIES
+from resolvers.golden.recommendations import MAX_CATEGORIES
 from tests.conftest import _gateway
 from tests.gateway_client import codes, graphql, run_reference
 from tests.simulators import call_count, clear_calls

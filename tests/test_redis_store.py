@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 
 from adapters.cache import ABSENT, Entry
 from adapters.config import ErpConfig, PosConfig
-from adapters.erp import ErpAdapter
+from adapters.erp.adapter import ErpAdapter
 from adapters.pos import PosAdapter
 from adapters.redis_store import RedisStore
-from gateway.caching import VALUE_TYPES
-from gateway.runtime import Runtime
+from gateway.caching.policy import VALUE_TYPES
+from gateway.process.runtime import Runtime
 from gateway.settings import Settings
 from legacy.world import World
 from tests.conftest import gateway_settings
@@ -36,8 +36,8 @@ async def test_every_read_has_a_typed_loader_and_so_a_value_type(
     systems: dict[str, str],
 ) -> None:
     """A read the fetch table adds without declaring its loader's key and value type
-    (resolvers/loaders.py) would fail to cache in Redis; this catches it where it is
-    added, and a declaration left behind by a read that is gone."""
+    (resolvers/loading/loaders.py) would fail to cache in Redis; this catches it where
+    it is added, and a declaration left behind by a read that is gone."""
     runtime = Runtime.start(gateway_settings(systems, cache=False))
     try:
         assert set(runtime.fetchers) == set(VALUE_TYPES)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.error_bodies import (
+from adapters.transport.error_bodies import (
     MESSAGE_LIMIT,
     READERS,
     UpstreamSays,

@@ -26,9 +26,9 @@ import pytest
 from adapters.config import SourceConfig
 from adapters.crm import CrmAdapter
 from adapters.errors import UpstreamRateLimited, UpstreamTimeout
-from adapters.resilience import GuardConfig, SourceGuard, deadline
-from adapters.rest import JsonClient
-from adapters.transport import retry_after_seconds
+from adapters.transport.exchange import retry_after_seconds
+from adapters.transport.resilience import GuardConfig, SourceGuard, deadline
+from adapters.transport.rest import JsonClient
 from legacy.common.runner import ServerThread
 from legacy.crm.server import create_app as crm_app
 from legacy.world import World

@@ -20,9 +20,9 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.errors import PayloadCode, Refused, UpstreamUnavailable
-from gateway.redis_sagas import RedisSagaLog
-from resolvers.holds import leased
-from resolvers.sagas import Json, Results, SagaEngine, SagaLog, SqliteSagaLog, Step
+from gateway.process.redis_sagas import RedisSagaLog
+from resolvers.commerce.holds import leased
+from resolvers.commerce.sagas import Json, Results, SagaEngine, SagaLog, SqliteSagaLog, Step
 from tests.timing import ManualClock, poll_until_async
 
 
@@ -162,7 +162,8 @@ async def test_only_one_replica_takes_over_an_abandoned_saga(log: SagaLog) -> No
     assert sorted(taken) == [False, False, False, False, True]
 
 
-# --- leases: a store hold's guarantee (resolvers/holds.py) -------------------------------
+# --- leases: a store hold's guarantee (resolvers/commerce/holds.py)
+# -------------------------------
 
 
 async def test_a_lease_is_held_by_one_owner_until_it_is_given_up(log: SagaLog) -> None:

@@ -142,7 +142,7 @@ def delivery_scene(world: World, key: str) -> OrderScene:
 
 def _nearest_warehouse_with(world: World, sku: str) -> str:
     from geodata import locate
-    from resolvers.geo import distance_km
+    from resolvers.catalogue.geo import distance_km
 
     area = locate("9711")
     assert area is not None

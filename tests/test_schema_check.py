@@ -20,7 +20,7 @@ from gateway.schema_check import (
     compare,
 )
 from gateway.schema_check import check as check_contract
-from resolvers.schema import build_schema
+from resolvers.graphql.schema import build_schema
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from resolvers.schema import build_schema
+from resolvers.graphql.schema import build_schema
 
 CONTRACT = Path(__file__).resolve().parent.parent / "schema.graphql"
 

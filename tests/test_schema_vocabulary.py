@@ -18,7 +18,7 @@ from graphql import (
 from pydantic import ValidationError
 
 from adapters.config import LOYALTY_TIERS, PosConfig
-from resolvers.schema import build_schema
+from resolvers.graphql.schema import build_schema
 
 SCHEMA = build_schema()._schema
 #: names that hold a closed vocabulary wherever they appear

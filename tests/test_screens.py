@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.graphiql import in_tab_order
+from gateway.http.graphiql import in_tab_order
 from gateway.operations import reference_operations
 from legacy.examples import examples
 from legacy.world import World
@@ -35,7 +35,7 @@ def _totals(calls: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
 def test_the_screens_are_ready_in_graphiql_with_working_variables(
     variables: dict[str, dict[str, Any]],
 ) -> None:
-    from gateway.graphiql import ReadyOperation
+    from gateway.http.graphiql import ReadyOperation
 
     ready = [
         ReadyOperation(name, text, variables.get(name, {}))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from adapters.config import PosConfig
-from gateway.caching import freshness_for
+from gateway.caching.policy import freshness_for
 from legacy.examples import examples
 from tests.conftest import SEED, SIZE, gateway_settings
 from tests.gateway_client import graphql

@@ -13,8 +13,8 @@ import pytest
 
 from adapters.cache import Freshness, MemoryStore, ReadLog, Served, SharedFetch
 from adapters.config import ErpConfig
-from adapters.erp import ErpAdapter
-from adapters.resilience import GuardConfig
+from adapters.erp.adapter import ErpAdapter
+from adapters.transport.resilience import GuardConfig
 from legacy.world import World
 from tests.gateway_client import graphql
 from tests.simulators import reset_knobs, set_knobs

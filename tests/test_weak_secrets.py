@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.auth import ConfigurationError
 from gateway.cli import main
+from gateway.security.auth import ConfigurationError
 from gateway.settings import Settings
 from tests.auth_tokens import SECRET
 

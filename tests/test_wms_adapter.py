@@ -25,7 +25,7 @@ from adapters.errors import (
 )
 from adapters.feeds import WmsFeed
 from adapters.records import InTransitRecord, StockRecord
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from adapters.wms import WmsAdapter
 from legacy.common.runner import ServerThread
 from legacy.world import World

@@ -1,5 +1,5 @@
-"""``mosaic serve --workers N`` (gateway/workers.py): each worker listens on its own
-SO_REUSEPORT socket, so connections arriving together are spread over the workers;
+"""``mosaic serve --workers N`` (gateway/process/workers.py): each worker listens on its
+own SO_REUSEPORT socket, so connections arriving together are spread over the workers;
 SIGTERM stops them all gracefully, and a worker that dies takes the rest down."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.workers import BALANCED
+from gateway.process.workers import BALANCED
 from tests.test_graceful_shutdown import free_port, gateway_environment, wait_listening
 from tests.timing import poll_until
 

@@ -179,9 +179,9 @@ def test_twelve_concurrent_orders_for_the_last_unit_place_one_and_leave_no_debri
 ) -> None:
     """Square would reserve the unit twelve times (its adjustments never refuse): the
     holds take a lease on the item at the store in the saga log, and each reads the
-    count after the one before has moved it (resolvers/holds.py). The hold comes before
-    the ERP's sales order, so the eleven refused never create one (issue 17: they used
-    to create a sales order each and delete it again)."""
+    count after the one before has moved it (resolvers/commerce/holds.py). The hold
+    comes before the ERP's sales order, so the eleven refused never create one (issue
+    17: they used to create a sales order each and delete it again)."""
     variables = _order_input(world, "cc-last-0")
     sku, store = _where(variables)
     in_stock, reserved = pos_levels(env["pos"], sku, store)

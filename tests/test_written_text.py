@@ -19,8 +19,8 @@ import strawberry
 from strawberry.utils.str_converters import to_camel_case as _camel
 
 from legacy.world import World
-from resolvers.inputs import BOUNDS, STREET, Bound, TextPath, check_arguments, texts
-from resolvers.schema import Mutation as SchemaMutation
+from resolvers.graphql.inputs import BOUNDS, STREET, Bound, TextPath, check_arguments, texts
+from resolvers.graphql.schema import Mutation as SchemaMutation
 from tests.auth_tokens import SECRET, bearer
 from tests.fresh import SYSTEMS, crm_contact, fresh_env
 from tests.gateway_client import graphql

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from adapters.config import SQUARE_VERSION, SourceConfig, checked_fields, merged_pages
-from adapters.resilience import GuardConfig
+from adapters.transport.resilience import GuardConfig
 from gateway.settings.names import Group, flat_sources
 
 C = TypeVar("C", bound=SourceConfig)
@@ -49,7 +49,7 @@ class SourceSettings(Group):
     max_concurrency: int = Field(
         default=32,
         ge=1,
-        description="calls in flight to the system at once (adapters/resilience.py); "
+        description="calls in flight to the system at once (adapters/transport/resilience.py); "
         "the ERP, the most fragile, gets the fewest",
     )
 
@@ -169,7 +169,7 @@ class WmsSettings(SourceSettings):
 
 
 class ResilienceSettings(Group):
-    """How every upstream call is guarded (adapters/resilience.py)."""
+    """How every upstream call is guarded (adapters/transport/resilience.py)."""
 
     request_timeout_s: float = Field(
         default=15.0,
@@ -207,8 +207,8 @@ class ResilienceSettings(Group):
 
 
 class CacheSettings(Group):
-    """The cross-request layer (gateway/caching.py): cache by freshness, single flight,
-    batching; off only for the benchmark's naive baseline."""
+    """The cross-request layer (gateway/caching/policy.py): cache by freshness, single
+    flight, batching; off only for the benchmark's naive baseline."""
 
     enabled: bool = Field(
         default=True,
@@ -242,7 +242,7 @@ class CacheSettings(Group):
         default=16.0,
         ge=0,
         description="whole answers of queries built from cached values alone, kept per "
-        "worker while each value is fresh (gateway/response_cache.py), bounded by the "
+        "worker while each value is fresh (gateway/caching/response_cache.py), bounded by the "
         "kept JSON's size in MB; 0 or `MOSAIC_CACHE=false`: off",
     )
     batching: bool = Field(
@@ -260,9 +260,9 @@ class CacheSettings(Group):
 
 
 class LimitSettings(Group):
-    """What one request may ask (gateway/limits.py, gateway/body.py, rate limits), in
-    every mode; the defaults are past what a real frontend reaches (Customer360 is 6
-    deep, ~100 tokens, cost ~2,000)."""
+    """What one request may ask (gateway/security/limits.py, gateway/http/body.py, rate
+    limits), in every mode; the defaults are past what a real frontend reaches
+    (Customer360 is 6 deep, ~100 tokens, cost ~2,000)."""
 
     max_depth: int = Field(default=12, ge=1, description="deepest selection of an operation")
     max_aliases: int = Field(default=50, ge=0, description="most aliases in an operation")
@@ -308,7 +308,7 @@ class LimitSettings(Group):
 
 
 class ServerSettings(Group):
-    """`mosaic serve` and the demo's uvicorn protocol (gateway/server.py)."""
+    """`mosaic serve` and the demo's uvicorn protocol (gateway/http/server.py)."""
 
     header_timeout_s: float = Field(
         default=10.0,
@@ -325,9 +325,9 @@ class ServerSettings(Group):
 
 
 class AuthSettings(Group):
-    """Who is asking (gateway/auth.py). Configuring any credential turns authentication
-    on; with none the gateway runs open (every caller reads everything), which
-    production refuses."""
+    """Who is asking (gateway/security/auth.py). Configuring any credential turns
+    authentication on; with none the gateway runs open (every caller reads everything),
+    which production refuses."""
 
     jwt_secret: SecretStr | None = Field(
         default=None,
@@ -369,7 +369,7 @@ class AuthSettings(Group):
 
 
 class SagaSettings(Group):
-    """Writes across systems are sagas (resolvers/sagas.py), logged in the data
+    """Writes across systems are sagas (resolvers/commerce/sagas.py), logged in the data
     directory's sagas.sqlite, or in Redis when `MOSAIC_REDIS_URL` is set."""
 
     env_prefix = "saga_"
@@ -434,7 +434,7 @@ class Settings(BaseSettings):
     gc_young_threshold: int = Field(
         default=10_000,
         ge=0,
-        description="garbage collection (gateway/process.py): the start-up heap frozen "
+        description="garbage collection (gateway/process/tuning.py): the start-up heap frozen "
         "out of the collector's scans, the youngest generation scanned every this many "
         "allocations (Python's default: 700); 0 leaves Python's defaults",
     )

@@ -34,7 +34,7 @@ Rulings: what the POS did beyond Square, and what it does now (contracts/pos/REA
 holds the reasons)
 - Conditional inventory changes that failed below zero: gone. An adjustment is applied
   as asked and a count may go negative, as in Square; the hold Mosaic needs is its own
-  (a lease per SKU and store, then read and adjust: ``resolvers/holds.py``).
+  (a lease per SKU and store, then read and adjust: ``resolvers/commerce/holds.py``).
 - Order search without ``location_ids``: gone; 1 to 10 locations, as Square requires.
 - A customer delete that also deleted the loyalty account: gone. DeleteCustomer deletes
   the profile only; the loyalty account stays, as Square has no API to delete one.

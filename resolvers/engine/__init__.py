@@ -2,7 +2,7 @@
 none of its per-field machinery (README.md beside this file: what it does, and every
 graphql-core and strawberry internal it touches, with the versions it was tested on).
 
-Only :func:`resolvers.schema.build_schema` imports this package, and only for
+Only :func:`resolvers.graphql.schema.build_schema` imports this package, and only for
 ``MOSAIC_EXECUTOR=fast`` (the default); ``standard`` runs strawberry's own execution
 on a schema without these marks, so an upgrade that breaks an internal here can be
 met by switching the engine off rather than by a release of Mosaic.

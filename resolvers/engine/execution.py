@@ -68,7 +68,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 from resolvers.engine.direct_calls import DIRECT, Direct, converted_arguments, strawberry_info
-from resolvers.memo import ByIdentity
+from resolvers.loading.memo import ByIdentity
 
 #: where a field's plan is kept, in the graphql-core field's own ``extensions``
 PLAIN = "mosaic-plain-field"

@@ -3,10 +3,11 @@ its first tab's operation against the gateway's fetcher, with the ready variable
 
     python tools/graphiql/check_in_chromium.py [--screenshot /tmp/graphiql.png]
 
-Serves the real page and assets (gateway.graphiql) from a tiny app whose POST /graphql
-echoes a variable back, drives Chromium over the DevTools protocol (aiohttp websocket, no
-extra packages), clicks GraphiQL's run button and waits for the echo in the result pane.
-Needs Debian's chromium (`apt-get install -y chromium`) or CHROMIUM=/path/to/browser.
+Serves the real page and assets (gateway.http.graphiql) from a tiny app whose POST
+/graphql echoes a variable back, drives Chromium over the DevTools protocol (aiohttp
+websocket, no extra packages), clicks GraphiQL's run button and waits for the echo in
+the result pane. Needs Debian's chromium (`apt-get install -y chromium`) or
+CHROMIUM=/path/to/browser.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from gateway.graphiql import ReadyOperation, render_graphiql_page, static_routes
+from gateway.http.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from legacy.common.runner import ServerThread
 
 WORD = "hello-from-mosaic"

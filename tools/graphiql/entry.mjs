@@ -1,5 +1,5 @@
 // What the gateway's GraphiQL page needs, as one browser global (GraphiQLBundle) that
-// gateway/static/graphiql/mosaic-graphiql.js starts GraphiQL with. The CSS imports make
+// gateway/http/static/graphiql/mosaic-graphiql.js starts GraphiQL with. The CSS imports make
 // esbuild write graphiql.css (fonts inlined as data: URLs) beside graphiql.js.
 import 'graphiql/graphiql.css';
 import '@graphiql/plugin-explorer/dist/style.css';

@@ -1,4 +1,4 @@
-// Re-creates gateway/static/graphiql/vendor/ from the exact versions package-lock.json
+// Re-creates gateway/http/static/graphiql/vendor/ from the exact versions package-lock.json
 // pins: one minified script, one stylesheet and the licence notices of every package
 // that ends up in them. Run with `npm ci && npm run vendor` in this folder.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = resolve(here, '../../gateway/static/graphiql/vendor');
+const out = resolve(here, '../../gateway/http/static/graphiql/vendor');
 const LICENCE_FILE = /^(licen[cs]e|copying|notice)(\.|-|$)/i;
 
 /** The package folder (…/node_modules/name or …/node_modules/@scope/name) of a bundled file. */
