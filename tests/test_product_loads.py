@@ -17,9 +17,10 @@ from legacy.world import World
 from resolvers.graphql.context import MosaicContext
 from resolvers.graphql.schema import build_schema
 from resolvers.graphql.types.customer import Customer
-from resolvers.loading.fetchers import Fetch, Fetchers, Read
+from resolvers.loading.fetchers import Fetchers, Read
 from resolvers.loading.field_loads import Load, declared
 from resolvers.loading.loaders import Loaders
+from resolvers.loading.reads import Fetch
 from tests.conftest import gateway_settings
 
 FIELDS = """{ __type(name: "Product") { fields { name type { ...named } } } }

@@ -35,9 +35,9 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 async def test_every_read_has_a_typed_loader_and_so_a_value_type(
     systems: dict[str, str],
 ) -> None:
-    """A read the fetch table adds without declaring its loader's key and value type
-    (resolvers/loading/loaders.py) would fail to cache in Redis; this catches it where
-    it is added, and a declaration left behind by a read that is gone."""
+    """A read without a value type would fail to cache in Redis: the running gateway's
+    fetch table and the store's value types both come from the one declaration of each
+    read (resolvers/loading/reads.py), and hold the same reads."""
     runtime = Runtime.start(gateway_settings(systems, cache=False))
     try:
         assert set(runtime.fetchers) == set(VALUE_TYPES)

@@ -21,28 +21,23 @@ from redis.asyncio import Redis
 from adapters.cache import CacheStore, Clock, Freshness, MemoryStore, SharedFetch
 from adapters.redis_store import RedisStore
 from gateway.settings import Settings
-from resolvers.loading.fetchers import Fetch, Fetchers, Read
-from resolvers.loading.loaders import VALUES
+from resolvers.loading.fetchers import Fetchers, Read
+from resolvers.loading.reads import READS, Fact, Fetch
 from resolvers.loading.sources import Sources
 
 LIVE = Freshness(ttl_s=0.0)
 
-#: fetcher name -> freshness; what is not listed is live.
-FRESHNESS: dict[str, Freshness] = {
-    "item": Freshness(ttl_s=600, max_stale_s=86_400),  # product master: 10 min
-    "items_in_category": Freshness(ttl_s=600, max_stale_s=86_400),
-    "categories": Freshness(ttl_s=600, max_stale_s=86_400),
-    "price": Freshness(ttl_s=60, max_stale_s=3_600),  # channel prices: 60 s
-    "promotions": Freshness(ttl_s=60, max_stale_s=3_600),
-    "store_stock": Freshness(ttl_s=5, max_stale_s=60),  # stock: 5 s
-    "warehouse_stock": Freshness(ttl_s=5, max_stale_s=60),
-    "inbound": Freshness(ttl_s=5, max_stale_s=300),
-    # places: reference data, fresh for settings.reference_ttl_s (DESIGN: 1 h)
-    "stores": Freshness(ttl_s=0, max_stale_s=86_400),
-    "warehouses": Freshness(ttl_s=0, max_stale_s=86_400),
+#: kind of fact -> freshness (DESIGN's freshness table); each read declares its kind
+#: (resolvers/loading/reads.py)
+FRESHNESS: dict[Fact, Freshness] = {
+    Fact.LIVE: LIVE,
+    Fact.PRODUCT: Freshness(ttl_s=600, max_stale_s=86_400),  # 10 min
+    Fact.PRICE: Freshness(ttl_s=60, max_stale_s=3_600),  # 60 s
+    Fact.STOCK: Freshness(ttl_s=5, max_stale_s=60),  # 5 s
+    Fact.INBOUND: Freshness(ttl_s=5, max_stale_s=300),
+    # reference data: fresh for settings.caching.reference_ttl_s (DESIGN: 1 h)
+    Fact.PLACES: Freshness(ttl_s=0, max_stale_s=86_400),
 }
-#: the reads whose TTL is ``settings.reference_ttl_s`` (MOSAIC_REFERENCE_TTL_S)
-REFERENCE_DATA = frozenset({"stores", "warehouses"})
 
 
 def _stored(value: Any) -> Any:
@@ -54,9 +49,9 @@ def _stored(value: Any) -> Any:
     return value
 
 
-#: fetcher name -> what one key's value is, as its loader declares it, so a shared
-#: store gives back the very records it was given (and validates them on the way)
-VALUE_TYPES: dict[str, Any] = {name: _stored(value) for name, value in VALUES.items()}
+#: read name -> what one key's value is, as the read declares it, so a shared store
+#: gives back the very records it was given (and validates them on the way)
+VALUE_TYPES: dict[str, Any] = {name: _stored(read.value) for name, read in READS.items()}
 
 
 def cache_store(redis: Redis | None, clock: Clock = time.time) -> CacheStore:
@@ -65,8 +60,11 @@ def cache_store(redis: Redis | None, clock: Clock = time.time) -> CacheStore:
 
 
 def freshness_for(name: str, settings: Settings) -> Freshness:
-    policy = FRESHNESS.get(name, LIVE)
-    usual = settings.caching.reference_ttl_s if name in REFERENCE_DATA else policy.ttl_s
+    """How fresh the read ``name`` must be: its kind's, but for the TTL the settings
+    give reference data and any per-read override (``MOSAIC_CACHE_TTL_S``)."""
+    fact = READS[name].fact
+    policy = FRESHNESS[fact]
+    usual = settings.caching.reference_ttl_s if fact is Fact.PLACES else policy.ttl_s
     ttl = settings.caching.ttl_s.get(name, usual)
     return Freshness(ttl, policy.max_stale_s, refresh_ahead_s=ttl * settings.caching.refresh_ahead)
 

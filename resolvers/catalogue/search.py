@@ -20,8 +20,8 @@ from resolvers.graphql.context import Info
 from resolvers.graphql.types.common import Channel, asked_channel
 from resolvers.graphql.types.connection import Connection, Edge, cursor, first_checked, position
 from resolvers.graphql.types.product import Product
-from resolvers.loading.fetchers import ALL
 from resolvers.loading.prefetch import arrived, prefetch_products
+from resolvers.loading.reads import ALL
 
 #: the list a search's cursors belong to
 SEARCH = "productSearch"

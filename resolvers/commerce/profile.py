@@ -22,7 +22,7 @@ from resolvers.golden.survivorship import normalise_email
 from resolvers.graphql.context import Info
 from resolvers.graphql.types.customer import Customer
 from resolvers.graphql.types.writes import UpdateCustomerInput, UserError
-from resolvers.loading.loaders import VALUES
+from resolvers.loading.reads import READS
 from resolvers.loading.sources import Sources
 
 #: the CRM properties of an address (adapters.crm.FIELDS)
@@ -105,6 +105,6 @@ async def write_contact(
     loaders forget what they read before the write)."""
     await sources.crm.update_contact(contact_id, properties)
     loaders = info.context.loaders
-    for name in VALUES:
+    for name in READS:
         getattr(loaders, name).clear_all()
     return await Customer.find(loaders, {"crm_id": contact_id})

@@ -23,8 +23,8 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.nodes import SelectedField
 
 from adapters.transport.batching import unique
-from resolvers.loading.fetchers import ALL
-from resolvers.loading.loaders import VALUES, Loaders
+from resolvers.loading.loaders import Loaders
+from resolvers.loading.reads import ALL, READS
 
 #: where a field's metadata keeps its loads
 METADATA_KEY = "mosaic.loads"
@@ -57,7 +57,7 @@ class Load:
     key: Key = by_key
 
     def __post_init__(self) -> None:
-        if self.loader not in VALUES:
+        if self.loader not in READS:
             raise ValueError(f"no loader is called {self.loader!r}")
 
     def one(self, loaders: Loaders, key: str, channel: str) -> asyncio.Future[Any]:

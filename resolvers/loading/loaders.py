@@ -7,45 +7,32 @@ the request's account of what its reads were served from (``served``: stale stan
 the read log) and hand it to every read, so the gateway finds it on the request's
 context.
 
-Each read's key and value type is stated once, as its loader's declaration at the end
-of :class:`Loaders`: type checkers hold the resolvers to it, an unknown key of a
-list-valued read is an empty list rather than null (DESIGN: lists are non-null), and
-the gateway's shared cache store learns from it what it keeps (``VALUES``).
+Each read's key and value type is declared once, with the read
+(``resolvers/loading/reads.py``): :class:`Loaders` inherits the declarations, so type
+checkers hold the resolvers to them, and an unknown key of a list-valued read is an
+empty list rather than null (DESIGN: lists are non-null).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
 from adapters.cache import Served
 from adapters.errors import MosaicError
-from adapters.records import (
-    CategoryRecord,
-    CustomerFragment,
-    InTransitRecord,
-    ItemPage,
-    ItemSearch,
-    LocationRecord,
-    LoyaltyAccount,
-    OrderRecord,
-    PaymentRecord,
-    PriceRecord,
-    ProductRecord,
-    PromotionRecord,
-    ReturnRecord,
-    StockRecord,
-)
-from resolvers.loading.fetchers import ALL, Fetchers, Read
+from resolvers.loading.fetchers import Fetchers, Read
 from resolvers.loading.memo import ByIdentity
+from resolvers.loading.reads import ALL, Reads, UpstreamRead
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoader[Hashable, Any]:
+def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoader[Any, Any]:
     """``batching=False`` sends every key on its own: the naive gateway the benchmark
     measures Mosaic against, one upstream call per object."""
 
@@ -61,7 +48,7 @@ def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoa
     return DataLoader(batch, batch=batching, loop=asyncio.get_running_loop())
 
 
-class Loaders:
+class Loaders(Reads):
     """All loaders of one request, one per read and named like it."""
 
     def __init__(self, fetchers: Fetchers, *, batching: bool = True) -> None:
@@ -70,15 +57,11 @@ class Loaders:
         self._indexes: ByIdentity[dict[str, Any]] = ByIdentity()
         self._plans: dict[Hashable, Any] = {}
 
-    def __getattr__(self, name: str) -> DataLoader[Hashable, Any]:
-        """A loader is made when a request first asks for it: most requests use a few
-        of the two dozen, and making them all was a tenth of a small request's CPU."""
-        if name not in VALUES:
-            raise AttributeError(name)
-        default: list[Any] | None = [] if name in LIST_VALUED else None
-        loader = _loader(self._fetchers[name], self.served, default, self._batching)
-        setattr(self, name, loader)
-        return loader
+    def make(self, read: UpstreamRead[K, V]) -> DataLoader[K, V]:
+        """The loader of ``read`` for this request (the declaration calls this when the
+        request first asks for it: ``loaders.item``)."""
+        default: list[Any] | None = [] if read.list_valued else None
+        return _loader(self._fetchers[read.name], self.served, default, self._batching)
 
     def fresh(self) -> Loaders:
         """New loaders on the same fetchers, with a new account: for the next operation
@@ -104,44 +87,3 @@ class Loaders:
 
     async def all_warehouses(self) -> Any:
         return await self.warehouses.load(ALL)
-
-    # Every read's key and value type (made on first use by __getattr__).
-    crm_contact: DataLoader[str, CustomerFragment | None]
-    crm_by_card: DataLoader[str, CustomerFragment | None]
-    crm_by_email: DataLoader[str, CustomerFragment | None]
-    crm_by_erp_no: DataLoader[str, CustomerFragment | None]
-    erp_customer: DataLoader[str, CustomerFragment | None]
-    erp_customer_by_email: DataLoader[str, CustomerFragment | None]
-    pos_by_card: DataLoader[str, LoyaltyAccount | None]
-    pos_by_customer: DataLoader[str, LoyaltyAccount | None]
-    pos_by_email: DataLoader[str, LoyaltyAccount | None]
-    erp_orders_of: DataLoader[str, list[OrderRecord]]
-    pos_orders_of: DataLoader[str, list[OrderRecord]]
-    erp_order: DataLoader[str, OrderRecord | None]
-    pos_order: DataLoader[str, OrderRecord | None]
-    erp_order_by_invoice: DataLoader[str, OrderRecord | None]
-    erp_returns_of: DataLoader[str, list[ReturnRecord]]
-    erp_return: DataLoader[str, ReturnRecord | None]
-    erp_payments: DataLoader[str, list[PaymentRecord]]
-    pos_payments: DataLoader[str, list[PaymentRecord]]
-    item: DataLoader[str, ProductRecord | None]
-    item_search: DataLoader[ItemSearch, ItemPage]  # a search always answers a page
-    categories: DataLoader[str, list[CategoryRecord]]
-    items_in_category: DataLoader[str, list[ProductRecord]]
-    price: DataLoader[tuple[str, str], PriceRecord | None]
-    promotions: DataLoader[str, list[PromotionRecord]]
-    store_stock: DataLoader[str, list[StockRecord]]
-    warehouse_stock: DataLoader[str, list[StockRecord]]
-    inbound: DataLoader[str, list[InTransitRecord]]
-    stores: DataLoader[str, list[LocationRecord]]
-    warehouses: DataLoader[str, list[LocationRecord]]
-
-
-#: each read's value as its loader answers a key, from the declarations above
-VALUES: dict[str, Any] = {
-    name: get_args(hint)[1]
-    for name, hint in get_type_hints(Loaders).items()
-    if get_origin(hint) is DataLoader
-}
-#: the reads whose loaders answer a key the source does not know with an empty list
-LIST_VALUED = frozenset(name for name, value in VALUES.items() if get_origin(value) is list)
