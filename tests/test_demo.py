@@ -35,15 +35,20 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def demo(output: Path) -> Iterator[str]:
     port = free_port()
-    with output.open("wb") as log:  # the child keeps its own copy of the descriptor
+    errors = output.with_name("stderr.txt")
+    # the child keeps its own copies of the descriptors
+    with output.open("wb") as log, errors.open("wb") as said:
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "demo", "--size", "small", "--port", str(port)],
             stdout=log,
-            stderr=subprocess.DEVNULL,
+            stderr=said,
             start_new_session=True,  # a process group of its own, as in a terminal
         )
     try:
-        wait_listening(port, timeout_s=90)
+        try:
+            wait_listening(port, timeout_s=90, process=process)
+        except AssertionError as failed:  # with what the demo said (its one-line refusals)
+            raise AssertionError(f"{failed}; the demo said: {errors.read_text()[-2000:]}") from None
         yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C

@@ -30,7 +30,12 @@ def free_port() -> int:
         return port
 
 
-def wait_listening(port: int, timeout_s: float = 20) -> None:
+def wait_listening(
+    port: int, timeout_s: float = 20, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until something listens on ``port``; fails at once, with its exit code, when
+    ``process`` (the one meant to listen) has ended instead."""
+
     def listening() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -38,7 +43,12 @@ def wait_listening(port: int, timeout_s: float = 20) -> None:
         except OSError:
             return False
 
-    poll_until(listening, timeout_s, what=f"something listens on {port}")
+    def settled() -> bool:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode} before listening on {port}")
+        return listening()
+
+    poll_until(settled, timeout_s, what=f"something listens on {port}")
 
 
 def erp_calls_in_flight(url: str) -> int:
