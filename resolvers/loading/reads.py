@@ -55,15 +55,15 @@ ALL = "all"  # the one key of key-less reads (the store list, the warehouse list
 
 
 class Fact(Enum):
-    """The kinds of fact in DESIGN's freshness table (systems of record): the gateway's
-    cache policy says how fresh each must be."""
+    """The kinds of fact in DESIGN's freshness table (systems of record); how fresh each
+    must be is the gateway's cache policy's to say (gateway/caching/policy.py), once."""
 
-    LIVE = "live"  # customers, loyalty, orders, returns, payments: never cached
-    PRODUCT = "product master"  # 10 min
-    PRICE = "prices and promotions"  # 60 s
-    STOCK = "stock"  # 5 s
-    INBOUND = "inbound shipments"  # 5 s, standing in for a failing WMS longer
-    PLACES = "places"  # stores and warehouses: reference data (MOSAIC_REFERENCE_TTL_S)
+    LIVE = "live"  # customers, loyalty, orders, returns, payments
+    PRODUCT = "product master"
+    PRICE = "prices and promotions"
+    STOCK = "stock"
+    INBOUND = "inbound shipments"
+    PLACES = "places"  # stores and warehouses: reference data
 
 
 class MakesLoaders(Protocol):
