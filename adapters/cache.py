@@ -127,6 +127,11 @@ class Served:
 class CacheStore(Protocol):
     """Where entries live: this process's memory, or Redis shared by replicas."""
 
+    #: a number that changes whenever an entry is stored, deleted, expired or evicted;
+    #: None when writes can come from elsewhere (other replicas) unseen
+    @property
+    def generation(self) -> int | None: ...
+
     async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Entry]: ...
 
     async def set_many(
@@ -143,6 +148,11 @@ class MemoryStore:
         self.max_entries = max_entries
         self._clock = clock
         self._data: OrderedDict[tuple[str, str], tuple[Entry, float]] = OrderedDict()
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
 
     async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Entry]:
         now = self._clock()
@@ -154,12 +164,14 @@ class MemoryStore:
             entry, expires = item
             if expires < now:
                 del self._data[(namespace, key)]
+                self._generation += 1
                 continue
             self._data.move_to_end((namespace, key))
             found[key] = entry
         return found
 
     async def set_many(self, namespace: str, entries: Mapping[str, Entry], keep_s: float) -> None:
+        self._generation += 1  # evictions below included
         for key, entry in entries.items():
             self._data[(namespace, key)] = (entry, entry.stored_at + keep_s)
             self._data.move_to_end((namespace, key))
@@ -167,6 +179,7 @@ class MemoryStore:
             self._data.popitem(last=False)
 
     async def delete(self, namespace: str, keys: Sequence[str]) -> None:
+        self._generation += 1
         for key in keys:
             self._data.pop((namespace, key), None)
 
@@ -264,6 +277,11 @@ class SharedFetch(Generic[K, V]):
     async def invalidate(self, keys: Sequence[K]) -> None:
         """Forget keys a write changed, so the next read goes to the source."""
         await self._store.delete(self.name, [self._key_str(k) for k in keys])
+
+    @property
+    def generation(self) -> int | None:
+        """Its store's (:attr:`CacheStore.generation`)."""
+        return self._store.generation
 
     async def unchanged(self, stored: Mapping[str, float]) -> bool:
         """Whether each key (as stored) still holds the entry stored at that time: not

@@ -58,6 +58,11 @@ class RedisStore:
         self._codecs = {namespace: Codec(t) for namespace, t in value_types.items()}
         self._prefix = prefix
 
+    @property
+    def generation(self) -> None:
+        """Other replicas write unseen: whether an entry changed is asked each time."""
+        return None
+
     def _key(self, namespace: str, key: str) -> str:
         return f"{self._prefix}{namespace}:{key}"
 

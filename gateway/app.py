@@ -37,7 +37,9 @@ from strawberry.types.unset import UNSET, UnsetType
 from adapters.cache import Clock
 from adapters.errors import PersistedQueryError, Unauthenticated
 from adapters.transport.resilience import deadline
+from gateway.caching import front_door
 from gateway.caching.extensions import ResponseCaching, StaleNotes
+from gateway.caching.response_cache import ResponseCache
 from gateway.http import body, defer, graphql_http
 from gateway.http.first_steps import first_steps_routes
 from gateway.http.graphiql import ReadyOperation, render_graphiql_page, static_routes
@@ -194,9 +196,32 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             await graphql_http.not_acceptable()(scope, receive, send)
             return
         media = request.state.media = media or graphql_http.JSON
+        kept_answers = self._kept_answers()
+        if kept_answers is None:
+            response = await self._run(request, media)
+        else:  # answered at the response cache's door if it can be
+            key, kept = await front_door.kept(kept_answers, request, media)
+            if kept is not None:
+                await kept(scope, receive, send)
+                return
+            with front_door.passage() as passage:
+                response = await self._run(request, media)
+            front_door.remember(kept_answers, key, passage, response)
+        await response(scope, receive, send)
+
+    def _kept_answers(self) -> ResponseCache | None:
+        """The response cache, whose door (gateway/caching/front_door.py) is shut in
+        debug mode: a response lists its upstream calls there, which a hit would not."""
+        runtime: Runtime | None = getattr(self._app.state, "runtime", None)
+        if runtime is None or self._app.state.settings.debug:
+            return None
+        return runtime.responses
+
+    async def _run(self, request: Request, media: str) -> Response:
+        """GraphQL's answer to the request, in ``media``."""
         try:
             with deadline(self._app.state.settings.resilience.request_timeout_s):
-                response = await self.run(request)
+                response: Response = await self.run(request)
         except HTTPException as exc:
             response = graphql_http.refusal(exc, request.method, media)
         except PersistedQueryError as exc:
@@ -204,7 +229,7 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
         if response.media_type == graphql_http.JSON:  # a GraphQL response, not the IDE
             response.headers["content-type"] = graphql_http.content_type(media)
             response.status_code = getattr(request.state, "graphql_status", 200)
-        await response(scope, receive, send)
+        return response
 
 
 def _graphiql_page(settings: Settings, schema: strawberry.Schema) -> str:

@@ -10,12 +10,16 @@ are read from ``/metrics``, calls at the systems.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import aiohttp
 import pytest
 
+from adapters.cache import Entry, Freshness, MemoryStore, ReadLog, Served, SharedFetch
+from adapters.config import ErpConfig
+from adapters.erp.adapter import ErpAdapter
+from gateway.caching.response_cache import ResponseCache
 from legacy.examples import examples
 from legacy.world import World
 from tests.conftest import SEED, SIZE, _gateway
@@ -183,3 +187,44 @@ def test_an_answer_asked_near_its_end_is_rebuilt_from_refetched_values_before_it
         clear_calls(url)
     assert graphql(ahead_gateway, STOCK, skus) == kept
     assert calls(systems) == 0
+
+
+class CountingStore(MemoryStore):
+    """The process's store, counting its lookups."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock=clock)
+        self.lookups = 0
+
+    async def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, Entry]:
+        self.lookups += 1
+        return await super().get_many(namespace, keys)
+
+
+async def test_a_kept_answer_is_looked_up_again_only_after_its_store_was_written(
+    erp_server: Any, world: World
+) -> None:
+    """Checking every entry under a kept answer on every hit cost an eighth of a hit's
+    CPU. While the store has not been written since the last check (its generation
+    stands), the entries are the ones it found; a write anywhere makes the next hit
+    check them again, and a write to one of them ends the answer."""
+    clock = ManualClock()
+    store = CountingStore(clock)
+    async with aiohttp.ClientSession() as session:
+        erp = ErpAdapter(session, ErpConfig(url=erp_server.url))
+        items = SharedFetch("item", "erp", erp.items, Freshness(600), store, clock=clock)
+        cache = ResponseCache(1_000_000, {"item": items}, clock)
+        sku, other = world.items[140].no, world.items[141].no
+        served = Served(log=ReadLog())
+        await items([sku], served)
+        cache.ran("key", {"name": "kept"}, served.log)
+        store.lookups = 0
+        assert await cache.get("key", clock()) is not None  # checked once...
+        assert await cache.get("key", clock()) is not None  # ...and not again
+        assert store.lookups == 1
+        await items([other])  # a write elsewhere in the store: checked again, still holds
+        store.lookups = 0
+        assert await cache.get("key", clock()) is not None
+        assert store.lookups == 1
+        await items.invalidate([sku])  # a write to a value under it: it is gone
+        assert await cache.get("key", clock()) is None

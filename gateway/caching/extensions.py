@@ -13,7 +13,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from adapters.cache import ReadLog
-from gateway.observability.requests import current_request
+from gateway.caching import front_door
+from gateway.observability.requests import ANONYMOUS, current_request
 from resolvers.graphql.context import MosaicContext
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class ResponseCaching(SchemaExtension):
         if cache is None or key is None:
             yield
             return
+        operation = self.execution_context.operation_name or ANONYMOUS
         answer = await cache.get(key, cache.clock())
         if answer is not None:
             data = cast(dict[str, Any], answer.data)  # orjson writes the Fragment as is
@@ -60,6 +62,7 @@ class ResponseCaching(SchemaExtension):
             record = current_request.get()
             if record is not None:
                 record.answered_from_cache = True
+            front_door.note(key, answer, operation)
             yield
             return
         served = context.loaders.served  # noted there by every read this operation makes
@@ -78,7 +81,9 @@ class ResponseCaching(SchemaExtension):
             served.log = None
             result = self.execution_context.result
             done = result.data if keepable and isinstance(result, GraphQLExecutionResult) else None
-            cache.ran(key, done, log)
+            kept = cache.ran(key, done, log)
+            if kept is not None:
+                front_door.note(key, kept, operation)
 
 
 def _key(execution: Any, context: MosaicContext) -> Hashable | None:

@@ -25,7 +25,9 @@ are live, never cached, so an answer holding any is never kept; nor is one where
 stale value stood in for a failing source.
 
 Per worker, in memory, bounded by the size of the kept JSON (``response_cache_mb``).
-The schema extension that consults it is ``gateway.caching.extensions.ResponseCaching``.
+The schema extension that consults it is ``gateway.caching.extensions.ResponseCaching``;
+once a request's very bytes are known to lead to a kept answer, the HTTP layer answers
+them before GraphQL runs at all (``gateway.caching.front_door``).
 """
 
 from __future__ import annotations
@@ -41,13 +43,30 @@ import orjson
 
 from adapters.cache import Clock, ReadLog, SharedFetch
 
+#: how many requests, by their bytes, are remembered as leading to a kept answer
+REQUESTS_REMEMBERED = 10_000
+
 
 @dataclass(slots=True)
 class Answer:
-    data: orjson.Fragment  # the answer's ``data``, encoded once
-    size: int
+    body: bytes  # the whole response, ``{"data": ...}``, encoded once
     reads: ReadLog  # the entries it was built from, when they stop being fresh
     refreshed: bool = False  # the refresh of those due has been started (once per answer)
+    #: the cache stores' generations when its entries were last found unchanged: while
+    #: they stand, nothing was written, so the entries need not be looked up again
+    checked: tuple[int | None, ...] | None = None
+
+    @property
+    def data(self) -> orjson.Fragment:
+        """The answer's ``data``, for a GraphQL result (the body less its wrapper)."""
+        return orjson.Fragment(self.body[len(DATA_OPEN) : -1])
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+
+DATA_OPEN = b'{"data":'
 
 
 class ResponseCache:
@@ -71,9 +90,13 @@ class ResponseCache:
         self._layers = layers
         self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
         self._renewing: dict[Hashable, asyncio.Future[Answer | None]] = {}
+        #: a request, by its bytes and its caller (``front_door.RequestKey``), and the
+        #: key of the answer it was given, with the name of its operation
+        self._requests: OrderedDict[Hashable, tuple[Hashable, str]] = OrderedDict()
         self.bytes = 0
         self.hits = 0
         self.misses = 0
+        self.door_hits = 0  # of the hits, those given at the front door
 
     @property
     def entries(self) -> int:
@@ -83,12 +106,7 @@ class ResponseCache:
         """The kept answer if it still holds. None when this request must run the
         query: then it must call :meth:`ran` when done, kept answer or not."""
         answer = self._answers.get(key)
-        if answer is not None and answer.reads.fresh_until > now and await self._unchanged(answer):
-            if self._answers.get(key) is answer:
-                self._answers.move_to_end(key)
-            if answer.reads.refresh_from <= now and not answer.refreshed:
-                self._refresh(answer)
-            self.hits += 1
+        if answer is not None and await self._holds(key, answer, now):
             return answer
         renewing = self._renewing.get(key)
         if renewing is not None:  # another request is running it again: its answer
@@ -102,20 +120,54 @@ class ResponseCache:
         self.misses += 1
         return None
 
-    def ran(self, key: Hashable, data: dict[str, Any] | None, log: ReadLog | None) -> None:
+    async def for_request(self, request: Hashable, now: float) -> tuple[Answer, str] | None:
+        """The kept answer a request with these very bytes was given last time, and its
+        operation's name, if that answer still holds; None sends the request the usual
+        way (which renews an answer that no longer holds, once for all its askers)."""
+        known = self._requests.get(request)
+        if known is None:
+            return None
+        key, operation = known
+        answer = self._answers.get(key)
+        if answer is None or not await self._holds(key, answer, now):
+            return None
+        self._requests.move_to_end(request)
+        self.door_hits += 1
+        return answer, operation
+
+    def remember(self, request: Hashable, key: Hashable, operation: str) -> None:
+        """A request with these bytes was answered with the answer kept under ``key``."""
+        self._requests[request] = (key, operation)
+        self._requests.move_to_end(request)
+        if len(self._requests) > REQUESTS_REMEMBERED:
+            self._requests.popitem(last=False)
+
+    async def _holds(self, key: Hashable, answer: Answer, now: float) -> bool:
+        """Whether ``answer`` may still be given (fresh, every entry under it unchanged);
+        counts the hit, and starts refreshing its entries when they are nearly due."""
+        if answer.reads.fresh_until <= now or not await self._unchanged(answer):
+            return False
+        if self._answers.get(key) is answer:
+            self._answers.move_to_end(key)
+        if answer.reads.refresh_from <= now and not answer.refreshed:
+            self._refresh(answer)
+        self.hits += 1
+        return True
+
+    def ran(self, key: Hashable, data: dict[str, Any] | None, log: ReadLog | None) -> Answer | None:
         """A run of the query ended; ``data`` and ``log`` are given when its answer was
         built from the cache alone. The requests waiting for this run get that answer;
         later ones only while it is fresh (a value under it may have expired during
         the run, one of another layer stored a little earlier than the rest)."""
         answer = None
         if data is not None and log is not None:
-            encoded = orjson.dumps(data)
-            answer = Answer(orjson.Fragment(encoded), len(encoded), log)
+            answer = Answer(orjson.dumps({"data": data}), log)
             if log.fresh_until > self.clock() and answer.size <= self.max_bytes:
                 self._keep(key, answer)
         renewing = self._renewing.pop(key, None)
         if renewing is not None and not renewing.done():
             renewing.set_result(answer)
+        return answer
 
     def _keep(self, key: Hashable, answer: Answer) -> None:
         old = self._answers.get(key)
@@ -138,8 +190,19 @@ class ResponseCache:
             self._layers[name].refresh((keys[stored_key], at) for stored_key, at in stored.items())
 
     async def _unchanged(self, answer: Answer) -> bool:
-        checks = [self._layers[name].unchanged(keys) for name, keys in answer.reads.stored.items()]
-        return all(await asyncio.gather(*checks))
+        """Each entry under ``answer`` is still the one it was built from. Looked up
+        again only when a store it lives in has been written since the last look (a
+        store that cannot tell, shared Redis, is looked up every time)."""
+        layers = [self._layers[name] for name in answer.reads.stored]
+        generations = tuple(layer.generation for layer in layers)
+        if answer.checked == generations and None not in generations:
+            return True
+        stored = answer.reads.stored.values()
+        checks = [layer.unchanged(keys) for layer, keys in zip(layers, stored, strict=True)]
+        if not all(await asyncio.gather(*checks)):
+            return False
+        answer.checked = generations  # as they stood before the look: a write since counts
+        return True
 
     def _forget(self, key: Hashable, answer: Answer) -> None:
         """Drop ``answer`` if it is still the one kept under ``key`` (a concurrent

@@ -174,9 +174,14 @@ def _response_cache(cache: ResponseCache) -> Iterator[Metric]:
     )
     answers.add_metric(["hit"], cache.hits)
     answers.add_metric(["miss"], cache.misses)
+    door = CounterMetricFamily(
+        "mosaic_response_cache_door_hits",
+        "Of the hits, those answered by their request's bytes before GraphQL ran",
+    )
+    door.add_metric([], cache.door_hits)
     kept = GaugeMetricFamily("mosaic_response_cache_bytes", "JSON the response cache holds")
     kept.add_metric([], float(cache.bytes))
-    yield from (answers, kept)
+    yield from (answers, door, kept)
 
 
 def _number(value: object) -> float:
