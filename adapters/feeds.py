@@ -149,8 +149,10 @@ class PosFeed:
         with mapping(self.source, "inventory count"):
             changed: dict[tuple[str, str], datetime] = {}
             for count in counts:
-                pair = (count["catalog_object_id"], count["location_id"])
-                at = _moment(count["calculated_at"])
+                pair = (count.catalog_object_id, count.location_id)
+                if count.calculated_at is None:
+                    raise KeyError("calculated_at")
+                at = _moment(count.calculated_at)
                 if at > self._told.get(pair, MIN_TIME) and at > changed.get(pair, MIN_TIME):
                     changed[pair] = at
         return changed

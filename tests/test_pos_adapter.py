@@ -495,6 +495,20 @@ async def test_a_broken_pos_raises_our_error_naming_the_source(
     assert raised.value.source == "pos"
 
 
+@pytest.mark.parametrize("fault", ["garbage", "html"])
+async def test_stock_counts_that_are_not_json_are_a_bad_response_from_the_pos(
+    session: aiohttp.ClientSession, faulty_pos: str, world: World, fault: str
+) -> None:
+    """Counts are decoded straight into their types (``adapters.pos.InventoryCount``),
+    not through the JSON every other read takes: a reply that is not JSON is still the
+    POS's bad response, not a crash."""
+    set_knobs(faulty_pos, fault=fault)
+    pos = adapter(session, faulty_pos, timeout_s=0.3, guard=GuardConfig(retries=0))
+    with pytest.raises(BadUpstreamResponse) as raised:
+        await pos.stock([world.items[0].no], [world.stores[0].id])  # no location list read
+    assert raised.value.source == "pos"
+
+
 async def test_a_pos_that_is_not_there_is_unavailable(session: aiohttp.ClientSession) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from adapters import pos
 from adapters.config import PosConfig
 from adapters.records import Address, LocationRecord, Money
@@ -160,7 +162,9 @@ def test_a_receipts_refund_with_only_the_fields_square_requires_maps() -> None:
 
 
 def test_squares_example_counts_fold_into_stock() -> None:
-    (record,) = pos._stock(example("BatchRetrieveInventoryCountsResponse")["counts"])
+    """Decoded as the adapter decodes them: straight into the fields it reads."""
+    page = pos.COUNTS.decode(orjson.dumps(example("BatchRetrieveInventoryCountsResponse")))
+    (record,) = pos._stock(page.counts)
     assert (record.sku, record.location_id, record.on_hand, record.reserved) == (
         "W62UWFY35CWMYGVWK6TWJDNI",
         "59TNP9SA8VGDA",

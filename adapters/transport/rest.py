@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
+import msgspec
 import orjson
 
 from adapters.checks import Finding
@@ -67,10 +68,19 @@ class JsonClient:
     async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return await self.request("GET", path, params=params)
 
-    async def post(self, path: str, body: Any, *, idempotent: bool = True) -> Any:
+    async def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        idempotent: bool = True,
+        decoder: msgspec.json.Decoder[Any] | None = None,
+    ) -> Any:
         """POST is how these APIs *query* (search, batch-read), so it is retried by
-        default; a write must say ``idempotent=False``."""
-        return await self.request("POST", path, body=body, idempotent=idempotent)
+        default; a write must say ``idempotent=False``. ``decoder``: the reply decoded
+        straight into its types (a large reply of which a few fields are read), not
+        into dicts."""
+        return await self.request("POST", path, body=body, idempotent=idempotent, decoder=decoder)
 
     async def patch(self, path: str, body: Any) -> Any:
         return await self.request("PATCH", path, body=body, idempotent=False)
@@ -86,16 +96,23 @@ class JsonClient:
         body: Any = None,
         params: dict[str, str] | None = None,
         idempotent: bool | None = None,
+        decoder: msgspec.json.Decoder[Any] | None = None,
     ) -> Any:
         """One guarded call (deadline, timeout, concurrency, retries, breaker)."""
         return await self.guard.call(
-            lambda timeout: self._once(method, path, body, params, timeout),
+            lambda timeout: self._once(method, path, body, params, timeout, decoder),
             idempotent=method == "GET" if idempotent is None else idempotent,
             operation=operation_name(method, path),
         )
 
     async def _once(
-        self, method: str, path: str, body: Any, params: dict[str, str] | None, timeout_s: float
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: dict[str, str] | None,
+        timeout_s: float,
+        decoder: msgspec.json.Decoder[Any] | None,
     ) -> Any:
         data = None if body is None else orjson.dumps(body)
         headers = (
@@ -122,8 +139,10 @@ class JsonClient:
         if reply.status == 204 or not reply.payload:
             return None
         try:
-            return orjson.loads(reply.payload)
-        except orjson.JSONDecodeError as exc:
+            return orjson.loads(reply.payload) if decoder is None else decoder.decode(reply.payload)
+        except msgspec.ValidationError as exc:  # JSON, but not of the types asked for
+            raise BadUpstreamResponse(self.source, f"unexpected reply: {exc}") from exc
+        except (orjson.JSONDecodeError, msgspec.DecodeError) as exc:
             raise BadUpstreamResponse(self.source, f"invalid JSON: {reply.excerpt()}") from exc
 
     def parse(self, what: str, build: Callable[[], T]) -> T:
