@@ -794,19 +794,19 @@ def _counts_page(page: InventoryCounts) -> tuple[list[InventoryCount], str | Non
 
 def _stock(counts: list[InventoryCount]) -> list[StockRecord]:
     """Square's per-state counts folded into one record per item and store:
-    on hand is what is free to sell plus what is reserved."""
-    levels: dict[tuple[str, str], dict[str, int]] = {}
+    on hand is what is free to sell plus what is reserved. (A stock check folds some
+    2,500 counts: one pass, two sums, positional records.)"""
+    on_hand: dict[tuple[str, str], int] = {}
+    reserved: dict[tuple[str, str], int] = {}
     for count in counts:
-        if count.state in STOCK_STATES:
+        state = count.state
+        if state in STOCK_STATES:
             pair = (count.catalog_object_id, count.location_id)
-            states = levels.setdefault(pair, {IN_STOCK: 0, RESERVED: 0})
-            states[count.state] += _count(count.quantity)
+            quantity = _count(count.quantity)
+            on_hand[pair] = on_hand.get(pair, 0) + quantity
+            if state == RESERVED:
+                reserved[pair] = reserved.get(pair, 0) + quantity
     return [
-        StockRecord(
-            sku=sku,
-            location_id=location,
-            on_hand=states[IN_STOCK] + states[RESERVED],
-            reserved=states[RESERVED],
-        )
-        for (sku, location), states in levels.items()
+        StockRecord(pair[0], pair[1], total, reserved.get(pair, 0))
+        for pair, total in on_hand.items()
     ]
