@@ -12,6 +12,7 @@ through GraphQL to the same kept answer.
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -149,3 +150,23 @@ def test_the_door_stays_shut_in_debug_mode_where_a_response_lists_its_calls(
     assert door_hits(debug_gateway) == 0
     assert response_cache_hits(debug_gateway) == 2
     assert all("upstream" in answer["extensions"] for answer in answers)
+
+
+def test_a_query_sent_again_over_get_is_answered_at_the_door_too(
+    gateway: str, world: World
+) -> None:
+    """GraphQL over HTTP's GET: the query string is the request's bytes."""
+    params = urllib.parse.urlencode(
+        {"query": PRICES, "variables": json.dumps({"skus": [world.items[7].no]})}
+    )
+
+    def get() -> bytes:
+        with urllib.request.urlopen(f"{gateway}/graphql?{params}", timeout=30) as reply:
+            assert reply.status == 200
+            body: bytes = reply.read()
+            return body
+
+    first = get()
+    at_door = door_hits(gateway)
+    assert get() == first
+    assert door_hits(gateway) == at_door + 1
