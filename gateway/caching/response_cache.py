@@ -45,6 +45,8 @@ from adapters.cache import Clock, ReadLog, SharedFetch
 
 #: how many requests, by their bytes, are remembered as leading to a kept answer
 REQUESTS_REMEMBERED = 10_000
+#: how a kept body starts: the answer's ``data`` is the rest, less the closing brace
+DATA_OPEN = b'{"data":'
 
 
 @dataclass(slots=True)
@@ -64,9 +66,6 @@ class Answer:
     @property
     def size(self) -> int:
         return len(self.body)
-
-
-DATA_OPEN = b'{"data":'
 
 
 class ResponseCache:
@@ -90,7 +89,7 @@ class ResponseCache:
         self._layers = layers
         self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
         self._renewing: dict[Hashable, asyncio.Future[Answer | None]] = {}
-        #: a request, by its bytes and its caller (``front_door.RequestKey``), and the
+        #: a request, by its bytes and its caller (``front_door.request_key``), and the
         #: key of the answer it was given, with the name of its operation
         self._requests: OrderedDict[Hashable, tuple[Hashable, str]] = OrderedDict()
         self.bytes = 0
@@ -158,7 +157,8 @@ class ResponseCache:
         """A run of the query ended; ``data`` and ``log`` are given when its answer was
         built from the cache alone. The requests waiting for this run get that answer;
         later ones only while it is fresh (a value under it may have expired during
-        the run, one of another layer stored a little earlier than the rest)."""
+        the run, one of another layer stored a little earlier than the rest). Returns
+        that answer (None when there is none), kept or not."""
         answer = None
         if data is not None and log is not None:
             answer = Answer(orjson.dumps({"data": data}), log)
