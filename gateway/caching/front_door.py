@@ -108,6 +108,6 @@ def remember(cache: ResponseCache, key: Hashable, noted: Passage, response: Resp
         noted.key is not None
         and answer is not None
         and response.status_code == 200
-        and response.body == answer.body
+        and getattr(response, "body", None) == answer.body  # a stream has no body
     ):
         cache.remember(key, noted.key, noted.operation)
