@@ -319,3 +319,28 @@ async def test_a_page_wsdl_is_loaded_once_however_many_calls_need_it(
     counts = call_count(erp_server.url)
     assert counts["GET /WS/CRONUS/Page/ItemCard"] == 1
     assert counts["ItemCard:ReadMultiple"] == 2
+
+
+def test_a_records_values_read_in_one_pass_are_the_values_read_field_by_field() -> None:
+    """``_Fields.values()`` walks the record's element once (finding a document's lines
+    asked every field by name again, a pass per field); it must give exactly what the
+    field-by-field view gives, lines included, in the element's order."""
+    from lxml import etree
+
+    namespace = "urn:microsoft-dynamics-schemas/page/postedsalesinvoice"
+    line = (
+        "<Sales_Invoice_Line><Type>Item</Type><No>1000</No><Quantity>2</Quantity>"
+        "</Sales_Invoice_Line>"
+    )
+    element = etree.fromstring(
+        f'<PostedSalesInvoice xmlns="{namespace}"><No>103001</No><Empty/>'
+        f"<SalesInvLines>{line}{line}</SalesInvLines><Cancelled>false</Cancelled>"
+        "</PostedSalesInvoice>"
+    )
+    row = adapters.erp.adapter._row(element)
+    one_pass = list(row.values())
+    by_name = [row[name] for name in row]
+    plain = [[dict(r) for r in v] if isinstance(v, list) else v for v in one_pass]
+    assert plain == [[dict(r) for r in v] if isinstance(v, list) else v for v in by_name]
+    lines = [{"Type": "Item", "No": "1000", "Quantity": "2"}] * 2
+    assert plain == ["103001", None, lines, "false"]
