@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.process  # nginx in front of the gateway
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 1
 MOST = 4
+HELD_S = 30  # how long a test waits for nginx to refuse, or to serve again
 
 
 def local_config(deployed: str, gateway_ports: list[int], port: int) -> str:
@@ -86,9 +89,26 @@ def nginx(work: Path, gateway_urls: list[str], **replacements: str) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def port(systems: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    for url in _gateway(systems, cache=False, rate_limit_per_s=0.0):
-        yield from nginx(tmp_path_factory.mktemp("nginx"), [url])
+def replica(systems: dict[str, str]) -> Iterator[str]:
+    """One gateway replica behind this module's nginx instances."""
+    yield from _gateway(systems, cache=False, rate_limit_per_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def port(replica: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    yield from nginx(tmp_path_factory.mktemp("nginx"), [replica])
+
+
+@pytest.fixture(scope="module")
+def patient_port(replica: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """nginx that waits for a body longer than a test polls (HELD_S): requests held in
+    progress stay in progress however slow the machine, instead of ending in nginx's
+    408 after TIMEOUT_S and giving the address its share back mid-test."""
+    yield from nginx(
+        tmp_path_factory.mktemp("nginx-patient"),
+        [replica],
+        **{f"client_body_timeout {TIMEOUT_S}s;": f"client_body_timeout {2 * HELD_S}s;"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -116,24 +136,41 @@ def _healthz(port: int) -> tuple[int, dict[str, Any]]:
         return answer_then_closed(sock)
 
 
-def test_an_address_has_at_most_its_share_of_requests_in_progress(port: int) -> None:
-    waiting = [connect(port) for _ in range(MOST)]
+def _first_answer(sock: socket.socket) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of the first answer on ``sock``, without waiting for
+    the connection to close (nginx lingers on one whose body is still pending)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536) or pytest.fail("closed before an answer")
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)content-length: (\d+)", head)
+    assert length is not None
+    while len(body) < int(length.group(1)):
+        body += sock.recv(65536) or pytest.fail("closed inside an answer")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_an_address_has_at_most_its_share_of_requests_in_progress(patient_port: int) -> None:
+    """One more request than the share, all in progress at once (headers complete, body
+    pending): nginx admits the share and refuses the one it read last with a coded 429.
+    The test waits for that refusal instead of probing with a request of its own, which
+    nginx may read first and admit in a held request's place."""
+    held = [connect(patient_port) for _ in range(MOST + 1)]
     try:
-        for sock in waiting:  # headers complete, body pending: each a request in progress
+        for sock in held:
             sock.sendall(HEADERS + b"Content-Length: 1000\r\n\r\n")
-        # once nginx has read them all, one more is refused
-        def refused() -> dict[str, Any] | None:
-            status, answer = _healthz(port)
-            return answer if status == 429 else None
-
-        answer = poll_until(refused, timeout_s=30, what="the request over the share refused")
+        answered, _, _ = select.select(held, [], [], HELD_S)
+        assert len(answered) == 1, "exactly one request over the share is refused"
+        status, answer = _first_answer(answered[0])
+        assert status == 429
         assert answer["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # the share is still taken by the held requests: one more is refused too
+        assert _healthz(patient_port)[0] == 429
     finally:
-        for sock in waiting:
+        for sock in held:
             sock.close()
-    # and once they are gone, the address has its share back (the next test needs it)
-    poll_until(lambda: _healthz(port)[0] == 200, timeout_s=30, what="the share back")
-
+    # and once they are gone, the address has its share back
+    poll_until(lambda: _healthz(patient_port)[0] == 200, timeout_s=HELD_S, what="the share back")
 
 
 def test_a_whole_body_sent_in_pieces_is_served(port: int) -> None:
