@@ -332,6 +332,21 @@ def test_delete_removes_the_record(client: Any) -> None:
     assert returns.Read(No=created.No) is None
 
 
+def test_a_posted_or_deleted_documents_number_is_never_given_again(
+    client: Any, world: World
+) -> None:
+    """NAV's number series keeps its last number used: a new order's number is past every
+    order the history posted (they left the order page), and the next after a deleted
+    one is new too, so a new order cannot meet an older one's payments in the ledger."""
+    orders = client("SalesOrder")
+    deleted = orders.Create(SalesOrder=_order())
+    assert deleted.No > max(o.id for o in world.erp_orders)
+    assert orders.Delete(Key=deleted.Key) is True
+    following = orders.Create(SalesOrder=_order())
+    assert following.No > deleted.No
+    assert int(following.No.removeprefix("SO")) == int(deleted.No.removeprefix("SO")) + 1
+
+
 @pytest.mark.off_contract_requests
 def test_an_unknown_operation_is_a_fault(erp_server: ServerThread) -> None:
     status, body = post(erp_server, "ItemCard", envelope("Explode"), f'"{ITEMS_NS}:Explode"')

@@ -71,6 +71,13 @@ def seed_records(world: World) -> Iterator[tuple[str, list[Row], list[Row]]]:
     yield "payments", [_entry(p) for p in world.payments if p.system == "erp"], []
 
 
+def issued_numbers(world: World) -> Iterator[str]:
+    """Every document number the history has used, posted or not: a NAV order leaves
+    the order page once it is posted, but its number stays used in its series."""
+    yield from (o.id for o in world.erp_orders)
+    yield from (r.id for r in world.returns)
+
+
 def _item(item: Any) -> Row:
     return {
         "No": item.no,

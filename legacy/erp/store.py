@@ -47,7 +47,7 @@ from typing import Any
 from legacy.common.sqlite import build_once
 from legacy.erp.contract import Field, Lines, Option
 from legacy.erp.pages import Service
-from legacy.erp.seed import seed_records
+from legacy.erp.seed import issued_numbers, seed_records
 from legacy.world import World
 
 Record = dict[str, Any]  # field -> XSD text; a document's lines element -> list[Record]
@@ -134,6 +134,22 @@ def _create_schema(conn: sqlite3.Connection, services: Iterable[Service]) -> Non
             )
 
 
+#: NAV's No. Series, one per page that numbers its records: the last number each gave
+NUMBER_SERIES = (
+    "CREATE TABLE IF NOT EXISTS no_series"
+    ' ("Code" TEXT PRIMARY KEY, "Last No Used" INTEGER NOT NULL)'
+)
+
+
+def _start_series(conn: sqlite3.Connection, world: World, services: Iterable[Service]) -> None:
+    """Each series goes on after the highest number the history used with its prefix."""
+    conn.execute(NUMBER_SERIES)
+    issued = list(issued_numbers(world))
+    for prefix in {s.page.number_prefix for s in services if s.page.number_prefix}:
+        used = [int(n[len(prefix) :]) for n in issued if n.startswith(prefix)]
+        conn.execute("INSERT INTO no_series VALUES (?, ?)", [prefix, max(used, default=0)])
+
+
 def _insert_rows(conn: sqlite3.Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Rows with the same columns (the first row's) in one statement."""
     if not rows:
@@ -191,6 +207,7 @@ def build(world: World, db_path: Path, services: Sequence[Service]) -> None:
     def create(conn: sqlite3.Connection) -> None:
         _create_schema(conn, services)
         _seed(conn, world, services)
+        _start_series(conn, world, services)
 
     build_once(db_path, "", create, connect=connect)
 
@@ -622,11 +639,24 @@ class Store:
         )
 
     def _next_number(self, table: str, prefix: str) -> str:
-        row = self.conn.execute(
-            f'SELECT MAX("No") FROM {table} WHERE "No" GLOB ?', [prefix + "[0-9]*"]
+        """The next number of the page's series, as NAV's No. Series gives it: the series
+        keeps its last number used, so a deleted or posted document's number is never
+        given again (an order placed after a cancelled one must not meet the cancelled
+        one's payments in the ledger). A file built before the series were kept starts
+        its series after the highest number the page holds."""
+        self.conn.execute(NUMBER_SERIES)
+        if not self.conn.execute('SELECT 1 FROM no_series WHERE "Code" = ?', [prefix]).fetchone():
+            row = self.conn.execute(
+                f'SELECT MAX("No") FROM {table} WHERE "No" GLOB ?', [prefix + "[0-9]*"]
+            ).fetchone()
+            highest = int(row[0][len(prefix) :]) if row and row[0] else 0
+            self.conn.execute("INSERT OR IGNORE INTO no_series VALUES (?, ?)", [prefix, highest])
+        (last,) = self.conn.execute(
+            'UPDATE no_series SET "Last No Used" = "Last No Used" + 1 WHERE "Code" = ?'
+            ' RETURNING "Last No Used"',
+            [prefix],
         ).fetchone()
-        last = int(row[0][len(prefix) :]) if row and row[0] else 0
-        return f"{prefix}{last + 1:07d}"
+        return f"{prefix}{last:07d}"
 
 
 def _stale(service: str) -> str:
