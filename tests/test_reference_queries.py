@@ -102,6 +102,32 @@ def test_customer360_calls_each_source_once_per_round(
     assert all(n == 1 for name, source in calls.items() if name != "pos" for n in source.values())
 
 
+def test_customer360_asks_for_each_systems_orders_as_soon_as_its_key_is_known(
+    systems: dict[str, str],
+    each_executor_url: str,
+    variables: dict[str, dict[str, Any]],
+) -> None:
+    """NAV's orders and posted invoices need only the ERP customer number, which the
+    CRM's contact gives in round 2: they do not wait for the POS's key behind the card's
+    two lookups (Square's profile, then its loyalty account). Until issue 19 they did,
+    which put 2 POS calls (40 ms and more) on Customer360's critical path. With the POS
+    slowed to 300 ms a call, the ERP's order reads leave before its first call answers."""
+    set_knobs(systems["pos"], latency_ms=300)
+    try:
+        result, _ = counted(systems, each_executor_url, "Customer360", variables["Customer360"])
+    finally:
+        reset_knobs(systems["pos"])
+    assert "errors" not in result
+    pos_first = min(c["started"] for c in calls(systems["pos"]))
+    history = [
+        c["started"]
+        for c in calls(systems["erp"])
+        if c["path"].endswith(("/SalesOrder", "/PostedSalesInvoice"))
+    ]
+    assert len(history) == 2
+    assert max(history) - pos_first < 0.3
+
+
 def test_customer360_calls_do_not_grow_with_the_order_history(
     systems: dict[str, str],
     each_executor_url: str,
