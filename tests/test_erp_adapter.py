@@ -15,10 +15,11 @@ import pytest
 
 import adapters.erp.adapter
 from adapters.config import ErpConfig
-from adapters.erp.adapter import ErpAdapter
+from adapters.erp.adapter import ErpAdapter, Service
 from adapters.erp.records import NavRecords, mapped
 from adapters.errors import (
     BadUpstreamResponse,
+    UnsendableValue,
     UpstreamFault,
     UpstreamRateLimited,
     UpstreamTimeout,
@@ -344,3 +345,65 @@ def test_a_records_values_read_in_one_pass_are_the_values_read_field_by_field() 
     assert plain == [[dict(r) for r in v] if isinstance(v, list) else v for v in by_name]
     lines = [{"Type": "Item", "No": "1000", "Quantity": "2"}] * 2
     assert plain == ["103001", None, lines, "false"]
+
+
+CONTRACTS = Path(__file__).resolve().parent.parent / "contracts" / "erp"
+
+#: ReadMultiple arguments of the adapter's shape: one filter and several, filter syntax
+#: and characters XML escapes, text beyond ASCII, a bookmark, a page's set size
+READS = {
+    "one-filter": {"filter": [{"Field": "No", "Criteria": "1000|1001"}], "setSize": 1000},
+    "several": {
+        "filter": [
+            {"Field": "Sell_to_Customer_No", "Criteria": "@C-1|@c-2"},
+            {"Field": "Blocked", "Criteria": "false"},
+        ],
+        "bookmarkKey": None,
+        "setSize": 1000,
+    },
+    "escaped": {"filter": [{"Field": "No", "Criteria": "'a&b'|<x>|\"q\""}], "setSize": 5},
+    "unicode": {"filter": [{"Field": "E_Mail", "Criteria": "@zoë@exämple.nl"}], "setSize": 1},
+    "bookmarked": {
+        "filter": [{"Field": "No", "Criteria": "*"}],
+        "bookmarkKey": "36;GwAAAAJ7/zEAMAAwADAAMQ==11;1234567890;",
+        "setSize": 1000,
+    },
+}
+
+
+@pytest.mark.parametrize("page", sorted(p.stem for p in CONTRACTS.glob("*.wsdl")))
+@pytest.mark.parametrize("arguments", READS.values(), ids=READS.keys())
+def test_a_read_multiple_built_directly_is_byte_for_byte_what_zeep_builds(
+    page: str, arguments: dict[str, Any]
+) -> None:
+    """The adapter builds its ReadMultiple envelopes itself (zeep took four times as
+    long); for every published page and each shape the adapter sends, the envelope and
+    headers are exactly zeep's, the standard path."""
+    service = Service.from_wsdl((CONTRACTS / f"{page}.wsdl").read_bytes(), f"http://erp/{page}")
+    assert service.request("ReadMultiple", arguments) == service.standard_request(
+        "ReadMultiple", arguments
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "refusal"),
+    [
+        ({"filter": [{"Field": "No", "Criteria": "a\x00b"}], "setSize": 1}, UnsendableValue),
+        ({"filter": [{"Field": "No", "Criteria": "a"}]}, BadUpstreamResponse),
+        ({"filter": [], "setSize": 1}, BadUpstreamResponse),
+        ({"filter": [{"Field": "No"}], "setSize": 1}, BadUpstreamResponse),
+    ],
+    ids=["control-character", "no-set-size", "no-filter", "no-criteria"],
+)
+def test_a_read_multiple_the_envelope_cannot_carry_is_refused_as_zeep_refuses_it(
+    arguments: dict[str, Any], refusal: type[Exception]
+) -> None:
+    """What the direct path cannot build is refused with zeep's own refusal: the caller's
+    value (BAD_USER_INPUT), or arguments the WSDL does not take."""
+    service = Service.from_wsdl((CONTRACTS / "ItemCard.wsdl").read_bytes(), "http://erp/ItemCard")
+    messages = []
+    for build in (service.request, service.standard_request):
+        with pytest.raises(refusal) as refused:
+            build("ReadMultiple", arguments)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1]

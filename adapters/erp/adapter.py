@@ -103,11 +103,13 @@ class _Offline(zeep.Transport):
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """One page service as its WSDL describes it; zeep builds its request envelopes."""
+    """One page service as its WSDL describes it; zeep builds its request envelopes but
+    ReadMultiple's, the adapter's every read, which are built directly."""
 
     client: zeep.Client
     url: str  # where requests go
     name: str  # the service name: the record's element name
+    namespace: str  # the page's: its operations' and records' elements
     actions: dict[str, str]  # operation -> SOAPAction
     fields: frozenset[str]  # the record's fields, as the WSDL declares them
     lines: tuple[str, str] | None  # a document's lines element and one line's element
@@ -124,6 +126,7 @@ class Service:
             )
             port = next(p for s in client.wsdl.services.values() for p in s.ports.values())
             actions = {name: op.soapaction for name, op in port.binding.all().items()}
+            namespace = etree.QName(port.binding.get("ReadMultiple").input.body.qname).namespace
             name = port.name.removesuffix("_Port")
             record = client.get_type(f"ns0:{name}")  # type: ignore[no-untyped-call]
             elements = dict(record.elements)
@@ -139,10 +142,62 @@ class Service:
             element_name, listed = lists[0]
             line_name, line = next(iter(listed.elements))
             lines, line_fields = (element_name, line_name), frozenset(dict(line.type.elements))
-        return cls(client, url, name, actions, frozenset(elements), lines, line_fields)
+        return cls(
+            client, url, name, namespace or "", actions, frozenset(elements), lines, line_fields
+        )
 
     def request(self, operation: str, arguments: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-        """The envelope and headers of one call, as the WSDL says to make it.
+        """The envelope and headers of one call, as the WSDL says to make it: a
+        ReadMultiple of the adapter's shape built directly, byte for byte what zeep
+        builds (``test_erp_adapter`` holds the two to each other). For 44 item numbers
+        zeep takes 57 us (134 in a running gateway), this 13."""
+        if operation == "ReadMultiple" and (direct := self._read_multiple(arguments)):
+            return direct, self._headers(operation)
+        return self.standard_request(operation, arguments)
+
+    def _read_multiple(self, arguments: dict[str, Any]) -> bytes | None:
+        """ReadMultiple's envelope for filters of text, an optional bookmark and a set
+        size; None for any other shape, which zeep builds, or refuses as the WSDL does."""
+        filters, bookmark, size = (arguments.get(k) for k in ("filter", "bookmarkKey", "setSize"))
+        if (
+            set(arguments) - {"filter", "bookmarkKey", "setSize"}
+            or not isinstance(filters, list)
+            or not filters
+            or not all(
+                isinstance(f, dict)
+                and f.keys() == {"Field", "Criteria"}
+                and all(isinstance(v, str) for v in f.values())
+                for f in filters
+            )
+            or not isinstance(bookmark, str | None)
+            or type(size) is not int
+        ):
+            return None
+        ns = self.namespace
+        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap-env": SOAP_ENV})
+        body = etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
+        read = etree.SubElement(body, f"{{{ns}}}ReadMultiple", nsmap={"ns0": ns})
+        try:
+            for given in filters:
+                one = etree.SubElement(read, f"{{{ns}}}filter")
+                etree.SubElement(one, f"{{{ns}}}Field").text = given["Field"]
+                etree.SubElement(one, f"{{{ns}}}Criteria").text = given["Criteria"]
+            if bookmark is not None:
+                etree.SubElement(read, f"{{{ns}}}bookmarkKey").text = bookmark
+        except ValueError as exc:  # lxml refuses text XML cannot carry, as in zeep
+            raise UnsendableValue(SOURCE, str(exc)) from exc
+        etree.SubElement(read, f"{{{ns}}}setSize").text = str(size)
+        built: bytes = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        return built
+
+    def _headers(self, operation: str) -> dict[str, str]:
+        action = self.actions[operation]
+        return {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+
+    def standard_request(
+        self, operation: str, arguments: dict[str, Any]
+    ) -> tuple[bytes, dict[str, str]]:
+        """The envelope and headers of one call as zeep builds them from the WSDL.
 
         Two refusals are told apart, and neither is a failure of the ERP (nothing was
         sent): a *value* the envelope cannot carry (lxml refuses a NUL or another
@@ -153,14 +208,13 @@ class Service:
             envelope = self.client.create_message(  # type: ignore[no-untyped-call]
                 self.client.service, operation, **arguments
             )
-            action = self.actions[operation]
+            headers = self._headers(operation)
         except ValueError as exc:
             raise UnsendableValue(SOURCE, str(exc)) from exc
         except (ZeepError, TypeError, KeyError) as exc:
             raise BadUpstreamResponse(
                 SOURCE, f"the {self.name} WSDL does not take this {operation}: {exc}"
             ) from exc
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
         return etree_to_string(envelope), headers  # type: ignore[no-untyped-call]
 
 

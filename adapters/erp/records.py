@@ -83,10 +83,10 @@ def lines_of(row: Row) -> list[Row]:
     return [line for line in rows if line.get("Type") in ("Item", None) and line.get("No")]
 
 
-def document_total(row: Row, currency: str) -> Money | None:
-    """The document's total including VAT: each line shows it (the subform's totals),
-    else the lines' amounts add up to it (prices including VAT)."""
-    lines = lines_of(row)
+def document_total(lines: list[Row], currency: str) -> Money | None:
+    """The total including VAT of a document with these item lines (``lines_of``):
+    each line shows it (the subform's totals), else their amounts add up to it (prices
+    including VAT)."""
     if not lines:
         return None
     shown = lines[0].get("Total_Amount_Incl_VAT")
@@ -95,14 +95,16 @@ def document_total(row: Row, currency: str) -> Money | None:
     return Money(sum((_decimal(line, "Line_Amount") for line in lines), Decimal(0)), currency)
 
 
-def document_lines(row: Row, currency: str, delivered: str | None) -> tuple[OrderLineRecord, ...]:
-    """A document's lines at what the customer pays per piece: the unit price less the
-    line discount (NAV writes the promotion as the line's discount), with the discount
-    and the price before it kept. ``delivered`` names the line field that counts the
-    pieces handed over (``Quantity_Shipped`` on an order); None: every piece was (a
-    posted invoice) or the document delivers nothing (a return)."""
+def document_lines(
+    lines: list[Row], currency: str, delivered: str | None
+) -> tuple[OrderLineRecord, ...]:
+    """A document's item lines (``lines_of``) at what the customer pays per piece: the
+    unit price less the line discount (NAV writes the promotion as the line's discount),
+    with the discount and the price before it kept. ``delivered`` names the line field
+    that counts the pieces handed over (``Quantity_Shipped`` on an order); None: every
+    piece was (a posted invoice) or the document delivers nothing (a return)."""
     result = []
-    for line in lines_of(row):
+    for line in lines:
         regular = Money(_decimal(line, "Unit_Price"), currency)
         percent = _decimal(line, "Line_Discount_Percent")
         quantity = int(_decimal(line, "Quantity"))
@@ -239,6 +241,7 @@ class NavRecords:
         it pays back per piece, with what has been received."""
         currency = row.get("Currency_Code") or LOCAL_CURRENCY
         dated = _date(row, "Document_Date") or _date(row, "Order_Date")
+        lines = lines_of(row)
         return ReturnRecord(
             id=required(row, "No"),
             status=return_state(row),
@@ -247,9 +250,9 @@ class NavRecords:
             registered_at=moment(dated) if dated else None,
             channel=self.channel(row, "document_channel"),
             location_id=row.get("Location_Code"),
-            total=document_total(row, currency),
-            lines=document_lines(row, currency, "Return_Qty_Received"),
-            reasons=tuple(line.get("Return_Reason_Code") for line in lines_of(row)),
+            total=document_total(lines, currency),
+            lines=document_lines(lines, currency, "Return_Qty_Received"),
+            reasons=tuple(line.get("Return_Reason_Code") for line in lines),
         )
 
     def order(self, row: Row) -> OrderRecord:
@@ -258,6 +261,7 @@ class NavRecords:
         placed = _date(row, "Order_Date") or _date(row, "Document_Date")
         if placed is None:
             raise KeyError("Order_Date missing")
+        lines = lines_of(row)
         return OrderRecord(
             id=required(row, "No"),
             source="erp",
@@ -266,8 +270,8 @@ class NavRecords:
             placed_at=moment(placed),
             status=order_state(row),
             location_id=row.get("Location_Code"),
-            total=document_total(row, currency),
-            lines=document_lines(row, currency, "Quantity_Shipped"),
+            total=document_total(lines, currency),
+            lines=document_lines(lines, currency, "Quantity_Shipped"),
             partner=self._mapped_field(row, "order_partner"),
             ship_to=ship_to(row),
         )
@@ -280,6 +284,7 @@ class NavRecords:
         if placed is None:
             raise KeyError("Document_Date missing")
         number = required(row, "No")
+        lines = lines_of(row)
         return OrderRecord(
             id=row.get("Order_No") or number,
             source="erp",
@@ -288,8 +293,8 @@ class NavRecords:
             placed_at=moment(placed),
             status="CANCELLED" if _flag(row, "Cancelled") else "COMPLETED",
             location_id=row.get("Location_Code"),
-            total=document_total(row, currency),
-            lines=document_lines(row, currency, None),
+            total=document_total(lines, currency),
+            lines=document_lines(lines, currency, None),
             invoice_id=number,
             partner=self._mapped_field(row, "order_partner"),
             ship_to=ship_to(row),

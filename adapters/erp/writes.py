@@ -35,6 +35,7 @@ from adapters.erp.records import (
     Row,
     document_lines,
     document_total,
+    lines_of,
     mapped,
     moment,
     order_state,
@@ -169,6 +170,7 @@ def _document(page: Page) -> Callable[[Row], ErpDocument]:
     def build(row: Row) -> ErpDocument:
         currency = row.get("Currency_Code") or LOCAL_CURRENCY
         dated = row.get("Order_Date") or row.get("Document_Date")
+        lines = lines_of(row)
         return ErpDocument(
             no=required(row, "No"),
             key=required(row, "Key"),
@@ -177,8 +179,8 @@ def _document(page: Page) -> Callable[[Row], ErpDocument]:
             customer_no=row.get("Sell_to_Customer_No"),
             location_code=row.get("Location_Code"),
             applies_to=row.get("Applies_to_Doc_No"),
-            total=document_total(row, currency),
-            lines=document_lines(row, currency, moved),
+            total=document_total(lines, currency),
+            lines=document_lines(lines, currency, moved),
             dated=moment(datetime.fromisoformat(dated).date()) if dated else None,
         )
 
