@@ -64,10 +64,10 @@ from graphql.type.scalars import (
     serialize_int,
     serialize_string,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 from resolvers.engine.direct_calls import DIRECT, Direct, converted_arguments, strawberry_info
+from resolvers.graphql.execution_context import AcyclicExecution
 from resolvers.loading.memo import ByIdentity
 
 #: where a field's plan is kept, in the graphql-core field's own ``extensions``
@@ -248,7 +248,7 @@ def _streamed(field_details_list: FieldDetailsList) -> bool:
     return any(details.node.directives for details in field_details_list)
 
 
-class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
+class PlainFieldsExecution(AcyclicExecution):
     """strawberry's execution context, with the short way for plain fields."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

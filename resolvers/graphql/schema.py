@@ -15,13 +15,13 @@ from graphql.execution import Executor
 from strawberry.extensions import SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
 from adapters.errors import BadUserInput, ErrorCode, MosaicError
 from resolvers.catalogue.live import LiveSubscription
 from resolvers.commerce.service import CommerceMutation
+from resolvers.graphql.execution_context import AcyclicExecution
 from resolvers.graphql.inputs import check_arguments
 from resolvers.graphql.mutation import Mutation as ErasureMutation
 from resolvers.graphql.operation_state import OperationState
@@ -139,7 +139,7 @@ def build_schema(
             scalar_map={datetime: DateTime},
         ),
     )
-    execution: type[Executor[Any]] = StrawberryGraphQLCoreExecutionContext
+    execution: type[Executor[Any]] = AcyclicExecution
     if executor == "fast":
         # imported here alone, so a standard schema never loads the engine
         from resolvers import engine
