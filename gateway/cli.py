@@ -31,6 +31,13 @@ SIZE_HELP = "how much seeded data: small (quick to start) or default (the benchm
 SEED_HELP = "seed of the seeded world; the same size and seed give the same data everywhere"
 
 
+def demo_erp_credentials(password: str) -> tuple[str, ...]:
+    """The simulated NAV's user and password as ``mosaic legacy erp`` options. The
+    password is joined to its option: a random one may begin with ``-``, which argparse
+    would take for an option of its own (the ERP then exits at start, 1 run in 64)."""
+    return ("--username", DEMO_ERP_USER, f"--password={password}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command and its options, each with its help (docker/ and deploy/ check their
     commands with it; tests/test_cli.py checks every option says what it does)."""
@@ -472,11 +479,7 @@ def _demo(args: argparse.Namespace) -> int:
                     "--db",
                     str(workdir / f"{name}.sqlite"),
                     *(("--token", DEMO_TOKENS[name]) if name in DEMO_TOKENS else ()),
-                    *(
-                        ("--username", DEMO_ERP_USER, "--password", erp_password)
-                        if name == "erp"
-                        else ()
-                    ),
+                    *(demo_erp_credentials(erp_password) if name == "erp" else ()),
                 ],
                 # a terminal's Ctrl-C goes to its whole process group: the children stay
                 # out of it, so they are stopped once, by the supervisor, not twice

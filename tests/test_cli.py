@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from gateway.cli import build_parser, main
+from gateway.cli import DEMO_ERP_USER, build_parser, demo_erp_credentials, main
 from gateway.process.ports import PortTaken, claim, for_serving
 from legacy.examples import examples
 from tests.auth_tokens import SECRET
@@ -110,3 +110,14 @@ def test_a_port_a_stopped_server_just_left_can_be_claimed_again() -> None:
             accepted.close()  # the server closes first: its side waits in TIME_WAIT
             assert client.recv(1) == b""
     claim("127.0.0.1", port).close()
+
+
+@pytest.mark.parametrize("password", ["-starts-with-a-dash", "--looks-like-an-option", "plain_"])
+def test_the_demos_erp_password_reaches_the_simulated_erp_whatever_it_begins_with(
+    password: str,
+) -> None:
+    """The demo's random ERP password (``secrets.token_urlsafe``) begins with ``-`` one
+    run in 64; passed as a separate argument, argparse took it for an option and the
+    simulated ERP exited at start."""
+    parsed = build_parser().parse_args(["legacy", "erp", *demo_erp_credentials(password)])
+    assert (parsed.username, parsed.password) == (DEMO_ERP_USER, password)
