@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -424,3 +426,44 @@ def test_an_erp_started_with_credentials_asks_for_them_as_nav_does(
         assert status("MOSAIC", "s3cret") == (200, None)
     finally:
         server.stop()
+
+
+class _HeldTier(Executor):
+    """A service tier that takes work in and runs none of it until released: what
+    reaches it while it is held arrived while another request's store work ran."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self.changed = threading.Condition()
+        self.released = threading.Event()
+        self.runner = ThreadPoolExecutor(max_workers=1)
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        with self.changed:
+            self.taken += 1
+            self.changed.notify_all()
+        return self.runner.submit(lambda: self.released.wait() and fn(*args, **kwargs))
+
+
+def test_a_request_is_taken_in_while_another_requests_store_work_runs(
+    world: World, tmp_path: Path
+) -> None:
+    """NAV's service tier serves sessions side by side: a request arrives (and its
+    latency starts) while the store still works on the one before it, so a large read
+    does not make the small reads sent beside it late."""
+    tier = _HeldTier()
+    erp = ServerThread(create_app(world, tmp_path / "erp.sqlite", service_tier=tier)).start()
+    read = envelope("ReadMultiple", "<setSize>1</setSize>")
+    action = f"{ITEMS_NS}:ReadMultiple"
+    try:
+        with ThreadPoolExecutor(max_workers=3) as clients:
+            answers = [clients.submit(post, erp, "ItemCard", read, action) for _ in range(3)]
+            with tier.changed:
+                assert tier.changed.wait_for(lambda: tier.taken == 3, timeout=10)
+            assert not any(answer.done() for answer in answers)
+            tier.released.set()
+            assert [answer.result(timeout=10)[0] for answer in answers] == [200, 200, 200]
+    finally:
+        tier.released.set()
+        erp.stop()
+        tier.runner.shutdown()
