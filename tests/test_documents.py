@@ -26,7 +26,7 @@ def documents() -> Iterator[Documents]:
 
 def unique(n: int) -> str:
     """A query of the shape the fuzz run sends, unique by an alias."""
-    return f"{{ a{n}: products(skus: [\"S{n}\"]) {{ sku name price {{ amount currency }} }} }}"
+    return f'{{ a{n}: products(skus: ["S{n}"]) {{ sku name price {{ amount currency }} }} }}'
 
 
 async def test_a_document_sent_again_is_kept_and_served_as_the_same_tree(

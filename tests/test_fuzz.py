@@ -31,7 +31,8 @@ def url(systems: dict[str, str]) -> Iterator[str]:
 
 
 def test_a_short_fuzz_run_finds_no_5xx_no_hang_no_uncoded_refusal_and_no_traceback(
-    url: str, log: Records  # noqa: F811
+    url: str,
+    log: Records,  # noqa: F811
 ) -> None:
     tally = fuzz(url, SECONDS, mutations=False, seed_value=15)
     assert tally.tried > 100

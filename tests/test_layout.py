@@ -28,4 +28,3 @@ def test_the_counter_counts_the_modules_of_a_package_folder() -> None:
 
 def test_no_folder_holds_more_than_fifteen_modules() -> None:
     assert {folder: n for folder, n in sizes().items() if n > MOST} == {}
-
