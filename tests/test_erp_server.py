@@ -442,7 +442,12 @@ class _HeldTier(Executor):
         with self.changed:
             self.taken += 1
             self.changed.notify_all()
-        return self.runner.submit(lambda: self.released.wait() and fn(*args, **kwargs))
+
+        def when_released() -> Any:
+            self.released.wait()
+            return fn(*args, **kwargs)
+
+        return self.runner.submit(when_released)
 
 
 def test_a_request_is_taken_in_while_another_requests_store_work_runs(
