@@ -360,6 +360,7 @@ class Store:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        conn.execute(NUMBER_SERIES)  # a file built before the series were kept has none
 
     # reads
 
@@ -644,7 +645,6 @@ class Store:
         given again (an order placed after a cancelled one must not meet the cancelled
         one's payments in the ledger). A file built before the series were kept starts
         its series after the highest number the page holds."""
-        self.conn.execute(NUMBER_SERIES)
         if not self.conn.execute('SELECT 1 FROM no_series WHERE "Code" = ?', [prefix]).fetchone():
             row = self.conn.execute(
                 f'SELECT MAX("No") FROM {table} WHERE "No" GLOB ?', [prefix + "[0-9]*"]
