@@ -49,7 +49,8 @@ async def test_records_from_the_systems_come_back_equal(
     redis: Redis, session: aiohttp.ClientSession, systems: dict[str, str], world: World
 ) -> None:
     """Products (money, tuples of channels), order histories (lists of orders with
-    lines, dates) and a miss, each through Redis and back."""
+    lines, dates), store stock (the records made by the thousand, msgspec structs, not
+    dataclasses) and a miss, each through Redis and back."""
     settings = Settings(erp_url=systems["erp"], pos_url=systems["pos"])
     erp = ErpAdapter(session, settings.adapter_config(ErpConfig, settings.erp))
     pos = PosAdapter(session, settings.adapter_config(PosConfig, settings.pos))
@@ -59,6 +60,7 @@ async def test_records_from_the_systems_come_back_equal(
         "item": {sku: (await erp.items([sku]))[sku], "nothing": ABSENT},
         "erp_orders_of": {customer: (await erp.orders_by_customer([customer]))[customer]},
         "stores": {"all": await pos.locations()},
+        "store_stock": {sku: await pos.stock([sku])},
     }
     store = RedisStore(redis, VALUE_TYPES, prefix="test:roundtrip:")
     for namespace, by_key in values.items():
