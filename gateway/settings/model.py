@@ -432,7 +432,7 @@ class Settings(BaseSettings):
         "answers, about twice the CPU for a large answer; /readyz says which runs",
     )
     gc_young_threshold: int = Field(
-        default=10_000,
+        default=100_000,
         ge=0,
         description="garbage collection (gateway/process/tuning.py): the start-up heap frozen "
         "out of the collector's scans, the youngest generation scanned every this many "
