@@ -364,7 +364,7 @@ def _levels(
                     location=location,
                     on_hand=count.on_hand,
                     reserved=count.reserved,
-                    available=None if selling is None else free if sold and free > 0 else 0,
+                    available=None if selling is None else (free if sold and free > 0 else 0),
                     in_transit=transit.pop(global_id, []),
                 )
             )
