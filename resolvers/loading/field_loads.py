@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aiodataloader import DataLoader
 from strawberry.schema.base import BaseSchema
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.nodes import SelectedField
 
 from adapters.transport.batching import unique
+from resolvers.loading.dataloader import DataLoader
 from resolvers.loading.loaders import Loaders
 from resolvers.loading.reads import ALL, READS
 

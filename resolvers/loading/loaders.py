@@ -15,14 +15,12 @@ empty list rather than null (DESIGN: lists are non-null).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from aiodataloader import DataLoader
-
 from adapters.cache import Served
 from adapters.errors import MosaicError
+from resolvers.loading.dataloader import DataLoader
 from resolvers.loading.fetchers import Fetchers, Read
 from resolvers.loading.memo import ByIdentity
 from resolvers.loading.reads import ALL, Reads, UpstreamRead
@@ -45,7 +43,7 @@ def _loader(read: Read, served: Served, default: Any, batching: bool) -> DataLoa
             return [error] * len(keys)
         return [found.get(key, default) for key in keys]
 
-    return DataLoader(batch, batch=batching, loop=asyncio.get_running_loop())
+    return DataLoader(batch, batching=batching)
 
 
 class Loaders(Reads):

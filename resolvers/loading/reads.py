@@ -22,8 +22,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, get_args, get_origin, overload
 
-from aiodataloader import DataLoader
-
 from adapters.records import (
     CategoryRecord,
     CustomerFragment,
@@ -43,6 +41,7 @@ from adapters.records import (
 from adapters.transport.batching import grouped
 
 if TYPE_CHECKING:
+    from resolvers.loading.dataloader import DataLoader
     from resolvers.loading.sources import Sources
 
 K = TypeVar("K")
