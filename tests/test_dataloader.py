@@ -17,23 +17,29 @@ from resolvers.loading.dataloader import DataLoader
 
 class Reads:
     """A batch read that records its calls; ``answers`` overrides a key's value (an
-    exception fails that key), ``raises`` fails the whole call."""
+    exception fails that key), ``raises`` fails the whole call; a ``gated`` read answers
+    only once the gate is set."""
 
-    def __init__(self, answers: dict[str, Any] | None = None) -> None:
+    def __init__(self, answers: dict[str, Any] | None = None, *, gated: bool = False) -> None:
         self.calls: list[list[str]] = []
         self.answers = answers or {}
         self.raises: Exception | None = None
-        self.gate: asyncio.Event | None = None
+        self.gate = asyncio.Event() if gated else None
         self._called = asyncio.Event()
 
     async def __call__(self, keys: list[str]) -> Sequence[Any]:
         self.calls.append(list(keys))
         self._called.set()
-        if self.gate is not None:
+        if self.gate:
             await self.gate.wait()
         if self.raises is not None:
             raise self.raises
         return [self.answers.get(key, key.upper()) for key in keys]
+
+    def release(self) -> None:
+        """Let a gated read answer."""
+        assert self.gate
+        self.gate.set()
 
     async def reached(self, calls: int) -> None:
         """Until ``calls`` reads have begun."""
@@ -67,13 +73,12 @@ async def test_keys_the_first_loads_woken_coroutines_ask_for_still_join_the_batc
 
 
 async def test_keys_asked_once_the_read_began_make_the_next_call() -> None:
-    reads = Reads()
-    reads.gate = asyncio.Event()
+    reads = Reads(gated=True)
     loader = DataLoader(reads)
     first = loader.load("a")
     await reads.reached(1)
     second = loader.load("b")
-    reads.gate.set()
+    reads.release()
     assert (await first, await second) == ("A", "B")
     assert reads.calls == [["a"], ["b"]]
 
@@ -132,15 +137,14 @@ async def test_load_many_of_known_keys_is_done_at_once_in_key_order() -> None:
 
 
 async def test_load_many_over_two_reads_answers_when_the_later_one_lands() -> None:
-    reads = Reads()
-    reads.gate = asyncio.Event()
+    reads = Reads(gated=True)
     loader = DataLoader(reads)
     early = loader.load("a")
     await reads.reached(1)
     both = loader.load_many(["b", "a"])
     await reads.reached(2)
     assert not both.done()
-    reads.gate.set()
+    reads.release()
     assert await both == ["B", "A"]
     assert await early == "A"
     assert reads.calls == [["a"], ["b"]]
@@ -204,24 +208,22 @@ async def test_no_failure_a_list_saw_is_logged_as_never_retrieved() -> None:
 async def test_a_cancelled_waiter_leaves_the_others_their_values_and_its_key_is_asked_again() -> (
     None
 ):
-    reads = Reads()
-    reads.gate = asyncio.Event()
+    reads = Reads(gated=True)
     loader = DataLoader(reads)
     gone, staying = loader.load("a"), loader.load("b")
     gone.cancel()
-    reads.gate.set()
+    reads.release()
     assert await staying == "B"
     assert await loader.load("a") == "A"
     assert reads.calls == [["a", "b"], ["a"]]
 
 
 async def test_cancelling_a_list_cancels_none_of_its_keys() -> None:
-    reads = Reads()
-    reads.gate = asyncio.Event()
+    reads = Reads(gated=True)
     loader = DataLoader(reads)
     many, one = loader.load_many(["a", "b"]), loader.load("a")
     many.cancel()
-    reads.gate.set()
+    reads.release()
     assert await one == "A"
     assert await loader.load("b") == "B"
     assert reads.calls == [["a", "b"]]
