@@ -65,14 +65,32 @@ def codes(result: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in result.get("errors") or []]
 
 
-def response_cache_hits(url: str) -> float:
-    """Queries the gateway has answered from its response cache (``/metrics``)."""
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as reply:
-        text = reply.read().decode()
-    return sum(
-        sample.value
+#: a /metrics scrape: each sample by its name and labels
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(url: str) -> Series:
+    """The gateway's samples now (``/metrics``)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "mosaic_response_cache_lookups_total"
-        and sample.labels.get("result") == "hit"
-    )
+    }
+
+
+def total(series: Series, name: str, **labels: str) -> float:
+    """The sum of the samples ``name`` that carry these labels (and any others)."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in series.items() if n == name and wanted <= ls)
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """:func:`total` of a scrape now."""
+    return total(scrape(url), name, **labels)
+
+
+def response_cache_hits(url: str) -> float:
+    """Queries the gateway has answered from its response cache."""
+    return metric(url, "mosaic_response_cache_lookups_total", result="hit")

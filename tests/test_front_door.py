@@ -18,11 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from legacy.world import World
 from tests.conftest import _gateway
-from tests.gateway_client import response_cache_hits
+from tests.gateway_client import metric, response_cache_hits
 from tests.simulators import call_count, clear_calls
 from tests.timing import ManualClock
 
@@ -68,14 +67,8 @@ def in_bytes(query: str, variables: dict[str, Any], *, reordered: bool = False) 
 
 
 def door_hits(url: str) -> float:
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as reply:
-        text = reply.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "mosaic_response_cache_door_hits_total"
-    )
+    """Requests answered at the door, before any GraphQL work."""
+    return metric(url, "mosaic_response_cache_door_hits_total")
 
 
 def upstream_calls(systems: dict[str, str]) -> int:

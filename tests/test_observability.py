@@ -12,18 +12,16 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.config import ErpConfig
 from gateway.operations import reference_operations
 from legacy.examples import examples
 from tests.conftest import SEED, SIZE, _gateway
-from tests.gateway_client import graphql, run_reference
+from tests.gateway_client import Series, graphql, run_reference, scrape, total
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 from tests.timing import poll_until
 
 T = TypeVar("T")
-Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 #: Customer360 on a warm gateway without cache: CRM 1, POS 5, ERP 6 (test_reference_queries
@@ -61,21 +59,6 @@ def exchange(
 def customer360(url: str, variables: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
     body = {"query": reference_operations()["Customer360"], "variables": variables}
     return exchange(url, body, headers)
-
-
-def scrape(url: str) -> Series:
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def total(series: Series, name: str, **labels: str) -> float:
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in series.items() if n == name and wanted <= ls)
 
 
 def by_label(series: Series, name: str, label: str) -> Counter[str]:
