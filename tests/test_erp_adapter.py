@@ -347,6 +347,34 @@ def test_a_records_values_read_in_one_pass_are_the_values_read_field_by_field() 
     assert plain == ["103001", None, lines, "false"]
 
 
+def test_fields_found_in_one_pass_are_the_fields_searched_for_one_by_one() -> None:
+    """A row finds the fields asked of earlier records of its type in one pass
+    (``_Fields``); whatever was asked before, of which record, in which order, each
+    field read is the record's own, and a field it lacks is None."""
+    from lxml import etree
+
+    def card(no: str, *fields: str) -> etree._Element:
+        inner = "".join(f"<{field}>{no}-{field}</{field}>" for field in fields)
+        return etree.fromstring(
+            f'<ItemCard xmlns="urn:microsoft-dynamics-schemas/page/itemcard"><No>{no}</No>'
+            f"{inner}</ItemCard>"
+        )
+
+    adapters.erp.adapter._ASKED.clear()
+    first = adapters.erp.adapter._row(card("1", "Description", "GTIN"))
+    second = adapters.erp.adapter._row(card("2", "GTIN", "Blocked"))
+    assert first.get("No") == "1"  # the first row of its type: searched for
+    assert second.get("Description") is None  # a pass for No; Description searched for
+    assert first.get("GTIN") == "1-GTIN"  # asked of no row before: searched for
+    third = adapters.erp.adapter._row(card("3", "Blocked", "Description"))
+    assert [third.get(f) for f in ("GTIN", "Description", "No")] == [None, "3-Description", "3"]
+    assert second.get("Blocked") == "2-Blocked"  # asked of a row made after this one's pass
+    assert first["Description"] == "1-Description"
+    assert second.get("GTIN") == "2-GTIN"
+    with pytest.raises(KeyError):
+        third["GTIN"]
+
+
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts" / "erp"
 
 #: ReadMultiple arguments of the adapter's shape: one filter and several, filter syntax

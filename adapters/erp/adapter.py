@@ -568,26 +568,51 @@ def _row(element: etree._Element) -> Row:
     return _Fields(element)
 
 
+#: per record element's tag, the fields a mapping has asked of such records, as
+#: wildcard tags; grows as mappings ask (at most the page's own fields)
+_ASKED: dict[str, dict[str, str]] = {}
+_ABSENT = object()
+
+
 class _Fields(Mapping[str, Any]):
     """A record element read as a row, each field when it is asked for (by its local
     name: NAV's field names are unique within a record). An item card has 64 fields
     and a mapping reads ten of them: making a Python object of every field of every
-    record first was most of the cost of a reply (50 item cards: 1.9 of 2.7 ms)."""
+    record first was most of the cost of a reply (50 item cards: 1.9 of 2.7 ms).
 
-    __slots__ = ("_element",)
+    A search per field walks the record's children once per field. So the fields asked
+    of one record are remembered for its record type (``_ASKED``), and the first field
+    asked of the next record finds all of them in one pass of lxml's, in C. A field not
+    remembered yet is searched for on its own, and remembered. Mapping fresh rows of 44
+    item cards: 726 -> 574 us; of 19 posted invoices: 965 -> 790 us."""
+
+    __slots__ = ("_element", "_found")
 
     def __init__(self, element: etree._Element) -> None:
         self._element = element
-
-    def __getitem__(self, name: str) -> Any:
-        for child in self._element.iterchildren(f"{{*}}{name}"):
-            return _value(child)
-        raise KeyError(name)
+        #: the fields looked for so far, None where the record has none
+        self._found: dict[str, etree._Element | None] | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
-        for child in self._element.iterchildren(f"{{*}}{name}"):
-            return _value(child)
-        return default
+        found = self._found
+        if found is None:
+            asked = _ASKED.setdefault(self._element.tag, {})
+            found = self._found = dict.fromkeys(asked)
+            if asked:
+                for child in self._element.iterchildren(*asked.values()):
+                    found[child.tag.rpartition("}")[2]] = child
+        if name in found:
+            child = found[name]
+        else:
+            tag = _ASKED[self._element.tag].setdefault(name, f"{{*}}{name}")
+            child = found[name] = next(self._element.iterchildren(tag), None)
+        return default if child is None else _value(child)
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.get(name, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(name)
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return (etree.QName(child).localname for child in self._element.iterchildren("{*}*"))
