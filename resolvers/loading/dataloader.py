@@ -3,10 +3,9 @@
 Why our own, and not aiodataloader's or strawberry's: both answer ``load_many`` with
 ``asyncio.gather`` over one future per key, so a listing of 150 products paid for 150
 done-callbacks, each scheduled on the loop and run in Python, plus gather's own future
-per call, on every request (about a twentieth of a cold listing's CPU, and all of it
-between the last upstream answer and the response). Here a batch settles its keys'
-futures and then, directly, every ``load_many`` that waited on it: one callback per
-list, not per key.
+per call, on every request. Here a batch settles its keys' futures and then, directly,
+every ``load_many`` that waited on it: one callback per list, not per key (4-7 % less
+CPU per cold request, bench/results/profile/cold-cpu.md, sixth pass).
 
 The rules are the ones resolvers and the call-count tests rely on, unchanged:
 
@@ -76,16 +75,10 @@ class DataLoader(Generic[K, V]):
 
     __slots__ = ("_batching", "_cache", "_forming", "_in_flight", "_loop", "_read")
 
-    def __init__(
-        self,
-        read: BatchRead[K, V],
-        *,
-        batching: bool = True,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
+    def __init__(self, read: BatchRead[K, V], *, batching: bool = True) -> None:
         self._read = read
         self._batching = batching
-        self._loop = loop or asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()  # made per request, inside it
         self._cache: dict[K, asyncio.Future[V]] = {}
         #: the batch new keys join; None until a key is asked for after the last read
         self._forming: _Batch[K, V] | None = None
