@@ -18,7 +18,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
-from typing import Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 Call = Mapping[str, Any]
 
@@ -162,6 +162,56 @@ def median_split(splits: Iterable[TimeSplit | None]) -> dict[str, float]:
     parts = ("before_first_call", "rounds_floor", "between_rounds", "after_last_call")
     return {
         part: median(getattr(s, part) for s in present) if present else math.nan for part in parts
+    }
+
+
+class Timed(Protocol):
+    """A request as the load generator saw it (:class:`bench.load.Sample`)."""
+
+    @property
+    def sent(self) -> float: ...  # wall clock, comparable with the systems' call logs
+    @property
+    def answered(self) -> float: ...
+    @property
+    def latency_ms(self) -> float: ...
+
+
+def floor_figures(
+    samples: Sequence[Timed],
+    calls: Mapping[str, Sequence[Call]],
+    excess_ms: Mapping[str, float],
+) -> dict[str, Any]:
+    """The critical-path floor of requests sent one at a time (each call then belongs
+    to one request) and where the rest of their time went: ``calls`` per source, as the
+    systems logged them; ``excess_ms`` as :func:`transport_floor_ms` takes it. Medians
+    over the requests; ``overhead_median_ms`` is the median of each request's own
+    latency less its own floor."""
+    merged = [{**c, "source": source} for source, found in calls.items() for c in found]
+    owned = attribute_calls([(s.sent, s.answered) for s in samples], merged)
+    floors = [critical_path_floor_ms(c) for c in owned]
+    if not floors:
+        return {"floor_ms": None}
+    # a request answered from the cache has no calls: floor 0, and nothing to split
+    called = [(s, c) for s, c in zip(samples, owned, strict=True) if c]
+    splits = [split_time(s.sent, s.answered, c) for s, c in called]
+    return {
+        "floor_ms": median(floors),
+        "floor_from": "measured",
+        "rounds_floor_ms": median(rounds_floor_ms(c) for c in owned),
+        "requests_with_calls": len(called),
+        "rounds": median(len(group_rounds(c)) for _, c in called) if called else 0,
+        "transport_ms": median(transport_floor_ms(c, excess_ms) for _, c in called)
+        if called
+        else None,
+        "overhead_median_ms": median(
+            s.latency_ms - f for s, f in zip(samples, floors, strict=True)
+        ),
+        "time_split_ms": {
+            "latency": median(s.latency_ms for s, _ in called),
+            **median_split(splits),
+        }
+        if called
+        else None,
     }
 
 

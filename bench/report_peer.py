@@ -100,6 +100,7 @@ def markdown(results: Mapping[str, Any]) -> str:
             f"| {verdict.get('values_compared', '-')} "
             f"| {'yes' if verdict['identical_before_normalising'] else 'no'} | {dropped or '-'} |"
         )
+    lines += _one_at_a_time(results.get("one_at_a_time", []), mosaic, peer)
     for mode in meta["modes"]:
         lines += ["", f"## {mode.capitalize()}", ""]
         lines += [
@@ -126,6 +127,55 @@ def markdown(results: Mapping[str, Any]) -> str:
     for name, document in meta["queries"].items():
         lines += [f"`{name}`:", "", "```graphql", document.strip(), "```", ""]
     return "\n".join(lines) + "\n"
+
+
+def _one_at_a_time(found: Sequence[Cell], mosaic: str, peer: str) -> list[str]:
+    """Cold requests one at a time: each gateway's time beyond its own critical path,
+    beside what the machine adds whatever the gateway does."""
+    if not found:
+        return []
+    lines = [
+        "",
+        "## Cold, one request at a time: time beyond each gateway's own floor",
+        "",
+        "Each request's floor is its longest chain of upstream calls, each started after "
+        "the previous one's latency ran out, summed by the latency the systems report "
+        "(the gateway's own dependency levels, from the systems' logs). Beyond it: what "
+        "the gateway does (HTTP, parsing, planning, reading replies, resolving, "
+        "serialising) and what the machine adds whatever the gateway does: *round trips*, "
+        "per round an idle round trip to its slowest system beyond the delay it reports; "
+        "*smallest request*, `{ __typename }` to the same gateway. Medians of the rounds' "
+        "medians.",
+        "",
+        "| query | gateway | requests | p50 ms | floor ms | p50 - floor ms "
+        "| each request's own, median | rounds | before first call | after last call "
+        "| round trips | smallest request |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    by_key = {(c["query"], c["gateway"]): c for c in found}
+    for query in dict.fromkeys(c["query"] for c in found):
+        for gateway in (mosaic, peer):
+            cell = by_key.get((query, gateway))
+            if cell is None:
+                continue
+            split = cell.get("time_split_ms") or {}
+            lines.append(
+                f"| {query} | {gateway} | {cell['requests']:.0f} | {_num(cell['p50_ms'], 1)} "
+                f"| {_num(cell.get('floor_ms'), 1)} | {_num(cell.get('overhead_p50_ms'), 1)} "
+                f"| {_num(cell.get('overhead_median_ms'), 1)} | {_num(cell.get('rounds'), 0)} "
+                f"| {_num(split.get('before_first_call'), 1)} "
+                f"| {_num(split.get('after_last_call'), 1)} "
+                f"| {_num(cell.get('transport_ms'), 1)} "
+                f"| {_num(cell.get('smallest_request_ms'), 1)} |"
+            )
+        mine, theirs = by_key.get((query, mosaic)), by_key.get((query, peer))
+        if mine and theirs:
+            lines.append(
+                f"| {query} | {mosaic} / {peer} | | {_ratio(mine['p50_ms'], theirs['p50_ms'])} "
+                f"| | {_ratio(mine.get('overhead_p50_ms'), theirs.get('overhead_p50_ms'))} "
+                "| | | | | | |"
+            )
+    return lines
 
 
 def _rounds(cell: Cell) -> str:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from statistics import mean, median
+from statistics import mean
 from typing import Any, Literal
 
 from bench import analysis, cluster, procfs, profile, report, side_by_side
@@ -348,7 +348,7 @@ def _measure(
             for kind in sorted(kinds)
         }
     if concurrency == 1:
-        cell.update(_floor_figures(result, calls, excess))
+        cell.update(analysis.floor_figures(result.samples, calls, excess))
     if spy is not None:
         cell["profile"] = _profile_summary(spy, sampled)
     return cell
@@ -388,41 +388,6 @@ def _by_operation(calls: Mapping[str, list[dict[str, Any]]]) -> Counter[str]:
             else:
                 counter[f"{source} {call['method']} {call['path']}"] += 1
     return counter
-
-
-def _floor_figures(
-    result: LoadResult, calls: Mapping[str, list[dict[str, Any]]], excess: Mapping[str, float]
-) -> dict[str, Any]:
-    """The critical-path floor and where the rest of the time went, request by request
-    (possible only at concurrency 1, where each call belongs to one request)."""
-    samples = result.samples
-    merged = [{**c, "source": source} for source, found in calls.items() for c in found]
-    owned = analysis.attribute_calls([(s.sent, s.answered) for s in samples], merged)
-    floors = [analysis.critical_path_floor_ms(c) for c in owned]
-    if not floors:
-        return {"floor_ms": None}
-    # a request answered from the cache has no calls: floor 0, and nothing to split
-    called = [(s, c) for s, c in zip(samples, owned, strict=True) if c]
-    splits = [analysis.split_time(s.sent, s.answered, c) for s, c in called]
-    return {
-        "floor_ms": median(floors),
-        "floor_from": "measured",
-        "rounds_floor_ms": median(analysis.rounds_floor_ms(c) for c in owned),
-        "requests_with_calls": len(called),
-        "rounds": median(len(analysis.group_rounds(c)) for _, c in called) if called else 0,
-        "transport_ms": median(analysis.transport_floor_ms(c, excess) for _, c in called)
-        if called
-        else None,
-        "overhead_median_ms": median(
-            s.latency_ms - f for s, f in zip(samples, floors, strict=True)
-        ),
-        "time_split_ms": {
-            "latency": median(s.latency_ms for s, _ in called),
-            **analysis.median_split(splits),
-        }
-        if called
-        else None,
-    }
 
 
 def _assemble(

@@ -16,6 +16,13 @@ the same simulated systems, one after the other in one run, with the same load g
    upstream calls per request per source (the systems' logs); under load the calls are
    counted over every request started (answered, and the C still in flight when wrk
    stopped), as is the gateway's CPU.
+5. **One at a time**, before the cold load: each gateway cold, each query sent one
+   request after another by the bench's own client (which records when each was sent
+   and answered), so each upstream call belongs to one request: each request's latency
+   against its own critical-path floor from the systems' logs, as the main bench's
+   concurrency-1 cells measure Customer360's overhead (a query the peer cannot
+   express). The machine's share is measured beside it: the idle round trips to each
+   system, and the smallest request to each gateway.
 """
 
 from __future__ import annotations
@@ -36,8 +43,13 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from bench import cluster, equivalence, peer, procfs, report_peer, wrk
-from bench.load import smallest_request_ms
+from bench import analysis, cluster, equivalence, peer, procfs, report_peer, wrk
+from bench.load import (
+    Request,
+    closed_loop,
+    round_trip_excess_ms,
+    smallest_request_ms,
+)
 from legacy.examples import examples
 from legacy.world import SIZES, SizeName
 
@@ -62,6 +74,11 @@ PROBES = 3
 WARMUP_CONCURRENCY = 8
 #: what each round keeps beside the medians
 ROUND_FIGURES = ("ok_rps", "cpu_ms_per_request", "gateway_cpu_share")
+#: cold requests one at a time, per gateway, query and round; warm-up requests before
+ALONE_REQUESTS = 30
+ALONE_WARMUP = 5
+#: a bound on one gateway's requests one at a time (a peer answering in seconds)
+ALONE_MAX_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +261,89 @@ def measure(
     }
 
 
+def alone(
+    gateway: cluster.Process,
+    query: str,
+    body: Path,
+    systems: Mapping[str, cluster.Process],
+    excess_ms: Mapping[str, float],
+) -> dict[str, Any]:
+    """``ALONE_REQUESTS`` cold requests one at a time: each one's latency against its own
+    critical-path floor (:func:`bench.analysis.floor_figures`)."""
+    url = gateway.url + "/graphql"
+    request = Request(name=query, body=body.read_bytes())
+    asyncio.run(closed_loop(url, [request], 1, ALONE_MAX_S, ALONE_WARMUP))
+    quiesce(gateway, systems)
+    result = asyncio.run(closed_loop(url, [request], 1, ALONE_MAX_S, ALONE_REQUESTS))
+    calls = _quiet_calls(systems)
+    latencies = [s.latency_ms for s in result.samples]
+    figures = analysis.floor_figures(result.samples, calls, excess_ms)
+    p50 = analysis.percentile(latencies, 50)
+    floor = figures["floor_ms"]
+    return {
+        "requests": len(result.samples),
+        "errors": sum(s.error is not None for s in result.samples),
+        "p50_ms": p50,
+        "overhead_p50_ms": p50 - floor if floor is not None else None,
+        **figures,
+    }
+
+
+def _run_alone(
+    systems: Mapping[str, cluster.Process],
+    bodies: Mapping[str, Path],
+    plan: Plan,
+    work: Path,
+    layout: procfs.Layout,
+) -> list[dict[str, Any]]:
+    """Step 5 of the module's run: both gateways cold, up at once, each query one request
+    at a time, ``plan.rounds`` rounds of each gateway in turn, who goes first
+    alternating; every figure the median of its rounds."""
+    excess = {
+        name: asyncio.run(round_trip_excess_ms(system.url)) for name, system in systems.items()
+    }
+    with ExitStack() as stack:
+        gateways = {
+            name: stack.enter_context(
+                _gateway(name, "cold", plan.size, systems, work, layout.gateway)
+            )
+            for name in (MOSAIC, PEER)
+        }
+        smallest = {
+            name: asyncio.run(smallest_request_ms(g.url + "/graphql"))
+            for name, g in gateways.items()
+        }
+        found: list[dict[str, Any]] = []
+        for query, body in bodies.items():
+            rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in gateways}
+            for index in range(plan.rounds):
+                for name in list(gateways)[:: 1 if index % 2 == 0 else -1]:
+                    measured = alone(gateways[name], query, body, systems, excess)
+                    _log(
+                        f"round {index + 1}: [{name} one at a time] {query}: p50 "
+                        f"{measured['p50_ms']:.1f} ms, floor {measured['floor_ms']:.1f} ms"
+                    )
+                    rounds[name].append(measured)
+            for name, measured_rounds in rounds.items():
+                cell = median_cell([_without_split(r) for r in measured_rounds])
+                found.append(
+                    {
+                        "gateway": name,
+                        "query": query,
+                        **cell,
+                        "round_trip_excess_ms": excess,
+                        "smallest_request_ms": smallest[name],
+                    }
+                )
+    return found
+
+
+def _without_split(measured: Mapping[str, Any]) -> dict[str, Any]:
+    """A round's figures without its time split (None where no request called out,
+    which :func:`median_cell` cannot take a median of)."""
+    return {k: v for k, v in measured.items() if v is not None}
+
+
 def median_cell(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One cell from a gateway's rounds of the same measurement: every figure the median
     of its rounds (nested figures too); what is not a figure from the first round."""
@@ -335,6 +435,7 @@ def run(plan: Plan, machine: Mapping[str, Any]) -> int:
                         _log(f"  {verdict.query}: {difference}")
                 _log("the gateways do not give the same data: nothing measured")
                 return 1
+            one_at_a_time = _run_alone(systems, bodies, plan, work, layout)
             cells = [
                 cell
                 for mode in MODES
@@ -368,6 +469,7 @@ def run(plan: Plan, machine: Mapping[str, Any]) -> int:
             "machine": dict(machine),
         },
         "equivalence": checked,
+        "one_at_a_time": one_at_a_time,
         "cells": cells,
     }
     (plan.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")

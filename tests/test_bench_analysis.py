@@ -4,12 +4,14 @@ profile summaries."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pytest
 
 from bench.analysis import (
     attribute_calls,
     critical_path_floor_ms,
+    floor_figures,
     group_rounds,
     percentile,
     ratios,
@@ -86,6 +88,40 @@ def test_time_split_parts_add_up_to_the_latency() -> None:
     assert split.between_rounds == pytest.approx(3)  # round 1 ends 1.027, next starts 1.030
     total = split.before_first_call + split.rounds_floor + split.between_rounds
     assert total + split.after_last_call == pytest.approx(115)
+
+
+@dataclass(frozen=True)
+class Sent:
+    sent: float
+    answered: float
+    latency_ms: float
+
+
+def test_floor_figures_hold_each_request_against_its_own_calls_floor() -> None:
+    """Two requests one at a time: the first waits on a CRM then an ERP call (floor 105
+    ms), the second on one POS call (20 ms); the overhead is each one's own latency less
+    its own floor, and the machine's share counts each round's slowest system once."""
+    samples = [Sent(1.000, 1.115, 115.0), Sent(2.000, 2.030, 30.0)]
+    calls = {
+        "crm": [call(1.002, 25)],
+        "erp": [call(1.030, 80)],
+        "pos": [call(2.001, 20), call(1.003, 20)],
+    }
+    figures = floor_figures(samples, calls, {"crm": 1.0, "erp": 2.0, "pos": 0.5})
+    assert figures["floor_ms"] == pytest.approx((105 + 20) / 2)
+    assert figures["overhead_median_ms"] == pytest.approx((10 + 10) / 2)
+    assert figures["requests_with_calls"] == 2
+    assert figures["rounds"] == pytest.approx(1.5)  # two rounds, then one
+    assert figures["transport_ms"] == pytest.approx((1.0 + 2.0 + 0.5) / 2)
+    assert figures["time_split_ms"]["before_first_call"] == pytest.approx((2 + 1) / 2)
+
+
+def test_floor_figures_of_requests_answered_without_calls_have_nothing_to_split() -> None:
+    samples = [Sent(1.000, 1.001, 1.0)]
+    figures = floor_figures(samples, {"crm": []}, {})
+    assert figures["floor_ms"] == 0
+    assert figures["requests_with_calls"] == 0
+    assert figures["time_split_ms"] is None
 
 
 def test_percentile_interpolates_between_closest_ranks() -> None:

@@ -28,6 +28,22 @@ def cell(gateway: str, mode: str, ok_rps: float, cpu_ms: float, erp: float) -> d
     }
 
 
+def alone(gateway: str, p50: float, floor: float) -> dict[str, Any]:
+    return {
+        "gateway": gateway,
+        "query": "PeerStockCheck",
+        "requests": 30,
+        "p50_ms": p50,
+        "floor_ms": floor,
+        "overhead_p50_ms": p50 - floor,
+        "overhead_median_ms": p50 - floor - 0.5,
+        "rounds": 1,
+        "transport_ms": 0.8,
+        "time_split_ms": {"before_first_call": 1.5, "after_last_call": 6.0},
+        "smallest_request_ms": 1.4,
+    }
+
+
 def results() -> dict[str, Any]:
     return {
         "meta": {
@@ -58,6 +74,7 @@ def results() -> dict[str, Any]:
                 "values_compared": 2134,
             }
         ],
+        "one_at_a_time": [alone("mosaic", p50=95.0, floor=86.0), alone("hive", 130.0, 88.0)],
         "cells": [
             cell("mosaic", "cold", ok_rps=100.0, cpu_ms=10.0, erp=1.0),
             cell("hive", "cold", ok_rps=50.0, cpu_ms=20.0, erp=1.0),
@@ -79,6 +96,19 @@ def test_the_equivalence_verdict_opens_the_page_with_what_was_dropped() -> None:
     assert "| PeerStockCheck | yes | 2134 | no | mosaic 63, hive 60 |" in page
     assert page.index("## Equivalence") < page.index("## Cold")
     assert "query PeerStockCheck { x }" in page
+
+
+def test_one_request_at_a_time_each_gateway_stands_against_its_own_floor() -> None:
+    page = markdown(results())
+    assert (
+        "| PeerStockCheck | mosaic | 30 | 95.0 | 86.0 | 9.0 | 8.5 | 1 | 1.5 | 6.0 | 0.8 | 1.4 |"
+        in page
+    )
+    assert "| PeerStockCheck | hive | 30 | 130.0 | 88.0 | 42.0 | 41.5 |" in page
+    assert "| PeerStockCheck | mosaic / hive | | 0.73x | | 0.21x |" in page
+    assert (
+        page.index("## Equivalence") < page.index("one request at a time") < page.index("## Cold\n")
+    )
 
 
 def test_the_chart_is_drawn(tmp_path: Path) -> None:
