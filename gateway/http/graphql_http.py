@@ -153,16 +153,22 @@ def decode_json(data: str | bytes, max_depth: int) -> object:
             raise HTTPException(
                 400, f"the body is not valid UTF-8 (byte {error.start} cannot be decoded)"
             ) from error
-    deeper = HTTPException(400, f"the JSON nests deeper than {max_depth} levels")
     try:
         value = orjson.loads(data)  # other JSONDecodeErrors: strawberry's 400 for bad JSON
     except orjson.JSONDecodeError as error:
         if error.msg.startswith("depth limit"):
-            raise deeper from error
+            raise _deeper(max_depth) from error
         raise
     if _nests_deeper(data, max_depth):
-        raise deeper
+        raise _deeper(max_depth)
     return value
+
+
+def _deeper(max_depth: int) -> HTTPException:
+    """Made where it is raised: an exception held in a local of the frame it is raised
+    from is a reference cycle (exception, traceback, frame), which keeps the frame's
+    request body alive until the collector's next scan rather than freeing it at once."""
+    return HTTPException(400, f"the JSON nests deeper than {max_depth} levels")
 
 
 _JSON_KINDS = {bool: "true or false", int: "a number", float: "a number", str: "a string"}
