@@ -228,9 +228,12 @@ class SharedFetch(Generic[K, V]):
         wanted = [k for k in distinct if k not in entries]
         self.misses += len(wanted)
         if wanted:
-            results = await asyncio.gather(*(self._join(k) for k in wanted), return_exceptions=True)
-            for key, result in zip(wanted, results, strict=True):
-                entries[key] = self._settle(key, result, cached.get(key), served)
+            outcomes = await asyncio.gather(*(self._join(k) for k in wanted), return_exceptions=True)
+            try:
+                for index, key in enumerate(wanted):
+                    entries[key] = self._settle(key, outcomes[index], cached.get(key), served)
+            finally:  # the failure raised holds this frame by its trace: held here, a cycle
+                del outcomes
         log = served.log if served is not None else None
         if log is not None:
             if self.freshness.ttl_s > 0:  # every entry is in the store: fresh or fetched
@@ -313,7 +316,10 @@ class SharedFetch(Generic[K, V]):
             if served is not None:
                 served.stale.append(StaleNotice(self.name, self.source, result.code, round(age, 1)))
             return cached
-        raise result
+        try:
+            raise result
+        finally:  # kept here, it would hold the trace that holds this frame
+            del result
 
     def _join(self, key: K) -> asyncio.Future[Entry]:
         """The key's in-flight fetch, or a place in the next batch (single flight).

@@ -241,7 +241,10 @@ class SourceGuard:
                     self.breaker.failure()
                 else:
                     self.breaker.release()
-                raise error
+                try:
+                    raise error
+                finally:  # kept here, it would hold the trace that holds this frame
+                    del error
             if not isinstance(error, UpstreamRateLimited):
                 tries += 1
                 self._retries += 1
@@ -270,7 +273,11 @@ class SourceGuard:
         await self._acquire()
         task = asyncio.ensure_future(attempt(self.timeout_s))
         task.add_done_callback(self._release)
-        return await asyncio.wait_for(asyncio.shield(task), wait_s)
+        try:
+            async with asyncio.timeout(wait_s):
+                return await asyncio.shield(task)
+        finally:  # the task holds its failure, whose trace holds this frame
+            del task
 
     async def _acquire(self) -> None:
         """A slot, waited for in a bounded queue and no longer than the deadline."""

@@ -16,6 +16,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from adapters.errors import MosaicError
 from resolvers.golden.identity import PersonalRecord
+from resolvers.graphql.traces import forget_traces
 from resolvers.loading.loaders import Loaders
 from resolvers.privacy.principal import OPEN, PersonalReads, Principal
 
@@ -98,7 +99,10 @@ class MosaicContext:
     def report(self, info: Info, error: MosaicError) -> None:
         """Record a source's failure against this field while the field still answers
         with what the other sources gave (a merged order history without the ERP's
-        part, say), so the client learns the answer is partial and why."""
+        part, say), so the client learns the answer is partial and why. An expected
+        failure, logged where it happened: its trace is dropped
+        (resolvers/graphql/traces.py)."""
+        forget_traces(error)
         self.partial_errors.append(
             GraphQLError(
                 error.message,

@@ -10,6 +10,11 @@ they wait for a collection of the oldest, which walks the whole heap. At 64 conc
 Customer360s a worker held 360,000 such objects and spent a fifth of its CPU in the
 collector, half a second at a time. Dropped once the answer is complete, the helpers
 leave nothing cyclic, and a request's objects are freed as soon as its answer is sent.
+
+A source's failure is the other such cycle (resolvers/graphql/traces.py): its trace is
+dropped as soon as a field's error is made of it, including the errors of fields still
+settling after the answer has gone (siblings of a field whose error nulled their
+parent), which no one else would see.
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any
 
-from graphql import ExecutionResult
-from graphql.pyutils import AwaitableOrValue
+from graphql import ExecutionResult, GraphQLError, GraphQLOutputType
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from adapters.errors import MosaicError
+from resolvers.graphql.traces import forget_traces
 
 
 class AcyclicExecution(StrawberryGraphQLCoreExecutionContext):
@@ -41,3 +50,17 @@ class AcyclicExecution(StrawberryGraphQLCoreExecutionContext):
         if isinstance(result, ExecutionResult):
             del self.async_helpers
         return result
+
+    def handle_field_error(
+        self,
+        raw_error: Exception,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> None:
+        """graphql-core's, with an expected failure's trace dropped first: no one reads
+        it (``Schema.process_errors`` logs only a bug's trace)."""
+        cause = raw_error.original_error if isinstance(raw_error, GraphQLError) else raw_error
+        if isinstance(cause, MosaicError):
+            forget_traces(raw_error)
+        super().handle_field_error(raw_error, return_type, field_details_list, path)
