@@ -97,6 +97,7 @@ GIVEN: dict[str, tuple[str, str, Any]] = {
     "MOSAIC_RATE_LIMIT_BURST": ("5", "limits.rate_limit_burst", 5),
     "MOSAIC_HEADER_TIMEOUT_S": ("4", "server.header_timeout_s", 4.0),
     "MOSAIC_MAX_CONNECTIONS_PER_CLIENT": ("0", "server.max_connections_per_client", 0),
+    "MOSAIC_MAX_LINGERING_CONNECTIONS": ("32", "server.max_lingering_connections", 32),
     "MOSAIC_JWT_SECRET": (
         "a-long-shared-secret",
         "auth.jwt_secret",

@@ -2,13 +2,15 @@
 and the image run it) a request's headers must arrive within MOSAIC_HEADER_TIMEOUT_S
 and its body within MOSAIC_BODY_TIMEOUT_S, or the client gets a coded 408 and the
 connection is closed; a client address holds at most MOSAIC_MAX_CONNECTIONS_PER_CLIENT
-connections. The probe's cases: headers trickled, a body trickled at 200 B/s, a
+connections; refused connections linger at most MOSAIC_MAX_LINGERING_CONNECTIONS at
+once. The probe's cases: headers trickled, a body trickled at 200 B/s, a
 Content-Length larger than what is sent, a connection that sends nothing."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -28,13 +31,20 @@ pytestmark = pytest.mark.process  # `mosaic serve` against slow clients
 HEADER_TIMEOUT_S = 0.5
 BODY_TIMEOUT_S = 1.0
 MOST_CONNECTIONS = 4
+MOST_LINGERING = 8
 #: how long anything here may take before the test calls it a hang
 GUARD_S = 20.0
 HEADERS = b"POST /graphql HTTP/1.1\r\nHost: mosaic\r\nContent-Type: application/json\r\n"
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int  # one worker: the process that holds the connections
+
+
 @pytest.fixture(scope="module")
-def port(systems: dict[str, str]) -> Iterator[int]:
+def server(systems: dict[str, str]) -> Iterator[Server]:
     """`mosaic serve`, as deployed, with short deadlines."""
     chosen = free_port()
     env = gateway_environment(
@@ -42,13 +52,19 @@ def port(systems: dict[str, str]) -> Iterator[int]:
         MOSAIC_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
         MOSAIC_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
         MOSAIC_MAX_CONNECTIONS_PER_CLIENT=str(MOST_CONNECTIONS),
+        MOSAIC_MAX_LINGERING_CONNECTIONS=str(MOST_LINGERING),
         MOSAIC_RATE_LIMIT_PER_S="0",
         MOSAIC_CACHE="false",
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(chosen)], env=env
     )
-    yield from serving(process, chosen)
+    yield from (Server(ready, process.pid) for ready in serving(process, chosen))
+
+
+@pytest.fixture(scope="module")
+def port(server: Server) -> int:
+    return server.port
 
 
 def serving(process: subprocess.Popen[bytes], port: int) -> Iterator[int]:
@@ -179,3 +195,26 @@ def test_a_client_holds_at_most_its_share_of_connections(port: int) -> None:
             connection.close()
 
     poll_until(served, GUARD_S, what="room again once the server sees the closes")
+
+
+def descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_refused_connections_linger_no_more_than_the_bound_at_once(
+    server: Server,
+) -> None:
+    """A client opening connections faster than they are refused (the hostile bench
+    opened 3,000 at once) would make the server hold a descriptor for each for the
+    lingering's 2 s: past the bound, a refused connection is closed outright, and its
+    client still reads its 429 (it had sent nothing a reset could lose)."""
+    before = descriptors(server.pid)
+    held = [connect(server.port) for _ in range(MOST_CONNECTIONS)]
+    refused = [connect(server.port) for _ in range(3 * MOST_LINGERING)]
+    try:
+        for sock in refused:
+            refused_with(sock, 429, "RATE_LIMITED")
+        assert descriptors(server.pid) <= before + MOST_CONNECTIONS + MOST_LINGERING
+    finally:
+        for sock in held + refused:
+            sock.close()

@@ -322,6 +322,13 @@ class ServerSettings(Group):
         description="open connections per client address (429 beyond); 0: no limit, as "
         "behind a proxy, where every connection comes from the proxy and it counts them",
     )
+    max_lingering_connections: int = Field(
+        default=256,
+        ge=0,
+        description="refused connections (408, 429) that may linger at once, their answer "
+        "sent and what the client still sends drained for 2 s; beyond, one is closed "
+        "outright: a flood of refusals holds no more descriptors than this",
+    )
 
 
 class AuthSettings(Group):
