@@ -1,4 +1,4 @@
-"""``python -m bench.scenarios``: two situations the main matrix does not show.
+"""``python -m bench.scenarios``: three situations the main matrix does not show.
 
 Hot key: 200 clients open the same product page at once, again and again. Upstream
 calls should stay at about one per freshness window per distinct key set (the cache
@@ -9,7 +9,12 @@ Slow ERP: the ERP answers in 2 s. Queries that do not need the ERP (a customer's
 profile and loyalty at the till, the nearest stores) must keep their normal latency,
 and the ERP must never see more concurrent calls than the gateway's limit for it.
 
-Both run the gateway as deployed (uvicorn, its own process) in front of the four
+ERP down: the ERP answers every call with a SOAP fault. Customer360 and ProductListing,
+cold, at 64 clients each in turn: the answers keep coming, with what the other systems
+give and the ERP's error, and a failed request costs no more than a served one (its
+CPU per request and the gateway's peak memory are shown).
+
+All run the gateway as deployed (uvicorn, its own process) in front of the four
 simulated systems, with the load from this process, and write
 ``bench/results/scenarios.json`` and ``scenarios.md``.
 """
@@ -25,7 +30,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from bench import cluster
+from bench import cluster, procfs
 from bench.cluster import LATENCY_MS
 from bench.load import LoadResult, closed_loop, graphql_request
 from bench.run import DEFAULT_RESULTS
@@ -35,6 +40,7 @@ from legacy.examples import examples
 HOT_CLIENTS = 200
 SLOW_ERP_MS = 2000.0
 ERP_LIMIT = 16  # the gateway's default erp_max_concurrency
+DOWN_CLIENTS = 64
 PROFILE = """query Profile($card: String!) { customer(by: {loyaltyCard: $card}) {
   id name loyalty { tier points } consents { purpose granted } } }"""
 NEAREST = """query Nearest { locations(near: {postalCode: "3511 AB"}, limit: 3, kind: STORE) {
@@ -137,10 +143,39 @@ def slow_erp(systems: dict[str, cluster.Process], work: Path, duration_s: float)
     return found
 
 
+def erp_down(systems: dict[str, cluster.Process], work: Path, duration_s: float) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    erp = systems["erp"].url
+    every = examples(42, "default")
+    with cluster.gateway("erp-down", systems, {"MOSAIC_CACHE": "false"}, 1, work, None) as gw:
+        _set_knobs(erp, fault="soap_fault")
+        try:
+            for name in ("Customer360", "ProductListing"):
+                request = graphql_request(name, reference_operations()[name], every[name])
+                before = procfs.cpu_seconds(gw.pid)
+                result = asyncio.run(
+                    closed_loop(gw.url + "/graphql", [request], DOWN_CLIENTS, duration_s, 10**7)
+                )
+                cpu = procfs.cpu_seconds(gw.pid) - before
+                found[name] = {
+                    **_summary(result),
+                    "cpu_ms_per_request": round(cpu * 1000 / max(len(result.samples), 1), 2),
+                }
+        finally:
+            _set_knobs(erp, fault="none")
+        found["peak_rss_mb"] = round(procfs.peak_rss(gw.pid).peak_rss_mb_max, 1)
+    found["clients"] = DOWN_CLIENTS
+    return found
+
+
 def _set_latency(url: str, latency_ms: float) -> None:
+    _set_knobs(url, latency_ms=latency_ms, jitter_ms=latency_ms * 0.1)
+
+
+def _set_knobs(url: str, **knobs: Any) -> None:
     import urllib.request
 
-    body = json.dumps({"latency_ms": latency_ms, "jitter_ms": latency_ms * 0.1}).encode()
+    body = json.dumps(knobs).encode()
     request = urllib.request.Request(
         url + "/__admin/knobs",
         data=body,
@@ -187,6 +222,23 @@ def _markdown(results: dict[str, Any]) -> str:
                 )
         peak = slow[label]["erp_peak_concurrent_calls"]
         lines.append(f"| {label} | ERP peak concurrent calls | {peak} | | | |")
+    down = results["erp_down"]
+    lines += [
+        "",
+        f"## ERP down (a SOAP fault for every call), cold, {down['clients']} clients",
+        "",
+        "Every answer carries the ERP's error beside what the other systems gave.",
+        "",
+        "| query | requests | req/s | p50 ms | p99 ms | CPU ms/request |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for name in ("Customer360", "ProductListing"):
+        r = down[name]
+        lines.append(
+            f"| {name} | {r['requests']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
+            f"| {r['cpu_ms_per_request']} |"
+        )
+    lines += ["", f"Gateway peak RSS over both: {down['peak_rss_mb']} MB."]
     return "\n".join(lines) + "\n"
 
 
@@ -202,6 +254,7 @@ def main() -> None:
             results = {
                 "hot_key": hot_key(systems, work, args.duration_s),
                 "slow_erp": slow_erp(systems, work, args.duration_s),
+                "erp_down": erp_down(systems, work, args.duration_s),
             }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "scenarios.json").write_text(json.dumps(results, indent=2))
