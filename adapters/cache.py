@@ -228,7 +228,9 @@ class SharedFetch(Generic[K, V]):
         wanted = [k for k in distinct if k not in entries]
         self.misses += len(wanted)
         if wanted:
-            outcomes = await asyncio.gather(*(self._join(k) for k in wanted), return_exceptions=True)
+            outcomes = await asyncio.gather(
+                *(self._join(k) for k in wanted), return_exceptions=True
+            )
             try:
                 for index, key in enumerate(wanted):
                     entries[key] = self._settle(key, outcomes[index], cached.get(key), served)
