@@ -321,11 +321,11 @@ def _run_alone(
                     measured = alone(gateways[name], query, body, systems, excess)
                     _log(
                         f"round {index + 1}: [{name} one at a time] {query}: p50 "
-                        f"{measured['p50_ms']:.1f} ms, floor {measured['floor_ms']:.1f} ms"
+                        f"{measured['p50_ms']:.1f} ms, floor {measured['floor_ms']} ms"
                     )
                     rounds[name].append(measured)
             for name, measured_rounds in rounds.items():
-                cell = median_cell([_without_split(r) for r in measured_rounds])
+                cell = median_cell([_present(r) for r in measured_rounds])
                 found.append(
                     {
                         "gateway": name,
@@ -338,9 +338,10 @@ def _run_alone(
     return found
 
 
-def _without_split(measured: Mapping[str, Any]) -> dict[str, Any]:
-    """A round's figures without its time split (None where no request called out,
-    which :func:`median_cell` cannot take a median of)."""
+def _present(measured: Mapping[str, Any]) -> dict[str, Any]:
+    """A round's figures that have a value: where no request called out there is no
+    floor, overhead or time split (None), which :func:`median_cell` cannot take a
+    median of."""
     return {k: v for k, v in measured.items() if v is not None}
 
 

@@ -111,12 +111,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     @classmethod
     def _limits(cls) -> tuple[float, int, Lingering]:
-        if cls.header_timeout_s is None or cls.max_connections_per_client is None:
+        if (
+            cls.header_timeout_s is None
+            or cls.max_connections_per_client is None
+            or cls.lingering is None
+        ):
             settings = Settings()
             cls.header_timeout_s = settings.server.header_timeout_s
             cls.max_connections_per_client = settings.server.max_connections_per_client
             cls.lingering = Lingering(settings.server.max_lingering_connections)
-        assert cls.lingering is not None
         return cls.header_timeout_s, cls.max_connections_per_client, cls.lingering
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
