@@ -35,8 +35,8 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,6 +261,31 @@ def measure(
     }
 
 
+@contextmanager
+def _both(
+    mode: str,
+    plan: Plan,
+    systems: Mapping[str, cluster.Process],
+    work: Path,
+    layout: procfs.Layout,
+) -> Iterator[dict[str, cluster.Process]]:
+    """Mosaic and the peer in ``mode``, both up at once on the gateway's core (the one
+    not being measured sits idle)."""
+    with ExitStack() as stack:
+        yield {
+            name: stack.enter_context(
+                _gateway(name, mode, plan.size, systems, work, layout.gateway)
+            )
+            for name in (MOSAIC, PEER)
+        }
+
+
+def _in_turn(gateways: Mapping[str, cluster.Process], index: int) -> list[str]:
+    """The gateways in round ``index``'s order: who goes first alternates, so the
+    machine's other work falls on both alike."""
+    return list(gateways)[:: 1 if index % 2 == 0 else -1]
+
+
 def alone(
     gateway: cluster.Process,
     query: str,
@@ -302,13 +327,7 @@ def _run_alone(
     excess = {
         name: asyncio.run(round_trip_excess_ms(system.url)) for name, system in systems.items()
     }
-    with ExitStack() as stack:
-        gateways = {
-            name: stack.enter_context(
-                _gateway(name, "cold", plan.size, systems, work, layout.gateway)
-            )
-            for name in (MOSAIC, PEER)
-        }
+    with _both("cold", plan, systems, work, layout) as gateways:
         smallest = {
             name: asyncio.run(smallest_request_ms(g.url + "/graphql"))
             for name, g in gateways.items()
@@ -317,7 +336,7 @@ def _run_alone(
         for query, body in bodies.items():
             rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in gateways}
             for index in range(plan.rounds):
-                for name in list(gateways)[:: 1 if index % 2 == 0 else -1]:
+                for name in _in_turn(gateways, index):
                     measured = alone(gateways[name], query, body, systems, excess)
                     _log(
                         f"round {index + 1}: [{name} one at a time] {query}: p50 "
@@ -373,13 +392,7 @@ def _run_mode(
     warmed up, then for each query and concurrency ``plan.rounds`` rounds, each gateway
     once per round, who goes first alternating: the machine's other work, which pinning
     does not keep off that core, falls on both alike."""
-    with ExitStack() as stack:
-        gateways = {
-            name: stack.enter_context(
-                _gateway(name, mode, plan.size, systems, work, layout.gateway)
-            )
-            for name in (MOSAIC, PEER)
-        }
+    with _both(mode, plan, systems, work, layout) as gateways:
         smallest: dict[str, float] = {}
         for name, gateway in gateways.items():
             url = gateway.url + "/graphql"
@@ -392,8 +405,7 @@ def _run_mode(
             for concurrency in plan.concurrency:
                 rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in gateways}
                 for index in range(plan.rounds):
-                    order = list(gateways)[:: 1 if index % 2 == 0 else -1]
-                    for name in order:
+                    for name in _in_turn(gateways, index):
                         measured = measure(
                             name, mode, query, concurrency, gateways[name], body, systems,
                             plan.duration_s,
