@@ -17,7 +17,7 @@ from adapters.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from adapters.transport.resilience import Clock, GuardConfig, deadline
+from adapters.transport.resilience import Clock, GuardConfig, SourceGuard, deadline
 from adapters.transport.rest import JsonClient
 from tests.conftest import WMS_TOKEN
 from tests.simulators import calls, reset_knobs, set_knobs
@@ -85,6 +85,74 @@ async def test_a_failed_probe_opens_the_breaker_again(
     with pytest.raises(CircuitOpen):
         await wms_client.post(*QUERY)
     assert len(calls(wms)) == 2
+
+
+async def test_calls_waiting_for_a_slot_are_not_sent_once_the_breaker_opens(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    """A burst against a failing source: the first failure opens the breaker, and the
+    calls still queued then end with CIRCUIT_OPEN instead of reaching the source. (The
+    slot passes on as the source answers, before that answer is judged, so the call
+    handed it is sent all the same.)"""
+    wms_client = client(session, wms, max_concurrency=1, retries=0, failure_threshold=1)
+    set_knobs(wms, fault="error500", latency_ms=100)
+    results = await asyncio.gather(
+        *(wms_client.post(*QUERY) for _ in range(6)), return_exceptions=True
+    )
+    assert [type(r) for r in results] == [UpstreamFault] * 2 + [CircuitOpen] * 4
+    assert len(calls(wms)) == 2
+
+
+async def test_a_read_is_not_retried_once_the_breaker_has_opened(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    """A read whose first attempt failed gives up with its own error, unretried, when
+    another call's failure has opened the breaker in the meantime."""
+    wms_client = client(
+        session, wms, retries=3, retry_budget=1.0, backoff_s=0.2, failure_threshold=1
+    )
+    set_knobs(wms, fault="error500", latency_ms=100)
+    write, read = await asyncio.gather(
+        wms_client.post(*QUERY, idempotent=False), wms_client.post(*QUERY), return_exceptions=True
+    )
+    assert isinstance(write, UpstreamFault)
+    assert isinstance(read, UpstreamFault)
+    assert len(calls(wms)) == 2
+    assert wms_client.guard.state()["breaker"] == "open"
+
+
+async def test_only_the_probe_makes_way_for_another_probe() -> None:
+    """A call let in before the breaker opened, ending without a verdict on the source
+    (a 4xx here) while the half-open breaker's probe is under way, lets no second probe
+    through."""
+    clock = ManualClock()
+    guard = SourceGuard("erp", 1.0, GuardConfig(retries=0, failure_threshold=1), clock=clock)
+    earlier, probing = asyncio.Event(), asyncio.Event()
+
+    async def refused_later(_: float) -> None:
+        await earlier.wait()
+        raise UpstreamFault("erp", "no such item", status=404)
+
+    async def failing(_: float) -> None:
+        raise UpstreamFault("erp", "internal error")
+
+    async def hanging(_: float) -> None:
+        await probing.wait()
+
+    old = asyncio.ensure_future(guard.call(refused_later, idempotent=True))
+    with pytest.raises(UpstreamFault):
+        await guard.call(failing, idempotent=True)
+    clock.advance(guard.config.open_s)
+    probe = asyncio.ensure_future(guard.call(hanging, idempotent=True))
+    await poll_until_async(lambda: guard.breaker.probing, what="the probe is under way")
+    earlier.set()
+    with pytest.raises(UpstreamFault):
+        await old
+    with pytest.raises(CircuitOpen):
+        await guard.call(hanging, idempotent=True)
+    probing.set()
+    await probe
+    assert guard.state()["breaker"] == "closed"
 
 
 async def test_reads_are_retried_and_succeed_when_the_fault_clears(

@@ -119,7 +119,8 @@ class Breaker:
     opened_at: float = 0.0
     probing: bool = False
 
-    def admit(self, source: str) -> None:
+    def admit(self, source: str) -> bool:
+        """Let a new call pass or refuse it; True when it is the half-open probe."""
         if self.state == "open":
             if self.clock() - self.opened_at < self.open_s:
                 raise CircuitOpen(source, "circuit open after repeated failures")
@@ -128,6 +129,8 @@ class Breaker:
             if self.probing:
                 raise CircuitOpen(source, "circuit half-open: a probe call is under way")
             self.probing = True
+            return True
+        return False
 
     def success(self) -> None:
         self.state, self.failures, self.probing = "closed", 0, False
@@ -139,7 +142,9 @@ class Breaker:
         self.probing = False
 
     def release(self) -> None:
-        """A call that ended without telling anything about the source's health."""
+        """The probe ended without telling anything about the source's health (a 4xx,
+        a cancelled caller): the next call may probe. Only the probe may say so; a call
+        let in before the breaker opened does not make way for a second probe."""
         self.probing = False
 
 
@@ -191,11 +196,12 @@ class SourceGuard:
     ) -> T:
         """Run ``attempt(timeout)`` under the guard, retrying an idempotent read.
         ``operation`` names the call for observers; it must come from a small set."""
-        self.breaker.admit(self.source)
+        probe = self.breaker.admit(self.source)
         try:
             return await self._attempts(attempt, idempotent, operation)
         except BaseException:
-            self.breaker.release()
+            if probe:
+                self.breaker.release()
             raise
 
     def state(self) -> dict[str, object]:
@@ -219,6 +225,8 @@ class SourceGuard:
             started, clock = time.time(), time.perf_counter()
             try:
                 result = await self._in_slot(attempt, timeout)
+            except CircuitOpen:
+                raise  # nothing was sent: no call to observe, nothing learnt
             except TimeoutError:
                 error: UpstreamError = UpstreamTimeout(
                     self.source, f"no answer within {timeout:.2f}s"
@@ -239,8 +247,6 @@ class SourceGuard:
                 self._outcomes.append(False)
                 if _unhealthy(error):
                     self.breaker.failure()
-                else:
-                    self.breaker.release()
                 try:
                     raise error
                 finally:  # kept here, it would hold the trace that holds this frame
@@ -248,6 +254,7 @@ class SourceGuard:
             if not isinstance(error, UpstreamRateLimited):
                 tries += 1
                 self._retries += 1
+            del error  # the next attempt may end in CircuitOpen, which leaves it bound
             await self._sleep(wait)
 
     def _observe(self, operation: str, started: float, clock: float, error: str | None) -> None:
@@ -293,6 +300,11 @@ class SourceGuard:
                 self._waiting -= 1
         else:
             await self._slots.acquire()
+        if self.breaker.state == "open":
+            # Other calls opened it while this one waited: a call let in before is not
+            # sent once the source is known to be failing (nor is a retry).
+            self._slots.release()
+            raise CircuitOpen(self.source, "circuit opened while the call waited")
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
@@ -337,8 +349,8 @@ class SourceGuard:
 
     def _retry_wait(self, error: UpstreamError, tries: int, idempotent: bool) -> float | None:
         """Seconds to wait before trying a failed call again, or None to give up now."""
-        if not idempotent or tries >= self.config.retries:
-            return None
+        if not idempotent or tries >= self.config.retries or self.breaker.state == "open":
+            return None  # an open breaker: other calls found the source failing too
         left = remaining(self._clock)
         if not _unhealthy(error) or isinstance(
             error, (BadUpstreamResponse, UpstreamTimeout, UpstreamAuthFailed)
