@@ -3,6 +3,7 @@ keys, records in Mosaic's vocabulary, and every failure as one of our errors."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -320,6 +321,26 @@ async def test_a_page_wsdl_is_loaded_once_however_many_calls_need_it(
     counts = call_count(erp_server.url)
     assert counts["GET /WS/CRONUS/Page/ItemCard"] == 1
     assert counts["ItemCard:ReadMultiple"] == 2
+
+
+async def test_calls_arriving_together_share_one_wsdl_load_and_its_failure(
+    adapter: ErpAdapter, erp_server: ServerThread, knobs: Callable[..., object]
+) -> None:
+    """Calls that need a page's WSDL while it loads wait for that one load: when NAV
+    fails it, all of them fail with its fault after one GET, not one GET each in turn;
+    the next call loads it again, and that load is kept."""
+    knobs(fault="soap_fault", latency_ms=50)
+    failed = await asyncio.gather(
+        *(adapter.items([sku]) for sku in ("10001", "10002", "10003", "10004")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(f, UpstreamFault) for f in failed)
+    assert call_count(erp_server.url)["GET /WS/CRONUS/Page/ItemCard"] == 1
+    knobs(fault="none", latency_ms=50)
+    together = await asyncio.gather(adapter.items(["10001"]), adapter.items(["10002"]))
+    await adapter.items(["10003"])
+    assert [sorted(found) for found in together] == [["10001"], ["10002"]]
+    assert call_count(erp_server.url)["GET /WS/CRONUS/Page/ItemCard"] == 2
 
 
 def test_a_records_values_read_in_one_pass_are_the_values_read_field_by_field() -> None:

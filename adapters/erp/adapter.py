@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -228,7 +229,7 @@ class ErpAdapter:
         self.credentials = Credentials(session, config, clock)
         self.records = NavRecords(config)
         self._services: dict[str, Service] = {}
-        self._loading = {page: asyncio.Lock() for page in config.pages}
+        self._loading: dict[str, asyncio.Future[Service]] = {}  # loads under way
 
     # --- batch reads ----------------------------------------------------------------
 
@@ -505,13 +506,27 @@ class ErpAdapter:
         return result
 
     async def service(self, page: str, timeout_s: float) -> Service:
-        """The page's service, loading its WSDL on first use (once, however many calls
-        arrive together)."""
-        if page not in self._services:
-            async with self._loading[page]:
-                if page not in self._services:
-                    self._services[page] = await self._load(page, timeout_s)
-        return self._services[page]
+        """The page's service, loading its WSDL on first use. Calls that arrive while it
+        loads wait for that one load and share its outcome, a failure too: a NAV that is
+        down is asked once, not once more for each call in the queue, each holding a
+        slot. The first call after a failed load loads again."""
+        known = self._services.get(page)
+        if known is not None:
+            return known
+        loading = self._loading.get(page)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(page, timeout_s))
+            loading.add_done_callback(partial(self._loaded, page))
+            self._loading[page] = loading
+        try:
+            return await asyncio.shield(loading)  # a caller that gives up ends no one's load
+        finally:  # it holds its failure, whose trace holds this frame
+            del loading
+
+    def _loaded(self, page: str, load: asyncio.Future[Service]) -> None:
+        del self._loading[page]
+        if not load.cancelled() and load.exception() is None:
+            self._services[page] = load.result()
 
     async def _load(self, page: str, timeout_s: float) -> Service:
         url = self.config.page_url(page)
