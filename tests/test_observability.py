@@ -6,6 +6,7 @@ calls are counted at the simulated systems and compared with what the gateway re
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -232,6 +233,51 @@ def test_each_request_is_one_json_log_line_with_its_id_and_upstream_calls(
     assert entry["outcome"] == "ok"
     assert entry["upstream_calls"] == sum(CUSTOMER360_CALLS.values())
     assert entry["duration_ms"] > 0
+
+
+@pytest.fixture
+def own_gateway_url(systems: dict[str, str]) -> Iterator[str]:
+    """A gateway of its own: a failing source opens its breaker, which the session's
+    gateway must not inherit."""
+    yield from _gateway(systems, cache=False)
+
+
+def test_a_source_down_is_logged_once_per_kind_of_error_not_once_per_field(
+    own_gateway_url: str,
+    systems: dict[str, str],
+    variables: dict[str, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A source down fails every field read from it, all with one code and message: the
+    log says so in one line, with the first path and how many more, not a line each.
+    (An error a field reports while it still answers, as ``orders`` does without the
+    ERP's part, joins the answer later: the request's access line names its source.)"""
+    set_knobs(systems["erp"], fault="soap_fault")
+    try:
+        result, _ = exchange(
+            own_gateway_url,
+            {"query": reference_operations()["Customer360"], "variables": variables["Customer360"]},
+            {"X-Request-Id": "alike-errors-1"},
+        )
+    finally:
+        reset_knobs(systems["erp"])
+    kinds = Counter((e["extensions"]["code"], e["message"]) for e in result["errors"])
+    assert len(result["errors"]) > len(kinds)
+
+    def lines() -> list[dict[str, Any]] | None:
+        err = capsys.readouterr().err
+        entries = [json.loads(text) for text in err.splitlines() if "alike-errors-1" in text]
+        found = [e for e in entries if e["logger"] == "mosaic.errors"]
+        return found or None
+
+    logged = poll_until(lines)
+    assert len(logged) == len(kinds)
+    for (code, message), count in kinds.items():
+        (line,) = [e for e in logged if e["message"].startswith(f"{code} at ")]
+        assert line["message"].endswith(f": {message}")
+        more = re.search(r"\] and (\d+) more: ", line["message"])
+        assert more is not None
+        assert 1 < int(more[1]) + 1 <= count
 
 
 # --- OpenTelemetry -----------------------------------------------------------------------

@@ -90,15 +90,22 @@ class MosaicSchema(strawberry.federation.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Give every error its code, and log expected failures (a source down, bad
-        input) as one line each; only a bug in Mosaic itself is logged with its trace."""
+        """Give every error its code. A bug in Mosaic itself is logged with its trace;
+        expected failures (a source down, bad input) one line per code and message, with
+        the first path and how many more: a source down fails every field read from it,
+        and fifty lines saying the same would bury the request's other news and cost
+        more CPU than the answer."""
+        alike: dict[tuple[str, str], list[GraphQLError]] = {}
         for error in errors:
             code = error_code(error, execution_context)
             error.extensions = {**(error.extensions or {}), "code": code}
             if code == ErrorCode.INTERNAL_SERVER_ERROR:
                 logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
             else:
-                logger.info("%s at %s: %s", code, error.path, error.message)
+                alike.setdefault((code, error.message), []).append(error)
+        for (code, message), same in alike.items():
+            more = f" and {len(same) - 1} more" if len(same) > 1 else ""
+            logger.info("%s at %s%s: %s", code, same[0].path, more, message)
 
 
 #: the root types, each module adding its fields (merge_types keeps them apart)
