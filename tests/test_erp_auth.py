@@ -6,6 +6,7 @@ asked once, and count against the breaker; no secret shows in an error."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,26 @@ async def test_a_token_the_erp_refuses_is_dropped_and_the_next_call_gets_another
         await erp.items(["10002"])
     assert sorted(await erp.items(["10002"])) == ["10002"]
     assert erp.credentials.fetches == 2
+
+
+async def test_calls_arriving_together_share_one_token_fetch_and_its_refusal(
+    session: aiohttp.ClientSession, business_central: str, endpoint: tuple[TokenEndpoint, str]
+) -> None:
+    """Calls to two pages need a token at once (each to load its page's WSDL): one
+    fetch serves both, and when the endpoint refuses the credentials, both hear it
+    after that one refusal, not after one refusal each in turn."""
+    _, token_url = endpoint
+    wrong = oauth(business_central, token_url, client_secret=SecretStr("not-it"))
+    refused = ErpAdapter(session, wrong, clock=ManualClock(1000.0))
+    failed = await asyncio.gather(
+        refused.items(["10001"]), refused.customers(["C20000"]), return_exceptions=True
+    )
+    assert [type(f) for f in failed] == [UpstreamAuthFailed] * 2
+    assert refused.credentials.fetches == 1
+    erp = ErpAdapter(session, oauth(business_central, token_url), clock=ManualClock(1000.0))
+    items, customers = await asyncio.gather(erp.items(["10001"]), erp.customers(["C20000"]))
+    assert (sorted(items), len(customers)) == (["10001"], 1)
+    assert erp.credentials.fetches == 1
 
 
 async def test_a_wrong_client_secret_is_source_auth_failed_without_the_secret(

@@ -82,6 +82,7 @@ from adapters.records import (
 from adapters.transport.batching import grouped, in_chunks, unique
 from adapters.transport.exchange import exchange
 from adapters.transport.resilience import SourceGuard
+from adapters.transport.single_flight import SingleFlight
 
 SOURCE = "erp"
 #: Records asked per ReadMultiple; a larger result is paged with bookmarkKey.
@@ -229,7 +230,7 @@ class ErpAdapter:
         self.credentials = Credentials(session, config, clock)
         self.records = NavRecords(config)
         self._services: dict[str, Service] = {}
-        self._loading: dict[str, asyncio.Future[Service]] = {}  # loads under way
+        self._loading: SingleFlight[str, Service] = SingleFlight()  # WSDLs, by page
 
     # --- batch reads ----------------------------------------------------------------
 
@@ -506,27 +507,14 @@ class ErpAdapter:
         return result
 
     async def service(self, page: str, timeout_s: float) -> Service:
-        """The page's service, loading its WSDL on first use. Calls that arrive while it
-        loads wait for that one load and share its outcome, a failure too: a NAV that is
-        down is asked once, not once more for each call in the queue, each holding a
-        slot. The first call after a failed load loads again."""
+        """The page's service, loading its WSDL on first use: calls arriving while it
+        loads share that one load, a failure too (a NAV that is down is asked once, not
+        once more for each waiting call)."""
         known = self._services.get(page)
-        if known is not None:
-            return known
-        loading = self._loading.get(page)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load(page, timeout_s))
-            loading.add_done_callback(partial(self._loaded, page))
-            self._loading[page] = loading
-        try:
-            return await asyncio.shield(loading)  # a caller that gives up ends no one's load
-        finally:  # it holds its failure, whose trace holds this frame
-            del loading
-
-    def _loaded(self, page: str, load: asyncio.Future[Service]) -> None:
-        del self._loading[page]
-        if not load.cancelled() and load.exception() is None:
-            self._services[page] = load.result()
+        if known is None:
+            known = await self._loading(page, partial(self._load, page, timeout_s))
+            self._services[page] = known
+        return known
 
     async def _load(self, page: str, timeout_s: float) -> Service:
         url = self.config.page_url(page)

@@ -3,7 +3,7 @@ credentials, or a Business Central OAuth2 access token (client credentials grant
 
 The token is fetched from the token endpoint once, kept, and fetched anew
 ``RENEW_BEFORE_S`` before it expires (by the clock passed in), so no request is sent
-with a token about to lapse; requests arriving together wait for one fetch. A token
+with a token about to lapse; requests arriving together share one fetch, and its failure. A token
 the ERP refuses is dropped, so the next call fetches another. Credentials never
 appear in an error or a log line: a refusal says which endpoint refused, not what was
 sent.
@@ -11,18 +11,19 @@ sent.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 
 from adapters.config import ErpConfig
 from adapters.errors import BadUpstreamResponse, UpstreamAuthFailed
 from adapters.transport.exchange import exchange
+from adapters.transport.single_flight import SingleFlight
 
 SOURCE = "erp"
 #: Renew a token this long before it expires.
@@ -47,7 +48,7 @@ class Credentials:
         self.config = config
         self.clock = clock
         self._token: _Token | None = None
-        self._fetching = asyncio.Lock()
+        self._fetching: SingleFlight[None, _Token] = SingleFlight()
         self.fetches = 0  # token requests made (tests read it)
 
     async def headers(self, timeout_s: float) -> dict[str, str]:
@@ -67,10 +68,7 @@ class Credentials:
         token = self._token
         if token is not None and self.clock() < token.renew_at:
             return token.value
-        async with self._fetching:
-            token = self._token
-            if token is None or self.clock() >= token.renew_at:
-                token = self._token = await self._fetch(timeout_s)
+        token = self._token = await self._fetching(None, partial(self._fetch, timeout_s))
         return token.value
 
     async def _fetch(self, timeout_s: float) -> _Token:
