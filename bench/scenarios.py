@@ -1,4 +1,4 @@
-"""``python -m bench.scenarios``: three situations the main matrix does not show.
+"""``python -m bench.scenarios``: four situations the main matrix does not show.
 
 Hot key: 200 clients open the same product page at once, again and again. Upstream
 calls should stay at about one per freshness window per distinct key set (the cache
@@ -13,6 +13,11 @@ ERP down: the ERP answers every call with a SOAP fault. Customer360 and ProductL
 cold, at 64 clients each in turn: the answers keep coming, with what the other systems
 give and the ERP's error, and a failed request costs no more than a served one (its
 CPU per request and the gateway's peak memory are shown).
+
+ERP hangs: in the middle of Customer360 traffic at 64 clients, the ERP stops answering.
+Only the requests whose ERP calls were under way then wait for the ERP's timeout; the
+breaker opens on their failure, and the calls queued behind them are never sent, so
+every later answer comes at once, with the ERP's error.
 
 All run the gateway as deployed (uvicorn, its own process) in front of the four
 simulated systems, with the load from this process, and write
@@ -35,11 +40,14 @@ from bench.cluster import LATENCY_MS
 from bench.load import LoadResult, closed_loop, graphql_request
 from bench.run import DEFAULT_RESULTS
 from gateway.operations import reference_operations
+from gateway.settings.model import Settings
 from legacy.examples import examples
 
 HOT_CLIENTS = 200
 SLOW_ERP_MS = 2000.0
-ERP_LIMIT = 16  # the gateway's default erp_max_concurrency
+#: the ERP's settings by default (its limit of calls at once, its timeout)
+ERP_DEFAULTS = Settings.model_fields["erp"].default
+ERP_LIMIT = ERP_DEFAULTS.max_concurrency
 DOWN_CLIENTS = 64
 PROFILE = """query Profile($card: String!) { customer(by: {loyaltyCard: $card}) {
   id name loyalty { tier points } consents { purpose granted } } }"""
@@ -168,6 +176,33 @@ def erp_down(systems: dict[str, cluster.Process], work: Path, duration_s: float)
     return found
 
 
+def erp_hangs(systems: dict[str, cluster.Process], work: Path, duration_s: float) -> dict[str, Any]:
+    erp = systems["erp"].url
+    name = "Customer360"
+    request = graphql_request(name, reference_operations()[name], examples(42, "default")[name])
+    with cluster.gateway("erp-hangs", systems, {"MOSAIC_CACHE": "false"}, 1, work, None) as gw:
+        asyncio.run(closed_loop(gw.url + "/graphql", [request], 1, 60.0, 3))  # WSDLs loaded
+        cluster.settle(systems)
+        cluster.clear_calls(systems)
+        _set_knobs(erp, fault="hang")
+        try:
+            result = asyncio.run(
+                closed_loop(gw.url + "/graphql", [request], DOWN_CLIENTS, duration_s, 10**7)
+            )
+        finally:
+            _set_knobs(erp, fault="none")
+        latencies = [s.latency_ms for s in result.samples]
+        return {
+            name: _summary(result),
+            "waited_over_1_s": sum(1 for ms in latencies if ms > 1000),
+            "slowest_ms": round(max(latencies, default=0.0), 1),
+            "erp_calls": len(_calls(systems)["erp"]),
+            "erp_timeout_s": ERP_DEFAULTS.timeout_s,
+            "erp_limit": ERP_LIMIT,
+            "clients": DOWN_CLIENTS,
+        }
+
+
 def _set_latency(url: str, latency_ms: float) -> None:
     _set_knobs(url, latency_ms=latency_ms, jitter_ms=latency_ms * 0.1)
 
@@ -239,6 +274,20 @@ def _markdown(results: dict[str, Any]) -> str:
             f"| {r['cpu_ms_per_request']} |"
         )
     lines += ["", f"Gateway peak RSS over both: {down['peak_rss_mb']} MB."]
+    hangs = results["erp_hangs"]
+    r = hangs["Customer360"]
+    lines += [
+        "",
+        f"## ERP hangs mid-traffic: Customer360, {hangs['clients']} clients, warm gateway",
+        "",
+        f"The ERP's timeout is {hangs['erp_timeout_s']:g} s and its limit "
+        f"{hangs['erp_limit']} calls at once.",
+        "",
+        "| requests | req/s | p50 ms | p99 ms | slowest ms | waited over 1 s | ERP calls sent |",
+        "|--:|--:|--:|--:|--:|--:|--:|",
+        f"| {r['requests']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
+        f"| {hangs['slowest_ms']} | {hangs['waited_over_1_s']} | {hangs['erp_calls']} |",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -255,6 +304,7 @@ def main() -> None:
                 "hot_key": hot_key(systems, work, args.duration_s),
                 "slow_erp": slow_erp(systems, work, args.duration_s),
                 "erp_down": erp_down(systems, work, args.duration_s),
+                "erp_hangs": erp_hangs(systems, work, args.duration_s),
             }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "scenarios.json").write_text(json.dumps(results, indent=2))
