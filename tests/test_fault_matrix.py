@@ -62,6 +62,18 @@ READS = {
 def strict_gateway(systems: dict[str, str]) -> Iterator[str]:
     """A gateway with short timeouts, no cache (every request reaches the sources) and
     a breaker that does not open during the matrix (the breaker has its own tests)."""
+    yield from _strict(systems)
+
+
+@pytest.fixture
+def own_strict_gateway(systems: dict[str, str]) -> Iterator[str]:
+    """The same, for one case: a 429's Retry-After holds every later call to its source
+    (the rate gate, tests/test_resilience_rate_limits.py), so a rate-limited source
+    must not leave the shared gateway waiting out its thirty seconds."""
+    yield from _strict(systems)
+
+
+def _strict(systems: dict[str, str]) -> Iterator[str]:
     from tests.conftest import _gateway
 
     yield from _gateway(
@@ -149,10 +161,13 @@ def test_a_failing_system_only_nulls_its_own_fields(
     variables: dict[str, dict[str, Any]],
 ) -> None:
     server: ServerThread = request.getfixturevalue(f"{system}_server")
+    gateway = (
+        request.getfixturevalue("own_strict_gateway") if fault == "rate_limit" else strict_gateway
+    )
     with failing(server, fault):
         for query, check in CHECKS.items():
             started = time.monotonic()
-            result = run_reference(strict_gateway, query, variables[query])
+            result = run_reference(gateway, query, variables[query])
             elapsed = time.monotonic() - started
             assert elapsed < DEADLINE_S + MARGIN_S, f"{query} took {elapsed:.1f}s"
             errors = result.get("errors") or []
@@ -165,10 +180,11 @@ def test_a_failing_system_only_nulls_its_own_fields(
             else:
                 assert not errors
             check(result["data"], system)
-    assert get(strict_gateway + "/healthz")[0] == 200
-    status, ready = get(strict_gateway + "/readyz")
+    assert get(gateway + "/healthz")[0] == 200
+    status, ready = get(gateway + "/readyz")
     assert status == 200
     assert ready["sources"][system]["recent_error_rate"] > 0
+    assert ready["sources"][system]["rate_limited"] is (fault == "rate_limit")
 
 
 @pytest.mark.slow  # waits out a hanging source's timeout

@@ -33,7 +33,8 @@ from legacy.common.runner import ServerThread
 from legacy.crm.server import create_app as crm_app
 from legacy.world import World
 from tests.conftest import CRM_TOKEN, WMS_TOKEN
-from tests.simulators import call_count, calls, clear_calls, set_knobs
+from tests.simulators import call_count, calls, clear_calls, reset_knobs, set_knobs
+from tests.timing import poll_until_async
 
 QUERY = ("/api/v1/stock/query", {"skus": ["10000"]})
 
@@ -223,6 +224,44 @@ async def test_a_429_is_never_reported_as_a_timeout(
         await client(session, wms).post(*QUERY)
     assert not isinstance(limited.value, UpstreamTimeout)
     assert 2 <= len(calls(wms)) <= 3  # 0.25-0.5 s, then 0.5-1 s if it still fits
+
+
+async def test_after_a_429_no_call_goes_before_its_wait_and_then_one_goes_first(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    """Calls that come while the source's Retry-After runs are held, not sent to be
+    refused too (each refusal counts against the quota); when it is over, one goes
+    first and the others follow its answer. The source shows as rate limited meanwhile."""
+    wms_client = client(session, wms)
+    set_knobs(wms, fault="rate_limit", retry_after_s=1)
+    refused = asyncio.ensure_future(wms_client.post(*QUERY))
+    await poll_until_async(
+        lambda: wms_client.guard.state()["rate_limited"], what="the first call was refused"
+    )
+    reset_knobs(wms)
+    held = [asyncio.ensure_future(wms_client.post(*QUERY)) for _ in range(3)]
+    assert all(await asyncio.gather(refused, *held))
+    log = sorted(calls(wms), key=lambda c: c["started"])
+    assert len(log) == 5
+    assert all(c["started"] >= log[0]["started"] + 0.9 for c in log[1:])
+    went_first = log[1]["started"] + log[1]["delay_ms"] / 1000
+    assert all(c["started"] >= went_first for c in log[2:])
+    assert wms_client.guard.state()["rate_limited"] is False
+
+
+async def test_a_call_whose_deadline_ends_before_the_limit_does_is_refused_unsent(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    wms_client = client(session, wms)
+    set_knobs(wms, fault="rate_limit", retry_after_s=5)
+    with deadline(0.5), pytest.raises(UpstreamRateLimited):
+        await wms_client.post(*QUERY)
+    started = time.monotonic()
+    with deadline(1.0), pytest.raises(UpstreamRateLimited) as held:
+        await wms_client.post(*QUERY)
+    assert time.monotonic() - started < 0.5
+    assert held.value.extensions == {"code": "SOURCE_RATE_LIMITED", "source": "wms"}
+    assert len(calls(wms)) == 1
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
@@ -33,6 +34,7 @@ from adapters.errors import (
     UpstreamUnavailable,
 )
 from adapters.transport.batching import chunk_keys
+from adapters.transport.rate_gate import RateGate
 
 T = TypeVar("T")
 
@@ -179,6 +181,7 @@ class SourceGuard:
         self.timeout_s = timeout_s
         self.config = config or GuardConfig()
         self.breaker = Breaker(self.config.failure_threshold, self.config.open_s, clock)
+        self._gate = RateGate(clock, sleep)
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
         self._waiting = 0
         self.in_flight = 0
@@ -212,6 +215,7 @@ class SourceGuard:
             "recent_error_rate": round(self._outcomes.count(False) / recent, 3) if recent else 0.0,
             "in_flight": self.in_flight,
             "queued": self._waiting,
+            "rate_limited": self._gate.limited,
         }
 
     async def _attempts(
@@ -219,30 +223,33 @@ class SourceGuard:
     ) -> T:
         self._calls += 1
         tries = 0
-        limited = Patience()
+        limited = Patience(began=self._clock())
         while True:
-            timeout = self._timeout()
-            started, clock = time.time(), time.perf_counter()
+            first = await self._gate.enter(self.source, partial(self._patience, limited))
             try:
-                result = await self._in_slot(attempt, timeout)
-            except CircuitOpen:
-                raise  # nothing was sent: no call to observe, nothing learnt
-            except TimeoutError:
-                error: UpstreamError = UpstreamTimeout(
-                    self.source, f"no answer within {timeout:.2f}s"
-                )
-            except UpstreamError as exc:
-                error = exc
-            else:
-                self._observe(operation, started, clock, None)
-                self._outcomes.append(True)
-                self.breaker.success()
-                return result
-            self._observe(operation, started, clock, error.code)
-            if isinstance(error, UpstreamRateLimited):
-                wait = self._rate_limit_wait(error, limited)
-            else:
-                wait = self._retry_wait(error, tries, idempotent)
+                timeout = self._timeout()
+                started, clock = time.time(), time.perf_counter()
+                try:
+                    result = await self._in_slot(attempt, timeout)
+                except CircuitOpen:
+                    raise  # nothing was sent: no call to observe, nothing learnt
+                except TimeoutError:
+                    error: UpstreamError = UpstreamTimeout(
+                        self.source, f"no answer within {timeout:.2f}s"
+                    )
+                except UpstreamError as exc:
+                    error = exc
+                else:
+                    self._gate.answered()
+                    self._observe(operation, started, clock, None)
+                    self._outcomes.append(True)
+                    self.breaker.success()
+                    return result
+                self._observe(operation, started, clock, error.code)
+                wait = self._next_wait(error, tries, idempotent, limited)
+            finally:  # after the gate has heard the answer: the calls held for it go on
+                if first:
+                    self._gate.back()
             if wait is None:
                 self._outcomes.append(False)
                 if _unhealthy(error):
@@ -322,16 +329,26 @@ class SourceGuard:
             raise UpstreamTimeout(self.source, "the request's deadline has passed")
         return min(self.timeout_s, left)
 
+    def _next_wait(
+        self, error: UpstreamError, tries: int, idempotent: bool, limited: Patience
+    ) -> float | None:
+        """Seconds to wait before asking again, or None to give up now. What the source
+        said is told to its rate gate first: a 429 closes it, any other answer opens it."""
+        if isinstance(error, UpstreamRateLimited):
+            return self._rate_limit_wait(error, limited)
+        self._gate.answered()
+        return self._retry_wait(error, tries, idempotent)
+
     def _rate_limit_wait(self, error: UpstreamRateLimited, limited: Patience) -> float | None:
         """Seconds to wait before asking again after a 429, or None to give up now.
 
         A 429 is a refusal before any work, so a write may be asked again too. The wait
         is the source's ``Retry-After`` when it sends one, else exponential backoff with
         jitter (callers refused together do not return together), each step fitted to
-        the products' windows; it is taken only while it fits in what is left of the
-        request's deadline (outside a request: of the source's timeout, the longest one
-        answer is waited for), so a source that stays limited is reported as
-        SOURCE_RATE_LIMITED in time, never as a timeout."""
+        the products' windows; no call goes to the source before it is over (the rate
+        gate), and it is taken only while it fits in the call's patience, so a source
+        that stays limited is reported as SOURCE_RATE_LIMITED in time, never as a
+        timeout."""
         config = self.config
         retry_after = error.extensions.get("retryAfter")
         if isinstance(retry_after, (int, float)):
@@ -339,13 +356,18 @@ class SourceGuard:
         else:
             step = config.rate_limit_backoff_s * 2**limited.refusals
             wait = _jittered(min(step, config.rate_limit_backoff_max_s), self._rng)
-        left = remaining(self._clock)
-        budget = self.timeout_s - limited.waited_s if left is None else left
-        if wait >= budget:
+        self._gate.refused(wait)
+        if wait >= self._patience(limited):
             return None
         limited.refusals += 1
-        limited.waited_s += wait
         return wait
+
+    def _patience(self, limited: Patience) -> float:
+        """Seconds a call may still spend waiting out a rate limit: what is left of the
+        request's deadline; outside a request, of the longest one answer is waited for
+        (the source's timeout), counted from the call's start."""
+        left = remaining(self._clock)
+        return self.timeout_s - (self._clock() - limited.began) if left is None else left
 
     def _retry_wait(self, error: UpstreamError, tries: int, idempotent: bool) -> float | None:
         """Seconds to wait before trying a failed call again, or None to give up now."""
@@ -369,8 +391,8 @@ class SourceGuard:
 class Patience:
     """How one call has fared with a source's rate limit so far."""
 
+    began: float  # by the guard's clock
     refusals: int = 0  # 429s answered so far
-    waited_s: float = 0.0  # time spent waiting them out
 
 
 def _jittered(step: float, rng: random.Random) -> float:
