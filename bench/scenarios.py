@@ -1,4 +1,4 @@
-"""``python -m bench.scenarios``: four situations the main matrix does not show.
+"""``python -m bench.scenarios``: five situations the main matrix does not show.
 
 Hot key: 200 clients open the same product page at once, again and again. Upstream
 calls should stay at about one per freshness window per distinct key set (the cache
@@ -18,6 +18,11 @@ ERP hangs: in the middle of Customer360 traffic at 64 clients, the ERP stops ans
 Only the requests whose ERP calls were under way then wait for the ERP's timeout; the
 breaker opens on their failure, and the calls queued behind them are never sent, so
 every later answer comes at once, with the ERP's error.
+
+POS rate limiting: StockCheck at 64 clients while the POS answers every call 429 with
+``Retry-After: 1``. The answers say so, and the POS is sent about one call a second
+(the rate gate), not one per client per second, each refused and counted against the
+quota.
 
 All run the gateway as deployed (uvicorn, its own process) in front of the four
 simulated systems, with the load from this process, and write
@@ -177,30 +182,66 @@ def erp_down(systems: dict[str, cluster.Process], work: Path, duration_s: float)
 
 
 def erp_hangs(systems: dict[str, cluster.Process], work: Path, duration_s: float) -> dict[str, Any]:
-    erp = systems["erp"].url
     name = "Customer360"
+    result, erp_calls = _warm_then_failing(systems, work, name, "erp", duration_s, fault="hang")
+    latencies = [s.latency_ms for s in result.samples]
+    return {
+        name: _summary(result),
+        "waited_over_1_s": sum(1 for ms in latencies if ms > 1000),
+        "slowest_ms": round(max(latencies, default=0.0), 1),
+        "erp_calls": len(erp_calls),
+        "erp_timeout_s": ERP_DEFAULTS.timeout_s,
+        "erp_limit": ERP_LIMIT,
+        "clients": DOWN_CLIENTS,
+    }
+
+
+def pos_limited(
+    systems: dict[str, cluster.Process], work: Path, duration_s: float
+) -> dict[str, Any]:
+    name = "StockCheck"
+    result, pos_calls = _warm_then_failing(
+        systems, work, name, "pos", duration_s, fault="rate_limit", retry_after_s=1
+    )
+    first = min(c["started"] for c in pos_calls)
+    later = [c for c in pos_calls if c["started"] >= first + 1.0]
+    return {
+        name: _summary(result),
+        "pos_calls": len(pos_calls),
+        "pos_calls_first_s": len(pos_calls) - len(later),
+        "pos_calls_per_s_after": round(len(later) / max(result.elapsed_s - 1.0, 1.0), 1),
+        "retry_after_s": 1,
+        "clients": DOWN_CLIENTS,
+    }
+
+
+def _warm_then_failing(
+    systems: dict[str, cluster.Process],
+    work: Path,
+    name: str,
+    source: str,
+    duration_s: float,
+    **knobs: Any,
+) -> tuple[LoadResult, list[dict[str, Any]]]:
+    """The reference query ``name`` at DOWN_CLIENTS clients, on a warm gateway of its own
+    (WSDLs loaded, its breaker and rate gates closed), while ``source`` fails as
+    ``knobs`` say: the load's result, and the calls the source was sent."""
     request = graphql_request(name, reference_operations()[name], examples(42, "default")[name])
-    with cluster.gateway("erp-hangs", systems, {"MOSAIC_CACHE": "false"}, 1, work, None) as gw:
-        asyncio.run(closed_loop(gw.url + "/graphql", [request], 1, 60.0, 3))  # WSDLs loaded
+    url = systems[source].url
+    with cluster.gateway(
+        f"{source}-failing", systems, {"MOSAIC_CACHE": "false"}, 1, work, None
+    ) as gw:
+        asyncio.run(closed_loop(gw.url + "/graphql", [request], 1, 60.0, 3))
         cluster.settle(systems)
         cluster.clear_calls(systems)
-        _set_knobs(erp, fault="hang")
+        _set_knobs(url, **knobs)
         try:
             result = asyncio.run(
                 closed_loop(gw.url + "/graphql", [request], DOWN_CLIENTS, duration_s, 10**7)
             )
         finally:
-            _set_knobs(erp, fault="none")
-        latencies = [s.latency_ms for s in result.samples]
-        return {
-            name: _summary(result),
-            "waited_over_1_s": sum(1 for ms in latencies if ms > 1000),
-            "slowest_ms": round(max(latencies, default=0.0), 1),
-            "erp_calls": len(_calls(systems)["erp"]),
-            "erp_timeout_s": ERP_DEFAULTS.timeout_s,
-            "erp_limit": ERP_LIMIT,
-            "clients": DOWN_CLIENTS,
-        }
+            _set_knobs(url, fault="none")
+        return result, _calls(systems)[source]
 
 
 def _set_latency(url: str, latency_ms: float) -> None:
@@ -288,6 +329,21 @@ def _markdown(results: dict[str, Any]) -> str:
         f"| {r['requests']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
         f"| {hangs['slowest_ms']} | {hangs['waited_over_1_s']} | {hangs['erp_calls']} |",
     ]
+    limited = results["pos_limited"]
+    r = limited["StockCheck"]
+    lines += [
+        "",
+        f"## POS rate limiting: StockCheck, {limited['clients']} clients, warm gateway",
+        "",
+        f"The POS answers every call 429 with `Retry-After: {limited['retry_after_s']}`.",
+        "",
+        "| requests | req/s | p50 ms | p99 ms | POS calls sent | in the first second "
+        "| a second after it |",
+        "|--:|--:|--:|--:|--:|--:|--:|",
+        f"| {r['requests']} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
+        f"| {limited['pos_calls']} | {limited['pos_calls_first_s']} "
+        f"| {limited['pos_calls_per_s_after']} |",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -305,6 +361,7 @@ def main() -> None:
                 "slow_erp": slow_erp(systems, work, args.duration_s),
                 "erp_down": erp_down(systems, work, args.duration_s),
                 "erp_hangs": erp_hangs(systems, work, args.duration_s),
+                "pos_limited": pos_limited(systems, work, args.duration_s),
             }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "scenarios.json").write_text(json.dumps(results, indent=2))
