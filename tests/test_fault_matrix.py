@@ -21,7 +21,7 @@ import pytest
 from legacy.common.runner import ServerThread
 from legacy.examples import examples
 from tests.conftest import SEED, SIZE
-from tests.gateway_client import graphql, run_reference
+from tests.gateway_client import graphql, run_reference, scrape, total
 from tests.simulators import reset_knobs, set_knobs
 
 DEADLINE_S = 3.0
@@ -185,6 +185,8 @@ def test_a_failing_system_only_nulls_its_own_fields(
     assert status == 200
     assert ready["sources"][system]["recent_error_rate"] > 0
     assert ready["sources"][system]["rate_limited"] is (fault == "rate_limit")
+    held = total(scrape(gateway), "mosaic_upstream_rate_limited", source=system)
+    assert held == (1.0 if fault == "rate_limit" else 0.0)
 
 
 @pytest.mark.slow  # waits out a hanging source's timeout

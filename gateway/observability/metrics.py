@@ -154,6 +154,11 @@ class RuntimeCollector(Collector):
             "Share of a source's recent calls that failed",
             labels=["source"],
         )
+        rate_limited = GaugeMetricFamily(
+            "mosaic_upstream_rate_limited",
+            "1 while a source's last word was a 429: its calls are held until its wait is over",
+            labels=["source"],
+        )
         for source, guard in runtime.guards.items():
             state = guard.state()
             for name in BREAKER_STATES:
@@ -161,7 +166,8 @@ class RuntimeCollector(Collector):
             in_flight.add_metric([source], float(guard.in_flight))
             queued.add_metric([source], _number(state["queued"]))
             error_rate.add_metric([source], _number(state["recent_error_rate"]))
-        yield from (hits, misses, breaker, in_flight, queued, error_rate)
+            rate_limited.add_metric([source], 1.0 if state["rate_limited"] else 0.0)
+        yield from (hits, misses, breaker, in_flight, queued, error_rate, rate_limited)
         if runtime.responses is not None:
             yield from _response_cache(runtime.responses)
 
