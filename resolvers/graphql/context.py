@@ -100,8 +100,8 @@ class MosaicContext:
         """Record a source's failure against this field while the field still answers
         with what the other sources gave (a merged order history without the ERP's
         part, say), so the client learns the answer is partial and why. An expected
-        failure, logged where it happened: its trace is dropped
-        (resolvers/graphql/traces.py)."""
+        failure: the request's access line names its source (``failing_sources``), and
+        its trace is dropped (resolvers/graphql/traces.py)."""
         forget_traces(error)
         self.partial_errors.append(
             GraphQLError(
