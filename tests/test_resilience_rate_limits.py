@@ -149,6 +149,30 @@ async def test_waiting_out_rate_limits_does_not_spend_the_retry_budget() -> None
     assert limited._retries == 0
 
 
+async def test_a_call_gone_first_that_gets_no_answer_leaves_the_source_rate_limited() -> None:
+    """Only an answer tells the gate the source takes calls again: the call that went
+    first after a 429 timed out, so the source still shows as rate limited, and the
+    next call goes first in its turn."""
+    fake = FakeTime()
+    limited = guard(fake)
+    outcomes = iter(
+        [UpstreamRateLimited("crm", "rate limit reached", retryAfter=1.0), TimeoutError()]
+    )
+
+    async def attempt(timeout_s: float) -> str:
+        outcome = next(outcomes, None)
+        if outcome is not None:
+            raise outcome
+        return "ok"
+
+    with pytest.raises(UpstreamTimeout):
+        await limited.call(attempt, idempotent=True)
+    assert fake.sleeps == [1.0]
+    assert limited.state()["rate_limited"] is True
+    assert await limited.call(attempt, idempotent=True) == "ok"
+    assert limited.state()["rate_limited"] is False
+
+
 # --- Retry-After, as seconds or an HTTP-date ---------------------------------------------
 
 

@@ -333,10 +333,12 @@ class SourceGuard:
         self, error: UpstreamError, tries: int, idempotent: bool, limited: Patience
     ) -> float | None:
         """Seconds to wait before asking again, or None to give up now. What the source
-        said is told to its rate gate first: a 429 closes it, any other answer opens it."""
+        said is told to its rate gate first: a 429 closes it, any other answer opens it
+        (a timeout or a connection that failed is no answer: the next call goes first)."""
         if isinstance(error, UpstreamRateLimited):
             return self._rate_limit_wait(error, limited)
-        self._gate.answered()
+        if not isinstance(error, (UpstreamTimeout, UpstreamUnavailable)):
+            self._gate.answered()
         return self._retry_wait(error, tries, idempotent)
 
     def _rate_limit_wait(self, error: UpstreamRateLimited, limited: Patience) -> float | None:
