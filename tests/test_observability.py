@@ -70,6 +70,34 @@ def by_label(series: Series, name: str, label: str) -> Counter[str]:
     return counted
 
 
+def log_lines(
+    capsys: pytest.CaptureFixture[str], request_id: str, logger: str
+) -> list[dict[str, Any]]:
+    """The JSON log lines one request wrote through one logger, once it has written
+    any (read from stderr as they come)."""
+
+    def written() -> list[dict[str, Any]] | None:
+        err = capsys.readouterr().err
+        entries = [json.loads(text) for text in err.splitlines() if request_id in text]
+        return [e for e in entries if e["logger"] == logger] or None
+
+    return poll_until(written)
+
+
+def failing(
+    url: str, system: str, fault: str, name: str, variables: dict[str, Any], request_id: str
+) -> Any:
+    """The reference query ``name``, asked of the gateway at ``url`` as ``request_id``
+    while the simulated ``system`` (its URL) fails with ``fault``."""
+    set_knobs(system, fault=fault)
+    try:
+        body = {"query": reference_operations()[name], "variables": variables}
+        result, _ = exchange(url, body, {"X-Request-Id": request_id})
+    finally:
+        reset_knobs(system)
+    return result
+
+
 # --- Prometheus -------------------------------------------------------------------------
 
 
@@ -221,12 +249,7 @@ def test_each_request_is_one_json_log_line_with_its_id_and_upstream_calls(
 ) -> None:
     customer360(gateway_url, variables["Customer360"], {"X-Request-Id": "log-line-1"})
 
-    def line() -> dict[str, Any] | None:
-        err = capsys.readouterr().err
-        entries = [json.loads(text) for text in err.splitlines() if "log-line-1" in text]
-        return next((e for e in entries if e["logger"] == "mosaic.access"), None)
-
-    entry = poll_until(line)
+    (entry,) = log_lines(capsys, "log-line-1", "mosaic.access")
     assert entry["request_id"] == "log-line-1"
     assert entry["operation"] == "Customer360"
     assert entry["status"] == 200
@@ -252,25 +275,12 @@ def test_a_source_down_is_logged_once_per_kind_of_error_not_once_per_field(
     log says so in one line, with the first path and how many more, not a line each.
     (An error a field reports while it still answers, as ``orders`` does without the
     ERP's part, joins the answer later: the request's access line names its source.)"""
-    set_knobs(systems["erp"], fault="soap_fault")
-    try:
-        result, _ = exchange(
-            own_gateway_url,
-            {"query": reference_operations()["Customer360"], "variables": variables["Customer360"]},
-            {"X-Request-Id": "alike-errors-1"},
-        )
-    finally:
-        reset_knobs(systems["erp"])
+    name = "Customer360"
+    erp, alike = systems["erp"], "alike-errors-1"
+    result = failing(own_gateway_url, erp, "soap_fault", name, variables[name], alike)
     kinds = Counter((e["extensions"]["code"], e["message"]) for e in result["errors"])
     assert len(result["errors"]) > len(kinds)
-
-    def lines() -> list[dict[str, Any]] | None:
-        err = capsys.readouterr().err
-        entries = [json.loads(text) for text in err.splitlines() if "alike-errors-1" in text]
-        found = [e for e in entries if e["logger"] == "mosaic.errors"]
-        return found or None
-
-    logged = poll_until(lines)
+    logged = log_lines(capsys, alike, "mosaic.errors")
     assert len(logged) == len(kinds)
     for (code, message), count in kinds.items():
         (line,) = [e for e in logged if e["message"].startswith(f"{code} at ")]
@@ -334,24 +344,11 @@ def test_an_answer_without_a_sources_part_is_logged_partial_naming_it_and_counte
     POS's error joins the answer after the operation has ended; the log line said "ok"
     then. It says partial, and which source, and /metrics counts it per source."""
     before = total(scrape(gateway_url), "mosaic_partial_answers_total", source="pos")
-    set_knobs(pos_server.url, fault="error500")
-    try:
-        result, _ = exchange(
-            gateway_url,
-            {"query": reference_operations()["StockCheck"], "variables": variables["StockCheck"]},
-            {"X-Request-Id": "partial-line-1"},
-        )
-    finally:
-        reset_knobs(pos_server.url)
+    name, partial = "StockCheck", "partial-line-1"
+    result = failing(gateway_url, pos_server.url, "error500", name, variables[name], partial)
     assert result["data"]["products"]
     assert {e["extensions"]["source"] for e in result["errors"]} == {"pos"}
-
-    def line() -> dict[str, Any] | None:
-        err = capsys.readouterr().err
-        entries = [json.loads(text) for text in err.splitlines() if "partial-line-1" in text]
-        return next((e for e in entries if e["logger"] == "mosaic.access"), None)
-
-    entry = poll_until(line)
+    (entry,) = log_lines(capsys, partial, "mosaic.access")
     assert (entry["outcome"], entry["failing_sources"]) == ("partial", ["pos"])
     after = total(scrape(gateway_url), "mosaic_partial_answers_total", source="pos")
     assert after == before + 1
