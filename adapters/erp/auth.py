@@ -3,10 +3,10 @@ credentials, or a Business Central OAuth2 access token (client credentials grant
 
 The token is fetched from the token endpoint once, kept, and fetched anew
 ``RENEW_BEFORE_S`` before it expires (by the clock passed in), so no request is sent
-with a token about to lapse; requests arriving together share one fetch, and its failure. A token
-the ERP refuses is dropped, so the next call fetches another. Credentials never
-appear in an error or a log line: a refusal says which endpoint refused, not what was
-sent.
+with a token about to lapse; requests arriving together share one fetch, and its
+failure. A token the ERP refuses is dropped, so the next call fetches another.
+Credentials never appear in an error or a log line: a refusal says which endpoint
+refused, not what was sent.
 """
 
 from __future__ import annotations
