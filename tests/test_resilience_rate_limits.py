@@ -173,6 +173,33 @@ async def test_a_call_gone_first_that_gets_no_answer_leaves_the_source_rate_limi
     assert limited.state()["rate_limited"] is False
 
 
+async def test_a_429_holds_the_calls_of_its_own_operation_only() -> None:
+    """Products limit their operations apart (HubSpot: searches per second, the rest
+    per ten seconds): a refused search holds the next search, unsent, but not a batch
+    read, which goes at once."""
+    fake = FakeTime()
+    limited = guard(fake)
+    sent: list[str] = []
+
+    def attempt(operation: str) -> Any:
+        async def send(timeout_s: float) -> str:
+            sent.append(operation)
+            if operation == "search":
+                raise UpstreamRateLimited("crm", "rate limit reached", retryAfter=5.0)
+            return "ok"
+
+        return send
+
+    for _ in range(2):
+        with deadline(3.0, clock=fake.clock), pytest.raises(UpstreamRateLimited):
+            await limited.call(attempt("search"), idempotent=True, operation="search")
+    with deadline(3.0, clock=fake.clock):
+        answer = await limited.call(attempt("read"), idempotent=True, operation="read")
+    assert answer == "ok"
+    assert sent == ["search", "read"]
+    assert fake.sleeps == []
+
+
 # --- Retry-After, as seconds or an HTTP-date ---------------------------------------------
 
 

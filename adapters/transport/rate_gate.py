@@ -1,4 +1,4 @@
-"""A source's rate limit, as its 429s tell it, held for every call to that source.
+"""A source's rate limit, as its 429s tell it, held for every call of the operation.
 
 A 429 says the source refuses calls for a while. HubSpot counts requests in a rolling
 ten seconds and Square per second, and neither usually says for how long. A call that
@@ -12,7 +12,10 @@ refusing sent it 65 calls a second, all refused. The gate holds them instead:
   without being sent.
 
 Any answer other than a 429 opens the gate again. The guard
-(``adapters/transport/resilience.py``) keeps one gate per source.
+(``adapters/transport/resilience.py``) keeps a gate per operation of a source, since
+products limit their operations apart: HubSpot counts searches per second and the
+rest per ten seconds, so a refused search must not hold the batch reads. Operations
+that share a limit each meet it with a 429 of their own, one call each.
 """
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ class SourceGuard:
         self.timeout_s = timeout_s
         self.config = config or GuardConfig()
         self.breaker = Breaker(self.config.failure_threshold, self.config.open_s, clock)
-        self._gate = RateGate(clock, sleep)
+        self._gates: dict[str, RateGate] = {}  # by operation: products limit them apart
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
         self._waiting = 0
         self.in_flight = 0
@@ -215,7 +215,7 @@ class SourceGuard:
             "recent_error_rate": round(self._outcomes.count(False) / recent, 3) if recent else 0.0,
             "in_flight": self.in_flight,
             "queued": self._waiting,
-            "rate_limited": self._gate.limited,
+            "rate_limited": any(gate.limited for gate in self._gates.values()),
         }
 
     async def _attempts(
@@ -223,9 +223,9 @@ class SourceGuard:
     ) -> T:
         self._calls += 1
         tries = 0
-        limited = Patience(began=self._clock())
+        limited = Patience(self._clock(), self._gate(operation))
         while True:
-            first = await self._gate.enter(self.source, partial(self._patience, limited))
+            first = await limited.gate.enter(self.source, partial(self._patience, limited))
             try:
                 timeout = self._timeout()
                 started, clock = time.time(), time.perf_counter()
@@ -240,7 +240,7 @@ class SourceGuard:
                 except UpstreamError as exc:
                     error = exc
                 else:
-                    self._gate.answered()
+                    limited.gate.answered()
                     self._observe(operation, started, clock, None)
                     self._outcomes.append(True)
                     self.breaker.success()
@@ -249,7 +249,7 @@ class SourceGuard:
                 wait = self._next_wait(error, tries, idempotent, limited)
             finally:  # after the gate has heard the answer: the calls held for it go on
                 if first:
-                    self._gate.back()
+                    limited.gate.back()
             if wait is None:
                 self._outcomes.append(False)
                 if _unhealthy(error):
@@ -263,6 +263,12 @@ class SourceGuard:
                 self._retries += 1
             del error  # the next attempt may end in CircuitOpen, which leaves it bound
             await self._sleep(wait)
+
+    def _gate(self, operation: str) -> RateGate:
+        gate = self._gates.get(operation)
+        if gate is None:
+            gate = self._gates[operation] = RateGate(self._clock, self._sleep)
+        return gate
 
     def _observe(self, operation: str, started: float, clock: float, error: str | None) -> None:
         if not self.observers:
@@ -338,7 +344,7 @@ class SourceGuard:
         if isinstance(error, UpstreamRateLimited):
             return self._rate_limit_wait(error, limited)
         if not isinstance(error, (UpstreamTimeout, UpstreamUnavailable)):
-            self._gate.answered()
+            limited.gate.answered()
         return self._retry_wait(error, tries, idempotent)
 
     def _rate_limit_wait(self, error: UpstreamRateLimited, limited: Patience) -> float | None:
@@ -358,7 +364,7 @@ class SourceGuard:
         else:
             step = config.rate_limit_backoff_s * 2**limited.refusals
             wait = _jittered(min(step, config.rate_limit_backoff_max_s), self._rng)
-        self._gate.refused(wait)
+        limited.gate.refused(wait)
         if wait >= self._patience(limited):
             return None
         limited.refusals += 1
@@ -394,6 +400,7 @@ class Patience:
     """How one call has fared with a source's rate limit so far."""
 
     began: float  # by the guard's clock
+    gate: RateGate  # its operation's
     refusals: int = 0  # 429s answered so far
 
 
