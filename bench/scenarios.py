@@ -20,9 +20,9 @@ breaker opens on their failure, and the calls queued behind them are never sent,
 every later answer comes at once, with the ERP's error.
 
 POS rate limiting: StockCheck at 64 clients while the POS answers every call 429 with
-``Retry-After: 1``. The answers say so, and the POS is sent about one call a second
-(the rate gate), not one per client per second, each refused and counted against the
-quota.
+``Retry-After: 1``. The answers say so, and the POS is sent about one call a second for
+each operation it is asked (the rate gate), not one per client per second, each
+refused and counted against the quota.
 
 All run the gateway as deployed (uvicorn, its own process) in front of the four
 simulated systems, with the load from this process, and write
