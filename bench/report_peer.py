@@ -83,9 +83,10 @@ def markdown(results: Mapping[str, Any]) -> str:
         f"- each figure the median of {meta.get('rounds', 1)} rounds; in each round Mosaic and "
         f"{peer} in turn, who goes first alternating (both up at once, the one not measured "
         "idle), so the machine's other work falls on both alike",
-        "- calls one at a time: exact, from the systems' logs over a few requests sent one "
-        "after another; under load: over every request started (the answered ones and the C "
-        "still in flight when wrk stopped), as is the CPU per request",
+        "- calls per request: exact, from the systems' logs over requests every one answered: "
+        "a few sent one after another, and under load a burst of a few per client at the "
+        "cell's concurrency; the CPU per request is over every request wrk started (the "
+        "answered ones and the C still in flight when it stopped)",
         "",
         "## Equivalence (checked before measuring)",
         "",

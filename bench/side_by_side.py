@@ -12,10 +12,12 @@ the same simulated systems, one after the other in one run, with the same load g
    query at every concurrency. Cold: ``MOSAIC_CACHE=false``; the peer without its response
    cache. Cached: Mosaic's defaults (cache by freshness, response cache); the peer with its
    response cache, kept by the same freshness.
-4. Per gateway and query, before its load, a few requests one at a time give the exact
-   upstream calls per request per source (the systems' logs); under load the calls are
-   counted over every request started (answered, and the C still in flight when wrk
-   stopped), as is the gateway's CPU.
+4. Per gateway and query, a few requests one at a time, and before each concurrency's
+   load a burst of a few requests per client at that concurrency, every one answered,
+   give the exact upstream calls per request per source (the systems' logs). wrk cannot:
+   it stops waiting for the C requests in flight, and a gateway may never read some of
+   them. The gateway's CPU under wrk's load is counted over every request started
+   (answered, and the C still in flight when wrk stopped).
 5. **One at a time**, before the cold load: each gateway cold, each query sent one
    request after another by the bench's own client (which records when each was sent
    and answered), so each upstream call belongs to one request: each request's latency
@@ -69,7 +71,8 @@ MOSAIC_SETTINGS = {
     "cached": dict(SAME_BOUNDS),
 }
 MODES = tuple(MOSAIC_SETTINGS)
-#: requests sent one at a time to count each one's upstream calls exactly
+#: requests each client sends to count upstream calls per request exactly (one client:
+#: one request after another; C clients: C times as many, all in flight together)
 PROBES = 3
 WARMUP_CONCURRENCY = 8
 #: what each round keeps beside the medians
@@ -199,18 +202,29 @@ def quiesce(
 
 
 def probe_calls(
-    gateway: cluster.Process, body: Path, systems: Mapping[str, cluster.Process]
+    gateway: cluster.Process,
+    body: Path,
+    systems: Mapping[str, cluster.Process],
+    concurrency: int = 1,
 ) -> dict[str, Any]:
-    """Exact upstream calls per request: ``PROBES`` requests, one at a time."""
-    url = gateway.url + "/graphql"
+    """Exact upstream calls per request at ``concurrency``: ``PROBES`` requests per
+    client, the systems' logs read once every one is answered, so no call belongs to a
+    request left unanswered (a gateway that merged the calls of requests in flight
+    together would show it here)."""
     quiesce(gateway, systems)
-    for _ in range(PROBES):
-        _post(url, body)
+    request = Request(name=body.stem, body=body.read_bytes())
+    asked = PROBES * concurrency
+    result = asyncio.run(
+        closed_loop(gateway.url + "/graphql", [request], concurrency, ALONE_MAX_S, asked)
+    )
     calls = _quiet_calls(systems)
+    answered = len(result.samples)
     return {
-        "requests": PROBES,
-        "per_source": _per_source(calls, PROBES),
-        "per_operation": _by_operation(calls, PROBES),
+        "requests": answered,
+        "concurrency": concurrency,
+        "errors": sum(s.error is not None for s in result.samples),
+        "per_source": _per_source(calls, answered),
+        "per_operation": _by_operation(calls, answered),
     }
 
 
@@ -232,7 +246,7 @@ def measure(
     cpu_before = procfs.cpu_seconds(gateway.pid)
     systems_before = _systems_cpu(systems)
     result = wrk.run(gateway.url + "/graphql", body, concurrency, duration_s)
-    calls = _quiet_calls(systems)
+    _quiet_calls(systems)  # the requests wrk left in flight served, their CPU counted
     cpu = procfs.cpu_seconds(gateway.pid) - cpu_before
     systems_cpu = _systems_cpu(systems) - systems_before
     # a closed loop always has C requests out: those wrk stopped waiting for were served
@@ -256,7 +270,6 @@ def measure(
         # (other processes on the machine); systems near one limit the rate themselves
         "gateway_cpu_share": cpu / result.duration_s,
         "systems_cpu_share": systems_cpu / result.duration_s,
-        "upstream_calls_per_request": _per_source(calls, started),
         "peak_rss_mb": procfs.peak_rss(gateway.pid).peak_rss_mb_max,
     }
 
@@ -403,6 +416,9 @@ def _run_mode(
         for query, body in bodies.items():
             probes = {name: probe_calls(g, body, systems) for name, g in gateways.items()}
             for concurrency in plan.concurrency:
+                loaded = {
+                    name: probe_calls(g, body, systems, concurrency) for name, g in gateways.items()
+                }
                 rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in gateways}
                 for index in range(plan.rounds):
                     for name in _in_turn(gateways, index):
@@ -416,6 +432,8 @@ def _run_mode(
                     cell = median_cell(measured_rounds)
                     cell["rounds"] = [{k: r[k] for k in ROUND_FIGURES} for r in measured_rounds]
                     cell["calls_one_at_a_time"] = probes[name]
+                    cell["calls_under_load"] = loaded[name]
+                    cell["upstream_calls_per_request"] = loaded[name]["per_source"]
                     cell["smallest_request_ms"] = smallest[name]
                     cells.append(cell)
     return cells
@@ -506,7 +524,7 @@ def _one_line(cell: Mapping[str, Any]) -> str:
         f"[{cell['gateway']} {cell['mode']}] {cell['query']} c={cell['concurrency']}: "
         f"{cell['requests']} req, {cell['throughput_rps']:.1f} req/s, p50 {latency['p50']:.1f} "
         f"p99 {latency['p99']:.1f} ms, {cell['cpu_ms_per_request']:.2f} CPU ms/req, "
-        f"{cell['upstream_calls_per_request']['total']:.2f} calls/req, {cell['errors']} errors"
+        f"{cell['errors']} errors"
     )
 
 
