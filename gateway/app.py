@@ -40,11 +40,17 @@ from adapters.transport.resilience import deadline
 from gateway.caching import front_door
 from gateway.caching.extensions import ResponseCaching, StaleNotes
 from gateway.caching.response_cache import ResponseCache
-from gateway.http import body, defer, graphql_http
+from gateway.http import body, client_gone, defer, graphql_http
 from gateway.http.first_steps import first_steps_routes
 from gateway.http.graphiql import ReadyOperation, render_graphiql_page, static_routes
 from gateway.http.health import healthz, readyz
-from gateway.observability.requests import Observability, RequestFacts, RequestObserver
+from gateway.observability.requests import (
+    CLIENT_GONE,
+    Observability,
+    RequestFacts,
+    RequestObserver,
+    current_request,
+)
 from gateway.operations import load_examples, reference_operations
 from gateway.process.runtime import Runtime
 from gateway.process.tuning import tune_garbage_collection
@@ -206,8 +212,10 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
                 return
             with front_door.passage() as passage:
                 response = await self._run(request, media)
-            front_door.remember(kept_answers, key, passage, response)
-        await response(scope, receive, send)
+            if response is not None:
+                front_door.remember(kept_answers, key, passage, response)
+        if response is not None:
+            await response(scope, receive, send)
 
     def _kept_answers(self) -> ResponseCache | None:
         """The response cache, whose door (gateway/caching/front_door.py) is shut in
@@ -217,11 +225,21 @@ class MosaicGraphQL(GraphQL[MosaicContext, None]):
             return None
         return runtime.responses
 
-    async def _run(self, request: Request, media: str) -> Response:
-        """GraphQL's answer to the request, in ``media``."""
+    async def _run(self, request: Request, media: str) -> Response | None:
+        """GraphQL's answer to the request, in ``media``; None when its client went
+        away first and it was stopped (gateway/http/client_gone.py)."""
+        record = current_request.get()
         try:
             with deadline(self._app.state.settings.resilience.request_timeout_s):
-                response: Response = await self.run(request)
+                await request.body()  # all read: what comes now is only the client going
+                answer = await client_gone.unless_gone(
+                    self.run(request), request.receive, lambda: record is None or record.writes
+                )
+            if answer is None:
+                if record is not None:
+                    record.outcome = CLIENT_GONE
+                return None
+            response: Response = answer
         except HTTPException as exc:
             response = graphql_http.refusal(exc, request.method, media)
         except PersistedQueryError as exc:

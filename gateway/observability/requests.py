@@ -34,6 +34,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from adapters.transport.resilience import UpstreamCall, UpstreamObserver
 from gateway.observability.metrics import Metrics
@@ -45,6 +46,10 @@ GRAPHQL_PATH = "/graphql"
 #: Probes and scrapes come every few seconds and say nothing about traffic: not logged.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 ANONYMOUS = "anonymous"
+#: the outcome of a request whose client left before its answer, which was then not
+#: made (gateway/http/client_gone.py); logged with nginx's status for it, "client
+#: closed request": no status was sent, and the gateway is not at fault
+CLIENT_GONE, CLIENT_CLOSED_REQUEST = "client_gone", 499
 REQUEST_ID_HEADER = "X-Request-Id"
 #: A caller's request id is kept when it is this tame (it goes into logs verbatim).
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
@@ -58,7 +63,8 @@ class RequestRecord:
     debug: bool
     upstream: list[UpstreamCall] = field(default_factory=list)
     operation: str | None = None  # set once GraphQL ran the request
-    outcome: str | None = None  # ok, partial, error (refused: None)
+    outcome: str | None = None  # ok, partial, error, client_gone (refused: None)
+    writes: bool = False  # a mutation runs: carried through if its client goes
     failing_sources: list[str] = field(default_factory=list)  # named by the answer's errors
     started: float = field(default_factory=time.time)  # when the gateway got the request
     answered_from_cache: bool = False  # the whole answer came from the response cache
@@ -77,9 +83,22 @@ def note_upstream(call: UpstreamCall) -> None:
 
 
 class RequestFacts(SchemaExtension):
-    """Notes the operation and its outcome on the request's record; in debug mode adds
-    ``extensions.upstream``: every upstream call made for this response (shown in
-    GraphiQL's result pane with the data)."""
+    """Notes the operation, whether it writes, and its outcome on the request's record;
+    in debug mode adds ``extensions.upstream``: every upstream call made for this
+    response (shown in GraphiQL's result pane with the data)."""
+
+    def on_execute(self) -> Iterator[None]:
+        """Named as it starts, so that a query stopped when its client goes is logged
+        by its name; and whether it writes, which is never stopped. (A subscription is
+        a stream whose outcome is noted nowhere: it keeps no name either.)"""
+        record = current_request.get()
+        if record is not None:
+            context = self.execution_context
+            kind = context.operation_type
+            record.writes = record.writes or kind is not OperationType.QUERY
+            if kind is not OperationType.SUBSCRIPTION:
+                record.operation = context.operation_name or ANONYMOUS
+        yield
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -210,6 +229,8 @@ class RequestObserver:
                 try:
                     await self.app(scope, receive, send_with_id)
                 finally:
+                    if record.outcome == CLIENT_GONE:
+                        status = CLIENT_CLOSED_REQUEST
                     finish(_span_attributes(record, status))
         finally:
             current_request.reset(token)
