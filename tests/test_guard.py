@@ -204,6 +204,32 @@ async def test_concurrency_is_bounded_and_the_queue_refuses_the_excess(
     assert overlapping <= 2
 
 
+async def test_calls_the_gateway_refuses_itself_say_nothing_against_the_source(
+    wms: str, session: aiohttp.ClientSession
+) -> None:
+    """A full queue, a deadline passed while waiting for a slot or before the call: the
+    gateway's own load, not the source failing. Such calls are not sent, not retried,
+    and however many there are, the breaker stays closed and the error rate at 0.
+    (Clients who gave up at 100 ms on Customer360 filled the ERP's queue, and the
+    refusals opened its breaker: every other client's ERP fields failed.)"""
+    wms_client = client(session, wms, max_concurrency=1, max_queue=1, failure_threshold=2)
+    set_knobs(wms, latency_ms=300)
+    holder = asyncio.ensure_future(wms_client.post(*QUERY))
+    await poll_until_async(lambda: wms_client.guard.in_flight == 1, what="the slot taken")
+    with deadline(0.05):
+        refused = await asyncio.gather(
+            *(wms_client.post(*QUERY) for _ in range(4)), return_exceptions=True
+        )
+    with deadline(0), pytest.raises(UpstreamTimeout):
+        await wms_client.post(*QUERY)
+    assert await holder
+    kinds = sorted(type(r).__name__ for r in refused)
+    assert kinds == ["UpstreamTimeout", *["UpstreamUnavailable"] * 3]
+    state = wms_client.guard.state()
+    assert (state["breaker"], state["recent_error_rate"]) == ("closed", 0.0)
+    assert len(calls(wms)) == 1
+
+
 async def test_a_caller_that_gives_up_keeps_its_slot_until_the_source_has_answered(
     wms: str, session: aiohttp.ClientSession
 ) -> None:

@@ -227,12 +227,15 @@ class SourceGuard:
         while True:
             first = await limited.gate.enter(self.source, partial(self._patience, limited))
             try:
+                # Refused here, the call is not sent: the request's deadline has passed,
+                # the queue is full, or the breaker opened while it waited. That is the
+                # gateway's load, not the source failing: no call to observe, no retry,
+                # nothing learnt of the source (its breaker and error rate stay).
                 timeout = self._timeout()
+                await self._acquire()
                 started, clock = time.time(), time.perf_counter()
                 try:
                     result = await self._in_slot(attempt, timeout)
-                except CircuitOpen:
-                    raise  # nothing was sent: no call to observe, nothing learnt
                 except TimeoutError:
                     error: UpstreamError = UpstreamTimeout(
                         self.source, f"no answer within {timeout:.2f}s"
@@ -285,12 +288,11 @@ class SourceGuard:
             observer(call)
 
     async def _in_slot(self, attempt: Callable[[float], Awaitable[T]], wait_s: float) -> T:
-        """One attempt in one of the source's slots. It runs with the source's own
+        """One attempt in the slot just acquired. It runs with the source's own
         timeout and keeps its slot until the source has answered (or that timeout has
         passed) even when the caller stops waiting at its deadline: a legacy system
         works on a call whether or not anyone still listens, so the slots count what
         it is really doing, and it never sees more calls at once than the limit."""
-        await self._acquire()
         task = asyncio.ensure_future(attempt(self.timeout_s))
         task.add_done_callback(self._release)
         try:
