@@ -24,7 +24,7 @@ from legacy.examples import click_and_collect, examples
 from legacy.world import World
 from tests.conftest import SEED, SIZE, _gateway
 from tests.fresh import erp_orders, fresh_env
-from tests.gateway_client import metric, run_reference
+from tests.gateway_client import metric, run_reference, scrape, total
 from tests.simulators import call_count, clear_calls, reset_knobs, set_knobs
 from tests.test_observability import log_lines
 from tests.timing import poll_until
@@ -79,7 +79,10 @@ def test_a_query_whose_client_leaves_asks_the_systems_nothing_more(
     set_knobs(erp, latency_ms=400)
     try:
         with client(own_gateway_url, "Customer360", variables, "leaves-during-the-erp"):
-            poll_until(lambda: erp_in_flight(own_gateway_url) > 0, what="the ERP's round out")
+            poll_until(
+                lambda: erp_in_flight(own_gateway_url) == len(ORDERS_ROUND),
+                what="the ERP's round out",
+            )
         (line,) = log_lines(capsys, "leaves-during-the-erp", "mosaic.access")
         poll_until(lambda: erp_in_flight(own_gateway_url) == 0, what="the ERP's round in")
     finally:
@@ -93,6 +96,37 @@ def test_a_query_whose_client_leaves_asks_the_systems_nothing_more(
     assert set(call_count(erp)) == ORDERS_ROUND  # not ItemCard, SalesPrices, ...
     guard = erp_guard(own_gateway_url)
     assert (guard["breaker"], guard["recent_error_rate"]) == ("closed", 0.0)
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time_url(systems: dict[str, str]) -> Iterator[str]:
+    """A gateway that sends the ERP one call at a time: the others wait for its slot."""
+    yield from _gateway(systems, cache=False, erp_max_concurrency=1)
+
+
+def test_the_calls_of_a_query_still_waiting_for_a_slot_are_never_sent(
+    one_at_a_time_url: str, systems: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Of the ERP round under way when the client leaves, one call is out and two wait
+    for the ERP's slot: the one out is answered, the two waiting are never sent (their
+    DataLoader batches are the request's tasks, stopped with it)."""
+    erp, variables = systems["erp"], examples(SEED, SIZE)["Customer360"]
+    run_reference(one_at_a_time_url, "Customer360", variables)  # warm: the WSDLs read
+    clear_calls(erp)
+    set_knobs(erp, latency_ms=400)
+    try:
+        with client(one_at_a_time_url, "Customer360", variables, "leaves-the-queue"):
+            poll_until(lambda: erp_in_flight(one_at_a_time_url) == 1, what="one ERP call out")
+        (line,) = log_lines(capsys, "leaves-the-queue", "mosaic.access")
+        series = scrape(one_at_a_time_url)  # the ERP still at work on the call out
+        poll_until(lambda: erp_in_flight(one_at_a_time_url) == 0, what="that call answered")
+    finally:
+        reset_knobs(erp)
+    assert line["status"] == 499
+    erp_only = {"source": "erp"}
+    out = total(series, "mosaic_upstream_in_flight", **erp_only)
+    assert (out, total(series, "mosaic_upstream_queued", **erp_only)) == (1, 0)
+    assert sum(call_count(erp).values()) == 1
 
 
 def erp_guard(url: str) -> dict[str, Any]:

@@ -10,7 +10,9 @@ then cancels the run:
 - calls already sent finish in the background and keep their slot (the guard's rule:
   a legacy system works on a call whether anyone listens or not), so no call is cut
   short and none counts against its source's health;
-- no later call is made, nothing is completed or serialised;
+- no later call is made, nor one still waiting for a slot (the request's reads run in
+  tasks of its own, stopped with it: ``resolvers/loading/request_tasks.py``), and
+  nothing is completed or serialised;
 - an operation that writes (a mutation) is never stopped: what the client asked to be
   done is carried through whether it stays for the answer or not (asked again with
   the same idempotency key, it finds what was done);
@@ -26,6 +28,8 @@ from typing import Any, TypeVar
 
 from starlette.types import Receive
 
+from resolvers.loading import request_tasks
+
 T = TypeVar("T")
 
 
@@ -35,13 +39,15 @@ async def unless_gone(
     """``run``'s result; None when the client went away first and ``writes()`` was
     still False, having cancelled ``run``. The request's body must have been read:
     what ``receive`` gives from here on is only the client going."""
-    work = asyncio.ensure_future(run)
+    with request_tasks.scope() as reads:
+        work = asyncio.ensure_future(run)
     gone = asyncio.ensure_future(_disconnected(receive))
     try:
         await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
         if work.done() or writes():
             return await work
         work.cancel()
+        reads.stop()  # its reads under way, a batch waiting for a slot above all
         try:
             await work
         except asyncio.CancelledError:

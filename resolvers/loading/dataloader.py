@@ -20,7 +20,9 @@ The rules are the ones resolvers and the call-count tests rely on, unchanged:
   fails every key of its batch and caches none of them, so a later load asks again.
 - **Cancellation.** A waiter cancelled (its request gone) cancels its key's future; the
   batch skips futures already done, the others still get their values, and a later
-  load of that key asks again rather than inheriting the cancellation.
+  load of that key asks again rather than inheriting the cancellation. A batch is a
+  task of the request's (:mod:`resolvers.loading.request_tasks`): a request stopped
+  stops its batches, and a read not sent yet never is.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Generic, TypeVar
+
+from resolvers.loading import request_tasks
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -140,7 +144,7 @@ class DataLoader(Generic[K, V]):
         """Close ``batch`` to new keys and start its read."""
         if self._forming is batch:
             self._forming = None
-        self._loop.create_task(self._run(batch))
+        request_tasks.start(self._loop, self._run(batch))
 
     async def _run(self, batch: _Batch[K, V]) -> None:
         """Read the batch and settle its keys, then the lists waiting on it."""
@@ -148,7 +152,8 @@ class DataLoader(Generic[K, V]):
             values = await self._read(batch.keys)
             if len(values) != len(batch.keys):
                 raise ValueError(f"a read gave {len(values)} values for {len(batch.keys)} keys")
-        except asyncio.CancelledError:  # the loop is closing: nobody waits for an answer
+        except asyncio.CancelledError:  # the request stopped, or the loop is closing:
+            # nobody waits for an answer
             self._land(batch, None)
             raise
         except Exception as error:  # every waiter gets it, and none is cached
