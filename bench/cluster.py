@@ -222,5 +222,21 @@ def settle(systems: Mapping[str, Process], quiet_s: float = 0.2, timeout_s: floa
             return
 
 
+def quiet_calls(
+    systems: Mapping[str, Process], quiet_s: float = 0.3, timeout_s: float = 60
+) -> dict[str, list[dict[str, Any]]]:
+    """The systems' call logs once no new call has come for ``quiet_s``: the gateway has
+    finished what the requests still in flight when a load stopped asked of them."""
+    deadline = time.monotonic() + timeout_s
+    calls = fetch_calls(systems)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        again = fetch_calls(systems)
+        if sum(map(len, again.values())) == sum(map(len, calls.values())):
+            return again
+        calls = again
+    return calls
+
+
 def fetch_calls(systems: Mapping[str, Process]) -> dict[str, list[dict[str, Any]]]:
     return {name: admin(p.url, "GET", "calls")["calls"] for name, p in systems.items()}

@@ -68,12 +68,14 @@ async def closed_loop(
     concurrency: int,
     duration_s: float,
     max_requests: int,
+    patience_s: float = REQUEST_TIMEOUT_S,
 ) -> LoadResult:
-    """Drive ``url`` (the gateway's /graphql) with ``requests`` in round robin."""
+    """Drive ``url`` (the gateway's /graphql) with ``requests`` in round robin; a client
+    gives up on an answer after ``patience_s`` (closing its connection) and asks again."""
     turn = itertools.count()
     samples: list[Sample] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    timeout = aiohttp.ClientTimeout(total=patience_s)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     with _heap_frozen():
         async with aiohttp.ClientSession(

@@ -1,4 +1,4 @@
-"""``python -m bench.scenarios``: five situations the main matrix does not show.
+"""``python -m bench.scenarios``: six situations the main matrix does not show.
 
 Hot key: 200 clients open the same product page at once, again and again. Upstream
 calls should stay at about one per freshness window per distinct key set (the cache
@@ -23,6 +23,11 @@ POS rate limiting: StockCheck at 64 clients while the POS answers every call 429
 ``Retry-After: 1``. The answers say so, and the POS is sent about one call a second for
 each operation it is asked (the rate gate), not one per client per second, each
 refused and counted against the quota.
+
+Clients give up: Customer360, cold, at 32 clients waiting for their answers, alone and
+beside 32 clients who each give up after 100 ms (an answer takes some 200) and ask
+again. A request nobody waits for is stopped: it costs the systems only the calls sent
+before its client left, so the waiting clients keep the ERP's capacity.
 
 All run the gateway as deployed (uvicorn, its own process) in front of the four
 simulated systems, with the load from this process, and write
@@ -54,6 +59,9 @@ SLOW_ERP_MS = 2000.0
 ERP_DEFAULTS = Settings.model_fields["erp"].default
 ERP_LIMIT = ERP_DEFAULTS.max_concurrency
 DOWN_CLIENTS = 64
+#: clients waiting for every answer, and beside them clients who give up after
+#: GIVE_UP_S and ask again
+WAITING, GIVING_UP, GIVE_UP_S = 32, 32, 0.1
 PROFILE = """query Profile($card: String!) { customer(by: {loyaltyCard: $card}) {
   id name loyalty { tier points } consents { purpose granted } } }"""
 NEAREST = """query Nearest { locations(near: {postalCode: "3511 AB"}, limit: 3, kind: STORE) {
@@ -215,6 +223,44 @@ def pos_limited(
     }
 
 
+def clients_give_up(
+    systems: dict[str, cluster.Process], work: Path, duration_s: float
+) -> dict[str, Any]:
+    name = "Customer360"
+    request = graphql_request(name, reference_operations()[name], examples(42, "default")[name])
+    found: dict[str, Any] = {}
+    with cluster.gateway("giving-up", systems, {"MOSAIC_CACHE": "false"}, 1, work, None) as gw:
+        url = gw.url + "/graphql"
+        asyncio.run(closed_loop(url, [request], 1, 60.0, 3))  # warm
+        for label, impatient in (("alone", 0), ("beside clients who give up", GIVING_UP)):
+            cluster.settle(systems)
+            before = procfs.cpu_seconds(gw.pid)
+
+            async def both(impatient: int = impatient) -> list[LoadResult]:
+                loads = [closed_loop(url, [request], WAITING, duration_s, 10**7)]
+                if impatient:
+                    loads.append(
+                        closed_loop(url, [request], impatient, duration_s, 10**7, GIVE_UP_S)
+                    )
+                return await asyncio.gather(*loads)
+
+            waiting, *gave_up = asyncio.run(both())
+            calls = cluster.quiet_calls(systems)  # what requests left behind still asked
+            answered = max(
+                len(waiting.samples) - sum(s.error is not None for s in waiting.samples), 1
+            )
+            found[label] = {
+                "waiting": _summary(waiting),
+                "given_up": len(gave_up[0].samples) if gave_up else 0,
+                "cpu_ms_per_answer": round(
+                    (procfs.cpu_seconds(gw.pid) - before) * 1000 / answered, 2
+                ),
+                "erp_calls_per_answer": round(len(calls["erp"]) / answered, 2),
+            }
+    found.update(waiting=WAITING, giving_up=GIVING_UP, give_up_ms=GIVE_UP_S * 1000)
+    return found
+
+
 def _warm_then_failing(
     systems: dict[str, cluster.Process],
     work: Path,
@@ -347,6 +393,27 @@ def _markdown(results: dict[str, Any]) -> str:
         f"| {limited['pos_calls']} | {limited['pos_calls_first_s']} "
         f"| {limited['pos_calls_per_s_after']} |",
     ]
+    gave_up = results["clients_give_up"]
+    lines += [
+        "",
+        f"## Clients give up: Customer360, cold, {gave_up['waiting']} clients waiting for "
+        "their answers, warm gateway",
+        "",
+        f"Alone, then beside {gave_up['giving_up']} clients who each give up after "
+        f"{gave_up['give_up_ms']:g} ms (an answer takes some 200) and ask again. CPU and "
+        "ERP calls are per answer the waiting clients got, counting what the gateway did "
+        "for requests whose clients had gone.",
+        "",
+        "| waiting clients | requests | req/s | p50 ms | p99 ms | requests given up "
+        "| CPU ms/answer | ERP calls/answer |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for label in ("alone", "beside clients who give up"):
+        r = gave_up[label]
+        lines.append(
+            f"| {label} | {_load_cells(r['waiting'])} | {r['given_up']} "
+            f"| {r['cpu_ms_per_answer']} | {r['erp_calls_per_answer']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -365,6 +432,7 @@ def main() -> None:
                 "erp_down": erp_down(systems, work, args.duration_s),
                 "erp_hangs": erp_hangs(systems, work, args.duration_s),
                 "pos_limited": pos_limited(systems, work, args.duration_s),
+                "clients_give_up": clients_give_up(systems, work, args.duration_s),
             }
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "scenarios.json").write_text(json.dumps(results, indent=2))

@@ -149,22 +149,6 @@ def check_equivalence(
     return [equivalence.compare(name, answers[name]) for name in bodies]
 
 
-def _quiet_calls(
-    systems: Mapping[str, cluster.Process], quiet_s: float = 0.3, timeout_s: float = 60
-) -> dict[str, list[dict[str, Any]]]:
-    """The systems' call logs once no new call has come for ``quiet_s``: the gateway has
-    finished what the requests still in flight when the load stopped asked of them."""
-    deadline = time.monotonic() + timeout_s
-    calls = cluster.fetch_calls(systems)
-    while time.monotonic() < deadline:
-        time.sleep(quiet_s)
-        again = cluster.fetch_calls(systems)
-        if sum(map(len, again.values())) == sum(map(len, calls.values())):
-            return again
-        calls = again
-    return calls
-
-
 def _per_source(calls: Mapping[str, list[dict[str, Any]]], requests: int) -> dict[str, float]:
     counts = {source: len(found) for source, found in calls.items()}
     counts["total"] = sum(counts.values())
@@ -217,7 +201,7 @@ def probe_calls(
     result = asyncio.run(
         closed_loop(gateway.url + "/graphql", [request], concurrency, ALONE_MAX_S, asked)
     )
-    calls = _quiet_calls(systems)
+    calls = cluster.quiet_calls(systems)
     answered = len(result.samples)
     return {
         "requests": answered,
@@ -246,7 +230,7 @@ def measure(
     cpu_before = procfs.cpu_seconds(gateway.pid)
     systems_before = _systems_cpu(systems)
     result = wrk.run(gateway.url + "/graphql", body, concurrency, duration_s)
-    _quiet_calls(systems)  # the requests wrk left in flight served, their CPU counted
+    cluster.quiet_calls(systems)  # the requests wrk left in flight served, their CPU counted
     cpu = procfs.cpu_seconds(gateway.pid) - cpu_before
     systems_cpu = _systems_cpu(systems) - systems_before
     # a closed loop always has C requests out: those wrk stopped waiting for were served
@@ -313,7 +297,7 @@ def alone(
     asyncio.run(closed_loop(url, [request], 1, ALONE_MAX_S, ALONE_WARMUP))
     quiesce(gateway, systems)
     result = asyncio.run(closed_loop(url, [request], 1, ALONE_MAX_S, ALONE_REQUESTS))
-    calls = _quiet_calls(systems)
+    calls = cluster.quiet_calls(systems)
     latencies = [s.latency_ms for s in result.samples]
     figures = analysis.floor_figures(result.samples, calls, excess_ms)
     p50 = analysis.percentile(latencies, 50)
