@@ -1,7 +1,7 @@
 """The tasks a request starts beside its own, stopped with it.
 
-A request's reads run in tasks of their own (a DataLoader's batch, a golden record's
-lookups), so that one read serves every resolver that asked for it. When the request
+A request's reads run in tasks of their own (a DataLoader's batch), so that one read
+serves every resolver that asked for it. When the request
 is stopped (its client has gone: ``gateway/http/client_gone.py``), the resolvers
 waiting for those reads are cancelled, but the tasks would go on: a batch waiting for
 one of the ERP's slots would still be sent when its turn came, for an answer nobody
@@ -37,6 +37,7 @@ class RequestTasks:
             task.cancel()
 
     def adopt(self, task: asyncio.Task[Any]) -> None:
+        """``task`` is this request's: cancelled at once if the request has stopped."""
         if self.stopped:
             task.cancel()
             return
