@@ -49,6 +49,7 @@ async def test_the_breaker_opens_after_its_threshold_and_stops_calling(
         await wms_client.post(*QUERY)
     assert refused.value.extensions["code"] == "CIRCUIT_OPEN"
     assert refused.value.extensions["source"] == "wms"
+    assert wms_client.guard.refused == {"CIRCUIT_OPEN": 1}
     assert len(calls(wms)) == 3
     assert wms_client.guard.state()["breaker"] == "open"
 
@@ -227,6 +228,7 @@ async def test_calls_the_gateway_refuses_itself_say_nothing_against_the_source(
     assert kinds == ["UpstreamTimeout", *["UpstreamUnavailable"] * 3]
     state = wms_client.guard.state()
     assert (state["breaker"], state["recent_error_rate"]) == ("closed", 0.0)
+    assert wms_client.guard.refused == {"SOURCE_TIMEOUT": 2, "SOURCE_UNAVAILABLE": 3}
     assert len(calls(wms)) == 1
 
 

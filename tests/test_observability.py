@@ -290,6 +290,22 @@ def test_a_source_down_is_logged_once_per_kind_of_error_not_once_per_field(
         assert 1 < int(more[1]) + 1 <= count
 
 
+def test_calls_not_sent_to_a_source_whose_breaker_is_open_are_counted_as_refused(
+    own_gateway_url: str, systems: dict[str, str], variables: dict[str, dict[str, Any]]
+) -> None:
+    """The ERP failing opens its breaker (five failed calls in a row: a ProductListing
+    makes three); the next request's calls after it are refused unsent, and /metrics
+    counts them by the code their fields got."""
+    name, erp = "ProductListing", systems["erp"]
+    first = failing(own_gateway_url, erp, "soap_fault", name, variables[name], "opens-it")
+    assert {e["extensions"]["code"] for e in first["errors"]} >= {"SOURCE_ERROR"}
+    refused = "mosaic_upstream_refused_total"
+    assert total(scrape(own_gateway_url), refused, source="erp") == 0
+    again = failing(own_gateway_url, erp, "soap_fault", name, variables[name], "refused")
+    assert "CIRCUIT_OPEN" in {e["extensions"]["code"] for e in again["errors"]}
+    assert total(scrape(own_gateway_url), refused, source="erp", code="CIRCUIT_OPEN") >= 1
+
+
 # --- OpenTelemetry -----------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import asyncio
 import contextvars
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -189,6 +189,8 @@ class SourceGuard:
         self._outcomes: deque[bool] = deque(maxlen=self.config.window)
         self._calls = 0
         self._retries = 0
+        #: calls refused before being sent, by the code the caller got (``_turn``)
+        self.refused: Counter[str] = Counter()
         self._rng = rng or random.Random()
         self._clock = clock
         self._sleep = sleep
@@ -199,7 +201,11 @@ class SourceGuard:
     ) -> T:
         """Run ``attempt(timeout)`` under the guard, retrying an idempotent read.
         ``operation`` names the call for observers; it must come from a small set."""
-        probe = self.breaker.admit(self.source)
+        try:
+            probe = self.breaker.admit(self.source)
+        except CircuitOpen as refused:
+            self.refused[refused.code] += 1
+            raise
         try:
             return await self._attempts(attempt, idempotent, operation)
         except BaseException:
@@ -225,14 +231,8 @@ class SourceGuard:
         tries = 0
         limited = Patience(self._clock(), self._gate(operation))
         while True:
-            first = await limited.gate.enter(self.source, partial(self._patience, limited))
+            first, timeout = await self._turn(limited)
             try:
-                # Refused here, the call is not sent: the request's deadline has passed,
-                # the queue is full, or the breaker opened while it waited. That is the
-                # gateway's load, not the source failing: no call to observe, no retry,
-                # nothing learnt of the source (its breaker and error rate stay).
-                timeout = self._timeout()
-                await self._acquire()
                 started, clock = time.time(), time.perf_counter()
                 try:
                     result = await self._in_slot(attempt, timeout)
@@ -266,6 +266,28 @@ class SourceGuard:
                 self._retries += 1
             del error  # the next attempt may end in CircuitOpen, which leaves it bound
             await self._sleep(wait)
+
+    async def _turn(self, limited: Patience) -> tuple[bool, float]:
+        """The call's turn, holding a slot: whether it goes first after a 429 (then it
+        calls the gate's ``back`` once answered), and its timeout. Refused here, the
+        call is not sent: the rate limit outlasts its deadline, the deadline has
+        passed, the queue is full, or the breaker opened while it waited. That is the
+        gateway's load, not the source failing: counted in ``refused``, no call to
+        observe, no retry, nothing learnt of the source (its breaker and error rate
+        stay)."""
+        try:
+            first = await limited.gate.enter(self.source, partial(self._patience, limited))
+            try:
+                timeout = self._timeout()
+                await self._acquire()
+            except BaseException:
+                if first:
+                    limited.gate.back()
+                raise
+        except UpstreamError as refused:
+            self.refused[refused.code] += 1
+            raise
+        return first, timeout
 
     def _gate(self, operation: str) -> RateGate:
         gate = self._gates.get(operation)

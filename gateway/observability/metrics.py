@@ -159,7 +159,15 @@ class RuntimeCollector(Collector):
             "1 while a source's last word was a 429: its calls are held until its wait is over",
             labels=["source"],
         )
+        refused = CounterMetricFamily(
+            "mosaic_upstream_refused",
+            "Calls the gateway did not send, by the code the caller got: the breaker open, "
+            "the queue full, the request's deadline passed, a rate limit outlasting it",
+            labels=["source", "code"],
+        )
         for source, guard in runtime.guards.items():
+            for code, count in guard.refused.items():
+                refused.add_metric([source, code], count)
             state = guard.state()
             for name in BREAKER_STATES:
                 breaker.add_metric([source, name], 1.0 if state["breaker"] == name else 0.0)
@@ -167,7 +175,7 @@ class RuntimeCollector(Collector):
             queued.add_metric([source], _number(state["queued"]))
             error_rate.add_metric([source], _number(state["recent_error_rate"]))
             rate_limited.add_metric([source], 1.0 if state["rate_limited"] else 0.0)
-        yield from (hits, misses, breaker, in_flight, queued, error_rate, rate_limited)
+        yield from (hits, misses, breaker, in_flight, queued, error_rate, rate_limited, refused)
         if runtime.responses is not None:
             yield from _response_cache(runtime.responses)
 
