@@ -246,11 +246,10 @@ def clients_give_up(
 
             waiting, *gave_up = asyncio.run(both())
             calls = cluster.quiet_calls(systems)  # what requests left behind still asked
-            answered = max(
-                len(waiting.samples) - sum(s.error is not None for s in waiting.samples), 1
-            )
+            summary = _summary(waiting)
+            answered = max(summary["requests"] - summary["errors"], 1)
             found[label] = {
-                "waiting": _summary(waiting),
+                "waiting": summary,
                 "given_up": len(gave_up[0].samples) if gave_up else 0,
                 "cpu_ms_per_answer": round(
                     (procfs.cpu_seconds(gw.pid) - before) * 1000 / answered, 2
