@@ -203,6 +203,17 @@ def admin(url: str, method: str, path: str) -> Any:
     return json.loads(raw) if raw else None
 
 
+def set_knobs(url: str, **knobs: Any) -> None:
+    """Change a simulated system's knobs (``legacy/common/knobs.py``)."""
+    request = urllib.request.Request(
+        url + "/__admin/knobs",
+        data=json.dumps(knobs).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 def clear_calls(systems: Mapping[str, Process]) -> None:
     for process in systems.values():
         admin(process.url, "DELETE", "calls")

@@ -139,7 +139,7 @@ def _targets(cells: _Cells) -> list[str]:
             f"| p50 - floor <= {OVERHEAD_MS:g} ms, cold, C={lowest} | Customer360 "
             f"| {overhead:.1f} ms (p50 {c360['latency_ms']['p50']:.1f} - floor "
             f"{c360['floor_ms']:.1f}){per_request}{_machine_share(c360)}"
-            f"{_idle_slowdown(meta)} | {_holds(overhead <= OVERHEAD_MS)} |"
+            f"{_idle_slowdown(meta)}{_null_gateway(c360)} | {_holds(overhead <= OVERHEAD_MS)} |"
         )
     for query in meta["queries"]:
         cell, base = cells.get(product, query, highest), cells.get(baseline, query, highest)
@@ -293,6 +293,22 @@ def _machine_share(cell: Cell) -> str:
         f"; of it, {transport:.1f} ms are idle round trips to the systems over its rounds "
         f"(loopback, waking both sides) and {smallest:.1f} ms what any request costs, "
         "however small (`{ __typename }`)"
+    )
+
+
+def _null_gateway(cell: Cell) -> str:
+    """The same overhead for a gateway doing no work at all (``bench/null_gateway.py``):
+    the machine's whole share, measured, and so what is left of it for Mosaic's work."""
+    null = cell.get("null_gateway")
+    if not null or null.get("overhead_p50_ms") is None:
+        return ""
+    own = cell["overhead_p50_ms"] - null["overhead_p50_ms"]
+    return (
+        f". A gateway doing no work at all, sending the same {null['calls_replayed']} calls "
+        f"in the same order and answering Mosaic's answer (`bench/null_gateway.py`), measured "
+        f"right after: **{null['overhead_p50_ms']:.1f} ms** over the same floor "
+        f"(p50 {null['latency_p50_ms']:.1f} - floor {null['floor_ms']:.1f}); Mosaic's own "
+        f"work is the rest, {own:.1f} ms"
     )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Literal
 
-from bench import analysis, cluster, procfs, profile, report, side_by_side
+from bench import analysis, cluster, null_gateway, procfs, profile, report, side_by_side
 from bench.load import (
     LoadResult,
     Request,
@@ -55,6 +55,9 @@ VARIANTS: dict[str, dict[str, str]] = {
 #: The smoke run's variants: cold, so every request shows batching against the baseline
 #: and has a critical path (a cached answer has none).
 QUICK_VARIANTS = ("mosaic-nocache", BASELINE)
+#: the cell whose overhead the issue's target judges, measured beside a gateway doing
+#: none of the work (bench/null_gateway.py)
+NULL_GATEWAY_CELL = "mosaic-nocache"
 Size = Literal["small", "default"]
 PROFILE_TOP = 20
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results"
@@ -277,6 +280,12 @@ def _run_variant(
                 )
                 if concurrency == 1:
                     cell["smallest_request_ms"] = smallest
+                if (variant, name, concurrency) == (NULL_GATEWAY_CELL, "Customer360", 1):
+                    cell["null_gateway"] = null_gateway.measure(
+                        gateway, requests[0], systems, excess, options.duration_s, work_dir,
+                        layout.gateway,
+                    )  # fmt: skip
+                    _log(f"[null gateway] {_one_line_null(cell['null_gateway'])}")
                 _log(_one_line(cell))
                 cells.append(cell)
     return cells
@@ -510,6 +519,15 @@ def _one_line(cell: Mapping[str, Any]) -> str:
 
 
 _STARTED = time.monotonic()
+
+
+def _one_line_null(figures: Mapping[str, Any]) -> str:
+    overhead = figures["overhead_p50_ms"]
+    shown = f"{overhead:.1f} ms" if overhead is not None else "-"
+    return (
+        f"{figures['requests']} requests, {figures['errors']} errors, "
+        f"{figures['calls_per_request']} calls each, p50 - floor {shown}"
+    )
 
 
 def _rounded(figures: Mapping[str, float]) -> dict[str, float]:

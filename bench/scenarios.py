@@ -169,7 +169,7 @@ def erp_down(systems: dict[str, cluster.Process], work: Path, duration_s: float)
     erp = systems["erp"].url
     every = examples(42, "default")
     with cluster.gateway("erp-down", systems, {"MOSAIC_CACHE": "false"}, 1, work, None) as gw:
-        _set_knobs(erp, fault="soap_fault")
+        cluster.set_knobs(erp, fault="soap_fault")
         try:
             for name in ("Customer360", "ProductListing"):
                 request = graphql_request(name, reference_operations()[name], every[name])
@@ -183,7 +183,7 @@ def erp_down(systems: dict[str, cluster.Process], work: Path, duration_s: float)
                     "cpu_ms_per_request": round(cpu * 1000 / max(len(result.samples), 1), 2),
                 }
         finally:
-            _set_knobs(erp, fault="none")
+            cluster.set_knobs(erp, fault="none")
         found["peak_rss_mb"] = round(procfs.peak_rss(gw.pid).peak_rss_mb_max, 1)
     found["clients"] = DOWN_CLIENTS
     return found
@@ -279,31 +279,18 @@ def _warm_then_failing(
         asyncio.run(closed_loop(gw.url + "/graphql", [request], 1, 60.0, 3))
         cluster.settle(systems)
         cluster.clear_calls(systems)
-        _set_knobs(url, **knobs)
+        cluster.set_knobs(url, **knobs)
         try:
             result = asyncio.run(
                 closed_loop(gw.url + "/graphql", [request], DOWN_CLIENTS, duration_s, 10**7)
             )
         finally:
-            _set_knobs(url, fault="none")
+            cluster.set_knobs(url, fault="none")
         return result, _calls(systems)[source]
 
 
 def _set_latency(url: str, latency_ms: float) -> None:
-    _set_knobs(url, latency_ms=latency_ms, jitter_ms=latency_ms * 0.1)
-
-
-def _set_knobs(url: str, **knobs: Any) -> None:
-    import urllib.request
-
-    body = json.dumps(knobs).encode()
-    request = urllib.request.Request(
-        url + "/__admin/knobs",
-        data=body,
-        method="PUT",
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=10).close()
+    cluster.set_knobs(url, latency_ms=latency_ms, jitter_ms=latency_ms * 0.1)
 
 
 def _load_cells(summary: dict[str, Any]) -> str:

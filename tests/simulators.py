@@ -60,6 +60,7 @@ def reset_knobs(url: str) -> None:
         retry_after_s=1,
         retry_after_as_date=False,
         fault_only="",
+        record_requests=False,
     )
 
 

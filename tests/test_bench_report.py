@@ -105,6 +105,21 @@ def test_the_cold_overhead_names_the_machines_slowdown_after_an_idle() -> None:
     assert "1.43x as long as back to back" in markdown(page)
 
 
+def test_the_cold_overhead_shows_a_null_gateways_beside_it_and_what_is_left_for_mosaic() -> None:
+    cold = cell("mosaic-nocache", 1, ok_rps=5, p50=212.0, floor=200.0)
+    cold["null_gateway"] = {
+        "calls_replayed": 12,
+        "latency_p50_ms": 206.5,
+        "floor_ms": 199.0,
+        "overhead_p50_ms": 7.5,
+    }
+    line = row(targets([cold, *(cell("baseline", c, ok_rps=1) for c in CONCURRENCY)]), "p50")
+    assert "same 12 calls" in line
+    assert "**7.5 ms** over the same floor (p50 206.5 - floor 199.0)" in line
+    assert "Mosaic's own work is the rest, 4.5 ms" in line
+    assert line.endswith("| **no** |")  # judged on the overhead itself, as the issue asks
+
+
 def test_throughput_is_judged_on_answers_without_errors() -> None:
     lines = run(cold_p50=204.0, mosaic_p99={64: 900}, ok=100.0, base_ok=2.0)
     throughput = row(lines, "throughput")

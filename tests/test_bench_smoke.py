@@ -82,6 +82,17 @@ def test_the_machines_share_is_measured_and_within_the_overhead(cells: Cells) ->
             assert 0 < cell["smallest_request_ms"] < cell["latency_ms"]["p50"], (variant, query)
 
 
+def test_a_null_gateway_replays_the_cold_customer360_beside_it(cells: Cells) -> None:
+    """The same calls with no work between them: no errors, the same calls per request,
+    and less over the same floor than Mosaic (which does the work)."""
+    cell = cells["mosaic-nocache", "Customer360", 1]
+    null = cell["null_gateway"]
+    assert null["requests"] > 0
+    assert null["errors"] == 0
+    assert null["calls_per_request"] == cell["upstream_calls_per_request"]["total"]
+    assert 0 < null["overhead_p50_ms"] < cell["overhead_p50_ms"]
+
+
 def test_the_machines_slowdown_after_an_idle_is_measured(output: Path) -> None:
     results = json.loads((output / "results.json").read_text())
     assert 0.5 < results["meta"]["idle_slowdown"] < 20

@@ -4,6 +4,7 @@ the system actually held the answer, the latency asked for, to the timer's milli
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.request
@@ -53,3 +54,20 @@ def test_jitter_stays_within_its_bound_and_is_reported_per_call(wms: str) -> Non
     delays = [call["delay_ms"] for call in calls(wms)]
     assert all(19.0 <= delay < 30.0 + 10.0 for delay in delays)  # slack for the timer
     assert len(set(delays)) > 1
+
+
+def test_a_call_log_keeps_no_request_unless_asked(wms: str) -> None:
+    stock_query(wms)
+    [call] = calls(wms)
+    assert "request" not in call
+
+
+def test_with_record_requests_the_log_keeps_each_requests_headers_and_body(wms: str) -> None:
+    """What the bench's null gateway replays (bench/null_gateway.py): what was sent, whole."""
+    set_knobs(wms, record_requests=True)
+    stock_query(wms)
+    [call] = calls(wms)
+    headers = dict((name.lower(), value) for name, value in call["request"]["headers"])
+    assert headers["authorization"] == f"Bearer {WMS_TOKEN}"
+    assert headers["content-type"] == "application/json"
+    assert json.loads(base64.b64decode(call["request"]["body"])) == {"skus": ["10000", "10001"]}

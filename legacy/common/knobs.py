@@ -11,12 +11,15 @@ done within that time rather than on top of it. A call whose work takes longer t
 its latency answers when the work is done, and reports that time.
 
 The knobs are set from the command line at start and changed at run time through
-``/__admin/knobs``; ``/__admin/calls`` lists and clears the call log.
+``/__admin/knobs``; ``/__admin/calls`` lists and clears the call log. With
+``record_requests`` on, the log also keeps what each call sent (its headers and body):
+the benchmark replays a query's exact calls from it (``bench/null_gateway.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -46,6 +49,9 @@ class Knobs:
     # The fault hits only calls whose "METHOD path SOAPAction" contains this text (a
     # saga's one step, say: "POST /v2/inventory/changes"); empty: every call.
     fault_only: str = ""
+    # The call log keeps each request's headers and body (off: a benchmark's thousands
+    # of calls would each carry theirs)
+    record_requests: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -69,6 +75,9 @@ class Call:
     started: float  # time.time() when it arrived
     delay_ms: float  # how long it held the answer: the knobs' latency (with jitter) or
     # its work's time when longer, as measured when the answer left
+    #: what it sent, with the knob ``record_requests`` on: ``headers`` as [name, value]
+    #: pairs and ``body`` in base64
+    request: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -76,7 +85,10 @@ class CallLog:
     calls: list[Call] = field(default_factory=list)
 
     def as_dicts(self) -> list[dict[str, Any]]:
-        return [asdict(c) for c in self.calls]
+        return [
+            {k: v for k, v in asdict(c).items() if k != "request" or v is not None}
+            for c in self.calls
+        ]
 
 
 class SimulatedSystemMiddleware:
@@ -105,9 +117,14 @@ class SimulatedSystemMiddleware:
         )
         headers = dict(scope["headers"])
         action = headers.get(b"soapaction", b"").decode().strip('"')
+        body: list[bytes] | None = [] if knobs.record_requests else None
+        if body is not None:
+            receive = _recording(receive, body)
 
         def log(delay_ms: float) -> None:
-            self.log.calls.append(Call(scope["method"], scope["path"], action, arrived, delay_ms))
+            sent = None if body is None else _request(scope["headers"], body)
+            call = Call(scope["method"], scope["path"], action, arrived, delay_ms, sent)
+            self.log.calls.append(call)
 
         target = f"{scope['method']} {scope['path']} {action}"
         fault = knobs.fault if knobs.fault_only in target else "none"
@@ -141,6 +158,26 @@ class SimulatedSystemMiddleware:
                     (b"x-simulated-delay-ms", f"{delay:.3f}".encode()),
                 ]
             await send(message)
+
+
+def _recording(receive: Receive, body: list[bytes]) -> Receive:
+    """``receive`` keeping the request body's chunks in ``body`` as the system reads them."""
+
+    async def recorded() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            body.append(message.get("body", b""))
+        return message
+
+    return recorded
+
+
+def _request(headers: list[tuple[bytes, bytes]], body: list[bytes]) -> dict[str, Any]:
+    """What a call sent, as the log keeps it (JSON: headers as text, body in base64)."""
+    return {
+        "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in headers],
+        "body": base64.b64encode(b"".join(body)).decode(),
+    }
 
 
 async def _pause(ms: float) -> None:
