@@ -298,7 +298,7 @@ def _machine_share(cell: Cell) -> str:
 
 def _null_gateway(cell: Cell) -> str:
     """The same overhead for a gateway doing no work at all (``bench/null_gateway.py``):
-    the machine's whole share, measured, and so what is left of it for Mosaic's work."""
+    the machine's whole share, measured, and so what is left for Mosaic's own work."""
     null = cell.get("null_gateway")
     if not null or null.get("overhead_p50_ms") is None:
         return ""
