@@ -175,8 +175,18 @@ def record(
 
 
 @contextmanager
-def running(spec: Path, work_dir: Path, cores: frozenset[int] | None) -> Iterator[cluster.Process]:
-    """The null gateway serving the plan and answer in ``spec``, until the block ends."""
+def running(
+    systems: Mapping[str, cluster.Process],
+    calls: Mapping[str, Sequence[Call]],
+    answer: bytes,
+    work_dir: Path,
+    cores: frozenset[int] | None,
+) -> Iterator[cluster.Process]:
+    """The null gateway replaying ``calls`` (as :func:`record` gives them) to ``systems``
+    and answering ``answer``, until the block ends."""
+    spec = work_dir / "null-gateway.json"
+    urls = {name: system.url for name, system in systems.items()}
+    spec.write_text(json.dumps({"urls": urls, "calls": calls, "answer": answer.decode()}))
     port = cluster.free_port()
     argv = [sys.executable, "-m", "bench.null_gateway", "--spec", str(spec), "--port", str(port)]
     process = cluster.start("null-gateway", argv, port, work_dir, cores=cores)
@@ -200,10 +210,7 @@ def measure(
     ``gateway`` makes for it: requests, calls per request, floor and overhead as the
     bench computes Mosaic's (:func:`bench.analysis.floor_figures`)."""
     answer, calls = record(gateway.url, request, systems)
-    urls = {name: system.url for name, system in systems.items()}
-    spec = work_dir / "null-gateway.json"
-    spec.write_text(json.dumps({"urls": urls, "calls": calls, "answer": answer.decode()}))
-    with running(spec, work_dir, cores) as null:
+    with running(systems, calls, answer, work_dir, cores) as null:
         asyncio.run(closed_loop(null.url, [request], 1, 1.0, 10**9))  # its connections
         cluster.settle(systems)
         result = asyncio.run(closed_loop(null.url, [request], 1, duration_s, 10**9))

@@ -74,10 +74,7 @@ def test_the_null_gateway_replays_mosaics_calls_in_its_order_and_answers_its_ans
         null_gateway.record(gateway.url, request, systems)  # warm: WSDLs, connections
         answer, recorded = null_gateway.record(gateway.url, request, systems)
         assert json.loads(answer)["data"]["customer"]["orders"]
-        spec = tmp_path / "spec.json"
-        urls = {name: system.url for name, system in systems.items()}
-        spec.write_text(json.dumps({"urls": urls, "calls": recorded, "answer": answer.decode()}))
-        with null_gateway.running(spec, tmp_path, None) as null:
+        with null_gateway.running(systems, recorded, answer, tmp_path, None) as null:
             result = asyncio.run(closed_loop(null.url, [request], 1, 60.0, 1))
             replayed = cluster.quiet_calls(systems)
     [sample] = result.samples
